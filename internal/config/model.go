@@ -1,0 +1,178 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"time"
+
+	"github.com/kmirror/kmirror/internal/policy"
+)
+
+// Format is the kind of file a configuration was read from.
+type Format string
+
+const (
+	FormatStrimzi    Format = "strimzi"    // a KafkaMirrorMaker2 resource
+	FormatNative     Format = "native"     // the resource's spec as plain YAML
+	FormatProperties Format = "properties" // MM2's connect-mirror-maker.properties
+)
+
+// Config is a whole configuration: the clusters, and the flows between them.
+type Config struct {
+	Path     string
+	Format   Format
+	Version  string // the resource's apiVersion, for Strimzi resources
+	Clusters []*Cluster
+	Flows    []*Flow
+	Replicas int // spec.replicas of a Strimzi resource: how many workers to run
+	// Diagnostics are the warnings and notes found while loading.
+	Diagnostics []Diagnostic
+}
+
+// Cluster returns the cluster with the alias, or nil.
+func (c *Config) Cluster(alias string) *Cluster {
+	for _, cl := range c.Clusters {
+		if cl.Alias == alias {
+			return cl
+		}
+	}
+	return nil
+}
+
+// Warnings returns the diagnostics of warning level.
+func (c *Config) Warnings() []Diagnostic {
+	var ws []Diagnostic
+	for _, d := range c.Diagnostics {
+		if d.Level == LevelWarning {
+			ws = append(ws, d)
+		}
+	}
+	return ws
+}
+
+// Cluster is how to reach one Kafka cluster.
+type Cluster struct {
+	Alias     string
+	Bootstrap []string
+	TLS       *TLS  // nil: plaintext
+	SASL      *SASL // nil: no SASL
+	ClientID  string
+	Rack      string // client.rack: fetch from the closest replica
+	// ConnIdleTimeout, DialTimeout and MetadataMaxAge are zero for franz-go's
+	// defaults.
+	ConnIdleTimeout time.Duration
+	DialTimeout     time.Duration
+	MetadataMaxAge  time.Duration
+}
+
+// TLS is the TLS material for a cluster, already read and parsed.
+type TLS struct {
+	// RootCAs trusts these certificates; nil trusts the system roots.
+	RootCAs *x509.CertPool
+	// CAs describes where the trusted certificates came from, for display.
+	CAs []string
+	// Certificate is the client certificate for mutual TLS, if any.
+	Certificate *tls.Certificate
+	// CertificateFrom describes where the client certificate came from.
+	CertificateFrom string
+	// ServerName overrides the name verified in the broker certificate.
+	ServerName string
+	// SkipHostnameVerification keeps verifying the chain but not the name,
+	// as ssl.endpoint.identification.algorithm= (empty) does in Java.
+	SkipHostnameVerification bool
+}
+
+// SASL mechanisms kmirror speaks.
+const (
+	MechanismPlain       = "PLAIN"
+	MechanismSCRAMSHA256 = "SCRAM-SHA-256"
+	MechanismSCRAMSHA512 = "SCRAM-SHA-512"
+)
+
+// SASL is a cluster's SASL authentication.
+type SASL struct {
+	Mechanism string
+	Username  string
+	Password  Secret
+}
+
+// Flow is one source→target replication, a Strimzi "mirror".
+type Flow struct {
+	Source, Target string
+	// Where is how the configuration names the flow, for messages.
+	Where string
+	Settings
+	Producer Producer // the producer writing to the target
+	Consumer Consumer // the consumer reading from the source
+}
+
+// Name is "source->target", as MM2 names flows.
+func (f *Flow) Name() string { return f.Source + "->" + f.Target }
+
+// Settings are a flow's MM2 connector settings.
+type Settings struct {
+	Topics, TopicsExclude   policy.Pattern
+	Groups, GroupsExclude   policy.Pattern
+	ConfigPropertiesExclude policy.Pattern
+	Replication             policy.Replication
+
+	TasksMax           int
+	CheckpointTasksMax int
+
+	ReplicationFactor            int16 // -1: the broker's default
+	HeartbeatsReplicationFactor  int16
+	CheckpointsReplicationFactor int16
+	OffsetSyncsReplicationFactor int16
+
+	OffsetSyncsLocation string // "source" or "target"
+	EmitOffsetSyncs     bool
+	TopicCreation       bool
+
+	SyncTopicConfigs         bool
+	SyncTopicConfigsInterval time.Duration
+	SyncTopicACLs            bool
+	SyncTopicACLsInterval    time.Duration
+	RefreshTopics            bool
+	RefreshTopicsInterval    time.Duration
+	RefreshGroups            bool
+	RefreshGroupsInterval    time.Duration
+
+	EmitHeartbeats           bool
+	EmitHeartbeatsInterval   time.Duration
+	EmitCheckpoints          bool
+	EmitCheckpointsInterval  time.Duration
+	SyncGroupOffsets         bool
+	SyncGroupOffsetsInterval time.Duration
+
+	internalSeparator bool
+}
+
+// Producer settings, from the target cluster's producer.* keys.
+type Producer struct {
+	Acks              string // "all", "1" or "0"
+	Idempotent        bool
+	BatchSize         int32
+	Linger            time.Duration
+	BufferMemory      int64
+	Compression       string // none, gzip, snappy, lz4, zstd
+	MaxRequestSize    int32
+	RequestTimeout    time.Duration
+	DeliveryTimeout   time.Duration // 0: retry until stopped
+	Retries           int           // -1: unlimited
+	MaxInFlight       int
+	ClientID          string
+	TransactionalMode bool
+}
+
+// Consumer settings, from the source cluster's consumer.* keys.
+type Consumer struct {
+	FetchMaxBytes          int32
+	MaxPartitionFetchBytes int32
+	FetchMinBytes          int32
+	FetchMaxWait           time.Duration
+	ReadCommitted          bool
+	// StartAt is where a partition with no progress starts: "earliest" or
+	// "latest".
+	StartAt  string
+	ClientID string
+}

@@ -1,0 +1,490 @@
+package config
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The Strimzi API group and the KafkaMirrorMaker2 kind.
+const (
+	strimziGroup = "kafka.strimzi.io/"
+	strimziKind  = "KafkaMirrorMaker2"
+)
+
+var nbsp = []byte("\u00a0")
+
+// deploymentFields are Strimzi spec fields about running pods, which mean
+// nothing to a kmirror process.
+var deploymentFields = []string{
+	"image", "resources", "livenessProbe", "readinessProbe", "jvmOptions", "jmxOptions",
+	"logging", "clientRackInitImage", "rack", "metricsConfig", "tracing", "template", "externalConfiguration",
+}
+
+// loadYAML reads a Strimzi resource or a native YAML spec.
+func (l *loader) loadYAML(data []byte) *raw {
+	// Text copied from a web page, like the seed article's, is often
+	// indented with non-breaking spaces, which YAML does not take for
+	// indentation. No name or value kmirror reads may hold one, so they are
+	// read as spaces.
+	if i := bytes.Index(data, nbsp); i >= 0 {
+		line := bytes.Count(data[:i], []byte("\n")) + 1
+		l.d.warnf(loc{line: line}, "%d non-breaking spaces (U+00A0), as in text copied from a web page, are read as spaces", bytes.Count(data, nbsp))
+		data = bytes.ReplaceAll(data, nbsp, []byte(" "))
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var docs []*yaml.Node
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			l.d.errorf(loc{}, "not valid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+			return nil
+		}
+		if len(doc.Content) > 0 {
+			docs = append(docs, doc.Content[0])
+		}
+	}
+	if len(docs) == 0 {
+		l.d.errorf(loc{}, "the file is empty")
+		return nil
+	}
+	// A file may hold several resources (e.g. KafkaUsers next to the
+	// KafkaMirrorMaker2); kmirror reads the KafkaMirrorMaker2.
+	var mm2 []*yaml.Node
+	var kinds []string
+	for _, doc := range docs {
+		if doc.Kind != yaml.MappingNode {
+			continue
+		}
+		o, _ := ynode{n: doc}.object(&diags{})
+		if k, ok := o.fields["kind"]; ok {
+			kinds = append(kinds, k.Value)
+			if k.Value == strimziKind {
+				mm2 = append(mm2, doc)
+			}
+		}
+	}
+	switch {
+	case len(mm2) == 1:
+		return l.resource(mm2[0])
+	case len(mm2) > 1:
+		l.d.errorf(loc{key: "kind"}, "the file holds %d KafkaMirrorMaker2 resources; give kmirror one", len(mm2))
+		return nil
+	case len(kinds) > 0:
+		l.d.errorf(loc{key: "kind", line: docs[0].Line}, "%q is not a KafkaMirrorMaker2 resource", kinds[0])
+		return nil
+	case len(docs) > 1:
+		l.d.errorf(loc{}, "a native configuration is one YAML document, not %d", len(docs))
+		return nil
+	}
+	l.native = true
+	r := &raw{format: FormatNative}
+	l.spec(ynode{n: docs[0]}, r)
+	return r
+}
+
+func (l *loader) resource(doc *yaml.Node) *raw {
+	o, _ := ynode{n: doc}.object(l.d)
+	r := &raw{format: FormatStrimzi}
+	api, at, _ := o.required("apiVersion", l.d)
+	o.get("kind")
+	o.get("metadata")
+	o.get("status")
+	version, ok := strings.CutPrefix(api, strimziGroup)
+	switch {
+	case !ok && api != "":
+		l.d.errorf(at, "%q is not a Strimzi API version (%sv1 or %sv1beta2)", api, strimziGroup, strimziGroup)
+	case version == "v1", version == "v1beta2", version == "v1beta1", version == "v1alpha1":
+		r.version = api
+	case ok:
+		l.d.errorf(at, "%q is not a KafkaMirrorMaker2 version kmirror knows (v1, v1beta2)", api)
+	}
+	spec, ok := o.get("spec")
+	o.finish(l.d, nil)
+	if !ok {
+		l.d.errorf(loc{key: "spec", line: doc.Line}, "required")
+		return r
+	}
+	l.spec(spec, r)
+	return r
+}
+
+// spec reads the spec of either API version: v1 has spec.target and
+// mirrors[].source, v1beta2 has clusters[], connectCluster and
+// mirrors[].sourceCluster/targetCluster.
+func (l *loader) spec(y ynode, r *raw) {
+	o, ok := y.object(l.d)
+	if !ok {
+		return
+	}
+	o.expect = []string{"clusters", "connectCluster", "mirrors", "target", "replicas", "version"}
+	ignored := map[string]string{"version": "kmirror speaks to any Kafka version the brokers offer"}
+	for _, f := range deploymentFields {
+		ignored[f] = "a Kubernetes deployment field"
+	}
+	if n, at, ok := o.integer("replicas", l.d); ok {
+		r.replicas = n
+		l.d.notef(at, "kmirror starts no processes: run %d kmirror workers with this configuration to share the work", n)
+	}
+	v1 := o.has("target")
+	if v1 {
+		if o.has("clusters") || o.has("connectCluster") {
+			l.d.errorf(loc{key: child(y.path, "target")}, "spec.target (API v1) cannot be combined with clusters and connectCluster (API v1beta2)")
+		}
+		t, _ := o.get("target")
+		rc := l.cluster(t, true)
+		r.clusters = append(r.clusters, rc)
+		r.target, r.targetAt = rc.alias, rc.at
+	} else {
+		if tgt, at, ok := o.required("connectCluster", l.d); ok {
+			r.target, r.targetAt = tgt, at
+		}
+		for _, c := range o.list("clusters", l.d) {
+			r.clusters = append(r.clusters, l.cluster(c, false))
+		}
+	}
+	mirrors := o.list("mirrors", l.d)
+	if !o.has("mirrors") {
+		l.d.errorf(loc{key: child(y.path, "mirrors"), line: y.n.Line}, "required")
+	}
+	for _, m := range mirrors {
+		if f := l.mirror(m, v1, r); f != nil {
+			r.flows = append(r.flows, f)
+		}
+	}
+	o.finish(l.d, ignored)
+}
+
+func (l *loader) mirror(y ynode, v1 bool, r *raw) *rawFlow {
+	o, ok := y.object(l.d)
+	if !ok {
+		return nil
+	}
+	f := &rawFlow{where: y.path}
+	o.expect = []string{"sourceCluster", "targetCluster", "source", "sourceConnector", "checkpointConnector",
+		"heartbeatConnector", "topicsPattern", "topicsExcludePattern", "groupsPattern", "groupsExcludePattern"}
+	if v1 {
+		src, ok := o.get("source")
+		if !ok {
+			l.d.errorf(loc{key: child(y.path, "source"), line: y.n.Line}, "required")
+			return nil
+		}
+		rc := l.cluster(src, false)
+		r.clusters = append(r.clusters, rc)
+		f.source, f.srcAt = rc.alias, rc.at
+		f.target, f.tgtAt = r.target, r.targetAt
+	} else {
+		f.source, f.srcAt, _ = o.required("sourceCluster", l.d)
+		f.target, f.tgtAt, _ = o.required("targetCluster", l.d)
+	}
+	patterns := []struct{ field, key string }{
+		{"topicsPattern", KeyTopics}, {"topicsExcludePattern", KeyTopicsExclude},
+		{"groupsPattern", KeyGroups}, {"groupsExcludePattern", KeyGroupsExclude},
+	}
+	for _, p := range patterns {
+		if v, at, ok := o.str(p.field, l.d); ok {
+			f.connector = append(f.connector, entry{key: p.key, value: v, at: at, layer: 1, group: "pattern"})
+		}
+	}
+	// The deprecated blacklist fields lose to the exclude fields, as in Strimzi.
+	for _, p := range []struct{ field, key, now string }{
+		{"topicsBlacklistPattern", KeyTopicsExclude, "topicsExcludePattern"},
+		{"groupsBlacklistPattern", KeyGroupsExclude, "groupsExcludePattern"},
+	} {
+		if v, at, ok := o.str(p.field, l.d); ok {
+			l.d.warnf(at, "deprecated; use %s", p.now)
+			f.connector = append(f.connector, entry{key: p.key, value: v, at: at, layer: 0, group: "pattern"})
+		}
+	}
+	for _, c := range []struct{ field, tasksKey string }{
+		{"sourceConnector", KeyTasksMax},
+		{"checkpointConnector", KeyCheckpointTasksMax},
+		{"heartbeatConnector", ""},
+	} {
+		if cy, ok := o.get(c.field); ok {
+			f.connector = append(f.connector, l.connector(cy, c.field, c.tasksKey)...)
+		}
+	}
+	o.finish(l.d, nil)
+	return f
+}
+
+func (l *loader) connector(y ynode, group, tasksKey string) []entry {
+	o, ok := y.object(l.d)
+	if !ok {
+		return nil
+	}
+	o.expect = []string{"tasksMax", "config"}
+	var out []entry
+	if v, at, ok := o.str("tasksMax", l.d); ok {
+		if tasksKey == "" {
+			l.d.notef(at, "ignored: kmirror emits heartbeats from one task")
+		} else {
+			out = append(out, entry{key: tasksKey, value: v, at: at, layer: 2, group: group})
+		}
+	}
+	for _, e := range o.entries("config", 1, group, l.d) {
+		if e.key == KeyTasksMax && tasksKey != "" {
+			e.key = tasksKey
+		}
+		out = append(out, e)
+	}
+	o.finish(l.d, map[string]string{
+		"pause": "kmirror runs every configured flow", "state": "kmirror runs every configured flow",
+		"autoRestart": "kmirror retries failures itself", "listOffsets": "a Kubernetes operator field",
+		"alterOffsets": "a Kubernetes operator field", "version": "a Connect plugin version",
+	})
+	return out
+}
+
+// cluster reads a cluster: alias, bootstrapServers, tls, authentication,
+// config; the v1 target also has Connect's group and storage topics.
+func (l *loader) cluster(y ynode, target bool) *rawCluster {
+	rc := &rawCluster{yaml: true, at: y.at()}
+	o, ok := y.object(l.d)
+	if !ok {
+		return rc
+	}
+	o.expect = []string{"alias", "bootstrapServers", "tls", "authentication", "config"}
+	rc.alias, rc.at, _ = o.required("alias", l.d)
+	rc.bootstrap, rc.bootAt, _ = o.required("bootstrapServers", l.d)
+	var ignored map[string]string
+	if target {
+		ignored = map[string]string{}
+		for _, f := range []string{"groupId", "configStorageTopic", "offsetStorageTopic", "statusStorageTopic"} {
+			ignored[f] = "a Kafka Connect setting; kmirror has no Connect worker"
+		}
+	}
+	if t, ok := o.get("tls"); ok {
+		rc.tls = l.tls(t)
+	}
+	if a, ok := o.get("authentication"); ok {
+		l.authentication(a, rc)
+	}
+	rc.config = o.entries("config", 1, "cluster", l.d)
+	o.finish(l.d, ignored)
+	return rc
+}
+
+func (l *loader) tls(y ynode) *TLS {
+	o, ok := y.object(l.d)
+	if !ok {
+		return nil
+	}
+	var cas []*x509.Certificate
+	var from []string
+	for _, tc := range o.list("trustedCertificates", l.d) {
+		to, ok := tc.object(l.d)
+		if !ok {
+			continue
+		}
+		secret, at, ok := to.required("secretName", l.d)
+		cert, certAt, hasCert := to.str("certificate", l.d)
+		pattern, patAt, hasPattern := to.str("pattern", l.d)
+		to.finish(l.d, nil)
+		if !ok {
+			continue
+		}
+		switch {
+		case hasCert == hasPattern:
+			l.d.errorf(at, "give exactly one of certificate and pattern")
+		case hasCert:
+			if data, ok := l.secret(secret, cert, certAt); ok {
+				cas, from = l.addCerts(cas, from, data, "secret "+secret+"/"+cert, certAt)
+			}
+		default:
+			files, ok := l.secretGlob(secret, pattern, patAt)
+			for _, name := range files {
+				if data, ok := l.secret(secret, name, patAt); ok {
+					cas, from = l.addCerts(cas, from, data, "secret "+secret+"/"+name, patAt)
+				}
+			}
+			if ok && len(files) == 0 {
+				l.d.errorf(patAt, "no file of secret %q matches %q", secret, pattern)
+			}
+		}
+	}
+	if l.native {
+		if path, at, ok := o.str("caFile", l.d); ok {
+			if data, ok := l.file(path, at); ok {
+				cas, from = l.addCerts(cas, from, data, "file "+path, at)
+			}
+		}
+	}
+	t := newTLS(cas, from)
+	if l.native {
+		if name, _, ok := o.str("serverName", l.d); ok {
+			t.ServerName = name
+		}
+		o.expect = []string{"trustedCertificates", "caFile", "serverName"}
+	} else {
+		o.expect = []string{"trustedCertificates"}
+	}
+	o.finish(l.d, nil)
+	return t
+}
+
+func (l *loader) addCerts(cas []*x509.Certificate, from []string, data []byte, what string, at loc) ([]*x509.Certificate, []string) {
+	certs, err := parseCertificates(data)
+	if err != nil {
+		l.d.errorf(at, "%s: %v", what, err)
+		return cas, from
+	}
+	return append(cas, certs...), append(from, what)
+}
+
+// Strimzi authentication types.
+const (
+	authTLS         = "tls"
+	authSCRAMSHA256 = "scram-sha-256"
+	authSCRAMSHA512 = "scram-sha-512"
+	authPlain       = "plain"
+)
+
+func (l *loader) authentication(y ynode, rc *rawCluster) {
+	o, ok := y.object(l.d)
+	if !ok {
+		return
+	}
+	typ, at, ok := o.required("type", l.d)
+	if !ok {
+		return
+	}
+	switch typ {
+	case authTLS:
+		o.expect = []string{"type", "certificateAndKey", "certFile", "keyFile"}
+		var certPEM, keyPEM []byte
+		var what string
+		if ck, ok := o.get("certificateAndKey"); ok {
+			co, _ := ck.object(l.d)
+			secret, _, ok1 := co.required("secretName", l.d)
+			cert, certAt, ok2 := co.required("certificate", l.d)
+			key, keyAt, ok3 := co.required("key", l.d)
+			co.finish(l.d, nil)
+			if !(ok1 && ok2 && ok3) {
+				return
+			}
+			certPEM, ok2 = l.secret(secret, cert, certAt)
+			keyPEM, ok3 = l.secret(secret, key, keyAt)
+			if !(ok2 && ok3) {
+				return
+			}
+			what = "secret " + secret
+		} else if l.native && (o.has("certFile") || o.has("keyFile")) {
+			cert, certAt, ok1 := o.required("certFile", l.d)
+			key, keyAt, ok2 := o.required("keyFile", l.d)
+			if !(ok1 && ok2) {
+				return
+			}
+			certPEM, ok1 = l.file(cert, certAt)
+			keyPEM, ok2 = l.file(key, keyAt)
+			if !(ok1 && ok2) {
+				return
+			}
+			what = "file " + cert
+		} else {
+			l.d.errorf(at, "type tls needs certificateAndKey%s", map[bool]string{true: " or certFile and keyFile", false: ""}[l.native])
+			return
+		}
+		c, err := keyPair(certPEM, keyPEM)
+		if err != nil {
+			l.d.errorf(at, "%s: %v", what, err)
+			return
+		}
+		if rc.tls == nil {
+			l.d.errorf(at, "type tls needs the cluster's tls field: client certificates are sent over TLS")
+			return
+		}
+		rc.tls.Certificate, rc.tls.CertificateFrom = c, what
+	case authSCRAMSHA256, authSCRAMSHA512, authPlain:
+		o.expect = []string{"type", "username", "passwordSecret", "passwordFile", "passwordEnv", "password"}
+		user, _, ok := o.required("username", l.d)
+		pw, ok2 := l.password(o, at)
+		if !ok || !ok2 {
+			return
+		}
+		rc.sasl = &SASL{Mechanism: strings.ToUpper(typ), Username: user, Password: pw}
+	case "oauth", "custom":
+		l.d.errorf(at, "authentication type %q is not supported by kmirror (tls, scram-sha-256, scram-sha-512, plain)", typ)
+		return
+	default:
+		l.d.errorf(at, "%q is not an authentication type (tls, scram-sha-256, scram-sha-512, plain)", typ)
+		return
+	}
+	o.finish(l.d, nil)
+}
+
+// password reads the one password source of a SASL authentication.
+func (l *loader) password(o *yobj, at loc) (Secret, bool) {
+	var sources []string
+	for _, f := range []string{"passwordSecret", "passwordFile", "passwordEnv", "password"} {
+		if o.has(f) && (l.native || f == "passwordSecret") {
+			sources = append(sources, f)
+		}
+	}
+	if len(sources) != 1 {
+		if l.native {
+			l.d.errorf(at, "give exactly one of passwordSecret, passwordFile, passwordEnv and password")
+		} else {
+			l.d.errorf(loc{key: child(o.path, "passwordSecret"), line: at.line}, "required")
+		}
+		return Secret{}, false
+	}
+	switch sources[0] {
+	case "passwordSecret":
+		ps, _ := o.get("passwordSecret")
+		po, _ := ps.object(l.d)
+		secret, _, ok1 := po.required("secretName", l.d)
+		key, keyAt, ok2 := po.required("password", l.d)
+		po.finish(l.d, nil)
+		if !(ok1 && ok2) {
+			return Secret{}, false
+		}
+		data, ok := l.secret(secret, key, keyAt)
+		return NewSecret(strings.TrimRight(string(data), "\r\n")), ok
+	case "passwordFile":
+		path, pat, _ := o.str("passwordFile", l.d)
+		data, ok := l.file(path, pat)
+		return NewSecret(strings.TrimRight(string(data), "\r\n")), ok
+	case "passwordEnv":
+		name, eat, _ := o.str("passwordEnv", l.d)
+		v, ok := l.lookupEnv(name)
+		if !ok {
+			l.d.errorf(eat, "environment variable %s is not set", name)
+		}
+		return NewSecret(v), ok
+	}
+	y, _ := o.get("password")
+	if y.n.Kind != yaml.ScalarNode {
+		l.d.errorf(y.at(), "must be a value")
+		return Secret{}, false
+	}
+	return NewSecret(y.n.Value), true
+}
+
+// secretGlob lists the keys of a mounted secret that match a glob pattern.
+func (l *loader) secretGlob(secret, pattern string, at loc) ([]string, bool) {
+	dir, ok := l.secretDir(secret, at)
+	if !ok {
+		return nil, false
+	}
+	matches, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		l.d.errorf(at, "%q is not a valid pattern: %v", pattern, err)
+		return nil, false
+	}
+	var names []string
+	for _, m := range matches {
+		names = append(names, filepath.Base(m))
+	}
+	return names, true
+}
