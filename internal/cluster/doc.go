@@ -1,0 +1,6 @@
+// Package cluster turns a configured cluster into franz-go client options
+// (bootstrap, TLS, mutual TLS, SASL PLAIN and SCRAM), maps MM2's producer
+// and consumer settings onto franz-go, and checks that a cluster can be
+// reached and authenticated against, explaining failures in one sentence
+// that names the cluster.
+package cluster

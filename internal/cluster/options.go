@@ -1,0 +1,80 @@
+package cluster
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/plugin/kslog"
+
+	"github.com/kmirror/kmirror/internal/config"
+)
+
+// Options are the franz-go options that reach and authenticate to c. A nil
+// logger keeps franz-go quiet.
+func Options(c *config.Cluster, logger *slog.Logger) []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Bootstrap...), kgo.ClientID(c.ClientID)}
+	if logger != nil {
+		opts = append(opts, kgo.WithLogger(kslog.New(logger.With("cluster", c.Alias))))
+	}
+	if c.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(TLSConfig(c.TLS)))
+	}
+	if c.SASL != nil {
+		opts = append(opts, kgo.SASL(mechanism(c.SASL)))
+	}
+	if c.Rack != "" {
+		opts = append(opts, kgo.Rack(c.Rack))
+	}
+	if c.ConnIdleTimeout > 0 {
+		opts = append(opts, kgo.ConnIdleTimeout(c.ConnIdleTimeout))
+	}
+	if c.DialTimeout > 0 {
+		opts = append(opts, kgo.DialTimeout(c.DialTimeout))
+	}
+	if c.MetadataMaxAge > 0 {
+		opts = append(opts, kgo.MetadataMaxAge(c.MetadataMaxAge))
+	}
+	return opts
+}
+
+func mechanism(s *config.SASL) sasl.Mechanism {
+	switch s.Mechanism {
+	case config.MechanismPlain:
+		return plain.Auth{User: s.Username, Pass: s.Password.Reveal()}.AsMechanism()
+	case config.MechanismSCRAMSHA256:
+		return scram.Auth{User: s.Username, Pass: s.Password.Reveal()}.AsSha256Mechanism()
+	}
+	return scram.Auth{User: s.Username, Pass: s.Password.Reveal()}.AsSha512Mechanism()
+}
+
+// TLSConfig builds the client TLS configuration.
+func TLSConfig(t *config.TLS) *tls.Config {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: t.RootCAs, ServerName: t.ServerName}
+	if t.Certificate != nil {
+		cfg.Certificates = []tls.Certificate{*t.Certificate}
+	}
+	if t.SkipHostnameVerification {
+		// Java's ssl.endpoint.identification.algorithm= (empty) keeps
+		// verifying the chain and skips only the name: do the same.
+		roots := t.RootCAs
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the broker sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter})
+			return err
+		}
+	}
+	return cfg
+}

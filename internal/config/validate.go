@@ -1,0 +1,67 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Validate checks the invariants every loaded configuration holds: it has
+// no side effects and reports every broken one. Load only returns
+// configurations that validate; Validate lets code that builds or changes a
+// Config (tests, reloads) check the same.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Flows) == 0 {
+		errs = append(errs, errors.New("no flows"))
+	}
+	aliases := map[string]bool{}
+	for _, cl := range c.Clusters {
+		if !aliasPattern.MatchString(cl.Alias) {
+			errs = append(errs, fmt.Errorf("cluster alias %q is not valid", cl.Alias))
+		}
+		if aliases[cl.Alias] {
+			errs = append(errs, fmt.Errorf("cluster %q defined twice", cl.Alias))
+		}
+		aliases[cl.Alias] = true
+		if len(cl.Bootstrap) == 0 {
+			errs = append(errs, fmt.Errorf("cluster %q has no bootstrap servers", cl.Alias))
+		}
+		if cl.SASL != nil && (cl.SASL.Username == "" || cl.SASL.Password.IsZero()) {
+			errs = append(errs, fmt.Errorf("cluster %q: SASL needs a username and a password", cl.Alias))
+		}
+	}
+	names := map[string]bool{}
+	target := ""
+	for _, f := range c.Flows {
+		if !aliases[f.Source] || !aliases[f.Target] {
+			errs = append(errs, fmt.Errorf("flow %s names an unknown cluster", f.Name()))
+		}
+		if f.Source == f.Target {
+			errs = append(errs, fmt.Errorf("flow %s mirrors a cluster into itself", f.Name()))
+		}
+		if names[f.Name()] {
+			errs = append(errs, fmt.Errorf("flow %s defined twice", f.Name()))
+		}
+		names[f.Name()] = true
+		if target != "" && f.Target != target {
+			errs = append(errs, fmt.Errorf("flows into %s and %s: one target cluster per configuration", target, f.Target))
+		}
+		target = f.Target
+		if f.TasksMax < 1 || f.CheckpointTasksMax < 1 {
+			errs = append(errs, fmt.Errorf("flow %s: tasks.max must be at least 1", f.Name()))
+		}
+		if f.Replication.Separator == "" || f.Replication.Class == "" {
+			errs = append(errs, fmt.Errorf("flow %s: no replication policy", f.Name()))
+		}
+		if f.OffsetSyncsLocation != "source" && f.OffsetSyncsLocation != "target" {
+			errs = append(errs, fmt.Errorf("flow %s: offset-syncs location %q", f.Name(), f.OffsetSyncsLocation))
+		}
+		if f.Producer.Acks != "all" && f.Producer.Idempotent {
+			errs = append(errs, fmt.Errorf("flow %s: idempotent writes need acks=all", f.Name()))
+		}
+		if f.Producer.MaxRequestSize < f.Producer.BatchSize {
+			errs = append(errs, fmt.Errorf("flow %s: max.request.size below the batch size", f.Name()))
+		}
+	}
+	return errors.Join(errs...)
+}
