@@ -11,38 +11,14 @@ import (
 	"time"
 
 	"github.com/kmirror/kmirror/internal/pki"
+	"github.com/kmirror/kmirror/internal/testbed"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
-// seedSecrets writes the Kubernetes secrets the seed's resource names, as
-// mounted files: DIR/<secretName>/<key>.
+// seedSecrets writes the Kubernetes secrets the seed's resource names.
 func seedSecrets(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	ca, err := pki.NewCA("test-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := ca.Issue("kafka.mm2.migration-user")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{
-		"my-source-cluster-cluster-ca-cert/ca.crt": ca.PEM,
-		"my-target-cluster-cluster-ca-cert/ca.crt": ca.PEM,
-		"mm2-source-cluster/tls.crt":               client.CertPEM,
-		"mm2-source-cluster/tls.key":               client.KeyPEM,
-		"mm2-target-cluster/password":              []byte("target-s3cret\n"),
-	}
-	for name, data := range files {
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, _ := testbed.SeedSecrets(t)
 	return dir
 }
 

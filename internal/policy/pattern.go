@@ -46,9 +46,13 @@ func Compile(text string) (Pattern, error) {
 		}
 		// \A and \z anchor the whole name like Java's matches(); "$" would
 		// also match before a final newline.
-		re, err := regexp2.Compile(`\A(?:`+item+`)\z`, regexp2.None)
+		wrapped := `\A(?:` + item + `)\z`
+		re, err := regexp2.Compile(wrapped, regexp2.None)
 		if err != nil {
-			errs = append(errs, &ItemError{Item: item, Err: err})
+			// Show the engine's message about the item as written.
+			msg := strings.ReplaceAll(err.Error(), wrapped, item)
+			msg = strings.TrimPrefix(msg, "error parsing regexp: ")
+			errs = append(errs, &ItemError{Item: item, Err: errors.New(msg)})
 			continue
 		}
 		re.MatchTimeout = MatchTimeout

@@ -1,0 +1,189 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kmirror/kmirror/internal/config"
+)
+
+func validateCmd(g *globals) *cobra.Command {
+	var cf configFlags
+	cmd := &cobra.Command{
+		Use:   "validate -c FILE",
+		Short: "Check a configuration offline and print the effective settings and every warning",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := cf.load()
+			if err != nil {
+				fmt.Fprintln(g.stdout, "invalid:", err)
+				return &exitError{code: ExitFailure}
+			}
+			describe(g.stdout, cfg)
+			return nil
+		},
+	}
+	cf.register(cmd)
+	return cmd
+}
+
+var formatNames = map[config.Format]string{
+	config.FormatStrimzi:    "Strimzi KafkaMirrorMaker2",
+	config.FormatNative:     "native YAML",
+	config.FormatProperties: "MM2 properties",
+}
+
+// describe prints the effective settings of a valid configuration, then its
+// diagnostics. Secrets show as ***.
+func describe(w io.Writer, cfg *config.Config) {
+	format := formatNames[cfg.Format]
+	if cfg.Version != "" {
+		format += " " + cfg.Version
+	}
+	fmt.Fprintf(w, "%s: %s\n\nclusters\n", cfg.Path, format)
+	for _, c := range cfg.Clusters {
+		fmt.Fprintf(w, "  %s\n", c.Alias)
+		row(w, 4, "bootstrap", strings.Join(c.Bootstrap, ", "))
+		row(w, 4, "tls", describeTLS(c.TLS))
+		row(w, 4, "authentication", describeAuth(c))
+		if c.Rack != "" {
+			row(w, 4, "rack", c.Rack)
+		}
+	}
+	fmt.Fprintln(w, "\nflows")
+	for _, f := range cfg.Flows {
+		fmt.Fprintf(w, "  %s\n", f.Name())
+		row(w, 4, "topics", fmt.Sprintf("%s (exclude: %s)", f.Topics, f.TopicsExclude))
+		row(w, 4, "groups", fmt.Sprintf("%s (exclude: %s)", f.Groups, f.GroupsExclude))
+		row(w, 4, "policy", fmt.Sprintf("%s (%s), separator %q: topic t is %s on %s", f.Replication.Name(), f.Replication.Class,
+			f.Replication.Separator, f.Replication.RemoteTopic(f.Source, "t"), f.Target))
+		row(w, 4, "tasks", fmt.Sprintf("%d copy, %d checkpoint", f.TasksMax, f.CheckpointTasksMax))
+		syncs := f.Replication.OffsetSyncsTopic(f.Source)
+		if f.OffsetSyncsLocation == "source" {
+			syncs = f.Replication.OffsetSyncsTopic(f.Target)
+		}
+		row(w, 4, "offset syncs", fmt.Sprintf("%s on the %s", syncs, f.OffsetSyncsLocation))
+		row(w, 4, "topic sync", fmt.Sprintf("creation %s, configs %s, ACLs %s, new topics %s",
+			onOff(f.TopicCreation), every(f.SyncTopicConfigs, f.SyncTopicConfigsInterval),
+			every(f.SyncTopicACLs, f.SyncTopicACLsInterval), every(f.RefreshTopics, f.RefreshTopicsInterval)))
+		row(w, 4, "groups sync", fmt.Sprintf("checkpoints to %s %s, offsets to target groups %s, new groups %s",
+			f.Replication.CheckpointsTopic(f.Source), every(f.EmitCheckpoints, f.EmitCheckpointsInterval),
+			every(f.SyncGroupOffsets, f.SyncGroupOffsetsInterval), every(f.RefreshGroups, f.RefreshGroupsInterval)))
+		row(w, 4, "heartbeats", every(f.EmitHeartbeats, f.EmitHeartbeatsInterval))
+		row(w, 4, "replication", fmt.Sprintf("topics %s, heartbeats %s, checkpoints %s, offset syncs %s",
+			rf(f.ReplicationFactor), rf(f.HeartbeatsReplicationFactor), rf(f.CheckpointsReplicationFactor), rf(f.OffsetSyncsReplicationFactor)))
+		row(w, 4, "producer", describeProducer(f.Producer))
+		row(w, 4, "consumer", describeConsumer(f.Consumer))
+	}
+	var warnings, notes []config.Diagnostic
+	for _, d := range cfg.Diagnostics {
+		if d.Level == config.LevelWarning {
+			warnings = append(warnings, d)
+		} else {
+			notes = append(notes, d)
+		}
+	}
+	for _, part := range []struct {
+		name string
+		list []config.Diagnostic
+	}{{"warnings", warnings}, {"notes (accepted without effect)", notes}} {
+		if len(part.list) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n", part.name)
+		for _, d := range part.list {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
+	}
+	fmt.Fprintf(w, "\nvalid: %d %s, %d %s, %d %s\n", len(cfg.Flows), plural(len(cfg.Flows), "flow"),
+		len(cfg.Clusters), plural(len(cfg.Clusters), "cluster"), len(warnings), plural(len(warnings), "warning"))
+}
+
+func row(w io.Writer, indent int, name, value string) {
+	fmt.Fprintf(w, "%s%-15s %s\n", strings.Repeat(" ", indent), name, value)
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func every(on bool, d time.Duration) string {
+	if !on {
+		return "off"
+	}
+	return "every " + d.String()
+}
+
+func rf(n int16) string {
+	if n < 0 {
+		return "broker default"
+	}
+	return fmt.Sprint(n)
+}
+
+func describeTLS(t *config.TLS) string {
+	if t == nil {
+		return "off (plaintext)"
+	}
+	trust := "system roots"
+	if len(t.CAs) > 0 {
+		trust = strings.Join(t.CAs, ", ")
+	}
+	s := "trust " + trust
+	if t.ServerName != "" {
+		s += ", server name " + t.ServerName
+	}
+	if t.SkipHostnameVerification {
+		s += ", hostname not verified"
+	}
+	if t.Certificate != nil {
+		s += ", client certificate from " + t.CertificateFrom
+	}
+	return s
+}
+
+func describeAuth(c *config.Cluster) string {
+	switch {
+	case c.SASL != nil:
+		return fmt.Sprintf("SASL %s as %q, password %s", c.SASL.Mechanism, c.SASL.Username, c.SASL.Password)
+	case c.TLS != nil && c.TLS.Certificate != nil:
+		return "mutual TLS"
+	}
+	return "none"
+}
+
+func describeProducer(p config.Producer) string {
+	acks := "acks=" + p.Acks
+	if p.Idempotent {
+		acks += " idempotent"
+	}
+	delivery := "retry until stopped"
+	if p.DeliveryTimeout > 0 {
+		delivery = "give up after " + p.DeliveryTimeout.String()
+	}
+	return fmt.Sprintf("%s, batch ≤%d B, linger %s, buffer %d B, compression %s, request ≤%d B, timeout %s, %s",
+		acks, p.BatchSize, p.Linger, p.BufferMemory, p.Compression, p.MaxRequestSize, p.RequestTimeout, delivery)
+}
+
+func describeConsumer(c config.Consumer) string {
+	iso := "read_uncommitted"
+	if c.ReadCommitted {
+		iso = "read_committed"
+	}
+	return fmt.Sprintf("fetch ≤%d B (≤%d B a partition), min %d B, wait %s, %s, new partitions from the %s",
+		c.FetchMaxBytes, c.MaxPartitionFetchBytes, c.FetchMinBytes, c.FetchMaxWait, iso, c.StartAt)
+}
