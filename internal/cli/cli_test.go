@@ -78,6 +78,15 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func TestExamplesAreValid(t *testing.T) {
+	for _, path := range []string{"../../examples/quickstart.yaml", "../../examples/mm2.properties"} {
+		code, out, errOut := execute(t, context.Background(), "validate", "-c", path)
+		if code != ExitOK || !strings.Contains(out, "valid: 1 flow, 2 clusters, 0 warnings") {
+			t.Errorf("%s: exit %d\n%s%s", path, code, out, errOut)
+		}
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{{"bogus"}, {"validate"}, {"validate", "-c"}, {"run", "--log-level", "loud", "-c", "x"}} {
 		code, _, errOut := execute(t, context.Background(), args...)

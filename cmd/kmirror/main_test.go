@@ -1,0 +1,245 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// binary is kmirror, built once for the tests that run it as a process.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "kmirror-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "kmirror")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build kmirror: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a kmirror process whose output lines are collected.
+type proc struct {
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	lines []string
+	done  chan struct{}
+	err   error
+}
+
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary, args...), done: make(chan struct{})}
+	pr, pw := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = pw, pw
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+		}
+	}()
+	go func() {
+		p.err = p.cmd.Wait()
+		pw.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.lines, "\n")
+}
+
+// waitFor polls the output for a line containing s, until the deadline.
+func (p *proc) waitFor(t *testing.T, s string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		for _, l := range p.lines {
+			if strings.Contains(l, s) {
+				p.mu.Unlock()
+				return l
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.done:
+			t.Fatalf("process exited (%v) before printing %q:\n%s", p.err, s, p.output())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no %q within %s:\n%s", s, within, p.output())
+	return ""
+}
+
+// exit waits for the process to end and returns its exit code.
+func (p *proc) exit(t *testing.T, within time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(within):
+		t.Fatalf("still running after %s:\n%s", within, p.output())
+	}
+	if p.err == nil {
+		return 0
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	t.Fatalf("wait: %v", p.err)
+	return -1
+}
+
+// devCluster starts a dev-cluster process and returns it with its brokers
+// and CA file from the ready line.
+func devCluster(t *testing.T, args ...string) (*proc, string, string) {
+	t.Helper()
+	p := start(t, append([]string{"dev-cluster", "--listen", "127.0.0.1:0"}, args...)...)
+	line := p.waitFor(t, "dev-cluster ready:", 20*time.Second)
+	var brokers, ca string
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "brokers="); ok {
+			brokers = v
+		}
+		if v, ok := strings.CutPrefix(f, "ca="); ok {
+			ca = v
+		}
+	}
+	return p, brokers, ca
+}
+
+func TestRunConnectsAndStopsOnSIGTERM(t *testing.T) {
+	_, source, _ := devCluster(t, "--cluster-id", "source-id")
+	_, target, ca := devCluster(t, "--cluster-id", "target-id", "--tls", "--superuser", "SCRAM-SHA-512:mirror:right-pw")
+	if ca == "" {
+		t.Fatal("--tls printed no CA file")
+	}
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	config := func(passwordFile string) string {
+		return fmt.Sprintf(`connectCluster: target
+clusters:
+  - alias: source
+    bootstrapServers: %s
+  - alias: target
+    bootstrapServers: %s
+    tls:
+      caFile: %s
+    authentication:
+      type: scram-sha-512
+      username: mirror
+      passwordFile: %s
+mirrors:
+  - sourceCluster: source
+    targetCluster: target
+    topicsPattern: "app1-.*"
+`, source, target, ca, passwordFile)
+	}
+	good := write("good.yaml", config(write("right", "right-pw\n")))
+	bad := write("bad.yaml", config(write("wrong", "wrong-pw\n")))
+
+	run := start(t, "run", "-c", good)
+	run.waitFor(t, "cluster_id=target-id", 30*time.Second)
+	run.waitFor(t, "cluster_id=source-id", 30*time.Second)
+	run.waitFor(t, "running; stop with SIGINT or SIGTERM", 30*time.Second)
+	if err := run.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := run.exit(t, 15*time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM:\n%s", code, run.output())
+	}
+
+	failed := start(t, "run", "-c", bad)
+	if code := failed.exit(t, 60*time.Second); code != 1 {
+		t.Fatalf("wrong password: exit %d, want 1:\n%s", code, failed.output())
+	}
+	out := failed.output()
+	if !strings.Contains(out, `cluster "target": authentication failed (SCRAM-SHA-512 as user "mirror")`) {
+		t.Errorf("wrong password: output does not name the cluster and the cause:\n%s", out)
+	}
+	if strings.Contains(out, "wrong-pw") || strings.Contains(out, "goroutine") {
+		t.Errorf("output shows the password or a stack trace:\n%s", out)
+	}
+}
+
+func TestDevClusterKeepsDataAcrossRestarts(t *testing.T) {
+	data := t.TempDir()
+	args := []string{"--data-dir", data, "--topic", "orders:3"}
+	first, brokers, _ := devCluster(t, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic("orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		r := &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf("value-%d", i)), Partition: int32(i % 3)}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.Close()
+	if err := first.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := first.exit(t, 15*time.Second); code != 0 {
+		t.Fatalf("dev-cluster exit %d:\n%s", code, first.output())
+	}
+
+	// The same ports may still be in TIME_WAIT; the data dir is what counts.
+	_, brokers, _ = devCluster(t, args...)
+	cl, err = kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics("orders"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	seen := map[string]string{}
+	for len(seen) < 30 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of 30 records back after the restart", len(seen))
+		}
+		fs.EachRecord(func(r *kgo.Record) { seen[string(r.Key)] = string(r.Value) })
+	}
+	for i := range 30 {
+		if seen[fmt.Sprint(i)] != fmt.Sprintf("value-%d", i) {
+			t.Errorf("record %d = %q after restart", i, seen[fmt.Sprint(i)])
+		}
+	}
+}
