@@ -244,6 +244,17 @@ func TestKeyStoresJKSAndPKCS12(t *testing.T) {
 	if _, err := keyStore(p12, "PKCS12", NewSecret("wrong"), Secret{}); err == nil {
 		t.Error("wrong PKCS12 password accepted")
 	}
+	pemStore := append(append([]byte{}, client.CertPEM...), client.KeyPEM...)
+	if c, err := keyStore(pemStore, "", Secret{}, Secret{}); err != nil || len(c.Certificate) != 1 {
+		t.Fatalf("PEM key store: %v", err)
+	}
+	jksKeys := jksKeyStore(t, client, "storepw", "keypw")
+	if c, err := keyStore(jksKeys, "", NewSecret("storepw"), NewSecret("keypw")); err != nil || len(c.Certificate) != 1 {
+		t.Fatalf("JKS key store: %v", err)
+	}
+	if _, err := keyStore(jksKeys, "JKS", NewSecret("storepw"), NewSecret("wrong")); err == nil || !strings.Contains(err.Error(), "ssl.key.password") {
+		t.Errorf("wrong JKS key password: %v", err)
+	}
 	jks := jksTrustStore(t, ca.Cert, "storepw")
 	certs, err := trustStore(jks, "", NewSecret("storepw"))
 	if err != nil || len(certs) != 1 || !certs[0].Equal(ca.Cert) {
