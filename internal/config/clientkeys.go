@@ -58,35 +58,35 @@ var ClientKeys = []ClientKey{
 		}},
 	{Role: RoleProducer, Name: "batch.size", KafkaDefault: "16384", Default: "1000012",
 		Why:   "franz-go's batch limit; it batches adaptively while requests are in flight, so a smaller value only rejects large records (kept at the default when lower)",
-		apply: func(c *clientConfig, v string) error { return setInt32(&c.producer.BatchSize, v, 1) }},
+		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.BatchSize, v, 1) }},
 	{Role: RoleProducer, Name: "linger.ms", KafkaDefault: "0", Default: "0",
 		apply: func(c *clientConfig, v string) error { return setMillis(&c.producer.Linger, v) }},
 	{Role: RoleProducer, Name: "buffer.memory", KafkaDefault: "33554432", Default: "33554432",
-		apply: func(c *clientConfig, v string) error { return setInt64(&c.producer.BufferMemory, v, 1) }},
+		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.BufferMemory, v, 1) }},
 	{Role: RoleProducer, Name: "compression.type", KafkaDefault: "none", Default: "none",
 		apply: func(c *clientConfig, v string) error {
 			return setEnum(&c.producer.Compression, strings.ToLower(strings.TrimSpace(v)), "none", "gzip", "snappy", "lz4", "zstd")
 		}},
 	{Role: RoleProducer, Name: "max.request.size", KafkaDefault: "1048576", Default: "104857600",
 		Why:   "franz-go's per-request limit; records are bounded by batch.size",
-		apply: func(c *clientConfig, v string) error { return setInt32(&c.producer.MaxRequestSize, v, 1) }},
+		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.MaxRequestSize, v, 1) }},
 	{Role: RoleProducer, Name: "request.timeout.ms", KafkaDefault: "30000", Default: "30000",
 		apply: func(c *clientConfig, v string) error { return setMillis(&c.producer.RequestTimeout, v) }},
 	{Role: RoleProducer, Name: "delivery.timeout.ms", KafkaDefault: "120000", Default: "0",
 		Why:   "0 retries until stopped: a mirror must not drop a record because the target was slow",
 		apply: func(c *clientConfig, v string) error { return setMillis(&c.producer.DeliveryTimeout, v) }},
 	{Role: RoleProducer, Name: "retries", KafkaDefault: "2147483647", Default: "2147483647",
-		apply: func(c *clientConfig, v string) error { return setInt(&c.producer.Retries, v, 0) }},
+		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.Retries, v, 0) }},
 	{Role: RoleProducer, Name: "max.in.flight.requests.per.connection", KafkaDefault: "5", Default: "5",
-		apply: func(c *clientConfig, v string) error { return setInt(&c.producer.MaxInFlight, v, 1) }},
+		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.MaxInFlight, v, 1) }},
 	{Role: RoleProducer, Name: "client.id", KafkaDefault: "", Default: "kmirror",
 		apply: func(c *clientConfig, v string) error { c.producer.ClientID = v; return nil }},
 	{Role: RoleConsumer, Name: "fetch.max.bytes", KafkaDefault: "52428800", Default: "52428800",
-		apply: func(c *clientConfig, v string) error { return setInt32(&c.consumer.FetchMaxBytes, v, 1) }},
+		apply: func(c *clientConfig, v string) error { return setNumber(&c.consumer.FetchMaxBytes, v, 1) }},
 	{Role: RoleConsumer, Name: "max.partition.fetch.bytes", KafkaDefault: "1048576", Default: "1048576",
-		apply: func(c *clientConfig, v string) error { return setInt32(&c.consumer.MaxPartitionFetchBytes, v, 1) }},
+		apply: func(c *clientConfig, v string) error { return setNumber(&c.consumer.MaxPartitionFetchBytes, v, 1) }},
 	{Role: RoleConsumer, Name: "fetch.min.bytes", KafkaDefault: "1", Default: "1",
-		apply: func(c *clientConfig, v string) error { return setInt32(&c.consumer.FetchMinBytes, v, 1) }},
+		apply: func(c *clientConfig, v string) error { return setNumber(&c.consumer.FetchMinBytes, v, 1) }},
 	{Role: RoleConsumer, Name: "fetch.max.wait.ms", KafkaDefault: "500", Default: "500",
 		apply: func(c *clientConfig, v string) error { return setMillis(&c.consumer.FetchMaxWait, v) }},
 	{Role: RoleConsumer, Name: "isolation.level", KafkaDefault: "read_uncommitted", Default: "read_uncommitted",
@@ -163,42 +163,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func setInt32(dst *int32, v string, min int64) error {
-	n, err := parseInt(v, 32)
-	if err != nil {
-		return err
-	}
-	if n < min {
-		return fmt.Errorf("%q must be at least %d", v, min)
-	}
-	*dst = int32(n)
-	return nil
-}
-
-func setInt64(dst *int64, v string, min int64) error {
-	n, err := parseInt(v, 64)
-	if err != nil {
-		return err
-	}
-	if n < min {
-		return fmt.Errorf("%q must be at least %d", v, min)
-	}
-	*dst = n
-	return nil
-}
-
-func setInt(dst *int, v string, min int64) error {
-	n, err := parseInt(v, 32)
-	if err != nil {
-		return err
-	}
-	if n < min {
-		return fmt.Errorf("%q must be at least %d", v, min)
-	}
-	*dst = int(n)
-	return nil
 }
 
 func setMillis(dst *time.Duration, v string) error {

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/kmirror/kmirror/internal/policy"
 )
@@ -67,9 +69,9 @@ func (k Key) Effective() bool { return k.apply != nil }
 // ConnectorKeys are the MM2 connector keys, in documentation order.
 var ConnectorKeys = []Key{
 	{Name: KeyTasksMax, MM2Default: "1", Default: "32", Why: "the seed's recommended value; a task is a goroutine pair, not a Connect task",
-		apply: func(s *Settings, v string) error { return setPositive(&s.TasksMax, v) }},
+		apply: func(s *Settings, v string) error { return setNumber(&s.TasksMax, v, 1) }},
 	{Name: KeyCheckpointTasksMax, MM2Default: "1", Default: "8", Why: "the seed's recommended value; MM2 sets it as the checkpoint connector's tasks.max",
-		apply: func(s *Settings, v string) error { return setPositive(&s.CheckpointTasksMax, v) }},
+		apply: func(s *Settings, v string) error { return setNumber(&s.CheckpointTasksMax, v, 1) }},
 	{Name: KeyTopics, MM2Default: ".*", Default: ".*",
 		apply: func(s *Settings, v string) error { return setPattern(&s.Topics, v) }},
 	{Name: KeyTopicsExclude, MM2Default: `.*[\-\.]internal, .*\.replica, __.*`, Default: `.*[\-\.]internal, .*\.replica, __.*`,
@@ -205,21 +207,25 @@ func setBool(dst *bool, v string) error {
 
 func parseInt(v string, bits int) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, bits)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("%q is out of range", v)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%q is not an integer", v)
 	}
 	return n, nil
 }
 
-func setPositive(dst *int, v string) error {
-	n, err := parseInt(v, 32)
+// setNumber parses an integer that fits *dst and is at least min.
+func setNumber[T ~int | ~int16 | ~int32 | ~int64](dst *T, v string, min int64) error {
+	n, err := parseInt(v, int(unsafe.Sizeof(*dst))*8)
 	if err != nil {
 		return err
 	}
-	if n < 1 {
-		return fmt.Errorf("%q must be at least 1", v)
+	if n < min {
+		return fmt.Errorf("%q must be at least %d", v, min)
 	}
-	*dst = int(n)
+	*dst = T(n)
 	return nil
 }
 
