@@ -1,0 +1,220 @@
+package offsetmap
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// copied is what a copy did: source offsets of copied records, the target
+// offsets they got, and the mirrored end.
+type copied struct {
+	start  int64
+	source []int64
+	target []int64
+	end    Segment
+	// topic is what a compacted offset-syncs topic holds: the latest
+	// record for each segment start.
+	topic map[int64]Segment
+}
+
+// reference is the definition of translation: the target offset of the
+// first copied record at or after g, or the target end.
+func (c copied) reference(g int64) (int64, Result) {
+	if g < c.start {
+		return 0, Expired
+	}
+	if g > c.end.Source {
+		return 0, NotYetMirrored
+	}
+	for i, s := range c.source {
+		if s >= g {
+			return c.target[i], Exact
+		}
+	}
+	return c.end.Target, Exact
+}
+
+// simulate copies a source log of n offsets from start, where each offset
+// holds a record with probability keep (the rest are markers, aborted or
+// compacted records), into a target whose offsets jump with probability
+// jump (another writer, a restart). It feeds the map as the copy path does.
+func simulate(rng *rand.Rand, start, n int64, keep, jump float64) (copied, *Partition) {
+	t0 := rng.Int64N(1000)
+	p := New(start, t0)
+	c := copied{start: start, topic: map[int64]Segment{}}
+	t := t0
+	for s := start; s < start+n; s++ {
+		if rng.Float64() >= keep {
+			continue
+		}
+		if rng.Float64() < jump {
+			t += 1 + rng.Int64N(5)
+		}
+		segs, err := p.Observe(s, t)
+		if err != nil {
+			panic(err)
+		}
+		for _, sg := range segs {
+			c.topic[sg.Source] = sg
+		}
+		c.source, c.target = append(c.source, s), append(c.target, t)
+		t++
+	}
+	p.Advance(start + n) // the copy position passed trailing markers
+	c.end = Segment{Source: start + n, Target: t}
+	return c, p
+}
+
+func checkAll(t *testing.T, c copied, p *Partition) {
+	t.Helper()
+	prev := int64(-1)
+	for g := c.start - 3; g <= c.end.Source+3; g++ {
+		got, res := p.Translate(g)
+		want, wres := c.reference(g)
+		if got != want || res != wres {
+			t.Fatalf("Translate(%d) = %d %v, want %d %v (segments %v, end %v)", g, got, res, want, wres, p.Segments(), p.End())
+		}
+		if res == Exact {
+			if got < prev {
+				t.Fatalf("not monotone at %d: %d after %d", g, got, prev)
+			}
+			if got > p.End().Target {
+				t.Fatalf("Translate(%d) = %d, beyond the first unread target offset %d", g, got, p.End().Target)
+			}
+			prev = got
+		}
+	}
+}
+
+func TestTranslateEveryOffset(t *testing.T) {
+	tests := []struct {
+		name       string
+		keep, jump float64
+	}{
+		{"contiguous", 1, 0},
+		{"compacted", 0.3, 0},
+		{"transactional", 0.9, 0},
+		{"target jumps", 1, 0.05},
+		{"sparse and jumpy", 0.2, 0.2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			for range 50 {
+				c, p := simulate(rng, rng.Int64N(100), 1+rng.Int64N(500), tt.keep, tt.jump)
+				checkAll(t, c, p)
+			}
+		})
+	}
+}
+
+func TestSegmentsOnlyWhereTheDeltaChanges(t *testing.T) {
+	p := New(0, 0)
+	var persisted []Segment
+	for _, r := range [][2]int64{{0, 0}, {1, 1}, {2, 2}, {5, 3}, {6, 4}, {9, 5}} {
+		segs, err := p.Observe(r[0], r[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		persisted = append(persisted, segs...)
+	}
+	// Each new segment closes the previous one, which is persisted again
+	// with its count.
+	want := []Segment{{0, 0, 0}, {0, 0, 3}, {5, 3, 0}, {5, 3, 2}, {9, 5, 0}}
+	if len(persisted) != len(want) {
+		t.Fatalf("segments %v, want %v", persisted, want)
+	}
+	for i := range want {
+		if persisted[i] != want[i] {
+			t.Fatalf("segments %v, want %v", persisted, want)
+		}
+	}
+	if _, err := p.Observe(9, 6); err == nil {
+		t.Error("a record behind the end was accepted")
+	}
+}
+
+func TestRestoreDropsSegmentsPastTheEnd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 100 {
+		c, _ := simulate(rng, 10, 300, 0.5, 0.1)
+		// A crash lost the end: persisted segments reach past the
+		// persisted end, which is an earlier point of the copy.
+		cut := rng.IntN(len(c.source) + 1)
+		short := copied{start: c.start, source: c.source[:cut], target: c.target[:cut], end: Segment{Source: c.start, Target: c.target[0]}}
+		if cut > 0 {
+			short.end = Segment{Source: c.source[cut-1] + 1, Target: c.target[cut-1] + 1}
+		}
+		var persisted []Segment
+		for _, sg := range c.topic {
+			persisted = append(persisted, sg)
+		}
+		r := Restore(c.start, short.end, persisted)
+		checkAll(t, short, r)
+		// Copying resumes from the restored end.
+		for i := cut; i < len(c.source); i++ {
+			if _, err := r.Observe(c.source[i], c.target[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.Advance(c.end.Source)
+		checkAll(t, c, r)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	c, p := simulate(rng, 0, 1000, 0.5, 0.1)
+	before := len(p.Segments())
+	dropped := p.Truncate(400)
+	if len(dropped) == 0 || len(p.Segments())+len(dropped) != before {
+		t.Fatalf("dropped %d of %d segments, %d left", len(dropped), before, len(p.Segments()))
+	}
+	c.start = 400
+	checkAll(t, c, p)
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	key, value := EncodeSegment("app1-t1", 7, Segment{Source: 1 << 40, Target: 12345, Count: 9})
+	k, ok, err := DecodeSegmentKey(key)
+	if err != nil || !ok || k != (SegmentKey{Topic: "app1-t1", Partition: 7, Source: 1 << 40}) {
+		t.Fatalf("key %+v %v %v", k, ok, err)
+	}
+	if v, n, err := DecodeSegmentValue(value); err != nil || v != 12345 || n != 9 {
+		t.Fatalf("value %d %d %v", v, n, err)
+	}
+	// MM2's own offset-sync key (topic STRING, partition INT32) is not ours.
+	mm2 := []byte{0, 7, 'a', 'p', 'p', '1', '-', 't', '1', 0, 0, 0, 7}
+	if _, ok, err := DecodeSegmentKey(mm2); ok || err != nil {
+		t.Errorf("MM2 key taken for a kmirror segment: %v %v", ok, err)
+	}
+}
+
+func FuzzTranslate(f *testing.F) {
+	f.Add(uint64(1), uint64(2), uint16(300), uint8(128), uint8(10))
+	f.Fuzz(func(t *testing.T, s1, s2 uint64, n uint16, keep, jump uint8) {
+		rng := rand.New(rand.NewPCG(s1, s2))
+		c, p := simulate(rng, int64(s1%1000), int64(n%2000)+1, float64(keep)/255, float64(jump)/255)
+		checkAll(t, c, p)
+	})
+}
+
+func FuzzDecodeSegment(f *testing.F) {
+	k, v := EncodeSegment("t", 0, Segment{Source: 5, Target: 9})
+	f.Add(k, v)
+	f.Fuzz(func(t *testing.T, key, value []byte) {
+		sk, ok, err := DecodeSegmentKey(key)
+		if !ok || err != nil {
+			return
+		}
+		tgt, n, err := DecodeSegmentValue(value)
+		if err != nil {
+			return
+		}
+		// What decodes re-encodes to the same bytes.
+		k2, v2 := EncodeSegment(sk.Topic, sk.Partition, Segment{Source: sk.Source, Target: tgt, Count: n})
+		if string(k2) != string(key) || string(v2) != string(value) {
+			t.Fatalf("round trip changed the record: %x/%x → %x/%x", key, value, k2, v2)
+		}
+	})
+}
