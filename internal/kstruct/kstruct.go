@@ -13,9 +13,9 @@ import (
 // Writer appends fields to a byte slice.
 type Writer struct{ B []byte }
 
-func (w *Writer) Int16(v int16) { w.B = binary.BigEndian.AppendUint16(w.B, uint16(v)) }
-func (w *Writer) Int32(v int32) { w.B = binary.BigEndian.AppendUint32(w.B, uint32(v)) }
-func (w *Writer) Int64(v int64) { w.B = binary.BigEndian.AppendUint64(w.B, uint64(v)) }
+func (w *Writer) Int16(v int16)  { w.B = binary.BigEndian.AppendUint16(w.B, uint16(v)) }
+func (w *Writer) Int32(v int32)  { w.B = binary.BigEndian.AppendUint32(w.B, uint32(v)) }
+func (w *Writer) Int64(v int64)  { w.B = binary.BigEndian.AppendUint64(w.B, uint64(v)) }
 func (w *Writer) Bytes(b []byte) { w.B = append(w.B, b...) }
 
 // String writes an INT16 length and the bytes; longer strings are cut, as
