@@ -1,0 +1,482 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+)
+
+// Timings of the copy path.
+const (
+	// FlushInterval is how often progress and offset syncs are persisted;
+	// after a crash, at most this much copying is repeated.
+	FlushInterval = 500 * time.Millisecond
+	// StopTimeout bounds a clean stop: flushing the producer and the last
+	// progress.
+	StopTimeout = 30 * time.Second
+)
+
+// Flow copies the topics of one configured flow.
+type Flow struct {
+	cfg      *config.Flow
+	src, tgt *config.Cluster
+	log      *slog.Logger
+
+	srcAdm, tgtAdm *kadm.Client
+	srcCl, tgtCl   *kgo.Client
+	producer       *kgo.Client
+	// syncs writes offset syncs: the target client, or the source one with
+	// offset-syncs.topic.location=source.
+	syncs      *kgo.Client
+	syncsTopic string
+	progTopic  string
+	clusterID  string
+
+	mu      sync.Mutex
+	parts   map[partitionKey]*partition
+	tasks   []*task
+	blocked []Blocked
+	// spawn starts a task once Run is running; before, Run starts them.
+	spawn func(*task)
+}
+
+// NewFlow prepares a flow; nothing connects until Run.
+func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flow {
+	fl := &Flow{cfg: f, src: src, tgt: tgt, log: logger.With("component", "mirror", "flow", f.Name()),
+		parts: map[partitionKey]*partition{}, progTopic: ProgressTopic(f.Source)}
+	if f.OffsetSyncsLocation == "source" {
+		fl.syncsTopic = f.Replication.OffsetSyncsTopic(f.Target)
+	} else {
+		fl.syncsTopic = f.Replication.OffsetSyncsTopic(f.Source)
+	}
+	return fl
+}
+
+// Run copies until ctx ends, then stops cleanly: it stops fetching, waits
+// for every produced record to be acknowledged, and persists the progress,
+// so that a restart copies nothing twice.
+func (fl *Flow) Run(ctx context.Context) error {
+	if err := fl.open(ctx); err != nil {
+		fl.close()
+		return err
+	}
+	defer fl.close()
+	if err := fl.refresh(ctx); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	fl.mu.Lock()
+	fl.spawn = func(t *task) { g.Go(func() error { return t.run(gctx) }) }
+	for _, t := range fl.tasks {
+		fl.spawn(t)
+	}
+	fl.mu.Unlock()
+	g.Go(func() error { return fl.flushLoop(gctx) })
+	if fl.cfg.RefreshTopics {
+		g.Go(func() error { return fl.discoverLoop(gctx) })
+	}
+	// A task blocked handing a record to a full producer (the target is
+	// down) would hold the stop forever: past StopTimeout, closing the
+	// producer releases it; what was not acknowledged is copied again.
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+		case <-gctx.Done():
+			select {
+			case <-done:
+			case <-time.After(StopTimeout):
+				fl.log.Error("stopping took too long; abandoning unacknowledged records, they will be copied again")
+				fl.producer.Close()
+			}
+		}
+	}()
+	err := g.Wait()
+	close(done)
+	return errors.Join(err, fl.stop())
+}
+
+func (fl *Flow) open(ctx context.Context) error {
+	var err error
+	if fl.srcCl, err = kgo.NewClient(append(cluster.Options(fl.src, nil), cluster.ConsumerOptions(fl.cfg.Consumer)...)...); err != nil {
+		return fmt.Errorf("source client: %w", err)
+	}
+	if fl.tgtCl, err = kgo.NewClient(cluster.Options(fl.tgt, nil)...); err != nil {
+		return fmt.Errorf("target client: %w", err)
+	}
+	fl.srcAdm, fl.tgtAdm = kadm.NewClient(fl.srcCl), kadm.NewClient(fl.tgtCl)
+	popts := append(cluster.Options(fl.tgt, nil), cluster.ProducerOptions(fl.cfg.Producer)...)
+	popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if fl.producer, err = kgo.NewClient(popts...); err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	fl.syncs = fl.tgtCl
+	syncsAdm := fl.tgtAdm
+	if fl.cfg.OffsetSyncsLocation == "source" {
+		fl.syncs, syncsAdm = fl.srcCl, fl.srcAdm
+	}
+	md, err := fl.srcAdm.BrokerMetadata(ctx)
+	if err != nil {
+		return cluster.Explain(fl.src, err)
+	}
+	fl.clusterID = md.Cluster
+	if err := ensureInternalTopic(ctx, fl.tgtAdm, fl.progTopic, fl.cfg.OffsetSyncsReplicationFactor); err != nil {
+		return err
+	}
+	if err := ensureInternalTopic(ctx, syncsAdm, fl.syncsTopic, fl.cfg.OffsetSyncsReplicationFactor); err != nil {
+		return err
+	}
+	return nil
+}
+
+// refresh discovers topics and partitions and starts copying new ones.
+func (fl *Flow) refresh(ctx context.Context) error {
+	sel, err := Discover(ctx, fl.srcAdm, fl.cfg)
+	if err != nil {
+		return err
+	}
+	ready, blocked, err := syncTargetTopics(ctx, fl.srcAdm, fl.tgtAdm, fl.cfg, sel.Topics)
+	if err != nil {
+		return err
+	}
+	fl.mu.Lock()
+	old := fl.blocked
+	fl.blocked = blocked
+	fl.mu.Unlock()
+	for _, b := range blocked {
+		if !slices.Contains(old, b) {
+			fl.log.Error("topic not copied", "topic", b.Topic, "reason", b.Reason)
+		}
+	}
+	var fresh []Topic
+	var freshParts []partitionKey
+	fl.mu.Lock()
+	for _, t := range ready {
+		for p := range t.Partitions {
+			k := partitionKey{t.Source, p}
+			if _, ok := fl.parts[k]; !ok {
+				freshParts = append(freshParts, k)
+				if len(fresh) == 0 || fresh[len(fresh)-1].Source != t.Source {
+					fresh = append(fresh, t)
+				}
+			}
+		}
+	}
+	fl.mu.Unlock()
+	if len(freshParts) == 0 {
+		return nil
+	}
+	parts, err := fl.load(ctx, fresh, freshParts)
+	if err != nil {
+		return err
+	}
+	return fl.assign(parts)
+}
+
+// load builds the state of new partitions: from the stored progress and
+// offset syncs when there are any, else from the start position.
+func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) ([]*partition, error) {
+	stored, err := readTopic(ctx, cluster.Options(fl.tgt, nil), fl.progTopic)
+	if err != nil {
+		return nil, err
+	}
+	syncs, err := readTopic(ctx, clusterOptions(fl, fl.cfg.OffsetSyncsLocation), fl.syncsTopic)
+	if err != nil {
+		return nil, err
+	}
+	progs := map[partitionKey]progress{}
+	for k, v := range stored {
+		pk, p, err := decodeProgress([]byte(k), v)
+		if err != nil {
+			fl.log.Warn("ignoring an unreadable progress record", "topic", fl.progTopic, "err", err)
+			continue
+		}
+		progs[pk] = p
+	}
+	segs := map[partitionKey][]offsetmap.Segment{}
+	for k, v := range syncs {
+		sk, ok, err := offsetmap.DecodeSegmentKey([]byte(k))
+		if !ok {
+			continue
+		}
+		var s offsetmap.Segment
+		if err == nil {
+			s.Target, s.Count, err = offsetmap.DecodeSegmentValue(v)
+		}
+		if err != nil {
+			fl.log.Warn("ignoring an unreadable offset sync", "topic", fl.syncsTopic, "err", err)
+			continue
+		}
+		s.Source = sk.Source
+		pk := partitionKey{sk.Topic, sk.Partition}
+		segs[pk] = append(segs[pk], s)
+	}
+	byName := map[string]Topic{}
+	var names []string
+	for _, t := range topics {
+		byName[t.Source] = t
+		names = append(names, t.Source)
+	}
+	srcStarts, err := fl.srcAdm.ListStartOffsets(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("list source offsets: %w", err)
+	}
+	srcEnds, err := fl.srcAdm.ListEndOffsets(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("list source offsets: %w", err)
+	}
+	tgtEnds, err := endOffsets(ctx, fl.tgtAdm, topics)
+	if err != nil {
+		return nil, fmt.Errorf("list target offsets: %w", err)
+	}
+	var out []*partition
+	for _, k := range keys {
+		t := byName[k.topic]
+		if p, ok := progs[k]; ok {
+			if p.clusterID != fl.clusterID {
+				return nil, fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
+					k.topic, k.partition, fl.cfg.Target, p.clusterID, fl.cfg.Source, fl.clusterID)
+			}
+			if p.topicID != t.ID {
+				fl.log.Error("source topic was recreated since it was mirrored; not copying it: delete its progress to start over",
+					"topic", k.topic, "partition", k.partition)
+				continue
+			}
+			m := offsetmap.Restore(p.start, p.end, segs[k])
+			out = append(out, newPartition(k, t.Target, t.ID, m))
+			continue
+		}
+		start, ok := srcStarts.Lookup(k.topic, k.partition)
+		if !ok || start.Err != nil {
+			return nil, fmt.Errorf("start offset of %s[%d]: %v", k.topic, k.partition, start.Err)
+		}
+		from := start.Offset
+		if fl.cfg.Consumer.StartAt == "latest" {
+			if end, ok := srcEnds.Lookup(k.topic, k.partition); ok && end.Err == nil {
+				from = end.Offset
+			}
+		}
+		tend, ok := tgtEnds.Lookup(t.Target, k.partition)
+		if !ok || tend.Err != nil {
+			return nil, fmt.Errorf("end offset of target %s[%d]: not available (%v)", t.Target, k.partition, tend.Err)
+		}
+		p := newPartition(k, t.Target, t.ID, offsetmap.New(from, tend.Offset))
+		p.dirty = true
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// endOffsets lists the end offsets of target topics, waiting briefly for
+// topics just created or grown to show all their partitions.
+func endOffsets(ctx context.Context, adm *kadm.Client, topics []Topic) (kadm.ListedOffsets, error) {
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Target
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ends, err := adm.ListEndOffsets(ctx, names...)
+		complete := err == nil
+		for _, t := range topics {
+			for p := range t.Partitions {
+				if o, ok := ends.Lookup(t.Target, p); !ok || o.Err != nil {
+					complete = false
+				}
+			}
+		}
+		if complete || time.Now().After(deadline) {
+			return ends, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func clusterOptions(fl *Flow, location string) []kgo.Opt {
+	if location == "source" {
+		return cluster.Options(fl.src, nil)
+	}
+	return cluster.Options(fl.tgt, nil)
+}
+
+// assign spreads new partitions over the tasks: the first ones round-robin
+// in (topic, partition) order as MM2 does, later ones to the task with the
+// fewest, so that no running partition moves.
+func (fl *Flow) assign(parts []*partition) error {
+	slices.SortFunc(parts, func(a, b *partition) int {
+		if c := cmpString(a.key.topic, b.key.topic); c != 0 {
+			return c
+		}
+		return int(a.key.partition - b.key.partition)
+	})
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	want := min(fl.cfg.TasksMax, len(fl.parts)+len(parts))
+	started := len(fl.tasks)
+	for len(fl.tasks) < want {
+		t, err := newTask(len(fl.tasks), append(cluster.Options(fl.src, nil), cluster.ConsumerOptions(fl.cfg.Consumer)...), fl.producer, fl.log)
+		if err != nil {
+			return err
+		}
+		fl.tasks = append(fl.tasks, t)
+	}
+	batches := make([][]*partition, len(fl.tasks))
+	for _, p := range parts {
+		best := 0
+		for i, t := range fl.tasks {
+			if len(t.parts)+len(batches[i]) < len(fl.tasks[best].parts)+len(batches[best]) {
+				best = i
+			}
+		}
+		batches[best] = append(batches[best], p)
+		fl.parts[p.key] = p
+	}
+	for i, b := range batches {
+		if len(b) > 0 {
+			fl.tasks[i].add(b)
+		}
+	}
+	if fl.spawn != nil {
+		for _, t := range fl.tasks[started:] {
+			fl.spawn(t)
+		}
+	}
+	return nil
+}
+
+// discoverLoop re-runs discovery on the refresh interval.
+func (fl *Flow) discoverLoop(ctx context.Context) error {
+	tick := time.NewTicker(fl.cfg.RefreshTopicsInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if err := fl.refresh(ctx); err != nil && ctx.Err() == nil {
+			fl.log.Warn("topic discovery failed; retrying", "err", err)
+		}
+	}
+}
+
+// flushLoop persists offset syncs and progress on an interval.
+func (fl *Flow) flushLoop(ctx context.Context) error {
+	tick := time.NewTicker(FlushInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if err := fl.flush(ctx); err != nil && ctx.Err() == nil {
+			fl.log.Warn("persisting progress failed; retrying", "err", err)
+		}
+	}
+}
+
+// flush writes the pending offset syncs, then the progress they cover.
+func (fl *Flow) flush(ctx context.Context) error {
+	fl.mu.Lock()
+	parts := make([]*partition, 0, len(fl.parts))
+	for _, p := range fl.parts {
+		parts = append(parts, p)
+	}
+	fl.mu.Unlock()
+	type snap struct {
+		p     *partition
+		segs  []offsetmap.Segment
+		end   *offsetmap.Segment
+		start int64
+	}
+	var snaps []snap
+	var syncRecs, progRecs []*kgo.Record
+	for _, p := range parts {
+		segs, end, start := p.snapshot()
+		if len(segs) == 0 && end == nil {
+			continue
+		}
+		snaps = append(snaps, snap{p, segs, end, start})
+		for _, s := range segs {
+			k, v := offsetmap.EncodeSegment(p.key.topic, p.key.partition, s)
+			syncRecs = append(syncRecs, &kgo.Record{Topic: fl.syncsTopic, Key: k, Value: v})
+		}
+		if end != nil {
+			k, v := encodeProgress(p.key, progress{clusterID: fl.clusterID, topicID: p.topicID, start: start, end: *end})
+			progRecs = append(progRecs, &kgo.Record{Topic: fl.progTopic, Key: k, Value: v})
+		}
+	}
+	putBack := func() {
+		for _, s := range snaps {
+			s.p.unpersisted(s.segs)
+		}
+	}
+	if len(syncRecs) > 0 {
+		if err := fl.syncs.ProduceSync(ctx, syncRecs...).FirstErr(); err != nil {
+			putBack()
+			return fmt.Errorf("write offset syncs to %q: %w", fl.syncsTopic, err)
+		}
+	}
+	if len(progRecs) > 0 {
+		if err := fl.tgtCl.ProduceSync(ctx, progRecs...).FirstErr(); err != nil {
+			// The syncs are written; only the progress must be retried.
+			for _, s := range snaps {
+				s.p.unpersisted(nil)
+			}
+			return fmt.Errorf("write progress to %q: %w", fl.progTopic, err)
+		}
+	}
+	return nil
+}
+
+// stop finishes a run: every produced record acknowledged, the last
+// progress persisted, within StopTimeout.
+func (fl *Flow) stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), StopTimeout)
+	defer cancel()
+	fl.mu.Lock()
+	for _, t := range fl.tasks {
+		t.close()
+	}
+	fl.mu.Unlock()
+	if err := fl.producer.Flush(ctx); err != nil {
+		return fmt.Errorf("flush the producer: %w", err)
+	}
+	if err := fl.flush(ctx); err != nil {
+		return err
+	}
+	fl.log.Info("stopped; progress persisted")
+	return nil
+}
+
+func (fl *Flow) close() {
+	for _, c := range []*kgo.Client{fl.producer, fl.srcCl, fl.tgtCl} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// Blocked returns the selected topics that cannot be copied, and why.
+func (fl *Flow) Blocked() []Blocked {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return slices.Clone(fl.blocked)
+}

@@ -1,0 +1,150 @@
+package mirror
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/offsetmap"
+)
+
+// inflight is a record handed to the producer and not yet acknowledged.
+type inflight struct {
+	rec *kgo.Record
+	src int64
+	// advance, when set, moves the mirrored end past control records that
+	// followed this record, once it is acknowledged.
+	advance int64
+}
+
+// partition is the copy state of one source partition. The task that copies
+// it and the producer's acknowledgements update it; the flusher reads it.
+type partition struct {
+	key     partitionKey
+	target  string
+	topicID [16]byte
+
+	// ack is acked as a func value, made once: a method value made per
+	// record would allocate on the copy path.
+	ack func(*kgo.Record, error)
+
+	mu       sync.Mutex
+	m        *offsetmap.Partition
+	inflight []inflight
+	// segments are new or closed segments not yet persisted.
+	segments []offsetmap.Segment
+	// dirty says the progress changed since it was last persisted.
+	dirty bool
+	// failed is the first produce error, for the record at source offset
+	// failedAt: acknowledgements of records after it do not count.
+	failed   error
+	failedAt int64
+}
+
+func newPartition(key partitionKey, target string, topicID [16]byte, m *offsetmap.Partition) *partition {
+	p := &partition{key: key, target: target, topicID: topicID, m: m}
+	p.ack = p.acked
+	return p
+}
+
+// sent records that rec, read at source offset src, goes to the producer.
+func (p *partition) sent(rec *kgo.Record, src int64) {
+	p.mu.Lock()
+	p.inflight = append(p.inflight, inflight{rec: rec, src: src})
+	p.mu.Unlock()
+}
+
+// skipped records that source offsets up to and including off hold nothing
+// to copy (control records).
+func (p *partition) skipped(off int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.inflight); n > 0 {
+		p.inflight[n-1].advance = off + 1
+		return
+	}
+	if p.failed == nil {
+		p.m.Advance(off + 1)
+		p.dirty = true
+	}
+}
+
+// acked is the producer's promise for every record of this partition.
+// franz-go calls promises of one partition in order, but a record refused
+// before it was buffered (at shutdown) is answered at once, so the record is
+// looked up rather than assumed to be first.
+func (p *partition) acked(rec *kgo.Record, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := 0
+	for i < len(p.inflight) && p.inflight[i].rec != rec {
+		i++
+	}
+	if i == len(p.inflight) {
+		return // not ours; cannot happen
+	}
+	e := p.inflight[i]
+	p.inflight = append(p.inflight[:i], p.inflight[i+1:]...)
+	if err == nil && i != 0 {
+		err = errors.New("acknowledged out of order")
+	}
+	if err != nil {
+		if p.failed == nil || e.src < p.failedAt {
+			p.failed = fmt.Errorf("copy %s[%d] at offset %d: %w", p.key.topic, p.key.partition, e.src, err)
+			p.failedAt = e.src
+		}
+		return
+	}
+	if p.failed != nil && e.src > p.failedAt {
+		return
+	}
+	segs, oerr := p.m.Observe(e.src, rec.Offset)
+	if oerr != nil {
+		p.failed = fmt.Errorf("copy %s[%d]: %w", p.key.topic, p.key.partition, oerr)
+		return
+	}
+	p.segments = append(p.segments, segs...)
+	if e.advance > 0 {
+		p.m.Advance(e.advance)
+	}
+	p.dirty = true
+}
+
+// snapshot takes what the flusher must persist: the pending segments, then
+// the progress that they cover.
+func (p *partition) snapshot() ([]offsetmap.Segment, *offsetmap.Segment, int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	segs := p.segments
+	p.segments = nil
+	if !p.dirty {
+		return segs, nil, 0
+	}
+	p.dirty = false
+	end := p.m.End()
+	return segs, &end, p.m.Start()
+}
+
+// unpersisted puts back what a failed flush could not write.
+func (p *partition) unpersisted(segs []offsetmap.Segment) {
+	p.mu.Lock()
+	p.segments = append(segs, p.segments...)
+	p.dirty = true
+	p.mu.Unlock()
+}
+
+// err returns the partition's failure, if any.
+func (p *partition) err() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.failed
+}
+
+// end returns the next source offset to copy.
+func (p *partition) end() offsetmap.Segment {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m.End()
+}

@@ -1,0 +1,114 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// task copies a set of source partitions with its own consumer, into the
+// flow's producer.
+type task struct {
+	id       int
+	consumer *kgo.Client
+	producer *kgo.Client
+	log      *slog.Logger
+
+	mu    sync.Mutex
+	parts map[partitionKey]*partition
+}
+
+func newTask(id int, consumerOpts []kgo.Opt, producer *kgo.Client, log *slog.Logger) (*task, error) {
+	cl, err := kgo.NewClient(append(consumerOpts,
+		// Control records tell where transaction markers are, so that the
+		// mirrored end moves past them.
+		kgo.KeepControlRecords(),
+		// Retention overtaking the mirror must be an error, not a silent
+		// jump to the new log start.
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("task %d consumer: %w", id, err)
+	}
+	return &task{id: id, consumer: cl, producer: producer, log: log.With("task", id), parts: map[partitionKey]*partition{}}, nil
+}
+
+// add starts copying partitions from their mirrored ends.
+func (t *task) add(parts []*partition) {
+	offsets := map[string]map[int32]kgo.Offset{}
+	t.mu.Lock()
+	for _, p := range parts {
+		t.parts[p.key] = p
+		if offsets[p.key.topic] == nil {
+			offsets[p.key.topic] = map[int32]kgo.Offset{}
+		}
+		offsets[p.key.topic][p.key.partition] = kgo.NewOffset().At(p.end().Source)
+	}
+	t.mu.Unlock()
+	t.consumer.AddConsumePartitions(offsets)
+}
+
+func (t *task) part(topic string, partition int32) *partition {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.parts[partitionKey{topic, partition}]
+}
+
+// run copies until ctx ends or a partition fails.
+func (t *task) run(ctx context.Context) error {
+	for {
+		fs := t.consumer.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ferr error
+		fs.EachError(func(topic string, partition int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
+				return
+			}
+			if errors.Is(err, kerr.OffsetOutOfRange) {
+				ferr = fmt.Errorf("%s[%d]: the source no longer holds the next offset to copy (retention or deletion overtook the mirror): %w", topic, partition, err)
+				return
+			}
+			// Retriable errors are retried inside franz-go; what reaches us
+			// is worth a line, not a stop.
+			t.log.Warn("fetch", "topic", topic, "partition", partition, "err", err)
+		})
+		if ferr != nil {
+			return ferr
+		}
+		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+			p := t.part(fp.Topic, fp.Partition)
+			if p == nil {
+				return
+			}
+			for _, r := range fp.Records {
+				if r.Attrs.IsControl() {
+					p.skipped(r.Offset)
+					continue
+				}
+				src := r.Offset
+				// The fetched record becomes the produced one: same key,
+				// value, headers, timestamp and partition.
+				r.Topic = p.target
+				p.sent(r, src)
+				t.producer.Produce(context.Background(), r, p.ack)
+			}
+		})
+		t.mu.Lock()
+		for _, p := range t.parts {
+			if err := p.err(); err != nil {
+				t.mu.Unlock()
+				return err
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+func (t *task) close() { t.consumer.Close() }

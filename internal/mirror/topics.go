@@ -1,0 +1,139 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kmirror/kmirror/internal/config"
+)
+
+// Blocked is a selected topic that cannot be copied now, and why.
+type Blocked struct {
+	Topic  string
+	Reason string
+}
+
+// syncTargetTopics makes the target topics ready: it creates missing ones
+// and grows smaller ones when topic.creation.enable allows, and otherwise
+// reports them. It returns the topics ready to copy.
+func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic) ([]Topic, []Blocked, error) {
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Target
+	}
+	existing, err := tgt.ListTopics(ctx, names...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list topics of %q: %w", f.Target, err)
+	}
+	var missing []Topic
+	var ready []Topic
+	var blocked []Blocked
+	for _, t := range topics {
+		d, ok := existing[t.Target]
+		if !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			missing = append(missing, t)
+			continue
+		}
+		if d.Err != nil {
+			blocked = append(blocked, Blocked{t.Source, fmt.Sprintf("target topic %q: %v", t.Target, d.Err)})
+			continue
+		}
+		have := int32(len(d.Partitions))
+		if have >= t.Partitions {
+			ready = append(ready, t)
+			continue
+		}
+		if !f.TopicCreation {
+			blocked = append(blocked, Blocked{t.Source, fmt.Sprintf("target topic %q has %d partitions, the source %d; %s is false, so kmirror does not add them",
+				t.Target, have, t.Partitions, config.KeyTopicCreation)})
+			continue
+		}
+		resp, err := tgt.CreatePartitions(ctx, int(t.Partitions-have), t.Target)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			blocked = append(blocked, Blocked{t.Source, fmt.Sprintf("grow target topic %q to %d partitions: %v", t.Target, t.Partitions, err)})
+			continue
+		}
+		ready = append(ready, t)
+	}
+	if len(missing) == 0 {
+		return ready, blocked, nil
+	}
+	if !f.TopicCreation {
+		for _, t := range missing {
+			blocked = append(blocked, Blocked{t.Source, fmt.Sprintf("target topic %q does not exist; %s is false, so kmirror does not create it (create it with %d partitions)",
+				t.Target, config.KeyTopicCreation, t.Partitions)})
+		}
+		return ready, blocked, nil
+	}
+	configs := map[string]map[string]*string{}
+	if f.SyncTopicConfigs {
+		if configs, err = sourceConfigs(ctx, src, f, missing); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, t := range missing {
+		resp, err := tgt.CreateTopic(ctx, t.Partitions, f.ReplicationFactor, configs[t.Source], t.Target)
+		if err == nil && resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+			err = resp.Err
+		}
+		if err != nil {
+			blocked = append(blocked, Blocked{t.Source, fmt.Sprintf("create target topic %q: %v", t.Target, err)})
+			continue
+		}
+		ready = append(ready, t)
+	}
+	return ready, blocked, nil
+}
+
+// sourceConfigs returns the configs set on the source topics, less those
+// config.properties.exclude names.
+func sourceConfigs(ctx context.Context, src *kadm.Client, f *config.Flow, topics []Topic) (map[string]map[string]*string, error) {
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Source
+	}
+	rcs, err := src.DescribeTopicConfigs(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("describe configs of source topics: %w", err)
+	}
+	out := map[string]map[string]*string{}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return nil, fmt.Errorf("describe configs of source topic %q: %w", rc.Name, rc.Err)
+		}
+		m := map[string]*string{}
+		for _, c := range rc.Configs {
+			if c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+				continue
+			}
+			if excluded, _ := f.ConfigPropertiesExclude.Match(c.Key); excluded {
+				continue
+			}
+			m[c.Key] = c.Value
+		}
+		out[rc.Name] = m
+	}
+	return out, nil
+}
+
+// ensureInternalTopic creates a compacted single-partition topic, as MM2
+// does for its internal topics, whatever topic.creation.enable says.
+func ensureInternalTopic(ctx context.Context, adm *kadm.Client, name string, rf int16) error {
+	compact := "compact"
+	resp, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": &compact}, name)
+	if err == nil && resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("create internal topic %q: %w", name, err)
+	}
+	return nil
+}

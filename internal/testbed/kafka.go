@@ -1,0 +1,136 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Cluster is an in-process kfake cluster.
+type Cluster struct {
+	*kfake.Cluster
+	Addr string
+}
+
+// NewCluster starts a kfake cluster that stops with the test.
+func NewCluster(t testing.TB, opts ...kfake.Opt) *Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return &Cluster{Cluster: c, Addr: c.ListenAddrs()[0]}
+}
+
+// Client is a franz-go client of the cluster, closed with the test.
+func (c *Cluster) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Addr)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// Produce writes records, each to its own topic and partition, and fails
+// the test on any error.
+func (c *Cluster) Produce(t testing.TB, records []*kgo.Record) {
+	t.Helper()
+	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, records...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// EndOffsets returns the end offset of every partition of a topic.
+func (c *Cluster) EndOffsets(t testing.TB, topic string) map[int32]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(c.Client(t)).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			out[o.Partition] = o.Offset
+		}
+	})
+	return out
+}
+
+// Read returns every record of a topic partition up to its end offset,
+// committed or not (control records excluded).
+func (c *Cluster) Read(t testing.TB, topic string, partition int32, opts ...kgo.Opt) []*kgo.Record {
+	t.Helper()
+	end := c.EndOffsets(t, topic)[partition]
+	if end == 0 {
+		return nil
+	}
+	cl := c.Client(t, append([]kgo.Opt{kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+		topic: {partition: kgo.NewOffset().AtStart()}}), kgo.KeepControlRecords()}, opts...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out []*kgo.Record
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %s[%d]: %d records before the deadline, end %d", topic, partition, len(out), end)
+		}
+		done := false
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset+1 >= end {
+				done = true
+			}
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		})
+		if done {
+			return out
+		}
+	}
+}
+
+// WaitFor polls cond until it holds or the deadline passes.
+func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// SameRecord reports how two records differ in what a mirror must keep:
+// key, value (nil is not empty), headers, timestamp.
+func SameRecord(a, b *kgo.Record) error {
+	switch {
+	case (a.Key == nil) != (b.Key == nil) || string(a.Key) != string(b.Key):
+		return fmt.Errorf("key %q != %q", a.Key, b.Key)
+	case (a.Value == nil) != (b.Value == nil) || string(a.Value) != string(b.Value):
+		return fmt.Errorf("value %q != %q", a.Value, b.Value)
+	case !a.Timestamp.Equal(b.Timestamp):
+		return fmt.Errorf("timestamp %v != %v", a.Timestamp, b.Timestamp)
+	case len(a.Headers) != len(b.Headers):
+		return fmt.Errorf("%d headers != %d", len(a.Headers), len(b.Headers))
+	}
+	for i := range a.Headers {
+		if a.Headers[i].Key != b.Headers[i].Key || string(a.Headers[i].Value) != string(b.Headers[i].Value) {
+			return fmt.Errorf("header %d %v != %v", i, a.Headers[i], b.Headers[i])
+		}
+	}
+	return nil
+}
