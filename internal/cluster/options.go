@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -18,7 +19,13 @@ import (
 // Options are the franz-go options that reach and authenticate to c. A nil
 // logger keeps franz-go quiet.
 func Options(c *config.Cluster, logger *slog.Logger) []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(c.Bootstrap...), kgo.ClientID(c.ClientID)}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Bootstrap...), kgo.ClientID(c.ClientID),
+		// New topics and partitions must start copying within seconds:
+		// franz-go's default 5s between metadata refreshes would add up
+		// with the discovery interval.
+		kgo.MetadataMinAge(time.Second),
+	}
 	if logger != nil {
 		opts = append(opts, kgo.WithLogger(kslog.New(logger.With("cluster", c.Alias))))
 	}

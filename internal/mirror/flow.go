@@ -50,6 +50,8 @@ type Flow struct {
 	blocked []Blocked
 	// spawn starts a task once Run is running; before, Run starts them.
 	spawn func(*task)
+	// fail stops the run with the first partition failure.
+	fail func(error)
 }
 
 // NewFlow prepares a flow; nothing connects until Run.
@@ -67,13 +69,22 @@ func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flo
 // Run copies until ctx ends, then stops cleanly: it stops fetching, waits
 // for every produced record to be acknowledged, and persists the progress,
 // so that a restart copies nothing twice.
-func (fl *Flow) Run(ctx context.Context) error {
+func (fl *Flow) Run(parent context.Context) error {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	fl.fail = func(err error) { cancel(err) }
 	if err := fl.open(ctx); err != nil {
 		fl.close()
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return err
 	}
 	defer fl.close()
 	if err := fl.refresh(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -105,6 +116,9 @@ func (fl *Flow) Run(ctx context.Context) error {
 	}()
 	err := g.Wait()
 	close(done)
+	if cause := context.Cause(ctx); parent.Err() == nil && cause != nil {
+		err = errors.Join(err, cause)
+	}
 	return errors.Join(err, fl.stop())
 }
 
@@ -182,7 +196,46 @@ func (fl *Flow) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := fl.awaitProducerMetadata(ctx, parts); err != nil {
+		return err
+	}
 	return fl.assign(parts)
+}
+
+// awaitProducerMetadata waits until the producer knows the target
+// partitions it is about to write: franz-go refuses a record for a
+// partition its metadata does not have yet, as after the target topic grew.
+func (fl *Flow) awaitProducerMetadata(ctx context.Context, parts []*partition) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for refreshed := false; ; refreshed = true {
+		var missing *partition
+		for _, p := range parts {
+			// A topic the producer never wrote is loaded whole on its
+			// first record; only known topics can be stale.
+			if leader, _, _ := fl.producer.PartitionLeader(p.target, 0); leader < 0 {
+				continue
+			}
+			if leader, _, _ := fl.producer.PartitionLeader(p.target, p.key.partition); leader < 0 {
+				missing = p
+				break
+			}
+		}
+		if missing == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the producer does not see partition %d of target topic %q yet", missing.key.partition, missing.target)
+		}
+		if !refreshed {
+			fl.producer.ForceMetadataRefresh()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+			fl.producer.ForceMetadataRefresh()
+		}
+	}
 }
 
 // load builds the state of new partitions: from the stored progress and
@@ -345,6 +398,7 @@ func (fl *Flow) assign(parts []*partition) error {
 			}
 		}
 		batches[best] = append(batches[best], p)
+		p.fail = fl.fail
 		fl.parts[p.key] = p
 	}
 	for i, b := range batches {

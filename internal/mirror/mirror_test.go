@@ -139,23 +139,32 @@ func sameTopic(t *testing.T, src, tgt *testbed.Cluster, source, target string, p
 // source partition.
 func (r *running) caughtUp(t *testing.T, src, tgt *testbed.Cluster, topics map[string]string, within time.Duration) {
 	t.Helper()
-	testbed.WaitFor(t, within, "the target to catch up", func() bool {
+	var behind []string
+	deadline := time.Now().Add(within)
+	for {
 		select {
 		case err := <-r.done:
 			r.cancel = nil
 			t.Fatalf("the flow ended early: %v", err)
 		default:
 		}
+		behind = behind[:0]
 		for s, d := range topics {
 			se, de := src.EndOffsets(t, s), tgt.EndOffsets(t, d)
 			for p, off := range se {
 				if de[p] != off {
-					return false
+					behind = append(behind, fmt.Sprintf("%s[%d] %d/%d", s, p, de[p], off))
 				}
 			}
 		}
-		return true
-	})
+		if len(behind) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the target did not catch up within %s: %v", within, behind)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 var seedTopics = map[string]int32{"app1-t1": 8, "app1-t2": 8, "app2-t1": 8, "app3-t1": 4, "app3-t2": 4}

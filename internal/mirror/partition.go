@@ -29,6 +29,9 @@ type partition struct {
 	// ack is acked as a func value, made once: a method value made per
 	// record would allocate on the copy path.
 	ack func(*kgo.Record, error)
+	// fail is told of the partition's first failure, so that the flow
+	// stops at once rather than when the task next polls.
+	fail func(error)
 
 	mu       sync.Mutex
 	m        *offsetmap.Partition
@@ -44,7 +47,7 @@ type partition struct {
 }
 
 func newPartition(key partitionKey, target string, topicID [16]byte, m *offsetmap.Partition) *partition {
-	p := &partition{key: key, target: target, topicID: topicID, m: m}
+	p := &partition{key: key, target: target, topicID: topicID, m: m, fail: func(error) {}}
 	p.ack = p.acked
 	return p
 }
@@ -92,8 +95,12 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 	}
 	if err != nil {
 		if p.failed == nil || e.src < p.failedAt {
+			first := p.failed == nil
 			p.failed = fmt.Errorf("copy %s[%d] at offset %d: %w", p.key.topic, p.key.partition, e.src, err)
 			p.failedAt = e.src
+			if first {
+				p.fail(p.failed)
+			}
 		}
 		return
 	}
@@ -103,6 +110,8 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 	segs, oerr := p.m.Observe(e.src, rec.Offset)
 	if oerr != nil {
 		p.failed = fmt.Errorf("copy %s[%d]: %w", p.key.topic, p.key.partition, oerr)
+		p.failedAt = e.src
+		p.fail(p.failed)
 		return
 	}
 	p.segments = append(p.segments, segs...)

@@ -80,11 +80,8 @@ func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow
 		}
 	}
 	for _, t := range missing {
-		resp, err := tgt.CreateTopic(ctx, t.Partitions, f.ReplicationFactor, configs[t.Source], t.Target)
-		if err == nil && resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
-			err = resp.Err
-		}
-		if err != nil {
+		_, err := tgt.CreateTopic(ctx, t.Partitions, f.ReplicationFactor, configs[t.Source], t.Target)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			blocked = append(blocked, Blocked{t.Source, fmt.Sprintf("create target topic %q: %v", t.Target, err)})
 			continue
 		}
@@ -128,11 +125,9 @@ func sourceConfigs(ctx context.Context, src *kadm.Client, f *config.Flow, topics
 // does for its internal topics, whatever topic.creation.enable says.
 func ensureInternalTopic(ctx context.Context, adm *kadm.Client, name string, rf int16) error {
 	compact := "compact"
-	resp, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": &compact}, name)
-	if err == nil && resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
-		err = resp.Err
-	}
-	if err != nil {
+	// kadm returns the topic's own error, such as TOPIC_ALREADY_EXISTS.
+	_, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": &compact}, name)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("create internal topic %q: %w", name, err)
 	}
 	return nil
