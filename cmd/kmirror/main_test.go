@@ -3,6 +3,8 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +17,21 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
+
+func trust(t *testing.T, caFile string) *tls.Config {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no CA certificate in " + caFile)
+	}
+	return &tls.Config{RootCAs: pool}
+}
 
 // binary is kmirror, built once for the tests that run it as a process.
 var binary string
@@ -138,8 +154,8 @@ func devCluster(t *testing.T, args ...string) (*proc, string, string) {
 	return p, brokers, ca
 }
 
-func TestRunConnectsAndStopsOnSIGTERM(t *testing.T) {
-	_, source, _ := devCluster(t, "--cluster-id", "source-id")
+func TestRunCopiesAndStopsOnSIGTERM(t *testing.T) {
+	_, source, _ := devCluster(t, "--cluster-id", "source-id", "--topic", "app1-orders:4")
 	_, target, ca := devCluster(t, "--cluster-id", "target-id", "--tls", "--superuser", "SCRAM-SHA-512:mirror:right-pw")
 	if ca == "" {
 		t.Fatal("--tls printed no CA file")
@@ -169,20 +185,56 @@ mirrors:
   - sourceCluster: source
     targetCluster: target
     topicsPattern: "app1-.*"
+    sourceConnector:
+      config:
+        replication.policy.class: identity
 `, source, target, ca, passwordFile)
 	}
 	good := write("good.yaml", config(write("right", "right-pw\n")))
 	bad := write("bad.yaml", config(write("wrong", "wrong-pw\n")))
 
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	producer, err := kgo.NewClient(kgo.SeedBrokers(source), kgo.DefaultProduceTopic("app1-orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	for i := range 1000 {
+		if err := producer.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprint("v", i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	run := start(t, "run", "-c", good)
 	run.waitFor(t, "cluster_id=target-id", 30*time.Second)
 	run.waitFor(t, "cluster_id=source-id", 30*time.Second)
 	run.waitFor(t, "running; stop with SIGINT or SIGTERM", 30*time.Second)
+
+	// The records reach the target, over TLS with SCRAM.
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(target), kgo.ConsumeTopics("app1-orders"),
+		kgo.DialTLSConfig(trust(t, ca)), kgo.SASL(scram.Auth{User: "mirror", Pass: "right-pw"}.AsSha512Mechanism()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	seen := map[string]bool{}
+	for len(seen) < 1000 {
+		fs := consumer.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("%d of 1000 records on the target:\n%s", len(seen), run.output())
+		}
+		fs.EachRecord(func(r *kgo.Record) { seen[string(r.Key)] = true })
+	}
+
 	if err := run.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := run.exit(t, 15*time.Second); code != 0 {
+	if code := run.exit(t, 45*time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM:\n%s", code, run.output())
+	}
+	if out := run.output(); !strings.Contains(out, "stopped; progress persisted") {
+		t.Errorf("no clean stop reported:\n%s", out)
 	}
 
 	failed := start(t, "run", "-c", bad)

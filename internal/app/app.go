@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mirror"
 )
 
 // ConnectTimeout bounds the first connection to each cluster at start-up.
@@ -28,20 +30,28 @@ func New(cfg *config.Config, logger *slog.Logger) *App {
 	return &App{cfg: cfg, log: logger.With("component", "app")}
 }
 
-// Run connects to every cluster, then runs until ctx ends. A cluster that
-// cannot be reached or authenticated against at start-up is fatal: the
-// error names it.
+// Run connects to every cluster, then copies every flow until ctx ends and
+// stops cleanly. A cluster that cannot be reached or authenticated against
+// at start-up is fatal, and so is a flow that fails: the error names it.
 func (a *App) Run(ctx context.Context) error {
 	if err := a.connect(ctx); err != nil {
 		return err
 	}
+	g, gctx := errgroup.WithContext(ctx)
 	for _, f := range a.cfg.Flows {
-		a.log.Info("flow ready", "flow", f.Name(), "topics", f.Topics.String(), "policy", f.Replication.Name())
+		fl := mirror.NewFlow(f, a.cfg.Cluster(f.Source), a.cfg.Cluster(f.Target), a.log)
+		a.log.Info("flow starting", "flow", f.Name(), "topics", f.Topics.String(), "policy", f.Replication.Name())
+		g.Go(func() error {
+			if err := fl.Run(gctx); err != nil {
+				return fmt.Errorf("flow %s: %w", f.Name(), err)
+			}
+			return nil
+		})
 	}
 	a.log.Info("running; stop with SIGINT or SIGTERM")
-	<-ctx.Done()
-	a.log.Info("stopping")
-	return nil
+	err := g.Wait()
+	a.log.Info("stopped")
+	return err
 }
 
 // connect checks every cluster at once and reports every failure.
