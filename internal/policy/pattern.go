@@ -19,6 +19,8 @@ const MatchTimeout = 100 * time.Millisecond
 type Pattern struct {
 	text  string
 	items []*regexp2.Regexp
+	// source holds each item as written.
+	source []string
 }
 
 // ItemError reports one list item that is not a valid regular expression.
@@ -57,6 +59,7 @@ func Compile(text string) (Pattern, error) {
 		}
 		re.MatchTimeout = MatchTimeout
 		p.items = append(p.items, re)
+		p.source = append(p.source, item)
 	}
 	if len(errs) > 0 {
 		return Pattern{}, errors.Join(errs...)
@@ -124,4 +127,23 @@ func (f Filter) Select(name string) (Verdict, error) {
 		return Verdict{Reason: fmt.Sprintf("excluded by '%s'", f.Exclude.text)}, nil
 	}
 	return Verdict{Selected: true}, nil
+}
+
+// Unmatched returns the items, as written, that match none of the names:
+// in an allow-list, most likely a typo.
+func (p Pattern) Unmatched(names []string) []string {
+	var out []string
+	for i, re := range p.items {
+		found := false
+		for _, n := range names {
+			if ok, _ := re.MatchString(n); ok {
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, p.source[i])
+		}
+	}
+	return out
 }

@@ -122,3 +122,11 @@ func TestFilterSelect(t *testing.T) {
 		t.Errorf("Select(app2) = %+v", v)
 	}
 }
+
+func TestUnmatched(t *testing.T) {
+	p := MustCompile("app1-t1, app1-t3, app2.*, ^x$")
+	got := p.Unmatched([]string{"app1-t1", "app2-a", "other"})
+	if strings.Join(got, "|") != "app1-t3|^x$" {
+		t.Errorf("Unmatched = %q", got)
+	}
+}
