@@ -74,6 +74,10 @@ func describe(w io.Writer, cfg *config.Config) {
 			f.Replication.CheckpointsTopic(f.Source), every(f.EmitCheckpoints, f.EmitCheckpointsInterval),
 			every(f.SyncGroupOffsets, f.SyncGroupOffsetsInterval), every(f.RefreshGroups, f.RefreshGroupsInterval)))
 		row(w, 4, "heartbeats", every(f.EmitHeartbeats, f.EmitHeartbeatsInterval))
+		row(w, 4, "overtaken", map[string]string{
+			"stop": "if the source deletes records before they are copied: stop the partition",
+			"skip": "if the source deletes records before they are copied: skip them, record the gap",
+		}[f.OvertakenPolicy])
 		row(w, 4, "replication", fmt.Sprintf("topics %s, heartbeats %s, checkpoints %s, offset syncs %s",
 			rf(f.ReplicationFactor), rf(f.HeartbeatsReplicationFactor), rf(f.CheckpointsReplicationFactor), rf(f.OffsetSyncsReplicationFactor)))
 		row(w, 4, "producer", describeProducer(f.Producer))

@@ -44,6 +44,9 @@ const (
 	KeyEmitCheckpointsInterval     = "emit.checkpoints.interval.seconds"
 	KeySyncGroupOffsets            = "sync.group.offsets.enabled"
 	KeySyncGroupOffsetsInterval    = "sync.group.offsets.interval.seconds"
+	// KeyOvertakenPolicy is kmirror's own: what to do when the source's
+	// retention deletes records before they were copied.
+	KeyOvertakenPolicy = "retention.overtaken.policy"
 	// KeyCheckpointTasksMax is how a properties file or a native config sets
 	// the checkpoint connector's tasks.max; Strimzi resources use
 	// checkpointConnector.tasksMax.
@@ -130,6 +133,9 @@ var ConnectorKeys = []Key{
 		apply: func(s *Settings, v string) error { return setBool(&s.SyncGroupOffsets, v) }},
 	{Name: KeySyncGroupOffsetsInterval, MM2Default: "60", Default: "1", Why: "a source commit reaches the target group within seconds",
 		apply: func(s *Settings, v string) error { return setSeconds(&s.SyncGroupOffsetsInterval, v) }},
+	{Name: KeyOvertakenPolicy, MM2Default: "", Default: "stop",
+		Why: "kmirror only. When the source deletes records before they were copied: stop copying that partition (an error until an operator acts), or skip to the new log start and record the gap; either way logged and counted. MM2 skips silently",
+		apply: func(s *Settings, v string) error { return setEnum(&s.OvertakenPolicy, v, "stop", "skip") }},
 
 	// MM2 keys kmirror understands and does not need.
 	{Name: "offset.lag.max", MM2Default: "100", Why: "kmirror's offset map is exact, not sampled"},

@@ -144,6 +144,9 @@ type Settings struct {
 	SyncGroupOffsets         bool
 	SyncGroupOffsetsInterval time.Duration
 
+	// OvertakenPolicy is "stop" or "skip": see KeyOvertakenPolicy.
+	OvertakenPolicy string
+
 	internalSeparator bool
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -52,6 +53,10 @@ type Flow struct {
 	spawn func(*task)
 	// fail stops the run with the first partition failure.
 	fail func(error)
+
+	// overtaken counts partitions whose next offset the source's retention
+	// deleted before it was copied; lost counts the source offsets lost.
+	overtaken, lost atomic.Int64
 }
 
 // NewFlow prepares a flow; nothing connects until Run.
@@ -387,6 +392,7 @@ func (fl *Flow) assign(parts []*partition) error {
 		if err != nil {
 			return err
 		}
+		t.outOfRange = fl.outOfRange
 		fl.tasks = append(fl.tasks, t)
 	}
 	batches := make([][]*partition, len(fl.tasks))
@@ -526,6 +532,71 @@ func (fl *Flow) close() {
 			c.Close()
 		}
 	}
+}
+
+// outOfRange handles a partition whose next offset the source no longer
+// holds. Retention overtook the mirror when the log start moved past it:
+// with retention.overtaken.policy=skip the copy resumes at the log start
+// and the gap is recorded, with stop (the default) the partition stops.
+// Either way it is logged as an error and counted. An offset past the
+// source's end (a truncated log) always stops the partition.
+func (fl *Flow) outOfRange(ctx context.Context, p *partition) (int64, bool) {
+	next := p.end().Source
+	starts, err := fl.srcAdm.ListStartOffsets(ctx, p.key.topic)
+	start, ok := starts.Lookup(p.key.topic, p.key.partition)
+	if err != nil || !ok || start.Err != nil {
+		fl.log.Warn("offset out of range; cannot read the source log start, retrying", "topic", p.key.topic, "partition", p.key.partition, "err", errors.Join(err, start.Err))
+		return next, true
+	}
+	log := fl.log.With("topic", p.key.topic, "partition", p.key.partition, "next_offset", next, "source_log_start", start.Offset)
+	if start.Offset <= next {
+		reason := "the source log ends before the next offset to copy (truncated after an unclean leader election?); partition stopped"
+		log.Error(reason)
+		p.stop(reason)
+		return 0, false
+	}
+	fl.overtaken.Add(1)
+	if fl.cfg.OvertakenPolicy == "skip" {
+		g := p.skipTo(start.Offset)
+		fl.lost.Add(g.To - g.From)
+		log.Error("the source deleted records before they were copied; skipping them (retention.overtaken.policy=skip)", "lost_from", g.From, "lost_to", g.To)
+		return start.Offset, true
+	}
+	reason := fmt.Sprintf("the source deleted offsets %d to %d before they were copied; partition stopped (retention.overtaken.policy=stop): "+
+		"set it to skip to accept the loss, or re-copy the topic", next, start.Offset-1)
+	log.Error(reason)
+	p.stop(reason)
+	return 0, false
+}
+
+// PartitionStatus is how one source partition is being copied.
+type PartitionStatus struct {
+	Topic, Target string
+	Partition     int32
+	// Next is the next source offset to copy.
+	Next    int64
+	Stopped string
+	Gaps    []Gap
+}
+
+// Status returns the state of every partition, sorted, and the counts of
+// overtaken partitions and of source offsets lost to retention.
+func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
+	fl.mu.Lock()
+	for _, p := range fl.parts {
+		p.mu.Lock()
+		parts = append(parts, PartitionStatus{Topic: p.key.topic, Target: p.target, Partition: p.key.partition,
+			Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps)})
+		p.mu.Unlock()
+	}
+	fl.mu.Unlock()
+	slices.SortFunc(parts, func(a, b PartitionStatus) int {
+		if c := cmpString(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return int(a.Partition - b.Partition)
+	})
+	return parts, fl.overtaken.Load(), fl.lost.Load()
 }
 
 // Blocked returns the selected topics that cannot be copied, and why.

@@ -44,6 +44,16 @@ type partition struct {
 	// failedAt: acknowledgements of records after it do not count.
 	failed   error
 	failedAt int64
+	// stopped says why copying this partition stopped, when it did.
+	stopped string
+	// gaps are source ranges lost to retention before they were copied.
+	gaps []Gap
+}
+
+// Gap is a range of source offsets [From, To) deleted by the source before
+// kmirror copied it.
+type Gap struct {
+	From, To int64
 }
 
 func newPartition(key partitionKey, target string, topicID [16]byte, m *offsetmap.Partition) *partition {
@@ -156,4 +166,22 @@ func (p *partition) end() offsetmap.Segment {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.m.End()
+}
+
+// skipTo records a gap up to the source's new log start and moves the
+// mirrored end there. Records still in flight are older than the gap.
+func (p *partition) skipTo(logStart int64) Gap {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g := Gap{From: p.m.End().Source, To: logStart}
+	p.gaps = append(p.gaps, g)
+	p.m.Advance(logStart)
+	p.dirty = true
+	return g
+}
+
+func (p *partition) stop(reason string) {
+	p.mu.Lock()
+	p.stopped = reason
+	p.mu.Unlock()
 }

@@ -18,6 +18,9 @@ type task struct {
 	consumer *kgo.Client
 	producer *kgo.Client
 	log      *slog.Logger
+	// outOfRange decides what follows when the source no longer holds a
+	// partition's next offset: resume at an offset, or stop the partition.
+	outOfRange func(ctx context.Context, p *partition) (resume int64, ok bool)
 
 	mu    sync.Mutex
 	parts map[partitionKey]*partition
@@ -66,22 +69,18 @@ func (t *task) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		var ferr error
 		fs.EachError(func(topic string, partition int32, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
 				return
 			}
 			if errors.Is(err, kerr.OffsetOutOfRange) {
-				ferr = fmt.Errorf("%s[%d]: the source no longer holds the next offset to copy (retention or deletion overtook the mirror): %w", topic, partition, err)
+				t.handleOutOfRange(ctx, topic, partition)
 				return
 			}
 			// Retriable errors are retried inside franz-go; what reaches us
 			// is worth a line, not a stop.
 			t.log.Warn("fetch", "topic", topic, "partition", partition, "err", err)
 		})
-		if ferr != nil {
-			return ferr
-		}
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			p := t.part(fp.Topic, fp.Partition)
 			if p == nil {
@@ -109,6 +108,20 @@ func (t *task) run(ctx context.Context) error {
 		}
 		t.mu.Unlock()
 	}
+}
+
+// handleOutOfRange resumes a partition the source's retention overtook, or
+// stops it, as the flow decides.
+func (t *task) handleOutOfRange(ctx context.Context, topic string, partition int32) {
+	p := t.part(topic, partition)
+	if p == nil {
+		return
+	}
+	if resume, ok := t.outOfRange(ctx, p); ok {
+		t.consumer.SetOffsets(map[string]map[int32]kgo.EpochOffset{topic: {partition: {Epoch: -1, Offset: resume}}})
+		return
+	}
+	t.consumer.RemoveConsumePartitions(map[string][]int32{topic: {partition}})
 }
 
 func (t *task) close() { t.consumer.Close() }

@@ -1,0 +1,90 @@
+package mirror
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+func numbered(topic string, partition int32, from, to int) []*kgo.Record {
+	var out []*kgo.Record
+	for i := from; i < to; i++ {
+		out = append(out, &kgo.Record{Topic: topic, Partition: partition, Value: []byte(fmt.Sprint(i))})
+	}
+	return out
+}
+
+// When the source deletes records before they were copied, kmirror never
+// skips them silently: it stops the partition, or skips with the gap
+// recorded, as retention.overtaken.policy says, and counts it.
+func TestRetentionOvertakesTheMirror(t *testing.T) {
+	for _, policy := range []string{"stop", "skip"} {
+		t.Run(policy, func(t *testing.T) {
+			src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+			for _, name := range []string{"app-a", "app-b"} {
+				if err := src.CreateTopic(name, 1, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := flowConfig(t, src, tgt, identity+"        retention.overtaken.policy: "+policy+"\n")
+			src.Produce(t, numbered("app-a", 0, 0, 100))
+			r := start(t, cfg)
+			r.partition(t, "app-a", 0, 100)
+			r.stop(t)
+
+			// While kmirror is down, 100 more records arrive and retention
+			// deletes the first 150: offsets 100..149 were never copied.
+			src.Produce(t, numbered("app-a", 0, 100, 200))
+			if err := src.DeleteRecords("app-a", 0, 150); err != nil {
+				t.Fatal(err)
+			}
+			src.Produce(t, numbered("app-b", 0, 0, 10))
+			r = start(t, cfg)
+			r.caughtUp(t, src, tgt, map[string]string{"app-b": "app-b"}, 30*time.Second) // others go on
+			var st PartitionStatus
+			testbed.WaitFor(t, 30*time.Second, "the overtaken partition handled", func() bool {
+				parts, overtaken, _ := r.flow.Status()
+				for _, p := range parts {
+					if p.Topic == "app-a" {
+						st = p
+					}
+				}
+				return overtaken == 1 && (st.Stopped != "" || st.Next == 200)
+			})
+			got := tgt.Read(t, "app-a", 0)
+			switch policy {
+			case "stop":
+				if !strings.Contains(st.Stopped, "the source deleted offsets 100 to 149 before they were copied; partition stopped") {
+					t.Errorf("stopped: %q", st.Stopped)
+				}
+				if len(got) != 100 || st.Next != 100 {
+					t.Errorf("%d records on the target, next %d; want 100 and 100", len(got), st.Next)
+				}
+			case "skip":
+				_, _, lost := r.flow.Status()
+				if len(st.Gaps) != 1 || st.Gaps[0] != (Gap{From: 100, To: 150}) || lost != 50 {
+					t.Errorf("gaps %v, lost %d; want [100,150) and 50", st.Gaps, lost)
+				}
+				if len(got) != 150 || string(got[99].Value) != "99" || string(got[100].Value) != "150" {
+					t.Fatalf("%d records on the target; want 0..99 then 150..199", len(got))
+				}
+				// A committed offset inside the gap translates to the first
+				// record after it.
+				ps := r.partition(t, "app-a", 0, 200)
+				ps.mu.Lock()
+				off, res := ps.m.Translate(120)
+				ps.mu.Unlock()
+				if off != 100 || res != offsetmap.Exact {
+					t.Errorf("Translate(120) = %d %v, want 100", off, res)
+				}
+			}
+			r.stop(t)
+		})
+	}
+}
