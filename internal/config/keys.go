@@ -134,7 +134,7 @@ var ConnectorKeys = []Key{
 	{Name: KeySyncGroupOffsetsInterval, MM2Default: "60", Default: "1", Why: "a source commit reaches the target group within seconds",
 		apply: func(s *Settings, v string) error { return setSeconds(&s.SyncGroupOffsetsInterval, v) }},
 	{Name: KeyOvertakenPolicy, MM2Default: "", Default: "stop",
-		Why: "kmirror only. When the source deletes records before they were copied: stop copying that partition (an error until an operator acts), or skip to the new log start and record the gap; either way logged and counted. MM2 skips silently",
+		Why:   "kmirror only. When the source deletes records before they were copied: stop copying that partition (an error until an operator acts), or skip to the new log start and record the gap; either way logged and counted. MM2 skips silently",
 		apply: func(s *Settings, v string) error { return setEnum(&s.OvertakenPolicy, v, "stop", "skip") }},
 
 	// MM2 keys kmirror understands and does not need.
