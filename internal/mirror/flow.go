@@ -433,7 +433,40 @@ func (fl *Flow) discoverLoop(ctx context.Context) error {
 		if err := fl.refresh(ctx); err != nil && ctx.Err() == nil {
 			fl.log.Warn("topic discovery failed; retrying", "err", err)
 		}
+		if err := fl.truncate(ctx); err != nil && ctx.Err() == nil {
+			fl.log.Warn("reading the source log starts failed; retrying", "err", err)
+		}
 	}
+}
+
+// truncate drops the offset-map segments that lie wholly below the source
+// log start: no committed offset there can be translated any more.
+func (fl *Flow) truncate(ctx context.Context) error {
+	fl.mu.Lock()
+	byTopic := map[string][]*partition{}
+	for _, p := range fl.parts {
+		byTopic[p.key.topic] = append(byTopic[p.key.topic], p)
+	}
+	fl.mu.Unlock()
+	if len(byTopic) == 0 {
+		return nil
+	}
+	topics := make([]string, 0, len(byTopic))
+	for t := range byTopic {
+		topics = append(topics, t)
+	}
+	starts, err := fl.srcAdm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return err
+	}
+	for t, ps := range byTopic {
+		for _, p := range ps {
+			if o, ok := starts.Lookup(t, p.key.partition); ok && o.Err == nil {
+				p.truncate(o.Offset)
+			}
+		}
+	}
+	return nil
 }
 
 // flushLoop persists offset syncs and progress on an interval.
@@ -461,31 +494,33 @@ func (fl *Flow) flush(ctx context.Context) error {
 	}
 	fl.mu.Unlock()
 	type snap struct {
-		p     *partition
-		segs  []offsetmap.Segment
-		end   *offsetmap.Segment
-		start int64
+		p *partition
+		pending
 	}
 	var snaps []snap
 	var syncRecs, progRecs []*kgo.Record
 	for _, p := range parts {
-		segs, end, start := p.snapshot()
-		if len(segs) == 0 && end == nil {
+		s := p.snapshot()
+		if len(s.segments)+len(s.deletes) == 0 && s.end == nil {
 			continue
 		}
-		snaps = append(snaps, snap{p, segs, end, start})
-		for _, s := range segs {
-			k, v := offsetmap.EncodeSegment(p.key.topic, p.key.partition, s)
+		snaps = append(snaps, snap{p, s})
+		for _, seg := range s.segments {
+			k, v := offsetmap.EncodeSegment(p.key.topic, p.key.partition, seg)
 			syncRecs = append(syncRecs, &kgo.Record{Topic: fl.syncsTopic, Key: k, Value: v})
 		}
-		if end != nil {
-			k, v := encodeProgress(p.key, progress{clusterID: fl.clusterID, topicID: p.topicID, start: start, end: *end})
+		for _, seg := range s.deletes {
+			k, _ := offsetmap.EncodeSegment(p.key.topic, p.key.partition, seg)
+			syncRecs = append(syncRecs, &kgo.Record{Topic: fl.syncsTopic, Key: k}) // a tombstone
+		}
+		if s.end != nil {
+			k, v := encodeProgress(p.key, progress{clusterID: fl.clusterID, topicID: p.topicID, start: s.start, end: *s.end})
 			progRecs = append(progRecs, &kgo.Record{Topic: fl.progTopic, Key: k, Value: v})
 		}
 	}
 	putBack := func() {
 		for _, s := range snaps {
-			s.p.unpersisted(s.segs)
+			s.p.unpersisted(s.pending)
 		}
 	}
 	if len(syncRecs) > 0 {
@@ -498,7 +533,7 @@ func (fl *Flow) flush(ctx context.Context) error {
 		if err := fl.tgtCl.ProduceSync(ctx, progRecs...).FirstErr(); err != nil {
 			// The syncs are written; only the progress must be retried.
 			for _, s := range snaps {
-				s.p.unpersisted(nil)
+				s.p.unpersisted(pending{})
 			}
 			return fmt.Errorf("write progress to %q: %w", fl.progTopic, err)
 		}

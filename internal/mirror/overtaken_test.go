@@ -88,3 +88,51 @@ func TestRetentionOvertakesTheMirror(t *testing.T) {
 		})
 	}
 }
+
+// Segments wholly below the source log start are deleted from the
+// offset-syncs topic; the one that covers it stays.
+func TestSegmentsBelowTheLogStartAreDeleted(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	if err := src.CreateTopic("app-a", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := flowConfig(t, src, tgt, identity)
+	// Each run starts a new segment: [0,50) and [50,100).
+	for from := 0; from < 100; from += 50 {
+		src.Produce(t, numbered("app-a", 0, from, from+50))
+		r := start(t, cfg)
+		r.partition(t, "app-a", 0, int64(from+50))
+		r.stop(t)
+	}
+	if err := src.DeleteRecords("app-a", 0, 60); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, cfg)
+	syncs := func() []int64 {
+		recs, err := readTopic(t.Context(), []kgo.Opt{kgo.SeedBrokers(tgt.Addr)}, "mm2-offset-syncs.source.internal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var starts []int64
+		for k := range recs {
+			sk, ok, err := offsetmap.DecodeSegmentKey([]byte(k))
+			if ok && err == nil {
+				starts = append(starts, sk.Source)
+			}
+		}
+		return starts
+	}
+	testbed.WaitFor(t, 15*time.Second, "the segment below the log start deleted", func() bool {
+		s := syncs()
+		return len(s) == 1 && s[0] == 50
+	})
+	ps := r.partition(t, "app-a", 0, 100)
+	ps.mu.Lock()
+	_, below := ps.m.Translate(30)
+	at, res := ps.m.Translate(60)
+	ps.mu.Unlock()
+	if below != offsetmap.Expired || at != 60 || res != offsetmap.Exact {
+		t.Errorf("Translate(30) %v, Translate(60) = %d %v", below, at, res)
+	}
+	r.stop(t)
+}

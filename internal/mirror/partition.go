@@ -36,8 +36,10 @@ type partition struct {
 	mu       sync.Mutex
 	m        *offsetmap.Partition
 	inflight []inflight
-	// segments are new or closed segments not yet persisted.
+	// segments are new or closed segments not yet persisted; deletes are
+	// segments below the source log start, to delete.
 	segments []offsetmap.Segment
+	deletes  []offsetmap.Segment
 	// dirty says the progress changed since it was last persisted.
 	dirty bool
 	// failed is the first produce error, for the record at source offset
@@ -131,25 +133,43 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 	p.dirty = true
 }
 
-// snapshot takes what the flusher must persist: the pending segments, then
-// the progress that they cover.
-func (p *partition) snapshot() ([]offsetmap.Segment, *offsetmap.Segment, int64) {
+// truncate forgets what lies below the source's log start.
+func (p *partition) truncate(logStart int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	segs := p.segments
-	p.segments = nil
-	if !p.dirty {
-		return segs, nil, 0
+	before := p.m.Start()
+	if dropped := p.m.Truncate(logStart); len(dropped) > 0 || p.m.Start() != before {
+		p.deletes = append(p.deletes, dropped...)
+		p.dirty = true
 	}
-	p.dirty = false
-	end := p.m.End()
-	return segs, &end, p.m.Start()
+}
+
+// pending is what the flusher must persist for a partition: segments to
+// write and to delete, then the progress they cover.
+type pending struct {
+	segments, deletes []offsetmap.Segment
+	end               *offsetmap.Segment
+	start             int64
+}
+
+func (p *partition) snapshot() pending {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := pending{segments: p.segments, deletes: p.deletes}
+	p.segments, p.deletes = nil, nil
+	if p.dirty {
+		p.dirty = false
+		end := p.m.End()
+		s.end, s.start = &end, p.m.Start()
+	}
+	return s
 }
 
 // unpersisted puts back what a failed flush could not write.
-func (p *partition) unpersisted(segs []offsetmap.Segment) {
+func (p *partition) unpersisted(s pending) {
 	p.mu.Lock()
-	p.segments = append(segs, p.segments...)
+	p.segments = append(s.segments, p.segments...)
+	p.deletes = append(s.deletes, p.deletes...)
 	p.dirty = true
 	p.mu.Unlock()
 }
