@@ -74,6 +74,11 @@ func describe(w io.Writer, cfg *config.Config) {
 			f.Replication.CheckpointsTopic(f.Source), every(f.EmitCheckpoints, f.EmitCheckpointsInterval),
 			every(f.SyncGroupOffsets, f.SyncGroupOffsetsInterval), every(f.RefreshGroups, f.RefreshGroupsInterval)))
 		row(w, 4, "heartbeats", every(f.EmitHeartbeats, f.EmitHeartbeatsInterval))
+		throttle := "none"
+		if f.ThrottleBytesPerSecond > 0 {
+			throttle = fmt.Sprintf("%d B/s of source records per worker", f.ThrottleBytesPerSecond)
+		}
+		row(w, 4, "throttle", throttle)
 		row(w, 4, "overtaken", map[string]string{
 			"stop": "if the source deletes records before they are copied: stop the partition",
 			"skip": "if the source deletes records before they are copied: skip them, record the gap",

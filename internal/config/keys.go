@@ -47,6 +47,9 @@ const (
 	// KeyOvertakenPolicy is kmirror's own: what to do when the source's
 	// retention deletes records before they were copied.
 	KeyOvertakenPolicy = "retention.overtaken.policy"
+	// KeyThrottle is kmirror's own: a cap on the bytes a worker reads from
+	// the source for a flow.
+	KeyThrottle = "throttle.bytes.per.second"
 	// KeyCheckpointTasksMax is how a properties file or a native config sets
 	// the checkpoint connector's tasks.max; Strimzi resources use
 	// checkpointConnector.tasksMax.
@@ -136,6 +139,10 @@ var ConnectorKeys = []Key{
 	{Name: KeyOvertakenPolicy, MM2Default: "", Default: "stop",
 		Why:   "kmirror only. When the source deletes records before they were copied: stop copying that partition (an error until an operator acts), or skip to the new log start and record the gap; either way logged and counted. MM2 skips silently",
 		apply: func(s *Settings, v string) error { return setEnum(&s.OvertakenPolicy, v, "stop", "skip") }},
+
+	{Name: KeyThrottle, MM2Default: "", Default: "0",
+		Why:   "kmirror only. Caps the record bytes (key, value, headers, uncompressed) each worker reads from the source for the flow, per second, to protect the source next to its broker quotas; 0 is no cap",
+		apply: func(s *Settings, v string) error { return setNumber(&s.ThrottleBytesPerSecond, v, 0) }},
 
 	// MM2 keys kmirror understands and does not need.
 	{Name: "offset.lag.max", MM2Default: "100", Why: "kmirror's offset map is exact, not sampled"},

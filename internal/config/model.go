@@ -146,6 +146,9 @@ type Settings struct {
 
 	// OvertakenPolicy is "stop" or "skip": see KeyOvertakenPolicy.
 	OvertakenPolicy string
+	// ThrottleBytesPerSecond caps what a worker reads for the flow; 0 is
+	// no cap.
+	ThrottleBytesPerSecond int64
 
 	internalSeparator bool
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
@@ -54,6 +55,9 @@ type Flow struct {
 	// fail stops the run with the first partition failure.
 	fail func(error)
 
+	// throttle paces all the flow's tasks; nil when there is no cap.
+	throttle *rate.Limiter
+
 	// overtaken counts partitions whose next offset the source's retention
 	// deleted before it was copied; lost counts the source offsets lost.
 	overtaken, lost atomic.Int64
@@ -63,6 +67,9 @@ type Flow struct {
 func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flow {
 	fl := &Flow{cfg: f, src: src, tgt: tgt, log: logger.With("component", "mirror", "flow", f.Name()),
 		parts: map[partitionKey]*partition{}, progTopic: ProgressTopic(f.Source)}
+	if bps := f.ThrottleBytesPerSecond; bps > 0 {
+		fl.throttle = rate.NewLimiter(rate.Limit(bps), int(max(bps, 64<<10)))
+	}
 	if f.OffsetSyncsLocation == "source" {
 		fl.syncsTopic = f.Replication.OffsetSyncsTopic(f.Target)
 	} else {
@@ -203,6 +210,15 @@ func (fl *Flow) refresh(ctx context.Context) error {
 	}
 	if err := fl.awaitProducerMetadata(ctx, parts); err != nil {
 		return err
+	}
+	for _, t := range fresh {
+		n := 0
+		for _, p := range parts {
+			if p.key.topic == t.Source {
+				n++
+			}
+		}
+		fl.log.Info("copying", "topic", t.Source, "target", t.Target, "new_partitions", n)
 	}
 	return fl.assign(parts)
 }
@@ -392,7 +408,7 @@ func (fl *Flow) assign(parts []*partition) error {
 		if err != nil {
 			return err
 		}
-		t.outOfRange = fl.outOfRange
+		t.outOfRange, t.throttle = fl.outOfRange, fl.throttle
 		fl.tasks = append(fl.tasks, t)
 	}
 	batches := make([][]*partition, len(fl.tasks))

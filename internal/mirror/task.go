@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/time/rate"
 )
 
 // task copies a set of source partitions with its own consumer, into the
@@ -21,6 +22,8 @@ type task struct {
 	// outOfRange decides what follows when the source no longer holds a
 	// partition's next offset: resume at an offset, or stop the partition.
 	outOfRange func(ctx context.Context, p *partition) (resume int64, ok bool)
+	// throttle, when set, paces reading from the source.
+	throttle *rate.Limiter
 
 	mu    sync.Mutex
 	parts map[partitionKey]*partition
@@ -81,6 +84,11 @@ func (t *task) run(ctx context.Context) error {
 			// is worth a line, not a stop.
 			t.log.Warn("fetch", "topic", topic, "partition", partition, "err", err)
 		})
+		if t.throttle != nil {
+			if err := t.pace(ctx, fs); err != nil {
+				return nil // stopping
+			}
+		}
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			p := t.part(fp.Topic, fp.Partition)
 			if p == nil {
@@ -108,6 +116,27 @@ func (t *task) run(ctx context.Context) error {
 		}
 		t.mu.Unlock()
 	}
+}
+
+// pace waits until the throttle allows the fetched bytes. While the task
+// waits it does not poll, and franz-go fetches no further than what it has
+// buffered, so the source sees the cap.
+func (t *task) pace(ctx context.Context, fs kgo.Fetches) error {
+	n := 0
+	fs.EachRecord(func(r *kgo.Record) {
+		n += len(r.Key) + len(r.Value)
+		for _, h := range r.Headers {
+			n += len(h.Key) + len(h.Value)
+		}
+	})
+	for n > 0 {
+		step := min(n, t.throttle.Burst())
+		if err := t.throttle.WaitN(ctx, step); err != nil {
+			return err
+		}
+		n -= step
+	}
+	return nil
 }
 
 // handleOutOfRange resumes a partition the source's retention overtook, or
