@@ -110,6 +110,14 @@ func (fl *Flow) Run(parent context.Context) error {
 	if fl.cfg.RefreshTopics {
 		g.Go(func() error { return fl.discoverLoop(gctx) })
 	}
+	if fl.cfg.SyncTopicConfigs {
+		g.Go(func() error {
+			return fl.syncLoop(gctx, fl.cfg.SyncTopicConfigsInterval, "topic config sync", fl.syncConfigs)
+		})
+	}
+	if fl.cfg.SyncTopicACLs {
+		g.Go(func() error { return fl.syncLoop(gctx, fl.cfg.SyncTopicACLsInterval, "topic ACL sync", fl.syncACLs) })
+	}
 	// A task blocked handing a record to a full producer (the target is
 	// down) would hold the stop forever: past StopTimeout, closing the
 	// producer releases it; what was not acknowledged is copied again.

@@ -1,0 +1,173 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// syncLoop keeps the configs and ACLs of the target topics in line with
+// the source, each on its interval, as sync.topic.configs.enabled and
+// sync.topic.acls.enabled ask.
+func (fl *Flow) syncLoop(ctx context.Context, interval time.Duration, name string, sync func(context.Context, []Topic) error) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if err := sync(ctx, fl.readyTopics()); err != nil && ctx.Err() == nil {
+			fl.log.Warn(name+" failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// readyTopics lists the topics being copied.
+func (fl *Flow) readyTopics() []Topic {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	seen := map[string]Topic{}
+	for _, p := range fl.parts {
+		seen[p.key.topic] = Topic{Source: p.key.topic, Target: p.target}
+	}
+	return slices.SortedFunc(maps.Values(seen), func(a, b Topic) int { return cmpString(a.Source, b.Source) })
+}
+
+// syncConfigs sets on each target topic the configs set on its source
+// topic (less config.properties.exclude), and removes those the source
+// does not set, as MM2 does with use.defaults.from=target.
+func (fl *Flow) syncConfigs(ctx context.Context, topics []Topic) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	want, err := sourceConfigs(ctx, fl.srcAdm, fl.cfg, topics)
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Target
+	}
+	rcs, err := fl.tgtAdm.DescribeTopicConfigs(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("describe configs of target topics: %w", err)
+	}
+	have := map[string]map[string]*string{}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return fmt.Errorf("describe configs of target topic %q: %w", rc.Name, rc.Err)
+		}
+		m := map[string]*string{}
+		for _, c := range rc.Configs {
+			if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+				m[c.Key] = c.Value
+			}
+		}
+		have[rc.Name] = m
+	}
+	var errs []error
+	for _, t := range topics {
+		var alter []kadm.AlterConfig
+		for k, v := range want[t.Source] {
+			if cur, ok := have[t.Target][k]; !ok || deref(cur) != deref(v) {
+				alter = append(alter, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: v})
+			}
+		}
+		for k := range have[t.Target] {
+			if _, ok := want[t.Source][k]; ok {
+				continue
+			}
+			if excluded, _ := fl.cfg.ConfigPropertiesExclude.Match(k); !excluded {
+				alter = append(alter, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+			}
+		}
+		if len(alter) == 0 {
+			continue
+		}
+		resp, err := fl.tgtAdm.AlterTopicConfigs(ctx, alter, t.Target)
+		if err == nil {
+			for _, r := range resp {
+				err = errors.Join(err, r.Err)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("alter configs of target topic %q: %w", t.Target, err))
+			continue
+		}
+		fl.log.Info("synced topic configs", "topic", t.Target, "changes", len(alter))
+	}
+	return errors.Join(errs...)
+}
+
+// syncACLs copies the literal topic ACLs of the selected topics to their
+// target topics, as MM2 does: ALLOW WRITE is not copied (only kmirror
+// writes to a mirrored topic) and ALLOW ALL becomes ALLOW READ.
+func (fl *Flow) syncACLs(ctx context.Context, topics []Topic) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	targets := map[string]string{}
+	for _, t := range topics {
+		targets[t.Source] = t.Target
+	}
+	req := kmsg.NewPtrDescribeACLsRequest()
+	req.ResourceType = kmsg.ACLResourceTypeTopic
+	req.ResourcePatternType = kmsg.ACLResourcePatternTypeLiteral
+	req.Operation = kmsg.ACLOperationAny
+	req.PermissionType = kmsg.ACLPermissionTypeAny
+	resp, err := req.RequestWith(ctx, fl.srcCl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	if errors.Is(err, kerr.SecurityDisabled) {
+		return nil // no authorizer on the source: no ACLs to copy
+	}
+	if err != nil {
+		return fmt.Errorf("describe ACLs of %q: %w", fl.cfg.Source, err)
+	}
+	create := kmsg.NewPtrCreateACLsRequest()
+	for _, res := range resp.Resources {
+		target, ok := targets[res.ResourceName]
+		if !ok {
+			continue
+		}
+		for _, a := range res.ACLs {
+			op := a.Operation
+			if a.PermissionType == kmsg.ACLPermissionTypeAllow {
+				switch op {
+				case kmsg.ACLOperationWrite:
+					continue
+				case kmsg.ACLOperationAll:
+					op = kmsg.ACLOperationRead
+				}
+			}
+			c := kmsg.NewCreateACLsRequestCreation()
+			c.ResourceType, c.ResourceName, c.ResourcePatternType = kmsg.ACLResourceTypeTopic, target, kmsg.ACLResourcePatternTypeLiteral
+			c.Principal, c.Host, c.Operation, c.PermissionType = a.Principal, a.Host, op, a.PermissionType
+			create.Creations = append(create.Creations, c)
+		}
+	}
+	if len(create.Creations) == 0 {
+		return nil
+	}
+	cresp, err := create.RequestWith(ctx, fl.tgtCl)
+	if err != nil {
+		return fmt.Errorf("create ACLs on %q: %w", fl.cfg.Target, err)
+	}
+	var errs []error
+	for _, r := range cresp.Results {
+		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+			errs = append(errs, fmt.Errorf("create ACL on %q: %w", fl.cfg.Target, err))
+		}
+	}
+	return errors.Join(errs...)
+}
