@@ -55,6 +55,10 @@ type Flow struct {
 	// fail stops the run with the first partition failure.
 	fail func(error)
 
+	// recreated holds source topics whose id differs from the one their
+	// progress names, reported once and not copied.
+	recreated map[string]bool
+
 	// throttle paces all the flow's tasks; nil when there is no cap.
 	throttle *rate.Limiter
 
@@ -66,7 +70,7 @@ type Flow struct {
 // NewFlow prepares a flow; nothing connects until Run.
 func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flow {
 	fl := &Flow{cfg: f, src: src, tgt: tgt, log: logger.With("component", "mirror", "flow", f.Name()),
-		parts: map[partitionKey]*partition{}, progTopic: ProgressTopic(f.Source)}
+		parts: map[partitionKey]*partition{}, progTopic: ProgressTopic(f.Source), recreated: map[string]bool{}}
 	if bps := f.ThrottleBytesPerSecond; bps > 0 {
 		fl.throttle = rate.NewLimiter(rate.Limit(bps), int(max(bps, 64<<10)))
 	}
@@ -186,6 +190,9 @@ func (fl *Flow) refresh(ctx context.Context) error {
 		return err
 	}
 	fl.mu.Lock()
+	for topic := range fl.recreated {
+		blocked = append(blocked, Blocked{topic, recreatedReason})
+	}
 	old := fl.blocked
 	fl.blocked = blocked
 	fl.mu.Unlock()
@@ -332,8 +339,12 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) (
 					k.topic, k.partition, fl.cfg.Target, p.clusterID, fl.cfg.Source, fl.clusterID)
 			}
 			if p.topicID != t.ID {
-				fl.log.Error("source topic was recreated since it was mirrored; not copying it: delete its progress to start over",
-					"topic", k.topic, "partition", k.partition)
+				fl.mu.Lock()
+				if !fl.recreated[k.topic] {
+					fl.recreated[k.topic] = true
+					fl.log.Error(recreatedReason, "topic", k.topic)
+				}
+				fl.mu.Unlock()
 				continue
 			}
 			m := offsetmap.Restore(p.start, p.end, segs[k])
@@ -389,6 +400,8 @@ func endOffsets(ctx context.Context, adm *kadm.Client, topics []Topic) (kadm.Lis
 		}
 	}
 }
+
+const recreatedReason = "the source topic was deleted and created again since it was mirrored; not copying it on top of the old copy: delete its records from the progress topic to start over"
 
 func clusterOptions(fl *Flow, location string) []kgo.Opt {
 	if location == "source" {

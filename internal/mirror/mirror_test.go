@@ -187,6 +187,13 @@ func TestReplicatesEveryRecord(t *testing.T) {
 			remote:   func(s string) string { return s },
 		},
 		{
+			name: "default policy, the seed's topic list",
+			mirror: `    topicsPattern: "app1-t1, app1-t2, app2-t1, app3-t1, app3-t2"
+`,
+			selected: []string{"app1-t1", "app1-t2", "app2-t1", "app3-t1", "app3-t2"},
+			remote:   func(s string) string { return "source." + s },
+		},
+		{
 			name: "default policy, the seed's regex",
 			mirror: `    topicsPattern: "^app1.*|app2.*$"
 `,
