@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -38,21 +37,12 @@ func TestPlan(t *testing.T) {
 		cl.Close()
 	}
 	dir := t.TempDir()
-	testbed.WriteFiles(t, dir, map[string][]byte{"kmirror.yaml": []byte(fmt.Sprintf(`connectCluster: target
-clusters:
-  - alias: source
-    bootstrapServers: %s
-  - alias: target
-    bootstrapServers: %s
-mirrors:
-  - sourceCluster: source
-    targetCluster: target
-    topicsPattern: "app1-t1, app1-t2, app3-t1, absent"
+	testbed.WriteFiles(t, dir, map[string][]byte{"kmirror.yaml": []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app1-t1, app1-t2, app3-t1, absent"
     groupsPattern: "^(app1.*|app2.*)$"
     sourceConnector:
       config:
         replication.policy.class: identity
-`, src.Addr, tgt.Addr))})
+`))})
 	code, out, errOut := execute(t, context.Background(), "plan", "-c", filepath.Join(dir, "kmirror.yaml"))
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)

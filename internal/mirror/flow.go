@@ -110,9 +110,9 @@ func (fl *Flow) Run(parent context.Context) error {
 		fl.spawn(t)
 	}
 	fl.mu.Unlock()
-	g.Go(func() error { return fl.flushLoop(gctx) })
+	g.Go(func() error { return fl.every(gctx, FlushInterval, "persisting progress", fl.flush) })
 	if fl.cfg.RefreshTopics {
-		g.Go(func() error { return fl.discoverLoop(gctx) })
+		g.Go(func() error { return fl.every(gctx, fl.cfg.RefreshTopicsInterval, "topic discovery", fl.rediscover) })
 	}
 	if fl.cfg.SyncTopicConfigs {
 		g.Go(func() error {
@@ -457,9 +457,10 @@ func (fl *Flow) assign(parts []*partition) error {
 	return nil
 }
 
-// discoverLoop re-runs discovery on the refresh interval.
-func (fl *Flow) discoverLoop(ctx context.Context) error {
-	tick := time.NewTicker(fl.cfg.RefreshTopicsInterval)
+// every runs fn on each tick of interval until ctx ends; a failed run is
+// logged and tried again on the next tick.
+func (fl *Flow) every(ctx context.Context, interval time.Duration, what string, fn func(context.Context) error) error {
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
@@ -467,13 +468,15 @@ func (fl *Flow) discoverLoop(ctx context.Context) error {
 			return nil
 		case <-tick.C:
 		}
-		if err := fl.refresh(ctx); err != nil && ctx.Err() == nil {
-			fl.log.Warn("topic discovery failed; retrying", "err", err)
-		}
-		if err := fl.truncate(ctx); err != nil && ctx.Err() == nil {
-			fl.log.Warn("reading the source log starts failed; retrying", "err", err)
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			fl.log.Warn(what+" failed; retrying", "err", err)
 		}
 	}
+}
+
+// rediscover refreshes the topics and forgets what the source deleted.
+func (fl *Flow) rediscover(ctx context.Context) error {
+	return errors.Join(fl.refresh(ctx), fl.truncate(ctx))
 }
 
 // truncate drops the offset-map segments that lie wholly below the source
@@ -504,22 +507,6 @@ func (fl *Flow) truncate(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// flushLoop persists offset syncs and progress on an interval.
-func (fl *Flow) flushLoop(ctx context.Context) error {
-	tick := time.NewTicker(FlushInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		if err := fl.flush(ctx); err != nil && ctx.Err() == nil {
-			fl.log.Warn("persisting progress failed; retrying", "err", err)
-		}
-	}
 }
 
 // flush writes the pending offset syncs, then the progress they cover.

@@ -20,16 +20,7 @@ import (
 // clusters, with extra lines for the mirror.
 func flowConfig(t *testing.T, src, tgt *testbed.Cluster, mirror string) *config.Config {
 	t.Helper()
-	text := fmt.Sprintf(`connectCluster: target
-clusters:
-  - alias: source
-    bootstrapServers: %s
-  - alias: target
-    bootstrapServers: %s
-mirrors:
-  - sourceCluster: source
-    targetCluster: target
-%s`, src.Addr, tgt.Addr, mirror)
+	text := testbed.NativeConfig(src, tgt, mirror)
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "kmirror.yaml"), []byte(text), config.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -13,22 +13,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// syncLoop keeps the configs and ACLs of the target topics in line with
-// the source, each on its interval, as sync.topic.configs.enabled and
-// sync.topic.acls.enabled ask.
-func (fl *Flow) syncLoop(ctx context.Context, interval time.Duration, name string, sync func(context.Context, []Topic) error) error {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		if err := sync(ctx, fl.readyTopics()); err != nil && ctx.Err() == nil {
-			fl.log.Warn(name+" failed; retrying", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+// syncLoop keeps the configs or ACLs of the target topics in line with the
+// source: once at start, then every interval.
+func (fl *Flow) syncLoop(ctx context.Context, interval time.Duration, what string, sync func(context.Context, []Topic) error) error {
+	run := func(ctx context.Context) error { return sync(ctx, fl.readyTopics()) }
+	if err := run(ctx); err != nil && ctx.Err() == nil {
+		fl.log.Warn(what+" failed; retrying", "err", err)
 	}
+	return fl.every(ctx, interval, what, run)
 }
 
 // readyTopics lists the topics being copied.

@@ -134,3 +134,19 @@ func SameRecord(a, b *kgo.Record) error {
 	}
 	return nil
 }
+
+// NativeConfig is a native kmirror configuration with one flow from
+// source to target (aliases "source" and "target"); mirror holds the
+// mirror's further lines, indented by four spaces.
+func NativeConfig(source, target *Cluster, mirror string) string {
+	return fmt.Sprintf(`connectCluster: target
+clusters:
+  - alias: source
+    bootstrapServers: %s
+  - alias: target
+    bootstrapServers: %s
+mirrors:
+  - sourceCluster: source
+    targetCluster: target
+%s`, source.Addr, target.Addr, mirror)
+}
