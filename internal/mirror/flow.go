@@ -140,8 +140,8 @@ func (fl *Flow) Run(parent context.Context) error {
 	}()
 	err := g.Wait()
 	close(done)
-	if cause := context.Cause(ctx); parent.Err() == nil && cause != nil {
-		err = errors.Join(err, cause)
+	if cause := context.Cause(ctx); parent.Err() == nil && cause != nil && err == nil {
+		err = cause // a partition failed while its task was idle
 	}
 	return errors.Join(err, fl.stop())
 }

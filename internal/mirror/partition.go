@@ -101,7 +101,14 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 		return // not ours; cannot happen
 	}
 	e := p.inflight[i]
-	p.inflight = append(p.inflight[:i], p.inflight[i+1:]...)
+	if i == 0 {
+		// The usual case: drop the head without moving the rest, and
+		// without keeping the record reachable.
+		p.inflight[0] = inflight{}
+		p.inflight = p.inflight[1:]
+	} else {
+		p.inflight = append(p.inflight[:i], p.inflight[i+1:]...)
+	}
 	if err == nil && i != 0 {
 		err = errors.New("acknowledged out of order")
 	}
