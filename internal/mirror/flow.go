@@ -111,9 +111,7 @@ func (fl *Flow) Run(parent context.Context) error {
 	}
 	fl.mu.Unlock()
 	g.Go(func() error { return fl.every(gctx, FlushInterval, "persisting progress", fl.flush) })
-	if fl.cfg.RefreshTopics {
-		g.Go(func() error { return fl.every(gctx, fl.cfg.RefreshTopicsInterval, "topic discovery", fl.rediscover) })
-	}
+	g.Go(func() error { return fl.every(gctx, fl.cfg.RefreshTopicsInterval, "topic discovery", fl.rediscover) })
 	if fl.cfg.SyncTopicConfigs {
 		g.Go(func() error {
 			return fl.syncLoop(gctx, fl.cfg.SyncTopicConfigsInterval, "topic config sync", fl.syncConfigs)
@@ -474,9 +472,14 @@ func (fl *Flow) every(ctx context.Context, interval time.Duration, what string, 
 	}
 }
 
-// rediscover refreshes the topics and forgets what the source deleted.
+// rediscover refreshes the topics, unless refresh.topics.enabled=false
+// froze the set, and forgets what the source deleted.
 func (fl *Flow) rediscover(ctx context.Context) error {
-	return errors.Join(fl.refresh(ctx), fl.truncate(ctx))
+	var err error
+	if fl.cfg.RefreshTopics {
+		err = fl.refresh(ctx)
+	}
+	return errors.Join(err, fl.truncate(ctx))
 }
 
 // truncate drops the offset-map segments that lie wholly below the source
