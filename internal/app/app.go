@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kmirror/kmirror/internal/checkpoint"
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
@@ -39,10 +42,28 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, f := range a.cfg.Flows {
-		fl := mirror.NewFlow(f, a.cfg.Cluster(f.Source), a.cfg.Cluster(f.Target), a.log)
+		src, tgt := a.cfg.Cluster(f.Source), a.cfg.Cluster(f.Target)
+		fl := mirror.NewFlow(f, src, tgt, a.log)
 		a.log.Info("flow starting", "flow", f.Name(), "topics", f.Topics.String(), "policy", f.Replication.Name())
 		g.Go(func() error {
 			if err := fl.Run(gctx); err != nil {
+				return fmt.Errorf("flow %s: %w", f.Name(), err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			srcCl, err := kgo.NewClient(cluster.Options(src, nil)...)
+			if err != nil {
+				return err
+			}
+			defer srcCl.Close()
+			tgtCl, err := kgo.NewClient(cluster.Options(tgt, nil)...)
+			if err != nil {
+				return err
+			}
+			defer tgtCl.Close()
+			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, fl, a.log)
+			if err := s.Run(gctx); err != nil {
 				return fmt.Errorf("flow %s: %w", f.Name(), err)
 			}
 			return nil

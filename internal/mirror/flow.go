@@ -667,3 +667,26 @@ func (fl *Flow) Blocked() []Blocked {
 	defer fl.mu.Unlock()
 	return slices.Clone(fl.blocked)
 }
+
+// Translation is a committed source offset translated to the target.
+type Translation struct {
+	Target string // the target topic
+	Offset int64
+	Result offsetmap.Result
+}
+
+// Translate translates the committed offset g of a source partition with
+// the exact offset map; ok is false when the flow does not copy the
+// partition (yet).
+func (fl *Flow) Translate(topic string, partition int32, g int64) (Translation, bool) {
+	fl.mu.Lock()
+	p := fl.parts[partitionKey{topic, partition}]
+	fl.mu.Unlock()
+	if p == nil {
+		return Translation{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	off, res := p.m.Translate(g)
+	return Translation{Target: p.target, Offset: off, Result: res}, true
+}

@@ -1,0 +1,368 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/policy"
+)
+
+// Translator translates committed source offsets: the mirror flow.
+type Translator interface {
+	Translate(topic string, partition int32, g int64) (mirror.Translation, bool)
+}
+
+// Reasons a partition of a group is not synced.
+const (
+	ReasonNotMirrored  = "not yet mirrored"
+	ReasonExpired      = "expired: below what the offset map covers"
+	ReasonActive       = "group active on the target"
+	ReasonTargetAhead  = "the target group is ahead; not moved back"
+	ReasonNoReplicated = "attached to no replicated topic"
+	ReasonCommitFailed = "commit on the target failed"
+	ReasonSyncDisabled = "sync.group.offsets.enabled is false"
+	ReasonNotCommitted = "no committed offset"
+	ReasonInSync       = ""
+	groupStateEmpty    = "Empty"
+	groupStateDead     = "Dead"
+	protocolConsumer   = "consumer"
+)
+
+// PartitionState is one partition of a group, as the last round saw it.
+type PartitionState struct {
+	Topic       string // source topic
+	TargetTopic string
+	Partition   int32
+	Source      int64 // committed on the source
+	Translated  int64 // -1 when not translated
+	Target      int64 // committed on the target, -1 when none
+	Reason      string
+	Metadata    string // committed with the source offset; kept on the target
+}
+
+// GroupState is one selected group, as the last round saw it.
+type GroupState struct {
+	Group          string
+	ActiveOnTarget bool
+	Reason         string
+	Partitions     []PartitionState
+	Updated        time.Time
+}
+
+// Syncer emits checkpoints and syncs group offsets for one flow.
+type Syncer struct {
+	cfg    *config.Flow
+	src    *kadm.Client
+	tgt    *kadm.Client
+	tgtCl  *kgo.Client
+	tr     Translator
+	log    *slog.Logger
+	topic  string
+	filter policy.Filter
+
+	mu      sync.Mutex
+	groups  map[string]*GroupState
+	emitted map[emitKey]Record
+	listed  []string
+	listAt  time.Time
+	syncAt  time.Time
+}
+
+type emitKey struct {
+	group, topic string
+	partition    int32
+}
+
+// NewSyncer prepares a syncer; src and tgt are admin clients of the flow's
+// clusters, tgtCl writes the checkpoints.
+func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, tr Translator, logger *slog.Logger) *Syncer {
+	return &Syncer{
+		cfg: f, src: src, tgt: tgt, tgtCl: tgtCl, tr: tr,
+		log:    logger.With("component", "checkpoint", "flow", f.Name()),
+		topic:  f.Replication.CheckpointsTopic(f.Source),
+		filter: policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude},
+		groups: map[string]*GroupState{}, emitted: map[emitKey]Record{},
+	}
+}
+
+// Run emits checkpoints every emit.checkpoints.interval.seconds and syncs
+// offsets every sync.group.offsets.interval.seconds until ctx ends.
+func (s *Syncer) Run(ctx context.Context) error {
+	if !s.cfg.EmitCheckpoints && !s.cfg.SyncGroupOffsets {
+		return nil
+	}
+	if s.cfg.EmitCheckpoints {
+		if err := createCompacted(ctx, s.tgt, s.topic, s.cfg.CheckpointsReplicationFactor); err != nil {
+			return err
+		}
+	}
+	interval := s.cfg.EmitCheckpointsInterval
+	if s.cfg.SyncGroupOffsets && (!s.cfg.EmitCheckpoints || s.cfg.SyncGroupOffsetsInterval < interval) {
+		interval = s.cfg.SyncGroupOffsetsInterval
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		if err := s.Round(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("checkpoint round failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func createCompacted(ctx context.Context, adm *kadm.Client, topic string, rf int16) error {
+	_, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("create internal topic %q: %w", topic, err)
+	}
+	return nil
+}
+
+// selected lists the source groups the flow follows, refreshed every
+// refresh.groups.interval.seconds.
+func (s *Syncer) selected(ctx context.Context) ([]string, error) {
+	if s.listed != nil && (!s.cfg.RefreshGroups || time.Since(s.listAt) < s.cfg.RefreshGroupsInterval) {
+		return s.listed, nil
+	}
+	groups, err := s.src.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list groups of %q: %w", s.cfg.Source, err)
+	}
+	var out []string
+	for _, g := range groups.Sorted() {
+		if g.ProtocolType != protocolConsumer && g.ProtocolType != "" {
+			continue
+		}
+		if v, err := s.filter.Select(g.Group); err == nil && v.Selected {
+			out = append(out, g.Group)
+		}
+	}
+	s.listed, s.listAt = out, time.Now()
+	return out, nil
+}
+
+// Round translates every selected group's committed offsets once, writes
+// the checkpoints that changed, and syncs the target groups when due.
+func (s *Syncer) Round(ctx context.Context) error {
+	groups, err := s.selected(ctx)
+	if err != nil {
+		return err
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	fetched := s.src.FetchManyOffsets(ctx, groups...)
+	now := time.Now()
+	states := map[string]*GroupState{}
+	var records []*kgo.Record
+	for _, g := range groups {
+		st := &GroupState{Group: g, Updated: now}
+		states[g] = st
+		resp, ok := fetched[g]
+		if !ok {
+			st.Reason = "cannot fetch its source offsets"
+			continue
+		}
+		if resp.Err != nil {
+			st.Reason = fmt.Sprintf("cannot fetch its source offsets: %v", resp.Err)
+			continue
+		}
+		for _, o := range resp.Fetched.Sorted() {
+			if o.Err != nil || o.At < 0 {
+				continue
+			}
+			tr, mirrored := s.tr.Translate(o.Topic, o.Partition, o.At)
+			if !mirrored {
+				continue // only offsets of replicated topics count
+			}
+			ps := PartitionState{Topic: o.Topic, TargetTopic: tr.Target, Partition: o.Partition, Source: o.At, Translated: -1, Target: -1, Metadata: o.Metadata}
+			switch tr.Result {
+			case offsetmap.NotYetMirrored:
+				ps.Reason = ReasonNotMirrored
+			case offsetmap.Expired:
+				ps.Reason = ReasonExpired
+			default:
+				ps.Translated = tr.Offset
+				rec := Record{Group: g, Topic: tr.Target, Partition: o.Partition, Upstream: o.At, Downstream: tr.Offset, Metadata: o.Metadata}
+				k := emitKey{g, tr.Target, o.Partition}
+				if s.cfg.EmitCheckpoints && s.emitted[k] != rec {
+					key, value := rec.Encode()
+					records = append(records, &kgo.Record{Topic: s.topic, Key: key, Value: value})
+					s.emitted[k] = rec
+				}
+			}
+			st.Partitions = append(st.Partitions, ps)
+		}
+		if len(st.Partitions) == 0 {
+			st.Reason = ReasonNoReplicated
+		}
+	}
+	var errs []error
+	if len(records) > 0 {
+		if err := s.tgtCl.ProduceSync(ctx, records...).FirstErr(); err != nil {
+			// Emit them again next round.
+			for _, r := range records {
+				if rec, derr := Decode(r.Key, r.Value); derr == nil {
+					delete(s.emitted, emitKey{rec.Group, rec.Topic, rec.Partition})
+				}
+			}
+			errs = append(errs, fmt.Errorf("write checkpoints to %q: %w", s.topic, err))
+		}
+	}
+	if s.cfg.SyncGroupOffsets && time.Since(s.syncAt) >= s.cfg.SyncGroupOffsetsInterval {
+		s.syncAt = time.Now()
+		errs = append(errs, s.sync(ctx, states))
+	} else if !s.cfg.SyncGroupOffsets {
+		for _, st := range states {
+			for i := range st.Partitions {
+				if st.Partitions[i].Reason == "" {
+					st.Partitions[i].Reason = ReasonSyncDisabled
+				}
+			}
+		}
+	} else {
+		s.keepTargetView(states)
+	}
+	s.mu.Lock()
+	s.groups = states
+	s.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// keepTargetView carries the target view of the last sync into a round
+// without a sync.
+func (s *Syncer) keepTargetView(states map[string]*GroupState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for g, st := range states {
+		old, ok := s.groups[g]
+		if !ok {
+			continue
+		}
+		st.ActiveOnTarget = old.ActiveOnTarget
+		for i := range st.Partitions {
+			for _, op := range old.Partitions {
+				if op.Topic == st.Partitions[i].Topic && op.Partition == st.Partitions[i].Partition {
+					st.Partitions[i].Target = op.Target
+					if st.Partitions[i].Reason == "" {
+						st.Partitions[i].Reason = op.Reason
+					}
+				}
+			}
+		}
+	}
+}
+
+// sync commits the translated offsets to the target groups that have no
+// active members there, never moving a group backwards.
+func (s *Syncer) sync(ctx context.Context, states map[string]*GroupState) error {
+	var names []string
+	for g, st := range states {
+		if len(st.Partitions) > 0 {
+			names = append(names, g)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	described, err := s.tgt.DescribeGroups(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("describe groups on %q: %w", s.cfg.Target, err)
+	}
+	committed := s.tgt.FetchManyOffsets(ctx, names...)
+	var errs []error
+	for _, g := range names {
+		st := states[g]
+		d := described[g]
+		if d.Err == nil && d.State != groupStateEmpty && d.State != groupStateDead && d.State != "" {
+			st.ActiveOnTarget = true
+		}
+		cur := committed[g]
+		offsets := kadm.Offsets{}
+		for i := range st.Partitions {
+			ps := &st.Partitions[i]
+			if o, ok := cur.Fetched.Lookup(ps.TargetTopic, ps.Partition); ok && o.Err == nil && o.At >= 0 {
+				ps.Target = o.At
+			}
+			switch {
+			case ps.Translated < 0:
+			case st.ActiveOnTarget:
+				ps.Reason = ReasonActive
+			case ps.Target > ps.Translated:
+				ps.Reason = ReasonTargetAhead
+			case ps.Target == ps.Translated:
+				ps.Reason = ReasonInSync
+			default:
+				offsets.Add(kadm.Offset{Topic: ps.TargetTopic, Partition: ps.Partition, At: ps.Translated, LeaderEpoch: -1, Metadata: ps.Metadata})
+			}
+		}
+		if len(offsets) == 0 {
+			continue
+		}
+		resp, err := s.tgt.CommitOffsets(ctx, g, offsets)
+		if err == nil {
+			err = resp.Error()
+		}
+		for i := range st.Partitions {
+			ps := &st.Partitions[i]
+			if _, ok := offsets.Lookup(ps.TargetTopic, ps.Partition); !ok {
+				continue
+			}
+			if err != nil {
+				ps.Reason = ReasonCommitFailed
+				continue
+			}
+			ps.Target, ps.Reason = ps.Translated, ReasonInSync
+		}
+		if err != nil {
+			// A member joining meanwhile is refused by the broker: the
+			// group is active now, which is no failure.
+			if errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.RebalanceInProgress) {
+				st.ActiveOnTarget = true
+				continue
+			}
+			errs = append(errs, fmt.Errorf("commit offsets of group %q on %q: %w", g, s.cfg.Target, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Groups returns the state of every selected group after the last round,
+// sorted by name.
+func (s *Syncer) Groups() []GroupState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]GroupState, 0, len(s.groups))
+	for _, g := range s.groups {
+		c := *g
+		c.Partitions = slices.Clone(g.Partitions)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b GroupState) int {
+		switch {
+		case a.Group < b.Group:
+			return -1
+		case a.Group > b.Group:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
