@@ -16,6 +16,7 @@ import (
 	"github.com/kmirror/kmirror/internal/checkpoint"
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/heartbeat"
 	"github.com/kmirror/kmirror/internal/mirror"
 )
 
@@ -63,7 +64,11 @@ func (a *App) Run(ctx context.Context) error {
 			}
 			defer tgtCl.Close()
 			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, fl, a.log)
-			if err := s.Run(gctx); err != nil {
+			hb := heartbeat.NewEmitter(f, tgtCl, a.log)
+			var sg errgroup.Group
+			sg.Go(func() error { return s.Run(gctx) })
+			sg.Go(func() error { return hb.Run(gctx) })
+			if err := sg.Wait(); err != nil {
 				return fmt.Errorf("flow %s: %w", f.Name(), err)
 			}
 			return nil

@@ -105,6 +105,9 @@ func (s *Syncer) Run(ctx context.Context) error {
 	}
 	if s.cfg.EmitCheckpoints {
 		if err := createCompacted(ctx, s.tgt, s.topic, s.cfg.CheckpointsReplicationFactor); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while starting
+			}
 			return err
 		}
 	}

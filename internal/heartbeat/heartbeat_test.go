@@ -2,9 +2,15 @@ package heartbeat
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
+	"log/slog"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/testbed"
 )
 
 // MM2's Heartbeat schemas: key Struct(sourceClusterAlias STRING,
@@ -38,4 +44,29 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed %x/%x into %x/%x", key, value, k2, v2)
 		}
 	})
+}
+
+func TestEmitter(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, "")), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEmitter(cfg.Flows[0], tgt.Client(t), slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	testbed.WaitFor(t, 10*time.Second, "two heartbeats", func() bool { return tgt.EndOffsets(t, "heartbeats")[0] >= 2 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	recs := tgt.Read(t, "heartbeats", 0)
+	r, err := Decode(recs[0].Key, recs[0].Value)
+	if err != nil || r.Source != "source" || r.Target != "target" || time.Since(r.Timestamp) > time.Minute {
+		t.Fatalf("heartbeat %+v, %v", r, err)
+	}
+	if last, rtt := e.Last(); last.IsZero() || rtt <= 0 {
+		t.Errorf("Last() = %v, %v", last, rtt)
+	}
 }

@@ -1,0 +1,81 @@
+package heartbeat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/policy"
+)
+
+// Emitter writes a heartbeat for one flow to the target's heartbeats topic
+// on every interval.
+type Emitter struct {
+	cfg *config.Flow
+	cl  *kgo.Client
+	adm *kadm.Client
+	log *slog.Logger
+
+	mu   sync.Mutex
+	last time.Time     // when the last heartbeat was acknowledged
+	rtt  time.Duration // how long it took
+}
+
+// NewEmitter prepares an emitter writing with cl to the flow's target.
+func NewEmitter(f *config.Flow, cl *kgo.Client, logger *slog.Logger) *Emitter {
+	return &Emitter{cfg: f, cl: cl, adm: kadm.NewClient(cl), log: logger.With("component", "heartbeat", "flow", f.Name())}
+}
+
+// Run emits until ctx ends, if emit.heartbeats.enabled.
+func (e *Emitter) Run(ctx context.Context) error {
+	if !e.cfg.EmitHeartbeats {
+		return nil
+	}
+	_, err := e.adm.CreateTopic(ctx, 1, e.cfg.HeartbeatsReplicationFactor, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, policy.HeartbeatsTopic)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("create internal topic %q: %w", policy.HeartbeatsTopic, err)
+	}
+	tick := time.NewTicker(e.cfg.EmitHeartbeatsInterval)
+	defer tick.Stop()
+	for {
+		if err := e.emit(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("heartbeat failed; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *Emitter) emit(ctx context.Context) error {
+	sent := time.Now()
+	key, value := Record{Source: e.cfg.Source, Target: e.cfg.Target, Timestamp: sent}.Encode()
+	if err := e.cl.ProduceSync(ctx, &kgo.Record{Topic: policy.HeartbeatsTopic, Key: key, Value: value, Timestamp: sent}).FirstErr(); err != nil {
+		return fmt.Errorf("write a heartbeat to %q: %w", e.cfg.Target, err)
+	}
+	e.mu.Lock()
+	e.last, e.rtt = time.Now(), time.Since(sent)
+	e.mu.Unlock()
+	return nil
+}
+
+// Last returns when the last heartbeat was acknowledged by the target and
+// how long that took; zero before the first.
+func (e *Emitter) Last() (time.Time, time.Duration) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.last, e.rtt
+}
