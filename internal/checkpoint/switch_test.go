@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -27,7 +28,7 @@ type bed struct {
 	stop           func()
 }
 
-func startBed(t *testing.T, src, tgt *testbed.Cluster, mirrorLines string, readCommitted bool) *bed {
+func startBed(t testing.TB, src, tgt *testbed.Cluster, mirrorLines string, readCommitted bool) *bed {
 	t.Helper()
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, mirrorLines)), config.Options{})
 	if err != nil {
@@ -36,6 +37,9 @@ func startBed(t *testing.T, src, tgt *testbed.Cluster, mirrorLines string, readC
 	f := cfg.Flows[0]
 	f.Consumer.ReadCommitted = readCommitted
 	log := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	b := &bed{src: src, tgt: tgt, srcAdm: kadm.NewClient(src.Client(t)), tgtAdm: kadm.NewClient(tgt.Client(t))}
 	b.flow = mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), log)
 	b.syncer = NewSyncer(f, b.srcAdm, b.tgtAdm, tgt.Client(t), b.flow, log)
@@ -70,7 +74,7 @@ const syncAll = `    topicsPattern: "app-.*"
 
 // synced waits until the syncer has every partition of the groups in sync
 // on the target, and returns their states.
-func (b *bed) synced(t *testing.T, groups map[string]map[int32]int64, within time.Duration) {
+func (b *bed) synced(t testing.TB, groups map[string]map[int32]int64, within time.Duration) {
 	t.Helper()
 	var last string
 	deadline := time.Now().Add(within)

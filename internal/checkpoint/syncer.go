@@ -33,6 +33,7 @@ const (
 	ReasonNoReplicated = "attached to no replicated topic"
 	ReasonCommitFailed = "commit on the target failed"
 	ReasonSyncDisabled = "sync.group.offsets.enabled is false"
+	ReasonSyncPending  = "translated; waiting for the next sync"
 	ReasonNotCommitted = "no committed offset"
 	ReasonInSync       = ""
 	groupStateEmpty    = "Empty"
@@ -78,6 +79,11 @@ type Syncer struct {
 	listed  []string
 	listAt  time.Time
 	syncAt  time.Time
+	// lastRound is how long the last round took.
+	lastRound time.Duration
+	// tick is the round interval; a sync is due half a tick early, so that
+	// a ticker firing a little early does not skip it.
+	tick time.Duration
 }
 
 type emitKey struct {
@@ -115,6 +121,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 	if s.cfg.SyncGroupOffsets && (!s.cfg.EmitCheckpoints || s.cfg.SyncGroupOffsetsInterval < interval) {
 		interval = s.cfg.SyncGroupOffsetsInterval
 	}
+	s.tick = interval
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -163,6 +170,12 @@ func (s *Syncer) selected(ctx context.Context) ([]string, error) {
 // Round translates every selected group's committed offsets once, writes
 // the checkpoints that changed, and syncs the target groups when due.
 func (s *Syncer) Round(ctx context.Context) error {
+	began := time.Now()
+	defer func() {
+		s.mu.Lock()
+		s.lastRound = time.Since(began)
+		s.mu.Unlock()
+	}()
 	groups, err := s.selected(ctx)
 	if err != nil {
 		return err
@@ -228,7 +241,9 @@ func (s *Syncer) Round(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("write checkpoints to %q: %w", s.topic, err))
 		}
 	}
-	if s.cfg.SyncGroupOffsets && time.Since(s.syncAt) >= s.cfg.SyncGroupOffsetsInterval {
+	// time.Since of the zero time is the largest Duration: adding to it
+	// would overflow, hence the IsZero.
+	if s.cfg.SyncGroupOffsets && (s.syncAt.IsZero() || time.Since(s.syncAt)+s.tick/2 >= s.cfg.SyncGroupOffsetsInterval) {
 		s.syncAt = time.Now()
 		errs = append(errs, s.sync(ctx, states))
 	} else if !s.cfg.SyncGroupOffsets {
@@ -249,24 +264,34 @@ func (s *Syncer) Round(ctx context.Context) error {
 }
 
 // keepTargetView carries the target view of the last sync into a round
-// without a sync.
+// without a sync, and says which partitions wait for the next one.
 func (s *Syncer) keepTargetView(states map[string]*GroupState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for g, st := range states {
-		old, ok := s.groups[g]
-		if !ok {
-			continue
+		old := s.groups[g]
+		if old != nil {
+			st.ActiveOnTarget = old.ActiveOnTarget
 		}
-		st.ActiveOnTarget = old.ActiveOnTarget
 		for i := range st.Partitions {
-			for _, op := range old.Partitions {
-				if op.Topic == st.Partitions[i].Topic && op.Partition == st.Partitions[i].Partition {
-					st.Partitions[i].Target = op.Target
-					if st.Partitions[i].Reason == "" {
-						st.Partitions[i].Reason = op.Reason
+			ps := &st.Partitions[i]
+			if ps.Translated < 0 {
+				continue
+			}
+			if old != nil {
+				for _, op := range old.Partitions {
+					if op.Topic == ps.Topic && op.Partition == ps.Partition {
+						ps.Target = op.Target
 					}
 				}
+			}
+			switch {
+			case st.ActiveOnTarget:
+				ps.Reason = ReasonActive
+			case ps.Target > ps.Translated:
+				ps.Reason = ReasonTargetAhead
+			case ps.Target < ps.Translated:
+				ps.Reason = ReasonSyncPending
 			}
 		}
 	}
@@ -368,4 +393,12 @@ func (s *Syncer) Groups() []GroupState {
 		return 0
 	})
 	return out
+}
+
+// LastRound is how long the last round took: translating, checkpointing
+// and syncing every selected group once.
+func (s *Syncer) LastRound() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastRound
 }
