@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -27,6 +28,53 @@ const ConnectTimeout = 30 * time.Second
 type App struct {
 	cfg *config.Config
 	log *slog.Logger
+
+	mu    sync.Mutex
+	flows []*flowRun
+}
+
+// flowRun is what runs for one flow.
+type flowRun struct {
+	cfg       *config.Flow
+	mirror    *mirror.Flow
+	syncer    *checkpoint.Syncer
+	heartbeat *heartbeat.Emitter
+}
+
+// FlowStatus is the state of one flow: what the status command, the HTTP
+// API and the migration checks read.
+type FlowStatus struct {
+	Name       string
+	Partitions []mirror.PartitionStatus
+	Blocked    []mirror.Blocked
+	// Overtaken counts partitions the source's retention overtook; Lost
+	// the source offsets lost with retention.overtaken.policy=skip.
+	Overtaken, Lost int64
+	Groups          []checkpoint.GroupState
+	// Heartbeat is when the last heartbeat was acknowledged, and how long
+	// the target took.
+	Heartbeat    time.Time
+	HeartbeatRTT time.Duration
+}
+
+// Status returns the state of every flow that has started.
+func (a *App) Status() []FlowStatus {
+	a.mu.Lock()
+	runs := append([]*flowRun(nil), a.flows...)
+	a.mu.Unlock()
+	var out []FlowStatus
+	for _, r := range runs {
+		st := FlowStatus{Name: r.cfg.Name(), Blocked: r.mirror.Blocked()}
+		st.Partitions, st.Overtaken, st.Lost = r.mirror.Status()
+		if r.syncer != nil {
+			st.Groups = r.syncer.Groups()
+		}
+		if r.heartbeat != nil {
+			st.Heartbeat, st.HeartbeatRTT = r.heartbeat.Last()
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // New prepares an App; nothing runs until Run.
@@ -45,6 +93,10 @@ func (a *App) Run(ctx context.Context) error {
 	for _, f := range a.cfg.Flows {
 		src, tgt := a.cfg.Cluster(f.Source), a.cfg.Cluster(f.Target)
 		fl := mirror.NewFlow(f, src, tgt, a.log)
+		run := &flowRun{cfg: f, mirror: fl}
+		a.mu.Lock()
+		a.flows = append(a.flows, run)
+		a.mu.Unlock()
 		a.log.Info("flow starting", "flow", f.Name(), "topics", f.Topics.String(), "policy", f.Replication.Name())
 		g.Go(func() error {
 			if err := fl.Run(gctx); err != nil {
@@ -65,6 +117,9 @@ func (a *App) Run(ctx context.Context) error {
 			defer tgtCl.Close()
 			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, fl, a.log)
 			hb := heartbeat.NewEmitter(f, tgtCl, a.log)
+			a.mu.Lock()
+			run.syncer, run.heartbeat = s, hb
+			a.mu.Unlock()
 			var sg errgroup.Group
 			sg.Go(func() error { return s.Run(gctx) })
 			sg.Go(func() error { return hb.Run(gctx) })
