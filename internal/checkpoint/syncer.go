@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
@@ -110,7 +111,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 		return nil
 	}
 	if s.cfg.EmitCheckpoints {
-		if err := createCompacted(ctx, s.tgt, s.topic, s.cfg.CheckpointsReplicationFactor); err != nil {
+		if err := cluster.EnsureCompactedTopic(ctx, s.tgt, s.topic, s.cfg.CheckpointsReplicationFactor); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while starting
 			}
@@ -134,14 +135,6 @@ func (s *Syncer) Run(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
-}
-
-func createCompacted(ctx context.Context, adm *kadm.Client, topic string, rf int16) error {
-	_, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic)
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("create internal topic %q: %w", topic, err)
-	}
-	return nil
 }
 
 // selected lists the source groups the flow follows, refreshed every

@@ -2,16 +2,15 @@ package heartbeat
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/policy"
 )
@@ -39,12 +38,11 @@ func (e *Emitter) Run(ctx context.Context) error {
 	if !e.cfg.EmitHeartbeats {
 		return nil
 	}
-	_, err := e.adm.CreateTopic(ctx, 1, e.cfg.HeartbeatsReplicationFactor, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, policy.HeartbeatsTopic)
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+	if err := cluster.EnsureCompactedTopic(ctx, e.adm, policy.HeartbeatsTopic, e.cfg.HeartbeatsReplicationFactor); err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return nil // stopped while starting
 		}
-		return fmt.Errorf("create internal topic %q: %w", policy.HeartbeatsTopic, err)
+		return err
 	}
 	tick := time.NewTicker(e.cfg.EmitHeartbeatsInterval)
 	defer tick.Stop()

@@ -120,15 +120,3 @@ func sourceConfigs(ctx context.Context, src *kadm.Client, f *config.Flow, topics
 	}
 	return out, nil
 }
-
-// ensureInternalTopic creates a compacted single-partition topic, as MM2
-// does for its internal topics, whatever topic.creation.enable says.
-func ensureInternalTopic(ctx context.Context, adm *kadm.Client, name string, rf int16) error {
-	compact := "compact"
-	// kadm returns the topic's own error, such as TOPIC_ALREADY_EXISTS.
-	_, err := adm.CreateTopic(ctx, 1, rf, map[string]*string{"cleanup.policy": &compact}, name)
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("create internal topic %q: %w", name, err)
-	}
-	return nil
-}
