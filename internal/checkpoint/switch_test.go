@@ -260,6 +260,30 @@ func TestConsumerFirstSwitch(t *testing.T) {
 		groups[g] = c.at
 	}
 
+	// One more group really consumes on the source with a franz-go group
+	// member: it processes what it polls, commits, and leaves.
+	member := src.Client(t, kgo.ConsumerGroup("app-real"), kgo.ConsumeTopics(orders), kgo.DisableAutoCommit())
+	processed := map[int32]*kgo.Record{}
+	for n := 0; n < 2000 || len(processed) < ordersParts; {
+		fs := member.PollRecords(ctx, 300)
+		if ctx.Err() != nil {
+			t.Fatal("the source group member got no records")
+		}
+		fs.EachRecord(func(r *kgo.Record) { processed[r.Partition] = r; n++ })
+		if err := member.CommitUncommittedOffsets(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	member.LeaveGroup()
+	member.Close()
+	real := cut{topic: orders, parts: ordersParts, source: map[int32][]*kgo.Record{}, at: map[int32]int64{}}
+	for p, r := range processed {
+		real.at[p] = r.Offset + 1
+		real.source[p] = src.Read(t, orders, p)
+	}
+	cuts["app-real"] = real
+	groups["app-real"] = real.at
+
 	b.synced(t, groups, time.Minute)
 	for g, c := range cuts {
 		first := firstRecords(t, tgt, g, c.topic, c.parts)
