@@ -45,6 +45,11 @@ func TestRunReportsStatus(t *testing.T) {
 		if len(st) != 1 || len(st[0].Partitions) != 2 || st[0].Heartbeat.IsZero() || len(st[0].Groups) != 1 {
 			return false
 		}
+		for _, p := range st[0].Partitions {
+			if p.Latency <= 0 {
+				return false
+			}
+		}
 		g := st[0].Groups[0]
 		return g.Group == "app-group" && len(g.Partitions) == 1 && g.Partitions[0].Reason == checkpoint.ReasonInSync &&
 			g.Partitions[0].TargetTopic == "source.app-a" && g.Partitions[0].Target == 1

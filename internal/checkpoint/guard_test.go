@@ -87,6 +87,9 @@ func TestSyncRespectsTheTargetGroup(t *testing.T) {
 	if at := targetAt("app-active"); at >= 10 {
 		t.Errorf("app-active was committed to %d while active on the target", at)
 	}
+	// Asked to, the sync moves the group ahead back to the translation.
+	b.syncer.AllowRewind(true)
+	testbed.WaitFor(t, 30*time.Second, "app-ahead rewound when allowed", func() bool { return targetAt("app-ahead") == 40 })
 	// Once the member leaves, the group is synced.
 	member.LeaveGroup()
 	member.Close()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -82,6 +83,9 @@ type Syncer struct {
 	syncAt  time.Time
 	// lastRound is how long the last round took.
 	lastRound time.Duration
+	// allowRewind lets the sync move a target group back to the
+	// translation; off unless the operator asks (kmirror migrate).
+	allowRewind atomic.Bool
 	// tick is the round interval; a sync is due half a tick early, so that
 	// a ticker firing a little early does not skip it.
 	tick time.Duration
@@ -326,7 +330,7 @@ func (s *Syncer) sync(ctx context.Context, states map[string]*GroupState) error 
 			case ps.Translated < 0:
 			case st.ActiveOnTarget:
 				ps.Reason = ReasonActive
-			case ps.Target > ps.Translated:
+			case ps.Target > ps.Translated && !s.allowRewind.Load():
 				ps.Reason = ReasonTargetAhead
 			case ps.Target == ps.Translated:
 				ps.Reason = ReasonInSync
@@ -387,6 +391,10 @@ func (s *Syncer) Groups() []GroupState {
 	})
 	return out
 }
+
+// AllowRewind lets the sync move target groups that are ahead of the
+// translation back to it, for an operator who asks to.
+func (s *Syncer) AllowRewind(allow bool) { s.allowRewind.Store(allow) }
 
 // LastRound is how long the last round took: translating, checkpointing
 // and syncing every selected group once.

@@ -639,6 +639,10 @@ type PartitionStatus struct {
 	Next    int64
 	Stopped string
 	Gaps    []Gap
+	// Latency is how long the last copied record took from its source
+	// timestamp to its acknowledgement by the target: the source→target
+	// latency while the mirror keeps up, the time lag while it catches up.
+	Latency time.Duration
 }
 
 // Status returns the state of every partition, sorted, and the counts of
@@ -648,7 +652,7 @@ func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
 	for _, p := range fl.parts {
 		p.mu.Lock()
 		parts = append(parts, PartitionStatus{Topic: p.key.topic, Target: p.target, Partition: p.key.partition,
-			Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps)})
+			Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps), Latency: p.latency})
 		p.mu.Unlock()
 	}
 	fl.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -50,6 +51,9 @@ type partition struct {
 	stopped string
 	// gaps are source ranges lost to retention before they were copied.
 	gaps []Gap
+	// latency is how long the last copied record took from its source
+	// timestamp to its acknowledgement by the target.
+	latency time.Duration
 }
 
 // Gap is a range of source offsets [From, To) deleted by the source before
@@ -134,6 +138,7 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 		return
 	}
 	p.segments = append(p.segments, segs...)
+	p.latency = time.Since(rec.Timestamp)
 	if e.advance > 0 {
 		p.m.Advance(e.advance)
 	}
