@@ -36,7 +36,6 @@ const (
 	ReasonCommitFailed = "commit on the target failed"
 	ReasonSyncDisabled = "sync.group.offsets.enabled is false"
 	ReasonSyncPending  = "translated; waiting for the next sync"
-	ReasonNotCommitted = "no committed offset"
 	ReasonInSync       = ""
 	groupStateEmpty    = "Empty"
 	groupStateDead     = "Dead"

@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kmirror/kmirror/internal/app"
-	"github.com/kmirror/kmirror/internal/config"
 )
 
 func runCmd(g *globals) *cobra.Command {
@@ -22,10 +21,8 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
-			for _, d := range cfg.Diagnostics {
-				if d.Level == config.LevelWarning {
-					logger.Warn(d.String())
-				}
+			for _, d := range cfg.Warnings() {
+				logger.Warn(d.String())
 			}
 			if err := app.New(cfg, logger).Run(cmd.Context()); err != nil {
 				return &exitError{code: ExitFailure, err: err}

@@ -90,12 +90,3 @@ func (d *diags) add(level Level, at loc, format string, args ...any) {
 func (d *diags) errorf(at loc, format string, args ...any) { d.add(LevelError, at, format, args...) }
 func (d *diags) warnf(at loc, format string, args ...any)  { d.add(LevelWarning, at, format, args...) }
 func (d *diags) notef(at loc, format string, args ...any)  { d.add(LevelNote, at, format, args...) }
-
-func (d *diags) failed() bool {
-	for _, x := range d.list {
-		if x.Level == LevelError {
-			return true
-		}
-	}
-	return false
-}

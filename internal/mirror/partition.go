@@ -186,13 +186,6 @@ func (p *partition) unpersisted(s pending) {
 	p.mu.Unlock()
 }
 
-// err returns the partition's failure, if any.
-func (p *partition) err() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.failed
-}
-
 // end returns the next source offset to copy.
 func (p *partition) end() offsetmap.Segment {
 	p.mu.Lock()

@@ -65,7 +65,7 @@ func (t *task) part(topic string, partition int32) *partition {
 	return t.parts[partitionKey{topic, partition}]
 }
 
-// run copies until ctx ends or a partition fails.
+// run copies until ctx ends.
 func (t *task) run(ctx context.Context) error {
 	for {
 		fs := t.consumer.PollFetches(ctx)
@@ -107,14 +107,8 @@ func (t *task) run(ctx context.Context) error {
 				t.producer.Produce(context.Background(), r, p.ack)
 			}
 		})
-		t.mu.Lock()
-		for _, p := range t.parts {
-			if err := p.err(); err != nil {
-				t.mu.Unlock()
-				return err
-			}
-		}
-		t.mu.Unlock()
+		// A partition failure cancels the flow at once through
+		// partition.fail; the next poll then returns.
 	}
 }
 
