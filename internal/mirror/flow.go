@@ -275,40 +275,9 @@ func (fl *Flow) awaitProducerMetadata(ctx context.Context, parts []*partition) e
 // load builds the state of new partitions: from the stored progress and
 // offset syncs when there are any, else from the start position.
 func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) ([]*partition, error) {
-	stored, err := readTopic(ctx, cluster.Options(fl.tgt, nil), fl.progTopic)
+	stored, err := ReadStored(ctx, fl.cfg, fl.src, fl.tgt, fl.log)
 	if err != nil {
 		return nil, err
-	}
-	syncs, err := readTopic(ctx, clusterOptions(fl, fl.cfg.OffsetSyncsLocation), fl.syncsTopic)
-	if err != nil {
-		return nil, err
-	}
-	progs := map[partitionKey]progress{}
-	for k, v := range stored {
-		pk, p, err := decodeProgress([]byte(k), v)
-		if err != nil {
-			fl.log.Warn("ignoring an unreadable progress record", "topic", fl.progTopic, "err", err)
-			continue
-		}
-		progs[pk] = p
-	}
-	segs := map[partitionKey][]offsetmap.Segment{}
-	for k, v := range syncs {
-		sk, ok, err := offsetmap.DecodeSegmentKey([]byte(k))
-		if !ok {
-			continue
-		}
-		var s offsetmap.Segment
-		if err == nil {
-			s.Target, s.Count, err = offsetmap.DecodeSegmentValue(v)
-		}
-		if err != nil {
-			fl.log.Warn("ignoring an unreadable offset sync", "topic", fl.syncsTopic, "err", err)
-			continue
-		}
-		s.Source = sk.Source
-		pk := partitionKey{sk.Topic, sk.Partition}
-		segs[pk] = append(segs[pk], s)
 	}
 	byName := map[string]Topic{}
 	var names []string
@@ -331,12 +300,12 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) (
 	var out []*partition
 	for _, k := range keys {
 		t := byName[k.topic]
-		if p, ok := progs[k]; ok {
-			if p.clusterID != fl.clusterID {
+		if p, ok := stored[TopicPartition{k.topic, k.partition}]; ok {
+			if p.ClusterID != fl.clusterID {
 				return nil, fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
-					k.topic, k.partition, fl.cfg.Target, p.clusterID, fl.cfg.Source, fl.clusterID)
+					k.topic, k.partition, fl.cfg.Target, p.ClusterID, fl.cfg.Source, fl.clusterID)
 			}
-			if p.topicID != t.ID {
+			if p.TopicID != t.ID {
 				fl.mu.Lock()
 				if !fl.recreated[k.topic] {
 					fl.recreated[k.topic] = true
@@ -345,8 +314,7 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) (
 				fl.mu.Unlock()
 				continue
 			}
-			m := offsetmap.Restore(p.start, p.end, segs[k])
-			out = append(out, newPartition(k, t.Target, t.ID, m))
+			out = append(out, newPartition(k, t.Target, t.ID, p.Map))
 			continue
 		}
 		start, ok := srcStarts.Lookup(k.topic, k.partition)
@@ -400,13 +368,6 @@ func endOffsets(ctx context.Context, adm *kadm.Client, topics []Topic) (kadm.Lis
 }
 
 const recreatedReason = "the source topic was deleted and created again since it was mirrored; not copying it on top of the old copy: delete its records from the progress topic to start over"
-
-func clusterOptions(fl *Flow, location string) []kgo.Opt {
-	if location == "source" {
-		return cluster.Options(fl.src, nil)
-	}
-	return cluster.Options(fl.tgt, nil)
-}
 
 // assign spreads new partitions over the tasks: the first ones round-robin
 // in (topic, partition) order as MM2 does, later ones to the task with the

@@ -1,0 +1,93 @@
+package mirror
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+)
+
+// TopicPartition names a source partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// StoredPartition is what a flow persisted about one source partition.
+type StoredPartition struct {
+	// ClusterID and TopicID identify the source the progress was written for.
+	ClusterID string
+	TopicID   [16]byte
+	// Map is the exact offset map: Start is the first source offset it
+	// covers, End the next source offset to copy and the next target offset.
+	Map *offsetmap.Partition
+}
+
+// Stored is the state a flow persisted on the clusters: its progress and
+// offset map, as a restarted worker finds them. The commands that inspect a
+// migration from outside the running workers (status, migrate, verify) read
+// it.
+type Stored map[TopicPartition]StoredPartition
+
+// ReadStored reads the persisted progress and offset map of flow f from the
+// target (and the offset syncs from the source with
+// offset-syncs.topic.location=source). Unreadable records are logged and
+// skipped, as a restarting worker does.
+func ReadStored(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, log *slog.Logger) (Stored, error) {
+	syncsCluster, syncsTopic := tgt, f.Replication.OffsetSyncsTopic(f.Source)
+	if f.OffsetSyncsLocation == "source" {
+		syncsCluster, syncsTopic = src, f.Replication.OffsetSyncsTopic(f.Target)
+	}
+	progTopic := ProgressTopic(f.Source)
+	stored, err := readTopic(ctx, cluster.Options(tgt, nil), progTopic)
+	if err != nil {
+		return nil, err
+	}
+	syncs, err := readTopic(ctx, cluster.Options(syncsCluster, nil), syncsTopic)
+	if err != nil {
+		return nil, err
+	}
+	segs := map[partitionKey][]offsetmap.Segment{}
+	for k, v := range syncs {
+		sk, ok, err := offsetmap.DecodeSegmentKey([]byte(k))
+		if !ok {
+			continue
+		}
+		var s offsetmap.Segment
+		if err == nil {
+			s.Target, s.Count, err = offsetmap.DecodeSegmentValue(v)
+		}
+		if err != nil {
+			log.Warn("ignoring an unreadable offset sync", "topic", syncsTopic, "err", err)
+			continue
+		}
+		s.Source = sk.Source
+		pk := partitionKey{sk.Topic, sk.Partition}
+		segs[pk] = append(segs[pk], s)
+	}
+	out := Stored{}
+	for k, v := range stored {
+		pk, p, err := decodeProgress([]byte(k), v)
+		if err != nil {
+			log.Warn("ignoring an unreadable progress record", "topic", progTopic, "err", err)
+			continue
+		}
+		out[TopicPartition{pk.topic, pk.partition}] = StoredPartition{ClusterID: p.clusterID, TopicID: p.topicID,
+			Map: offsetmap.Restore(p.start, p.end, segs[pk])}
+	}
+	return out, nil
+}
+
+// Translate translates the committed offset g of a source partition with
+// the stored offset map; ok is false when nothing of the partition was
+// stored.
+func (s Stored) Translate(topic string, partition int32, g int64) (offset int64, res offsetmap.Result, ok bool) {
+	p, ok := s[TopicPartition{topic, partition}]
+	if !ok {
+		return 0, 0, false
+	}
+	offset, res = p.Map.Translate(g)
+	return offset, res, true
+}
