@@ -1,0 +1,111 @@
+package status
+
+import "time"
+
+// Verdicts for switching a consumer group's consumers to the target.
+const (
+	// VerdictReady: every partition's committed source offset is translated
+	// and committed on the target, no consumer of the group is active on
+	// either cluster, and the replication lag is under the threshold.
+	VerdictReady = "ready"
+	// VerdictNotReady: at least one reason stands; Reasons lists them.
+	VerdictNotReady = "not-ready"
+	// VerdictSwitched: the group's consumers already run on the target.
+	VerdictSwitched = "switched"
+)
+
+// Report is the state of every flow of a configuration: what `kmirror
+// status --json` prints and `/api/v1/status` serves. Its JSON form is a
+// documented contract (README, "Status JSON").
+type Report struct {
+	Time  time.Time `json:"time"`
+	Flows []Flow    `json:"flows"`
+}
+
+// Flow is one source → target flow.
+type Flow struct {
+	Name    string    `json:"name"` // "source->target"
+	Source  string    `json:"source"`
+	Target  string    `json:"target"`
+	Topics  []Topic   `json:"topics"`
+	Groups  []Group   `json:"groups"`
+	Blocked []Blocked `json:"blocked"`
+	// Heartbeat is the last acknowledged heartbeat; only a running worker
+	// knows it.
+	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
+	// Errors lists what could not be read for this flow; the rest of the
+	// flow's report is still filled in.
+	Errors []string `json:"errors"`
+}
+
+// Topic is one mirrored source topic.
+type Topic struct {
+	Topic  string `json:"topic"`
+	Target string `json:"target"`
+	// LagRecords is the number of source offsets not yet copied, summed over
+	// the partitions; LagSeconds the age of the oldest record not yet copied
+	// (0 when caught up).
+	LagRecords int64   `json:"lagRecords"`
+	LagSeconds float64 `json:"lagSeconds"`
+	// RecordsPerSecond is the copy rate between the last two samples; null
+	// before a second sample.
+	RecordsPerSecond *float64 `json:"recordsPerSecond"`
+	// Copied is the number of source offsets mirrored so far, summed over
+	// the partitions (from the first offset the mirror covers).
+	Copied     int64       `json:"copied"`
+	Partitions []Partition `json:"partitions"`
+}
+
+// Partition is one partition of a mirrored topic.
+type Partition struct {
+	Partition int32 `json:"partition"`
+	// SourceEnd is the source log end offset; Next the next source offset
+	// to copy (null when nothing was copied yet).
+	SourceEnd  int64   `json:"sourceEnd"`
+	Next       *int64  `json:"next"`
+	LagRecords int64   `json:"lagRecords"`
+	LagSeconds float64 `json:"lagSeconds"`
+	// Stopped says why the partition is not copied, when it is not.
+	Stopped string `json:"stopped,omitempty"`
+}
+
+// Group is one consumer group selected for checkpointing.
+type Group struct {
+	Group string `json:"group"`
+	// Verdict is VerdictReady, VerdictNotReady or VerdictSwitched; Reasons
+	// say why a group is not ready, each in words an operator can act on.
+	Verdict        string           `json:"verdict"`
+	Reasons        []string         `json:"reasons"`
+	ActiveOnSource int              `json:"activeOnSource"` // members
+	ActiveOnTarget int              `json:"activeOnTarget"` // members
+	Partitions     []GroupPartition `json:"partitions"`
+}
+
+// GroupPartition is one partition a group committed an offset for.
+type GroupPartition struct {
+	Topic       string `json:"topic"`
+	TargetTopic string `json:"targetTopic"`
+	Partition   int32  `json:"partition"`
+	// Source is the committed offset on the source; Translated its exact
+	// translation (null when it cannot be translated yet); Target the
+	// offset committed on the target (null when none).
+	Source     int64  `json:"source"`
+	Translated *int64 `json:"translated"`
+	Target     *int64 `json:"target"`
+	// State is "in-sync", "pending", "not-mirrored", "expired",
+	// "target-ahead" or "not-replicated".
+	State string `json:"state"`
+}
+
+// Blocked is a selected topic that is not copied, and why.
+type Blocked struct {
+	Topic  string `json:"topic"`
+	Reason string `json:"reason"`
+}
+
+// Heartbeat is the last heartbeat a worker wrote and the target
+// acknowledged.
+type Heartbeat struct {
+	Time       time.Time `json:"time"`
+	RTTSeconds float64   `json:"rttSeconds"`
+}
