@@ -596,10 +596,11 @@ func (fl *Flow) outOfRange(ctx context.Context, p *partition) (int64, bool) {
 type PartitionStatus struct {
 	Topic, Target string
 	Partition     int32
-	// Next is the next source offset to copy.
-	Next    int64
-	Stopped string
-	Gaps    []Gap
+	// Start is the first source offset the offset map covers; Next the
+	// next source offset to copy.
+	Start, Next int64
+	Stopped     string
+	Gaps        []Gap
 	// Latency is how long the last copied record took from its source
 	// timestamp to its acknowledgement by the target: the source→target
 	// latency while the mirror keeps up, the time lag while it catches up.
@@ -613,7 +614,7 @@ func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
 	for _, p := range fl.parts {
 		p.mu.Lock()
 		parts = append(parts, PartitionStatus{Topic: p.key.topic, Target: p.target, Partition: p.key.partition,
-			Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps), Latency: p.latency})
+			Start: p.m.Start(), Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps), Latency: p.latency})
 		p.mu.Unlock()
 	}
 	fl.mu.Unlock()

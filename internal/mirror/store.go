@@ -2,9 +2,11 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/kstruct"
@@ -78,7 +80,8 @@ func decodeProgress(key, value []byte) (partitionKey, progress, error) {
 }
 
 // readTopic reads a whole (compacted) topic and returns the latest value of
-// each key; a tombstone removes the key.
+// each key; a tombstone removes the key. A topic that does not exist holds
+// nothing.
 func readTopic(ctx context.Context, opts []kgo.Opt, topic string) (map[string][]byte, error) {
 	cl, err := kgo.NewClient(append(opts, kgo.KeepControlRecords())...)
 	if err != nil {
@@ -98,6 +101,9 @@ func readTopic(ctx context.Context, opts []kgo.Opt, topic string) (map[string][]
 	consume := map[string]map[int32]kgo.Offset{topic: {}}
 	var ferr error
 	ends.Each(func(o kadm.ListedOffset) {
+		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
+			return // no topic, nothing stored
+		}
 		if o.Err != nil {
 			ferr = o.Err
 			return

@@ -1,0 +1,281 @@
+package status
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+)
+
+// DefaultMaxLag is the replication lag under which a group may be switched.
+const DefaultMaxLag = 10 * time.Second
+
+// Progress is where a flow has copied each source partition to, and how
+// its offsets translate: the stored state (mirror.Stored) when the status is
+// read from outside the workers, the live flow inside one.
+type Progress interface {
+	// Range returns the first source offset the offset map covers and the
+	// next source offset to copy; ok is false when nothing was copied.
+	Range(topic string, partition int32) (start, next int64, ok bool)
+	// Translate translates a committed source offset exactly.
+	Translate(topic string, partition int32, g int64) (int64, offsetmap.Result, bool)
+}
+
+// Live is what a running worker knows beyond the clusters.
+type Live struct {
+	Progress  Progress
+	Blocked   []mirror.Blocked
+	Heartbeat *Heartbeat
+}
+
+// Options tune a Collector.
+type Options struct {
+	// MaxLag is the lag threshold of the switch verdict; DefaultMaxLag when 0.
+	MaxLag time.Duration
+	// Live, when set, gives a running worker's view of a flow by name;
+	// without it the progress is read from the clusters.
+	Live func(flow string) (Live, bool)
+	// Partitions keeps per-partition detail in the report.
+	Partitions bool
+}
+
+// Collector computes Reports for one configuration. It keeps the previous
+// sample of each topic, to compute copy rates.
+type Collector struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	opts Options
+
+	clients map[string]*kgo.Client
+
+	mu   sync.Mutex
+	prev map[string]sample // by flow name + "\x00" + topic
+}
+
+type sample struct {
+	at     time.Time
+	copied int64
+}
+
+// New connects a client to every cluster of cfg; nothing is sent until
+// Collect.
+func New(cfg *config.Config, log *slog.Logger, opts Options) (*Collector, error) {
+	if opts.MaxLag <= 0 {
+		opts.MaxLag = DefaultMaxLag
+	}
+	c := &Collector{cfg: cfg, log: log.With("component", "status"), opts: opts,
+		clients: map[string]*kgo.Client{}, prev: map[string]sample{}}
+	for _, cl := range cfg.Clusters {
+		client, err := kgo.NewClient(cluster.Options(cl, nil)...)
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("cluster %q: %w", cl.Alias, err)
+		}
+		c.clients[cl.Alias] = client
+	}
+	return c, nil
+}
+
+// Close closes the clients.
+func (c *Collector) Close() {
+	for _, cl := range c.clients {
+		cl.Close()
+	}
+}
+
+// MaxLag is the lag threshold the verdicts use.
+func (c *Collector) MaxLag() time.Duration { return c.opts.MaxLag }
+
+// Collect reads the state of every flow. What cannot be read is listed in
+// the flow's Errors; the rest is still reported.
+func (c *Collector) Collect(ctx context.Context) Report {
+	r := Report{Time: time.Now().UTC()}
+	for _, f := range c.cfg.Flows {
+		r.Flows = append(r.Flows, c.flow(ctx, f))
+	}
+	return r
+}
+
+func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
+	out := Flow{Name: f.Name(), Source: f.Source, Target: f.Target, Topics: []Topic{}, Groups: []Group{}, Blocked: []Blocked{}, Errors: []string{}}
+	src, tgt := kadm.NewClient(c.clients[f.Source]), kadm.NewClient(c.clients[f.Target])
+	fail := func(err error) { out.Errors = append(out.Errors, err.Error()) }
+
+	var prog Progress
+	if c.opts.Live != nil {
+		if live, ok := c.opts.Live(f.Name()); ok {
+			prog = live.Progress
+			for _, b := range live.Blocked {
+				out.Blocked = append(out.Blocked, Blocked{Topic: b.Topic, Reason: b.Reason})
+			}
+			out.Heartbeat = live.Heartbeat
+		}
+	}
+	if prog == nil {
+		stored, err := mirror.ReadStored(ctx, f, c.cfg.Cluster(f.Source), c.cfg.Cluster(f.Target), c.log)
+		if err != nil {
+			fail(fmt.Errorf("read the stored progress of %s: %w", f.Name(), err))
+			return out
+		}
+		prog = storedProgress(stored)
+	}
+	sel, err := mirror.Discover(ctx, src, f)
+	if err != nil {
+		fail(err)
+		return out
+	}
+	topics, err := c.topics(ctx, f, src, sel.Topics, prog)
+	if err != nil {
+		fail(err)
+	}
+	out.Topics = topics
+	lagOf := map[string]float64{}
+	for _, t := range topics {
+		lagOf[t.Topic] = t.LagSeconds
+	}
+	groups, err := c.groups(ctx, f, src, tgt, prog, lagOf)
+	if err != nil {
+		fail(err)
+	}
+	out.Groups = groups
+	return out
+}
+
+// storedProgress is the Progress of a flow read from the clusters.
+type storedProgress mirror.Stored
+
+func (s storedProgress) Range(topic string, partition int32) (int64, int64, bool) {
+	p, ok := s[mirror.TopicPartition{Topic: topic, Partition: partition}]
+	if !ok {
+		return 0, 0, false
+	}
+	return p.Map.Start(), p.Map.End().Source, true
+}
+
+func (s storedProgress) Translate(topic string, partition int32, g int64) (int64, offsetmap.Result, bool) {
+	return mirror.Stored(s).Translate(topic, partition, g)
+}
+
+// topics computes the lag of every selected topic.
+func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client, sel []mirror.Topic, prog Progress) ([]Topic, error) {
+	if len(sel) == 0 {
+		return []Topic{}, nil
+	}
+	names := make([]string, len(sel))
+	for i, t := range sel {
+		names[i] = t.Source
+	}
+	ends, err := src.ListEndOffsets(ctx, names...)
+	if err != nil {
+		return []Topic{}, fmt.Errorf("list end offsets of %q: %w", f.Source, err)
+	}
+	starts, err := src.ListStartOffsets(ctx, names...)
+	if err != nil {
+		return []Topic{}, fmt.Errorf("list start offsets of %q: %w", f.Source, err)
+	}
+	now := time.Now()
+	// The age of the oldest record not yet copied needs that record: one
+	// fetch of every lagging partition at its next offset.
+	lagging := map[string]map[int32]kgo.Offset{}
+	out := make([]Topic, 0, len(sel))
+	for _, t := range sel {
+		tp := Topic{Topic: t.Source, Target: t.Target, Partitions: []Partition{}}
+		for p := range t.Partitions {
+			e, ok := ends.Lookup(t.Source, p)
+			if !ok || e.Err != nil {
+				continue
+			}
+			part := Partition{Partition: p, SourceEnd: e.Offset}
+			start, next, ok := prog.Range(t.Source, p)
+			from := next
+			if ok {
+				part.Next = &next
+				tp.Copied += next - start
+			} else if s, sok := starts.Lookup(t.Source, p); sok && s.Err == nil {
+				from = s.Offset
+			}
+			part.LagRecords = max(0, e.Offset-from)
+			tp.LagRecords += part.LagRecords
+			if part.LagRecords > 0 {
+				if lagging[t.Source] == nil {
+					lagging[t.Source] = map[int32]kgo.Offset{}
+				}
+				lagging[t.Source][p] = kgo.NewOffset().At(from)
+			}
+			tp.Partitions = append(tp.Partitions, part)
+		}
+		out = append(out, tp)
+	}
+	ages := c.oldest(ctx, f, lagging, now)
+	c.mu.Lock()
+	for i := range out {
+		t := &out[i]
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			if age, ok := ages[mirror.TopicPartition{Topic: t.Topic, Partition: p.Partition}]; ok && p.LagRecords > 0 {
+				p.LagSeconds = age.Seconds()
+				t.LagSeconds = max(t.LagSeconds, p.LagSeconds)
+			}
+		}
+		key := f.Name() + "\x00" + t.Topic
+		if prev, ok := c.prev[key]; ok && now.Sub(prev.at) > 0 && t.Copied >= prev.copied {
+			rate := float64(t.Copied-prev.copied) / now.Sub(prev.at).Seconds()
+			t.RecordsPerSecond = &rate
+		}
+		c.prev[key] = sample{at: now, copied: t.Copied}
+		if !c.opts.Partitions {
+			t.Partitions = []Partition{}
+		}
+	}
+	c.mu.Unlock()
+	return out, nil
+}
+
+// OldestTimeout bounds the fetch of the oldest records not yet copied.
+const OldestTimeout = 3 * time.Second
+
+// oldest fetches the next record to copy of each lagging partition and
+// returns how old each is. A partition whose record did not arrive in time
+// is left out.
+func (c *Collector) oldest(ctx context.Context, f *config.Flow, lagging map[string]map[int32]kgo.Offset, now time.Time) map[mirror.TopicPartition]time.Duration {
+	ages := map[mirror.TopicPartition]time.Duration{}
+	want := 0
+	for _, ps := range lagging {
+		want += len(ps)
+	}
+	if want == 0 {
+		return ages
+	}
+	cl, err := kgo.NewClient(append(cluster.Options(c.cfg.Cluster(f.Source), nil),
+		kgo.ConsumePartitions(lagging), kgo.KeepControlRecords(), kgo.FetchMaxPartitionBytes(1<<10))...)
+	if err != nil {
+		c.log.Warn("cannot read the oldest records not yet copied", "cluster", f.Source, "err", err)
+		return ages
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, OldestTimeout)
+	defer cancel()
+	for len(ages) < want && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if len(p.Records) == 0 {
+				return
+			}
+			k := mirror.TopicPartition{Topic: p.Topic, Partition: p.Partition}
+			if _, done := ages[k]; !done {
+				ages[k] = max(0, now.Sub(p.Records[0].Timestamp))
+				cl.PauseFetchPartitions(map[string][]int32{p.Topic: {p.Partition}})
+			}
+		})
+	}
+	return ages
+}

@@ -1,0 +1,152 @@
+package status
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/policy"
+)
+
+// States of a group partition.
+const (
+	StateInSync      = "in-sync"      // the target commit is the translation
+	StatePending     = "pending"      // translated, not yet committed on the target
+	StateNotMirrored = "not-mirrored" // the committed offset is not copied yet
+	StateExpired     = "expired"      // below what the offset map covers
+	StateTargetAhead = "target-ahead" // the target commit is past the translation
+)
+
+// groups computes the state and verdict of every selected group. lagOf
+// holds the lag in seconds of each selected source topic.
+func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.Client, prog Progress, lagOf map[string]float64) ([]Group, error) {
+	listed, err := src.ListGroups(ctx)
+	if err != nil {
+		return []Group{}, fmt.Errorf("list groups of %q: %w", f.Source, err)
+	}
+	filter := policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}
+	var names []string
+	for _, g := range listed.Sorted() {
+		if g.ProtocolType != "consumer" && g.ProtocolType != "" {
+			continue
+		}
+		if v, err := filter.Select(g.Group); err == nil && v.Selected {
+			names = append(names, g.Group)
+		}
+	}
+	if len(names) == 0 {
+		return []Group{}, nil
+	}
+	srcOffsets := src.FetchManyOffsets(ctx, names...)
+	tgtOffsets := tgt.FetchManyOffsets(ctx, names...)
+	srcDesc, err := src.DescribeGroups(ctx, names...)
+	if err != nil {
+		return []Group{}, fmt.Errorf("describe groups on %q: %w", f.Source, err)
+	}
+	tgtDesc, err := tgt.DescribeGroups(ctx, names...)
+	if err != nil {
+		return []Group{}, fmt.Errorf("describe groups on %q: %w", f.Target, err)
+	}
+	out := make([]Group, 0, len(names))
+	for _, name := range names {
+		g := Group{Group: name, Reasons: []string{}, Partitions: []GroupPartition{}}
+		if d, ok := srcDesc[name]; ok && d.Err == nil {
+			g.ActiveOnSource = len(d.Members)
+		}
+		if d, ok := tgtDesc[name]; ok && d.Err == nil {
+			g.ActiveOnTarget = len(d.Members)
+		}
+		resp, ok := srcOffsets[name]
+		if !ok || resp.Err != nil {
+			g.Verdict = VerdictNotReady
+			g.Reasons = append(g.Reasons, fmt.Sprintf("cannot fetch its committed offsets on %s: %v", f.Source, resp.Err))
+			out = append(out, g)
+			continue
+		}
+		var tgtFetched kadm.OffsetResponses
+		if tr, ok := tgtOffsets[name]; ok && tr.Err == nil {
+			tgtFetched = tr.Fetched
+		}
+		for _, o := range resp.Fetched.Sorted() {
+			if _, selected := lagOf[o.Topic]; o.Err != nil || o.At < 0 || !selected {
+				continue // only offsets of mirrored topics count
+			}
+			gp := GroupPartition{Topic: o.Topic, TargetTopic: f.Replication.RemoteTopic(f.Source, o.Topic), Partition: o.Partition, Source: o.At}
+			if t, ok := tgtFetched.Lookup(gp.TargetTopic, o.Partition); ok && t.Err == nil && t.At >= 0 {
+				gp.Target = &t.At
+			}
+			off, res, ok := prog.Translate(o.Topic, o.Partition, o.At)
+			switch {
+			case !ok || res == offsetmap.NotYetMirrored:
+				gp.State = StateNotMirrored
+			case res == offsetmap.Expired:
+				gp.State = StateExpired
+			default:
+				gp.Translated = &off
+				switch {
+				case gp.Target == nil || *gp.Target < off:
+					gp.State = StatePending
+				case *gp.Target > off:
+					gp.State = StateTargetAhead
+				default:
+					gp.State = StateInSync
+				}
+			}
+			g.Partitions = append(g.Partitions, gp)
+		}
+		judge(&g, lagOf, c.opts.MaxLag)
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// judge gives a group its verdict and the reasons that hold it back, in
+// words an operator can act on.
+func judge(g *Group, lagOf map[string]float64, maxLag time.Duration) {
+	switch {
+	case g.ActiveOnTarget > 0 && g.ActiveOnSource > 0:
+		g.Verdict = VerdictNotReady
+		g.Reasons = append(g.Reasons, fmt.Sprintf("consumers are active on both clusters (%d on the source, %d on the target): records would be processed twice; stop the source consumers", g.ActiveOnSource, g.ActiveOnTarget))
+		return
+	case g.ActiveOnTarget > 0:
+		g.Verdict = VerdictSwitched
+		return
+	}
+	if g.ActiveOnSource > 0 {
+		g.Reasons = append(g.Reasons, fmt.Sprintf("%d consumers are still active on the source: stop them, then wait for their last offsets to be synced", g.ActiveOnSource))
+	}
+	if len(g.Partitions) == 0 {
+		g.Reasons = append(g.Reasons, "no committed offsets on a mirrored topic")
+	}
+	var lagging []string
+	for _, p := range g.Partitions {
+		where := fmt.Sprintf("%s[%d]", p.Topic, p.Partition)
+		switch p.State {
+		case StateNotMirrored:
+			g.Reasons = append(g.Reasons, fmt.Sprintf("%s: committed offset %d is not mirrored yet", where, p.Source))
+		case StateExpired:
+			g.Reasons = append(g.Reasons, fmt.Sprintf("%s: committed offset %d is older than what the mirror copied (deleted by retention before it was copied)", where, p.Source))
+		case StatePending:
+			got := "nothing"
+			if p.Target != nil {
+				got = fmt.Sprint(*p.Target)
+			}
+			g.Reasons = append(g.Reasons, fmt.Sprintf("%s: translated to %d, the target has %s committed: waiting for the next offset sync", where, *p.Translated, got))
+		case StateTargetAhead:
+			g.Reasons = append(g.Reasons, fmt.Sprintf("%s: the target commit %d is ahead of the translation %d: the consumers would skip %d records", where, *p.Target, *p.Translated, *p.Target-*p.Translated))
+		}
+		if lag := lagOf[p.Topic]; lag > maxLag.Seconds() && !slices.Contains(lagging, p.Topic) {
+			lagging = append(lagging, p.Topic)
+			g.Reasons = append(g.Reasons, fmt.Sprintf("%s: replication lag %.1fs is above %s", p.Topic, lag, maxLag))
+		}
+	}
+	g.Verdict = VerdictReady
+	if len(g.Reasons) > 0 {
+		g.Verdict = VerdictNotReady
+	}
+}
