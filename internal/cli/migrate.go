@@ -1,0 +1,154 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kmirror/kmirror/internal/migrate"
+	"github.com/kmirror/kmirror/internal/status"
+)
+
+func migrateCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Checks for the steps of a consumer-first migration",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(readyCmd(g), drainCmd(g))
+	return cmd
+}
+
+func readyCmd(g *globals) *cobra.Command {
+	var sf statusFlags
+	var group string
+	cmd := &cobra.Command{
+		Use:   "ready -c FILE --group G",
+		Short: "Tell whether group G's consumers can be switched to the target now (exit 0 ready, 1 not)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, c, err := sf.collector(cmd.Context(), g, status.Options{})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			v := migrate.Ready(c.Collect(cmd.Context()), group)
+			if sf.json {
+				if err := writeJSON(g.stdout, v); err != nil {
+					return err
+				}
+			} else {
+				printVerdict(g.stdout, v, c.MaxLag())
+			}
+			if !v.Ready {
+				return &exitError{code: ExitFailure}
+			}
+			return nil
+		},
+	}
+	sf.register(cmd)
+	cmd.Flags().StringVar(&group, "group", "", "the consumer group (required)")
+	_ = cmd.MarkFlagRequired("group")
+	return cmd
+}
+
+func printVerdict(w io.Writer, v migrate.Verdict, maxLag time.Duration) {
+	word := "NOT READY"
+	if v.Ready {
+		word = "READY"
+	}
+	fmt.Fprintf(w, "group %s: %s to switch its consumers to the target\n", v.Group, word)
+	for _, r := range v.Reasons {
+		fmt.Fprintf(w, "  - %s\n", r)
+	}
+	for _, f := range v.Flows {
+		fmt.Fprintf(w, "flow %s (lag threshold %s):\n", f.Flow, maxLag)
+		printGroup(w, f.Group)
+	}
+	if v.Ready {
+		fmt.Fprintln(w, "Start the consumers on the target: each resumes at the record after its last commit on the source.")
+	}
+}
+
+func drainCmd(g *globals) *cobra.Command {
+	var cf configFlags
+	var topics []string
+	var timeout, interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "drain -c FILE --topic T…",
+		Short: "After the producers stopped: wait until everything on the source topics is on the target (exit 0 drained, 1 timeout)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			logger, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := cf.load()
+			if err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
+			if err := checkClusters(ctx, cfg, logger); err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
+			d, err := migrate.NewDrainer(ctx, cfg, topics, logger)
+			if err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
+			tty := isTerminal(g.stdout)
+			var last migrate.DrainState
+			err = d.Wait(ctx, interval, timeout, func(st migrate.DrainState) {
+				last = st
+				for _, m := range st.Moving {
+					if tty {
+						fmt.Fprintln(g.stdout)
+					}
+					fmt.Fprintf(g.stdout, "warning: the source end of %s moved: a producer still writes to it; stop it before switching producers\n", m)
+				}
+				printDrain(g.stdout, st, tty)
+			})
+			if tty {
+				fmt.Fprintln(g.stdout)
+			}
+			switch {
+			case err == nil:
+				fmt.Fprintf(g.stdout, "drained: everything on %s is on the target; switch the producers\n", strings.Join(topics, ", "))
+				return nil
+			case errors.Is(err, migrate.ErrTimeout):
+				return &exitError{code: ExitFailure, err: fmt.Errorf("%w after %s: %d records remain on %s", err, timeout, last.Remaining, strings.Join(last.Partitions, ", "))}
+			case ctx.Err() != nil:
+				return &exitError{code: ExitFailure, err: errors.New("interrupted before the topics were drained")}
+			}
+			return &exitError{code: ExitFailure, err: err}
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringSliceVar(&topics, "topic", nil, "source topics to drain (repeat or separate with commas; required)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
+	cmd.Flags().DurationVar(&interval, "interval", time.Second, "time between looks")
+	_ = cmd.MarkFlagRequired("topic")
+	return cmd
+}
+
+// printDrain draws a progress bar on a terminal, a plain line otherwise.
+func printDrain(w io.Writer, st migrate.DrainState, tty bool) {
+	done := 1.0
+	if st.Initial > 0 {
+		done = 1 - float64(st.Remaining)/float64(st.Initial)
+	}
+	if !tty {
+		fmt.Fprintf(w, "%3.0f%% drained, %d records remain", done*100, st.Remaining)
+		if len(st.Partitions) > 0 {
+			fmt.Fprintf(w, " on %s", strings.Join(st.Partitions, ", "))
+		}
+		fmt.Fprintln(w)
+		return
+	}
+	const width = 30
+	n := int(done * width)
+	fmt.Fprintf(w, "\r[%s%s] %3.0f%% %d records remain\x1b[K", strings.Repeat("#", n), strings.Repeat(" ", width-n), done*100, st.Remaining)
+}

@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/app"
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/status"
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+func TestStatusOutput(t *testing.T) {
+	i := func(v int64) *int64 { return &v }
+	rate := 1234.5
+	r := status.Report{Time: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), Flows: []status.Flow{{
+		Name: "source->target", Source: "source", Target: "target",
+		Heartbeat: &status.Heartbeat{Time: time.Date(2026, 11, 24, 11, 59, 59, 0, time.UTC), RTTSeconds: 0.004},
+		Topics: []status.Topic{
+			{Topic: "app1-t1", Target: "app1-t1", LagRecords: 0, Copied: 5000, RecordsPerSecond: &rate, Partitions: []status.Partition{}},
+			{Topic: "app1-t2", Target: "app1-t2", LagRecords: 42, LagSeconds: 3.25, Copied: 100, Partitions: []status.Partition{
+				{Partition: 0, SourceEnd: 80, Next: i(60), LagRecords: 20, LagSeconds: 3.25},
+				{Partition: 1, SourceEnd: 62, Next: i(40), LagRecords: 22, LagSeconds: 1.5},
+			}},
+		},
+		Blocked: []status.Blocked{{Topic: "app1-t3", Reason: "the target topic has fewer partitions"}},
+		Groups: []status.Group{
+			{Group: "app1-consumer", Verdict: status.VerdictReady, Reasons: []string{}, Partitions: []status.GroupPartition{
+				{Topic: "app1-t1", TargetTopic: "app1-t1", Partition: 0, Source: 17, Translated: i(15), Target: i(15), State: status.StateInSync},
+			}},
+			{Group: "app1-batch", Verdict: status.VerdictNotReady, ActiveOnSource: 2, Reasons: []string{"2 consumers are still active on the source: stop them, then wait for their last offsets to be synced"},
+				Partitions: []status.GroupPartition{{Topic: "app1-t2", TargetTopic: "app1-t2", Partition: 1, Source: 9, State: status.StateNotMirrored}}},
+			{Group: "app1-api", Verdict: status.VerdictSwitched, ActiveOnTarget: 3, Reasons: []string{}, Partitions: []status.GroupPartition{}},
+		},
+		Errors: []string{},
+	}}}
+	var text, js bytes.Buffer
+	printStatus(&text, r, 10*time.Second)
+	golden(t, "status", text.String())
+	if err := writeJSON(&js, r); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status-json", js.String())
+}
+
+// The migrate commands against a running mirror: ready says no until the
+// group's offsets are translated and synced, then yes; drain exits 0 when
+// the mirror has everything, and times out naming what remains (with a
+// warning when a producer still writes) when the mirror is stopped.
+func TestMigrateCommands(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	if err := src.CreateTopic("app1-t1", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(from, n int) {
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Topic: "app1-t1", Partition: int32(i % 2), Value: fmt.Appendf(nil, "v%d", i)})
+		}
+		src.Produce(t, recs)
+	}
+	produce(0, 50)
+	o := kadm.Offsets{}
+	o.Add(kadm.Offset{Topic: "app1-t1", Partition: 0, At: 20, LeaderEpoch: -1})
+	o.Add(kadm.Offset{Topic: "app1-t1", Partition: 1, At: 25, LeaderEpoch: -1})
+	if _, err := kadm.NewClient(src.Client(t)).CommitOffsets(context.Background(), "app1-g", o); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kmirror.yaml")
+	testbed.WriteFiles(t, dir, map[string][]byte{"kmirror.yaml": []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app1-.*"
+    groupsPattern: "app1-.*"
+    sourceConnector:
+      config:
+        replication.policy.class: identity
+    checkpointConnector:
+      config:
+        sync.group.offsets.enabled: true
+`))})
+	ctx := context.Background()
+
+	code, out, _ := execute(t, ctx, "migrate", "ready", "-c", path, "--group", "app1-g")
+	if code != ExitFailure || !strings.Contains(out, "NOT READY") || !strings.Contains(out, "app1-t1[0]: committed offset 20 is not mirrored yet") {
+		t.Fatalf("before mirroring: exit %d\n%s", code, out)
+	}
+
+	cfg, err := config.Load(path, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(cfg, slog.New(slog.DiscardHandler))
+	actx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(actx) }()
+	running := true
+	stopMirror := func() {
+		if running {
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
+			running = false
+		}
+	}
+	t.Cleanup(stopMirror)
+
+	testbed.WaitFor(t, 30*time.Second, "migrate ready to say yes", func() bool {
+		code, out, _ = execute(t, ctx, "migrate", "ready", "-c", path, "--group", "app1-g")
+		return code == ExitOK
+	})
+	golden(t, "migrate-ready", out)
+	if code, out, _ := execute(t, ctx, "migrate", "ready", "-c", path, "--group", "app1-g", "--json"); code != ExitOK || !strings.Contains(out, `"ready": true`) {
+		t.Errorf("--json: exit %d\n%s", code, out)
+	}
+	if code, out, _ := execute(t, ctx, "migrate", "ready", "-c", path, "--group", "other"); code != ExitFailure || !strings.Contains(out, `no flow follows group "other"`) {
+		t.Errorf("unknown group: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := execute(t, ctx, "status", "-c", path, "--interval", "100ms"); code != ExitOK ||
+		!strings.Contains(out, "flow source->target") || !strings.Contains(out, "app1-g: READY") {
+		t.Errorf("status: exit %d\n%s%s", code, out, errOut)
+	}
+
+	code, out, errOut := execute(t, ctx, "migrate", "drain", "-c", path, "--topic", "app1-t1", "--interval", "100ms")
+	if code != ExitOK || !strings.Contains(out, "drained: everything on app1-t1 is on the target") {
+		t.Fatalf("drain: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := execute(t, ctx, "migrate", "drain", "-c", path, "--topic", "app1-t1,absent"); code != ExitFailure || !strings.Contains(errOut, `no flow mirrors topic "absent"`) {
+		t.Errorf("unknown topic: exit %d\n%s", code, errOut)
+	}
+
+	// With the mirror stopped and a producer still writing, drain warns
+	// and times out naming what remains.
+	stopMirror()
+	produce(50, 5)
+	pctx, stopProducing := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for n := 55; pctx.Err() == nil; n++ {
+			produce(n, 1)
+		}
+	})
+	code, out, errOut = execute(t, ctx, "migrate", "drain", "-c", path, "--topic", "app1-t1", "--interval", "100ms", "--timeout", "1s")
+	stopProducing()
+	wg.Wait()
+	if code != ExitFailure || !strings.Contains(errOut, "not drained before the timeout after 1s") ||
+		!strings.Contains(out, "warning: the source end of app1-t1[") || !strings.Contains(out, "records remain on app1-t1[0], app1-t1[1]") {
+		t.Errorf("drain with the mirror stopped: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/status"
+)
+
+// statusFlags are the flags of the commands that read a migration's state.
+type statusFlags struct {
+	configFlags
+	maxLag time.Duration
+	json   bool
+}
+
+func (f *statusFlags) register(cmd *cobra.Command) {
+	f.configFlags.register(cmd)
+	cmd.Flags().DurationVar(&f.maxLag, "max-lag", status.DefaultMaxLag, "replication lag under which a consumer group may be switched")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON (the schema is in the README)")
+}
+
+// collector loads the configuration, checks that every cluster answers,
+// and prepares a status collector.
+func (f *statusFlags) collector(ctx context.Context, g *globals, opts status.Options) (*config.Config, *status.Collector, error) {
+	logger, err := g.logger()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := f.load()
+	if err != nil {
+		return nil, nil, &exitError{code: ExitFailure, err: err}
+	}
+	if err := checkClusters(ctx, cfg, logger); err != nil {
+		return nil, nil, &exitError{code: ExitFailure, err: err}
+	}
+	opts.MaxLag = f.maxLag
+	c, err := status.New(cfg, logger, opts)
+	if err != nil {
+		return nil, nil, &exitError{code: ExitFailure, err: err}
+	}
+	return cfg, c, nil
+}
+
+// checkClusters connects to and authenticates against every cluster at
+// once, and reports every failure.
+func checkClusters(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	errs := make([]error, len(cfg.Clusters))
+	var eg errgroup.Group
+	for i, c := range cfg.Clusters {
+		eg.Go(func() error {
+			_, errs[i] = cluster.Check(ctx, c, 30*time.Second, logger)
+			return nil
+		})
+	}
+	_ = eg.Wait()
+	return errors.Join(errs...)
+}
+
+func statusCmd(g *globals) *cobra.Command {
+	var sf statusFlags
+	var watch, partitions bool
+	var interval time.Duration
+	cmd := &cobra.Command{
+		Use:   "status -c FILE",
+		Short: "Show per-topic replication lag and per-group offsets with a consumer-switch verdict",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			_, c, err := sf.collector(ctx, g, status.Options{Partitions: partitions})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			// A rate needs two samples: the first one is not shown.
+			c.Collect(ctx)
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			tty := isTerminal(g.stdout)
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-tick.C:
+				}
+				r := c.Collect(ctx)
+				if ctx.Err() != nil {
+					return nil
+				}
+				if watch && tty {
+					fmt.Fprint(g.stdout, "\x1b[H\x1b[2J") // home, clear: refresh in place
+				}
+				if sf.json {
+					if err := writeJSON(g.stdout, r); err != nil {
+						return err
+					}
+				} else {
+					printStatus(g.stdout, r, c.MaxLag())
+				}
+				if !watch {
+					return nil
+				}
+				if !tty && !sf.json {
+					fmt.Fprintln(g.stdout)
+				}
+			}
+		},
+	}
+	sf.register(cmd)
+	cmd.Flags().BoolVar(&watch, "watch", false, "refresh until interrupted")
+	cmd.Flags().DurationVar(&interval, "interval", 2*time.Second, "time between samples (the copy rate is measured over it)")
+	cmd.Flags().BoolVar(&partitions, "partitions", false, "show every partition of each topic")
+	return cmd
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// isTerminal tells whether w is a terminal, where output may be redrawn.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// printStatus writes a report for people.
+func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
+	for i, f := range r.Flows {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "flow %s\n", f.Name)
+		if f.Heartbeat != nil {
+			fmt.Fprintf(w, "  last heartbeat %s (round trip %.3fs)\n", f.Heartbeat.Time.Format(time.RFC3339), f.Heartbeat.RTTSeconds)
+		}
+		for _, e := range f.Errors {
+			fmt.Fprintf(w, "  error: %s\n", e)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TOPIC\tTARGET\tLAG RECORDS\tLAG SECONDS\tRECORDS/S\tCOPIED")
+		for _, t := range f.Topics {
+			rate := "-"
+			if t.RecordsPerSecond != nil {
+				rate = fmt.Sprintf("%.1f", *t.RecordsPerSecond)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%s\t%d\n", t.Topic, t.Target, t.LagRecords, t.LagSeconds, rate, t.Copied)
+			for _, p := range t.Partitions {
+				next := "-"
+				if p.Next != nil {
+					next = fmt.Sprint(*p.Next)
+				}
+				fmt.Fprintf(tw, "    [%d]\tnext %s of %d\t%d\t%.1f", p.Partition, next, p.SourceEnd, p.LagRecords, p.LagSeconds)
+				if p.Stopped != "" {
+					fmt.Fprintf(tw, "\t\tstopped: %s", p.Stopped)
+				}
+				fmt.Fprintln(tw)
+			}
+		}
+		if len(f.Topics) == 0 {
+			fmt.Fprintln(tw, "  (no topic selected)")
+		}
+		tw.Flush()
+		for _, b := range f.Blocked {
+			fmt.Fprintf(w, "  blocked: %s: %s\n", b.Topic, b.Reason)
+		}
+		if len(f.Groups) == 0 {
+			fmt.Fprintln(w, "  no consumer group selected")
+			continue
+		}
+		fmt.Fprintf(w, "  consumer groups (switch verdict with lag under %s):\n", maxLag)
+		for _, gr := range f.Groups {
+			printGroup(w, gr)
+		}
+	}
+}
+
+// printGroup writes one group's verdict, reasons and offsets.
+func printGroup(w io.Writer, gr status.Group) {
+	fmt.Fprintf(w, "  %s: %s (members: %d on the source, %d on the target)\n", gr.Group, strings.ToUpper(gr.Verdict), gr.ActiveOnSource, gr.ActiveOnTarget)
+	for _, r := range gr.Reasons {
+		fmt.Fprintf(w, "    - %s\n", r)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(gr.Partitions) > 0 {
+		fmt.Fprintln(tw, "    PARTITION\tSOURCE\tTRANSLATED\tTARGET\tSTATE")
+	}
+	for _, p := range gr.Partitions {
+		fmt.Fprintf(tw, "    %s[%d]\t%d\t%s\t%s\t%s\n", p.Topic, p.Partition, p.Source, optional(p.Translated), optional(p.Target), p.State)
+	}
+	tw.Flush()
+}
+
+func optional(v *int64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprint(*v)
+}
