@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
@@ -19,18 +21,39 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/heartbeat"
 	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/status"
 )
 
 // ConnectTimeout bounds the first connection to each cluster at start-up.
 const ConnectTimeout = 30 * time.Second
 
+// StatusInterval is how often a running worker refreshes its status report
+// (served by the HTTP API and behind the lag metrics).
+const StatusInterval = 2 * time.Second
+
 // App runs every flow of one configuration.
 type App struct {
-	cfg *config.Config
-	log *slog.Logger
+	cfg  *config.Config
+	log  *slog.Logger
+	opts Options
 
-	mu    sync.Mutex
-	flows []*flowRun
+	registry *prometheus.Registry
+	metrics  metrics
+
+	mu     sync.Mutex
+	flows  []*flowRun
+	report *status.Report
+}
+
+// Options tune an App.
+type Options struct {
+	// Version and Commit are reported by kmirror_build_info.
+	Version, Commit string
+	// MetricsPartitions adds a partition label to the lag metrics.
+	MetricsPartitions bool
+	// MaxLag is the lag threshold of the switch verdicts.
+	MaxLag time.Duration
 }
 
 // flowRun is what runs for one flow.
@@ -77,9 +100,51 @@ func (a *App) Status() []FlowStatus {
 	return out
 }
 
-// New prepares an App; nothing runs until Run.
-func New(cfg *config.Config, logger *slog.Logger) *App {
-	return &App{cfg: cfg, log: logger.With("component", "app")}
+// New prepares an App; nothing runs until Run. Its metrics go to a registry
+// of its own (Gatherer).
+func New(cfg *config.Config, logger *slog.Logger, opts ...Options) *App {
+	a := &App{cfg: cfg, log: logger.With("component", "app"), registry: prometheus.NewRegistry()}
+	if len(opts) > 0 {
+		a.opts = opts[0]
+	}
+	a.metrics = newMetrics(a)
+	return a
+}
+
+// Gatherer serves the App's metrics.
+func (a *App) Gatherer() prometheus.Gatherer { return a.registry }
+
+// Report returns the latest status report; ok is false before the first.
+func (a *App) Report() (status.Report, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.report == nil {
+		return status.Report{}, false
+	}
+	return *a.report, true
+}
+
+// Ready tells whether every flow copies; why names those that do not.
+func (a *App) Ready() (bool, string) {
+	a.mu.Lock()
+	runs := append([]*flowRun(nil), a.flows...)
+	a.mu.Unlock()
+	var waiting []string
+	for _, f := range a.cfg.Flows {
+		ok := false
+		for _, r := range runs {
+			if r.cfg == f && r.mirror.Ready() {
+				ok = true
+			}
+		}
+		if !ok {
+			waiting = append(waiting, f.Name())
+		}
+	}
+	if len(waiting) > 0 {
+		return false, "not copying yet: " + strings.Join(waiting, ", ")
+	}
+	return true, ""
 }
 
 // Run connects to every cluster, then copies every flow until ctx ends and
@@ -93,6 +158,7 @@ func (a *App) Run(ctx context.Context) error {
 	for _, f := range a.cfg.Flows {
 		src, tgt := a.cfg.Cluster(f.Source), a.cfg.Cluster(f.Target)
 		fl := mirror.NewFlow(f, src, tgt, a.log)
+		fl.Instrument(a.metrics.mirror)
 		run := &flowRun{cfg: f, mirror: fl}
 		a.mu.Lock()
 		a.flows = append(a.flows, run)
@@ -116,7 +182,9 @@ func (a *App) Run(ctx context.Context) error {
 			}
 			defer tgtCl.Close()
 			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, fl, a.log)
+			s.Instrument(a.metrics.checkpoint)
 			hb := heartbeat.NewEmitter(f, tgtCl, a.log)
+			hb.Instrument(a.metrics.heartbeat)
 			a.mu.Lock()
 			run.syncer, run.heartbeat = s, hb
 			a.mu.Unlock()
@@ -129,10 +197,70 @@ func (a *App) Run(ctx context.Context) error {
 			return nil
 		})
 	}
+	g.Go(func() error { return a.refreshStatus(gctx) })
 	a.log.Info("running; stop with SIGINT or SIGTERM")
 	err := g.Wait()
 	a.log.Info("stopped")
 	return err
+}
+
+// refreshStatus keeps the status report fresh until ctx ends.
+func (a *App) refreshStatus(ctx context.Context) error {
+	c, err := status.New(a.cfg, a.log, status.Options{MaxLag: a.opts.MaxLag, Partitions: true, Live: a.live})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	tick := time.NewTicker(StatusInterval)
+	defer tick.Stop()
+	for {
+		r := c.Collect(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		a.mu.Lock()
+		a.report = &r
+		a.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// live is what the running flows know, for the status collector.
+func (a *App) live(name string) (status.Live, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, r := range a.flows {
+		if r.cfg.Name() != name {
+			continue
+		}
+		l := status.Live{Progress: liveProgress{r.mirror}}
+		for _, b := range r.mirror.Blocked() {
+			l.Blocked = append(l.Blocked, b)
+		}
+		if r.heartbeat != nil {
+			if at, rtt := r.heartbeat.Last(); !at.IsZero() {
+				l.Heartbeat = &status.Heartbeat{Time: at.UTC(), RTTSeconds: rtt.Seconds()}
+			}
+		}
+		return l, true
+	}
+	return status.Live{}, false
+}
+
+// liveProgress is a running flow as the status collector reads it.
+type liveProgress struct{ fl *mirror.Flow }
+
+func (l liveProgress) Range(topic string, partition int32) (int64, int64, bool) {
+	return l.fl.Range(topic, partition)
+}
+
+func (l liveProgress) Translate(topic string, partition int32, g int64) (int64, offsetmap.Result, bool) {
+	tr, ok := l.fl.Translate(topic, partition, g)
+	return tr.Offset, tr.Result, ok
 }
 
 // connect checks every cluster at once and reports every failure.

@@ -88,6 +88,8 @@ type Syncer struct {
 	// tick is the round interval; a sync is due half a tick early, so that
 	// a ticker firing a little early does not skip it.
 	tick time.Duration
+
+	metrics *Metrics
 }
 
 type emitKey struct {
@@ -104,8 +106,12 @@ func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, tr Tran
 		topic:  f.Replication.CheckpointsTopic(f.Source),
 		filter: policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude},
 		groups: map[string]*GroupState{}, emitted: map[emitKey]Record{},
+		metrics: NewMetrics(nil),
 	}
 }
+
+// Instrument makes the syncer count into m; call it before Run.
+func (s *Syncer) Instrument(m *Metrics) { s.metrics = m }
 
 // Run emits checkpoints every emit.checkpoints.interval.seconds and syncs
 // offsets every sync.group.offsets.interval.seconds until ctx ends.
@@ -168,8 +174,10 @@ func (s *Syncer) selected(ctx context.Context) ([]string, error) {
 func (s *Syncer) Round(ctx context.Context) error {
 	began := time.Now()
 	defer func() {
+		took := time.Since(began)
+		s.metrics.round.WithLabelValues(s.cfg.Source, s.cfg.Target).Observe(took.Seconds())
 		s.mu.Lock()
-		s.lastRound = time.Since(began)
+		s.lastRound = took
 		s.mu.Unlock()
 	}()
 	groups, err := s.selected(ctx)
@@ -235,6 +243,8 @@ func (s *Syncer) Round(ctx context.Context) error {
 				}
 			}
 			errs = append(errs, fmt.Errorf("write checkpoints to %q: %w", s.topic, err))
+		} else {
+			s.metrics.emitted.WithLabelValues(s.cfg.Source, s.cfg.Target).Add(float64(len(records)))
 		}
 	}
 	// time.Since of the zero time is the largest Duration: adding to it
@@ -343,6 +353,9 @@ func (s *Syncer) sync(ctx context.Context, states map[string]*GroupState) error 
 		resp, err := s.tgt.CommitOffsets(ctx, g, offsets)
 		if err == nil {
 			err = resp.Error()
+		}
+		if err == nil {
+			s.metrics.synced.WithLabelValues(s.cfg.Source, s.cfg.Target, g).Inc()
 		}
 		for i := range st.Partitions {
 			ps := &st.Partitions[i]

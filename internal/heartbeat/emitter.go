@@ -26,12 +26,17 @@ type Emitter struct {
 	mu   sync.Mutex
 	last time.Time     // when the last heartbeat was acknowledged
 	rtt  time.Duration // how long it took
+
+	metrics *Metrics
 }
 
 // NewEmitter prepares an emitter writing with cl to the flow's target.
 func NewEmitter(f *config.Flow, cl *kgo.Client, logger *slog.Logger) *Emitter {
-	return &Emitter{cfg: f, cl: cl, adm: kadm.NewClient(cl), log: logger.With("component", "heartbeat", "flow", f.Name())}
+	return &Emitter{cfg: f, cl: cl, adm: kadm.NewClient(cl), log: logger.With("component", "heartbeat", "flow", f.Name()), metrics: NewMetrics(nil)}
 }
+
+// Instrument makes the emitter count into m; call it before Run.
+func (e *Emitter) Instrument(m *Metrics) { e.metrics = m }
 
 // Run emits until ctx ends, if emit.heartbeats.enabled.
 func (e *Emitter) Run(ctx context.Context) error {
@@ -64,9 +69,12 @@ func (e *Emitter) emit(ctx context.Context) error {
 	if err := e.cl.ProduceSync(ctx, &kgo.Record{Topic: policy.HeartbeatsTopic, Key: key, Value: value, Timestamp: sent}).FirstErr(); err != nil {
 		return fmt.Errorf("write a heartbeat to %q: %w", e.cfg.Target, err)
 	}
+	now := time.Now()
 	e.mu.Lock()
-	e.last, e.rtt = time.Now(), time.Since(sent)
+	e.last, e.rtt = now, now.Sub(sent)
 	e.mu.Unlock()
+	e.metrics.rtt.WithLabelValues(e.cfg.Source, e.cfg.Target).Observe(now.Sub(sent).Seconds())
+	e.metrics.last.WithLabelValues(e.cfg.Source, e.cfg.Target).Set(float64(now.UnixNano()) / 1e9)
 	return nil
 }
 

@@ -65,12 +65,17 @@ type Flow struct {
 	// overtaken counts partitions whose next offset the source's retention
 	// deleted before it was copied; lost counts the source offsets lost.
 	overtaken, lost atomic.Int64
+
+	metrics *Metrics
+	// ready is set once the flow's tasks copy.
+	ready atomic.Bool
 }
 
 // NewFlow prepares a flow; nothing connects until Run.
 func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flow {
 	fl := &Flow{cfg: f, src: src, tgt: tgt, log: logger.With("component", "mirror", "flow", f.Name()),
-		parts: map[partitionKey]*partition{}, progTopic: ProgressTopic(f.Source), recreated: map[string]bool{}}
+		parts: map[partitionKey]*partition{}, progTopic: ProgressTopic(f.Source), recreated: map[string]bool{},
+		metrics: NewMetrics(nil)}
 	if bps := f.ThrottleBytesPerSecond; bps > 0 {
 		fl.throttle = rate.NewLimiter(rate.Limit(bps), int(max(bps, 64<<10)))
 	}
@@ -81,6 +86,12 @@ func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flo
 	}
 	return fl
 }
+
+// Instrument makes the flow count into m; call it before Run.
+func (fl *Flow) Instrument(m *Metrics) { fl.metrics = m }
+
+// Ready tells whether the flow has started copying.
+func (fl *Flow) Ready() bool { return fl.ready.Load() }
 
 // Run copies until ctx ends, then stops cleanly: it stops fetching, waits
 // for every produced record to be acknowledged, and persists the progress,
@@ -110,6 +121,8 @@ func (fl *Flow) Run(parent context.Context) error {
 		fl.spawn(t)
 	}
 	fl.mu.Unlock()
+	fl.ready.Store(true)
+	defer fl.ready.Store(false)
 	g.Go(func() error { return fl.every(gctx, FlushInterval, "persisting progress", fl.flush) })
 	g.Go(func() error { return fl.every(gctx, fl.cfg.RefreshTopicsInterval, "topic discovery", fl.rediscover) })
 	if fl.cfg.SyncTopicConfigs {
@@ -401,6 +414,7 @@ func (fl *Flow) assign(parts []*partition) error {
 		}
 		batches[best] = append(batches[best], p)
 		p.fail = fl.fail
+		p.metrics = fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, p.key.topic)
 		fl.parts[p.key] = p
 	}
 	for i, b := range batches {
@@ -582,6 +596,8 @@ func (fl *Flow) outOfRange(ctx context.Context, p *partition) (int64, bool) {
 	if fl.cfg.OvertakenPolicy == "skip" {
 		g := p.skipTo(start.Offset)
 		fl.lost.Add(g.To - g.From)
+		fl.metrics.gaps.WithLabelValues(fl.cfg.Source, fl.cfg.Target, p.key.topic).Inc()
+		fl.metrics.lost.WithLabelValues(fl.cfg.Source, fl.cfg.Target, p.key.topic).Add(float64(g.To - g.From))
 		log.Error("the source deleted records before they were copied; skipping them (retention.overtaken.policy=skip)", "lost_from", g.From, "lost_to", g.To)
 		return start.Offset, true
 	}
@@ -601,6 +617,8 @@ type PartitionStatus struct {
 	Start, Next int64
 	Stopped     string
 	Gaps        []Gap
+	// Segments is the number of segments of the offset map.
+	Segments int
 	// Latency is how long the last copied record took from its source
 	// timestamp to its acknowledgement by the target: the source→target
 	// latency while the mirror keeps up, the time lag while it catches up.
@@ -614,7 +632,8 @@ func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
 	for _, p := range fl.parts {
 		p.mu.Lock()
 		parts = append(parts, PartitionStatus{Topic: p.key.topic, Target: p.target, Partition: p.key.partition,
-			Start: p.m.Start(), Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps), Latency: p.latency})
+			Start: p.m.Start(), Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps), Latency: p.latency,
+			Segments: len(p.m.Segments())})
 		p.mu.Unlock()
 	}
 	fl.mu.Unlock()
@@ -632,6 +651,28 @@ func (fl *Flow) Blocked() []Blocked {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	return slices.Clone(fl.blocked)
+}
+
+// Range returns the first source offset the offset map of a partition
+// covers and the next source offset to copy; ok is false when the flow does
+// not copy the partition.
+func (fl *Flow) Range(topic string, partition int32) (start, next int64, ok bool) {
+	fl.mu.Lock()
+	p := fl.parts[partitionKey{topic, partition}]
+	fl.mu.Unlock()
+	if p == nil {
+		return 0, 0, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m.Start(), p.m.End().Source, true
+}
+
+// Tasks is the number of tasks the flow runs.
+func (fl *Flow) Tasks() int {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return len(fl.tasks)
 }
 
 // Translation is a committed source offset translated to the target.

@@ -54,6 +54,7 @@ type partition struct {
 	// latency is how long the last copied record took from its source
 	// timestamp to its acknowledgement by the target.
 	latency time.Duration
+	metrics partitionMetrics
 }
 
 // Gap is a range of source offsets [From, To) deleted by the source before
@@ -139,10 +140,20 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 	}
 	p.segments = append(p.segments, segs...)
 	p.latency = time.Since(rec.Timestamp)
+	p.metrics.copied(recordSize(rec), p.latency)
 	if e.advance > 0 {
 		p.m.Advance(e.advance)
 	}
 	p.dirty = true
+}
+
+// recordSize is what a record weighs in the bytes-copied metric.
+func recordSize(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 // truncate forgets what lies below the source's log start.

@@ -117,12 +117,7 @@ func (t *task) run(ctx context.Context) error {
 // buffered, so the source sees the cap.
 func (t *task) pace(ctx context.Context, fs kgo.Fetches) error {
 	n := 0
-	fs.EachRecord(func(r *kgo.Record) {
-		n += len(r.Key) + len(r.Value)
-		for _, h := range r.Headers {
-			n += len(h.Key) + len(h.Value)
-		}
-	})
+	fs.EachRecord(func(r *kgo.Record) { n += recordSize(r) })
 	for n > 0 {
 		step := min(n, t.throttle.Burst())
 		if err := t.throttle.WaitN(ctx, step); err != nil {

@@ -1,0 +1,164 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+// scrape reads a Prometheus text exposition: each sample by its name and
+// labels as written, e.g. `kmirror_tasks_assigned{source="a",target="b"}`.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("sample %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// The metrics move with the records: copied counts rise, the lag rises
+// while the target does not acknowledge (the mirror is held) and falls to
+// 0 after, heartbeats and group syncs are counted.
+func TestMetricsFollowTheCopy(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	if err := src.CreateTopic("app-a", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	produce := func(from, n int) {
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Topic: "app-a", Partition: int32(i % 2), Value: fmt.Appendf(nil, "value-%04d", i)})
+		}
+		src.Produce(t, recs)
+	}
+	produce(0, 20)
+	o := kadm.Offsets{}
+	o.Add(kadm.Offset{Topic: "app-a", Partition: 0, At: 4, LeaderEpoch: -1})
+	if _, err := kadm.NewClient(src.Client(t)).CommitOffsets(context.Background(), "app-g", o); err != nil {
+		t.Fatal(err)
+	}
+
+	// Holding the target's produce requests holds the mirror.
+	var held atomic.Bool
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) })
+	tgt.ControlKey(kmsg.Produce.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		tgt.KeepControl()
+		if held.Load() {
+			tgt.SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"
+    checkpointConnector:
+      config:
+        sync.group.offsets.enabled: true
+`)), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(cfg, slog.New(slog.DiscardHandler), Options{Version: "1.2.3", MetricsPartitions: true})
+	srv := httptest.NewServer(promhttp.HandlerFor(a.Gatherer(), promhttp.HandlerOpts{}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		releaseOnce.Do(func() { close(release) })
+		cancel()
+		<-done
+	})
+
+	const (
+		copied     = `kmirror_records_copied_total{source="source",target="target",topic="app-a"}`
+		copiedB    = `kmirror_bytes_copied_total{source="source",target="target",topic="app-a"}`
+		lag        = `kmirror_replication_lag_records{source="source",target="target",topic="app-a"}`
+		lagP0      = `kmirror_replication_lag_records{partition="0",source="source",target="target",topic="app-a"}`
+		lagSeconds = `kmirror_replication_lag_seconds{source="source",target="target",topic="app-a"}`
+		latency    = `kmirror_replication_latency_seconds_count{source="source",target="target"}`
+		heartbeat  = `kmirror_heartbeat_last_success_timestamp_seconds{source="source",target="target"}`
+		syncs      = `kmirror_group_offset_syncs_total{group="app-g",source="source",target="target"}`
+		ready      = `kmirror_group_switch_ready{group="app-g",source="source",target="target"}`
+		tasks      = `kmirror_tasks_assigned{source="source",target="target"}`
+		segments   = `kmirror_offset_map_segments{source="source",target="target",topic="app-a"}`
+	)
+	var m map[string]float64
+	testbed.WaitFor(t, 30*time.Second, "20 records copied, no lag, a heartbeat and a group sync", func() bool {
+		m = scrape(t, srv.URL)
+		_, hasLag := m[lag]
+		return m[copied] == 20 && hasLag && m[lag] == 0 && m[lagP0] == 0 && m[heartbeat] > 0 && m[syncs] >= 1 && m[ready] == 1
+	})
+	if m[copiedB] != 20*10 || m[latency] != 20 || m[tasks] < 1 || m[segments] < 1 {
+		t.Errorf("bytes %v, latency count %v, tasks %v, segments %v", m[copiedB], m[latency], m[tasks], m[segments])
+	}
+	found := false
+	for k := range m {
+		if strings.HasPrefix(k, `kmirror_build_info{commit="unknown",go_version="go`) && strings.HasSuffix(k, `version="1.2.3"}`) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no kmirror_build_info with version 1.2.3")
+	}
+
+	// Hold the mirror: the lag rises, in records and in seconds.
+	held.Store(true)
+	produce(20, 30)
+	testbed.WaitFor(t, 30*time.Second, "the lag to show the 30 new records", func() bool {
+		m = scrape(t, srv.URL)
+		return m[lag] == 30 && m[lagSeconds] > 0
+	})
+	before := m[lagSeconds]
+	testbed.WaitFor(t, 30*time.Second, "the lag in seconds to grow while held", func() bool {
+		m = scrape(t, srv.URL)
+		return m[lagSeconds] > before && m[copied] == 20
+	})
+
+	// Release: the lag falls to 0 and every record is counted.
+	held.Store(false)
+	releaseOnce.Do(func() { close(release) })
+	testbed.WaitFor(t, 30*time.Second, "the lag back to 0", func() bool {
+		m = scrape(t, srv.URL)
+		return m[lag] == 0 && m[lagSeconds] == 0 && m[copied] == 50
+	})
+}

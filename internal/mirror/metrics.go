@@ -1,0 +1,66 @@
+package mirror
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the copy path's Prometheus metrics, shared by the flows of a
+// process.
+type Metrics struct {
+	records, bytes *prometheus.CounterVec
+	latency        *prometheus.HistogramVec
+	gaps, lost     *prometheus.CounterVec
+}
+
+// LatencyBuckets are the buckets of the replication latency histograms:
+// from a millisecond to ten minutes.
+var LatencyBuckets = prometheus.ExponentialBucketsRange(0.001, 600, 20)
+
+// NewMetrics makes the copy path's metrics and registers them with reg,
+// unless reg is nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	flowTopic := []string{"source", "target", "topic"}
+	m := &Metrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_records_copied_total",
+			Help: "Records copied to the target and acknowledged by it."}, flowTopic),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_bytes_copied_total",
+			Help: "Bytes of key, value and headers copied to the target and acknowledged by it."}, flowTopic),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kmirror_replication_latency_seconds",
+			Help: "Time from a record's source timestamp to its acknowledgement by the target.", Buckets: LatencyBuckets}, []string{"source", "target"}),
+		gaps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_data_loss_gaps_total",
+			Help: "Ranges of source offsets deleted by the source's retention before they were copied."}, flowTopic),
+		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_data_loss_records_total",
+			Help: "Source offsets deleted by the source's retention before they were copied."}, flowTopic),
+	}
+	if reg != nil {
+		reg.MustRegister(m.records, m.bytes, m.latency, m.gaps, m.lost)
+	}
+	return m
+}
+
+// partitionMetrics are one partition's metrics, looked up once so that the
+// copy path only adds to them.
+type partitionMetrics struct {
+	records, bytes prometheus.Counter
+	latency        prometheus.Observer
+}
+
+func (m *Metrics) partition(source, target, topic string) partitionMetrics {
+	return partitionMetrics{
+		records: m.records.WithLabelValues(source, target, topic),
+		bytes:   m.bytes.WithLabelValues(source, target, topic),
+		latency: m.latency.WithLabelValues(source, target),
+	}
+}
+
+// copied counts one acknowledged record.
+func (pm partitionMetrics) copied(size int, latency time.Duration) {
+	if pm.records == nil {
+		return
+	}
+	pm.records.Inc()
+	pm.bytes.Add(float64(size))
+	pm.latency.Observe(latency.Seconds())
+}
