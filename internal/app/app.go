@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,9 +42,10 @@ type App struct {
 	registry *prometheus.Registry
 	metrics  metrics
 
-	mu     sync.Mutex
-	flows  []*flowRun
-	report *status.Report
+	mu        sync.Mutex
+	flows     []*flowRun
+	report    *status.Report
+	collector *status.Collector
 }
 
 // Options tune an App.
@@ -204,6 +206,54 @@ func (a *App) Run(ctx context.Context) error {
 	return err
 }
 
+// Reload applies what a new configuration changes in the selection of
+// topics and groups of the running flows, at once and without touching
+// the other flows: a topic no longer selected stops being copied (its
+// progress stays stored, so adding it back resumes where it stopped). It
+// returns the changes it cannot apply, which need a restart.
+func (a *App) Reload(cfg *config.Config) []string {
+	a.mu.Lock()
+	runs := append([]*flowRun(nil), a.flows...)
+	collector := a.collector
+	a.mu.Unlock()
+	var restart []string
+	var flows []*config.Flow
+	for _, old := range a.cfg.Flows {
+		var nf *config.Flow
+		for _, f := range cfg.Flows {
+			if f.Name() == old.Name() {
+				nf = f
+			}
+		}
+		if nf == nil {
+			restart = append(restart, fmt.Sprintf("flow %s was removed", old.Name()))
+			flows = append(flows, old)
+			continue
+		}
+		flows = append(flows, nf)
+		for _, r := range runs {
+			if r.cfg != old {
+				continue
+			}
+			r.mirror.Reconfigure(nf)
+			if r.syncer != nil {
+				r.syncer.SetGroups(nf)
+			}
+		}
+		a.log.Info("selection reloaded", "flow", nf.Name(), "topics", nf.Topics.String(), "topics_exclude", nf.TopicsExclude.String(),
+			"groups", nf.Groups.String(), "groups_exclude", nf.GroupsExclude.String())
+	}
+	for _, f := range cfg.Flows {
+		if !slices.ContainsFunc(a.cfg.Flows, func(o *config.Flow) bool { return o.Name() == f.Name() }) {
+			restart = append(restart, fmt.Sprintf("flow %s was added", f.Name()))
+		}
+	}
+	if collector != nil {
+		collector.SetFlows(flows)
+	}
+	return restart
+}
+
 // refreshStatus keeps the status report fresh until ctx ends.
 func (a *App) refreshStatus(ctx context.Context) error {
 	c, err := status.New(a.cfg, a.log, status.Options{MaxLag: a.opts.MaxLag, Partitions: true, Live: a.live})
@@ -211,6 +261,9 @@ func (a *App) refreshStatus(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	a.mu.Lock()
+	a.collector = c
+	a.mu.Unlock()
 	tick := time.NewTicker(StatusInterval)
 	defer tick.Stop()
 	for {

@@ -90,6 +90,8 @@ type Syncer struct {
 	tick time.Duration
 
 	metrics *Metrics
+	// relist asks the next round to list the groups again (under mu).
+	relist bool
 }
 
 type emitKey struct {
@@ -108,6 +110,15 @@ func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, tr Tran
 		groups: map[string]*GroupState{}, emitted: map[emitKey]Record{},
 		metrics: NewMetrics(nil),
 	}
+}
+
+// SetGroups applies a new group selection (groups, groups.exclude) from
+// the next round on.
+func (s *Syncer) SetGroups(f *config.Flow) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.filter = policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}
+	s.relist = true
 }
 
 // Instrument makes the syncer count into m; call it before Run.
@@ -149,7 +160,11 @@ func (s *Syncer) Run(ctx context.Context) error {
 // selected lists the source groups the flow follows, refreshed every
 // refresh.groups.interval.seconds.
 func (s *Syncer) selected(ctx context.Context) ([]string, error) {
-	if s.listed != nil && (!s.cfg.RefreshGroups || time.Since(s.listAt) < s.cfg.RefreshGroupsInterval) {
+	s.mu.Lock()
+	filter, relist := s.filter, s.relist
+	s.relist = false
+	s.mu.Unlock()
+	if !relist && s.listed != nil && (!s.cfg.RefreshGroups || time.Since(s.listAt) < s.cfg.RefreshGroupsInterval) {
 		return s.listed, nil
 	}
 	groups, err := s.src.ListGroups(ctx)
@@ -161,7 +176,7 @@ func (s *Syncer) selected(ctx context.Context) ([]string, error) {
 		if g.ProtocolType != protocolConsumer && g.ProtocolType != "" {
 			continue
 		}
-		if v, err := s.filter.Select(g.Group); err == nil && v.Selected {
+		if v, err := filter.Select(g.Group); err == nil && v.Selected {
 			out = append(out, g.Group)
 		}
 	}

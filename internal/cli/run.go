@@ -1,16 +1,24 @@
 package cli
 
 import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
 	"github.com/spf13/cobra"
 
 	"github.com/kmirror/kmirror/internal/app"
+	"github.com/kmirror/kmirror/internal/status"
 )
 
 func runCmd(g *globals) *cobra.Command {
 	var cf configFlags
+	var opts app.Options
 	cmd := &cobra.Command{
 		Use:   "run -c FILE",
-		Short: "Run every flow of the configuration until SIGINT or SIGTERM",
+		Short: "Run every flow of the configuration until SIGINT or SIGTERM (SIGHUP reloads the topic and group selection)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := g.logger()
@@ -24,12 +32,45 @@ func runCmd(g *globals) *cobra.Command {
 			for _, d := range cfg.Warnings() {
 				logger.Warn(d.String())
 			}
-			if err := app.New(cfg, logger).Run(cmd.Context()); err != nil {
+			opts.Version, opts.Commit = version, commit
+			a := app.New(cfg, logger, opts)
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			// Listen before anything runs: an unhandled SIGHUP ends the process.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go reloadOnHangup(ctx, hup, &cf, a, logger)
+			if err := a.Run(ctx); err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
 			return nil
 		},
 	}
 	cf.register(cmd)
+	cmd.Flags().BoolVar(&opts.MetricsPartitions, "metrics-partitions", false, "add a partition label to the lag metrics")
+	cmd.Flags().DurationVar(&opts.MaxLag, "max-lag", status.DefaultMaxLag, "replication lag under which a consumer group may be switched (status page, metrics)")
 	return cmd
+}
+
+// reloadOnHangup reads the configuration again on every SIGHUP and applies
+// its topic and group selections; a configuration that does not load is
+// reported and the running one kept.
+func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, cf *configFlags, a *app.App, logger *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		cfg, err := cf.load()
+		if err != nil {
+			logger.Error("SIGHUP: the configuration does not load; keeping the running one", "err", err)
+			continue
+		}
+		logger.Info("SIGHUP: configuration reloaded", "file", cf.path)
+		for _, change := range a.Reload(cfg) {
+			logger.Warn("SIGHUP: this change takes effect only on restart", "change", change)
+		}
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/policy"
 )
 
 // Timings of the copy path.
@@ -69,13 +70,18 @@ type Flow struct {
 	metrics *Metrics
 	// ready is set once the flow's tasks copy.
 	ready atomic.Bool
+
+	// filter selects the topics; Reconfigure changes it (under mu), and
+	// kick asks the discovery loop to apply it at once.
+	filter policy.Filter
+	kick   chan struct{}
 }
 
 // NewFlow prepares a flow; nothing connects until Run.
 func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flow {
 	fl := &Flow{cfg: f, src: src, tgt: tgt, log: logger.With("component", "mirror", "flow", f.Name()),
 		parts: map[partitionKey]*partition{}, progTopic: ProgressTopic(f.Source), recreated: map[string]bool{},
-		metrics: NewMetrics(nil)}
+		metrics: NewMetrics(nil), filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, kick: make(chan struct{}, 1)}
 	if bps := f.ThrottleBytesPerSecond; bps > 0 {
 		fl.throttle = rate.NewLimiter(rate.Limit(bps), int(max(bps, 64<<10)))
 	}
@@ -124,7 +130,7 @@ func (fl *Flow) Run(parent context.Context) error {
 	fl.ready.Store(true)
 	defer fl.ready.Store(false)
 	g.Go(func() error { return fl.every(gctx, FlushInterval, "persisting progress", fl.flush) })
-	g.Go(func() error { return fl.every(gctx, fl.cfg.RefreshTopicsInterval, "topic discovery", fl.rediscover) })
+	g.Go(func() error { return fl.discoveryLoop(gctx) })
 	if fl.cfg.SyncTopicConfigs {
 		g.Go(func() error {
 			return fl.syncLoop(gctx, fl.cfg.SyncTopicConfigsInterval, "topic config sync", fl.syncConfigs)
@@ -192,8 +198,11 @@ func (fl *Flow) open(ctx context.Context) error {
 
 // refresh discovers topics and partitions and starts copying new ones.
 func (fl *Flow) refresh(ctx context.Context) error {
-	sel, err := Discover(ctx, fl.srcAdm, fl.cfg)
+	sel, err := Discover(ctx, fl.srcAdm, fl.selection())
 	if err != nil {
+		return err
+	}
+	if err := fl.releaseUnselected(ctx); err != nil {
 		return err
 	}
 	ready, blocked, err := syncTargetTopics(ctx, fl.srcAdm, fl.tgtAdm, fl.cfg, sel.Topics)

@@ -221,3 +221,10 @@ func (p *partition) stop(reason string) {
 	p.stopped = reason
 	p.mu.Unlock()
 }
+
+// inFlight is the number of records sent and not yet acknowledged.
+func (p *partition) inFlight() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inflight)
+}

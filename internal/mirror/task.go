@@ -27,6 +27,9 @@ type task struct {
 
 	mu    sync.Mutex
 	parts map[partitionKey]*partition
+	// copying is held while a fetch is handed to the producer, so that a
+	// removed partition gets no record after remove returns.
+	copying sync.Mutex
 }
 
 func newTask(id int, consumerOpts []kgo.Opt, producer *kgo.Client, log *slog.Logger) (*task, error) {
@@ -59,6 +62,25 @@ func (t *task) add(parts []*partition) {
 	t.consumer.AddConsumePartitions(offsets)
 }
 
+// remove stops copying partitions: no record of theirs reaches the
+// producer after it returns.
+func (t *task) remove(keys []partitionKey) {
+	t.copying.Lock()
+	defer t.copying.Unlock()
+	topics := map[string][]int32{}
+	t.mu.Lock()
+	for _, k := range keys {
+		if _, ok := t.parts[k]; ok {
+			delete(t.parts, k)
+			topics[k.topic] = append(topics[k.topic], k.partition)
+		}
+	}
+	t.mu.Unlock()
+	if len(topics) > 0 {
+		t.consumer.RemoveConsumePartitions(topics)
+	}
+}
+
 func (t *task) part(topic string, partition int32) *partition {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -89,6 +111,7 @@ func (t *task) run(ctx context.Context) error {
 				return nil // stopping
 			}
 		}
+		t.copying.Lock()
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			p := t.part(fp.Topic, fp.Partition)
 			if p == nil {
@@ -107,6 +130,7 @@ func (t *task) run(ctx context.Context) error {
 				t.producer.Produce(context.Background(), r, p.ack)
 			}
 		})
+		t.copying.Unlock()
 		// A partition failure cancels the flow at once through
 		// partition.fail; the next poll then returns.
 	}

@@ -57,8 +57,9 @@ type Collector struct {
 
 	clients map[string]*kgo.Client
 
-	mu   sync.Mutex
-	prev map[string]sample // by flow name + "\x00" + topic
+	mu    sync.Mutex
+	prev  map[string]sample // by flow name + "\x00" + topic
+	flows []*config.Flow
 }
 
 type sample struct {
@@ -73,7 +74,7 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Collector, error)
 		opts.MaxLag = DefaultMaxLag
 	}
 	c := &Collector{cfg: cfg, log: log.With("component", "status"), opts: opts,
-		clients: map[string]*kgo.Client{}, prev: map[string]sample{}}
+		clients: map[string]*kgo.Client{}, prev: map[string]sample{}, flows: cfg.Flows}
 	for _, cl := range cfg.Clusters {
 		client, err := kgo.NewClient(cluster.Options(cl, nil)...)
 		if err != nil {
@@ -95,11 +96,23 @@ func (c *Collector) Close() {
 // MaxLag is the lag threshold the verdicts use.
 func (c *Collector) MaxLag() time.Duration { return c.opts.MaxLag }
 
+// SetFlows makes the collector report these flows from now on (after a
+// reload of the configuration changed their selections); their clusters
+// must be those of the configuration it was made with.
+func (c *Collector) SetFlows(flows []*config.Flow) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flows = flows
+}
+
 // Collect reads the state of every flow. What cannot be read is listed in
 // the flow's Errors; the rest is still reported.
 func (c *Collector) Collect(ctx context.Context) Report {
 	r := Report{Time: time.Now().UTC()}
-	for _, f := range c.cfg.Flows {
+	c.mu.Lock()
+	flows := c.flows
+	c.mu.Unlock()
+	for _, f := range flows {
 		r.Flows = append(r.Flows, c.flow(ctx, f))
 	}
 	return r
