@@ -11,40 +11,9 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kmirror/kmirror/deploy"
 )
-
-// knownMetrics are the metrics kmirror serves on /metrics, with their label
-// names. It must match the metrics registered by internal/ (names, types and
-// labels); when they change, change this list and then the dashboard and the
-// rules. "partition" is listed for the lag gauges because --metrics-partitions
-// adds it.
-var knownMetrics = []knownMetric{
-	{"kmirror_build_info", "gauge", []string{"version", "commit", "go_version"}},
-	{"kmirror_records_copied_total", "counter", []string{"source", "target", "topic"}},
-	{"kmirror_bytes_copied_total", "counter", []string{"source", "target", "topic"}},
-	{"kmirror_replication_lag_records", "gauge", []string{"source", "target", "topic", "partition"}},
-	{"kmirror_replication_lag_seconds", "gauge", []string{"source", "target", "topic", "partition"}},
-	{"kmirror_replication_latency_seconds", "histogram", []string{"source", "target"}},
-	{"kmirror_heartbeat_rtt_seconds", "histogram", []string{"source", "target"}},
-	{"kmirror_heartbeat_last_success_timestamp_seconds", "gauge", []string{"source", "target"}},
-	{"kmirror_offset_map_segments", "gauge", []string{"source", "target", "topic"}},
-	{"kmirror_checkpoint_round_duration_seconds", "histogram", []string{"source", "target"}},
-	{"kmirror_checkpoints_emitted_total", "counter", []string{"source", "target"}},
-	{"kmirror_group_offset_syncs_total", "counter", []string{"source", "target", "group"}},
-	{"kmirror_group_partitions_untranslated", "gauge", []string{"source", "target", "group"}},
-	{"kmirror_group_switch_ready", "gauge", []string{"source", "target", "group"}},
-	{"kmirror_data_loss_gaps_total", "counter", []string{"source", "target", "topic"}},
-	{"kmirror_data_loss_records_total", "counter", []string{"source", "target", "topic"}},
-	{"kmirror_partitions_stopped", "gauge", []string{"source", "target"}},
-	{"kmirror_tasks_assigned", "gauge", []string{"source", "target"}},
-	{"kmirror_rebalances_total", "counter", []string{"source", "target"}},
-}
-
-type knownMetric struct {
-	name   string
-	typ    string // counter, gauge or histogram
-	labels []string
-}
 
 // targetLabels are attached by Prometheus to every scraped series.
 var targetLabels = []string{"job", "instance"}
@@ -341,10 +310,10 @@ var (
 
 // resolve maps a name used in a query to the metric that serves it: a
 // histogram is queried through its _bucket, _sum and _count series.
-func resolve(name string) (knownMetric, bool) {
-	for _, m := range knownMetrics {
-		if m.name == name {
-			return m, m.typ != "histogram"
+func resolve(name string) (deploy.Metric, bool) {
+	for _, m := range deploy.Metrics {
+		if m.Name == name {
+			return m, m.Type != "histogram"
 		}
 	}
 	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
@@ -352,16 +321,16 @@ func resolve(name string) (knownMetric, bool) {
 		if !ok {
 			continue
 		}
-		for _, m := range knownMetrics {
-			if m.name == base && m.typ == "histogram" {
+		for _, m := range deploy.Metrics {
+			if m.Name == base && m.Type == "histogram" {
 				if suffix == "_bucket" {
-					m.labels = append(slices.Clip(m.labels), "le")
+					m.Labels = append(slices.Clip(m.Labels), "le")
 				}
 				return m, true
 			}
 		}
 	}
-	return knownMetric{}, false
+	return deploy.Metric{}, false
 }
 
 // TestMetricNames: every kmirror_ metric a query names exists (a histogram
@@ -384,7 +353,7 @@ func TestMetricNames(t *testing.T) {
 				t.Errorf("%s: %s is not a kmirror metric (or a histogram queried without _bucket/_sum/_count)", q.where, name)
 				continue
 			}
-			used[m.name] = true
+			used[m.Name] = true
 		}
 		for _, sel := range selector.FindAllStringSubmatch(q.expr, -1) {
 			m, ok := resolve(sel[1])
@@ -396,16 +365,16 @@ func TestMetricNames(t *testing.T) {
 				t.Errorf("%s: cannot read the matchers {%s}", q.where, sel[2])
 			}
 			for _, mm := range matcher.FindAllStringSubmatch(sel[2], -1) {
-				if !slices.Contains(m.labels, mm[1]) && !slices.Contains(targetLabels, mm[1]) {
-					t.Errorf("%s: %s has no label %q (labels %v)", q.where, sel[1], mm[1], m.labels)
+				if !slices.Contains(m.Labels, mm[1]) && !slices.Contains(targetLabels, mm[1]) {
+					t.Errorf("%s: %s has no label %q (labels %v)", q.where, sel[1], mm[1], m.Labels)
 				}
 			}
 		}
 	}
 	// Every metric shows somewhere: on the dashboard or in an alert.
-	for _, m := range knownMetrics {
-		if !used[m.name] {
-			t.Errorf("%s is used by no panel and no alert", m.name)
+	for _, m := range deploy.Metrics {
+		if !used[m.Name] {
+			t.Errorf("%s is used by no panel and no alert", m.Name)
 		}
 	}
 }

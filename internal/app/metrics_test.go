@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,10 +17,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kmirror/kmirror/deploy"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -153,6 +156,40 @@ func TestMetricsFollowTheCopy(t *testing.T) {
 		m = scrape(t, srv.URL)
 		return m[lagSeconds] > before && m[copied] == 20
 	})
+
+	// What the worker serves is what the dashboard and the alert rules
+	// expect: the same names, types and labels.
+	families, err := a.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]*dto.MetricFamily{}
+	for _, f := range families {
+		if strings.HasPrefix(f.GetName(), "kmirror_") {
+			served[f.GetName()] = f
+		}
+	}
+	for _, want := range deploy.Metrics {
+		f, ok := served[want.Name]
+		if !ok {
+			t.Errorf("%s is in deploy.Metrics but not served", want.Name)
+			continue
+		}
+		delete(served, want.Name)
+		if got := strings.ToLower(f.GetType().String()); got != want.Type {
+			t.Errorf("%s is a %s, deploy.Metrics says %s", want.Name, got, want.Type)
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if !slices.Contains(want.Labels, l.GetName()) {
+					t.Errorf("%s has label %q, not in deploy.Metrics", want.Name, l.GetName())
+				}
+			}
+		}
+	}
+	for name := range served {
+		t.Errorf("%s is served but not in deploy.Metrics (nor on the dashboard)", name)
+	}
 
 	// Release: the lag falls to 0 and every record is counted.
 	held.Store(false)

@@ -48,6 +48,10 @@ type partitionMetrics struct {
 }
 
 func (m *Metrics) partition(source, target, topic string) partitionMetrics {
+	// The loss counters exist at 0 from the start, so that an alert on
+	// their increase sees the first gap.
+	m.gaps.WithLabelValues(source, target, topic)
+	m.lost.WithLabelValues(source, target, topic)
 	return partitionMetrics{
 		records: m.records.WithLabelValues(source, target, topic),
 		bytes:   m.bytes.WithLabelValues(source, target, topic),
