@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"slices"
@@ -56,7 +57,8 @@ func reportAt(n int) status.Report {
 			Name: "source->target", Source: "source", Target: "target",
 			Topics: []status.Topic{
 				{Topic: "app1-t1", Target: "app1-t1", LagRecords: lag, LagSeconds: float64(tri) * 1.5, RecordsPerSecond: &rate, Copied: 10000 + 500*int64(n)},
-				{Topic: "app1-t2", Target: "app1-t2", LagRecords: lag / 3, LagSeconds: 0.4, RecordsPerSecond: &rate, Copied: 2000 + 100*int64(n)},
+				{Topic: "app1-t2", Target: "app1-t2", LagRecords: lag / 3, LagSeconds: 0.4, RecordsPerSecond: &rate, Copied: 2000 + 100*int64(n),
+					Partitions: []status.Partition{{Partition: 0}, {Partition: 1, Stopped: "the source's retention overtook the mirror: offsets 100-199 lost"}}},
 				{Topic: "app2-t1", Target: "app2-t1", LagRecords: 0, LagSeconds: 0, Copied: 7},
 			},
 			Blocked: []status.Blocked{{Topic: "app3-t1", Reason: "the source topic was recreated; delete the target topic to mirror it again"}},
@@ -155,6 +157,15 @@ func checkTopics(t *testing.T, f browsertest.Flow, wf status.Flow) {
 	}
 	for i, wt := range wf.Topics {
 		got := f.Topics[i]
+		var stopped []string
+		for _, p := range wt.Partitions {
+			if p.Stopped != "" {
+				stopped = append(stopped, fmt.Sprintf("partition %d stopped: %s", p.Partition, p.Stopped))
+			}
+		}
+		if !slices.Equal(got.Stopped, stopped) {
+			t.Errorf("topic %s: stopped partitions shown %q, want %q", wt.Topic, got.Stopped, stopped)
+		}
 		bar := 0.0
 		if maxLag > 0 {
 			bar = 100 * float64(wt.LagRecords) / float64(maxLag)

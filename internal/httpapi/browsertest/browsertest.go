@@ -4,6 +4,13 @@
 // server, so any test can point it at a handler whose report comes from
 // wherever it likes (a fake, or a running mirror).
 //
+// A test elsewhere reuses it with its own report source:
+//
+//	url := browsertest.StartServer(t, httpapi.Handler(httpapi.Options{Status: a.Status}))
+//	page := browsertest.Read(t, browsertest.LoadPage(t, url))
+//	// page.Flows[0].Topics, page.Flows[0].Groups … as the page shows them
+//	browsertest.Screenshot(t, url, filepath.Join(browsertest.ArtifactDir(t), "mirror.png"))
+//
 // Chromium is driven through its command line only (--dump-dom,
 // --screenshot, --virtual-time-budget): no browser-automation dependency.
 package browsertest

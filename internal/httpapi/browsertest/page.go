@@ -44,6 +44,8 @@ type Topic struct {
 	RecordsPerSecond *float64 // nil when the page shows none
 	Copied           int64
 	LagBarPercent    float64 // width of the lag bar
+	// Stopped are the notes on partitions that are not copied.
+	Stopped []string
 }
 
 // Blocked is a row of a flow's blocked-topics table.
@@ -120,6 +122,9 @@ func ReadPage(dom string) (Page, error) {
 						tp.LagBarPercent = r.float(m[1])
 					}
 				}
+			}
+			for _, note := range tr.All("data-stopped", "") {
+				tp.Stopped = append(tp.Stopped, note.Text())
 			}
 			f.Topics = append(f.Topics, tp)
 		}
