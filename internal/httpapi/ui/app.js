@@ -1,0 +1,230 @@
+// kmirror's live status page: polls api/v1/status and renders every flow.
+// Every value from the report reaches the DOM as text (textContent,
+// setAttribute), never as markup.
+'use strict';
+
+(function () {
+  const POLL_MS = 2000;
+  const TIMEOUT_MS = 10000;
+  const HISTORY = 60; // heartbeat samples kept per flow, one per poll
+  const SVG = 'http://www.w3.org/2000/svg';
+
+  const root = document.getElementById('app');
+  const flowsEl = document.getElementById('flows');
+  const errorEl = document.getElementById('error');
+  const summaryEl = document.getElementById('summary');
+  const updatedEl = document.getElementById('updated');
+
+  const rtt = new Map(); // flow name → heartbeat round trips in seconds, oldest first
+  let polls = 0;
+  let lastOK = null;
+
+  // el builds an element: attrs are set as attributes, children are
+  // elements or strings (text nodes).
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v !== null && v !== undefined) e.setAttribute(k, String(v));
+    }
+    for (const c of children) {
+      if (c === null || c === undefined) continue;
+      e.append(typeof c === 'string' ? document.createTextNode(c) : c);
+    }
+    return e;
+  }
+
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  const intFmt = new Intl.NumberFormat('en-US');
+  const num = (n) => intFmt.format(n);
+  const secs = (s) => (s < 10 ? s.toFixed(1) : num(Math.round(s)));
+  const rate = (r) => (r === null || r === undefined ? '—' : r < 10 ? r.toFixed(1) : num(Math.round(r)));
+  const clock = (t) => {
+    const d = new Date(t);
+    return isNaN(d) ? String(t) : d.toLocaleTimeString('en-GB');
+  };
+  const list = (a) => (Array.isArray(a) ? a : []);
+
+  const BADGES = {
+    'ready': 'badge-ready',
+    'not-ready': 'badge-not-ready',
+    'switched': 'badge-switched',
+  };
+
+  function topicsTable(f) {
+    const topics = list(f.topics);
+    const maxLag = Math.max(0, ...topics.map((t) => t.lagRecords || 0));
+    const rows = topics.map((t) => {
+      const lag = t.lagRecords || 0;
+      const fill = el('div', { class: 'fill' });
+      // CSSOM, not a style attribute: allowed by the page's CSP.
+      fill.style.width = (maxLag > 0 ? (100 * lag) / maxLag : 0).toFixed(1) + '%';
+      const stopped = list(t.partitions).filter((p) => p.stopped);
+      return el('tr', { 'data-topic': t.topic },
+        el('td', { 'data-field': 'topic' }, t.topic,
+          ...stopped.map((p) => el('div', { class: 'note', 'data-stopped': p.partition },
+            'partition ' + p.partition + ' stopped: ' + p.stopped))),
+        el('td', { 'data-field': 'target' }, t.target),
+        el('td', { 'data-field': 'lagRecords', 'data-value': lag, class: 'num' }, num(lag)),
+        el('td', { 'data-field': 'lagBar', class: 'barcell' },
+          el('div', { class: 'bar', title: num(lag) + ' records behind' }, fill)),
+        el('td', { 'data-field': 'lagSeconds', 'data-value': t.lagSeconds || 0, class: 'num' }, secs(t.lagSeconds || 0)),
+        el('td', { 'data-field': 'recordsPerSecond', 'data-value': t.recordsPerSecond ?? '', class: 'num' }, rate(t.recordsPerSecond)),
+        el('td', { 'data-field': 'copied', 'data-value': t.copied || 0, class: 'num' }, num(t.copied || 0)));
+    });
+    if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 7, class: 'empty' }, 'No topic mirrored yet.')));
+    return el('table', { class: 'topics' },
+      el('thead', {}, el('tr', {},
+        el('th', {}, 'Topic'), el('th', {}, 'Target topic'), el('th', { class: 'num' }, 'Lag (records)'),
+        el('th', {}, ''), el('th', { class: 'num' }, 'Lag (s)'), el('th', { class: 'num' }, 'Records/s'),
+        el('th', { class: 'num' }, 'Copied'))),
+      el('tbody', {}, ...rows));
+  }
+
+  function blockedTable(f) {
+    const blocked = list(f.blocked);
+    if (blocked.length === 0) return null;
+    return el('table', { class: 'blocked' },
+      el('thead', {}, el('tr', {}, el('th', {}, 'Blocked topic'), el('th', {}, 'Reason'))),
+      el('tbody', {}, ...blocked.map((b) => el('tr', { 'data-blocked': b.topic },
+        el('td', { 'data-field': 'topic' }, b.topic),
+        el('td', { 'data-field': 'reason' }, b.reason)))));
+  }
+
+  function groupsTable(f) {
+    const rows = list(f.groups).map((g) => el('tr', { 'data-group': g.group, 'data-verdict': g.verdict },
+      el('td', { 'data-field': 'group' }, g.group),
+      el('td', { 'data-field': 'verdict' },
+        el('span', { class: 'badge ' + (BADGES[g.verdict] || 'badge-unknown') }, g.verdict || 'unknown')),
+      el('td', { 'data-field': 'activeOnSource', 'data-value': g.activeOnSource || 0, class: 'num' }, num(g.activeOnSource || 0)),
+      el('td', { 'data-field': 'activeOnTarget', 'data-value': g.activeOnTarget || 0, class: 'num' }, num(g.activeOnTarget || 0)),
+      el('td', { 'data-field': 'reasons' },
+        el('ul', { class: 'reasons' }, ...list(g.reasons).map((r) => el('li', {}, r))))));
+    if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 5, class: 'empty' }, 'No consumer group selected.')));
+    return el('table', { class: 'groups' },
+      el('thead', {}, el('tr', {},
+        el('th', {}, 'Group'), el('th', {}, 'Verdict'), el('th', { class: 'num' }, 'Active on source'),
+        el('th', { class: 'num' }, 'Active on target'), el('th', {}, 'Reasons'))),
+      el('tbody', {}, ...rows));
+  }
+
+  // heartbeatChart draws the round trips of the last polls as a line.
+  function heartbeatChart(f) {
+    const points = rtt.get(f.name) || [];
+    const W = 600, H = 140, PAD = 6, LABEL = 70;
+    const chart = svg('svg', {
+      'data-chart': 'heartbeat', 'data-points': points.length,
+      viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'chart',
+      'aria-label': 'Heartbeat round trip over the last polls',
+    });
+    chart.append(svg('rect', { x: 0, y: 0, width: W, height: H, class: 'frame' }));
+    if (points.length === 0) {
+      chart.append(svg('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'axis' }, 'no heartbeat acknowledged yet'));
+      return chart;
+    }
+    const max = Math.max(...points) || 0.001;
+    const x = (i) => LABEL + ((W - LABEL - PAD) * (i + HISTORY - points.length)) / (HISTORY - 1);
+    const y = (v) => H - PAD - ((H - 2 * PAD) * v) / max;
+    const ms = (s) => (s * 1000).toFixed(s < 0.01 ? 2 : 1) + ' ms';
+    chart.append(
+      svg('line', { x1: LABEL, y1: y(max), x2: W - PAD, y2: y(max), class: 'grid' }),
+      svg('line', { x1: LABEL, y1: y(0), x2: W - PAD, y2: y(0), class: 'grid' }),
+      svg('text', { x: LABEL - 6, y: y(max) + 4, 'text-anchor': 'end', class: 'axis' }, ms(max)),
+      svg('text', { x: LABEL - 6, y: y(0), 'text-anchor': 'end', class: 'axis' }, '0 ms'),
+      svg('polyline', { points: points.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' '), class: 'line' }));
+    const last = points[points.length - 1];
+    chart.append(svg('circle', { cx: x(points.length - 1), cy: y(last), r: 3, class: 'dot' }));
+    return chart;
+  }
+
+  function renderFlow(f, time) {
+    const hb = f.heartbeat;
+    const errors = list(f.errors);
+    return el('section', { class: 'flow', 'data-flow': f.name },
+      el('header', { class: 'flow-head' },
+        el('h2', {}, f.name),
+        el('span', { class: 'route' }, `${f.source} → ${f.target}`),
+        el('span', { class: 'muted' }, 'updated ' + clock(time)),
+        errors.length ? el('ul', { class: 'errors', 'data-field': 'errors' }, ...errors.map((e) => el('li', {}, e))) : null),
+      el('h3', {}, 'Topics'),
+      topicsTable(f),
+      blockedTable(f),
+      el('h3', {}, 'Consumer groups'),
+      groupsTable(f),
+      el('h3', {}, 'Heartbeat round trip'),
+      el('p', { class: 'muted', 'data-field': 'heartbeat' }, hb
+        ? `last heartbeat ${clock(hb.time)}, round trip ${(hb.rttSeconds * 1000).toFixed(1)} ms`
+        : 'no heartbeat acknowledged yet'),
+      heartbeatChart(f));
+  }
+
+  function remember(flows) {
+    const seen = new Set();
+    for (const f of flows) {
+      seen.add(f.name);
+      const h = rtt.get(f.name) || [];
+      if (f.heartbeat) h.push(f.heartbeat.rttSeconds);
+      rtt.set(f.name, h.slice(-HISTORY));
+    }
+    for (const name of rtt.keys()) if (!seen.has(name)) rtt.delete(name);
+  }
+
+  function render(rep) {
+    const flows = list(rep.flows);
+    remember(flows);
+    flowsEl.replaceChildren(...flows.map((f) => renderFlow(f, rep.time)));
+    if (flows.length === 0) flowsEl.append(el('p', { class: 'empty' }, 'No flow is running yet.'));
+    const topics = flows.reduce((n, f) => n + list(f.topics).length, 0);
+    const groups = flows.reduce((n, f) => n + list(f.groups).length, 0);
+    summaryEl.textContent = `${flows.length} flow${flows.length === 1 ? '' : 's'} · ${topics} topics · ${groups} groups`;
+    updatedEl.textContent = 'report of ' + clock(rep.time);
+    lastOK = rep.time;
+    polls++;
+    errorEl.hidden = true;
+    errorEl.textContent = '';
+    root.dataset.state = 'ok';
+    root.dataset.polls = String(polls);
+    root.dataset.updated = new Date().toISOString() + ' #' + polls;
+  }
+
+  function fail(msg) {
+    errorEl.textContent = 'Cannot read the status: ' + msg +
+      (lastOK ? ` — showing the report of ${clock(lastOK)}.` : '');
+    errorEl.hidden = false;
+    root.dataset.state = 'error';
+  }
+
+  async function poll() {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+    try {
+      const res = await fetch('api/v1/status', { cache: 'no-store', signal: abort.signal, headers: { Accept: 'application/json' } });
+      let body = null;
+      try {
+        body = await res.json();
+      } catch (_) {
+        // Not JSON: the status line below says what happened.
+      }
+      if (!res.ok) {
+        fail((body && typeof body.error === 'string') ? body.error : `HTTP ${res.status} ${res.statusText}`);
+      } else if (!body || !Array.isArray(body.flows)) {
+        fail('unexpected answer from api/v1/status');
+      } else {
+        render(body);
+      }
+    } catch (e) {
+      fail(e && e.name === 'AbortError' ? 'no answer within 10 s' : String(e && e.message ? e.message : e));
+    } finally {
+      clearTimeout(timer);
+      // A chain of timeouts, not an interval: a slow answer never overlaps the next poll.
+      setTimeout(poll, POLL_MS);
+    }
+  }
+
+  poll();
+})();
