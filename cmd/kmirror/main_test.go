@@ -5,11 +5,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +21,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/kmirror/kmirror/internal/testbed"
 )
 
 func trust(t *testing.T, caFile string) *tls.Config {
@@ -206,7 +211,13 @@ mirrors:
 		}
 	}
 
-	run := start(t, "run", "-c", good)
+	run := start(t, "run", "-c", good, "--http", "127.0.0.1:0")
+	run.waitFor(t, "serving HTTP", 30*time.Second)
+	m := regexp.MustCompile(`"serving HTTP" addr=(\S+)`).FindStringSubmatch(run.output())
+	if m == nil {
+		t.Fatalf("no HTTP address logged:\n%s", run.output())
+	}
+	base := "http://" + m[1]
 	run.waitFor(t, "cluster_id=target-id", 30*time.Second)
 	run.waitFor(t, "cluster_id=source-id", 30*time.Second)
 	run.waitFor(t, "running; stop with SIGINT or SIGTERM", 30*time.Second)
@@ -227,6 +238,38 @@ mirrors:
 		fs.EachRecord(func(r *kgo.Record) { seen[string(r.Key)] = true })
 	}
 
+	// The HTTP API tells the same: ready, 1000 copied, no lag.
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	testbed.WaitFor(t, 30*time.Second, "/readyz, /api/v1/status and /metrics to show the copy", func() bool {
+		code, _ := get("/readyz")
+		_, js := get("/api/v1/status")
+		var r struct {
+			Flows []struct {
+				Topics []struct {
+					Copied, LagRecords int64
+				}
+			}
+		}
+		_, metrics := get("/metrics")
+		return code == http.StatusOK && json.Unmarshal([]byte(js), &r) == nil && len(r.Flows) == 1 && len(r.Flows[0].Topics) == 1 &&
+			r.Flows[0].Topics[0].Copied == 1000 && r.Flows[0].Topics[0].LagRecords == 0 &&
+			strings.Contains(metrics, `kmirror_records_copied_total{source="source",target="target",topic="app1-orders"} 1000`)
+	})
+	if code, body := get("/"); code != http.StatusOK || !strings.Contains(body, "<html") {
+		t.Errorf("/: %d", code)
+	}
+
 	if err := run.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +280,7 @@ mirrors:
 		t.Errorf("no clean stop reported:\n%s", out)
 	}
 
-	failed := start(t, "run", "-c", bad)
+	failed := start(t, "run", "-c", bad, "--http", "")
 	if code := failed.exit(t, 60*time.Second); code != 1 {
 		t.Fatalf("wrong password: exit %d, want 1:\n%s", code, failed.output())
 	}

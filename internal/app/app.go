@@ -21,6 +21,7 @@ import (
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/heartbeat"
+	"github.com/kmirror/kmirror/internal/httpapi"
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/status"
@@ -336,4 +337,21 @@ func (a *App) connect(ctx context.Context) error {
 		return nil
 	}
 	return errors.Join(errs...)
+}
+
+// HTTP is what the HTTP API serves of the App: its latest status report,
+// its readiness and its metrics.
+func (a *App) HTTP() httpapi.Options {
+	return httpapi.Options{
+		Status: func(context.Context) (status.Report, error) {
+			r, ok := a.Report()
+			if !ok {
+				return status.Report{}, errors.New("starting: no status yet")
+			}
+			return r, nil
+		},
+		Ready:    a.Ready,
+		Gatherer: a.registry,
+		Log:      a.log,
+	}
 }

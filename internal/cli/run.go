@@ -10,12 +10,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kmirror/kmirror/internal/app"
+	"github.com/kmirror/kmirror/internal/httpapi"
 	"github.com/kmirror/kmirror/internal/status"
 )
+
+// DefaultHTTPAddr is where run serves HTTP unless told otherwise.
+const DefaultHTTPAddr = ":9721"
 
 func runCmd(g *globals) *cobra.Command {
 	var cf configFlags
 	var opts app.Options
+	var httpAddr string
 	cmd := &cobra.Command{
 		Use:   "run -c FILE",
 		Short: "Run every flow of the configuration until SIGINT or SIGTERM (SIGHUP reloads the topic and group selection)",
@@ -36,6 +41,21 @@ func runCmd(g *globals) *cobra.Command {
 			a := app.New(cfg, logger, opts)
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
+			if httpAddr != "" {
+				ln, err := httpapi.Listen(httpAddr)
+				if err != nil {
+					return &exitError{code: ExitFailure, err: err}
+				}
+				logger.Info("serving HTTP", "addr", ln.Addr().String(), "endpoints", "/ /metrics /healthz /readyz /api/v1/status")
+				served := make(chan struct{})
+				defer func() { cancel(); <-served }()
+				go func() {
+					defer close(served)
+					if err := httpapi.ServeListener(ctx, ln, httpapi.Handler(a.HTTP()), logger); err != nil {
+						logger.Error("HTTP server", "err", err)
+					}
+				}()
+			}
 			// Listen before anything runs: an unhandled SIGHUP ends the process.
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
@@ -48,6 +68,7 @@ func runCmd(g *globals) *cobra.Command {
 		},
 	}
 	cf.register(cmd)
+	cmd.Flags().StringVar(&httpAddr, "http", DefaultHTTPAddr, `serve metrics, health, the status API and page on this address ("" turns it off)`)
 	cmd.Flags().BoolVar(&opts.MetricsPartitions, "metrics-partitions", false, "add a partition label to the lag metrics")
 	cmd.Flags().DurationVar(&opts.MaxLag, "max-lag", status.DefaultMaxLag, "replication lag under which a consumer group may be switched (status page, metrics)")
 	return cmd
