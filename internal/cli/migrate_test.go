@@ -157,3 +157,19 @@ func TestMigrateCommands(t *testing.T) {
 		t.Errorf("drain with the mirror stopped: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// kmirror demo walks the migration and ends with an exact summary.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code, out, errOut := execute(t, ctx, "demo", "--http", "", "--records", "5000")
+	if code != ExitOK {
+		t.Fatalf("exit %d:\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"(a) ", "(b) ", "app1-consumer: READY", "app2-consumer: READY", "(c) ", "(d) ", "drained", "(e) ",
+		"summary: 5000 records copied, 2 groups switched, 0 duplicates, 0 lost"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+}
