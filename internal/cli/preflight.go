@@ -88,13 +88,17 @@ prefixes for "prefix.*", and "*" for any other regular expression.`,
 
 func printPreflight(w io.Writer, rep preflight.Report) {
 	for _, c := range rep.Clusters {
-		if c.Error != "" {
-			fmt.Fprintf(w, "cannot check: %s\n", c.Error)
-		} else {
+		if c.Error == "" {
 			fmt.Fprintf(w, "cluster %q: connected and authenticated\n", c.Alias)
 		}
 	}
 	if rep.Unreachable() {
+		// Last, so that the last line names what is wrong.
+		for _, c := range rep.Clusters {
+			if c.Error != "" {
+				fmt.Fprintf(w, "cannot check: %s\n", c.Error)
+			}
+		}
 		return
 	}
 	fmt.Fprintln(w)

@@ -134,7 +134,7 @@ func Derive(f *config.Flow, scope Scope) []Need {
 		}
 		add(tgt, r, "compare its configs with the source topic's (kmirror plan)", OpDescribeConfigs)
 		if f.SyncTopicConfigs {
-			add(tgt, r, "compare its configs with the source topic's (DescribeConfigs, "+config.KeySyncTopicConfigs+")", OpDescribeConfigs)
+			add(tgt, r, "read its configs to sync them (DescribeConfigs, "+config.KeySyncTopicConfigs+")", OpDescribeConfigs)
 			add(tgt, r, "set its configs as the source topic's (IncrementalAlterConfigs, "+config.KeySyncTopicConfigs+")", OpAlterConfigs)
 		}
 		if f.SyncGroupOffsets {
