@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kmirror/kmirror/internal/preflight"
+)
+
+// preflightTimeout bounds each cluster's connection check.
+const preflightTimeout = 30 * time.Second
+
+func preflightCmd(g *globals) *cobra.Command {
+	var cf configFlags
+	var kafkaUser, asJSON bool
+	var producerRate, consumerRate, requestPct int64
+	cmd := &cobra.Command{
+		Use:   "preflight -c FILE [--kafkauser]",
+		Short: "Check connectivity, authentication and every ACL the configuration needs; --kafkauser prints least-privilege Strimzi KafkaUsers",
+		Long: `preflight connects and authenticates to every cluster of the configuration, works out
+every permission kmirror needs there for the topics and groups the flows select now,
+and checks each one. It exits 1 when one is missing, naming it.
+
+--kafkauser prints, without connecting, a least-privilege Strimzi KafkaUser for each
+cluster, with ACLs named by the flows' patterns: literal names for a list of names,
+prefixes for "prefix.*", and "*" for any other regular expression.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := cf.load()
+			if err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
+			if kafkaUser {
+				var q preflight.Quotas
+				set := func(p **int64, flag string, v int64) {
+					if cmd.Flags().Changed(flag) {
+						*p = &v
+					}
+				}
+				set(&q.ProducerByteRate, "quota-producer-byte-rate", producerRate)
+				set(&q.ConsumerByteRate, "quota-consumer-byte-rate", consumerRate)
+				set(&q.RequestPercentage, "quota-request-percentage", requestPct)
+				var opts preflight.UserOptions
+				if q != (preflight.Quotas{}) {
+					opts.SourceQuotas = &q
+				}
+				out, err := preflight.YAML(preflight.KafkaUsers(cfg, opts))
+				if err != nil {
+					return &exitError{code: ExitFailure, err: err}
+				}
+				_, err = g.stdout.Write(out)
+				return err
+			}
+			rep, err := preflight.Run(cmd.Context(), cfg, preflightTimeout)
+			if err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(rep); err != nil {
+					return err
+				}
+			} else {
+				printPreflight(g.stdout, rep)
+			}
+			if rep.Unreachable() || len(rep.Missing()) > 0 {
+				return &exitError{code: ExitFailure}
+			}
+			return nil
+		},
+	}
+	cf.register(cmd)
+	f := cmd.Flags()
+	f.BoolVar(&kafkaUser, "kafkauser", false, "print least-privilege Strimzi KafkaUser resources instead of checking")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.Int64Var(&producerRate, "quota-producer-byte-rate", 0, "with --kafkauser: spec.quotas.producerByteRate of the source users (bytes/s per broker)")
+	f.Int64Var(&consumerRate, "quota-consumer-byte-rate", 0, "with --kafkauser: spec.quotas.consumerByteRate of the source users (bytes/s per broker)")
+	f.Int64Var(&requestPct, "quota-request-percentage", 0, "with --kafkauser: spec.quotas.requestPercentage of the source users")
+	return cmd
+}
+
+func printPreflight(w io.Writer, rep preflight.Report) {
+	for _, c := range rep.Clusters {
+		if c.Error == "" {
+			fmt.Fprintf(w, "cluster %q: connected and authenticated\n", c.Alias)
+		}
+	}
+	if rep.Unreachable() {
+		// Last, so that the last line names what is wrong.
+		for _, c := range rep.Clusters {
+			if c.Error != "" {
+				fmt.Fprintf(w, "cannot check: %s\n", c.Error)
+			}
+		}
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLUSTER\tRESOURCE\tPATTERN\tOPERATION\tSTATUS\tWHY")
+	for _, r := range rep.Results {
+		status := string(r.Status)
+		if r.Reason != "" {
+			status += " (" + r.Reason + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Cluster, r.Resource, r.Resource.Pattern, r.Operation, status, r.Why)
+	}
+	tw.Flush()
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	missing := rep.Missing()
+	if len(missing) == 0 {
+		unknown := 0
+		for _, r := range rep.Results {
+			if r.Status == preflight.Unknown {
+				unknown++
+			}
+		}
+		if unknown > 0 {
+			fmt.Fprintf(w, "ok: nothing missing; %d not checkable (unknown)\n", unknown)
+			return
+		}
+		fmt.Fprintln(w, "ok: every permission present")
+		return
+	}
+	var names []string
+	for _, r := range missing {
+		names = append(names, fmt.Sprintf("%s on %s of %q", r.Operation, r.Resource, r.Cluster))
+	}
+	fmt.Fprintf(w, "missing: %s\n", strings.Join(names, ", "))
+}

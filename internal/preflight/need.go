@@ -1,0 +1,245 @@
+package preflight
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/policy"
+)
+
+// Resource types and pattern types, as Strimzi's KafkaUser spells them.
+const (
+	TypeTopic   = "topic"
+	TypeGroup   = "group"
+	TypeCluster = "cluster"
+
+	Literal  = "literal"
+	Prefixed = "prefixed"
+)
+
+// clusterName is the name of the cluster resource in Kafka's ACLs.
+const clusterName = "kafka-cluster"
+
+// Resource is what an ACL applies to: a topic or group by literal name or
+// prefix, or the cluster.
+type Resource struct {
+	Type    string `json:"type"`
+	Name    string `json:"name,omitempty"` // empty for the cluster; "*" is every name
+	Pattern string `json:"patternType"`
+}
+
+func (r Resource) String() string {
+	switch {
+	case r.Type == TypeCluster:
+		return TypeCluster
+	case r.Pattern == Prefixed:
+		return r.Type + ":" + r.Name + "*"
+	}
+	return r.Type + ":" + r.Name
+}
+
+// Operations, as Strimzi's KafkaUser and Kafka's ACLs name them.
+const (
+	OpRead            = "Read"
+	OpWrite           = "Write"
+	OpCreate          = "Create"
+	OpDescribe        = "Describe"
+	OpAlter           = "Alter"
+	OpDescribeConfigs = "DescribeConfigs"
+	OpAlterConfigs    = "AlterConfigs"
+	OpIdempotentWrite = "IdempotentWrite"
+)
+
+var kafkaOps = map[string]kmsg.ACLOperation{
+	OpRead: kmsg.ACLOperationRead, OpWrite: kmsg.ACLOperationWrite, OpCreate: kmsg.ACLOperationCreate,
+	OpDescribe: kmsg.ACLOperationDescribe, OpAlter: kmsg.ACLOperationAlter,
+	OpDescribeConfigs: kmsg.ACLOperationDescribeConfigs, OpAlterConfigs: kmsg.ACLOperationAlterConfigs,
+	OpIdempotentWrite: kmsg.ACLOperationIdempotentWrite,
+}
+
+// Need is one permission kmirror needs on one cluster, and why.
+type Need struct {
+	Cluster   string   `json:"cluster"` // the cluster's alias
+	Resource  Resource `json:"resource"`
+	Operation string   `json:"operation"`
+	Why       string   `json:"why"`
+	// Optional needs make a check possible or a command nicer; kmirror
+	// runs without them, so their absence fails nothing.
+	Optional bool `json:"optional,omitempty"`
+	// ByTopicWrite: Kafka 3.0 and later grant it to a user that may
+	// Write to any topic (KIP-679), so a KafkaUser need not name it.
+	ByTopicWrite bool `json:"-"`
+}
+
+// Scope names the resources of one flow that the needs apply to: the
+// topics and groups it selects now (to check), or the names and prefixes
+// its patterns allow (for a KafkaUser).
+type Scope struct {
+	SourceTopics []Resource
+	// TargetTopics are the mirrored topics on the target; CreateTopics
+	// those of them kmirror would create.
+	TargetTopics []Resource
+	CreateTopics []Resource
+	Groups       []Resource
+}
+
+var theCluster = Resource{Type: TypeCluster, Pattern: Literal}
+
+func topic(name string) Resource { return Resource{Type: TypeTopic, Name: name, Pattern: Literal} }
+
+// Derive lists what flow f needs on its source and target clusters, for
+// the resources of scope. It follows what the copy path, the checkpoint
+// syncer and the heartbeat emitter call; the comments name the requests.
+func Derive(f *config.Flow, scope Scope) []Need {
+	var needs []Need
+	add := func(alias string, r Resource, why string, ops ...string) {
+		for _, op := range ops {
+			needs = append(needs, Need{Cluster: alias, Resource: r, Operation: op, Why: why})
+		}
+	}
+	src, tgt := f.Source, f.Target
+
+	// Source: discovery (Metadata), copy (Fetch, ListOffsets); Read
+	// implies Describe.
+	for _, r := range scope.SourceTopics {
+		add(src, r, "copy its records (Fetch; Read also allows Metadata and ListOffsets)", OpRead)
+		add(src, r, "compare its configs with the target topic's (kmirror plan)", OpDescribeConfigs)
+		if f.SyncTopicConfigs {
+			add(src, r, "copy its configs to the target topic (DescribeConfigs, "+config.KeySyncTopicConfigs+")", OpDescribeConfigs)
+		}
+	}
+	if f.SyncTopicACLs {
+		add(src, theCluster, "read the ACLs of the selected topics (DescribeAcls, "+config.KeySyncTopicACLs+")", OpDescribe)
+		add(tgt, theCluster, "create the copied topic ACLs (CreateAcls, "+config.KeySyncTopicACLs+")", OpAlter)
+	}
+	if f.EmitCheckpoints || f.SyncGroupOffsets {
+		for _, r := range scope.Groups {
+			add(src, r, "read its committed offsets to translate them (ListGroups, OffsetFetch)", OpDescribe)
+		}
+	}
+
+	// Target: the mirrored topics.
+	for _, r := range scope.CreateTopics {
+		add(tgt, r, "create it (CreateTopics, "+config.KeyTopicCreation+")", OpCreate)
+	}
+	for _, r := range scope.TargetTopics {
+		add(tgt, r, "write the copied records (Produce; Write also allows Metadata and ListOffsets)", OpWrite)
+		if f.TopicCreation {
+			add(tgt, r, "add partitions when the source topic grows (CreatePartitions, "+config.KeyTopicCreation+")", OpAlter)
+		}
+		add(tgt, r, "compare its configs with the source topic's (kmirror plan)", OpDescribeConfigs)
+		if f.SyncTopicConfigs {
+			add(tgt, r, "read its configs to sync them (DescribeConfigs, "+config.KeySyncTopicConfigs+")", OpDescribeConfigs)
+			add(tgt, r, "set its configs as the source topic's (IncrementalAlterConfigs, "+config.KeySyncTopicConfigs+")", OpAlterConfigs)
+		}
+		if f.SyncGroupOffsets {
+			add(tgt, r, "commit translated group offsets on it (OffsetCommit, "+config.KeySyncGroupOffsets+")", OpRead)
+		}
+	}
+	if f.SyncGroupOffsets {
+		for _, r := range scope.Groups {
+			add(tgt, r, "commit translated offsets to it (OffsetCommit; Read also allows DescribeGroups and OffsetFetch, to see whether it is active on the target)", OpRead)
+		}
+	}
+
+	// Internal topics: each is created on every start (CreateTopics; one
+	// that exists is fine), written, and the first two read back at start.
+	internal := func(alias, name, what string, read bool) {
+		add(alias, topic(name), "create it at start (CreateTopics; an existing topic is fine)", OpCreate)
+		add(alias, topic(name), "write "+what+" (Produce)", OpWrite)
+		if read {
+			add(alias, topic(name), "read "+what+" back at start (Fetch)", OpRead)
+		}
+	}
+	internal(tgt, mirror.ProgressTopic(src), "the copy progress", true)
+	if f.OffsetSyncsLocation == "source" {
+		internal(src, f.Replication.OffsetSyncsTopic(tgt), "the offset map ("+config.KeyOffsetSyncsLocation+"=source)", true)
+		needs = append(needs, idempotent(src))
+	} else {
+		internal(tgt, f.Replication.OffsetSyncsTopic(src), "the offset map", true)
+	}
+	if f.EmitCheckpoints {
+		internal(tgt, f.Replication.CheckpointsTopic(src), "MM2-format checkpoints", false)
+	}
+	if f.EmitHeartbeats {
+		internal(tgt, policy.HeartbeatsTopic, "MM2-format heartbeats", false)
+	}
+	needs = append(needs, idempotent(tgt))
+
+	for _, alias := range []string{src, tgt} {
+		needs = append(needs, Need{Cluster: alias, Resource: theCluster, Operation: OpDescribe, Optional: true,
+			Why: "optional: lets kmirror preflight check ACLs of topics that do not exist yet (DescribeAcls)"})
+	}
+	return needs
+}
+
+// idempotent is what franz-go's idempotent producers need: kmirror's
+// clients produce idempotently (the copy path unless
+// producer.enable.idempotence=false; progress, offset syncs, checkpoints
+// and heartbeats always).
+func idempotent(alias string) Need {
+	return Need{Cluster: alias, Resource: theCluster, Operation: OpIdempotentWrite, ByTopicWrite: true,
+		Why: "produce idempotently (InitProducerId); Kafka 3.0+ also accepts Write on any topic"}
+}
+
+// Merge folds needs for the same permission into one, joining the
+// reasons, and sorts them: by the order clusters first appear, then
+// topics, groups, cluster, then name and operation.
+func Merge(needs []Need) []Need {
+	order := map[string]int{}
+	type key struct {
+		cluster string
+		res     Resource
+		op      string
+	}
+	byKey := map[key]*Need{}
+	var keys []key
+	for _, n := range needs {
+		if _, ok := order[n.Cluster]; !ok {
+			order[n.Cluster] = len(order)
+		}
+		k := key{n.Cluster, n.Resource, n.Operation}
+		m, ok := byKey[k]
+		if !ok {
+			c := n
+			byKey[k] = &c
+			keys = append(keys, k)
+			continue
+		}
+		// A need that is required somewhere is required.
+		if m.Optional && !n.Optional {
+			m.Why, m.Optional = n.Why, false
+			continue
+		}
+		if n.Optional && !m.Optional {
+			continue
+		}
+		if !slices.Contains(strings.Split(m.Why, "; "), n.Why) {
+			m.Why += "; " + n.Why
+		}
+	}
+	typeOrder := map[string]int{TypeTopic: 0, TypeGroup: 1, TypeCluster: 2}
+	slices.SortStableFunc(keys, func(a, b key) int {
+		return cmp.Or(
+			cmp.Compare(order[a.cluster], order[b.cluster]),
+			cmp.Compare(typeOrder[a.res.Type], typeOrder[b.res.Type]),
+			cmp.Compare(a.res.Name, b.res.Name),
+			cmp.Compare(a.res.Pattern, b.res.Pattern),
+			cmp.Compare(opOrder(a.op), opOrder(b.op)),
+		)
+	})
+	out := make([]Need, len(keys))
+	for i, k := range keys {
+		out[i] = *byKey[k]
+	}
+	return out
+}
+
+func opOrder(op string) int {
+	return slices.Index([]string{OpCreate, OpRead, OpWrite, OpDescribe, OpAlter, OpDescribeConfigs, OpAlterConfigs, OpIdempotentWrite}, op)
+}
