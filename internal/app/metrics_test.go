@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -24,6 +25,8 @@ import (
 
 	"github.com/kmirror/kmirror/deploy"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/httpapi"
+	"github.com/kmirror/kmirror/internal/httpapi/browsertest"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -103,6 +106,21 @@ func TestMetricsFollowTheCopy(t *testing.T) {
 	a := New(cfg, slog.New(slog.DiscardHandler), Options{Version: "1.2.3", MetricsPartitions: true})
 	srv := httptest.NewServer(promhttp.HandlerFor(a.Gatherer(), promhttp.HandlerOpts{}))
 	t.Cleanup(srv.Close)
+	// The status page of the same worker, in a real browser.
+	chromium := os.Getenv("CI") == "true"
+	if _, err := os.Stat(browsertest.ChromiumPath); err == nil {
+		chromium = true
+	}
+	page := browsertest.StartServer(t, httpapi.Handler(a.HTTP()))
+	topicRow := func(what string, ok func(browsertest.Topic) bool) browsertest.Page {
+		t.Helper()
+		var p browsertest.Page
+		testbed.WaitFor(t, 60*time.Second, "the status page to show "+what, func() bool {
+			p = browsertest.Read(t, browsertest.LoadPage(t, page))
+			return p.State == "ok" && len(p.Flows) == 1 && len(p.Flows[0].Topics) == 1 && ok(p.Flows[0].Topics[0])
+		})
+		return p
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -131,6 +149,12 @@ func TestMetricsFollowTheCopy(t *testing.T) {
 		_, hasLag := m[lag]
 		return m[copied] == 20 && hasLag && m[lag] == 0 && m[lagP0] == 0 && m[heartbeat] > 0 && m[syncs] >= 1 && m[ready] == 1
 	})
+	if chromium {
+		p := topicRow("app-a caught up", func(tp browsertest.Topic) bool { return tp.LagRecords == 0 && tp.Copied == 20 })
+		if g := p.Flows[0].Groups; len(g) != 1 || g[0].Group != "app-g" || g[0].Verdict != "ready" {
+			t.Errorf("groups on the page: %+v", g)
+		}
+	}
 	if m[copiedB] != 20*10 || m[latency] != 20 || m[tasks] < 1 || m[segments] < 1 {
 		t.Errorf("bytes %v, latency count %v, tasks %v, segments %v", m[copiedB], m[latency], m[tasks], m[segments])
 	}
@@ -151,6 +175,9 @@ func TestMetricsFollowTheCopy(t *testing.T) {
 		m = scrape(t, srv.URL)
 		return m[lag] == 30 && m[lagSeconds] > 0
 	})
+	if chromium {
+		topicRow("the lag of the held mirror", func(tp browsertest.Topic) bool { return tp.LagRecords == 30 && tp.LagSeconds > 0 && tp.LagBarPercent > 0 })
+	}
 	before := m[lagSeconds]
 	testbed.WaitFor(t, 30*time.Second, "the lag in seconds to grow while held", func() bool {
 		m = scrape(t, srv.URL)
@@ -198,4 +225,10 @@ func TestMetricsFollowTheCopy(t *testing.T) {
 		m = scrape(t, srv.URL)
 		return m[lag] == 0 && m[lagSeconds] == 0 && m[copied] == 50
 	})
+	if chromium {
+		topicRow("the lag back to 0", func(tp browsertest.Topic) bool { return tp.LagRecords == 0 && tp.Copied == 50 })
+		shot := filepath.Join(browsertest.ArtifactDir(t), "status-page-live.png")
+		browsertest.Screenshot(t, page, shot)
+		t.Logf("screenshot of the live status page: %s", shot)
+	}
 }
