@@ -176,7 +176,9 @@ func TestMetricsFollowTheCopy(t *testing.T) {
 		return m[lag] == 30 && m[lagSeconds] > 0
 	})
 	if chromium {
-		topicRow("the lag of the held mirror", func(tp browsertest.Topic) bool { return tp.LagRecords == 30 && tp.LagSeconds > 0 && tp.LagBarPercent > 0 })
+		topicRow("the lag of the held mirror", func(tp browsertest.Topic) bool {
+			return tp.LagRecords == 30 && tp.LagSeconds > 0 && tp.LagBarPercent > 0
+		})
 	}
 	before := m[lagSeconds]
 	testbed.WaitFor(t, 30*time.Second, "the lag in seconds to grow while held", func() bool {
