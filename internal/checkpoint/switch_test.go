@@ -183,9 +183,7 @@ func TestConsumerFirstSwitch(t *testing.T) {
 		if err := txn.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(i%3 != 1)); err != nil {
-			t.Fatal(err)
-		}
+		testbed.EndTransaction(t, ctx, txn, i%3 != 1)
 	}
 	seq := make([]int, ordersParts)
 	producer := src.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))

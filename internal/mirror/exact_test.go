@@ -82,9 +82,7 @@ func TestTransactionsAndCompactionTranslateExactly(t *testing.T) {
 		if err := txn.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(i%3 != 2)); err != nil {
-			t.Fatal(err)
-		}
+		testbed.EndTransaction(t, ctx, txn, i%3 != 2)
 		if i%5 == 0 {
 			if err := plain.ProduceSync(ctx, &kgo.Record{Value: []byte(fmt.Sprint("plain", i))}).FirstErr(); err != nil {
 				t.Fatal(err)

@@ -2,11 +2,13 @@ package testbed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -149,4 +151,19 @@ mirrors:
   - sourceCluster: source
     targetCluster: target
 %s`, source.Addr, target.Addr, mirror)
+}
+
+// EndTransaction ends cl's transaction, committing or aborting it. When a
+// commit is not attempted because the producer ID had an error (a produce
+// that failed on a loaded machine), it aborts, as franz-go documents; tests
+// that read the committed records back from the source are unaffected.
+func EndTransaction(t testing.TB, ctx context.Context, cl *kgo.Client, commit bool) {
+	t.Helper()
+	err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit))
+	if errors.Is(err, kerr.OperationNotAttempted) {
+		err = cl.EndTransaction(ctx, kgo.TryAbort)
+	}
+	if err != nil {
+		t.Fatalf("end transaction: %v", err)
+	}
 }
