@@ -77,7 +77,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
-	root.AddCommand(versionCmd(g), validateCmd(g), planCmd(g), runCmd(g), devClusterCmd(g))
+	root.AddCommand(versionCmd(g), validateCmd(g), planCmd(g), runCmd(g), devClusterCmd(g), verifyCmd(g))
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -121,6 +122,11 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 // recreated).
 func plan(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics []string, o Options, log *slog.Logger) ([]job, []Partition, error) {
 	stored, err := mirror.ReadStored(ctx, f, src, tgt, log)
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		// The flow never ran: the topics it stores its progress in
+		// are not there yet.
+		stored, err = mirror.Stored{}, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the stored progress: %w", err)
 	}
