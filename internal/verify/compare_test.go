@@ -144,3 +144,28 @@ func TestWalk(t *testing.T) {
 		})
 	}
 }
+
+func TestMirroredRanges(t *testing.T) {
+	// Source 5..9 copied to target 100..104, 10 and 11 were markers, 12..14
+	// copied to 105..107.
+	m := offsetmap.Restore(5, offsetmap.Segment{Source: 15, Target: 108},
+		[]offsetmap.Segment{{Source: 5, Target: 100, Count: 5}, {Source: 12, Target: 105, Count: 3}})
+	tests := []struct {
+		from     int64
+		src, tgt Range
+	}{
+		{0, Range{5, 15}, Range{100, 108}},   // the log start is below the map
+		{7, Range{7, 15}, Range{102, 108}},   // retention or --from-timestamp
+		{10, Range{10, 15}, Range{105, 108}}, // on a marker: the next copied record
+		{15, Range{15, 15}, Range{108, 108}}, // nothing left
+		{99, Range{15, 15}, Range{108, 108}}, // past the mirrored end
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.from), func(t *testing.T) {
+			src, tgt := mirroredRanges(m, tt.from)
+			if src != tt.src || tgt != tt.tgt {
+				t.Errorf("%+v → %+v, want %+v → %+v", src, tgt, tt.src, tt.tgt)
+			}
+		})
+	}
+}

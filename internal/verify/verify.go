@@ -206,23 +206,28 @@ func plan(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics 
 			if !ok || tgtStart.Err != nil {
 				return nil, nil, fmt.Errorf("start offset of %s[%d] on cluster %q: %w", targets[i], pd.Partition, tgt.Alias, errors.Join(tgtStart.Err, missingErr(ok)))
 			}
-			m := sp.Map
-			end := m.End()
-			from := max(m.Start(), srcStart.Offset)
+			from := srcStart.Offset
 			if fo, ok := fromOffsets.Lookup(t, pd.Partition); ok {
 				from = max(from, fo.Offset)
 			}
-			from = min(from, end.Source)
-			tgtFrom, res := m.Translate(from)
-			if res != offsetmap.Exact { // cannot happen: from is in the map's range
-				return nil, nil, fmt.Errorf("%s[%d]: offset %d translates %s", t, pd.Partition, from, res)
-			}
-			p.Source = Range{From: from, To: end.Source}
-			p.Target = Range{From: tgtFrom, To: end.Target}
-			jobs = append(jobs, job{p: p, srcID: d.ID, tgtID: tgtDetails[targets[i]].ID, segs: slices.Clone(m.Segments()), readFrom: min(max(tgtFrom, tgtStart.Offset), end.Target)})
+			p.Source, p.Target = mirroredRanges(sp.Map, from)
+			jobs = append(jobs, job{p: p, srcID: d.ID, tgtID: tgtDetails[targets[i]].ID, segs: slices.Clone(sp.Map.Segments()),
+				readFrom: min(max(p.Target.From, tgtStart.Offset), p.Target.To)})
 		}
 	}
 	return jobs, done, nil
+}
+
+// mirroredRanges returns the source and target ranges the offset map m
+// covers from source offset from on (the source's log start, or a later
+// offset to start at).
+func mirroredRanges(m *offsetmap.Partition, from int64) (src, tgt Range) {
+	end := m.End()
+	from = min(max(m.Start(), from), end.Source)
+	// from lies in the map's range: the translation is exact, the target
+	// offset of the first copied record at or after it.
+	tgtFrom, _ := m.Translate(from)
+	return Range{From: from, To: end.Source}, Range{From: tgtFrom, To: end.Target}
 }
 
 // listed turns the per-partition errors of a listing into one error.
