@@ -66,6 +66,7 @@ func verifyCmd(g *globals) *cobra.Command {
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false) // flows are named "a->b"
 				if err := enc.Encode(r); err != nil {
 					return &exitError{code: ExitFailure, err: err}
 				}

@@ -163,7 +163,7 @@ func TestVerify(t *testing.T) {
 		r.Total.NotMirrored != 1 || r.Partitions[0].Topic != "late" || r.Partitions[0].State != verify.StateNotMirrored {
 		t.Errorf("report %+v", r)
 	}
-	for _, key := range []string{`"identical": false`, `"targetTopic": "source.orders"`, `"state": "compared"`, `"sourceOffset": 10`,
+	for _, key := range []string{`"identical": false`, `"flow": "source->target"`, `"targetTopic": "source.orders"`, `"state": "compared"`, `"sourceOffset": 10`,
 		`"kind": "altered"`, `"fields": [`, `"notMirrored": 1`} {
 		if !strings.Contains(out, key) {
 			t.Errorf("the JSON lacks %s:\n%s", key, out)
