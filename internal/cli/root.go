@@ -77,7 +77,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
-	root.AddCommand(versionCmd(g), validateCmd(g), planCmd(g), runCmd(g), statusCmd(g), migrateCmd(g), preflightCmd(g), devClusterCmd(g), demoCmd(g))
+	root.AddCommand(versionCmd(g), validateCmd(g), planCmd(g), runCmd(g), statusCmd(g), migrateCmd(g), preflightCmd(g), verifyCmd(g), devClusterCmd(g), demoCmd(g))
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {

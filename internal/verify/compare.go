@@ -1,0 +1,188 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/offsetmap"
+)
+
+// Reasons given for missing and extra records.
+const (
+	reasonNotCopied = "not in the offset map: never copied"
+	reasonNoTarget  = "no target record at its offset"
+	reasonStranger  = "not copied from the source: written to the target by something else"
+	// reasonGone is formatted with the source offset the record was
+	// copied from.
+	reasonGone = "copied from source offset %d, which the source no longer holds (compacted or deleted since)"
+)
+
+// stream yields the data records of one side of a partition's range, in
+// offset order; nil at the end of the range.
+type stream interface {
+	next(ctx context.Context) (*kgo.Record, error)
+}
+
+// walk compares one partition. The segments of the offset map say where
+// each copied source record is on the target; source offsets that no
+// segment covers were not copied, target offsets that no segment covers
+// were not written by the mirror.
+type walk struct {
+	segs []offsetmap.Segment
+	// si and ti are the segments last looked up by source and by target
+	// offset; both only move forward, as the logs are read in order.
+	si, ti int
+	max    int
+	p      *Partition
+}
+
+// run reads both sides to their ends and counts into w.p.
+func (w *walk) run(ctx context.Context, src, tgt stream) error {
+	var next *kgo.Record // the target record read but not yet matched
+	tgtDone := false
+	peek := func() (*kgo.Record, error) {
+		if next == nil && !tgtDone {
+			r, err := tgt.next(ctx)
+			if err != nil {
+				return nil, err
+			}
+			next, tgtDone = r, r == nil
+		}
+		return next, nil
+	}
+	for {
+		s, err := src.next(ctx)
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			break
+		}
+		w.p.Compared++
+		to, ok := w.targetOf(s.Offset)
+		if !ok {
+			w.missing(s.Offset, -1, reasonNotCopied)
+			continue
+		}
+		// Target records before this one's place belong to no source
+		// record that is still there.
+		for {
+			t, err := peek()
+			if err != nil {
+				return err
+			}
+			if t == nil || t.Offset >= to {
+				break
+			}
+			w.extra(t.Offset)
+			next = nil
+		}
+		if next == nil || next.Offset != to {
+			w.missing(s.Offset, to, reasonNoTarget)
+			continue
+		}
+		if fields := diff(s, next); len(fields) > 0 {
+			w.p.Altered++
+			w.note(Mismatch{Kind: Altered, SourceOffset: s.Offset, TargetOffset: to, Fields: fields})
+		} else {
+			w.p.Identical++
+		}
+		next = nil
+	}
+	for {
+		t, err := peek()
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			return nil
+		}
+		w.extra(t.Offset)
+		next = nil
+	}
+}
+
+// targetOf returns the target offset the source record at offset o was
+// copied to; ok is false when it was not copied.
+func (w *walk) targetOf(o int64) (int64, bool) {
+	for w.si < len(w.segs) && w.segs[w.si].Source+w.segs[w.si].Count <= o {
+		w.si++
+	}
+	if w.si == len(w.segs) || w.segs[w.si].Source > o {
+		return 0, false
+	}
+	s := w.segs[w.si]
+	return s.Target + (o - s.Source), true
+}
+
+// sourceOf returns the source offset the target record at offset o was
+// copied from; ok is false when the mirror did not write it.
+func (w *walk) sourceOf(o int64) (int64, bool) {
+	for w.ti < len(w.segs) && w.segs[w.ti].Target+w.segs[w.ti].Count <= o {
+		w.ti++
+	}
+	if w.ti == len(w.segs) || w.segs[w.ti].Target > o {
+		return 0, false
+	}
+	s := w.segs[w.ti]
+	return s.Source + (o - s.Target), true
+}
+
+func (w *walk) missing(src, tgt int64, reason string) {
+	w.p.Missing++
+	w.note(Mismatch{Kind: Missing, SourceOffset: src, TargetOffset: tgt, Reason: reason})
+}
+
+func (w *walk) extra(tgt int64) {
+	w.p.Extra++
+	if len(w.p.Mismatches) >= w.max {
+		return
+	}
+	reason := reasonStranger
+	if src, ok := w.sourceOf(tgt); ok {
+		reason = fmt.Sprintf(reasonGone, src)
+	}
+	w.note(Mismatch{Kind: Extra, SourceOffset: -1, TargetOffset: tgt, Reason: reason})
+}
+
+func (w *walk) note(m Mismatch) {
+	if len(w.p.Mismatches) < w.max {
+		w.p.Mismatches = append(w.p.Mismatches, m)
+	}
+}
+
+// diff names the fields a mirror must keep that differ between the source
+// record s and the target record t. A nil key or value is not an empty one.
+func diff(s, t *kgo.Record) []string {
+	var fields []string
+	if !sameBytes(s.Key, t.Key) {
+		fields = append(fields, "key")
+	}
+	if !sameBytes(s.Value, t.Value) {
+		fields = append(fields, "value")
+	}
+	if !sameHeaders(s.Headers, t.Headers) {
+		fields = append(fields, "headers")
+	}
+	if s.Timestamp.UnixMilli() != t.Timestamp.UnixMilli() {
+		fields = append(fields, "timestamp")
+	}
+	return fields
+}
+
+func sameBytes(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
+
+func sameHeaders(a, b []kgo.RecordHeader) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Key != b[i].Key || !sameBytes(a[i].Value, b[i].Value) {
+			return false
+		}
+	}
+	return true
+}

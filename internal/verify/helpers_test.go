@@ -1,0 +1,85 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+func testLogger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// flowConfig is a native configuration with one flow between the clusters,
+// with the mirror's further lines.
+func flowConfig(t testing.TB, src, tgt *testbed.Cluster, lines string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "kmirror.yaml"), []byte(testbed.NativeConfig(src, tgt, lines)), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// mirrorAll runs the copy path of cfg's first flow until every partition of
+// the topics is copied up to the source's current end, then stops it
+// cleanly, so that the progress is persisted.
+func mirrorAll(t testing.TB, cfg *config.Config, src *testbed.Cluster, topics ...string) {
+	t.Helper()
+	want := map[mirror.TopicPartition]int64{}
+	for _, topic := range topics {
+		for p, end := range src.EndOffsets(t, topic) {
+			want[mirror.TopicPartition{Topic: topic, Partition: p}] = end
+		}
+	}
+	f := cfg.Flows[0]
+	fl := mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fl.Run(ctx) }()
+	stop := func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("the flow stopped with %v", err)
+			}
+		case <-time.After(mirror.StopTimeout + 10*time.Second):
+			t.Error("the flow did not stop")
+		}
+	}
+	defer stop()
+	testbed.WaitFor(t, 30*time.Second, fmt.Sprintf("%v copied", topics), func() bool {
+		parts, _, _ := fl.Status()
+		n := 0
+		for _, p := range parts {
+			if end, ok := want[mirror.TopicPartition{Topic: p.Topic, Partition: p.Partition}]; ok && p.Next >= end {
+				n++
+			}
+		}
+		return n == len(want)
+	})
+}
+
+// verify runs a verification that must not fail.
+func verify(t testing.TB, cfg *config.Config, o Options) *Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := Run(ctx, cfg, o, testLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
