@@ -16,6 +16,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/app"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/migrate"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -172,4 +173,17 @@ func TestDemo(t *testing.T) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}
 	}
+}
+
+func TestDrainOutput(t *testing.T) {
+	var plain, tty bytes.Buffer
+	for _, st := range []migrate.DrainState{
+		{Remaining: 400, Initial: 400, Partitions: []string{"app1-t1[0]", "app1-t1[1] (not mirrored yet)"}},
+		{Remaining: 100, Initial: 400, Partitions: []string{"app1-t1[1]"}},
+		{Remaining: 0, Initial: 400},
+	} {
+		printDrain(&plain, st, false)
+		printDrain(&tty, st, true)
+	}
+	golden(t, "drain", plain.String()+"--- on a terminal:\n"+strings.ReplaceAll(tty.String(), "\x1b[K", "<clear to end of line>")+"\n")
 }
