@@ -1,9 +1,11 @@
 package status
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -196,9 +198,9 @@ func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client
 		return []Topic{}, fmt.Errorf("list start offsets of %q: %w", f.Source, err)
 	}
 	now := time.Now()
-	// The age of the oldest record not yet copied needs that record: one
-	// fetch of every lagging partition at its next offset.
-	lagging := map[string]map[int32]kgo.Offset{}
+	// The age of the oldest record not yet copied needs that record: a
+	// fetch of lagging partitions at their next offset (see pickSamples).
+	var lagging []lagSample
 	out := make([]Topic, 0, len(sel))
 	for _, t := range sel {
 		tp := Topic{Topic: t.Source, Target: t.Target, Partitions: []Partition{}}
@@ -219,16 +221,13 @@ func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client
 			part.LagRecords = max(0, e.Offset-from)
 			tp.LagRecords += part.LagRecords
 			if part.LagRecords > 0 {
-				if lagging[t.Source] == nil {
-					lagging[t.Source] = map[int32]kgo.Offset{}
-				}
-				lagging[t.Source][p] = kgo.NewOffset().At(from)
+				lagging = append(lagging, lagSample{t.Source, p, from, part.LagRecords})
 			}
 			tp.Partitions = append(tp.Partitions, part)
 		}
 		out = append(out, tp)
 	}
-	ages := c.oldest(ctx, f, lagging, now)
+	ages := c.oldest(ctx, f, pickSamples(lagging, MaxAgeSamples), now)
 	c.mu.Lock()
 	for i := range out {
 		t := &out[i]
@@ -253,6 +252,53 @@ func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client
 	return out, nil
 }
 
+// MaxAgeSamples bounds how many lagging partitions have the age of their
+// next record fetched in one collection: each fetch returns at least a whole
+// record batch, so a mirror far behind on many partitions would otherwise
+// have every refresh read megabytes.
+const MaxAgeSamples = 64
+
+type lagSample struct {
+	topic     string
+	partition int32
+	next, lag int64
+}
+
+// pickSamples picks at most n lagging partitions: the most lagging of each topic
+// first, round-robin over the topics, so that every lagging topic gets a
+// lag in seconds.
+func pickSamples(lagging []lagSample, n int) map[string]map[int32]kgo.Offset {
+	byTopic := map[string][]lagSample{}
+	var topics []string
+	for _, l := range lagging {
+		if byTopic[l.topic] == nil {
+			topics = append(topics, l.topic)
+		}
+		byTopic[l.topic] = append(byTopic[l.topic], l)
+	}
+	for _, ls := range byTopic {
+		slices.SortStableFunc(ls, func(a, b lagSample) int { return cmp.Compare(b.lag, a.lag) })
+	}
+	out := map[string]map[int32]kgo.Offset{}
+	for picked, round := 0, 0; picked < n; round++ {
+		more := false
+		for _, t := range topics {
+			if ls := byTopic[t]; round < len(ls) && picked < n {
+				if out[t] == nil {
+					out[t] = map[int32]kgo.Offset{}
+				}
+				out[t][ls[round].partition] = kgo.NewOffset().At(ls[round].next)
+				picked++
+				more = true
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	return out
+}
+
 // OldestTimeout bounds the fetch of the oldest records not yet copied.
 const OldestTimeout = 3 * time.Second
 
@@ -269,7 +315,7 @@ func (c *Collector) oldest(ctx context.Context, f *config.Flow, lagging map[stri
 		return ages
 	}
 	cl, err := kgo.NewClient(append(cluster.Options(c.cfg.Cluster(f.Source), nil),
-		kgo.ConsumePartitions(lagging), kgo.KeepControlRecords(), kgo.FetchMaxPartitionBytes(1<<10))...)
+		kgo.ConsumePartitions(lagging), kgo.KeepControlRecords(), kgo.FetchMaxPartitionBytes(1<<10), kgo.FetchMaxBytes(1<<20))...)
 	if err != nil {
 		c.log.Warn("cannot read the oldest records not yet copied", "cluster", f.Source, "err", err)
 		return ages

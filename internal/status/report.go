@@ -44,7 +44,8 @@ type Topic struct {
 	Target string `json:"target"`
 	// LagRecords is the number of source offsets not yet copied, summed over
 	// the partitions; LagSeconds the age of the oldest record not yet copied
-	// (0 when caught up).
+	// (0 when caught up), measured on the most lagging partitions (at most
+	// MaxAgeSamples per flow, the most lagging of each topic first).
 	LagRecords int64   `json:"lagRecords"`
 	LagSeconds float64 `json:"lagSeconds"`
 	// RecordsPerSecond is the copy rate between the last two samples; null

@@ -40,3 +40,27 @@ func TestJudge(t *testing.T) {
 		})
 	}
 }
+
+func TestPickSamples(t *testing.T) {
+	var lagging []lagSample
+	for p := range int32(10) {
+		lagging = append(lagging, lagSample{"a", p, 100, int64(p)})
+	}
+	lagging = append(lagging, lagSample{"b", 0, 5, 1}, lagSample{"c", 3, 7, 9})
+	got := pickSamples(lagging, 5)
+	// Every topic once, most lagging first, then a's next most lagging.
+	want := map[string][]int32{"a": {9, 8, 7}, "b": {0}, "c": {3}}
+	for topic, ps := range want {
+		if len(got[topic]) != len(ps) {
+			t.Errorf("%s: sampled %v, want %v", topic, got[topic], ps)
+		}
+		for _, p := range ps {
+			if _, ok := got[topic][p]; !ok {
+				t.Errorf("%s[%d] not sampled: %v", topic, p, got[topic])
+			}
+		}
+	}
+	if n := len(pickSamples(lagging, 100)["a"]); n != 10 {
+		t.Errorf("a large enough budget samples all 10 partitions of a, got %d", n)
+	}
+}
