@@ -200,6 +200,10 @@ func (s *Syncer) Round(ctx context.Context) error {
 		return err
 	}
 	if len(groups) == 0 {
+		clear(s.emitted)
+		s.mu.Lock()
+		s.groups = map[string]*GroupState{}
+		s.mu.Unlock()
 		return nil
 	}
 	fetched := s.src.FetchManyOffsets(ctx, groups...)
@@ -246,6 +250,13 @@ func (s *Syncer) Round(ctx context.Context) error {
 		}
 		if len(st.Partitions) == 0 {
 			st.Reason = ReasonNoReplicated
+		}
+	}
+	// Forget what was emitted for groups no longer selected (deleted, or
+	// out of the selection), so that the cache does not grow forever.
+	for k := range s.emitted {
+		if _, ok := states[k.group]; !ok {
+			delete(s.emitted, k)
 		}
 	}
 	var errs []error
