@@ -225,11 +225,14 @@ func runOnce(ctx context.Context, o options, bins binaries, dir string, first bo
 	}
 	common := []string{"-c", cfg, "-records", strconv.Itoa(o.spec.Records), "-size", strconv.Itoa(o.spec.Size),
 		"-partitions", P, "-keys", o.spec.Keys}
+	brokers := brokerMeter{src, tgt}
 	mode := func(m string, extra ...string) (workload.Result, error) {
 		o.logf("  %s %s", m, strings.Join(extra, " "))
+		b0 := brokers.cpu()
 		r, err := client(ctx, bins.client, append(append([]string{"-mode", m}, common...), extra...)...)
+		r.BrokerCPUSeconds = (brokers.cpu() - b0).Seconds()
 		if err == nil {
-			o.logf("    %.0f records/s, %.1f s, %.2f CPU-s", float64(r.Records)/r.Seconds, r.Seconds, r.CPUSeconds)
+			o.logf("    %.0f records/s, %.1f s, %.2f CPU-s, brokers %.2f CPU-s", float64(r.Records)/r.Seconds, r.Seconds, r.CPUSeconds, r.BrokerCPUSeconds)
 		}
 		return r, err
 	}
@@ -272,7 +275,7 @@ func runOnce(ctx context.Context, o options, bins binaries, dir string, first bo
 		drop(topicBare)
 	}
 
-	m, err := mirror(ctx, o, bins, cfg, adm, load.Bytes, first)
+	m, err := mirror(ctx, o, bins, cfg, adm, brokers, load.Bytes, maxRate(rr), first)
 	if err != nil {
 		return nil, err
 	}
@@ -280,6 +283,23 @@ func runOnce(ctx context.Context, o options, bins binaries, dir string, first bo
 	rr.steady = m.steady
 	rr.loadEnd = loadAverage()
 	return rr, nil
+}
+
+// maxRate is the raw limit measured in a run, 0 if none.
+func maxRate(rr *runResult) float64 {
+	if r, ok := rr.rows[rowRaw]; ok && r.Seconds > 0 {
+		return float64(r.Records) / r.Seconds
+	}
+	return 0
+}
+
+// brokerMeter reads the CPU time of the two dev-cluster processes.
+type brokerMeter struct{ src, tgt *proc }
+
+func (b brokerMeter) cpu() time.Duration {
+	s, _ := b.src.usage()
+	t, _ := b.tgt.usage()
+	return s.CPU + t.CPU
 }
 
 type mirrorResult struct {
@@ -290,7 +310,7 @@ type mirrorResult struct {
 // mirror runs kmirror on the loaded topic: the catch-up, timed from its
 // "copying" line until the target holds every record, then the steady
 // load.
-func mirror(ctx context.Context, o options, bins binaries, cfg string, adm *kadm.Client, bytes int64, first bool) (res mirrorResult, err error) {
+func mirror(ctx context.Context, o options, bins binaries, cfg string, adm *kadm.Client, brokers brokerMeter, bytes int64, rawRate float64, first bool) (res mirrorResult, err error) {
 	bin, env := bins.kmirror, []string(nil)
 	profiling := first && o.cpuProfile != ""
 	if profiling {
@@ -313,7 +333,7 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, adm *kadm
 	if _, err := km.waitFor(ctx, "msg=copying", time.Minute); err != nil {
 		return res, err
 	}
-	t0 := time.Now()
+	t0, b0 := time.Now(), brokers.cpu()
 	u0, live := km.usage()
 	want := int64(o.spec.Records)
 	for {
@@ -337,16 +357,22 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, adm *kadm
 	}
 	el := time.Since(t0)
 	u1, _ := km.usage()
+	bcpu := (brokers.cpu() - b0).Seconds()
 	if profiling {
 		_ = km.cmd.Process.Signal(syscall.SIGUSR1)
 	}
-	res.catchUp = workload.Result{Records: want, Bytes: bytes, Seconds: el.Seconds(), CPUSeconds: (u1.CPU - u0.CPU).Seconds(), MaxRSS: u1.MaxRSS}
-	o.logf("    %.0f records/s, %.1f s, %.2f CPU-s", float64(want)/el.Seconds(), el.Seconds(), res.catchUp.CPUSeconds)
+	res.catchUp = workload.Result{Records: want, Bytes: bytes, Seconds: el.Seconds(), CPUSeconds: (u1.CPU - u0.CPU).Seconds(), MaxRSS: u1.MaxRSS, BrokerCPUSeconds: bcpu}
+	o.logf("    %.0f records/s, %.1f s, %.2f CPU-s, brokers %.2f CPU-s", float64(want)/el.Seconds(), el.Seconds(), res.catchUp.CPUSeconds, bcpu)
 
 	if o.steady > 0 {
 		rate := o.rate
 		if rate == 0 {
+			// Half of the maximum: kmirror's, or the brokers' when they
+			// cannot take more (a load kmirror outran could not be fed).
 			rate = float64(want) / el.Seconds() / 2
+			if rawRate > 0 {
+				rate = min(rate, rawRate/2)
+			}
 		}
 		o.logf("  steady load at %.0f records/s for %s", rate, o.steady)
 		r, err := client(ctx, bins.client, "-mode", "steady", "-c", cfg, "-from", topicMirrored, "-to", topicMirrored,

@@ -161,6 +161,9 @@ type Result struct {
 	Seconds float64 `json:"seconds"`
 	// CPUSeconds is user+system time of the process over the measurement.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// BrokerCPUSeconds is the CPU time both brokers used meanwhile (set
+	// by the harness).
+	BrokerCPUSeconds float64 `json:"broker_cpu_seconds,omitempty"`
 	// MaxRSS is the process's peak resident set, in bytes.
 	MaxRSS int64 `json:"max_rss"`
 	// FetchSeconds and ProduceSeconds time each side of a concurrent run.
