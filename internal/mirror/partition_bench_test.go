@@ -11,8 +11,8 @@ import (
 )
 
 // BenchmarkPartitionCopy is kmirror's own work per copied record, without
-// Kafka: the task hands a fetched record over (partition.sent) and the
-// producer acknowledges it (partition.acked), which extends the offset map.
+// Kafka: the task hands a fetch's records over (partition.send) and the
+// producer acknowledges each (partition.acked), which extends the offset map.
 // window records are in flight between the two, as while the producer has
 // a request outstanding.
 //
@@ -26,18 +26,19 @@ func BenchmarkPartitionCopy(b *testing.B) {
 				recs[i] = &kgo.Record{Topic: "bench", Value: make([]byte, 1024), Timestamp: time.Now()}
 			}
 			b.SetBytes(1024)
+			batch := make([]*kgo.Record, 0, window)
 			var off int64
 			for b.Loop() {
 				// One window at a time: per loop iteration, one record on
-				// average goes through sent and acked.
-				i := int(off % int64(window))
-				r := recs[i]
+				// average is fetched, sent and acked.
+				r := recs[off%int64(window)]
 				r.Offset = off
-				p.sent(r, off)
-				if i == window-1 {
-					for _, r := range recs {
+				batch = append(batch, r)
+				if len(batch) == window {
+					for _, r := range p.send(batch) {
 						p.ack(r, nil)
 					}
+					batch = batch[:0]
 				}
 				off++
 			}
@@ -49,7 +50,7 @@ func BenchmarkPartitionCopy(b *testing.B) {
 	}
 }
 
-// BenchmarkPartitionCopyContended runs sent and acked on two goroutines, as
+// BenchmarkPartitionCopyContended runs send and acked on two goroutines, as
 // the task and the producer's promise goroutine do, on one partition.
 func BenchmarkPartitionCopyContended(b *testing.B) {
 	p := newPartition(partitionKey{"bench", 0}, "bench", [16]byte{}, offsetmap.New(0, 0))
@@ -70,11 +71,19 @@ func BenchmarkPartitionCopyContended(b *testing.B) {
 	}()
 	b.SetBytes(1024)
 	var off int64
+	// The task sends what one fetch returned, fetch by fetch.
+	const fetch = 64
+	batch := make([]*kgo.Record, 0, fetch)
 	for b.Loop() {
 		r := recs[off%window]
 		r.Offset = off
-		p.sent(r, off)
-		acks <- r
+		batch = append(batch, r)
+		if len(batch) == fetch {
+			for _, r := range p.send(batch) {
+				acks <- r
+			}
+			batch = batch[:0]
+		}
 		off++
 	}
 	close(acks)
