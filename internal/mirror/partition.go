@@ -53,9 +53,15 @@ type partition struct {
 	// gaps are source ranges lost to retention before they were copied.
 	gaps []Gap
 	// latency is how long the last copied record took from its source
-	// timestamp to its acknowledgement by the target.
-	latency time.Duration
+	// timestamp to its acknowledgement by the target, sampled: unsampled
+	// counts the acknowledgements since.
+	latency   time.Duration
+	unsampled int
 }
+
+// latencyEvery is how often, in acknowledged records, the copy latency of a
+// busy partition is sampled.
+const latencyEvery = 64
 
 // Gap is a range of source offsets [From, To) deleted by the source before
 // kmirror copied it.
@@ -155,7 +161,13 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 		return
 	}
 	p.segments = append(p.segments, segs...)
-	p.latency = time.Since(rec.Timestamp)
+	// Reading the clock for each record was a fifth of the bookkeeping's
+	// cost: sample every latencyEvery records, and always when nothing is
+	// left in flight, so that at rest the figure is the last record's.
+	if p.unsampled++; p.unsampled >= latencyEvery || len(p.inflight) == 0 {
+		p.unsampled = 0
+		p.latency = time.Since(rec.Timestamp)
+	}
 	if e.advance > 0 {
 		p.m.Advance(e.advance)
 	}
