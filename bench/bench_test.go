@@ -54,7 +54,7 @@ func TestHarnessSmoke(t *testing.T) {
 			}
 		}
 	}
-	r, p50, p99, _, ok := rep.steady()
+	_, r, p50, p99, _, ok := rep.steady()
 	if !ok || r <= 0 || p50 <= 0 || p99 < p50 {
 		t.Errorf("steady phase: rate %v, p50 %v ms, p99 %v ms", r, p50, p99)
 	}

@@ -82,17 +82,18 @@ func (rep *report) rows() []row {
 }
 
 // steady returns the median steady-load figures, ok false when not run.
-func (rep *report) steady() (rate, p50, p99, maxLat float64, ok bool) {
-	var r, a, b, c []float64
+func (rep *report) steady() (target, rate, p50, p99, maxLat float64, ok bool) {
+	var t, r, a, b, c []float64
 	for _, rr := range rep.runs {
 		if s := rr.steady; s != nil {
+			t = append(t, s.Target)
 			r = append(r, s.Rate)
 			a = append(a, ms(s.P50))
 			b = append(b, ms(s.P99))
 			c = append(c, ms(s.Max))
 		}
 	}
-	return median(r), median(a), median(b), median(c), len(r) > 0
+	return median(t), median(r), median(a), median(b), median(c), len(r) > 0
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -170,9 +171,13 @@ func (rep *report) summary() []string {
 		out = append(out, fmt.Sprintf("kmirror ÷ bare loop (throughput):   %.2f", vsBare))
 		out = append(out, fmt.Sprintf("kmirror ÷ bare loop (CPU / record): %.2f", cpuVsBare))
 	}
-	if r, p50, p99, mx, ok := rep.steady(); ok {
-		out = append(out, fmt.Sprintf("replication latency at %.0f records/s (steady; half of the lower of kmirror's catch-up rate and the raw limit, unless -rate): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-			r, p50, p99, mx))
+	if t, r, p50, p99, mx, ok := rep.steady(); ok {
+		how := "-rate"
+		if rep.opts.rate == 0 {
+			how = "half of the lower of kmirror's catch-up rate and the raw limit"
+		}
+		out = append(out, fmt.Sprintf("replication latency (record timestamp → seen by a consumer of the target) under a steady load of %.0f records/s (%s; achieved %.0f): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+			t, how, r, p50, p99, mx))
 	}
 	return out
 }

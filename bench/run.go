@@ -381,7 +381,9 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, adm *kadm
 		if err != nil {
 			return res, fmt.Errorf("steady load: %w", err)
 		}
+		r.Target = rate
 		res.steady = &r
+		o.logf("    achieved %.0f records/s; latency p50 %s, p99 %s, max %s", r.Rate, r.P50, r.P99, r.Max)
 	}
 	if !live {
 		// No /proc: the CPU of the whole process, from its rusage at exit.

@@ -171,5 +171,6 @@ type Result struct {
 	ProduceSeconds float64 `json:"produce_seconds,omitempty"`
 	// Latencies (steady mode): record timestamp to visible on the target.
 	P50, P99, Max time.Duration `json:",omitempty"`
-	Rate          float64       `json:"rate,omitempty"` // achieved records/s
+	Rate          float64       `json:"rate,omitempty"`   // achieved records/s
+	Target        float64       `json:"target,omitempty"` // asked records/s (set by the harness)
 }
