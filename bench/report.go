@@ -174,7 +174,7 @@ func (rep *report) summary() []string {
 	if t, r, p50, p99, mx, ok := rep.steady(); ok {
 		how := "-rate"
 		if rep.opts.rate == 0 {
-			how = "half of the lower of kmirror's catch-up rate and the raw limit"
+			how = "half of 1/(1/raw limit + 1/kmirror), what the machine sustains with the load's own clients"
 		}
 		out = append(out, fmt.Sprintf("replication latency (record timestamp → seen by a consumer of the target) under a steady load of %.0f records/s (%s; achieved %.0f): p50 %.1f ms, p99 %.1f ms, max %.1f ms",
 			t, how, r, p50, p99, mx))

@@ -367,12 +367,16 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, adm *kadm
 	if o.steady > 0 {
 		rate := o.rate
 		if rate == 0 {
-			// Half of the maximum: kmirror's, or the brokers' when they
-			// cannot take more (a load kmirror outran could not be fed).
-			rate = float64(want) / el.Seconds() / 2
+			// Half of the maximum. A steady load also needs a producer
+			// into the source and a consumer of the target, the raw
+			// limit's work, on the same machine as kmirror: the most it
+			// sustains is 1/(1/raw + 1/kmirror), and half of kmirror's
+			// own maximum alone would already saturate it.
+			rate = float64(want) / el.Seconds()
 			if rawRate > 0 {
-				rate = min(rate, rawRate/2)
+				rate = 1 / (1/rawRate + 1/rate)
 			}
+			rate /= 2
 		}
 		o.logf("  steady load at %.0f records/s for %s", rate, o.steady)
 		r, err := client(ctx, bins.client, "-mode", "steady", "-c", cfg, "-from", topicMirrored, "-to", topicMirrored,
