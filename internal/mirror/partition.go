@@ -3,6 +3,7 @@ package mirror
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -69,18 +70,34 @@ func newPartition(key partitionKey, target string, topicID [16]byte, m *offsetma
 	return p
 }
 
-// sent records that rec, read at source offset src, goes to the producer.
-func (p *partition) sent(rec *kgo.Record, src int64) {
+// send registers the records of one fetch of this partition, in order,
+// before they go to the producer: each is pointed at the target topic and
+// goes in flight, and control records move the mirrored end past them. It
+// returns the records to produce, in recs's storage. One lock per fetch,
+// not per record: the producer's acknowledgements take the same lock.
+func (p *partition) send(recs []*kgo.Record) []*kgo.Record {
+	out := recs[:0]
 	p.mu.Lock()
-	p.inflight = append(p.inflight, inflight{rec: rec, src: src})
+	p.inflight = slices.Grow(p.inflight, len(recs))
+	for _, r := range recs {
+		if r.Attrs.IsControl() {
+			p.skip(r.Offset)
+			continue
+		}
+		// The fetched record becomes the produced one: same key, value,
+		// headers, timestamp and partition. Offset is still the source
+		// offset until the producer sets the target one.
+		r.Topic = p.target
+		p.inflight = append(p.inflight, inflight{rec: r, src: r.Offset})
+		out = append(out, r)
+	}
 	p.mu.Unlock()
+	return out
 }
 
-// skipped records that source offsets up to and including off hold nothing
-// to copy (control records).
-func (p *partition) skipped(off int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// skip records that source offsets up to and including off hold nothing
+// to copy (control records). p.mu is held.
+func (p *partition) skip(off int64) {
 	if n := len(p.inflight); n > 0 {
 		p.inflight[n-1].advance = off + 1
 		return
@@ -139,6 +156,10 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 		return
 	}
 	p.segments = append(p.segments, segs...)
+	// One clock read and three metric updates per record: the latency
+	// histogram counts every record. BenchmarkPartitionCopy puts them at
+	// about 27 ns a record (25 → 52 ns), some 2 % of the ≈1.3 µs of CPU
+	// kmirror spends per copied record.
 	p.latency = time.Since(rec.Timestamp)
 	p.metrics.copied(recordSize(rec), p.latency)
 	if e.advance > 0 {

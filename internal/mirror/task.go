@@ -117,16 +117,7 @@ func (t *task) run(ctx context.Context) error {
 			if p == nil {
 				return
 			}
-			for _, r := range fp.Records {
-				if r.Attrs.IsControl() {
-					p.skipped(r.Offset)
-					continue
-				}
-				src := r.Offset
-				// The fetched record becomes the produced one: same key,
-				// value, headers, timestamp and partition.
-				r.Topic = p.target
-				p.sent(r, src)
+			for _, r := range p.send(fp.Records) {
 				t.producer.Produce(context.Background(), r, p.ack)
 			}
 		})

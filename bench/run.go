@@ -1,0 +1,403 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/bench/internal/workload"
+)
+
+// Topics of a run. The mirrored topic keeps its name (identity policy).
+const (
+	topicMirrored = "bench"
+	topicProduce  = "raw-produce"
+	topicBoth     = "raw-both"
+	topicBare     = "bare-loop"
+)
+
+// Row names, in table order.
+const (
+	rowProduce = "produce only (into target)"
+	rowFetch   = "fetch only (from source)"
+	rowRaw     = "raw limit: fetch + produce at once"
+	rowBare    = "bare franz-go fetch→produce loop"
+	rowMirror  = "kmirror run, catching up"
+)
+
+var rowOrder = []string{rowProduce, rowFetch, rowRaw, rowBare, rowMirror}
+
+// runResult is what one run measured.
+type runResult struct {
+	rows    map[string]workload.Result
+	steady  *workload.Result
+	loadEnd string // load average after the run
+}
+
+// binaries are what a run executes.
+type binaries struct {
+	kmirror, client, prof string
+}
+
+func run(ctx context.Context, o options) (*report, error) {
+	if err := o.spec.Validate(); err != nil {
+		return nil, err
+	}
+	if o.runs < 1 {
+		o.runs = 1
+	}
+	rep := &report{opts: o, machine: describeMachine(), loadStart: loadAverage()}
+	dir, err := os.MkdirTemp("", "kmirror-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	o.logf("building kmirror and the client")
+	bins, err := build(ctx, dir, o.cpuProfile != "")
+	if err != nil {
+		return nil, err
+	}
+	for i := range o.runs {
+		o.logf("run %d of %d", i+1, o.runs)
+		rr, err := runOnce(ctx, o, bins, filepath.Join(dir, strconv.Itoa(i)), i == 0)
+		if err != nil {
+			return nil, fmt.Errorf("run %d: %w", i+1, err)
+		}
+		rep.runs = append(rep.runs, rr)
+	}
+	rep.loadEnd = loadAverage()
+	return rep, nil
+}
+
+// build compiles kmirror, the client and (for profiling) kmirrorprof.
+func build(ctx context.Context, dir string, prof bool) (binaries, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return binaries{}, err
+	}
+	b := binaries{kmirror: filepath.Join(dir, "kmirror"), client: filepath.Join(dir, "rawclient")}
+	targets := map[string]string{b.kmirror: "./cmd/kmirror", b.client: "./bench/rawclient"}
+	if prof {
+		b.prof = filepath.Join(dir, "kmirrorprof")
+		targets[b.prof] = "./bench/kmirrorprof"
+	}
+	for out, pkg := range targets {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+		cmd.Dir = root
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return binaries{}, fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+		}
+	}
+	return b, nil
+}
+
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run the harness inside the kmirror module (go run ./bench)")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// devCluster starts a dev-cluster process and returns its bootstrap.
+func devCluster(ctx context.Context, bin, name string, topics ...string) (*proc, string, error) {
+	args := []string{"dev-cluster", "--listen", "127.0.0.1:0", "--cluster-id", name}
+	for _, t := range topics {
+		args = append(args, "--topic", t)
+	}
+	p, err := startProc(name+" dev-cluster", nil, bin, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	line, err := p.waitFor(ctx, "dev-cluster ready:", 30*time.Second)
+	if err != nil {
+		_ = p.stop(5 * time.Second)
+		return nil, "", err
+	}
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, "brokers="); ok {
+			return p, v, nil
+		}
+	}
+	_ = p.stop(5 * time.Second)
+	return nil, "", fmt.Errorf("no brokers in %q", line)
+}
+
+// writeConfig writes the kmirror configuration of a run: one flow copying
+// the mirrored topic under its own name, with the extra keys.
+func writeConfig(path, source, target string, o options) error {
+	var srcKeys, tgtKeys, flowKeys []string
+	for _, kv := range o.set {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("-set %q: want key=value", kv)
+		}
+		line := fmt.Sprintf("        %s: %q\n", strings.TrimSpace(k), strings.TrimSpace(v))
+		switch {
+		case strings.HasPrefix(k, "producer."):
+			tgtKeys = append(tgtKeys, line)
+		case strings.HasPrefix(k, "consumer."):
+			srcKeys = append(srcKeys, line)
+		default:
+			flowKeys = append(flowKeys, line)
+		}
+	}
+	if o.tasks > 0 {
+		flowKeys = append(flowKeys, fmt.Sprintf("        tasks.max: %d\n", o.tasks))
+	}
+	section := func(keys []string) string {
+		if len(keys) == 0 {
+			return ""
+		}
+		return "    config:\n" + strings.ReplaceAll(strings.Join(keys, ""), "        ", "      ")
+	}
+	cfg := fmt.Sprintf(`connectCluster: target
+clusters:
+  - alias: source
+    bootstrapServers: %s
+%s  - alias: target
+    bootstrapServers: %s
+%smirrors:
+  - sourceCluster: source
+    targetCluster: target
+    topicsPattern: %q
+    sourceConnector:
+      config:
+        replication.policy.class: identity
+%s`, source, section(srcKeys), target, section(tgtKeys), topicMirrored, strings.Join(flowKeys, ""))
+	return os.WriteFile(path, []byte(cfg), 0o600)
+}
+
+// client runs the client process in a mode and returns what it measured.
+func client(ctx context.Context, bin string, args ...string) (workload.Result, error) {
+	p, err := startProc("rawclient "+args[1], nil, bin, args...)
+	if err != nil {
+		return workload.Result{}, err
+	}
+	if err := p.wait(ctx); err != nil {
+		return workload.Result{}, err
+	}
+	var r workload.Result
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.out) == 0 {
+		return r, fmt.Errorf("%s printed no result", p.name)
+	}
+	if err := json.Unmarshal([]byte(p.out[len(p.out)-1]), &r); err != nil {
+		return r, fmt.Errorf("%s: %w", p.name, err)
+	}
+	return r, nil
+}
+
+func runOnce(ctx context.Context, o options, bins binaries, dir string, first bool) (rr *runResult, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	P := strconv.Itoa(o.spec.Partitions)
+	src, srcAddr, err := devCluster(ctx, bins.kmirror, "source", topicMirrored+":"+P)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = src.stop(10 * time.Second) }()
+	tgt, tgtAddr, err := devCluster(ctx, bins.kmirror, "target", topicProduce+":"+P, topicBoth+":"+P, topicBare+":"+P)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tgt.stop(10 * time.Second) }()
+	cfg := filepath.Join(dir, "kmirror.yaml")
+	if err := writeConfig(cfg, srcAddr, tgtAddr, o); err != nil {
+		return nil, err
+	}
+	common := []string{"-c", cfg, "-records", strconv.Itoa(o.spec.Records), "-size", strconv.Itoa(o.spec.Size),
+		"-partitions", P, "-keys", o.spec.Keys}
+	brokers := brokerMeter{src, tgt}
+	mode := func(m string, extra ...string) (workload.Result, error) {
+		o.logf("  %s %s", m, strings.Join(extra, " "))
+		b0 := brokers.cpu()
+		r, err := client(ctx, bins.client, append(append([]string{"-mode", m}, common...), extra...)...)
+		r.BrokerCPUSeconds = (brokers.cpu() - b0).Seconds()
+		if err == nil {
+			o.logf("    %.0f records/s, %.1f s, %.2f CPU-s, brokers %.2f CPU-s", float64(r.Records)/r.Seconds, r.Seconds, r.CPUSeconds, r.BrokerCPUSeconds)
+		}
+		return r, err
+	}
+	tadm, err := kgo.NewClient(kgo.SeedBrokers(tgtAddr))
+	if err != nil {
+		return nil, err
+	}
+	defer tadm.Close()
+	adm := kadm.NewClient(tadm)
+	// A topic measured is deleted at once: the brokers keep records in
+	// memory, and four copies of a million records add up.
+	drop := func(topic string) {
+		if _, err := adm.DeleteTopics(ctx, topic); err != nil {
+			o.logf("  delete %s: %v", topic, err)
+		}
+	}
+
+	rr = &runResult{rows: map[string]workload.Result{}}
+	load, err := mode("produce", "-to", topicMirrored, "-produce-to-source", "-seed", "1")
+	if err != nil {
+		return nil, fmt.Errorf("load the source: %w", err)
+	}
+	if !o.skipRaw {
+		if rr.rows[rowProduce], err = mode("produce", "-to", topicProduce, "-seed", "2"); err != nil {
+			return nil, err
+		}
+		drop(topicProduce)
+		if rr.rows[rowFetch], err = mode("fetch", "-from", topicMirrored); err != nil {
+			return nil, err
+		}
+	}
+	if rr.rows[rowRaw], err = mode("both", "-from", topicMirrored, "-to", topicBoth, "-seed", "3"); err != nil {
+		return nil, err
+	}
+	drop(topicBoth)
+	if !o.skipRaw {
+		if rr.rows[rowBare], err = mode("loop", "-from", topicMirrored, "-to", topicBare); err != nil {
+			return nil, err
+		}
+		drop(topicBare)
+	}
+
+	m, err := mirror(ctx, o, bins, cfg, adm, brokers, load.Bytes, maxRate(rr), first)
+	if err != nil {
+		return nil, err
+	}
+	rr.rows[rowMirror] = m.catchUp
+	rr.steady = m.steady
+	rr.loadEnd = loadAverage()
+	return rr, nil
+}
+
+// maxRate is the raw limit measured in a run, 0 if none.
+func maxRate(rr *runResult) float64 {
+	if r, ok := rr.rows[rowRaw]; ok && r.Seconds > 0 {
+		return float64(r.Records) / r.Seconds
+	}
+	return 0
+}
+
+// brokerMeter reads the CPU time of the two dev-cluster processes.
+type brokerMeter struct{ src, tgt *proc }
+
+func (b brokerMeter) cpu() time.Duration {
+	s, _ := b.src.usage()
+	t, _ := b.tgt.usage()
+	return s.CPU + t.CPU
+}
+
+type mirrorResult struct {
+	catchUp workload.Result
+	steady  *workload.Result
+}
+
+// mirror runs kmirror on the loaded topic: the catch-up, timed from its
+// "copying" line until the target holds every record, then the steady
+// load.
+func mirror(ctx context.Context, o options, bins binaries, cfg string, adm *kadm.Client, brokers brokerMeter, bytes int64, rawRate float64, first bool) (res mirrorResult, err error) {
+	bin, env := bins.kmirror, []string(nil)
+	profiling := first && o.cpuProfile != ""
+	if profiling {
+		abs, err := filepath.Abs(o.cpuProfile)
+		if err != nil {
+			return res, err
+		}
+		bin, env = bins.prof, []string{"KMIRROR_CPUPROFILE=" + abs}
+	}
+	o.logf("  kmirror run")
+	km, err := startProc("kmirror run", env, bin, "run", "-c", cfg)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if serr := km.stop(60 * time.Second); serr != nil && err == nil {
+			err = fmt.Errorf("kmirror run did not stop cleanly: %w\n%s", serr, km.tail())
+		}
+	}()
+	if _, err := km.waitFor(ctx, "msg=copying", time.Minute); err != nil {
+		return res, err
+	}
+	t0, b0 := time.Now(), brokers.cpu()
+	u0, live := km.usage()
+	want := int64(o.spec.Records)
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topicMirrored)
+		var n int64
+		ends.Each(func(l kadm.ListedOffset) {
+			if l.Err == nil {
+				n += l.Offset
+			}
+		})
+		if err == nil && n >= want {
+			break
+		}
+		select {
+		case <-km.done:
+			return res, fmt.Errorf("kmirror exited during the catch-up (%v):\n%s", km.err, km.tail())
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	el := time.Since(t0)
+	u1, _ := km.usage()
+	bcpu := (brokers.cpu() - b0).Seconds()
+	if profiling {
+		_ = km.cmd.Process.Signal(syscall.SIGUSR1)
+	}
+	res.catchUp = workload.Result{Records: want, Bytes: bytes, Seconds: el.Seconds(), CPUSeconds: (u1.CPU - u0.CPU).Seconds(), MaxRSS: u1.MaxRSS, BrokerCPUSeconds: bcpu}
+	o.logf("    %.0f records/s, %.1f s, %.2f CPU-s, brokers %.2f CPU-s", float64(want)/el.Seconds(), el.Seconds(), res.catchUp.CPUSeconds, bcpu)
+
+	if o.steady > 0 {
+		rate := o.rate
+		if rate == 0 {
+			// Half of the maximum. A steady load also needs a producer
+			// into the source and a consumer of the target, the raw
+			// limit's work, on the same machine as kmirror: the most it
+			// sustains is 1/(1/raw + 1/kmirror), and half of kmirror's
+			// own maximum alone would already saturate it.
+			rate = float64(want) / el.Seconds()
+			if rawRate > 0 {
+				rate = 1 / (1/rawRate + 1/rate)
+			}
+			rate /= 2
+		}
+		o.logf("  steady load at %.0f records/s for %s", rate, o.steady)
+		r, err := client(ctx, bins.client, "-mode", "steady", "-c", cfg, "-from", topicMirrored, "-to", topicMirrored,
+			"-size", strconv.Itoa(o.spec.Size), "-partitions", strconv.Itoa(o.spec.Partitions), "-keys", o.spec.Keys,
+			"-rate", strconv.FormatFloat(rate, 'f', 0, 64), "-duration", o.steady.String(), "-seed", "4")
+		if err != nil {
+			return res, fmt.Errorf("steady load: %w", err)
+		}
+		r.Target = rate
+		res.steady = &r
+		o.logf("    achieved %.0f records/s; latency p50 %s, p99 %s, max %s", r.Rate, r.P50, r.P99, r.Max)
+	}
+	if !live {
+		// No /proc: the CPU of the whole process, from its rusage at exit.
+		if serr := km.stop(60 * time.Second); serr != nil {
+			return res, serr
+		}
+		if ru, ok := km.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			u := workload.FromRusage(ru)
+			res.catchUp.CPUSeconds, res.catchUp.MaxRSS = u.CPU.Seconds(), u.MaxRSS
+		}
+	}
+	return res, nil
+}
