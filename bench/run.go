@@ -321,7 +321,7 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, adm *kadm
 		bin, env = bins.prof, []string{"KMIRROR_CPUPROFILE=" + abs}
 	}
 	o.logf("  kmirror run")
-	km, err := startProc("kmirror run", env, bin, "run", "-c", cfg)
+	km, err := startProc("kmirror run", env, bin, "run", "-c", cfg, "--http", "")
 	if err != nil {
 		return res, err
 	}
