@@ -65,6 +65,9 @@ type flowRun struct {
 	mirror    *mirror.Flow
 	syncer    *checkpoint.Syncer
 	heartbeat *heartbeat.Emitter
+	// reloaded is the latest selection a reload gave the flow, for a
+	// syncer that starts after it.
+	reloaded *config.Flow
 }
 
 // FlowStatus is the state of one flow: what the status command, the HTTP
@@ -190,6 +193,9 @@ func (a *App) Run(ctx context.Context) error {
 			hb.Instrument(a.metrics.heartbeat)
 			a.mu.Lock()
 			run.syncer, run.heartbeat = s, hb
+			if run.reloaded != nil {
+				s.SetGroups(run.reloaded)
+			}
 			a.mu.Unlock()
 			var sg errgroup.Group
 			sg.Go(func() error { return s.Run(gctx) })
@@ -237,9 +243,12 @@ func (a *App) Reload(cfg *config.Config) []string {
 				continue
 			}
 			r.mirror.Reconfigure(nf)
+			a.mu.Lock()
+			r.reloaded = nf
 			if r.syncer != nil {
 				r.syncer.SetGroups(nf)
 			}
+			a.mu.Unlock()
 		}
 		a.log.Info("selection reloaded", "flow", nf.Name(), "topics", nf.Topics.String(), "topics_exclude", nf.TopicsExclude.String(),
 			"groups", nf.Groups.String(), "groups_exclude", nf.GroupsExclude.String())
