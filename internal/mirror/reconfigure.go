@@ -62,8 +62,15 @@ func (fl *Flow) releaseUnselected(ctx context.Context) error {
 	filter := fl.filter
 	var gone []*partition
 	var keys []partitionKey
+	unselected := map[string]bool{} // by topic: one match per topic, not per partition
 	for k, p := range fl.parts {
-		if v, err := filter.Select(k.topic); err == nil && !v.Selected {
+		out, known := unselected[k.topic]
+		if !known {
+			v, err := filter.Select(k.topic)
+			out = err == nil && !v.Selected
+			unselected[k.topic] = out
+		}
+		if out {
 			gone = append(gone, p)
 			keys = append(keys, k)
 		}
