@@ -300,10 +300,7 @@ func (a *App) live(name string) (status.Live, bool) {
 		if r.cfg.Name() != name {
 			continue
 		}
-		l := status.Live{Progress: liveProgress{r.mirror}}
-		for _, b := range r.mirror.Blocked() {
-			l.Blocked = append(l.Blocked, b)
-		}
+		l := status.Live{Progress: liveProgress{r.mirror}, Blocked: r.mirror.Blocked()}
 		if r.heartbeat != nil {
 			if at, rtt := r.heartbeat.Last(); !at.IsZero() {
 				l.Heartbeat = &status.Heartbeat{Time: at.UTC(), RTTSeconds: rtt.Seconds()}

@@ -22,9 +22,6 @@ const (
 	Prefixed = "prefixed"
 )
 
-// clusterName is the name of the cluster resource in Kafka's ACLs.
-const clusterName = "kafka-cluster"
-
 // Resource is what an ACL applies to: a topic or group by literal name or
 // prefix, or the cluster.
 type Resource struct {
