@@ -27,9 +27,6 @@ import (
 	"github.com/kmirror/kmirror/internal/status"
 )
 
-// ConnectTimeout bounds the first connection to each cluster at start-up.
-const ConnectTimeout = 30 * time.Second
-
 // StatusInterval is how often a running worker refreshes its status report
 // (served by the HTTP API and behind the lag metrics).
 const StatusInterval = 2 * time.Second
@@ -325,24 +322,16 @@ func (l liveProgress) Translate(topic string, partition int32, g int64) (int64, 
 
 // connect checks every cluster at once and reports every failure.
 func (a *App) connect(ctx context.Context) error {
-	errs := make([]error, len(a.cfg.Clusters))
-	var g errgroup.Group
-	for i, c := range a.cfg.Clusters {
-		g.Go(func() error {
-			info, err := cluster.Check(ctx, c, ConnectTimeout, nil)
-			if err != nil {
-				errs[i] = err
-				return nil
-			}
-			a.log.Info("connected", "cluster", c.Alias, "cluster_id", info.ClusterID, "brokers", info.Brokers)
-			return nil
-		})
-	}
-	_ = g.Wait()
+	infos, err := cluster.CheckAll(ctx, a.cfg.Clusters, nil)
 	if ctx.Err() != nil {
 		return nil
 	}
-	return errors.Join(errs...)
+	for i, c := range a.cfg.Clusters {
+		if infos[i].Brokers > 0 { // a cluster that answered
+			a.log.Info("connected", "cluster", c.Alias, "cluster_id", infos[i].ClusterID, "brokers", infos[i].Brokers)
+		}
+	}
+	return err
 }
 
 // HTTP is what the HTTP API serves of the App: its latest status report,

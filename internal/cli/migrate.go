@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/migrate"
 	"github.com/kmirror/kmirror/internal/status"
 )
@@ -92,7 +93,7 @@ func drainCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
-			if err := checkClusters(ctx, cfg, logger); err != nil {
+			if _, err := cluster.CheckAll(ctx, cfg.Clusters, logger); err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
 			d, err := migrate.NewDrainer(ctx, cfg, topics, logger)

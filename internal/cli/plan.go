@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -55,10 +54,8 @@ func plan(ctx context.Context, cfg *config.Config, f *config.Flow) (mirror.Plan,
 		return mirror.Plan{}, err
 	}
 	defer tgtCl.Close()
-	for _, c := range []*config.Cluster{src, tgt} {
-		if _, err := cluster.Check(ctx, c, 30*time.Second, nil); err != nil {
-			return mirror.Plan{}, err
-		}
+	if _, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, nil); err != nil {
+		return mirror.Plan{}, err
 	}
 	return mirror.MakePlan(ctx, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), f)
 }

@@ -3,17 +3,14 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
@@ -44,7 +41,7 @@ func (f *statusFlags) collector(ctx context.Context, g *globals, opts status.Opt
 	if err != nil {
 		return nil, nil, &exitError{code: ExitFailure, err: err}
 	}
-	if err := checkClusters(ctx, cfg, logger); err != nil {
+	if _, err := cluster.CheckAll(ctx, cfg.Clusters, logger); err != nil {
 		return nil, nil, &exitError{code: ExitFailure, err: err}
 	}
 	opts.MaxLag = f.maxLag
@@ -53,21 +50,6 @@ func (f *statusFlags) collector(ctx context.Context, g *globals, opts status.Opt
 		return nil, nil, &exitError{code: ExitFailure, err: err}
 	}
 	return cfg, c, nil
-}
-
-// checkClusters connects to and authenticates against every cluster at
-// once, and reports every failure.
-func checkClusters(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
-	errs := make([]error, len(cfg.Clusters))
-	var eg errgroup.Group
-	for i, c := range cfg.Clusters {
-		eg.Go(func() error {
-			_, errs[i] = cluster.Check(ctx, c, 30*time.Second, logger)
-			return nil
-		})
-	}
-	_ = eg.Wait()
-	return errors.Join(errs...)
 }
 
 func statusCmd(g *globals) *cobra.Command {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -137,4 +138,22 @@ func Explain(c *config.Cluster, err error) error {
 func isEOF(err error) bool {
 	s := err.Error()
 	return strings.Contains(s, "EOF") || strings.Contains(s, "connection reset")
+}
+
+// ConnectTimeout bounds the first connection to a cluster: what the
+// commands wait before they say a cluster cannot be reached.
+const ConnectTimeout = 30 * time.Second
+
+// CheckAll checks every cluster at once, within ConnectTimeout, and
+// returns what it learnt of each (by position; zero for a cluster that
+// failed) and every failure joined.
+func CheckAll(ctx context.Context, clusters []*config.Cluster, logger *slog.Logger) ([]Info, error) {
+	infos := make([]Info, len(clusters))
+	errs := make([]error, len(clusters))
+	var wg sync.WaitGroup
+	for i, c := range clusters {
+		wg.Go(func() { infos[i], errs[i] = Check(ctx, c, ConnectTimeout, logger) })
+	}
+	wg.Wait()
+	return infos, errors.Join(errs...)
 }

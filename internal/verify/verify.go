@@ -24,8 +24,6 @@ import (
 const (
 	DefaultMaxMismatches = 5
 	DefaultWorkers       = 8
-	// ConnectTimeout bounds the first connection to each cluster.
-	ConnectTimeout = 30 * time.Second
 )
 
 // Options say what to verify and how.
@@ -84,10 +82,8 @@ type job struct {
 func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Options, log *slog.Logger) ([]Partition, error) {
 	f := ft.flow
 	src, tgt := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
-	for _, c := range []*config.Cluster{src, tgt} {
-		if _, err := cluster.Check(ctx, c, ConnectTimeout, nil); err != nil {
-			return nil, err
-		}
+	if _, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, nil); err != nil {
+		return nil, err
 	}
 	jobs, done, err := plan(ctx, f, src, tgt, ft.topics, o, log)
 	if err != nil {
