@@ -100,6 +100,7 @@ func drainCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
+			defer d.Close()
 			tty := isTerminal(g.stdout)
 			var last migrate.DrainState
 			err = d.Wait(ctx, interval, timeout, func(st migrate.DrainState) {

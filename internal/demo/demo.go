@@ -182,6 +182,7 @@ func (d *demo) run(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
+	defer drainer.Close()
 	if err := drainer.Wait(ctx, 200*time.Millisecond, time.Minute, func(st migrate.DrainState) {}); err != nil {
 		return sum, fmt.Errorf("drain: %w", err)
 	}

@@ -41,24 +41,30 @@ type Drainer struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	topics map[*config.Flow][]string
-	ends   map[mirror.TopicPartition]int64
-	first  bool
-	init   int64
+	// sources are admin clients of each flow's source, kept for every look.
+	sources map[*config.Flow]*kgo.Client
+	ends    map[mirror.TopicPartition]int64
+	first   bool
+	init    int64
 }
 
 // NewDrainer checks that every topic is mirrored by a flow of cfg: it
-// connects to the sources and selects the topics as the mirror does.
+// connects to the sources and selects the topics as the mirror does. Close
+// releases its clients.
 func NewDrainer(ctx context.Context, cfg *config.Config, topics []string, log *slog.Logger) (*Drainer, error) {
-	d := &Drainer{cfg: cfg, log: log, topics: map[*config.Flow][]string{}, ends: map[mirror.TopicPartition]int64{}, first: true}
+	d := &Drainer{cfg: cfg, log: log, topics: map[*config.Flow][]string{}, sources: map[*config.Flow]*kgo.Client{},
+		ends: map[mirror.TopicPartition]int64{}, first: true}
 	found := map[string]bool{}
 	for _, f := range cfg.Flows {
 		cl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Source), nil)...)
 		if err != nil {
+			d.Close()
 			return nil, err
 		}
+		d.sources[f] = cl
 		sel, err := mirror.Discover(ctx, kadm.NewClient(cl), f)
-		cl.Close()
 		if err != nil {
+			d.Close()
 			return nil, err
 		}
 		for _, t := range sel.Topics {
@@ -75,31 +81,33 @@ func NewDrainer(ctx context.Context, cfg *config.Config, topics []string, log *s
 		}
 	}
 	if len(missing) > 0 {
+		d.Close()
 		return nil, fmt.Errorf("no flow mirrors topic %s: check the name and the topics pattern", strings.Join(missing, ", "))
 	}
 	return d, nil
+}
+
+// Close closes the Drainer's clients.
+func (d *Drainer) Close() {
+	for _, cl := range d.sources {
+		cl.Close()
+	}
 }
 
 // Look compares the source ends of the topics with the stored progress.
 func (d *Drainer) Look(ctx context.Context) (DrainState, error) {
 	var st DrainState
 	for f, topics := range d.topics {
-		src := d.cfg.Cluster(f.Source)
-		cl, err := kgo.NewClient(cluster.Options(src, nil)...)
-		if err != nil {
-			return st, err
-		}
-		adm := kadm.NewClient(cl)
+		adm := kadm.NewClient(d.sources[f])
 		ends, err := adm.ListEndOffsets(ctx, topics...)
 		var starts kadm.ListedOffsets
 		if err == nil {
 			starts, err = adm.ListStartOffsets(ctx, topics...)
 		}
-		cl.Close()
 		if err != nil {
 			return st, fmt.Errorf("list offsets of %q: %w", f.Source, err)
 		}
-		stored, err := mirror.ReadStored(ctx, f, src, d.cfg.Cluster(f.Target), d.log)
+		copied, err := mirror.ReadNext(ctx, f, d.cfg.Cluster(f.Target), d.log)
 		if err != nil {
 			return st, err
 		}
@@ -116,8 +124,8 @@ func (d *Drainer) Look(ctx context.Context) (DrainState, error) {
 			}
 			d.ends[k] = o.Offset
 			next := int64(-1)
-			if p, ok := stored[k]; ok {
-				next = p.Map.End().Source
+			if n, ok := copied[k]; ok {
+				next = n
 			}
 			start := int64(0)
 			if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Err == nil {

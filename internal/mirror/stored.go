@@ -40,8 +40,7 @@ func ReadStored(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, l
 	if f.OffsetSyncsLocation == "source" {
 		syncsCluster, syncsTopic = src, f.Replication.OffsetSyncsTopic(f.Target)
 	}
-	progTopic := ProgressTopic(f.Source)
-	stored, err := readTopic(ctx, cluster.Options(tgt, nil), progTopic)
+	progs, err := readProgress(ctx, f, tgt, log)
 	if err != nil {
 		return nil, err
 	}
@@ -68,14 +67,44 @@ func ReadStored(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, l
 		segs[pk] = append(segs[pk], s)
 	}
 	out := Stored{}
+	for pk, p := range progs {
+		out[TopicPartition{pk.topic, pk.partition}] = StoredPartition{ClusterID: p.clusterID, TopicID: p.topicID,
+			Map: offsetmap.Restore(p.start, p.end, segs[pk])}
+	}
+	return out, nil
+}
+
+// ReadNext reads where flow f has copied each source partition up to: the
+// next source offset to copy, from the progress topic alone (not the
+// offset map), for the checks that need no translation.
+func ReadNext(ctx context.Context, f *config.Flow, tgt *config.Cluster, log *slog.Logger) (map[TopicPartition]int64, error) {
+	progs, err := readProgress(ctx, f, tgt, log)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[TopicPartition]int64, len(progs))
+	for pk, p := range progs {
+		out[TopicPartition{pk.topic, pk.partition}] = p.end.Source
+	}
+	return out, nil
+}
+
+// readProgress reads flow f's progress topic on the target; unreadable
+// records are logged and skipped, as a restarting worker does.
+func readProgress(ctx context.Context, f *config.Flow, tgt *config.Cluster, log *slog.Logger) (map[partitionKey]progress, error) {
+	topic := ProgressTopic(f.Source)
+	stored, err := readTopic(ctx, cluster.Options(tgt, nil), topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[partitionKey]progress, len(stored))
 	for k, v := range stored {
 		pk, p, err := decodeProgress([]byte(k), v)
 		if err != nil {
-			log.Warn("ignoring an unreadable progress record", "topic", progTopic, "err", err)
+			log.Warn("ignoring an unreadable progress record", "topic", topic, "err", err)
 			continue
 		}
-		out[TopicPartition{pk.topic, pk.partition}] = StoredPartition{ClusterID: p.clusterID, TopicID: p.topicID,
-			Map: offsetmap.Restore(p.start, p.end, segs[pk])}
+		out[pk] = p
 	}
 	return out, nil
 }
