@@ -145,9 +145,15 @@ func TestMigrateCommands(t *testing.T) {
 	produce(50, 5)
 	pctx, stopProducing := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	writer := src.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	wg.Go(func() {
+		// Not produce: t.Fatal belongs to the test's goroutine.
 		for n := 55; pctx.Err() == nil; n++ {
-			produce(n, 1)
+			r := &kgo.Record{Topic: "app1-t1", Partition: int32(n % 2), Value: fmt.Appendf(nil, "v%d", n)}
+			if err := writer.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Errorf("produce while draining: %v", err)
+				return
+			}
 		}
 	})
 	code, out, errOut = execute(t, ctx, "migrate", "drain", "-c", path, "--topic", "app1-t1", "--interval", "100ms", "--timeout", "1s")
