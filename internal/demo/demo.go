@@ -36,6 +36,17 @@ var (
 
 const partitions = 4
 
+// consumed holds the topics a group consumes.
+var consumed = func() map[string]bool {
+	m := map[string]bool{}
+	for _, ts := range groups {
+		for _, t := range ts {
+			m[t] = true
+		}
+	}
+	return m
+}()
+
 // Options tune the demo.
 type Options struct {
 	// Records is how many records the producers write on the source before
@@ -82,6 +93,7 @@ type demo struct {
 
 	mu      sync.Mutex
 	written []string       // every value produced, in order
+	awaited []string       // those written to a topic a group consumes
 	seen    map[string]int // how often a consumer saw each value
 }
 
@@ -307,6 +319,9 @@ func (d *demo) produce(ctx context.Context, cl *kgo.Client, n int) error {
 			p := int32(seq / len(topics) % partitions)
 			v := fmt.Sprintf("%s-%d-%07d", topic, p, seq)
 			d.written = append(d.written, v)
+			if consumed[topic] {
+				d.awaited = append(d.awaited, v)
+			}
 			recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Key: []byte(fmt.Sprint(seq % 97)), Value: []byte(v)})
 		}
 		d.mu.Unlock()
@@ -417,19 +432,9 @@ func (d *demo) waitConsumed(ctx context.Context) error {
 // count returns how many consumed records were seen more than once, and
 // how many written to a consumed topic were never seen.
 func (d *demo) count() (duplicates, lost int) {
-	consumed := map[string]bool{}
-	for _, ts := range groups {
-		for _, t := range ts {
-			consumed[t] = true
-		}
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, v := range d.written {
-		topic := v[:strings.Index(v, "-")+3]
-		if !consumed[topic] {
-			continue
-		}
+	for _, v := range d.awaited {
 		switch n := d.seen[v]; {
 		case n == 0:
 			lost++
