@@ -111,6 +111,9 @@ func TestMetricsFollowTheCopy(t *testing.T) {
 	if _, err := os.Stat(browsertest.ChromiumPath); err == nil {
 		chromium = true
 	}
+	if !chromium {
+		t.Log("no chromium (apt-get install chromium): the status page is not checked; CI requires it")
+	}
 	page := browsertest.StartServer(t, httpapi.Handler(a.HTTP()))
 	topicRow := func(what string, ok func(browsertest.Topic) bool) browsertest.Page {
 		t.Helper()
