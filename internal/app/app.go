@@ -67,42 +67,6 @@ type flowRun struct {
 	reloaded *config.Flow
 }
 
-// FlowStatus is the state of one flow: what the status command, the HTTP
-// API and the migration checks read.
-type FlowStatus struct {
-	Name       string
-	Partitions []mirror.PartitionStatus
-	Blocked    []mirror.Blocked
-	// Overtaken counts partitions the source's retention overtook; Lost
-	// the source offsets lost with retention.overtaken.policy=skip.
-	Overtaken, Lost int64
-	Groups          []checkpoint.GroupState
-	// Heartbeat is when the last heartbeat was acknowledged, and how long
-	// the target took.
-	Heartbeat    time.Time
-	HeartbeatRTT time.Duration
-}
-
-// Status returns the state of every flow that has started.
-func (a *App) Status() []FlowStatus {
-	a.mu.Lock()
-	runs := append([]*flowRun(nil), a.flows...)
-	a.mu.Unlock()
-	var out []FlowStatus
-	for _, r := range runs {
-		st := FlowStatus{Name: r.cfg.Name(), Blocked: r.mirror.Blocked()}
-		st.Partitions, st.Overtaken, st.Lost = r.mirror.Status()
-		if r.syncer != nil {
-			st.Groups = r.syncer.Groups()
-		}
-		if r.heartbeat != nil {
-			st.Heartbeat, st.HeartbeatRTT = r.heartbeat.Last()
-		}
-		out = append(out, st)
-	}
-	return out
-}
-
 // New prepares an App; nothing runs until Run. Its metrics go to a registry
 // of its own (Gatherer).
 func New(cfg *config.Config, logger *slog.Logger, opts ...Options) *App {

@@ -628,10 +628,6 @@ type PartitionStatus struct {
 	Gaps        []Gap
 	// Segments is the number of segments of the offset map.
 	Segments int
-	// Latency is how long the last copied record took from its source
-	// timestamp to its acknowledgement by the target: the source→target
-	// latency while the mirror keeps up, the time lag while it catches up.
-	Latency time.Duration
 }
 
 // Status returns the state of every partition, sorted, and the counts of
@@ -641,7 +637,7 @@ func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
 	for _, p := range fl.parts {
 		p.mu.Lock()
 		parts = append(parts, PartitionStatus{Topic: p.key.topic, Target: p.target, Partition: p.key.partition,
-			Start: p.m.Start(), Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps), Latency: p.latency,
+			Start: p.m.Start(), Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps),
 			Segments: len(p.m.Segments())})
 		p.mu.Unlock()
 	}
