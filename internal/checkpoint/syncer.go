@@ -167,9 +167,21 @@ func (s *Syncer) selected(ctx context.Context) ([]string, error) {
 	if !relist && s.listed != nil && (!s.cfg.RefreshGroups || time.Since(s.listAt) < s.cfg.RefreshGroupsInterval) {
 		return s.listed, nil
 	}
-	groups, err := s.src.ListGroups(ctx)
+	out, err := SelectGroups(ctx, s.src, s.cfg.Source, filter)
 	if err != nil {
-		return nil, fmt.Errorf("list groups of %q: %w", s.cfg.Source, err)
+		return nil, err
+	}
+	s.listed, s.listAt = out, time.Now()
+	return out, nil
+}
+
+// SelectGroups lists the consumer groups of the source cluster (named
+// alias, for errors) that filter selects, sorted: the groups a flow
+// follows.
+func SelectGroups(ctx context.Context, src *kadm.Client, alias string, filter policy.Filter) ([]string, error) {
+	groups, err := src.ListGroups(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list groups of %q: %w", alias, err)
 	}
 	var out []string
 	for _, g := range groups.Sorted() {
@@ -180,7 +192,6 @@ func (s *Syncer) selected(ctx context.Context) ([]string, error) {
 			out = append(out, g.Group)
 		}
 	}
-	s.listed, s.listAt = out, time.Now()
 	return out, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/kmirror/kmirror/internal/checkpoint"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
@@ -25,19 +26,9 @@ const (
 // groups computes the state and verdict of every selected group. lagOf
 // holds the lag in seconds of each selected source topic.
 func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.Client, prog Progress, lagOf map[string]float64) ([]Group, error) {
-	listed, err := src.ListGroups(ctx)
+	names, err := checkpoint.SelectGroups(ctx, src, f.Source, policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude})
 	if err != nil {
-		return []Group{}, fmt.Errorf("list groups of %q: %w", f.Source, err)
-	}
-	filter := policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}
-	var names []string
-	for _, g := range listed.Sorted() {
-		if g.ProtocolType != "consumer" && g.ProtocolType != "" {
-			continue
-		}
-		if v, err := filter.Select(g.Group); err == nil && v.Selected {
-			names = append(names, g.Group)
-		}
+		return []Group{}, err
 	}
 	if len(names) == 0 {
 		return []Group{}, nil
