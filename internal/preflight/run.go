@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/checkpoint"
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
@@ -190,16 +191,10 @@ func currentScope(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (S
 // its groups pattern names literally (a group the user may not describe
 // is not listed).
 func selectedGroups(ctx context.Context, f *config.Flow, src *kadm.Client) ([]string, error) {
-	listed, err := src.ListGroups(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list groups of %q: %w", f.Source, err)
-	}
 	filter := policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}
-	var out []string
-	for _, g := range listed.Sorted() {
-		if v, err := filter.Select(g.Group); err == nil && v.Selected {
-			out = append(out, g.Group)
-		}
+	out, err := checkpoint.SelectGroups(ctx, src, f.Source, filter)
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range Grants(TypeGroup, f.Groups) {
 		if r.Pattern != Literal || r.Name == "*" || slices.Contains(out, r.Name) {
