@@ -27,19 +27,9 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
-// Serve listens on addr and serves h until ctx ends, then shuts down
-// gracefully within ShutdownTimeout. It returns nil after a clean stop; an
-// error that names the address when it cannot listen.
-func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) error {
-	ln, err := Listen(addr)
-	if err != nil {
-		return err
-	}
-	return ServeListener(ctx, ln, h, log)
-}
-
-// Listen opens the TCP listener Serve would use; with "127.0.0.1:0" the
-// caller learns the chosen port from its Addr before serving.
+// Listen opens the TCP listener to serve on (then ServeListener); a
+// failure names the address, and with "127.0.0.1:0" the caller learns the
+// chosen port from its Addr before serving.
 func Listen(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -48,7 +38,8 @@ func Listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// ServeListener is Serve on a listener the caller opened; it closes ln.
+// ServeListener serves h on ln until ctx ends, then shuts down gracefully
+// within ShutdownTimeout; it closes ln and returns nil after a clean stop.
 func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

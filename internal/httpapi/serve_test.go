@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// waitDone waits for a Serve result, failing the test after a deadline.
+// waitDone waits for a ServeListener result, failing the test after a deadline.
 func waitDone(t *testing.T, done <-chan error, within time.Duration) error {
 	t.Helper()
 	select {
@@ -21,7 +21,7 @@ func waitDone(t *testing.T, done <-chan error, within time.Duration) error {
 	}
 }
 
-func TestServeListenError(t *testing.T) {
+func TestListenError(t *testing.T) {
 	taken, err := Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +29,7 @@ func TestServeListenError(t *testing.T) {
 	t.Cleanup(func() { _ = taken.Close() })
 	addr := taken.Addr().String()
 
-	err = Serve(t.Context(), addr, http.NotFoundHandler(), nil)
+	_, err = Listen(addr)
 	if err == nil || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("err = %v, want one naming %s", err, addr)
 	}
