@@ -348,7 +348,7 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 	}
 	f := &Flow{Source: rf.source, Target: rf.target, Where: rf.where, Settings: defaultSettings()}
 	var overrides []entry
-	var classAt loc
+	var classAt, timingAt loc
 	for _, e := range latest(rf.connector, d) {
 		key := e.key
 		if cur, dep := deprecatedKeys[key]; dep {
@@ -365,6 +365,9 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 			}
 			if key == KeyReplicationPolicyClass || key == KeyReplicationPolicySeparator {
 				classAt = e.at
+			}
+			if key == KeySessionTimeout || key == KeyHeartbeatInterval {
+				timingAt = e.at
 			}
 			continue
 		}
@@ -390,6 +393,9 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 		d.errorf(classAt, "%v", err)
 	}
 	f.Replication = rep
+	if f.HeartbeatInterval >= f.SessionTimeout {
+		d.errorf(timingAt, "%s (%d) must be below %s (%d)", KeyHeartbeatInterval, f.HeartbeatInterval.Milliseconds(), KeySessionTimeout, f.SessionTimeout.Milliseconds())
+	}
 	warnEmptyMatch(rf, f, d)
 	if !ok {
 		return nil

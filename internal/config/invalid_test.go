@@ -18,6 +18,7 @@ func TestInvalidConfigurations(t *testing.T) {
 		{"bad-yaml.yaml", []string{"not valid YAML"}},
 		{"unknown-alias.yaml", []string{`mirrors[0].sourceCluster (line 8): "nope" is not a cluster alias (clusters: a, b)`}},
 		{"tasksmax-not-number.yaml", []string{`mirrors[0].sourceConnector.tasksMax (line 11): "abc" is not an integer`}},
+		{"heartbeat-above-session.yaml", []string{`mirrors[0].sourceConnector.config."heartbeat.interval.ms" (line 13): heartbeat.interval.ms (6000) must be below session.timeout.ms (6000)`}},
 		{"tasksmax-zero.yaml", []string{`mirrors[0].sourceConnector.config."tasks.max" (line 12): "0" must be at least 1`}},
 		{"bad-regex.yaml", []string{`mirrors[0].topicsPattern (line 10): "(unclosed" is not a valid regular expression`}},
 		{"missing-secret.yaml", []string{`spec.clusters[1].authentication.passwordSecret.password (line 14): secret "absent-secret": no --secrets-dir given`}},

@@ -54,6 +54,11 @@ const (
 	// the checkpoint connector's tasks.max; Strimzi resources use
 	// checkpointConnector.tasksMax.
 	KeyCheckpointTasksMax = "checkpoint.tasks.max"
+	// The Kafka Connect worker's group timings; kmirror's workers share a
+	// flow's partitions through a group on the target with them.
+	KeySessionTimeout    = "session.timeout.ms"
+	KeyHeartbeatInterval = "heartbeat.interval.ms"
+	KeyRebalanceTimeout  = "rebalance.timeout.ms"
 )
 
 // Key describes one MM2 connector key: its defaults and how kmirror uses it.
@@ -144,6 +149,16 @@ var ConnectorKeys = []Key{
 		Why:   "kmirror only. Caps the record bytes (key, value, headers, uncompressed) each worker reads from the source for the flow, per second, to protect the source next to its broker quotas; 0 is no cap",
 		apply: func(s *Settings, v string) error { return setNumber(&s.ThrottleBytesPerSecond, v, 0) }},
 
+	{Name: KeySessionTimeout, MM2Default: "10000", Default: "10000",
+		Why:   "a Connect worker key: a worker that stops heartbeating for this long loses its partitions to the other workers of the flow",
+		apply: func(s *Settings, v string) error { return setMillisAtLeast(&s.SessionTimeout, v, 1000) }},
+	{Name: KeyHeartbeatInterval, MM2Default: "3000", Default: "1000",
+		Why:   "a Connect worker key; heartbeats also renew a worker's right to write, so kmirror sends them more often than Connect",
+		apply: func(s *Settings, v string) error { return setMillisAtLeast(&s.HeartbeatInterval, v, 100) }},
+	{Name: KeyRebalanceTimeout, MM2Default: "60000", Default: "60000",
+		Why:   "a Connect worker key: how long a rebalance waits for the workers to rejoin",
+		apply: func(s *Settings, v string) error { return setMillisAtLeast(&s.RebalanceTimeout, v, 1000) }},
+
 	// MM2 keys kmirror understands and does not need.
 	{Name: "offset.lag.max", MM2Default: "100", Why: "kmirror's offset map is exact, not sampled"},
 	{Name: "consumer.poll.timeout.ms", MM2Default: "1000", Why: "kmirror fetches continuously"},
@@ -182,7 +197,7 @@ var connectOnlyKeys = []string{
 	"group.id", "plugin.path", "plugin.discovery", "listeners", "rest.", "admin.listeners",
 	"connector.client.config.override.policy", "dedicated.mode.enable.internal.rest",
 	"exactly.once.source.support", "scheduled.rebalance.max.delay.ms", "worker.sync.timeout.ms",
-	"worker.unsync.backoff.ms", "session.timeout.ms", "heartbeat.interval.ms", "rebalance.timeout.ms",
+	"worker.unsync.backoff.ms",
 	"name", "connector.class", "transforms", "transforms.", "predicates", "predicates.", "errors.",
 	"tasks.max.enforce", "config.action.reload", "config.providers", "config.providers.",
 	"metric.reporters", "metrics.", "auto.include.jmx.reporter", "topic.creation.", "consumer.override.", "producer.override.", "admin.override.",
@@ -263,6 +278,15 @@ func setSeconds(dst *time.Duration, v string) error {
 		return fmt.Errorf("%q must be at least 1 second", v)
 	}
 	*dst = time.Duration(n) * time.Second
+	return nil
+}
+
+func setMillisAtLeast(dst *time.Duration, v string, min int64) error {
+	var ms int64
+	if err := setNumber(&ms, v, min); err != nil {
+		return err
+	}
+	*dst = time.Duration(ms) * time.Millisecond
 	return nil
 }
 

@@ -150,6 +150,10 @@ type Settings struct {
 	// no cap.
 	ThrottleBytesPerSecond int64
 
+	// The timings of the group through which the flow's workers share its
+	// partitions.
+	SessionTimeout, HeartbeatInterval, RebalanceTimeout time.Duration
+
 	internalSeparator bool
 }
 

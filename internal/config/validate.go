@@ -59,6 +59,9 @@ func (c *Config) Validate() error {
 		if f.Producer.Acks != "all" && f.Producer.Idempotent {
 			errs = append(errs, fmt.Errorf("flow %s: idempotent writes need acks=all", f.Name()))
 		}
+		if f.HeartbeatInterval >= f.SessionTimeout {
+			errs = append(errs, fmt.Errorf("flow %s: %s (%v) must be below %s (%v)", f.Name(), KeyHeartbeatInterval, f.HeartbeatInterval, KeySessionTimeout, f.SessionTimeout))
+		}
 		if f.Producer.MaxRequestSize < f.Producer.BatchSize {
 			errs = append(errs, fmt.Errorf("flow %s: max.request.size below the batch size", f.Name()))
 		}
