@@ -52,7 +52,7 @@ var (
 	readyDesc      = prometheus.NewDesc("kmirror_group_switch_ready", "1 when the group's consumers can be switched to the target now, or already were.", groupLabels, nil)
 	stoppedDesc    = prometheus.NewDesc("kmirror_partitions_stopped", "Partitions not being copied: stopped or on a blocked topic.", flowLabels, nil)
 	tasksDesc      = prometheus.NewDesc("kmirror_tasks_assigned", "Copy tasks this worker runs.", flowLabels, nil)
-	rebalanceDesc  = prometheus.NewDesc("kmirror_rebalances_total", "Changes of this worker's task assignment after the first.", flowLabels, nil)
+	rebalanceDesc  = prometheus.NewDesc("kmirror_rebalances_total", "Rebalances of the flow's workers' group this worker went through, after its first.", flowLabels, nil)
 )
 
 // stateCollector reads gauges from the flows and the latest status report
@@ -86,8 +86,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(stoppedDesc, prometheus.GaugeValue, float64(stopped), src, tgt)
 		ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(r.mirror.Tasks()), src, tgt)
-		// Tasks are assigned once per worker until workers share them.
-		ch <- prometheus.MustNewConstMetric(rebalanceDesc, prometheus.CounterValue, 0, src, tgt)
+		ch <- prometheus.MustNewConstMetric(rebalanceDesc, prometheus.CounterValue, float64(max(0, r.mirror.Rebalances()-1)), src, tgt)
 	}
 	if report == nil {
 		return

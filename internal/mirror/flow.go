@@ -19,6 +19,7 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
+	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
 // Timings of the copy path.
@@ -47,7 +48,14 @@ type Flow struct {
 	progTopic  string
 	clusterID  string
 
-	mu      sync.Mutex
+	// member is the flow's place in its workers' group: it copies only
+	// what the group gives it, and only while the group confirms it.
+	member *workgroup.Member
+
+	mu sync.Mutex
+	// avail are the topics ready to copy, by source name: what the group
+	// shares out. parts are the partitions this worker copies.
+	avail   map[string]Topic
 	parts   map[partitionKey]*partition
 	tasks   []*task
 	blocked []Blocked
@@ -82,6 +90,9 @@ func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flo
 	fl := &Flow{cfg: f, src: src, tgt: tgt, log: logger.With("component", "mirror", "flow", f.Name()),
 		parts: map[partitionKey]*partition{}, progTopic: ProgressTopic(f.Source), recreated: map[string]bool{},
 		metrics: NewMetrics(nil), filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, kick: make(chan struct{}, 1)}
+	fl.member = workgroup.New(workgroup.Options{Group: workgroup.Name(f.Source, f.Target),
+		SessionTimeout: f.SessionTimeout, HeartbeatInterval: f.HeartbeatInterval, RebalanceTimeout: f.RebalanceTimeout},
+		sharing{fl}, fl.log)
 	if bps := f.ThrottleBytesPerSecond; bps > 0 {
 		fl.throttle = rate.NewLimiter(rate.Limit(bps), int(max(bps, 64<<10)))
 	}
@@ -96,12 +107,24 @@ func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flo
 // Instrument makes the flow count into m; call it before Run.
 func (fl *Flow) Instrument(m *Metrics) { fl.metrics = m }
 
-// Ready tells whether the flow has started copying.
-func (fl *Flow) Ready() bool { return fl.ready.Load() }
+// Ready tells whether the flow has started copying: it has its share of
+// the partitions.
+func (fl *Flow) Ready() bool {
+	return fl.ready.Load() && fl.member.Rebalances() > 0
+}
+
+// Worker is the flow's member id in its workers' group, "" before it
+// joined.
+func (fl *Flow) Worker() string { return fl.member.ID() }
+
+// Rebalances is how many rebalances of the workers' group this worker
+// went through.
+func (fl *Flow) Rebalances() int64 { return fl.member.Rebalances() }
 
 // Run copies until ctx ends, then stops cleanly: it stops fetching, waits
-// for every produced record to be acknowledged, and persists the progress,
-// so that a restart copies nothing twice.
+// for every produced record to be acknowledged, persists the progress, and
+// leaves the workers' group, so that a restart copies nothing twice and
+// the other workers take over at once.
 func (fl *Flow) Run(parent context.Context) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
@@ -123,10 +146,11 @@ func (fl *Flow) Run(parent context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	fl.mu.Lock()
 	fl.spawn = func(t *task) { g.Go(func() error { return t.run(gctx) }) }
-	for _, t := range fl.tasks {
-		fl.spawn(t)
-	}
 	fl.mu.Unlock()
+	// The membership outlives the copying: heartbeats go on while the
+	// stop persists the progress, and only then does the worker leave.
+	defer fl.leave()
+	g.Go(func() error { return fl.member.Run(gctx, fl.tgtCl) })
 	fl.ready.Store(true)
 	defer fl.ready.Store(false)
 	g.Go(func() error { return fl.every(gctx, FlushInterval, "persisting progress", fl.flush) })
@@ -221,41 +245,23 @@ func (fl *Flow) refresh(ctx context.Context) error {
 			fl.log.Error("topic not copied", "topic", b.Topic, "reason", b.Reason)
 		}
 	}
-	var fresh []Topic
-	var freshParts []partitionKey
+	// What is ready is shared out by the workers' group: a change asks
+	// for a rebalance, which moves nothing else.
+	avail := make(map[string]Topic, len(ready))
 	fl.mu.Lock()
+	changed := len(ready) != len(fl.avail)
 	for _, t := range ready {
-		for p := range t.Partitions {
-			k := partitionKey{t.Source, p}
-			if _, ok := fl.parts[k]; !ok {
-				freshParts = append(freshParts, k)
-				if len(fresh) == 0 || fresh[len(fresh)-1].Source != t.Source {
-					fresh = append(fresh, t)
-				}
-			}
+		if old, ok := fl.avail[t.Source]; !ok || old.Partitions != t.Partitions {
+			changed = true
 		}
+		avail[t.Source] = t
 	}
+	fl.avail = avail
 	fl.mu.Unlock()
-	if len(freshParts) == 0 {
-		return nil
+	if changed {
+		fl.member.Rejoin()
 	}
-	parts, err := fl.load(ctx, fresh, freshParts)
-	if err != nil {
-		return err
-	}
-	if err := fl.awaitProducerMetadata(ctx, parts); err != nil {
-		return err
-	}
-	for _, t := range fresh {
-		n := 0
-		for _, p := range parts {
-			if p.key.topic == t.Source {
-				n++
-			}
-		}
-		fl.log.Info("copying", "topic", t.Source, "target", t.Target, "new_partitions", n)
-	}
-	return fl.assign(parts)
+	return nil
 }
 
 // awaitProducerMetadata waits until the producer knows the target
@@ -324,8 +330,8 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) (
 		t := byName[k.topic]
 		if p, ok := stored[TopicPartition{k.topic, k.partition}]; ok {
 			if p.ClusterID != fl.clusterID {
-				return nil, fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
-					k.topic, k.partition, fl.cfg.Target, p.ClusterID, fl.cfg.Source, fl.clusterID)
+				return nil, errWrongSource{fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
+					k.topic, k.partition, fl.cfg.Target, p.ClusterID, fl.cfg.Source, fl.clusterID)}
 			}
 			if p.TopicID != t.ID {
 				fl.mu.Lock()
@@ -410,7 +416,7 @@ func (fl *Flow) assign(parts []*partition) error {
 		if err != nil {
 			return err
 		}
-		t.outOfRange, t.throttle = fl.outOfRange, fl.throttle
+		t.outOfRange, t.throttle, t.valid = fl.outOfRange, fl.throttle, fl.member.Valid
 		fl.tasks = append(fl.tasks, t)
 	}
 	batches := make([][]*partition, len(fl.tasks))
@@ -510,6 +516,9 @@ func (fl *Flow) flush(ctx context.Context) error {
 	}
 	var snaps []snap
 	var syncRecs, progRecs []*kgo.Record
+	// The worker that wrote a progress record, so that an operator can
+	// follow a partition from worker to worker.
+	worker := []kgo.RecordHeader{{Key: WorkerHeader, Value: []byte(fl.Worker())}}
 	for _, p := range parts {
 		s := p.snapshot()
 		if len(s.segments)+len(s.deletes) == 0 && s.end == nil {
@@ -526,13 +535,22 @@ func (fl *Flow) flush(ctx context.Context) error {
 		}
 		if s.end != nil {
 			k, v := encodeProgress(p.key, progress{clusterID: fl.clusterID, topicID: p.topicID, start: s.start, end: *s.end})
-			progRecs = append(progRecs, &kgo.Record{Topic: fl.progTopic, Key: k, Value: v})
+			progRecs = append(progRecs, &kgo.Record{Topic: fl.progTopic, Key: k, Value: v, Headers: worker})
 		}
 	}
 	putBack := func() {
 		for _, s := range snaps {
 			s.p.unpersisted(s.pending)
 		}
+	}
+	if len(snaps) == 0 {
+		return nil
+	}
+	// A worker that can no longer prove it owns its partitions must not
+	// write their progress over their next owner's.
+	if !fl.member.Valid() {
+		putBack()
+		return errors.New("not persisting progress: this worker's membership is not confirmed")
 	}
 	if len(syncRecs) > 0 {
 		if err := fl.syncs.ProduceSync(ctx, syncRecs...).FirstErr(); err != nil {
@@ -570,6 +588,17 @@ func (fl *Flow) stop() error {
 	}
 	fl.log.Info("stopped; progress persisted")
 	return nil
+}
+
+// leave leaves the workers' group once the progress is persisted, so that
+// the others take the partitions over without waiting for the session
+// timeout.
+func (fl *Flow) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := fl.member.Leave(ctx); err != nil {
+		fl.log.Warn("the other workers take over after the session timeout", "err", err)
+	}
 }
 
 func (fl *Flow) close() {

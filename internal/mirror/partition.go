@@ -233,6 +233,14 @@ func (p *partition) skipTo(logStart int64) Gap {
 	return g
 }
 
+// discard cuts the partition off from the flow: the acknowledgements of its
+// records still in the producer no longer fail the flow.
+func (p *partition) discard() {
+	p.mu.Lock()
+	p.fail = func(error) {}
+	p.mu.Unlock()
+}
+
 func (p *partition) stop(reason string) {
 	p.mu.Lock()
 	p.stopped = reason

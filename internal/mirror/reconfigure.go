@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/kmirror/kmirror/internal/config"
@@ -55,15 +54,13 @@ func (fl *Flow) discoveryLoop(ctx context.Context) error {
 }
 
 // releaseUnselected stops copying the partitions of topics the selection
-// no longer selects: fetching stops, the records in flight are
-// acknowledged, and the progress is persisted before they are forgotten.
+// no longer selects; their progress is persisted and kept.
 func (fl *Flow) releaseUnselected(ctx context.Context) error {
 	fl.mu.Lock()
 	filter := fl.filter
-	var gone []*partition
 	var keys []partitionKey
 	unselected := map[string]bool{} // by topic: one match per topic, not per partition
-	for k, p := range fl.parts {
+	for k := range fl.parts {
 		out, known := unselected[k.topic]
 		if !known {
 			v, err := filter.Select(k.topic)
@@ -71,43 +68,9 @@ func (fl *Flow) releaseUnselected(ctx context.Context) error {
 			unselected[k.topic] = out
 		}
 		if out {
-			gone = append(gone, p)
 			keys = append(keys, k)
 		}
 	}
-	tasks := append([]*task(nil), fl.tasks...)
 	fl.mu.Unlock()
-	if len(gone) == 0 {
-		return nil
-	}
-	for _, t := range tasks {
-		t.remove(keys)
-	}
-	deadline := time.Now().Add(StopTimeout)
-	for _, p := range gone {
-		for p.inFlight() > 0 {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("stop copying %s[%d]: records still unacknowledged after %s", p.key.topic, p.key.partition, StopTimeout)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
-	if err := fl.flush(ctx); err != nil {
-		return err
-	}
-	fl.mu.Lock()
-	topics := map[string]int{}
-	for _, k := range keys {
-		delete(fl.parts, k)
-		topics[k.topic]++
-	}
-	fl.mu.Unlock()
-	for topic, n := range topics {
-		fl.log.Info("stopped copying: no longer selected; its progress is kept", "topic", topic, "partitions", n)
-	}
-	return nil
+	return fl.release(ctx, keys, "no longer selected; its progress is kept")
 }

@@ -17,6 +17,10 @@ import (
 // flows from the source cluster sourceAlias.
 func ProgressTopic(sourceAlias string) string { return "kmirror-progress." + sourceAlias + ".internal" }
 
+// WorkerHeader is the header of a progress record that names the worker
+// (its member id in the workers' group) that wrote it.
+const WorkerHeader = "kmirror.worker"
+
 // partitionKey names a source partition.
 type partitionKey struct {
 	topic     string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
@@ -14,24 +13,40 @@ import (
 )
 
 // syncLoop keeps the configs or ACLs of the target topics in line with the
-// source: once at start, then every interval.
+// source: once the worker has joined its group, then every interval. Only
+// the group's leader syncs, for every worker.
 func (fl *Flow) syncLoop(ctx context.Context, interval time.Duration, what string, sync func(context.Context, []Topic) error) error {
-	run := func(ctx context.Context) error { return sync(ctx, fl.readyTopics()) }
+	run := func(ctx context.Context) error {
+		if !fl.member.Leader() {
+			return nil
+		}
+		return sync(ctx, fl.readyTopics())
+	}
+	for fl.member.Rebalances() == 0 {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	if err := run(ctx); err != nil && ctx.Err() == nil {
 		fl.log.Warn(what+" failed; retrying", "err", err)
 	}
 	return fl.every(ctx, interval, what, run)
 }
 
-// readyTopics lists the topics being copied.
+// readyTopics lists the topics ready to copy, by whichever worker.
 func (fl *Flow) readyTopics() []Topic {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	seen := map[string]Topic{}
-	for _, p := range fl.parts {
-		seen[p.key.topic] = Topic{Source: p.key.topic, Target: p.target}
+	var out []Topic
+	for name, t := range fl.avail {
+		if !fl.recreated[name] {
+			out = append(out, t)
+		}
 	}
-	return slices.SortedFunc(maps.Values(seen), func(a, b Topic) int { return cmpString(a.Source, b.Source) })
+	slices.SortFunc(out, func(a, b Topic) int { return cmpString(a.Source, b.Source) })
+	return out
 }
 
 // syncConfigs sets on each target topic the configs set on its source

@@ -24,6 +24,9 @@ type task struct {
 	outOfRange func(ctx context.Context, p *partition) (resume int64, ok bool)
 	// throttle, when set, paces reading from the source.
 	throttle *rate.Limiter
+	// valid tells whether the worker still owns its partitions; a fetch
+	// made when it no longer does is dropped, and the partitions with it.
+	valid func() bool
 
 	mu    sync.Mutex
 	parts map[partitionKey]*partition
@@ -112,6 +115,13 @@ func (t *task) run(ctx context.Context) error {
 			}
 		}
 		t.copying.Lock()
+		if !t.valid() {
+			// The group is about to drop every partition (Lost), and
+			// their next owner copies these records from the persisted
+			// progress: none is lost by dropping them here.
+			t.copying.Unlock()
+			continue
+		}
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			p := t.part(fp.Topic, fp.Partition)
 			if p == nil {

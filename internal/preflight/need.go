@@ -10,6 +10,7 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/policy"
+	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
 // Resource types and pattern types, as Strimzi's KafkaUser spells them.
@@ -167,6 +168,9 @@ func Derive(f *config.Flow, scope Scope) []Need {
 		internal(tgt, policy.HeartbeatsTopic, "MM2-format heartbeats", false)
 	}
 	needs = append(needs, idempotent(tgt))
+	// The workers of the flow share its partitions through this group.
+	workers := Resource{Type: TypeGroup, Name: workgroup.Name(src, tgt), Pattern: Literal}
+	add(tgt, workers, "share the flow's partitions between its workers (JoinGroup, SyncGroup, Heartbeat, LeaveGroup)", OpRead)
 
 	for _, alias := range []string{src, tgt} {
 		needs = append(needs, Need{Cluster: alias, Resource: theCluster, Operation: OpDescribe, Optional: true,

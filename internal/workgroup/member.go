@@ -86,12 +86,19 @@ type Member struct {
 	rejoin chan struct{}
 	// rebalances counts completed rebalances this member took part in.
 	rebalances atomic.Int64
+
+	// The heartbeats run from the first Run until Stop or Leave: they
+	// outlive Run, so that a worker stays confirmed while it persists its
+	// progress on the way out.
+	hbOnce sync.Once
+	hbStop context.CancelFunc
+	hbDone chan struct{}
 }
 
 // New prepares a member; nothing is sent until Run.
-func New(cl *kgo.Client, opts Options, h Handler, log *slog.Logger) *Member {
-	return &Member{cl: cl, opts: opts, h: h, bal: kgo.CooperativeStickyBalancer(), generation: -1,
-		log: log.With("group", opts.Group), rejoin: make(chan struct{}, 1)}
+func New(opts Options, h Handler, log *slog.Logger) *Member {
+	return &Member{opts: opts, h: h, bal: kgo.CooperativeStickyBalancer(), generation: -1,
+		log: log.With("group", opts.Group), rejoin: make(chan struct{}, 1), hbDone: make(chan struct{})}
 }
 
 // margin is how long before the session would expire the member stops
@@ -165,22 +172,24 @@ func (m *Member) current() (string, int32) {
 // same name used by something else, timings the broker refuses.
 type errFatal struct{ error }
 
-// Run takes part in the group until ctx ends, calling the handler as
-// partitions come and go. It returns an error only when membership is
-// impossible (a missing permission, a name clash); every partition still
-// owned is then reported lost. Call Leave after Run returned and the owned
-// partitions were persisted.
-func (m *Member) Run(ctx context.Context) error {
-	hbCtx, stopHB := context.WithCancel(ctx)
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		m.heartbeat(hbCtx)
-	}()
-	defer func() {
-		stopHB()
-		<-hbDone
-	}()
+// Run takes part in the group through cl until ctx ends, calling the
+// handler as partitions come and go; call it once. It returns an error
+// only when membership is impossible (a missing permission, a name clash);
+// every partition still owned is then reported lost. The member stays in
+// the group after Run returns: call Leave once the owned partitions are
+// persisted.
+func (m *Member) Run(ctx context.Context, cl *kgo.Client) error {
+	m.cl = cl
+	m.hbOnce.Do(func() {
+		hbCtx, stop := context.WithCancel(context.Background())
+		m.mu.Lock()
+		m.hbStop = stop
+		m.mu.Unlock()
+		go func() {
+			defer close(m.hbDone)
+			m.heartbeat(hbCtx)
+		}()
+	})
 
 	owned := Partitions{}
 	own := func(ps Partitions) {
@@ -424,9 +433,23 @@ func (m *Member) heartbeat(ctx context.Context) {
 	}
 }
 
-// Leave leaves the group, so that the other workers take the partitions
-// over at once rather than after the session timeout.
+// Stop stops heartbeating without leaving the group, as a crash would: the
+// coordinator gives the member's partitions away after the session
+// timeout.
+func (m *Member) Stop() {
+	m.mu.Lock()
+	stop := m.hbStop
+	m.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-m.hbDone
+	}
+}
+
+// Leave stops heartbeating and leaves the group, so that the other workers
+// take the partitions over at once rather than after the session timeout.
 func (m *Member) Leave(ctx context.Context) error {
+	m.Stop()
 	id, _ := m.current()
 	if id == "" {
 		return nil

@@ -113,16 +113,17 @@ func (l *ledger) balanced(names ...string) bool {
 func start(t *testing.T, l *ledger, c *testbed.Cluster, name string, opts workgroup.Options) *worker {
 	t.Helper()
 	w := &worker{name: name, l: l, done: make(chan struct{})}
-	w.m = workgroup.New(c.Client(t), opts, w, slog.New(slog.DiscardHandler))
+	w.m = workgroup.New(opts, w, slog.New(slog.DiscardHandler))
+	cl := c.Client(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	go func() {
 		defer close(w.done)
-		if err := w.m.Run(ctx); err != nil {
+		if err := w.m.Run(ctx, cl); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}()
-	t.Cleanup(func() { cancel(); <-w.done })
+	t.Cleanup(func() { cancel(); <-w.done; w.m.Stop() })
 	return w
 }
 
@@ -205,6 +206,7 @@ func TestWorkersShareAndHandOver(t *testing.T) {
 		// test if its partitions go elsewhere while its lease holds.
 		w2.cancel()
 		<-w2.done
+		w2.m.Stop()
 		testbed.WaitFor(t, within, "the others hold the dead worker's partitions", func() bool {
 			held := l.held()
 			return len(held["w2"]) == 0 && len(held["w1"])+len(held["w4"]) == 12

@@ -1,0 +1,197 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kmirror/kmirror/internal/workgroup"
+)
+
+// sharing is the flow as a member of its workers' group: it copies the
+// partitions the group gives it and no other.
+type sharing struct{ fl *Flow }
+
+var _ workgroup.Handler = sharing{}
+
+// Topics are the topics ready to copy: selected, present on the target and
+// not blocked.
+func (s sharing) Topics() map[string]int32 {
+	fl := s.fl
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	out := make(map[string]int32, len(fl.avail))
+	for name, t := range fl.avail {
+		if !fl.recreated[name] {
+			out[name] = t.Partitions
+		}
+	}
+	return out
+}
+
+// Assigned loads the partitions' progress and starts copying them,
+// retrying while the worker still owns them.
+func (s sharing) Assigned(ctx context.Context, ps workgroup.Partitions) {
+	fl := s.fl
+	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
+		err := fl.start(ctx, ps)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		var fatal errWrongSource
+		if errors.As(err, &fatal) {
+			fl.fail(err)
+			return
+		}
+		fl.log.Warn("starting to copy the assigned partitions failed; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		if !fl.member.Valid() {
+			return // lost meanwhile: the group will say what is ours
+		}
+	}
+}
+
+// start begins copying partitions this worker now owns.
+func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
+	fl.mu.Lock()
+	var topics []Topic
+	var keys []partitionKey
+	for name, parts := range ps {
+		t, ok := fl.avail[name]
+		if !ok {
+			continue // no longer selected: the next rebalance takes it back
+		}
+		topics = append(topics, t)
+		for _, p := range parts {
+			if _, running := fl.parts[partitionKey{name, p}]; !running && p < t.Partitions {
+				keys = append(keys, partitionKey{name, p})
+			}
+		}
+	}
+	fl.mu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	parts, err := fl.load(ctx, topics, keys)
+	if err != nil {
+		return err
+	}
+	if err := fl.awaitProducerMetadata(ctx, parts); err != nil {
+		return err
+	}
+	count := map[string]int{}
+	for _, p := range parts {
+		count[p.key.topic]++
+	}
+	for _, t := range topics {
+		if count[t.Source] > 0 {
+			fl.log.Info("copying", "topic", t.Source, "target", t.Target, "partitions", count[t.Source])
+		}
+	}
+	return fl.assign(parts)
+}
+
+// Revoked stops copying partitions the group moves to another worker, and
+// persists their progress before the new owner starts.
+func (s sharing) Revoked(ctx context.Context, ps workgroup.Partitions) {
+	var keys []partitionKey
+	for topic, parts := range ps {
+		for _, p := range parts {
+			keys = append(keys, partitionKey{topic, p})
+		}
+	}
+	if err := s.fl.release(ctx, keys, "handed to another worker; progress persisted"); err != nil && ctx.Err() == nil {
+		// The partitions may still get records written: nobody else may
+		// start on them while this process lives.
+		s.fl.fail(fmt.Errorf("hand over partitions: %w", err))
+	}
+}
+
+// Lost drops every partition at once: the worker can no longer prove it
+// owns them, so it must not write them, nor their progress, any more.
+// Records still waiting in the producer are aborted; the next owner copies
+// them again from the persisted progress.
+func (s sharing) Lost(ps workgroup.Partitions) {
+	fl := s.fl
+	fl.mu.Lock()
+	var keys []partitionKey
+	for topic, parts := range ps {
+		for _, p := range parts {
+			k := partitionKey{topic, p}
+			if part, ok := fl.parts[k]; ok {
+				part.discard()
+				delete(fl.parts, k)
+				keys = append(keys, k)
+			}
+		}
+	}
+	tasks := append([]*task(nil), fl.tasks...)
+	fl.mu.Unlock()
+	for _, t := range tasks {
+		t.remove(keys)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), fl.cfg.SessionTimeout)
+	defer cancel()
+	if err := fl.producer.AbortBufferedRecords(ctx); err != nil {
+		fl.log.Error("records of lost partitions may still reach the target", "err", err)
+	}
+	fl.log.Warn("stopped copying partitions this worker can no longer prove it owns; their next owner resumes from the persisted progress",
+		"partitions", len(keys))
+}
+
+// release stops copying partitions: fetching stops, the records in flight
+// are acknowledged, and the progress is persisted before they are
+// forgotten.
+func (fl *Flow) release(ctx context.Context, keys []partitionKey, why string) error {
+	fl.mu.Lock()
+	var gone []*partition
+	for _, k := range keys {
+		if p, ok := fl.parts[k]; ok {
+			gone = append(gone, p)
+		}
+	}
+	tasks := append([]*task(nil), fl.tasks...)
+	fl.mu.Unlock()
+	if len(gone) == 0 {
+		return nil
+	}
+	for _, t := range tasks {
+		t.remove(keys)
+	}
+	deadline := time.Now().Add(StopTimeout)
+	for _, p := range gone {
+		for p.inFlight() > 0 {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("stop copying %s[%d]: records still unacknowledged after %s", p.key.topic, p.key.partition, StopTimeout)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	if err := fl.flush(ctx); err != nil {
+		return err
+	}
+	fl.mu.Lock()
+	topics := map[string]int{}
+	for _, p := range gone {
+		delete(fl.parts, p.key)
+		topics[p.key.topic]++
+	}
+	fl.mu.Unlock()
+	for topic, n := range topics {
+		fl.log.Info("stopped copying: "+why, "topic", topic, "partitions", n)
+	}
+	return nil
+}
+
+// errWrongSource says the stored progress belongs to another source
+// cluster: no retry helps.
+type errWrongSource struct{ error }
