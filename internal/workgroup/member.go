@@ -84,8 +84,9 @@ type Member struct {
 	owning atomic.Int64
 	// rejoin asks Run for a new rebalance.
 	rejoin chan struct{}
-	// rebalances counts completed rebalances this member took part in.
-	rebalances atomic.Int64
+	// rebalances counts completed rebalances this member took part in;
+	// losses the times it dropped its partitions unconfirmed.
+	rebalances, losses atomic.Int64
 
 	// The heartbeats run from the first Run until Stop or Leave: they
 	// outlive Run, so that a worker stays confirmed while it persists its
@@ -162,6 +163,10 @@ func (m *Member) ID() string {
 // Rebalances is the number of rebalances this member completed.
 func (m *Member) Rebalances() int64 { return m.rebalances.Load() }
 
+// Losses is the number of times the member dropped its partitions because
+// the coordinator did not confirm it in time.
+func (m *Member) Losses() int64 { return m.losses.Load() }
+
 func (m *Member) current() (string, int32) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -202,6 +207,7 @@ func (m *Member) Run(ctx context.Context, cl *kgo.Client) error {
 			if owned.Len() > 0 {
 				m.log.Warn("lost the partitions: the coordinator did not confirm this worker in time", "partitions", owned.Len())
 				m.h.Lost(owned)
+				m.losses.Add(1)
 				own(Partitions{})
 			}
 			m.lost.Store(false)

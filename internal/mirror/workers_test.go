@@ -1,0 +1,193 @@
+package mirror
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+// Short group timings, which the in-process target allows: a worker's
+// lease runs out 1 s after its last confirmed heartbeat.
+const workers = `    topicsPattern: "app.*"
+    sourceConnector:
+      config:
+        replication.policy.class: identity
+        session.timeout.ms: 1500
+        heartbeat.interval.ms: 100
+`
+
+func groupTarget(t *testing.T) *testbed.Cluster {
+	return testbed.NewCluster(t, kfake.GroupMinSessionTimeout(500*time.Millisecond))
+}
+
+// unique makes n records per partition whose values name them.
+func unique(topic string, partitions int32, from, n int) []*kgo.Record {
+	var out []*kgo.Record
+	for p := range partitions {
+		for i := from; i < from+n; i++ {
+			out = append(out, &kgo.Record{Topic: topic, Partition: p, Key: []byte("k"), Value: fmt.Appendf(nil, "%s/%d/%d", topic, p, i),
+				Timestamp: time.UnixMilli(1_700_000_000_000 + int64(i))})
+		}
+	}
+	return out
+}
+
+// owned lists the partitions a worker copies.
+func owned(fl *Flow) map[partitionKey]bool {
+	parts, _, _ := fl.Status()
+	out := map[partitionKey]bool{}
+	for _, p := range parts {
+		out[partitionKey{p.Topic, p.Partition}] = true
+	}
+	return out
+}
+
+// copiedAll waits until the workers together have copied every source
+// record of the topic.
+func copiedAll(t *testing.T, src *testbed.Cluster, topic string, within time.Duration, fls ...*Flow) {
+	t.Helper()
+	testbed.WaitFor(t, within, "every record of "+topic+" copied", func() bool {
+		for p, end := range src.EndOffsets(t, topic) {
+			done := false
+			for _, fl := range fls {
+				if _, next, ok := fl.Range(topic, p); ok && next == end {
+					done = true
+				}
+			}
+			if !done {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// rewinds compares a target partition with its source: every source record
+// must be there, in order; a record may repeat only where the copy went back
+// (a rewind, after a worker lost its partitions). It returns the rewinds and
+// the duplicate records.
+func rewinds(t *testing.T, src, tgt []*kgo.Record, where string) (rewound, dups int) {
+	t.Helper()
+	next := 0 // the next source record expected
+	for _, r := range tgt {
+		if next < len(src) && bytes.Equal(r.Value, src[next].Value) {
+			if err := testbed.SameRecord(src[next], r); err != nil {
+				t.Errorf("%s: %v", where, err)
+			}
+			next++
+			continue
+		}
+		back := -1
+		for j := next - 1; j >= 0; j-- {
+			if bytes.Equal(r.Value, src[j].Value) {
+				back = j
+				break
+			}
+		}
+		if back < 0 {
+			t.Errorf("%s: target record %q is not the next source record (%d) nor a repeat", where, r.Value, next)
+			return rewound, dups
+		}
+		rewound++
+		dups += next - back
+		next = back + 1
+	}
+	if next != len(src) {
+		t.Errorf("%s: %d source records missing on the target from offset %d", where, len(src)-next, next)
+	}
+	return rewound, dups
+}
+
+// Two workers of one flow split its partitions; when one stops cleanly the
+// other takes its partitions over from the persisted progress: every record
+// arrives once, in order.
+func TestWorkersShareAFlow(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), groupTarget(t)
+	topics := map[string]int32{"app-a": 6, "app-b": 3}
+	for name, n := range topics {
+		if err := src.CreateTopic(name, n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := flowConfig(t, src, tgt, workers)
+	src.Produce(t, unique("app-a", 6, 0, 500))
+	src.Produce(t, unique("app-b", 3, 0, 500))
+	w1, w2 := start(t, cfg), start(t, cfg)
+	testbed.WaitFor(t, 30*time.Second, "both workers copy, none the same partition", func() bool {
+		a, b := owned(w1.flow), owned(w2.flow)
+		for k := range a {
+			if b[k] {
+				return false
+			}
+		}
+		return len(a) > 0 && len(b) > 0 && len(a)+len(b) == 9
+	})
+	copiedAll(t, src, "app-a", 30*time.Second, w1.flow, w2.flow)
+	copiedAll(t, src, "app-b", 30*time.Second, w1.flow, w2.flow)
+
+	w2.stop(t)
+	src.Produce(t, unique("app-a", 6, 500, 500))
+	src.Produce(t, unique("app-b", 3, 500, 500))
+	testbed.WaitFor(t, 30*time.Second, "the remaining worker copies every partition", func() bool { return len(owned(w1.flow)) == 9 })
+	w1.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a", "app-b": "app-b"}, 30*time.Second)
+	for name, n := range topics {
+		sameTopic(t, src, tgt, name, name, n)
+	}
+}
+
+// A worker whose heartbeats go unanswered stops writing once its lease
+// runs out, drops its partitions, and takes them up again from the
+// persisted progress when the group confirms it: nothing is lost, and a
+// record repeats only where the copy went back.
+func TestLostLeaseDropsPartitionsAndResumes(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), groupTarget(t)
+	if err := src.CreateTopic("app-a", 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := flowConfig(t, src, tgt, workers)
+	w := start(t, cfg)
+	src.Produce(t, unique("app-a", 4, 0, 2000))
+	copiedAll(t, src, "app-a", 30*time.Second, w.flow)
+
+	// Heartbeats fail for 3 s, while records keep coming.
+	until := time.Now().Add(3 * time.Second)
+	tgt.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		tgt.KeepControl()
+		if time.Now().After(until) {
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = kerr.UnknownServerError.Code
+		return resp, nil, true
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20 {
+			src.Produce(t, unique("app-a", 4, 2000+i*200, 200))
+			time.Sleep(200 * time.Millisecond) // a steady trickle, not a wait for a result
+		}
+	}()
+	testbed.WaitFor(t, 30*time.Second, "the worker dropped its partitions", func() bool { return w.flow.member.Losses() > 0 })
+	<-done
+	copiedAll(t, src, "app-a", 30*time.Second, w.flow)
+	w.stop(t)
+
+	total := 0
+	for p := range int32(4) {
+		r, d := rewinds(t, src.Read(t, "app-a", p), tgt.Read(t, "app-a", p), fmt.Sprintf("app-a[%d]", p))
+		total += d
+		if r > int(w.flow.member.Losses()) {
+			t.Errorf("app-a[%d] went back %d times for %d losses", p, r, w.flow.member.Losses())
+		}
+	}
+	t.Logf("losses=%d duplicates=%d", w.flow.member.Losses(), total)
+}
