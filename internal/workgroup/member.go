@@ -82,8 +82,10 @@ type Member struct {
 	// owning is how many partitions the member owns: a lease that runs
 	// out only matters when it owns some.
 	owning atomic.Int64
-	// rejoin asks Run for a new rebalance.
-	rejoin chan struct{}
+	// rejoin asks Run for a new rebalance; joining is set while Run joins,
+	// when a heartbeat's news of a rebalance is the one being joined.
+	rejoin  chan struct{}
+	joining atomic.Bool
 	// rebalances counts completed rebalances this member took part in;
 	// losses the times it dropped its partitions unconfirmed.
 	rebalances, losses atomic.Int64
@@ -271,6 +273,8 @@ func (m *Member) Run(ctx context.Context, cl *kgo.Client) error {
 // join runs one JoinGroup and SyncGroup round and returns the assignment,
 // or nil when the group started another rebalance meanwhile.
 func (m *Member) join(ctx context.Context, owned Partitions) (Partitions, error) {
+	m.joining.Store(true)
+	defer m.joining.Store(false)
 	// Drain a pending rejoin request: this round serves it.
 	select {
 	case <-m.rejoin:
@@ -420,9 +424,13 @@ func (m *Member) heartbeat(ctx context.Context) {
 			m.extend(sent)
 		case errors.Is(err, kerr.RebalanceInProgress):
 			// The coordinator still counts the member in and kept its
-			// session alive; it wants everyone to join again.
+			// session alive; it wants everyone to join again — unless
+			// this member is joining that rebalance already, or has
+			// joined it since the heartbeat left.
 			m.extend(sent)
-			m.Rejoin()
+			if _, now := m.current(); now == gen && !m.joining.Load() {
+				m.Rejoin()
+			}
 		case errors.Is(err, kerr.IllegalGeneration):
 			if _, now := m.current(); now == gen {
 				m.Rejoin()
