@@ -2,7 +2,9 @@ package mirror
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -190,4 +193,29 @@ func TestLostLeaseDropsPartitionsAndResumes(t *testing.T) {
 		}
 	}
 	t.Logf("losses=%d duplicates=%d", w.flow.member.Losses(), total)
+}
+
+// A target user without Read on the workers' group gets one error naming
+// the group and the permission, not a worker that waits forever.
+func TestWorkersGroupNeedsRead(t *testing.T) {
+	src := testbed.NewCluster(t)
+	all := func(typ kmsg.ACLResourceType, name string) kfake.ACL {
+		return kfake.ACL{Resource: typ, Name: name, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationAll, Allow: true}
+	}
+	tgt := testbed.NewCluster(t, kfake.EnableSASL(), kfake.EnableACLs(), kfake.Superuser("PLAIN", "admin", "admin-pw"),
+		kfake.User("PLAIN", "mirror", "mirror-pw", all(kmsg.ACLResourceTypeTopic, "*"), all(kmsg.ACLResourceTypeCluster, "kafka-cluster"),
+			all(kmsg.ACLResourceTypeGroup, "some-other-group")))
+	if err := src.CreateTopic("app-a", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := flowConfig(t, src, tgt, identity)
+	cfg.Cluster("target").SASL = &config.SASL{Mechanism: config.MechanismPlain, Username: "mirror", Password: config.NewSecret("mirror-pw")}
+	f := cfg.Flows[0]
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	err := fl.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "missing Read on group:kmirror.source.target") {
+		t.Fatalf("run ended with %v, want the missing group permission named", err)
+	}
 }

@@ -296,10 +296,10 @@ func (m *Member) join(ctx context.Context, owned Partitions) (Partitions, error)
 
 	sent := time.Now()
 	resp, err := req.RequestWith(ctx, m.cl)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
 	}
-	switch err := kerr.ErrorForCode(resp.ErrorCode); {
+	switch {
 	case err == nil:
 	case errors.Is(err, kerr.MemberIDRequired):
 		m.setMember(resp.MemberID, -1, false)
@@ -307,15 +307,8 @@ func (m *Member) join(ctx context.Context, owned Partitions) (Partitions, error)
 	case errors.Is(err, kerr.UnknownMemberID):
 		m.forget()
 		return nil, nil
-	case errors.Is(err, kerr.GroupAuthorizationFailed):
-		return nil, errFatal{fmt.Errorf("join group %q: missing Read on group:%s (%w)", m.opts.Group, m.opts.Group, err)}
-	case errors.Is(err, kerr.InconsistentGroupProtocol):
-		return nil, errFatal{fmt.Errorf("join group %q: the group is in use by something that is not kmirror (%w)", m.opts.Group, err)}
-	case errors.Is(err, kerr.InvalidSessionTimeout):
-		return nil, errFatal{fmt.Errorf("join group %q: the broker refuses session.timeout.ms=%d: it must lie within its group.min.session.timeout.ms and group.max.session.timeout.ms (%w)",
-			m.opts.Group, m.opts.SessionTimeout.Milliseconds(), err)}
 	default:
-		return nil, err
+		return nil, m.explain(err)
 	}
 	m.setMember(resp.MemberID, resp.Generation, resp.LeaderID == resp.MemberID)
 	m.extend(sent)
@@ -337,10 +330,10 @@ func (m *Member) join(ctx context.Context, owned Partitions) (Partitions, error)
 	}
 	sent = time.Now()
 	sresp, err := sync.RequestWith(ctx, m.cl)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = kerr.ErrorForCode(sresp.ErrorCode)
 	}
-	switch err := kerr.ErrorForCode(sresp.ErrorCode); {
+	switch {
 	case err == nil:
 	case errors.Is(err, kerr.RebalanceInProgress):
 		return nil, nil
@@ -350,7 +343,7 @@ func (m *Member) join(ctx context.Context, owned Partitions) (Partitions, error)
 	case errors.Is(err, kerr.IllegalGeneration):
 		return nil, nil
 	default:
-		return nil, err
+		return nil, m.explain(err)
 	}
 	m.extend(sent)
 	assigned, err := m.bal.ParseSyncAssignment(sresp.MemberAssignment)
@@ -364,6 +357,21 @@ func (m *Member) join(ctx context.Context, owned Partitions) (Partitions, error)
 		}
 	}
 	return out, nil
+}
+
+// explain turns the errors no retry can fix into errFatal, naming what to
+// change; the others are returned as they are, to retry.
+func (m *Member) explain(err error) error {
+	switch {
+	case errors.Is(err, kerr.GroupAuthorizationFailed):
+		return errFatal{fmt.Errorf("join group %q: missing Read on group:%s (%w)", m.opts.Group, m.opts.Group, err)}
+	case errors.Is(err, kerr.InconsistentGroupProtocol):
+		return errFatal{fmt.Errorf("join group %q: the group is in use by something that is not kmirror (%w)", m.opts.Group, err)}
+	case errors.Is(err, kerr.InvalidSessionTimeout):
+		return errFatal{fmt.Errorf("join group %q: the broker refuses session.timeout.ms=%d: it must lie within its group.min.session.timeout.ms and group.max.session.timeout.ms (%w)",
+			m.opts.Group, m.opts.SessionTimeout.Milliseconds(), err)}
+	}
+	return err
 }
 
 func (m *Member) balance(members []kmsg.JoinGroupResponseMember, topics map[string]int32) ([]kmsg.SyncGroupRequestGroupAssignment, error) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,5 +235,20 @@ func TestNameIsPerFlow(t *testing.T) {
 	}
 	if got := workgroup.Name("src", "tgt"); got != "kmirror.src.tgt" {
 		t.Fatalf("group name %q", got)
+	}
+}
+
+// A session timeout the broker refuses ends Run with an error that names
+// the key, rather than a worker that retries forever.
+func TestRefusedSessionTimeout(t *testing.T) {
+	c := testbed.NewCluster(t) // kfake, like Kafka, refuses sessions under 6 s
+	m := workgroup.New(workgroup.Options{Group: "g", SessionTimeout: time.Second, HeartbeatInterval: 100 * time.Millisecond, RebalanceTimeout: time.Second},
+		&worker{name: "w", l: &ledger{t: t, owner: map[tp]*worker{}}}, slog.New(slog.DiscardHandler))
+	defer m.Stop()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	err := m.Run(ctx, c.Client(t))
+	if err == nil || !strings.Contains(err.Error(), "session.timeout.ms=1000") {
+		t.Fatalf("Run ended with %v, want the refused session.timeout.ms named", err)
 	}
 }
