@@ -326,6 +326,7 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) (
 		return nil, fmt.Errorf("list target offsets: %w", err)
 	}
 	var out []*partition
+	var crashed []resumeFrom
 	for _, k := range keys {
 		t := byName[k.topic]
 		if p, ok := stored[TopicPartition{k.topic, k.partition}]; ok {
@@ -342,7 +343,13 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) (
 				fl.mu.Unlock()
 				continue
 			}
-			out = append(out, newPartition(k, t.Target, t.ID, p.Map))
+			part := newPartition(k, t.Target, t.ID, p.Map)
+			out = append(out, part)
+			tend, tok := tgtEnds.Lookup(t.Target, k.partition)
+			send, sok := srcEnds.Lookup(k.topic, k.partition)
+			if tok && tend.Err == nil && sok && send.Err == nil && tend.Offset > p.Map.End().Target {
+				crashed = append(crashed, resumeFrom{p: part, tgtEnd: tend.Offset, srcEnd: send.Offset})
+			}
 			continue
 		}
 		start, ok := srcStarts.Lookup(k.topic, k.partition)
@@ -362,6 +369,9 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) (
 		p := newPartition(k, t.Target, t.ID, offsetmap.New(from, tend.Offset))
 		p.dirty = true
 		out = append(out, p)
+	}
+	if err := fl.resume(ctx, crashed); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

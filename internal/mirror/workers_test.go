@@ -219,3 +219,48 @@ func TestWorkersGroupNeedsRead(t *testing.T) {
 		t.Fatalf("run ended with %v, want the missing group permission named", err)
 	}
 }
+
+// A worker that crashed had copied records past its last persisted
+// progress. The worker that resumes takes those copies as done, after
+// comparing them with the source: nothing is copied twice, the offset map
+// covers them, and a target record that is not the source's next one stops
+// the comparison without losing anything.
+func TestResumeAfterCrashRepeatsNothing(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), groupTarget(t)
+	if err := src.CreateTopic("app-a", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := flowConfig(t, src, tgt, workers)
+	src.Produce(t, unique("app-a", 2, 0, 500))
+	w := start(t, cfg)
+	w.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a"}, 30*time.Second)
+	w.stop(t)
+
+	// What a worker that died before persisting its progress left behind:
+	// copies of the next 300 source records of partition 0, and of the
+	// next 100 of partition 1 followed by a record that is not a copy.
+	src.Produce(t, unique("app-a", 2, 500, 500))
+	var left []*kgo.Record
+	for p, n := range map[int32]int{0: 300, 1: 100} {
+		for _, r := range src.Read(t, "app-a", p)[500 : 500+n] {
+			left = append(left, &kgo.Record{Topic: "app-a", Partition: p, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
+		}
+	}
+	foreign := &kgo.Record{Topic: "app-a", Partition: 1, Value: []byte("not a copy"), Timestamp: time.UnixMilli(1)}
+	tgt.Produce(t, append(left, foreign))
+
+	w = start(t, cfg)
+	copiedAll(t, src, "app-a", 30*time.Second, w.flow)
+	if tr, ok := w.flow.Translate("app-a", 0, 700); !ok || tr.Offset != 700 {
+		t.Errorf("offset 700 of app-a[0] translates to %d (%v), want 700", tr.Offset, ok)
+	}
+	w.stop(t)
+	sameTopic(t, src, tgt, "app-a", "app-a", 1) // partition 0: every record once
+	a, b := src.Read(t, "app-a", 1), tgt.Read(t, "app-a", 1)
+	if len(b) != len(a)+1 || !bytes.Equal(b[600].Value, foreign.Value) {
+		t.Fatalf("app-a[1]: %d source records, %d target records; want the source's and the foreign one at 600", len(a), len(b))
+	}
+	if r, d := rewinds(t, a, append(b[:600:600], b[601:]...), "app-a[1]"); r+d > 0 {
+		t.Errorf("app-a[1]: %d rewinds, %d duplicates", r, d)
+	}
+}

@@ -1,0 +1,173 @@
+package mirror
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/cluster"
+)
+
+// maxResume bounds the records compared per partition when resuming after
+// a crash; past it the copy repeats the rest.
+const maxResume = 100_000
+
+// resumeFrom is a partition whose target holds records past its stored
+// progress: a worker copied them and died before it persisted them.
+type resumeFrom struct {
+	p *partition
+	// The ends of the target and source partitions when it was loaded.
+	tgtEnd, srcEnd int64
+}
+
+// resume moves the mirrored ends of partitions past the records their
+// previous owner copied after its last persisted progress, so that a crash
+// repeats nothing: the target records from the stored end on are compared
+// in order with the source records from the stored end on, and each pair
+// that matches (key, value, headers, timestamp) counts as copied — into the
+// offset map too. A target record that matches nothing ends the comparison;
+// the copy resumes after the last match.
+func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	type want struct {
+		r        resumeFrom
+		from     int64 // the stored end on the target
+		n        int64 // target records to compare
+		tgt, src []*kgo.Record
+	}
+	wants := map[partitionKey]*want{}
+	tgtAt := map[string]map[int32]kgo.Offset{}
+	srcAt := map[string]map[int32]kgo.Offset{}
+	nsrc := 0
+	for _, r := range todo {
+		end := r.p.end()
+		wants[r.p.key] = &want{r: r, from: end.Target, n: min(r.tgtEnd-end.Target, maxResume)}
+		if tgtAt[r.p.target] == nil {
+			tgtAt[r.p.target] = map[int32]kgo.Offset{}
+		}
+		tgtAt[r.p.target][r.p.key.partition] = kgo.NewOffset().At(end.Target)
+		if end.Source >= r.srcEnd {
+			continue // nothing on the source to compare with
+		}
+		if srcAt[r.p.key.topic] == nil {
+			srcAt[r.p.key.topic] = map[int32]kgo.Offset{}
+		}
+		srcAt[r.p.key.topic][r.p.key.partition] = kgo.NewOffset().At(end.Source)
+		nsrc++
+	}
+	byTarget := map[partitionKey]partitionKey{} // target topic/partition → source
+	for _, r := range todo {
+		byTarget[partitionKey{r.p.target, r.p.key.partition}] = r.p.key
+	}
+
+	tgtCl, err := kgo.NewClient(append(cluster.Options(fl.tgt, nil), kgo.ConsumePartitions(tgtAt))...)
+	if err != nil {
+		return err
+	}
+	defer tgtCl.Close()
+	if err := pollUntil(ctx, tgtCl, func(r *kgo.Record) bool {
+		w := wants[byTarget[partitionKey{r.Topic, r.Partition}]]
+		if int64(len(w.tgt)) < w.n && !r.Attrs.IsControl() {
+			w.tgt = append(w.tgt, r)
+		}
+		return int64(len(w.tgt)) >= w.n || r.Offset+1 >= w.r.tgtEnd
+	}, len(wants)); err != nil {
+		return fmt.Errorf("read the target past the stored progress: %w", err)
+	}
+
+	if nsrc > 0 {
+		srcCl, err := kgo.NewClient(append(append(cluster.Options(fl.src, nil), cluster.ConsumerOptions(fl.cfg.Consumer)...),
+			kgo.ConsumePartitions(srcAt), kgo.ConsumeResetOffset(kgo.NoResetOffset()))...)
+		if err != nil {
+			return err
+		}
+		defer srcCl.Close()
+		if err := pollUntil(ctx, srcCl, func(r *kgo.Record) bool {
+			w := wants[partitionKey{r.Topic, r.Partition}]
+			if len(w.src) < len(w.tgt) && !r.Attrs.IsControl() {
+				w.src = append(w.src, r)
+			}
+			return len(w.src) >= len(w.tgt) || r.Offset+1 >= w.r.srcEnd
+		}, nsrc); err != nil {
+			return fmt.Errorf("read the source past the stored progress: %w", err)
+		}
+	}
+
+	for _, r := range todo {
+		w := wants[r.p.key]
+		matched := r.p.adopt(w.src, w.tgt)
+		log := fl.log.With("topic", r.p.key.topic, "partition", r.p.key.partition)
+		if matched > 0 {
+			log.Info("resumed after the records a previous worker copied but did not persist; none is copied twice", "records", matched)
+		}
+		if int64(matched) < r.tgtEnd-w.from {
+			log.Warn("the target holds records past the stored progress that are not (or, past the first 100000, not checked to be) the source's next ones; copying resumes after the last match",
+				"matched", matched, "past_progress", r.tgtEnd-w.from)
+		}
+	}
+	return nil
+}
+
+// pollUntil polls cl, giving each record to take, until take has said done
+// for parts partitions.
+func pollUntil(ctx context.Context, cl *kgo.Client, take func(*kgo.Record) (done bool), parts int) error {
+	done := map[partitionKey]bool{}
+	for len(done) < parts {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return ferr
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			k := partitionKey{r.Topic, r.Partition}
+			if !done[k] && take(r) {
+				done[k] = true
+				cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
+			}
+		})
+	}
+	return nil
+}
+
+// adopt takes the target records tgt as the copies of the source records
+// src, pairwise, for as long as they match, and returns how many matched.
+func (p *partition) adopt(src, tgt []*kgo.Record) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for n < len(tgt) && n < len(src) && sameRecord(src[n], tgt[n]) {
+		segs, err := p.m.Observe(src[n].Offset, tgt[n].Offset)
+		if err != nil {
+			break
+		}
+		p.segments = append(p.segments, segs...)
+		p.dirty = true
+		n++
+	}
+	return n
+}
+
+// sameRecord tells whether b is a copy of a.
+func sameRecord(a, b *kgo.Record) bool {
+	if !bytes.Equal(a.Key, b.Key) || !bytes.Equal(a.Value, b.Value) || (a.Key == nil) != (b.Key == nil) ||
+		(a.Value == nil) != (b.Value == nil) || !a.Timestamp.Equal(b.Timestamp) || len(a.Headers) != len(b.Headers) {
+		return false
+	}
+	for i, h := range a.Headers {
+		if h.Key != b.Headers[i].Key || !bytes.Equal(h.Value, b.Headers[i].Value) {
+			return false
+		}
+	}
+	return true
+}
