@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -136,7 +137,10 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 			first := p.failed == nil
 			p.failed = fmt.Errorf("copy %s[%d] at offset %d: %w", p.key.topic, p.key.partition, e.src, err)
 			p.failedAt = e.src
-			if first {
+			// A canceled record was not written: the worker lost its
+			// partitions, which are dropped and copied again from the
+			// progress. Nothing else stops the flow.
+			if first && !errors.Is(err, context.Canceled) {
 				p.fail(p.failed)
 			}
 		}
