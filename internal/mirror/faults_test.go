@@ -57,7 +57,7 @@ func errorFault(key kmsg.Key, code *kerr.Error) func(t *testing.T, src, tgt *tes
 // controlFault runs act on the requests of key for faultWindow, or for
 // limit requests when limit > 0, and counts them; act returns what the
 // control function returns.
-func controlFault(c *testbed.Cluster, key kmsg.Key, limit int, act func() (kmsg.Response, error, bool)) fault {
+func controlFault(c *testbed.Cluster, key kmsg.Key, limit int, act func(kmsg.Request) (kmsg.Response, error, bool)) fault {
 	until := time.Now().Add(faultWindow)
 	var n atomic.Int64
 	over := func() bool {
@@ -66,16 +66,37 @@ func controlFault(c *testbed.Cluster, key kmsg.Key, limit int, act func() (kmsg.
 		}
 		return time.Now().After(until)
 	}
-	c.ControlKey(key.Int16(), func(kmsg.Request) (kmsg.Response, error, bool) {
+	c.ControlKey(key.Int16(), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		if over() {
 			c.DropControl()
 			return nil, nil, false
 		}
 		c.KeepControl()
 		n.Add(1)
-		return act()
+		return act(req)
 	})
 	return fault{hits: func() int { return int(n.Load()) }, over: over}
+}
+
+// unwrittenTimeout answers every produce request for faultWindow with
+// REQUEST_TIMED_OUT for each of its partitions, without appending anything:
+// a broker that timed out before it wrote.
+func unwrittenTimeout(t *testing.T, src, tgt *testbed.Cluster) fault {
+	return controlFault(tgt, kmsg.Produce, 0, func(req kmsg.Request) (kmsg.Response, error, bool) {
+		preq := req.(*kmsg.ProduceRequest)
+		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range preq.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.RequestTimedOut.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
 }
 
 // delayFault holds the requests of key for d each, for faultWindow.
@@ -85,7 +106,7 @@ func delayFault(key kmsg.Key, d time.Duration) func(t *testing.T, src, tgt *test
 		if key == kmsg.Fetch {
 			c = src
 		}
-		return controlFault(c, key, 0, func() (kmsg.Response, error, bool) {
+		return controlFault(c, key, 0, func(kmsg.Request) (kmsg.Response, error, bool) {
 			// The delay is the fault, not a wait for a result. Other
 			// connections are served meanwhile.
 			c.SleepControl(func() { time.Sleep(d) })
@@ -103,7 +124,7 @@ func dropFault(key kmsg.Key) func(t *testing.T, src, tgt *testbed.Cluster) fault
 			c = src
 		}
 		var seen atomic.Int64
-		f := controlFault(c, key, 20, func() (kmsg.Response, error, bool) {
+		f := controlFault(c, key, 20, func(kmsg.Request) (kmsg.Response, error, bool) {
 			if seen.Add(1)%2 == 0 {
 				return nil, nil, false
 			}
@@ -218,6 +239,7 @@ func TestFaultsAreRiddenOut(t *testing.T) {
 	}{
 		{name: "produce NOT_LEADER_OR_FOLLOWER", arm: errorFault(kmsg.Produce, kerr.NotLeaderForPartition)},
 		{name: "produce REQUEST_TIMED_OUT after the append", arm: errorFault(kmsg.Produce, kerr.RequestTimedOut)},
+		{name: "produce REQUEST_TIMED_OUT before the append", arm: unwrittenTimeout},
 		{name: "fetch NOT_LEADER_OR_FOLLOWER", arm: errorFault(kmsg.Fetch, kerr.NotLeaderForPartition)},
 		{name: "fetch REQUEST_TIMED_OUT", arm: errorFault(kmsg.Fetch, kerr.RequestTimedOut)},
 		{name: "produce delayed", arm: delayFault(kmsg.Produce, 2*time.Second)},
