@@ -14,6 +14,12 @@ func ProducerOptions(p config.Producer) []kgo.Opt {
 		kgo.ProducerLinger(p.Linger),
 		kgo.MaxBufferedBytes(int(p.BufferMemory)),
 		kgo.ProducerBatchCompression(Compression(p.Compression)),
+		// A target that drops connections (a broker restarting) must be
+		// ridden out: without this, franz-go takes an EOF on a new
+		// connection for a TLS or SASL mistake and fails the records.
+		// Those mistakes are reported clearly before the producer writes:
+		// every cluster is checked at start.
+		kgo.AlwaysRetryEOF(),
 	}
 	if p.RequestTimeout > 0 {
 		opts = append(opts, kgo.ProduceRequestTimeout(p.RequestTimeout))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -27,20 +26,6 @@ var faultTopics = map[string]int32{"app-a": 4, "app-b": 2}
 
 // faultWindow is how long a time-bounded fault lasts.
 const faultWindow = 3 * time.Second
-
-// eofBug is why a target closing new connections at once stops the flow;
-// TestTargetClosingNewConnectionsIsRiddenOut shows it.
-const eofBug = "the producer fails records with kgo.ErrFirstReadEOF when the target closes new connections at once; " +
-	"fix: kgo.AlwaysRetryEOF() in cluster.ProducerOptions"
-
-// knownBug skips a test that fails on a bug not fixed yet, unless
-// KMIRROR_KNOWN_BUGS is set, so that the failure can be shown on demand.
-func knownBug(t *testing.T, bug string) {
-	t.Helper()
-	if os.Getenv("KMIRROR_KNOWN_BUGS") == "" {
-		t.Skip("known bug (KMIRROR_KNOWN_BUGS=1 runs it): " + bug)
-	}
-}
 
 // fault is a broker fault injected while the flow copies: hits counts the
 // requests (or events) it hit, over says that its bound, a count or a
@@ -265,7 +250,6 @@ func TestFaultsAreRiddenOut(t *testing.T) {
 		name    string
 		brokers int
 		arm     func(t *testing.T, src, tgt *testbed.Cluster) fault
-		bug     string // a known bug makes it fail (at times)
 	}{
 		{name: "produce NOT_LEADER_OR_FOLLOWER", arm: errorFault(kmsg.Produce, kerr.NotLeaderForPartition)},
 		{name: "produce REQUEST_TIMED_OUT after the append", arm: errorFault(kmsg.Produce, kerr.RequestTimedOut)},
@@ -277,15 +261,12 @@ func TestFaultsAreRiddenOut(t *testing.T) {
 		{name: "produce connection dropped", arm: dropFault(kmsg.Produce)},
 		{name: "fetch connection dropped", arm: dropFault(kmsg.Fetch)},
 		{name: "source unreachable", arm: unreachable(false)},
-		{name: "target unreachable", arm: unreachable(true), bug: eofBug},
+		{name: "target unreachable", arm: unreachable(true)},
 		{name: "leaders move", brokers: 3, arm: moveLeaders},
 		{name: "broker leaves and returns", brokers: 3, arm: brokerDown},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if tt.bug != "" {
-				knownBug(t, tt.bug)
-			}
 			t.Parallel()
 			brokers := max(tt.brokers, 1)
 			src, tgt := testbed.NewCluster(t, kfake.NumBrokers(brokers)), testbed.NewCluster(t, kfake.NumBrokers(brokers))
@@ -422,7 +403,6 @@ func checkStored(t *testing.T, cfg *config.Config, ends map[TopicPartition]int64
 // in flight (here app-a[0], whose record arrives after app-a[1]'s request
 // died with the open connection) with ErrFirstReadEOF, and the flow stops.
 func TestTargetClosingNewConnectionsIsRiddenOut(t *testing.T) {
-	knownBug(t, eofBug)
 	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
 	for name, n := range faultTopics {
 		if err := src.CreateTopic(name, n, nil); err != nil {
