@@ -448,7 +448,11 @@ func (m *Member) heartbeat(ctx context.Context) {
 		req := kmsg.NewPtrHeartbeatRequest()
 		req.Group, req.MemberID, req.Generation = m.opts.Group, id, gen
 		sent := time.Now()
-		resp, err := req.RequestWith(ctx, m.cl)
+		// A heartbeat that takes longer than the session renews nothing:
+		// give up on it and send the next one.
+		hctx, cancel := context.WithTimeout(ctx, m.opts.SessionTimeout)
+		resp, err := req.RequestWith(hctx, m.cl)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				m.log.Debug("heartbeat", "err", err)
