@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kmirror/kmirror/internal/testbed"
 )
 
 // Issue #5's acceptance tests with real processes: three `kmirror run`
@@ -131,4 +133,140 @@ func TestWorkersStopCleanly(t *testing.T) {
 	if rep.duplicates != 0 {
 		t.Errorf("%d duplicates after clean stops", rep.duplicates)
 	}
+}
+
+func TestScalingKeepsUnmovedPartitionsCopying(t *testing.T) {
+	b := newWorkerBed(t)
+	// 2000 records/s over 24 partitions: every partition advances, so its
+	// progress is written, every 500 ms.
+	l := startLoad(t, b.source, b.parts, 2000)
+	began := time.Now()
+
+	// step runs a scaling step, after which the workers share the
+	// partitions, and returns its window: from when it began until 2 s
+	// after they shared them, time for every partition's new owner to
+	// have written its progress.
+	type window struct {
+		name     string
+		from, to time.Time
+	}
+	step := func(name string, act func() []*proc) window {
+		t.Helper()
+		from := time.Now()
+		b.sharing(t, act(), time.Minute)
+		to := time.Now().Add(2 * time.Second)
+		waitProgressPast(t, b.target, to.Add(time.Second))
+		return window{name, from, to}
+	}
+
+	first := b.worker(t)
+	b.sharing(t, []*proc{first}, time.Minute)
+	waitProgressPast(t, b.target, time.Now().Add(2*time.Second))
+	var second, third *proc
+	w1 := step("1→3", func() []*proc {
+		second, third = b.worker(t), b.worker(t)
+		return []*proc{first, second, third}
+	})
+	w2 := step("3→2", func() []*proc {
+		if err := third.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := third.exit(t, 45*time.Second); code != 0 {
+			t.Fatalf("exit %d after SIGTERM:\n%s", code, third.output())
+		}
+		return []*proc{first, second}
+	})
+	written := finishLoad(t, l, 0)
+	b.waitCaughtUp(t, written, time.Minute)
+	checkRunning(t, []*proc{first, second})
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ws, err := readProgress(ctx, b.target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []window{w1, w2} {
+		g := gaps(ws, b.parts, w.from, w.to)
+		t.Logf("step %s (%s): unmoved max gap %d ms over %d partitions; moved max gap %d ms over %d partitions",
+			w.name, w.to.Sub(w.from).Round(time.Millisecond), g.unmoved.Milliseconds(), g.nUnmoved, g.moved.Milliseconds(), g.nMoved)
+		if g.nUnmoved == 0 || g.nMoved == 0 {
+			t.Errorf("step %s: %d partitions moved and %d did not; the step shows nothing", w.name, g.nMoved, g.nUnmoved)
+		}
+		// Progress is written every 500 ms while records flow.
+		if g.unmoved >= 2*time.Second {
+			t.Errorf("step %s: a partition that did not move paused: no progress written for %s", w.name, g.unmoved)
+		}
+	}
+	rep := b.compare(t, written, func(tp, int64) bool { return false })
+	t.Logf("scaling 1→3→2: records=%d duplicates=%d missing=%d (%s)", rep.records, rep.duplicates, rep.missing, time.Since(began).Round(time.Second))
+	if rep.duplicates != 0 {
+		t.Errorf("%d duplicates: scaling hands partitions over cleanly", rep.duplicates)
+	}
+}
+
+// waitProgressPast polls the progress topic until it holds a write made
+// after at.
+func waitProgressPast(t *testing.T, target string, at time.Time) {
+	t.Helper()
+	testbed.WaitFor(t, time.Minute, "progress written after "+at.Format(time.StampMilli), func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ws, err := readProgress(ctx, target)
+		return err == nil && len(ws) > 0 && ws[len(ws)-1].at.After(at)
+	})
+}
+
+// stepGaps are the longest pauses between progress writes of the
+// partitions that moved to another worker during a step and of those that
+// did not.
+type stepGaps struct {
+	moved, unmoved   time.Duration
+	nMoved, nUnmoved int
+}
+
+// gaps measures, for each partition, the longest time without a progress
+// write over the window [from, to], counted from its last write before the
+// window to its first after. A partition moved when the worker that wrote
+// it last before the window is not the one that wrote it last in it.
+func gaps(ws []progressWrite, parts []tp, from, to time.Time) stepGaps {
+	byPart := map[tp][]progressWrite{}
+	for _, w := range ws {
+		byPart[w.tp] = append(byPart[w.tp], w)
+	}
+	var g stepGaps
+	for _, p := range parts {
+		var before, last string
+		var times []time.Time
+		after := false
+		for _, w := range byPart[p] {
+			switch {
+			case w.at.Before(from):
+				before, last, times = w.worker, w.worker, []time.Time{w.at}
+			case !w.at.After(to):
+				last, times = w.worker, append(times, w.at)
+			case !after:
+				after, times = true, append(times, w.at)
+			}
+		}
+		if !after {
+			times = append(times, to)
+		}
+		slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+		var longest time.Duration
+		for i := 1; i < len(times); i++ {
+			longest = max(longest, times[i].Sub(times[i-1]))
+		}
+		if before == "" {
+			longest = max(longest, to.Sub(from))
+		}
+		if before != "" && last == before {
+			g.nUnmoved++
+			g.unmoved = max(g.unmoved, longest)
+		} else {
+			g.nMoved++
+			g.moved = max(g.moved, longest)
+		}
+	}
+	return g
 }
