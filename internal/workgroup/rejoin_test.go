@@ -1,4 +1,4 @@
-package main_test
+package workgroup_test
 
 import (
 	"context"
@@ -24,17 +24,11 @@ func (idle) Lost(workgroup.Partitions)                      {}
 // Found by the workers' tests, where a group of three workers went on
 // rebalancing about once a second, for a minute, with nothing to move
 // ("workers rebalanced ... gained=0 gave_up=0" every heartbeat interval).
-// The cause: a heartbeat answered REBALANCE_IN_PROGRESS calls Rejoin even
-// when the member already waits in JoinGroup for that very rebalance; the
-// request stays queued and is served as soon as the round ends, which
-// starts the next rebalance (the member's metadata names the new
-// generation, so the coordinator must rebalance), during which the same
-// happens again. Kafka's Java client ignores that error unless it is
-// stable. While a group rebalances, a worker that dies after it rejoined
-// holds the others until the rebalance timeout, not the session timeout.
-// Skipped until fixed; it then belongs in internal/workgroup.
+// The cause was a heartbeat answered REBALANCE_IN_PROGRESS calling Rejoin
+// while the member already waited in JoinGroup for that very rebalance: the
+// request stayed queued and was served as soon as the round ended, which
+// started the next rebalance, during which the same happened again.
 func TestWorkgroupRebalancesOncePerRequest(t *testing.T) {
-	t.Skip("kmirror bug, not fixed yet: a heartbeat answered REBALANCE_IN_PROGRESS while joining queues a needless rejoin (workgroup.Member.heartbeat)")
 	c := testbed.NewCluster(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
