@@ -426,7 +426,7 @@ func (fl *Flow) assign(parts []*partition) error {
 		if err != nil {
 			return err
 		}
-		t.outOfRange, t.throttle, t.valid, t.lease = fl.outOfRange, fl.throttle, fl.member.Valid, fl.member.Lease
+		t.outOfRange, t.throttle, t.valid = fl.outOfRange, fl.throttle, fl.member.Valid
 		fl.tasks = append(fl.tasks, t)
 	}
 	batches := make([][]*partition, len(fl.tasks))

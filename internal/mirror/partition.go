@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -137,10 +136,7 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 			first := p.failed == nil
 			p.failed = fmt.Errorf("copy %s[%d] at offset %d: %w", p.key.topic, p.key.partition, e.src, err)
 			p.failedAt = e.src
-			// A canceled record was not written: the worker lost its
-			// partitions, which are dropped and copied again from the
-			// progress. Nothing else stops the flow.
-			if first && !errors.Is(err, context.Canceled) {
+			if first {
 				p.fail(p.failed)
 			}
 		}

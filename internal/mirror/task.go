@@ -27,9 +27,6 @@ type task struct {
 	// valid tells whether the worker still owns its partitions; a fetch
 	// made when it no longer does is dropped, and the partitions with it.
 	valid func() bool
-	// lease ends when the worker loses its partitions: the records handed
-	// to the producer under it are failed then, if not sent yet.
-	lease func() context.Context
 
 	mu    sync.Mutex
 	parts map[partitionKey]*partition
@@ -125,14 +122,13 @@ func (t *task) run(ctx context.Context) error {
 			t.copying.Unlock()
 			continue
 		}
-		lease := t.lease()
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			p := t.part(fp.Topic, fp.Partition)
 			if p == nil {
 				return
 			}
 			for _, r := range p.send(fp.Records) {
-				t.producer.Produce(lease, r, p.ack)
+				t.producer.Produce(context.Background(), r, p.ack)
 			}
 		})
 		t.copying.Unlock()

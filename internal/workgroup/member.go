@@ -72,11 +72,6 @@ type Member struct {
 	memberID   string
 	generation int32
 	leader     bool
-	// lease is canceled when the member loses its partitions: what the
-	// worker hands its producer under it is failed rather than written
-	// once that happens.
-	lease       context.Context
-	cancelLease context.CancelFunc
 
 	// validUntil (unix nanoseconds) is when the lease runs out: the
 	// coordinator cannot have expired the member before then.
@@ -105,27 +100,8 @@ type Member struct {
 
 // New prepares a member; nothing is sent until Run.
 func New(opts Options, h Handler, log *slog.Logger) *Member {
-	m := &Member{opts: opts, h: h, bal: kgo.CooperativeStickyBalancer(), generation: -1,
+	return &Member{opts: opts, h: h, bal: kgo.CooperativeStickyBalancer(), generation: -1,
 		log: log.With("group", opts.Group), rejoin: make(chan struct{}, 1), hbDone: make(chan struct{})}
-	m.lease, m.cancelLease = context.WithCancel(context.Background())
-	return m
-}
-
-// Lease returns a context that ends when the member loses its partitions.
-// Records produced under it are failed, not written, if they are still in
-// the producer's buffer then.
-func (m *Member) Lease() context.Context {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.lease
-}
-
-// lose marks the partitions lost and ends the lease.
-func (m *Member) lose() {
-	m.lost.Store(true)
-	m.mu.Lock()
-	m.cancelLease()
-	m.mu.Unlock()
 }
 
 // margin is how long before the session would expire the member stops
@@ -145,8 +121,7 @@ func (m *Member) Valid() bool {
 	if time.Now().UnixNano() < m.validUntil.Load() {
 		return true
 	}
-	if m.owning.Load() > 0 && !m.lost.Load() {
-		m.lose()
+	if m.owning.Load() > 0 && m.lost.CompareAndSwap(false, true) {
 		m.Rejoin()
 	}
 	return false
@@ -237,9 +212,6 @@ func (m *Member) Run(ctx context.Context, cl *kgo.Client) error {
 				m.losses.Add(1)
 				own(Partitions{})
 			}
-			m.mu.Lock()
-			m.lease, m.cancelLease = context.WithCancel(context.Background())
-			m.mu.Unlock()
 			m.lost.Store(false)
 			m.validUntil.Store(0)
 		}
@@ -427,7 +399,7 @@ func (m *Member) setMember(id string, gen int32, leader bool) {
 // member owned may be someone else's already.
 func (m *Member) forget() {
 	m.setMember("", -1, false)
-	m.lose()
+	m.lost.Store(true)
 }
 
 // heartbeat keeps the session alive and renews the lease until ctx ends.
