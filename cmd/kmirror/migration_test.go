@@ -33,16 +33,7 @@ func TestConsumerFirstMigration(t *testing.T) {
 	path := filepath.Join(dir, "kmirror.yaml")
 	writeConfig := func(topics string) {
 		t.Helper()
-		cfg := fmt.Sprintf(`connectCluster: target
-clusters:
-  - alias: source
-    bootstrapServers: %s
-  - alias: target
-    bootstrapServers: %s
-mirrors:
-  - sourceCluster: source
-    targetCluster: target
-    topicsPattern: %q
+		cfg := testbed.NativeConfigAt(source, target, fmt.Sprintf(`    topicsPattern: %q
     groupsPattern: "^(app1.*)$"
     sourceConnector:
       config:
@@ -51,7 +42,7 @@ mirrors:
     checkpointConnector:
       config:
         sync.group.offsets.enabled: "true"
-`, source, target, topics)
+`, topics))
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}

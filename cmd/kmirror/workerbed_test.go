@@ -65,16 +65,7 @@ func newWorkerBed(t *testing.T) *workerBed {
 	// join renews that timeout. rebalance.timeout.ms as short as the
 	// session makes such a worker's partitions wait about as long as any
 	// killed worker's.
-	cfg := fmt.Sprintf(`connectCluster: target
-clusters:
-  - alias: source
-    bootstrapServers: %s
-  - alias: target
-    bootstrapServers: %s
-mirrors:
-  - sourceCluster: source
-    targetCluster: target
-    topicsPattern: "crash-.*"
+	cfg := testbed.NativeConfigAt(b.source, b.target, `    topicsPattern: "crash-.*"
     sourceConnector:
       tasksMax: 4
       config:
@@ -82,7 +73,7 @@ mirrors:
         session.timeout.ms: 6000
         heartbeat.interval.ms: 1000
         rebalance.timeout.ms: 6000
-`, b.source, b.target)
+`)
 	b.config = filepath.Join(t.TempDir(), "kmirror.yaml")
 	if err := os.WriteFile(b.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -141,6 +141,12 @@ func SameRecord(a, b *kgo.Record) error {
 // source to target (aliases "source" and "target"); mirror holds the
 // mirror's further lines, indented by four spaces.
 func NativeConfig(source, target *Cluster, mirror string) string {
+	return NativeConfigAt(source.Addr, target.Addr, mirror)
+}
+
+// NativeConfigAt is NativeConfig for clusters at the given bootstrap
+// addresses, such as dev-cluster processes.
+func NativeConfigAt(source, target, mirror string) string {
 	return fmt.Sprintf(`connectCluster: target
 clusters:
   - alias: source
@@ -150,7 +156,7 @@ clusters:
 mirrors:
   - sourceCluster: source
     targetCluster: target
-%s`, source.Addr, target.Addr, mirror)
+%s`, source, target, mirror)
 }
 
 // EndTransaction ends cl's transaction, committing or aborting it. When a

@@ -112,8 +112,8 @@ func (m *Member) margin() time.Duration {
 
 // Valid tells whether the member may write the partitions it owns: the
 // coordinator confirmed its membership less than the session timeout
-// (minus a margin) ago. Once false it stays false until Run has dropped
-// every partition.
+// (minus a margin) ago. Once false while the member owns partitions, it
+// stays false until Run has dropped them all.
 func (m *Member) Valid() bool {
 	if m.lost.Load() {
 		return false
