@@ -52,7 +52,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build kmirror: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	fmt.Printf("test bed: %s\n", bedName())
 	code := m.Run()
+	testbed.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,13 @@ import (
 // Cluster is an in-process kfake cluster.
 type Cluster struct {
 	*kfake.Cluster
+	Brokers
+}
+
+// Brokers is a cluster's bootstrap address, kfake's or Apache Kafka's, with
+// the helpers tests use on any cluster. Its clients connect as the test:
+// on a secured Apache Kafka cluster, a super user.
+type Brokers struct {
 	Addr string
 }
 
@@ -27,13 +35,13 @@ func NewCluster(t testing.TB, opts ...kfake.Opt) *Cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return &Cluster{Cluster: c, Addr: c.ListenAddrs()[0]}
+	return &Cluster{Cluster: c, Brokers: Brokers{Addr: c.ListenAddrs()[0]}}
 }
 
 // Client is a franz-go client of the cluster, closed with the test.
-func (c *Cluster) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
+func (c *Brokers) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Addr)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(c.Addr, ",")...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +51,7 @@ func (c *Cluster) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 
 // Produce writes records, each to its own topic and partition, and fails
 // the test on any error.
-func (c *Cluster) Produce(t testing.TB, records []*kgo.Record) {
+func (c *Brokers) Produce(t testing.TB, records []*kgo.Record) {
 	t.Helper()
 	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -54,7 +62,7 @@ func (c *Cluster) Produce(t testing.TB, records []*kgo.Record) {
 }
 
 // EndOffsets returns the end offset of every partition of a topic.
-func (c *Cluster) EndOffsets(t testing.TB, topic string) map[int32]int64 {
+func (c *Brokers) EndOffsets(t testing.TB, topic string) map[int32]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -73,7 +81,7 @@ func (c *Cluster) EndOffsets(t testing.TB, topic string) map[int32]int64 {
 
 // Read returns every record of a topic partition up to its end offset,
 // committed or not (control records excluded).
-func (c *Cluster) Read(t testing.TB, topic string, partition int32, opts ...kgo.Opt) []*kgo.Record {
+func (c *Brokers) Read(t testing.TB, topic string, partition int32, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
 	end := c.EndOffsets(t, topic)[partition]
 	if end == 0 {
