@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -116,10 +115,7 @@ func TestSeedTopics(t *testing.T) {
 			if _, err := src.admin(t).AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "retention.ms", Value: &retention}}, c.want[0]); err != nil {
 				t.Fatal(err)
 			}
-			w.cmd.Process.Signal(syscall.SIGTERM)
-			if code := w.exit(t, time.Minute); code != 0 {
-				t.Fatalf("kmirror exited %d:\n%s", code, w.output())
-			}
+			stopWorker(t, w)
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,8 +25,11 @@ import (
 // bedCluster is one cluster of a suite.
 type bedCluster struct {
 	testbed.Brokers
-	kafka *testbed.Kafka // Apache Kafka, or nil on kfake
+	kafka *testbed.Kafka   // Apache Kafka, or nil on kfake
+	kfake *testbed.Cluster // kfake, or nil on Apache Kafka
 }
+
+const sigterm = syscall.SIGTERM
 
 // onKafka reports whether the suites run on Apache Kafka.
 func onKafka() bool { return testbed.KafkaJars() != "" }
@@ -43,7 +47,8 @@ func bedName() string {
 func clusters(t *testing.T) (src, tgt *bedCluster) {
 	t.Helper()
 	if !onKafka() {
-		return &bedCluster{Brokers: testbed.NewCluster(t).Brokers}, &bedCluster{Brokers: testbed.NewCluster(t).Brokers}
+		s, g := testbed.NewCluster(t), testbed.NewCluster(t)
+		return &bedCluster{Brokers: s.Brokers, kfake: s}, &bedCluster{Brokers: g.Brokers, kfake: g}
 	}
 	s := testbed.SharedKafka(t, "source", testbed.KafkaOptions{Secure: true})
 	g := testbed.SharedKafka(t, "target", testbed.KafkaOptions{Secure: true})
