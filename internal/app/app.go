@@ -158,9 +158,11 @@ func (a *App) Run(ctx context.Context) error {
 				s.SetGroups(run.reloaded)
 			}
 			a.mu.Unlock()
-			var sg errgroup.Group
-			sg.Go(func() error { return s.Run(gctx) })
-			sg.Go(func() error { return hb.Run(gctx) })
+			// Either failing ends the other and the run: a flow without
+			// heartbeats or group syncs is not left running silently.
+			sg, sctx := errgroup.WithContext(gctx)
+			sg.Go(func() error { return s.Run(sctx) })
+			sg.Go(func() error { return hb.Run(sctx) })
 			if err := sg.Wait(); err != nil {
 				return fmt.Errorf("flow %s: %w", f.Name(), err)
 			}

@@ -211,10 +211,10 @@ func (fl *Flow) open(ctx context.Context) error {
 		return cluster.Explain(fl.src, err)
 	}
 	fl.clusterID = md.Cluster
-	if err := cluster.EnsureCompactedTopic(ctx, fl.tgtAdm, fl.progTopic, fl.cfg.OffsetSyncsReplicationFactor); err != nil {
+	if err := cluster.EnsureCompactedTopic(ctx, fl.tgtAdm, fl.progTopic, fl.cfg.OffsetSyncsReplicationFactor, config.KeyOffsetSyncsReplication); err != nil {
 		return err
 	}
-	if err := cluster.EnsureCompactedTopic(ctx, syncsAdm, fl.syncsTopic, fl.cfg.OffsetSyncsReplicationFactor); err != nil {
+	if err := cluster.EnsureCompactedTopic(ctx, syncsAdm, fl.syncsTopic, fl.cfg.OffsetSyncsReplicationFactor, config.KeyOffsetSyncsReplication); err != nil {
 		return err
 	}
 	return nil
