@@ -24,7 +24,7 @@ import (
 // readTopic reads every record of topic from brokers, by partition, up to
 // the end offsets listed when it starts.
 func readTopic(ctx context.Context, brokers, topic string) (map[int32][]*kgo.Record, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +85,8 @@ type progressWrite struct {
 // written (it has one partition). The format is the README's: key INT16 1,
 // topic STRING, partition INT32; value INT16 1, source cluster id STRING,
 // topic id 16 bytes, start INT64, end source INT64, end target INT64.
-func readProgress(ctx context.Context, target string) ([]progressWrite, error) {
-	topic := mirror.ProgressTopic("source")
+func readProgress(ctx context.Context, target, sourceAlias string) ([]progressWrite, error) {
+	topic := mirror.ProgressTopic(sourceAlias)
 	byPart, err := readTopic(ctx, target, topic)
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func (b *workerBed) waitCaughtUp(t *testing.T, written map[tp]int64, within time
 	defer cancel()
 	behind := 0
 	for {
-		ws, err := readProgress(ctx, b.target)
+		ws, err := readProgress(ctx, b.target, b.srcAlias)
 		if err == nil {
 			latest := map[tp]int64{}
 			for _, w := range ws {
@@ -226,8 +226,7 @@ func (b *workerBed) compare(t *testing.T, written map[tp]int64, restartOK func(t
 			t.Errorf(format, args...)
 		}
 	}
-	for i := range bedTopics {
-		topic := fmt.Sprintf("crash-%d", i)
+	for _, topic := range b.topics {
 		src, err := readTopic(ctx, b.source, topic)
 		if err != nil {
 			t.Fatal(err)

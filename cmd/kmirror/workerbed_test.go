@@ -37,6 +37,8 @@ func (p tp) String() string { return fmt.Sprintf("%s[%d]", p.topic, p.partition)
 // and the configuration that the workers of one deployment share.
 type workerBed struct {
 	source, target string
+	srcAlias       string // the source's alias, which names the progress topic
+	topics         []string
 	config         string
 	parts          []tp
 
@@ -44,28 +46,28 @@ type workerBed struct {
 	workers []*proc // every worker started, in order
 }
 
+// newWorkerBed starts the source and target, as dev-cluster processes on
+// kfake, or on the package's shared Apache Kafka clusters.
 func newWorkerBed(t *testing.T) *workerBed {
 	t.Helper()
-	b := &workerBed{}
+	b := &workerBed{srcAlias: "source"}
 	t.Cleanup(func() { b.keepLogs(t) })
-	args := []string{"--cluster-id", "source-id"}
 	for i := range bedTopics {
-		name := fmt.Sprintf("crash-%d", i)
-		args = append(args, "--topic", fmt.Sprintf("%s:%d", name, bedPartitions))
+		name := uniq(t, fmt.Sprintf("crash-%d", i))
+		b.topics = append(b.topics, name)
 		for p := range int32(bedPartitions) {
 			b.parts = append(b.parts, tp{name, p})
 		}
 	}
-	_, b.source, _ = devCluster(t, args...)
-	_, b.target, _ = devCluster(t, "--cluster-id", "target-id")
-	// session.timeout.ms is kfake's minimum: a killed worker's partitions
-	// are taken over 6 s after its last heartbeat. kfake, unlike Kafka,
-	// never expires a member that died while it waited in JoinGroup: it
-	// stays in the group until a rebalance times out without it, and each
-	// join renews that timeout. rebalance.timeout.ms as short as the
-	// session makes such a worker's partitions wait about as long as any
-	// killed worker's.
-	cfg := testbed.NativeConfigAt(b.source, b.target, `    topicsPattern: "crash-.*"
+	// session.timeout.ms is kfake's minimum (and Kafka's
+	// group.min.session.timeout.ms): a killed worker's partitions are
+	// taken over 6 s after its last heartbeat. kfake, unlike Kafka, never
+	// expires a member that died while it waited in JoinGroup: it stays in
+	// the group until a rebalance times out without it, and each join
+	// renews that timeout. rebalance.timeout.ms as short as the session
+	// makes such a worker's partitions wait about as long as any killed
+	// worker's.
+	mirror := fmt.Sprintf(`    topicsPattern: %q
     sourceConnector:
       tasksMax: 4
       config:
@@ -73,9 +75,25 @@ func newWorkerBed(t *testing.T) *workerBed {
         session.timeout.ms: 6000
         heartbeat.interval.ms: 1000
         rebalance.timeout.ms: 6000
-`)
+`, strings.Join(b.topics, ", "))
+	if onKafka() {
+		src, tgt := clusters(t)
+		b.source, b.target = src.Addr, tgt.Addr
+		for _, name := range b.topics {
+			src.createTopic(t, name, bedPartitions, nil)
+		}
+		b.srcAlias = uniq(t, "crash-src")
+		b.config = flowConfig(t, side{alias: b.srcAlias, addr: b.source}, side{alias: "crash-tgt", addr: b.target}, mirror)
+		return b
+	}
+	args := []string{"--cluster-id", "source-id"}
+	for _, name := range b.topics {
+		args = append(args, "--topic", fmt.Sprintf("%s:%d", name, bedPartitions))
+	}
+	_, b.source, _ = devCluster(t, args...)
+	_, b.target, _ = devCluster(t, "--cluster-id", "target-id")
 	b.config = filepath.Join(t.TempDir(), "kmirror.yaml")
-	if err := os.WriteFile(b.config, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(b.config, []byte(testbed.NativeConfigAt(b.source, b.target, mirror)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return b

@@ -24,11 +24,15 @@ import (
 const (
 	// stops is how many times a worker is killed or stopped; each time,
 	// once the three workers share the partitions again, they copy for
-	// copyFor before the next stop.
-	stops   = 20
+	// copyFor before the next stop. On Apache Kafka, where the suites run
+	// for two versions, kafkaStops.
+	stops      = 20
+	kafkaStops = 10
 	copyFor = time.Second
-	// records is the least the producer writes.
-	records = 500_000
+	// records is the least the producer writes (kafkaRecords on Apache
+	// Kafka, about what it writes during the kills there).
+	records      = 500_000
+	kafkaRecords = 250_000
 )
 
 func TestWorkersSurviveKills(t *testing.T) {
@@ -46,7 +50,11 @@ func TestWorkersSurviveKills(t *testing.T) {
 	// cuts copying short, and each takeover is exercised.
 	owned := 0
 	var takeovers []time.Duration
-	for k := range stops {
+	kills := stops
+	if onKafka() {
+		kills = kafkaStops
+	}
+	for k := range kills {
 		pause(t, l, copyFor)
 		i := rand.IntN(len(workers))
 		w := workers[i]
@@ -62,13 +70,17 @@ func TestWorkersSurviveKills(t *testing.T) {
 		t.Logf("kill %d at %s: worker %d, writing %d partitions; the three workers copy again %s later",
 			k+1, killed.Sub(began).Round(time.Millisecond), i, n, takeovers[k].Round(time.Millisecond))
 	}
-	written := finishLoad(t, l, records)
+	least := int64(records)
+	if onKafka() {
+		least = kafkaRecords
+	}
+	written := finishLoad(t, l, least)
 	b.waitCaughtUp(t, written, 2*time.Minute)
 	checkRunning(t, workers)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ws, err := readProgress(ctx, b.target)
+	ws, err := readProgress(ctx, b.target, b.srcAlias)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,10 +88,15 @@ func TestWorkersSurviveKills(t *testing.T) {
 	slices.Sort(takeovers)
 	t.Logf("kills=%d records=%d duplicates=%d rewinds=%d missing=%d (the killed workers were writing %d partitions in all; longest rewind %d records; "+
 		"kill to all copying again: median %s, max %s; %s)",
-		stops, rep.records, rep.duplicates, rep.rewinds, rep.missing, owned, rep.maxDepth,
+		kills, rep.records, rep.duplicates, rep.rewinds, rep.missing, owned, rep.maxDepth,
 		takeovers[len(takeovers)/2].Round(time.Millisecond), takeovers[len(takeovers)-1].Round(time.Millisecond), time.Since(began).Round(time.Second))
-	if rep.records < records {
+	if int64(rep.records) < least {
 		t.Errorf("only %d records written", rep.records)
+	}
+	// On Apache Kafka, the brokers kmirror's users run, exact resume is
+	// required: a kill repeats nothing.
+	if onKafka() && rep.duplicates != 0 {
+		t.Errorf("%d duplicates after %d kills", rep.duplicates, kills)
 	}
 	// A kill repeats at most one stretch on each partition the killed
 	// worker was writing: its next owner resumes once, from the stored
@@ -155,13 +172,13 @@ func TestScalingKeepsUnmovedPartitionsCopying(t *testing.T) {
 		from := time.Now()
 		b.sharing(t, act(), time.Minute)
 		to := time.Now().Add(2 * time.Second)
-		waitProgressPast(t, b.target, to.Add(time.Second))
+		waitProgressPast(t, b, to.Add(time.Second))
 		return window{name, from, to}
 	}
 
 	first := b.worker(t)
 	b.sharing(t, []*proc{first}, time.Minute)
-	waitProgressPast(t, b.target, time.Now().Add(2*time.Second))
+	waitProgressPast(t, b, time.Now().Add(2*time.Second))
 	var second, third *proc
 	w1 := step("1→3", func() []*proc {
 		second, third = b.worker(t), b.worker(t)
@@ -182,7 +199,7 @@ func TestScalingKeepsUnmovedPartitionsCopying(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ws, err := readProgress(ctx, b.target)
+	ws, err := readProgress(ctx, b.target, b.srcAlias)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,12 +224,12 @@ func TestScalingKeepsUnmovedPartitionsCopying(t *testing.T) {
 
 // waitProgressPast polls the progress topic until it holds a write made
 // after at.
-func waitProgressPast(t *testing.T, target string, at time.Time) {
+func waitProgressPast(t *testing.T, b *workerBed, at time.Time) {
 	t.Helper()
 	testbed.WaitFor(t, time.Minute, "progress written after "+at.Format(time.StampMilli), func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		ws, err := readProgress(ctx, target)
+		ws, err := readProgress(ctx, b.target, b.srcAlias)
 		return err == nil && len(ws) > 0 && ws[len(ws)-1].at.After(at)
 	})
 }
