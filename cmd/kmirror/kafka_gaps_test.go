@@ -112,6 +112,8 @@ func TestBrokerMadeGapsTranslateExactly(t *testing.T) {
 	for topic := range want {
 		starts[topic] = logStart(t, src, topic)
 	}
+	t.Logf("compaction kept %d of %d records, offsets %d to %d; the log starts at %d",
+		len(want[compact]), 12*30+1, want[compact][0].Offset, want[compact][len(want[compact])-1].Offset, starts[compact])
 	if starts[deleted] != 40 {
 		t.Fatalf("set-up: %s starts at %d after DeleteRecords to 40", deleted, starts[deleted])
 	}
