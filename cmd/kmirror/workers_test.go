@@ -28,7 +28,7 @@ const (
 	// for two versions, kafkaStops.
 	stops      = 20
 	kafkaStops = 10
-	copyFor = time.Second
+	copyFor    = time.Second
 	// records is the least the producer writes (kafkaRecords on Apache
 	// Kafka, about what it writes during the kills there).
 	records      = 500_000
