@@ -92,7 +92,7 @@ func TestNetworkPartition(t *testing.T) {
 		})
 	})
 
-	written := finishLoad(t, l, 0)
+	written := f.stopLoad(t)
 	f.progress(t, "the producer stopped")
 	// The reader reaches the end and commits it; the target group follows
 	// to exactly the same offsets (identity: the copy has the source's).
