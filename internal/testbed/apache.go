@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/pki"
 )
@@ -59,6 +59,10 @@ type KafkaOptions struct {
 	Secure bool
 	// Config holds further broker properties.
 	Config map[string]string
+	// Host is the address the PLAINTEXT listener binds and advertises
+	// (default 127.0.0.1), for a test whose clients reach the brokers
+	// through an interface of its own. The controllers stay on loopback.
+	Host string
 }
 
 // Kafka is an Apache Kafka cluster in KRaft mode whose nodes are real
@@ -165,6 +169,9 @@ func startKafka(opts KafkaOptions) (*Kafka, error) {
 	if opts.Nodes == 0 {
 		opts.Nodes = 1
 	}
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
 	dir, err := os.MkdirTemp("", "kmirror-kafka-")
 	if err != nil {
 		return nil, err
@@ -184,7 +191,7 @@ func startKafka(opts KafkaOptions) (*Kafka, error) {
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[i*4+1]))
 	}
 	for i := range opts.Nodes {
-		n := &Node{ID: i + 1, k: k, Addr: fmt.Sprintf("127.0.0.1:%d", ports[i*4])}
+		n := &Node{ID: i + 1, k: k, Addr: net.JoinHostPort(opts.Host, fmt.Sprint(ports[i*4]))}
 		n.conf = filepath.Join(dir, fmt.Sprintf("node-%d.properties", n.ID))
 		n.log = filepath.Join(dir, fmt.Sprintf("node-%d.log", n.ID))
 		props, err := k.nodeConfig(n, opts, ports[i*4:i*4+4], strings.Join(voters, ","))
@@ -248,7 +255,7 @@ func (k *Kafka) nodeConfig(n *Node, opts KafkaOptions, ports []int, voters strin
 		"log.cleaner.backoff.ms": "200",
 	}
 	listeners := []string{
-		fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", ports[0]),
+		"PLAINTEXT://" + n.Addr,
 		fmt.Sprintf("CONTROLLER://127.0.0.1:%d", ports[1]),
 	}
 	advertised := []string{listeners[0]}
@@ -421,10 +428,12 @@ func (k *Kafka) waitReady(nodes int) error {
 		return err
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
 	var last error
 	for {
-		m, err := adm.BrokerMetadata(ctx)
+		// A metadata request of its own: kadm's BrokerMetadata answers
+		// from the client's broker list once it has one, which a client
+		// that consumes nothing does not refresh for minutes.
+		m, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
 		switch {
 		case err != nil:
 			last = err
