@@ -92,7 +92,7 @@ func TestNetworkPartition(t *testing.T) {
 		})
 	})
 
-	written := f.stopLoad(t)
+	written := finishLoad(t, f.l, 0)
 	f.progress(t, "the producer stopped")
 	// The reader reaches the end and commits it; the target group follows
 	// to exactly the same offsets (identity: the copy has the source's).

@@ -217,12 +217,16 @@ func (l *load) run(ctx context.Context) {
 		if len(recs) == 0 {
 			continue
 		}
-		if err := l.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			if ctx.Err() == nil {
-				l.mu.Lock()
-				l.err = fmt.Errorf("produce to the source: %w", err)
-				l.mu.Unlock()
-			}
+		// The batch is counted as written: stopping the load waits for it
+		// rather than cancel it, so that what was counted is what the
+		// source holds (a canceled produce may or may not have landed).
+		pctx, pcancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		err := l.cl.ProduceSync(pctx, recs...).FirstErr()
+		pcancel()
+		if err != nil {
+			l.mu.Lock()
+			l.err = fmt.Errorf("produce to the source: %w", err)
+			l.mu.Unlock()
 			return
 		}
 	}

@@ -473,7 +473,7 @@ func (k *Kafka) dumpLogs(name string, logf func(string)) {
 			continue
 		}
 		if root := os.Getenv("KMIRROR_ARTIFACTS"); root != "" {
-			dst := filepath.Join(root, strings.ReplaceAll(name, "/", "_"), fmt.Sprintf("kafka-node-%d.log", n.ID))
+			dst := filepath.Join(root, strings.ReplaceAll(name, "/", "_"), fmt.Sprintf("%s-node-%d.log", filepath.Base(k.dir), n.ID))
 			if os.MkdirAll(filepath.Dir(dst), 0o755) == nil && os.WriteFile(dst, data, 0o644) == nil {
 				logf(fmt.Sprintf("Kafka node %d's log kept in %s", n.ID, dst))
 			}
