@@ -37,8 +37,6 @@ const (
 	ReasonSyncDisabled = "sync.group.offsets.enabled is false"
 	ReasonSyncPending  = "translated; waiting for the next sync"
 	ReasonInSync       = ""
-	groupStateEmpty    = "Empty"
-	groupStateDead     = "Dead"
 	protocolConsumer   = "consumer"
 )
 
@@ -353,7 +351,7 @@ func (s *Syncer) sync(ctx context.Context, states map[string]*GroupState) error 
 		return nil
 	}
 	slices.Sort(names)
-	described, err := s.tgt.DescribeGroups(ctx, names...)
+	described, err := cluster.DescribeGroups(ctx, s.tgt, names...)
 	if err != nil {
 		return fmt.Errorf("describe groups on %q: %w", s.cfg.Target, err)
 	}
@@ -361,8 +359,7 @@ func (s *Syncer) sync(ctx context.Context, states map[string]*GroupState) error 
 	var errs []error
 	for _, g := range names {
 		st := states[g]
-		d := described[g]
-		if d.Err == nil && d.State != groupStateEmpty && d.State != groupStateDead && d.State != "" {
+		if described[g].Active() {
 			st.ActiveOnTarget = true
 		}
 		cur := committed[g]

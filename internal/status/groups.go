@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/kmirror/kmirror/internal/checkpoint"
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
@@ -35,11 +36,11 @@ func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.C
 	}
 	srcOffsets := src.FetchManyOffsets(ctx, names...)
 	tgtOffsets := tgt.FetchManyOffsets(ctx, names...)
-	srcDesc, err := src.DescribeGroups(ctx, names...)
+	srcDesc, err := cluster.DescribeGroups(ctx, src, names...)
 	if err != nil {
 		return []Group{}, fmt.Errorf("describe groups on %q: %w", f.Source, err)
 	}
-	tgtDesc, err := tgt.DescribeGroups(ctx, names...)
+	tgtDesc, err := cluster.DescribeGroups(ctx, tgt, names...)
 	if err != nil {
 		return []Group{}, fmt.Errorf("describe groups on %q: %w", f.Target, err)
 	}
@@ -47,10 +48,10 @@ func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.C
 	for _, name := range names {
 		g := Group{Group: name, Reasons: []string{}, Partitions: []GroupPartition{}}
 		if d, ok := srcDesc[name]; ok && d.Err == nil {
-			g.ActiveOnSource = len(d.Members)
+			g.ActiveOnSource = d.Members
 		}
 		if d, ok := tgtDesc[name]; ok && d.Err == nil {
-			g.ActiveOnTarget = len(d.Members)
+			g.ActiveOnTarget = d.Members
 		}
 		resp, ok := srcOffsets[name]
 		if !ok || resp.Err != nil {

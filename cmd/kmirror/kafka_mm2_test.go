@@ -1,0 +1,124 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+// MirrorMaker 2's own client code reads kmirror's checkpoints:
+// RemoteClusterUtils.translateOffsets (connect-mirror-client, from the
+// Kafka jars) on the target returns exactly the offsets kmirror translated
+// and committed to the target group. The source is written in
+// transactions, so that source and target offsets differ by the markers
+// kmirror does not copy, and the default replication policy renames the
+// topic.
+func TestMM2ReadsCheckpoints(t *testing.T) {
+	needsKafka(t, "MirrorMaker 2's RemoteClusterUtils comes with the Kafka jars")
+	src, tgt := clusters(t)
+	t.Logf("bed: %s", bedName())
+	topic, group, alias := uniq(t, "mm2-orders"), uniq(t, "mm2-app"), uniq(t, "mm2src")
+	remote := alias + "." + topic
+	const parts, txns, each = 3, 4, 10
+	src.createTopic(t, topic, parts, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	producer := src.Client(t, kgo.TransactionalID(uniq(t, "mm2-producer")), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for range txns {
+		if err := producer.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		var recs []*kgo.Record
+		for p := range int32(parts) {
+			for i := range each {
+				recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: fmt.Appendf(nil, "%d/%d", p, i)})
+			}
+		}
+		if err := producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		testbed.EndTransaction(t, ctx, producer, true)
+	}
+	// Each transaction is its records and a marker: the source offset of
+	// record i is i + i/each. The group committed the first record of the
+	// second transaction, a record inside the third, and the end.
+	committed := map[int32]int64{0: each + 1, 1: 2*(each+1) + 3, 2: txns * (each + 1)}
+	want := map[int32]int64{0: each, 1: 2*each + 3, 2: txns * each}
+	o := kadm.Offsets{}
+	for p, at := range committed {
+		o.Add(kadm.Offset{Topic: topic, Partition: p, At: at, LeaderEpoch: -1})
+	}
+	if _, err := src.admin(t).CommitOffsets(ctx, group, o); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := flowConfig(t, side{alias: alias, addr: src.Addr}, side{alias: uniq(t, "mm2tgt"), addr: tgt.Addr}, fmt.Sprintf(`    topicsPattern: %q
+    groupsPattern: %q
+    checkpointConnector:
+      config:
+        sync.group.offsets.enabled: "true"
+        sync.group.offsets.interval.seconds: 1
+        emit.checkpoints.interval.seconds: 1
+`, topic, group))
+	w := runWorker(t, cfg)
+	// kmirror's translations, as it committed them to the target group.
+	synced := map[int32]int64{}
+	testbed.WaitFor(t, 2*time.Minute, fmt.Sprintf("the target group to be synced to %v", want), func() bool {
+		fetched, err := tgt.admin(t).FetchOffsets(ctx, group)
+		if err != nil {
+			return false
+		}
+		clear(synced)
+		fetched.Each(func(o kadm.OffsetResponse) {
+			if o.Err == nil && o.Topic == remote {
+				synced[o.Partition] = o.At
+			}
+		})
+		return fmt.Sprint(synced) == fmt.Sprint(want)
+	})
+
+	java := javaProgram("TranslateOffsets.java", tgt.Addr, alias, group)
+	var stderr strings.Builder
+	java.Stderr = &stderr
+	out, err := java.Output()
+	if err != nil {
+		t.Fatalf("TranslateOffsets: %v\n%s%s", err, out, stderr.String())
+	}
+	got := map[int32]int64{}
+	ended := false
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 1 && f[0] == "END":
+			ended = true
+		case len(f) == 3:
+			p, err1 := strconv.ParseInt(f[1], 10, 32)
+			at, err2 := strconv.ParseInt(f[2], 10, 64)
+			if f[0] != remote || err1 != nil || err2 != nil {
+				t.Errorf("translateOffsets returned %q, want partitions of %s", line, remote)
+				continue
+			}
+			got[int32(p)] = at
+		}
+	}
+	if !ended {
+		t.Fatalf("TranslateOffsets did not finish:\n%s%s", out, stderr.String())
+	}
+	t.Logf("source commits %v; RemoteClusterUtils.translateOffsets on %s: %v", committed, remote, got)
+	if fmt.Sprint(got) != fmt.Sprint(synced) {
+		t.Errorf("RemoteClusterUtils.translateOffsets = %v, kmirror committed %v to the target group", got, synced)
+	}
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	if code := w.exit(t, time.Minute); code != 0 {
+		t.Fatalf("kmirror exited %d:\n%s", code, w.output())
+	}
+}

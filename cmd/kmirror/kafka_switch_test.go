@@ -1,0 +1,471 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+// Consumers written by others than this project perform the consumer-first
+// switch while producers keep writing: franz-go, librdkafka (through
+// Debian's python3-confluent-kafka) and the Java KafkaConsumer, each with
+// the classic group protocol and with KIP-848's consumer protocol.
+
+// debianPython is the interpreter Debian's python3-confluent-kafka
+// installs for; .ci/run installs the package.
+const debianPython = "/usr/bin/python3"
+
+// javaDir holds the Java programs the tests run in source-file mode.
+var javaDir = filepath.Join("..", "..", "internal", "testbed", "apache", "java")
+
+// consumed is one record a switching consumer processed.
+type consumed struct {
+	offset int64
+	seq    int64 // the producer's sequence number in its partition
+}
+
+// switchRun is one consumer of a group, on one cluster, until stop.
+type switchRun struct {
+	mu   sync.Mutex
+	recs map[int32][]consumed
+	stop func(t *testing.T)
+}
+
+func (r *switchRun) add(p int32, offset int64, value string) error {
+	_, s, ok := strings.Cut(value, "/")
+	seq, err := strconv.ParseInt(s, 10, 64)
+	if !ok || err != nil {
+		return fmt.Errorf("record %d of partition %d: value %q is not partition/seq", offset, p, value)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs[p] = append(r.recs[p], consumed{offset, seq})
+	return nil
+}
+
+// seen returns a copy of what the consumer processed, by partition.
+func (r *switchRun) seen() map[int32][]consumed {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[int32][]consumed{}
+	for p, rs := range r.recs {
+		out[p] = append([]consumed(nil), rs...)
+	}
+	return out
+}
+
+// switchClient starts a consumer that reads topic as group on brokers with
+// the group protocol ("classic" or "consumer"), commits synchronously what
+// it processed after every poll, and leaves the group when stopped. reset
+// is auto.offset.reset.
+type switchClient struct {
+	name string
+	// skip says why the client cannot run on this bed with protocol, or "".
+	skip  func(protocol string) string
+	start func(t *testing.T, brokers, group, topic, protocol, reset string) *switchRun
+}
+
+var switchClients = []switchClient{
+	{name: "franz-go", skip: func(string) string { return "" }, start: startKgo},
+	{name: "librdkafka", skip: librdkafkaSkip, start: func(t *testing.T, brokers, group, topic, protocol, reset string) *switchRun {
+		return startProgram(t, exec.Command(debianPython, "testdata/switch_client.py", brokers, group, topic, protocol, reset))
+	}},
+	{name: "java", skip: javaSkip, start: func(t *testing.T, brokers, group, topic, protocol, reset string) *switchRun {
+		return startProgram(t, javaProgram("SwitchConsumer.java", brokers, group, topic, protocol, reset))
+	}},
+}
+
+func librdkafkaSkip(protocol string) string {
+	out, err := exec.Command(debianPython, "-c", "import confluent_kafka; print(confluent_kafka.libversion()[0])").Output()
+	if err != nil {
+		return fmt.Sprintf("needs Debian's python3-confluent-kafka (apt-get install python3-confluent-kafka): %v", err)
+	}
+	v := strings.TrimSpace(string(out))
+	// librdkafka's KIP-848 consumer is generally available from 2.10.0.
+	if protocol == "consumer" && !versionAtLeast(v, 2, 10) {
+		return fmt.Sprintf("librdkafka %s has no KIP-848 consumer protocol (2.10.0 or later has)", v)
+	}
+	return ""
+}
+
+func javaSkip(string) string {
+	if !onKafka() {
+		return fmt.Sprintf("the Java client comes with the Apache Kafka jars, and %s is not set", testbed.KafkaEnv)
+	}
+	return ""
+}
+
+// versionAtLeast reports whether the dotted version v is at least
+// major.minor.
+func versionAtLeast(v string, major, minor int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
+// javaProgram is a command that runs one of the test bed's Java programs
+// in source-file mode with the Kafka jars on the class path.
+func javaProgram(name string, args ...string) *exec.Cmd {
+	return exec.Command("java", append(append(testbed.JavaArgs(testbed.KafkaJars(), "256m"), filepath.Join(javaDir, name)), args...)...)
+}
+
+// startKgo runs the switching consumer with franz-go in this process.
+func startKgo(t *testing.T, brokers, group, topic, protocol, reset string) *switchRun {
+	t.Helper()
+	start := kgo.NewOffset().AtStart()
+	if reset == "latest" {
+		start = kgo.NewOffset().AtEnd()
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(start)}
+	if protocol == "consumer" {
+		opts = append(opts, kgo.ServerSideBalancer(), kgo.Balancers(kgo.RangeBalancer()))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &switchRun{recs: map[int32][]consumed{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		defer cl.Close() // leaves the group
+		for ctx.Err() == nil {
+			pctx, pcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			fs := cl.PollFetches(pctx)
+			pcancel()
+			var failed error
+			fs.EachError(func(_ string, _ int32, err error) {
+				if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+					failed = err
+				}
+			})
+			fs.EachRecord(func(rec *kgo.Record) {
+				if err := r.add(rec.Partition, rec.Offset, string(rec.Value)); err != nil {
+					failed = err
+				}
+			})
+			// Commit what was processed even when asked to stop meanwhile.
+			cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := cl.CommitUncommittedOffsets(cctx)
+			ccancel()
+			if failed == nil && err != nil {
+				failed = fmt.Errorf("commit: %w", err)
+			}
+			if failed != nil {
+				done <- failed
+				return
+			}
+		}
+		done <- nil
+	}()
+	var once sync.Once
+	r.stop = func(t *testing.T) {
+		t.Helper()
+		once.Do(cancel)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("franz-go consumer: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("franz-go consumer did not stop within a minute")
+		}
+	}
+	t.Cleanup(func() { once.Do(cancel) })
+	return r
+}
+
+// startProgram runs a switching consumer as a process that speaks the
+// programs' protocol: it prints "R <partition> <offset> <value>" per
+// record, and closes the consumer and prints "CLOSED" when its standard
+// input ends.
+func startProgram(t *testing.T, cmd *exec.Cmd) *switchRun {
+	t.Helper()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := &switchRun{recs: map[int32][]consumed{}}
+	var mu sync.Mutex
+	var bad []string
+	closed := false
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			f := strings.SplitN(line, " ", 4)
+			switch {
+			case f[0] == "R" && len(f) == 4:
+				p, err1 := strconv.ParseInt(f[1], 10, 32)
+				o, err2 := strconv.ParseInt(f[2], 10, 64)
+				err := r.add(int32(p), o, f[3])
+				if err1 != nil || err2 != nil || err != nil {
+					mu.Lock()
+					bad = append(bad, line)
+					mu.Unlock()
+				}
+			case line == "CLOSED":
+				mu.Lock()
+				closed = true
+				mu.Unlock()
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	exited := make(chan error, 1)
+	go func() {
+		<-read
+		exited <- cmd.Wait()
+	}()
+	r.stop = func(t *testing.T) {
+		t.Helper()
+		stdin.Close()
+		select {
+		case err := <-exited:
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil || !closed || len(bad) > 0 {
+				t.Fatalf("%s: %v, closed %v, unreadable lines %q\n%s", filepath.Base(cmd.Path), err, closed, bad, stderr.String())
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%s did not stop within a minute:\n%s", filepath.Base(cmd.Path), stderr.String())
+		}
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Process.Kill()
+	})
+	return r
+}
+
+// liveProducer writes to every partition of a topic, a record per
+// partition every few milliseconds, each valued "partition/seq" with seq
+// counting up from 0 in its partition.
+type liveProducer struct {
+	cancel context.CancelFunc
+	done   chan error
+	mu     sync.Mutex
+	next   map[int32]int64
+}
+
+func startProducer(t *testing.T, c *bedCluster, topic string, parts int32) *liveProducer {
+	t.Helper()
+	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &liveProducer{cancel: cancel, done: make(chan error, 1), next: map[int32]int64{}}
+	go func() {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				l.done <- nil
+				return
+			case <-tick.C:
+			}
+			l.mu.Lock()
+			var recs []*kgo.Record
+			for p := range parts {
+				recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: fmt.Appendf(nil, "%d/%d", p, l.next[p])})
+			}
+			l.mu.Unlock()
+			// Not under ctx: a batch is written whole, or the test fails.
+			pctx, pcancel := context.WithTimeout(context.Background(), time.Minute)
+			err := cl.ProduceSync(pctx, recs...).FirstErr()
+			pcancel()
+			if err != nil {
+				l.done <- fmt.Errorf("produce: %w", err)
+				return
+			}
+			l.mu.Lock()
+			for _, r := range recs {
+				l.next[r.Partition]++
+			}
+			l.mu.Unlock()
+		}
+	}()
+	t.Cleanup(cancel)
+	return l
+}
+
+// stop stops the producer and returns how many records it wrote to each
+// partition.
+func (l *liveProducer) stop(t *testing.T) map[int32]int64 {
+	t.Helper()
+	l.cancel()
+	if err := <-l.done; err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[int32]int64{}
+	for p, n := range l.next {
+		out[p] = n
+	}
+	return out
+}
+
+// everyPartition reports whether seen holds at least n records of each of
+// parts partitions.
+func everyPartition(seen map[int32][]consumed, parts int32, n int) bool {
+	for p := range parts {
+		if len(seen[p]) < n {
+			return false
+		}
+	}
+	return true
+}
+
+// The consumer-first switch with live producers: a group consumes a
+// source topic while a producer writes to it; kmirror mirrors the topic
+// and syncs the group; the consumer stops on the source, `migrate ready`
+// says yes, the consumer starts on the target with the same group id
+// while the producer still writes on the source, then the producer stops.
+// Across both phases, every record the producer wrote is processed exactly
+// once, on every partition: the first record on the target is the one
+// after the last committed on the source.
+func TestSwitchInterop(t *testing.T) {
+	t.Logf("bed: %s", bedName())
+	const parts = 4
+	for _, c := range switchClients {
+		for _, protocol := range []string{"classic", "consumer"} {
+			t.Run(c.name+"/"+protocol, func(t *testing.T) {
+				if why := c.skip(protocol); why != "" {
+					t.Skip(why)
+				}
+				if protocol == "consumer" {
+					kip848(t)
+				}
+				src, tgt := clusters(t)
+				topic, group := uniq(t, "switch-orders"), uniq(t, "switch-app")
+				srcAlias, tgtAlias := uniq(t, "swsrc"), uniq(t, "swtgt")
+				src.createTopic(t, topic, parts, nil)
+				cfg := flowConfig(t, side{alias: srcAlias, addr: src.Addr}, side{alias: tgtAlias, addr: tgt.Addr}, fmt.Sprintf(`    topicsPattern: %q
+    groupsPattern: %q
+    sourceConnector:
+      config:
+        replication.policy.class: identity
+    checkpointConnector:
+      config:
+        sync.group.offsets.enabled: "true"
+        sync.group.offsets.interval.seconds: 1
+        emit.checkpoints.interval.seconds: 1
+        refresh.groups.interval.seconds: 1
+`, topic, group))
+				w := runWorker(t, cfg)
+				prod := startProducer(t, src, topic, parts)
+
+				// On the source, until the consumer processed records of
+				// every partition.
+				onSource := c.start(t, src.Addr, group, topic, protocol, "earliest")
+				testbed.WaitFor(t, 2*time.Minute, "the consumer to process records of every partition on the source", func() bool {
+					return everyPartition(onSource.seen(), parts, 20)
+				})
+				onSource.stop(t)
+				testbed.WaitFor(t, 2*time.Minute, "migrate ready to exit 0", func() bool {
+					code, _ := runs(t, time.Minute, "migrate", "ready", "-c", cfg, "--group", group)
+					return code == 0
+				})
+
+				// On the target, while the producer still writes on the
+				// source, then after it stopped.
+				onTarget := c.start(t, tgt.Addr, group, topic, protocol, "latest")
+				testbed.WaitFor(t, 2*time.Minute, "the consumer to process records of every partition on the target", func() bool {
+					return everyPartition(onTarget.seen(), parts, 1)
+				})
+				written := prod.stop(t)
+				testbed.WaitFor(t, 2*time.Minute, fmt.Sprintf("the consumer to process everything written on the source (%v)", written), func() bool {
+					seen := onTarget.seen()
+					for p, n := range written {
+						rs := seen[p]
+						if len(rs) == 0 || rs[len(rs)-1].seq < n-1 {
+							return false
+						}
+					}
+					return true
+				})
+				onTarget.stop(t)
+				checkOnce(t, written, onSource.seen(), onTarget.seen())
+				w.cmd.Process.Signal(syscall.SIGTERM)
+				if code := w.exit(t, time.Minute); code != 0 {
+					t.Fatalf("kmirror exited %d:\n%s", code, w.output())
+				}
+			})
+		}
+	}
+}
+
+// checkOnce fails the test unless, on every partition, the source phase
+// and then the target phase processed the producer's records 0…written-1
+// each exactly once and in order.
+func checkOnce(t *testing.T, written map[int32]int64, onSource, onTarget map[int32][]consumed) {
+	t.Helper()
+	var total, dups, lost int64
+	for p, n := range written {
+		src, tgt := onSource[p], onTarget[p]
+		count := map[int64]int{}
+		both := append(append([]consumed(nil), src...), tgt...)
+		for i, r := range both {
+			count[r.seq]++
+			if i > 0 && r.seq <= both[i-1].seq {
+				t.Errorf("partition %d: #%d processed after #%d", p, r.seq, both[i-1].seq)
+			}
+		}
+		for seq := range n {
+			switch c := count[seq]; {
+			case c == 0:
+				lost++
+			case c > 1:
+				dups += int64(c - 1)
+			}
+		}
+		total += n
+		if len(src) == 0 || len(tgt) == 0 {
+			t.Errorf("partition %d: %d records on the source, %d on the target; want some on both", p, len(src), len(tgt))
+			continue
+		}
+		last, first := src[len(src)-1], tgt[0]
+		if first.seq != last.seq+1 {
+			t.Errorf("partition %d: the last record processed on the source is #%d (offset %d), the first on the target #%d (offset %d), want #%d",
+				p, last.seq, last.offset, first.seq, first.offset, last.seq+1)
+		}
+		t.Logf("partition %d: %d written; #0…#%d on the source, #%d…#%d on the target", p, n, last.seq, first.seq, tgt[len(tgt)-1].seq)
+	}
+	if dups != 0 || lost != 0 {
+		t.Errorf("%d records written: %d duplicates, %d lost across the switch", total, dups, lost)
+	}
+}
