@@ -111,18 +111,7 @@ func TestKIP848Groups(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg := flowConfig(t, side{alias: "src848", addr: src.Addr}, side{alias: "tgt848", addr: tgt.Addr}, fmt.Sprintf(`    topicsPattern: %q
-    groupsPattern: %q
-    sourceConnector:
-      config:
-        replication.policy.class: identity
-    checkpointConnector:
-      config:
-        sync.group.offsets.enabled: "true"
-        sync.group.offsets.interval.seconds: 1
-        emit.checkpoints.interval.seconds: 1
-        refresh.groups.interval.seconds: 1
-`, topic, group))
+	cfg := flowConfig(t, side{alias: "src848", addr: src.Addr}, side{alias: "tgt848", addr: tgt.Addr}, groupSyncMirror(topic, group, false))
 	w := runWorker(t, cfg)
 
 	// While the consumer runs on the source, its offsets are synced and

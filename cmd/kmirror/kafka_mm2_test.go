@@ -61,14 +61,7 @@ func TestMM2ReadsCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg := flowConfig(t, side{alias: alias, addr: src.Addr}, side{alias: uniq(t, "mm2tgt"), addr: tgt.Addr}, fmt.Sprintf(`    topicsPattern: %q
-    groupsPattern: %q
-    checkpointConnector:
-      config:
-        sync.group.offsets.enabled: "true"
-        sync.group.offsets.interval.seconds: 1
-        emit.checkpoints.interval.seconds: 1
-`, topic, group))
+	cfg := flowConfig(t, side{alias: alias, addr: src.Addr}, side{alias: uniq(t, "mm2tgt"), addr: tgt.Addr}, groupSyncMirror(topic, group, true))
 	w := runWorker(t, cfg)
 	// kmirror's translations, as it committed them to the target group.
 	synced := map[int32]int64{}

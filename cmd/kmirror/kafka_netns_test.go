@@ -46,17 +46,7 @@ func TestNetworkPartition(t *testing.T) {
 	for p := range int32(partitions) {
 		parts = append(parts, tp{topic, p})
 	}
-	cfg := flowConfig(t, side{alias: "nsrc", addr: src.Addr}, side{alias: "ntgt", addr: tgt.Addr}, fmt.Sprintf(`    topicsPattern: %q
-    groupsPattern: %q
-    sourceConnector:
-      config:
-        replication.policy.class: identity
-    checkpointConnector:
-      config:
-        sync.group.offsets.enabled: "true"
-        sync.group.offsets.interval.seconds: 1
-        emit.checkpoints.interval.seconds: 1
-`, topic, group))
+	cfg := flowConfig(t, side{alias: "nsrc", addr: src.Addr}, side{alias: "ntgt", addr: tgt.Addr}, groupSyncMirror(topic, group, false))
 	l := startLoad(t, src.Addr, parts, rate)
 	r := startReader(t, src.Addr, topic, group)
 	w := ns.runWorker(t, cfg)

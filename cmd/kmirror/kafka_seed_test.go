@@ -180,21 +180,24 @@ func topicConfig(t *testing.T, c *bedCluster, topic, key string) string {
 	return ""
 }
 
-// The seed's replication factor of 3 for the heartbeats and checkpoints
-// topics, on a one-broker target: Apache Kafka refuses the topic (kfake
-// creates it), and kmirror stops with one error naming the key to change.
+// The seed's replication factor of 3 for the checkpoints topic (and the
+// heartbeats topic), on a one-broker target: Apache Kafka refuses the
+// topic (kfake creates it), and kmirror stops with one error naming the
+// key to change. The checkpoints topic is named after the source alias, so
+// that it is new on the shared target.
 func TestInternalTopicReplicationFactorAboveBrokers(t *testing.T) {
 	needsKafka(t, "a broker that refuses more replicas than brokers")
 	src, tgt := clusters(t)
-	topic := uniq(t, "rf-app1")
+	topic, alias := uniq(t, "rf-app1"), uniq(t, "rf-src")
 	src.createTopic(t, topic, 1, nil)
-	cfg := flowConfig(t, side{alias: uniq(t, "rf-src"), addr: src.Addr}, side{alias: "rf-tgt", addr: tgt.Addr}, fmt.Sprintf(`    topicsPattern: %q
-    heartbeatConnector:
+	cfg := flowConfig(t, side{alias: alias, addr: src.Addr}, side{alias: "rf-tgt", addr: tgt.Addr}, fmt.Sprintf(`    topicsPattern: %q
+    checkpointConnector:
       config:
-        heartbeats.topic.replication.factor: 3
+        checkpoints.topic.replication.factor: 3
 `, topic))
 	code, out := runs(t, time.Minute, "run", "-c", cfg, "--http", "")
-	if code == 0 || !strings.Contains(out, `create internal topic "heartbeats" with heartbeats.topic.replication.factor=3: INVALID_REPLICATION_FACTOR`) {
-		t.Fatalf("run exited %d, want an error naming heartbeats.topic.replication.factor:\n%s", code, out)
+	want := fmt.Sprintf(`create internal topic "%s.checkpoints.internal" with checkpoints.topic.replication.factor=3: INVALID_REPLICATION_FACTOR`, alias)
+	if code == 0 || !strings.Contains(out, want) {
+		t.Fatalf("run exited %d, want an error naming checkpoints.topic.replication.factor:\n%s", code, out)
 	}
 }

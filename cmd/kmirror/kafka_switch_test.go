@@ -374,18 +374,7 @@ func TestSwitchInterop(t *testing.T) {
 				topic, group := uniq(t, "switch-orders"), uniq(t, "switch-app")
 				srcAlias, tgtAlias := uniq(t, "swsrc"), uniq(t, "swtgt")
 				src.createTopic(t, topic, parts, nil)
-				cfg := flowConfig(t, side{alias: srcAlias, addr: src.Addr}, side{alias: tgtAlias, addr: tgt.Addr}, fmt.Sprintf(`    topicsPattern: %q
-    groupsPattern: %q
-    sourceConnector:
-      config:
-        replication.policy.class: identity
-    checkpointConnector:
-      config:
-        sync.group.offsets.enabled: "true"
-        sync.group.offsets.interval.seconds: 1
-        emit.checkpoints.interval.seconds: 1
-        refresh.groups.interval.seconds: 1
-`, topic, group))
+				cfg := flowConfig(t, side{alias: srcAlias, addr: src.Addr}, side{alias: tgtAlias, addr: tgt.Addr}, groupSyncMirror(topic, group, false))
 				w := runWorker(t, cfg)
 				prod := startProducer(t, src, topic, parts)
 

@@ -112,6 +112,25 @@ clusters:
 	return path
 }
 
+// groupSyncMirror is a mirror's lines that copy the topics of topicsPattern
+// with the identity policy (or, with defaultPolicy, the default one) and
+// check and sync the groups of groupsPattern into the target every second.
+func groupSyncMirror(topicsPattern, groupsPattern string, defaultPolicy bool) string {
+	policy := "    sourceConnector:\n      config:\n        replication.policy.class: identity\n"
+	if defaultPolicy {
+		policy = ""
+	}
+	return fmt.Sprintf(`    topicsPattern: %q
+    groupsPattern: %q
+%s    checkpointConnector:
+      config:
+        sync.group.offsets.enabled: "true"
+        sync.group.offsets.interval.seconds: 1
+        emit.checkpoints.interval.seconds: 1
+        refresh.groups.interval.seconds: 1
+`, topicsPattern, groupsPattern, policy)
+}
+
 // runWorker starts `kmirror run` on a configuration and waits until it
 // copies.
 func runWorker(t *testing.T, config string, args ...string) *proc {
