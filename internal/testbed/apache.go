@@ -100,7 +100,11 @@ type Node struct {
 // and stops it with the test. On failure, the nodes' logs are printed.
 func StartKafka(t testing.TB, opts KafkaOptions) *Kafka {
 	t.Helper()
+	began := time.Now()
 	k, err := startKafka(opts)
+	if err == nil {
+		t.Logf("Apache Kafka %s (%d nodes) started in %s", k.Version, len(k.nodes), time.Since(began).Round(10*time.Millisecond))
+	}
 	if k != nil {
 		t.Cleanup(func() {
 			if t.Failed() {
@@ -131,6 +135,7 @@ func SharedKafka(t testing.TB, name string, opts KafkaOptions) *Kafka {
 	k := shared.clusters[name]
 	if k == nil {
 		var err error
+		began := time.Now()
 		if k, err = startKafka(opts); err != nil {
 			if k != nil {
 				k.dumpLogs(name, func(s string) { t.Log(s) })
@@ -142,6 +147,7 @@ func SharedKafka(t testing.TB, name string, opts KafkaOptions) *Kafka {
 			shared.clusters = map[string]*Kafka{}
 		}
 		shared.clusters[name] = k
+		t.Logf("Apache Kafka %s cluster %q (%d nodes) started in %s", k.Version, name, len(k.nodes), time.Since(began).Round(10*time.Millisecond))
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
