@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -22,12 +23,20 @@ import (
 
 // Consumers written by others than this project perform the consumer-first
 // switch while producers keep writing: franz-go, librdkafka (through
-// Debian's python3-confluent-kafka) and the Java KafkaConsumer, each with
-// the classic group protocol and with KIP-848's consumer protocol.
+// confluent-kafka for Python) and the Java KafkaConsumer, each with the
+// classic group protocol and with KIP-848's consumer protocol.
 
-// debianPython is the interpreter Debian's python3-confluent-kafka
-// installs for; .ci/run installs the package.
-const debianPython = "/usr/bin/python3"
+// librdkafkaPython is the Python interpreter with confluent-kafka that the
+// librdkafka consumer runs on: $KMIRROR_PYTHON (.ci/run makes a virtual
+// environment with PyPI's confluent-kafka, whose librdkafka has KIP-848's
+// consumer), or Debian's, whose python3-confluent-kafka (librdkafka 2.0)
+// has the classic protocol only.
+func librdkafkaPython() string {
+	if p := os.Getenv("KMIRROR_PYTHON"); p != "" {
+		return p
+	}
+	return "/usr/bin/python3"
+}
 
 // javaDir holds the Java programs the tests run in source-file mode.
 var javaDir = filepath.Join("..", "..", "internal", "testbed", "apache", "java")
@@ -82,7 +91,7 @@ type switchClient struct {
 var switchClients = []switchClient{
 	{name: "franz-go", skip: func(string) string { return "" }, start: startKgo},
 	{name: "librdkafka", skip: librdkafkaSkip, start: func(t *testing.T, brokers, group, topic, protocol, reset string) *switchRun {
-		return startProgram(t, exec.Command(debianPython, "testdata/switch_client.py", brokers, group, topic, protocol, reset))
+		return startProgram(t, exec.Command(librdkafkaPython(), "testdata/switch_client.py", brokers, group, topic, protocol, reset))
 	}},
 	{name: "java", skip: javaSkip, start: func(t *testing.T, brokers, group, topic, protocol, reset string) *switchRun {
 		return startProgram(t, javaProgram("SwitchConsumer.java", brokers, group, topic, protocol, reset))
@@ -90,14 +99,15 @@ var switchClients = []switchClient{
 }
 
 func librdkafkaSkip(protocol string) string {
-	out, err := exec.Command(debianPython, "-c", "import confluent_kafka; print(confluent_kafka.libversion()[0])").Output()
+	py := librdkafkaPython()
+	out, err := exec.Command(py, "-c", "import confluent_kafka; print(confluent_kafka.libversion()[0])").Output()
 	if err != nil {
-		return fmt.Sprintf("needs Debian's python3-confluent-kafka (apt-get install python3-confluent-kafka): %v", err)
+		return fmt.Sprintf("%s has no confluent_kafka (.ci/run sets KMIRROR_PYTHON to one that has): %v", py, err)
 	}
 	v := strings.TrimSpace(string(out))
 	// librdkafka's KIP-848 consumer is generally available from 2.10.0.
 	if protocol == "consumer" && !versionAtLeast(v, 2, 10) {
-		return fmt.Sprintf("librdkafka %s has no KIP-848 consumer protocol (2.10.0 or later has)", v)
+		return fmt.Sprintf("librdkafka %s (%s) has no KIP-848 consumer protocol (2.10.0 or later has; .ci/run sets KMIRROR_PYTHON to one that has)", v, py)
 	}
 	return ""
 }
@@ -365,6 +375,9 @@ func TestSwitchInterop(t *testing.T) {
 		for _, protocol := range []string{"classic", "consumer"} {
 			t.Run(c.name+"/"+protocol, func(t *testing.T) {
 				if why := c.skip(protocol); why != "" {
+					if os.Getenv("CI") == "true" {
+						t.Fatalf("%s under CI: %s", c.name, why) // .ci/run installs every client
+					}
 					t.Skip(why)
 				}
 				if protocol == "consumer" {
