@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -198,10 +197,7 @@ func TestKIP848Groups(t *testing.T) {
 		}
 	}
 	tgtCl.Close()
-	w.cmd.Process.Signal(syscall.SIGTERM)
-	if code := w.exit(t, time.Minute); code != 0 {
-		t.Fatalf("kmirror exited %d:\n%s", code, w.output())
-	}
+	stopWorker(t, w)
 }
 
 // waitCheckpoint waits until the checkpoints topic holds a checkpoint of

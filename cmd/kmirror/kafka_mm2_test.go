@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -110,8 +109,5 @@ func TestMM2ReadsCheckpoints(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(synced) {
 		t.Errorf("RemoteClusterUtils.translateOffsets = %v, kmirror committed %v to the target group", got, synced)
 	}
-	w.cmd.Process.Signal(syscall.SIGTERM)
-	if code := w.exit(t, time.Minute); code != 0 {
-		t.Fatalf("kmirror exited %d:\n%s", code, w.output())
-	}
+	stopWorker(t, w)
 }

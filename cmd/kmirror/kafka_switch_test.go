@@ -422,10 +422,7 @@ func TestSwitchInterop(t *testing.T) {
 				})
 				onTarget.stop(t)
 				checkOnce(t, written, onSource.seen(), onTarget.seen())
-				w.cmd.Process.Signal(syscall.SIGTERM)
-				if code := w.exit(t, time.Minute); code != 0 {
-					t.Fatalf("kmirror exited %d:\n%s", code, w.output())
-				}
+				stopWorker(t, w)
 			})
 		}
 	}
