@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -360,17 +359,30 @@ func (k *Kafka) Stop() {
 }
 
 func (n *Node) start() error {
-	f, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	cmd, done, err := startJava(n.log, n.k.jars, "768m", "kafka.Kafka", n.conf)
 	if err != nil {
-		return err
+		return fmt.Errorf("start Kafka node %d: %w", n.ID, err)
 	}
-	cmd := exec.Command("java", append(JavaArgs(n.k.jars, "768m"), "kafka.Kafka", n.conf)...)
+	n.mu.Lock()
+	n.cmd, n.done = cmd, done
+	n.mu.Unlock()
+	return nil
+}
+
+// startJava starts a Java main class of the jars in dir with a heap of at
+// most heap, its output appended to log; done closes when it has exited.
+// The process dies with the test binary, whatever ends it.
+func startJava(log, dir, heap string, args ...string) (*exec.Cmd, chan struct{}, error) {
+	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command("java", append(JavaArgs(dir, heap), args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
-	// The node dies with the test binary, whatever ends it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		return fmt.Errorf("start Kafka node %d: %w", n.ID, err)
+		return nil, nil, err
 	}
 	done := make(chan struct{})
 	go func() {
@@ -378,10 +390,7 @@ func (n *Node) start() error {
 		f.Close()
 		close(done)
 	}()
-	n.mu.Lock()
-	n.cmd, n.done = cmd, done
-	n.mu.Unlock()
-	return nil
+	return cmd, done, nil
 }
 
 func (n *Node) signal(sig syscall.Signal) {
@@ -472,7 +481,7 @@ func (k *Kafka) waitReady(nodes int) error {
 // dumpLogs prints the last lines of each node's log and, under
 // $KMIRROR_ARTIFACTS, keeps the whole logs.
 func (k *Kafka) dumpLogs(name string, logf func(string)) {
-	const tail = 60
+	const lines = 60
 	for _, n := range k.nodes {
 		data, err := os.ReadFile(n.log)
 		if err != nil {
@@ -484,16 +493,7 @@ func (k *Kafka) dumpLogs(name string, logf func(string)) {
 				logf(fmt.Sprintf("Kafka node %d's log kept in %s", n.ID, dst))
 			}
 		}
-		var lines []string
-		sc := bufio.NewScanner(strings.NewReader(string(data)))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			lines = append(lines, sc.Text())
-		}
-		if len(lines) > tail {
-			lines = lines[len(lines)-tail:]
-		}
-		logf(fmt.Sprintf("last lines of Kafka node %d's log:\n%s", n.ID, strings.Join(lines, "\n")))
+		logf(fmt.Sprintf("last lines of Kafka node %d's log:\n%s", n.ID, tail(n.log, lines)))
 	}
 }
 

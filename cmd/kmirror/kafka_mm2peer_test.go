@@ -1,0 +1,69 @@
+package main_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+// mm2Properties is a dedicated-mode mm2.properties for one flow src→tgt of
+// the topics (a Java pattern list), configured to do kmirror's job: the
+// identity policy, offset syncs on the target, group offsets synced every
+// second, replication factors one broker can hold.
+func mm2Properties(src, tgt side, topics, groups string) string {
+	return fmt.Sprintf(`clusters = %[1]s, %[2]s
+%[1]s.bootstrap.servers = %[3]s
+%[2]s.bootstrap.servers = %[4]s
+%[1]s->%[2]s.enabled = true
+%[2]s->%[1]s.enabled = false
+%[1]s->%[2]s.topics = %[5]s
+%[1]s->%[2]s.groups = %[6]s
+replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy
+offset-syncs.topic.location = target
+sync.group.offsets.enabled = true
+sync.group.offsets.interval.seconds = 1
+emit.checkpoints.interval.seconds = 1
+refresh.topics.interval.seconds = 1
+refresh.groups.interval.seconds = 1
+replication.factor = 1
+checkpoints.topic.replication.factor = 1
+heartbeats.topic.replication.factor = 1
+offset-syncs.topic.replication.factor = 1
+offset.storage.replication.factor = 1
+status.storage.replication.factor = 1
+config.storage.replication.factor = 1
+`, src.alias, tgt.alias, src.addr, tgt.addr, topics, groups)
+}
+
+// MirrorMaker 2 itself, in dedicated mode from Maven Central's jars, runs
+// beside kmirror on the same brokers and copies a topic: the peer of the
+// comparisons and the takeover (issue #14).
+func TestMM2RunsBeside(t *testing.T) {
+	needsKafka(t, "MirrorMaker 2 comes with the Kafka jars")
+	src, tgt := clusters(t)
+	topic := uniq(t, "mm2peer-orders")
+	src.createTopic(t, topic, 3, nil)
+	var recs []*kgo.Record
+	for i := range 300 {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 3), Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	src.Produce(t, recs)
+	began := time.Now()
+	mm2 := testbed.StartMM2(t, mm2Properties(side{alias: uniq(t, "mm2a"), addr: src.Addr}, side{alias: uniq(t, "mm2b"), addr: tgt.Addr}, topic, "none"))
+	testbed.WaitFor(t, 3*time.Minute, "MirrorMaker 2 to copy "+topic, func() bool {
+		if mm2.Exited() {
+			t.Fatalf("MirrorMaker 2 exited; its log is %s", mm2.Log)
+		}
+		ends := tgt.EndOffsets(t, topic)
+		return ends[0] == 100 && ends[1] == 100 && ends[2] == 100
+	})
+	t.Logf("MirrorMaker 2 (heap %s) copied %d records %s after its start", testbed.MM2Heap, len(recs), time.Since(began).Round(100*time.Millisecond))
+	compareTopic(t, src, tgt, topic, topic)
+	if !mm2.Stop(time.Minute) {
+		t.Errorf("MirrorMaker 2 did not stop within a minute of SIGTERM")
+	}
+}
