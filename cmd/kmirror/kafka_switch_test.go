@@ -375,8 +375,10 @@ func TestSwitchInterop(t *testing.T) {
 		for _, protocol := range []string{"classic", "consumer"} {
 			t.Run(c.name+"/"+protocol, func(t *testing.T) {
 				if why := c.skip(protocol); why != "" {
-					if os.Getenv("CI") == "true" {
-						t.Fatalf("%s under CI: %s", c.name, why) // .ci/run installs every client
+					// .ci/run installs librdkafka with KIP-848 for both beds;
+					// the Java client comes with the Kafka bed's jars.
+					if c.name == "librdkafka" && os.Getenv("CI") == "true" {
+						t.Fatalf("%s under CI: %s", c.name, why)
 					}
 					t.Skip(why)
 				}
