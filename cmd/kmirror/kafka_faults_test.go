@@ -56,8 +56,12 @@ func TestBrokerFaults(t *testing.T) {
 	f.progress(t, "start")
 
 	t.Run("leader killed and restarted", func(t *testing.T) {
-		n := f.leaderOf(t, target, 0)
-		t.Logf("SIGKILL node %d, leader of %s[0]", n.ID, target)
+		// The broker that coordinates kmirror's workers and leads target
+		// partitions: kmirror loses its lease while produce requests to
+		// that leader are in flight, and must not let them land after it
+		// resumed (it did: 30 duplicates on Kafka 4.3.1).
+		n, led := f.coordinatorLeading(t, "kmirror.fsrc.ftgt", target)
+		t.Logf("SIGKILL node %d, the workers' group coordinator and leader of %s%v", n.ID, target, led)
 		n.Kill()
 		f.progress(t, fmt.Sprintf("node %d down", n.ID))
 		n.Restart(t)
@@ -182,6 +186,47 @@ func (f *faultBed) hold(t *testing.T, d time.Duration) {
 }
 
 // leaderOf returns the node that leads a partition.
+// coordinatorLeading returns the node that coordinates group and the
+// partitions of topic it leads; when it leads none, the leader of
+// partition 0 instead.
+func (f *faultBed) coordinatorLeading(t *testing.T, group, topic string) (*testbed.Node, []int32) {
+	t.Helper()
+	var coordinator int32 = -1
+	testbed.WaitFor(t, time.Minute, "the coordinator of "+group, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, ok := f.tgtAdm.FindGroupCoordinators(ctx, group)[group]
+		if ok && r.Err == nil {
+			coordinator = r.NodeID
+		}
+		return coordinator >= 0
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	parts, err := f.metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var led []int32
+	for p, md := range parts {
+		if md.Leader == coordinator {
+			led = append(led, p.partition)
+		}
+	}
+	slices.Sort(led)
+	if len(led) == 0 {
+		t.Logf("node %d coordinates %s but leads no partition of %s; killing the leader of %s[0]", coordinator, group, topic, topic)
+		return f.leaderOf(t, topic, 0), []int32{0}
+	}
+	for _, n := range f.tgt.kafka.Nodes() {
+		if int32(n.ID) == coordinator {
+			return n, led
+		}
+	}
+	t.Fatalf("%s is coordinated by node %d, which is not in the cluster", group, coordinator)
+	return nil, nil
+}
+
 func (f *faultBed) leaderOf(t *testing.T, topic string, partition int32) *testbed.Node {
 	t.Helper()
 	var leader int32 = -1

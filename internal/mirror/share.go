@@ -116,7 +116,7 @@ func (s sharing) Revoked(ctx context.Context, ps workgroup.Partitions) {
 // owns them, so it must not write them, nor their progress, any more.
 // Records still waiting in the producer are aborted; the next owner copies
 // them again from the persisted progress.
-func (s sharing) Lost(ps workgroup.Partitions) {
+func (s sharing) Lost(ctx context.Context, ps workgroup.Partitions) {
 	fl := s.fl
 	fl.mu.Lock()
 	var keys []partitionKey
@@ -135,10 +135,24 @@ func (s sharing) Lost(ps workgroup.Partitions) {
 	for _, t := range tasks {
 		t.remove(keys)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), fl.cfg.SessionTimeout)
-	defer cancel()
-	if err := fl.producer.AbortBufferedRecords(ctx); err != nil {
-		fl.log.Error("records of lost partitions may still reach the target", "err", err)
+	// Aborting fails what is buffered and waits for the produce requests in
+	// flight; one stuck at a dead or frozen leader is answered or timed out
+	// by the client (produce and request timeouts), and then failed, not
+	// retried. Returning before that would let its retry land after this
+	// worker, taking the partitions back, resumed behind it: duplicates
+	// (seen on Apache Kafka with the coordinator's broker killed).
+	for {
+		actx, cancel := context.WithTimeout(ctx, fl.cfg.SessionTimeout)
+		err := fl.producer.AbortBufferedRecords(actx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			fl.log.Error("stopping with produce requests of lost partitions in flight; they may still reach the target", "err", err)
+			break
+		}
+		fl.log.Warn("waiting for produce requests of lost partitions to be answered before rejoining", "err", err)
 	}
 	fl.log.Warn("stopped copying partitions this worker can no longer prove it owns; their next owner resumes from the persisted progress",
 		"partitions", len(keys))

@@ -56,8 +56,11 @@ type Handler interface {
 	// persisted, so the next owner resumes exactly there.
 	Revoked(ctx context.Context, ps Partitions)
 	// Lost drops partitions at once, persisting nothing more of theirs:
-	// the worker can no longer prove it owns them.
-	Lost(ps Partitions)
+	// the worker can no longer prove it owns them. It returns once nothing
+	// the worker wrote for them can still reach the target (produce
+	// requests in flight answered or failed), or when ctx ends; the worker
+	// rejoins only then.
+	Lost(ctx context.Context, ps Partitions)
 }
 
 // Member is one worker in the group.
@@ -208,7 +211,7 @@ func (m *Member) Run(ctx context.Context, cl *kgo.Client) error {
 		if m.lost.Load() {
 			if owned.Len() > 0 {
 				m.log.Warn("lost the partitions: the coordinator did not confirm this worker in time", "partitions", owned.Len())
-				m.h.Lost(owned)
+				m.h.Lost(ctx, owned)
 				m.losses.Add(1)
 				own(Partitions{})
 			}
@@ -220,7 +223,7 @@ func (m *Member) Run(ctx context.Context, cl *kgo.Client) error {
 			var fatal errFatal
 			if errors.As(err, &fatal) {
 				if owned.Len() > 0 {
-					m.h.Lost(owned)
+					m.h.Lost(ctx, owned)
 				}
 				return fatal.error
 			}

@@ -79,7 +79,7 @@ func (w *worker) release(ps workgroup.Partitions) {
 }
 
 func (w *worker) Revoked(_ context.Context, ps workgroup.Partitions) { w.release(ps) }
-func (w *worker) Lost(ps workgroup.Partitions)                       { w.release(ps) }
+func (w *worker) Lost(_ context.Context, ps workgroup.Partitions)    { w.release(ps) }
 
 // held returns what each worker holds.
 func (l *ledger) held() map[string][]tp {

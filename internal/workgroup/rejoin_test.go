@@ -17,7 +17,7 @@ type idle struct{}
 func (idle) Topics() map[string]int32                       { return map[string]int32{"t": 24} }
 func (idle) Assigned(context.Context, workgroup.Partitions) {}
 func (idle) Revoked(context.Context, workgroup.Partitions)  {}
-func (idle) Lost(workgroup.Partitions)                      {}
+func (idle) Lost(context.Context, workgroup.Partitions)     {}
 
 // One request for a rebalance makes one rebalance, when nothing moves.
 //
