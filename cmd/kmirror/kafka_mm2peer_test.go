@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -41,7 +42,8 @@ config.storage.replication.factor = 1
 
 // MirrorMaker 2 itself, in dedicated mode from Maven Central's jars, runs
 // beside kmirror on the same brokers and copies a topic: the peer of the
-// comparisons and the takeover (issue #14).
+// comparisons and the takeover (issue #14). After a clean stop, package
+// mm2 reads from MM2's Connect offsets topic exactly where MM2 would resume.
 func TestMM2RunsBeside(t *testing.T) {
 	needsKafka(t, "MirrorMaker 2 comes with the Kafka jars")
 	src, tgt := clusters(t)
@@ -53,17 +55,46 @@ func TestMM2RunsBeside(t *testing.T) {
 	}
 	src.Produce(t, recs)
 	began := time.Now()
-	mm2 := testbed.StartMM2(t, mm2Properties(side{alias: uniq(t, "mm2a"), addr: src.Addr}, side{alias: uniq(t, "mm2b"), addr: tgt.Addr}, topic, "none"))
+	alias := uniq(t, "mm2a")
+	mm2run := testbed.StartMM2(t, mm2Properties(side{alias: alias, addr: src.Addr}, side{alias: uniq(t, "mm2b"), addr: tgt.Addr}, topic, "none"))
 	testbed.WaitFor(t, 3*time.Minute, "MirrorMaker 2 to copy "+topic, func() bool {
-		if mm2.Exited() {
-			t.Fatalf("MirrorMaker 2 exited; its log is %s", mm2.Log)
+		if mm2run.Exited() {
+			t.Fatalf("MirrorMaker 2 exited; its log is %s", mm2run.Log)
 		}
 		ends := tgt.EndOffsets(t, topic)
 		return ends[0] == 100 && ends[1] == 100 && ends[2] == 100
 	})
 	t.Logf("MirrorMaker 2 (heap %s) copied %d records %s after its start", testbed.MM2Heap, len(recs), time.Since(began).Round(100*time.Millisecond))
 	compareTopic(t, src, tgt, topic, topic)
-	if !mm2.Stop(time.Minute) {
-		t.Errorf("MirrorMaker 2 did not stop within a minute of SIGTERM")
+	if !mm2run.Stop(time.Minute) {
+		t.Fatalf("MirrorMaker 2 did not stop within a minute of SIGTERM")
+	}
+
+	// Stopped cleanly, MM2 committed where it resumes each partition: the
+	// source's end, read back from its Connect offsets topic as kmirror
+	// reads it to take over.
+	offsets := mm2.OffsetsTopics(alias)[0]
+	var stored []*kgo.Record
+	for p := range tgt.EndOffsets(t, offsets) {
+		stored = append(stored, tgt.Read(t, offsets, p)...)
+	}
+	all, err := mm2.Positions(stored, alias)
+	if err != nil {
+		t.Errorf("MM2's offsets topic %s: %v", offsets, err)
+	}
+	// MM2 also copies the source's heartbeats, which its reverse flow's
+	// heartbeat connector writes there (even with that flow disabled).
+	got := map[mm2.Partition]int64{}
+	for p, next := range all {
+		if p.Topic == topic {
+			got[p] = next
+		}
+	}
+	want := map[mm2.Partition]int64{}
+	for p, end := range src.EndOffsets(t, topic) {
+		want[mm2.Partition{Topic: topic, Partition: p}] = end
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("MM2's positions in %s = %v, want the source's ends %v", offsets, got, want)
 	}
 }

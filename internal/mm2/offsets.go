@@ -1,0 +1,91 @@
+package mm2
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// sourceConnector is the class name MM2's copying connector is named
+// after: the whole name in dedicated mode, its suffix under Strimzi.
+const sourceConnector = "MirrorSourceConnector"
+
+// OffsetsTopics are the Connect offsets topics, on the target, where an MM2
+// replicating from source may have stored its positions: dedicated mode's,
+// then Strimzi's default.
+func OffsetsTopics(source string) []string {
+	return []string{"mm2-offsets." + source + ".internal", "mirrormaker2-cluster-offsets"}
+}
+
+// Partition names a source partition.
+type Partition struct {
+	Topic     string
+	Partition int32
+}
+
+// Decode decodes one record of a Connect offsets topic: the source
+// partition and next, where MM2 resumes it (the offset after the last one it
+// committed). ok is false for a record of another connector or another
+// source cluster; reset is true for a null value, which forgets the
+// partition's position.
+func Decode(key, value []byte, source string) (p Partition, next int64, reset, ok bool, err error) {
+	var k []json.RawMessage
+	if err := json.Unmarshal(key, &k); err != nil || len(k) != 2 {
+		return p, 0, false, false, fmt.Errorf("key %q is not [connector, partition]", key)
+	}
+	var connector string
+	if err := json.Unmarshal(k[0], &connector); err != nil {
+		return p, 0, false, false, fmt.Errorf("key %q: connector name: %w", key, err)
+	}
+	if connector != sourceConnector && !strings.HasSuffix(connector, "."+sourceConnector) {
+		return p, 0, false, false, nil
+	}
+	var part struct {
+		Cluster   *string `json:"cluster"`
+		Topic     *string `json:"topic"`
+		Partition *int32  `json:"partition"`
+	}
+	if err := json.Unmarshal(k[1], &part); err != nil || part.Cluster == nil || part.Topic == nil || part.Partition == nil || *part.Partition < 0 {
+		return p, 0, false, false, fmt.Errorf("key %q: source partition is not {cluster, topic, partition}", key)
+	}
+	if *part.Cluster != source {
+		return p, 0, false, false, nil
+	}
+	p = Partition{*part.Topic, *part.Partition}
+	if value == nil {
+		return p, 0, true, true, nil
+	}
+	var v struct {
+		Offset *int64 `json:"offset"`
+	}
+	if err := json.Unmarshal(value, &v); err != nil || v.Offset == nil || *v.Offset < 0 || *v.Offset == math.MaxInt64 {
+		return p, 0, false, false, fmt.Errorf("value %q of %s[%d] is not {offset}", value, p.Topic, p.Partition)
+	}
+	return p, *v.Offset + 1, false, true, nil
+}
+
+// Positions folds the records of a Connect offsets topic into where MM2
+// resumes each partition it copied from source. recs must keep the order of
+// each topic partition (a key always lands in the same one). A record it
+// cannot read is returned as an error and skipped.
+func Positions(recs []*kgo.Record, source string) (map[Partition]int64, error) {
+	out := map[Partition]int64{}
+	var errs []error
+	for _, r := range recs {
+		p, next, reset, ok, err := Decode(r.Key, r.Value, source)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s[%d] at offset %d: %w", r.Topic, r.Partition, r.Offset, err))
+		case !ok:
+		case reset:
+			delete(out, p)
+		default:
+			out[p] = next
+		}
+	}
+	return out, errors.Join(errs...)
+}
