@@ -33,7 +33,6 @@ func TestBrokerFaults(t *testing.T) {
 	began := time.Now()
 	k := testbed.StartKafka(t, testbed.KafkaOptions{Nodes: 3, Config: map[string]string{"min.insync.replicas": "2"}})
 	c := &bedCluster{Brokers: k.Brokers, kafka: k}
-	t.Logf("Apache Kafka %s, 3 nodes, started in %s", k.Version, time.Since(began).Round(time.Second))
 	const (
 		topic      = "faults"
 		partitions = 6

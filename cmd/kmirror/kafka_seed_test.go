@@ -38,7 +38,7 @@ func TestSeedTopics(t *testing.T) {
 		t.Helper()
 		var recs []*kgo.Record
 		for _, name := range topics {
-			for p := range partitionsOf(t, src, name) {
+			for p := range src.EndOffsets(t, name) {
 				for range 50 {
 					seq++
 					recs = append(recs, &kgo.Record{Topic: name, Partition: p,
@@ -119,22 +119,6 @@ func TestSeedTopics(t *testing.T) {
 			stopWorker(t, w)
 		})
 	}
-}
-
-// partitionsOf returns the partitions of a topic.
-func partitionsOf(t *testing.T, c *bedCluster, topic string) map[int32]int64 {
-	t.Helper()
-	ends := map[int32]int64{}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	md, err := c.admin(t).Metadata(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p := range md.Topics[topic].Partitions {
-		ends[p] = 0
-	}
-	return ends
 }
 
 // compareTopic fails the test unless every partition of the target topic

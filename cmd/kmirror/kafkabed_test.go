@@ -3,9 +3,9 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -183,14 +183,7 @@ func uniq(t *testing.T, name string) string {
 	if !onKafka() {
 		return name
 	}
-	s := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-	return fmt.Sprintf("%s-%x", name, hash(s))
-}
-
-func hash(s string) uint32 {
-	h := uint32(2166136261)
-	for i := range len(s) {
-		h = (h ^ uint32(s[i])) * 16777619
-	}
-	return h
+	h := fnv.New32a()
+	h.Write([]byte(t.Name()))
+	return fmt.Sprintf("%s-%x", name, h.Sum32())
 }

@@ -184,12 +184,12 @@ func startKafka(opts KafkaOptions) (*Kafka, error) {
 	k := &Kafka{Version: KafkaVersion(jars), jars: jars, dir: dir}
 	if opts.Secure {
 		if k.CA, err = pki.NewCA("kmirror-test-kafka-ca"); err != nil {
-			return nil, err
+			return k, err
 		}
 	}
 	ports, err := freePorts(opts.Nodes * 4)
 	if err != nil {
-		return nil, err
+		return k, err
 	}
 	var voters []string
 	for i := range opts.Nodes {
