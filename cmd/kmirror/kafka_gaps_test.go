@@ -175,7 +175,7 @@ func TestBrokerMadeGapsTranslateExactly(t *testing.T) {
 			return false
 		}
 		for topic := range want {
-			if _, res, ok := stored.Translate(topic, 0, src.EndOffsets(t, topic)[0]); !ok || res != offsetmap.Exact {
+			if tr, ok := stored.Translate(topic, 0, src.EndOffsets(t, topic)[0]); !ok || tr.Result != offsetmap.Exact {
 				return false
 			}
 		}
@@ -184,9 +184,9 @@ func TestBrokerMadeGapsTranslateExactly(t *testing.T) {
 	for topic, rs := range want {
 		end := src.EndOffsets(t, topic)[0]
 		for g := starts[topic]; g <= end; g++ {
-			got, res, _ := stored.Translate(topic, 0, g)
-			if wantAt := firstAtOrAfter(rs, g); res != offsetmap.Exact || got != wantAt {
-				t.Fatalf("%s: source offset %d translates to %d (%v), want %d: the copy of the first record at or after it", topic, g, got, res, wantAt)
+			tr, _ := stored.Translate(topic, 0, g)
+			if wantAt := firstAtOrAfter(rs, g); tr.Result != offsetmap.Exact || tr.MM2 || tr.Offset != wantAt {
+				t.Fatalf("%s: source offset %d translates to %d (%v), want %d: the copy of the first record at or after it", topic, g, tr.Offset, tr.Result, wantAt)
 			}
 		}
 	}

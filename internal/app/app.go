@@ -23,7 +23,6 @@ import (
 	"github.com/kmirror/kmirror/internal/heartbeat"
 	"github.com/kmirror/kmirror/internal/httpapi"
 	"github.com/kmirror/kmirror/internal/mirror"
-	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/status"
 )
 
@@ -307,9 +306,9 @@ func (l *liveProgress) Range(topic string, partition int32) (int64, int64, bool)
 	return p.Map.Start(), p.Map.End().Source, true
 }
 
-func (l *liveProgress) Translate(topic string, partition int32, g int64) (int64, offsetmap.Result, bool) {
+func (l *liveProgress) Translate(topic string, partition int32, g int64) (mirror.Translation, bool) {
 	if tr, ok := l.fl.Translate(topic, partition, g); ok {
-		return tr.Offset, tr.Result, true
+		return tr, true
 	}
 	return l.others().Translate(topic, partition, g)
 }

@@ -37,7 +37,8 @@ func TestStatusOutput(t *testing.T) {
 		Blocked: []status.Blocked{{Topic: "app1-t3", Reason: "the target topic has fewer partitions"}},
 		Groups: []status.Group{
 			{Group: "app1-consumer", Verdict: status.VerdictReady, Reasons: []string{}, Partitions: []status.GroupPartition{
-				{Topic: "app1-t1", TargetTopic: "app1-t1", Partition: 0, Source: 17, Translated: i(15), Target: i(15), State: status.StateInSync},
+				{Topic: "app1-t1", TargetTopic: "app1-t1", Partition: 0, Source: 17, Translated: i(15), Target: i(15), State: status.StateInSync, Translation: status.TranslationExact},
+				{Topic: "app1-t1", TargetTopic: "app1-t1", Partition: 1, Source: 40, Translated: i(31), Target: i(31), State: status.StateInSync, Translation: status.TranslationMM2},
 			}},
 			{Group: "app1-batch", Verdict: status.VerdictNotReady, ActiveOnSource: 2, Reasons: []string{"2 consumers are still active on the source: stop them, then wait for their last offsets to be synced"},
 				Partitions: []status.GroupPartition{{Topic: "app1-t2", TargetTopic: "app1-t2", Partition: 1, Source: 9, State: status.StateNotMirrored}}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -25,11 +26,15 @@ func planCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
+			log, err := g.logger()
+			if err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
 			for i, f := range cfg.Flows {
 				if i > 0 {
 					fmt.Fprintln(g.stdout)
 				}
-				p, err := plan(cmd.Context(), cfg, f)
+				p, err := plan(cmd.Context(), cfg, f, log)
 				if err != nil {
 					return &exitError{code: ExitFailure, err: err}
 				}
@@ -42,7 +47,7 @@ func planCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func plan(ctx context.Context, cfg *config.Config, f *config.Flow) (mirror.Plan, error) {
+func plan(ctx context.Context, cfg *config.Config, f *config.Flow, log *slog.Logger) (mirror.Plan, error) {
 	src, tgt := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
 	srcCl, err := kgo.NewClient(cluster.Options(src, nil)...)
 	if err != nil {
@@ -57,7 +62,19 @@ func plan(ctx context.Context, cfg *config.Config, f *config.Flow) (mirror.Plan,
 	if _, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, nil); err != nil {
 		return mirror.Plan{}, err
 	}
-	return mirror.MakePlan(ctx, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), f)
+	p, err := mirror.MakePlan(ctx, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), f)
+	if err != nil {
+		return p, err
+	}
+	// Only topics the target already holds can hold MirrorMaker 2's copies.
+	var existing []mirror.Topic
+	for _, t := range p.Topics {
+		if t.Action == mirror.ActionCopy {
+			existing = append(existing, t.Topic)
+		}
+	}
+	p.TakeOver, err = mirror.PlanTakeover(ctx, f, src, tgt, existing, log)
+	return p, err
 }
 
 func printPlan(w io.Writer, f *config.Flow, p mirror.Plan) {
@@ -93,7 +110,31 @@ func printPlan(w io.Writer, f *config.Flow, p mirror.Plan) {
 		}
 		fmt.Fprintf(w, "    %-30s %s\n", g.Group, verdict)
 	}
+	printTakeover(w, p.TakeOver)
 	for _, warning := range p.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warning)
+	}
+}
+
+// printTakeover says which partitions kmirror would continue where
+// MirrorMaker 2 left them, and whether MM2 still runs.
+func printTakeover(w io.Writer, t mirror.TakeoverPlan) {
+	if len(t.Partitions) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "  taken over from MirrorMaker 2 (what it copied is not copied again):")
+	for _, p := range t.Partitions {
+		committed := "committed no position"
+		if p.MM2Next >= 0 {
+			committed = fmt.Sprintf("resumes at %d (%s)", p.MM2Next, p.OffsetsTopic)
+		}
+		fmt.Fprintf(w, "    %s[%d]: MM2 %s; its last offset sync %d → %d; copying resumes at %d\n",
+			p.Topic, p.Partition, committed, p.Anchor.Upstream, p.Anchor.Downstream, p.Resume)
+	}
+	switch {
+	case t.Err != nil:
+		fmt.Fprintf(w, "  warning: cannot tell whether MirrorMaker 2 still runs: %v\n", t.Err)
+	case t.Running != "":
+		fmt.Fprintf(w, "  warning: MirrorMaker 2 still runs (Connect group %s): kmirror waits for it to stop before taking over\n", t.Running)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -27,6 +28,14 @@ func TestPlan(t *testing.T) {
 	if err := tgt.CreateTopic("app3-t1", 4, nil); err != nil {
 		t.Fatal(err)
 	}
+	// MirrorMaker 2 copied app3-t1[0] up to 30 and committed 25: kmirror
+	// would take it over and resume after the last record MM2 copied.
+	var recs []*kgo.Record
+	for i := range 40 {
+		recs = append(recs, &kgo.Record{Topic: "app3-t1", Partition: 0, Value: fmt.Appendf(nil, "v%d", i)})
+	}
+	src.Produce(t, recs)
+	testbed.LeaveMM2(t, &src.Brokers, &tgt.Brokers, "source", "app3-t1", map[int32]testbed.MM2Left{0: {Copied: 30, Committed: 25, SyncEvery: 10}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, group := range []string{"app1-consumer", "app2-consumer", "console-consumer-42", "billing"} {

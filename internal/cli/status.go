@@ -183,10 +183,14 @@ func printGroup(w io.Writer, gr status.Group) {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(gr.Partitions) > 0 {
-		fmt.Fprintln(tw, "    PARTITION\tSOURCE\tTRANSLATED\tTARGET\tSTATE")
+		fmt.Fprintln(tw, "    PARTITION\tSOURCE\tTRANSLATED\tBY\tTARGET\tSTATE")
 	}
 	for _, p := range gr.Partitions {
-		fmt.Fprintf(tw, "    %s[%d]\t%d\t%s\t%s\t%s\n", p.Topic, p.Partition, p.Source, optional(p.Translated), optional(p.Target), p.State)
+		by := p.Translation
+		if by == "" {
+			by = "-"
+		}
+		fmt.Fprintf(tw, "    %s[%d]\t%d\t%s\t%s\t%s\t%s\n", p.Topic, p.Partition, p.Source, optional(p.Translated), by, optional(p.Target), p.State)
 	}
 	tw.Flush()
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/workgroup"
@@ -301,11 +302,13 @@ func (fl *Flow) awaitProducerMetadata(ctx context.Context, parts []*partition) e
 }
 
 // load builds the state of new partitions: from the stored progress and
-// offset syncs when there are any, else from the start position.
-func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) ([]*partition, error) {
-	stored, err := ReadStored(ctx, fl.cfg, fl.src, fl.tgt, fl.log)
+// offset syncs when there are any, else from where MirrorMaker 2 left them
+// when it copied them, else from the start position. A dry run (a plan)
+// takes over even while MM2 runs, and writes nothing either way.
+func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey, dryRun bool) ([]*partition, []TakenOver, error) {
+	stored, histories, err := readStored(ctx, fl.cfg, fl.src, fl.tgt, fl.log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byName := map[string]Topic{}
 	var names []string
@@ -315,23 +318,30 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) (
 	}
 	srcStarts, err := fl.srcAdm.ListStartOffsets(ctx, names...)
 	if err != nil {
-		return nil, fmt.Errorf("list source offsets: %w", err)
+		return nil, nil, fmt.Errorf("list source offsets: %w", err)
 	}
 	srcEnds, err := fl.srcAdm.ListEndOffsets(ctx, names...)
 	if err != nil {
-		return nil, fmt.Errorf("list source offsets: %w", err)
+		return nil, nil, fmt.Errorf("list source offsets: %w", err)
 	}
 	tgtEnds, err := endOffsets(ctx, fl.tgtAdm, topics)
 	if err != nil {
-		return nil, fmt.Errorf("list target offsets: %w", err)
+		return nil, nil, fmt.Errorf("list target offsets: %w", err)
+	}
+	mm2s := mm2State{syncs: histories}
+	if slices.ContainsFunc(keys, func(k partitionKey) bool { _, ok := stored[TopicPartition{k.topic, k.partition}]; return !ok }) {
+		if mm2s.next, mm2s.topic, err = fl.readMM2Positions(ctx); err != nil {
+			return nil, nil, err
+		}
 	}
 	var out []*partition
 	var crashed []resumeFrom
+	var fromMM2 []partitionKey
 	for _, k := range keys {
 		t := byName[k.topic]
 		if p, ok := stored[TopicPartition{k.topic, k.partition}]; ok {
 			if p.ClusterID != fl.clusterID {
-				return nil, errWrongSource{fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
+				return nil, nil, errFatal{fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
 					k.topic, k.partition, fl.cfg.Target, p.ClusterID, fl.cfg.Source, fl.clusterID)}
 			}
 			if p.TopicID != t.ID {
@@ -344,17 +354,22 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) (
 				continue
 			}
 			part := newPartition(k, t.Target, t.ID, p.Map)
+			part.mm2 = p.MM2
 			out = append(out, part)
 			tend, tok := tgtEnds.Lookup(t.Target, k.partition)
 			send, sok := srcEnds.Lookup(k.topic, k.partition)
 			if tok && tend.Err == nil && sok && send.Err == nil && tend.Offset > p.Map.End().Target {
-				crashed = append(crashed, resumeFrom{p: part, tgtEnd: tend.Offset, srcEnd: send.Offset})
+				crashed = append(crashed, resumeFrom{p: part, from: p.Map.End().Target, tgtEnd: tend.Offset, srcEnd: send.Offset})
 			}
+			continue
+		}
+		if mm2s.takenOver(k) {
+			fromMM2 = append(fromMM2, k)
 			continue
 		}
 		start, ok := srcStarts.Lookup(k.topic, k.partition)
 		if !ok || start.Err != nil {
-			return nil, fmt.Errorf("start offset of %s[%d]: %v", k.topic, k.partition, start.Err)
+			return nil, nil, fmt.Errorf("start offset of %s[%d]: %v", k.topic, k.partition, start.Err)
 		}
 		from := start.Offset
 		if fl.cfg.Consumer.StartAt == "latest" {
@@ -364,16 +379,33 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey) (
 		}
 		tend, ok := tgtEnds.Lookup(t.Target, k.partition)
 		if !ok || tend.Err != nil {
-			return nil, fmt.Errorf("end offset of target %s[%d]: not available (%v)", t.Target, k.partition, tend.Err)
+			return nil, nil, fmt.Errorf("end offset of target %s[%d]: not available (%v)", t.Target, k.partition, tend.Err)
 		}
 		p := newPartition(k, t.Target, t.ID, offsetmap.New(from, tend.Offset))
 		p.dirty = true
 		out = append(out, p)
 	}
-	if err := fl.resume(ctx, crashed); err != nil {
-		return nil, err
+	taken, reports, err := fl.takeOver(ctx, mm2s, fromMM2, byName, srcStarts, srcEnds, tgtEnds, dryRun)
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, nil
+	out = append(out, taken...)
+	matched, err := fl.resume(ctx, crashed)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range crashed {
+		log := fl.log.With("topic", r.p.key.topic, "partition", r.p.key.partition)
+		n, past := matched[r.p.key], r.tgtEnd-r.from
+		if n > 0 {
+			log.Info("resumed after the records a previous worker copied but did not persist; none is copied twice", "records", n)
+		}
+		if int64(n) < past {
+			log.Warn("the target holds records past the stored progress that are not (or, past the first 100000, not checked to be) the source's next ones; copying resumes after the last match",
+				"matched", n, "past_progress", past)
+		}
+	}
+	return out, reports, nil
 }
 
 // endOffsets lists the end offsets of target topics, waiting briefly for
@@ -721,9 +753,28 @@ func (fl *Flow) Tasks() int {
 
 // Translation is a committed source offset translated to the target.
 type Translation struct {
-	Target string // the target topic
+	Target string // the target topic (empty from the stored state)
 	Offset int64
 	Result offsetmap.Result
+	// MM2 says the offset lies in the range MirrorMaker 2 copied before
+	// kmirror took the partition over, and was translated from MM2's
+	// offset syncs as MM2 translates it: Result is then Exact in the sense
+	// of "translated", and the group may read again up to offset.lag.max
+	// records MM2 copied, never skip one. Without MM2 a translation is
+	// exact: the group resumes at the record after its last one.
+	MM2 bool
+}
+
+// translate translates the committed offset g of a partition with its
+// exact map m, and, below what m covers, with MM2's syncs h.
+func translate(m *offsetmap.Partition, h mm2.History, g int64) Translation {
+	off, res := m.Translate(g)
+	if res == offsetmap.Expired {
+		if mo, ok := h.Translate(g); ok {
+			return Translation{Offset: mo, Result: offsetmap.Exact, MM2: true}
+		}
+	}
+	return Translation{Offset: off, Result: res}
 }
 
 // Translate translates the committed offset g of a source partition with
@@ -738,6 +789,7 @@ func (fl *Flow) Translate(topic string, partition int32, g int64) (Translation, 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	off, res := p.m.Translate(g)
-	return Translation{Target: p.target, Offset: off, Result: res}, true
+	tr := translate(p.m, p.mm2, g)
+	tr.Target = p.target
+	return tr, true
 }

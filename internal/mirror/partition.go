@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 )
 
@@ -34,6 +35,11 @@ type partition struct {
 	// fail is told of the partition's first failure, so that the flow
 	// stops at once rather than when the task next polls.
 	fail func(error)
+
+	// mm2 are MirrorMaker 2's offset syncs when kmirror took the
+	// partition over from MM2: they translate what lies below m. Set
+	// before the partition is shared, never changed.
+	mm2 mm2.History
 
 	mu       sync.Mutex
 	m        *offsetmap.Partition

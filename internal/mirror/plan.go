@@ -14,6 +14,10 @@ import (
 	"github.com/kmirror/kmirror/internal/policy"
 )
 
+// ActionCopy is the action of a selected topic the target already holds
+// as it is.
+const ActionCopy = "copy"
+
 // PlannedTopic is what the flow would do with a selected topic.
 type PlannedTopic struct {
 	Topic
@@ -37,6 +41,7 @@ type Plan struct {
 	Topics   []PlannedTopic
 	Skipped  []Skipped
 	Groups   []PlannedGroup
+	TakeOver TakeoverPlan
 	Warnings []string
 }
 
@@ -58,7 +63,7 @@ func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan,
 	}
 	var wanted []Topic
 	for _, t := range sel.Topics {
-		pt := PlannedTopic{Topic: t, Action: "copy"}
+		pt := PlannedTopic{Topic: t, Action: ActionCopy}
 		d, ok := existing[t.Target]
 		switch {
 		case !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition):

@@ -19,6 +19,9 @@ const maxResume = 100_000
 // progress: a worker copied them and died before it persisted them.
 type resumeFrom struct {
 	p *partition
+	// from is the target offset the comparison starts at: the partition's
+	// mirrored end when it was loaded.
+	from int64
 	// The ends of the target and source partitions when it was loaded.
 	tgtEnd, srcEnd int64
 }
@@ -29,16 +32,17 @@ type resumeFrom struct {
 // in order with the source records from the stored end on, and each pair
 // that matches (key, value, headers, timestamp) counts as copied — into the
 // offset map too. A target record that matches nothing ends the comparison;
-// the copy resumes after the last match.
-func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) error {
+// the copy resumes after the last match. The previous owner may be a
+// kmirror worker or MirrorMaker 2. It returns how many records of each
+// partition matched.
+func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[partitionKey]int, error) {
 	if len(todo) == 0 {
-		return nil
+		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	type want struct {
 		r        resumeFrom
-		from     int64 // the stored end on the target
 		n        int64 // target records to compare
 		tgt, src []*kgo.Record
 	}
@@ -48,11 +52,11 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) error {
 	nsrc := 0
 	for _, r := range todo {
 		end := r.p.end()
-		wants[r.p.key] = &want{r: r, from: end.Target, n: min(r.tgtEnd-end.Target, maxResume)}
+		wants[r.p.key] = &want{r: r, n: min(r.tgtEnd-r.from, maxResume)}
 		if tgtAt[r.p.target] == nil {
 			tgtAt[r.p.target] = map[int32]kgo.Offset{}
 		}
-		tgtAt[r.p.target][r.p.key.partition] = kgo.NewOffset().At(end.Target)
+		tgtAt[r.p.target][r.p.key.partition] = kgo.NewOffset().At(r.from)
 		if end.Source >= r.srcEnd {
 			continue // nothing on the source to compare with
 		}
@@ -69,7 +73,7 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) error {
 
 	tgtCl, err := kgo.NewClient(append(cluster.Options(fl.tgt, nil), kgo.ConsumePartitions(tgtAt))...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tgtCl.Close()
 	if err := pollUntil(ctx, tgtCl, func(r *kgo.Record) bool {
@@ -79,14 +83,14 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) error {
 		}
 		return int64(len(w.tgt)) >= w.n || r.Offset+1 >= w.r.tgtEnd
 	}, len(wants)); err != nil {
-		return fmt.Errorf("read the target past the stored progress: %w", err)
+		return nil, fmt.Errorf("read the target past the stored progress: %w", err)
 	}
 
 	if nsrc > 0 {
 		srcCl, err := kgo.NewClient(append(append(cluster.Options(fl.src, nil), cluster.ConsumerOptions(fl.cfg.Consumer)...),
 			kgo.ConsumePartitions(srcAt), kgo.ConsumeResetOffset(kgo.NoResetOffset()))...)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer srcCl.Close()
 		if err := pollUntil(ctx, srcCl, func(r *kgo.Record) bool {
@@ -96,23 +100,16 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) error {
 			}
 			return len(w.src) >= len(w.tgt) || r.Offset+1 >= w.r.srcEnd
 		}, nsrc); err != nil {
-			return fmt.Errorf("read the source past the stored progress: %w", err)
+			return nil, fmt.Errorf("read the source past the stored progress: %w", err)
 		}
 	}
 
+	matched := make(map[partitionKey]int, len(todo))
 	for _, r := range todo {
 		w := wants[r.p.key]
-		matched := r.p.adopt(w.src, w.tgt)
-		log := fl.log.With("topic", r.p.key.topic, "partition", r.p.key.partition)
-		if matched > 0 {
-			log.Info("resumed after the records a previous worker copied but did not persist; none is copied twice", "records", matched)
-		}
-		if int64(matched) < r.tgtEnd-w.from {
-			log.Warn("the target holds records past the stored progress that are not (or, past the first 100000, not checked to be) the source's next ones; copying resumes after the last match",
-				"matched", matched, "past_progress", r.tgtEnd-w.from)
-		}
+		matched[r.p.key] = r.p.adopt(w.src, w.tgt)
 	}
-	return nil
+	return matched, nil
 }
 
 // pollUntil polls cl, giving each record to take, until take has said done

@@ -39,7 +39,7 @@ func (s sharing) Assigned(ctx context.Context, ps workgroup.Partitions) {
 		if err == nil || ctx.Err() != nil {
 			return
 		}
-		var fatal errWrongSource
+		var fatal errFatal
 		if errors.As(err, &fatal) {
 			fl.fail(err)
 			return
@@ -77,7 +77,7 @@ func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	parts, err := fl.load(ctx, topics, keys)
+	parts, _, err := fl.load(ctx, topics, keys, false)
 	if err != nil {
 		return err
 	}
@@ -206,6 +206,7 @@ func (fl *Flow) release(ctx context.Context, keys []partitionKey, why string) er
 	return nil
 }
 
-// errWrongSource says the stored progress belongs to another source
-// cluster: no retry helps.
-type errWrongSource struct{ error }
+// errFatal says starting partitions failed for a reason no retry helps
+// with: the stored progress belongs to another source cluster, or what
+// MirrorMaker 2 left cannot be taken over.
+type errFatal struct{ error }

@@ -87,19 +87,34 @@ func decodeProgress(key, value []byte) (partitionKey, progress, error) {
 // each key; a tombstone removes the key. A topic that does not exist holds
 // nothing.
 func readTopic(ctx context.Context, opts []kgo.Opt, topic string) (map[string][]byte, error) {
+	latest := map[string][]byte{}
+	err := scanTopic(ctx, opts, topic, func(r *kgo.Record) {
+		if r.Value == nil {
+			delete(latest, string(r.Key))
+		} else {
+			latest[string(r.Key)] = r.Value
+		}
+	})
+	return latest, err
+}
+
+// scanTopic gives each data record of a whole topic, tombstones included,
+// to take, in the order of each partition. A topic that does not exist
+// holds nothing.
+func scanTopic(ctx context.Context, opts []kgo.Opt, topic string, take func(*kgo.Record)) error {
 	cl, err := kgo.NewClient(append(opts, kgo.KeepControlRecords())...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("read %q: %w", topic, err)
+		return fmt.Errorf("read %q: %w", topic, err)
 	}
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("read %q: %w", topic, err)
+		return fmt.Errorf("read %q: %w", topic, err)
 	}
 	remaining := map[int32]int64{}
 	consume := map[string]map[int32]kgo.Offset{topic: {}}
@@ -118,30 +133,26 @@ func readTopic(ctx context.Context, opts []kgo.Opt, topic string) (map[string][]
 		}
 	})
 	if ferr != nil {
-		return nil, fmt.Errorf("read %q: %w", topic, ferr)
+		return fmt.Errorf("read %q: %w", topic, ferr)
 	}
-	latest := map[string][]byte{}
 	if len(remaining) == 0 {
-		return latest, nil
+		return nil
 	}
 	cl.AddConsumePartitions(consume)
 	for len(remaining) > 0 {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("read %q: %w", topic, err)
+			return fmt.Errorf("read %q: %w", topic, err)
 		}
 		var perr error
 		fs.EachError(func(_ string, _ int32, err error) { perr = err })
 		if perr != nil {
-			return nil, fmt.Errorf("read %q: %w", topic, perr)
+			return fmt.Errorf("read %q: %w", topic, perr)
 		}
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			for _, r := range p.Records {
-				if r.Attrs.IsControl() {
-				} else if r.Value == nil {
-					delete(latest, string(r.Key))
-				} else {
-					latest[string(r.Key)] = r.Value
+				if !r.Attrs.IsControl() {
+					take(r)
 				}
 				if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
 					delete(remaining, r.Partition)
@@ -154,5 +165,5 @@ func readTopic(ctx context.Context, opts []kgo.Opt, topic string) (map[string][]
 			}
 		})
 	}
-	return latest, nil
+	return nil
 }

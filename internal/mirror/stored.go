@@ -4,8 +4,11 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 )
 
@@ -23,6 +26,9 @@ type StoredPartition struct {
 	// Map is the exact offset map: Start is the first source offset it
 	// covers, End the next source offset to copy and the next target offset.
 	Map *offsetmap.Partition
+	// MM2 are MirrorMaker 2's offset syncs of the partition, when kmirror
+	// took it over from MM2: they translate the offsets below Map's start.
+	MM2 mm2.History
 }
 
 // Stored is the state a flow persisted on the clusters: its progress and
@@ -36,28 +42,54 @@ type Stored map[TopicPartition]StoredPartition
 // offset-syncs.topic.location=source). Unreadable records are logged and
 // skipped, as a restarting worker does.
 func ReadStored(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, log *slog.Logger) (Stored, error) {
+	st, _, err := readStored(ctx, f, src, tgt, log)
+	return st, err
+}
+
+// readStored reads what ReadStored does, and also MirrorMaker 2's offset
+// syncs of every partition, those kmirror has no progress for included:
+// the two share the offset-syncs topic, read once.
+func readStored(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, log *slog.Logger) (Stored, map[partitionKey]mm2.History, error) {
 	syncsCluster, syncsTopic := tgt, f.Replication.OffsetSyncsTopic(f.Source)
 	if f.OffsetSyncsLocation == "source" {
 		syncsCluster, syncsTopic = src, f.Replication.OffsetSyncsTopic(f.Target)
 	}
 	progs, err := readProgress(ctx, f, tgt, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	syncs, err := readTopic(ctx, cluster.Options(syncsCluster, nil), syncsTopic)
+	segKeys := map[string]offsetmap.SegmentKey{}
+	segValues := map[string][]byte{}
+	histories := map[partitionKey]mm2.History{}
+	err = scanTopic(ctx, cluster.Options(syncsCluster, nil), syncsTopic, func(r *kgo.Record) {
+		sk, ok, err := offsetmap.DecodeSegmentKey(r.Key)
+		switch {
+		case ok && err != nil:
+			log.Warn("ignoring an unreadable offset sync", "topic", syncsTopic, "err", err)
+		case ok && r.Value == nil:
+			delete(segValues, string(r.Key))
+		case ok:
+			segKeys[string(r.Key)], segValues[string(r.Key)] = sk, r.Value
+		case r.Value == nil: // MM2 writes no tombstones; nothing to forget
+		default:
+			p, s, ok, err := mm2.DecodeSync(r.Key, r.Value)
+			if err != nil {
+				log.Warn("ignoring an unreadable MirrorMaker 2 offset sync", "topic", syncsTopic, "err", err)
+			}
+			if ok {
+				pk := partitionKey{p.Topic, p.Partition}
+				histories[pk] = histories[pk].Add(s)
+			}
+		}
+	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	segs := map[partitionKey][]offsetmap.Segment{}
-	for k, v := range syncs {
-		sk, ok, err := offsetmap.DecodeSegmentKey([]byte(k))
-		if !ok {
-			continue
-		}
+	for k, v := range segValues {
+		sk := segKeys[k]
 		var s offsetmap.Segment
-		if err == nil {
-			s.Target, s.Count, err = offsetmap.DecodeSegmentValue(v)
-		}
+		s.Target, s.Count, err = offsetmap.DecodeSegmentValue(v)
 		if err != nil {
 			log.Warn("ignoring an unreadable offset sync", "topic", syncsTopic, "err", err)
 			continue
@@ -69,9 +101,9 @@ func ReadStored(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, l
 	out := Stored{}
 	for pk, p := range progs {
 		out[TopicPartition{pk.topic, pk.partition}] = StoredPartition{ClusterID: p.clusterID, TopicID: p.topicID,
-			Map: offsetmap.Restore(p.start, p.end, segs[pk])}
+			Map: offsetmap.Restore(p.start, p.end, segs[pk]), MM2: histories[pk]}
 	}
-	return out, nil
+	return out, histories, nil
 }
 
 // ReadNext reads where flow f has copied each source partition up to: the
@@ -110,13 +142,13 @@ func readProgress(ctx context.Context, f *config.Flow, tgt *config.Cluster, log 
 }
 
 // Translate translates the committed offset g of a source partition with
-// the stored offset map; ok is false when nothing of the partition was
-// stored.
-func (s Stored) Translate(topic string, partition int32, g int64) (offset int64, res offsetmap.Result, ok bool) {
+// the stored offset map, and below it with MirrorMaker 2's offset syncs
+// when kmirror took the partition over from MM2; ok is false when nothing
+// of the partition was stored.
+func (s Stored) Translate(topic string, partition int32, g int64) (Translation, bool) {
 	p, ok := s[TopicPartition{topic, partition}]
 	if !ok {
-		return 0, 0, false
+		return Translation{}, false
 	}
-	offset, res = p.Map.Translate(g)
-	return offset, res, true
+	return translate(p.Map, p.MM2, g), true
 }

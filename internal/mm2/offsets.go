@@ -21,6 +21,13 @@ func OffsetsTopics(source string) []string {
 	return []string{"mm2-offsets." + source + ".internal", "mirrormaker2-cluster-offsets"}
 }
 
+// WorkerGroups are the groups, on the target, of the Kafka Connect workers
+// an MM2 replicating from source runs: dedicated mode's, then Strimzi's
+// default. A group with members means MM2 still runs.
+func WorkerGroups(source string) []string {
+	return []string{source + "-mm2", "mirrormaker2-cluster"}
+}
+
 // Partition names a source partition.
 type Partition struct {
 	Topic     string

@@ -15,7 +15,6 @@ import (
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
-	"github.com/kmirror/kmirror/internal/offsetmap"
 )
 
 // DefaultMaxLag is the replication lag under which a group may be switched.
@@ -28,8 +27,9 @@ type Progress interface {
 	// Range returns the first source offset the offset map covers and the
 	// next source offset to copy; ok is false when nothing was copied.
 	Range(topic string, partition int32) (start, next int64, ok bool)
-	// Translate translates a committed source offset exactly.
-	Translate(topic string, partition int32, g int64) (int64, offsetmap.Result, bool)
+	// Translate translates a committed source offset: exactly, or as
+	// MirrorMaker 2 would below where kmirror took over from it.
+	Translate(topic string, partition int32, g int64) (mirror.Translation, bool)
 }
 
 // Live is what a running worker knows beyond the clusters.
@@ -176,7 +176,7 @@ func (s storedProgress) Range(topic string, partition int32) (int64, int64, bool
 	return p.Map.Start(), p.Map.End().Source, true
 }
 
-func (s storedProgress) Translate(topic string, partition int32, g int64) (int64, offsetmap.Result, bool) {
+func (s storedProgress) Translate(topic string, partition int32, g int64) (mirror.Translation, bool) {
 	return mirror.Stored(s).Translate(topic, partition, g)
 }
 

@@ -72,14 +72,19 @@ func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.C
 			if t, ok := tgtFetched.Lookup(gp.TargetTopic, o.Partition); ok && t.Err == nil && t.At >= 0 {
 				gp.Target = &t.At
 			}
-			off, res, ok := prog.Translate(o.Topic, o.Partition, o.At)
+			tr, ok := prog.Translate(o.Topic, o.Partition, o.At)
+			off := tr.Offset
 			switch {
-			case !ok || res == offsetmap.NotYetMirrored:
+			case !ok || tr.Result == offsetmap.NotYetMirrored:
 				gp.State = StateNotMirrored
-			case res == offsetmap.Expired:
+			case tr.Result == offsetmap.Expired:
 				gp.State = StateExpired
 			default:
 				gp.Translated = &off
+				gp.Translation = TranslationExact
+				if tr.MM2 {
+					gp.Translation = TranslationMM2
+				}
 				switch {
 				case gp.Target == nil || *gp.Target < off:
 					gp.State = StatePending

@@ -93,10 +93,23 @@ type GroupPartition struct {
 	Source     int64  `json:"source"`
 	Translated *int64 `json:"translated"`
 	Target     *int64 `json:"target"`
+	// Translation says how Translated was found: "exact" (kmirror's
+	// offset map: the group resumes at the record after its last one) or
+	// "mm2" (the offset lies where MirrorMaker 2 copied before kmirror
+	// took over, translated from MM2's offset syncs as MM2 does: the group
+	// may read some records again, never skips one); empty when not
+	// translated.
+	Translation string `json:"translation,omitempty"`
 	// State is "in-sync", "pending", "not-mirrored", "expired",
 	// "target-ahead" or "not-replicated".
 	State string `json:"state"`
 }
+
+// How a group offset was translated.
+const (
+	TranslationExact = "exact"
+	TranslationMM2   = "mm2"
+)
 
 // Blocked is a selected topic that is not copied, and why.
 type Blocked struct {

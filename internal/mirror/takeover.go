@@ -1,0 +1,257 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mm2"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+)
+
+// TakenOver is a source partition kmirror continues where MirrorMaker 2
+// left it, rather than copying it from the start.
+type TakenOver struct {
+	Topic     string
+	Partition int32
+	// MM2Next is where MM2 would resume: the offset after the last one it
+	// committed in its Connect offsets topic OffsetsTopic, -1 (and "")
+	// when it committed none.
+	MM2Next      int64
+	OffsetsTopic string
+	// Anchor is MM2's last offset sync of the partition, from which the
+	// target's tail was compared with the source.
+	Anchor mm2.Sync
+	// Resume is the source offset kmirror copies from: past every record
+	// the comparison proved MM2 copied, those it had not committed
+	// included.
+	Resume int64
+}
+
+// mm2State is what MirrorMaker 2 left on the clusters for a flow.
+type mm2State struct {
+	// next is where MM2 resumes each partition, read from topic.
+	next  map[partitionKey]int64
+	topic string
+	// syncs are MM2's offset syncs, by partition.
+	syncs map[partitionKey]mm2.History
+}
+
+// takenOver tells whether MM2 copied partition k.
+func (s mm2State) takenOver(k partitionKey) bool {
+	_, committed := s.next[k]
+	return committed || len(s.syncs[k]) > 0
+}
+
+// readMM2Positions reads where MM2 resumes each partition it copied from
+// the flow's source, from the first of its Connect offsets topics on the
+// target that holds any.
+func (fl *Flow) readMM2Positions(ctx context.Context) (map[partitionKey]int64, string, error) {
+	for _, topic := range mm2.OffsetsTopics(fl.cfg.Source) {
+		var recs []*kgo.Record
+		err := scanTopic(ctx, cluster.Options(fl.tgt, nil), topic, func(r *kgo.Record) { recs = append(recs, r) })
+		if errors.Is(err, kerr.TopicAuthorizationFailed) {
+			fl.log.Info("cannot read MirrorMaker 2's offsets topic, so cannot take over from an MM2 that wrote there: grant Read and Describe on it to take over",
+				"topic", topic, "cluster", fl.cfg.Target)
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("MirrorMaker 2's offsets: %w", err)
+		}
+		pos, err := mm2.Positions(recs, fl.cfg.Source)
+		if err != nil {
+			fl.log.Warn("ignoring unreadable records of MirrorMaker 2's offsets topic", "topic", topic, "err", err)
+		}
+		if len(pos) > 0 {
+			out := make(map[partitionKey]int64, len(pos))
+			for p, next := range pos {
+				out[partitionKey{p.Topic, p.Partition}] = next
+			}
+			return out, topic, nil
+		}
+	}
+	return nil, "", nil
+}
+
+// errMM2Running says MirrorMaker 2 still copies: taking over now would
+// copy every record twice. The start is retried until MM2 stopped.
+var errMM2Running = errors.New("MirrorMaker 2 still runs")
+
+// mm2Running returns the first of MM2's Connect worker groups on the target
+// that has members, "" when none has.
+func (fl *Flow) mm2Running(ctx context.Context) (string, error) {
+	names := mm2.WorkerGroups(fl.cfg.Source)
+	groups, err := cluster.DescribeGroups(ctx, fl.tgtAdm, names...)
+	if err != nil {
+		return "", fmt.Errorf("describe MirrorMaker 2's worker groups %s on %q: %w", strings.Join(names, ", "), fl.cfg.Target, err)
+	}
+	for _, name := range names {
+		g := groups[name]
+		if g.Err != nil {
+			return "", fmt.Errorf("describe MirrorMaker 2's worker group %q on %q: %w", name, fl.cfg.Target, g.Err)
+		}
+		if g.Active() {
+			return fmt.Sprintf("%s (%d members)", name, g.Members), nil
+		}
+	}
+	return "", nil
+}
+
+// takeOver starts the partitions of keys that MM2 copied: each from MM2's
+// last offset sync, which names a target record and the source record it
+// copies; the target's records from there on are compared with the
+// source's, as after a crash, and the copy resumes after the last match —
+// so that nothing MM2 copied is copied again, what it had not committed
+// included. What lies below the sync translates with MM2's syncs.
+//
+// Unless dryRun, it first checks that MM2 stopped: taking over from an MM2
+// that still copies would copy every record twice.
+func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []partitionKey, byName map[string]Topic, srcStarts, srcEnds, tgtEnds kadm.ListedOffsets, dryRun bool) ([]*partition, []TakenOver, error) {
+	if len(keys) == 0 {
+		return nil, nil, nil
+	}
+	if !dryRun {
+		if running, err := fl.mm2Running(ctx); err != nil {
+			fl.log.Warn("cannot tell whether MirrorMaker 2 still runs; taking over", "err", err)
+		} else if running != "" {
+			return nil, nil, fmt.Errorf("%w: its Connect group %s on %q; stop it, kmirror then takes over %d partitions it copied", errMM2Running, running, fl.cfg.Target, len(keys))
+		}
+	}
+	var (
+		out      []*partition
+		todo     []resumeFrom
+		reports  []TakenOver
+		compared = map[partitionKey]bool{}
+	)
+	for _, k := range keys {
+		t := byName[k.topic]
+		rep := TakenOver{Topic: k.topic, Partition: k.partition, MM2Next: -1}
+		if next, ok := st.next[k]; ok {
+			rep.MM2Next, rep.OffsetsTopic = next, st.topic
+		}
+		anchor, ok := st.syncs[k].Last()
+		if !ok {
+			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: its offsets topic %s resumes it at %d, but %q holds no MM2 offset sync of it: set %s to where MM2 wrote its offset syncs",
+				k.topic, k.partition, st.topic, rep.MM2Next, fl.syncsTopic, "offset-syncs.topic.location")}
+		}
+		rep.Anchor = anchor
+		srcStart, _ := srcStarts.Lookup(k.topic, k.partition)
+		srcEnd, _ := srcEnds.Lookup(k.topic, k.partition)
+		tgtEnd, _ := tgtEnds.Lookup(t.Target, k.partition)
+		if srcStart.Err != nil || srcEnd.Err != nil || tgtEnd.Err != nil {
+			return nil, nil, fmt.Errorf("offsets of %s[%d]: %w", k.topic, k.partition, errors.Join(srcStart.Err, srcEnd.Err, tgtEnd.Err))
+		}
+		if anchor.Downstream >= tgtEnd.Offset {
+			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: its last offset sync names target offset %d, but %s[%d] on %q ends at %d: was the target topic deleted or truncated since?",
+				k.topic, k.partition, anchor.Downstream, t.Target, k.partition, fl.cfg.Target, tgtEnd.Offset)}
+		}
+		p := newPartition(k, t.Target, t.ID, offsetmap.New(anchor.Upstream, anchor.Downstream))
+		p.mm2 = st.syncs[k]
+		p.dirty = true
+		if anchor.Upstream < srcStart.Offset {
+			// The source's retention deleted the sync's record: nothing
+			// to compare with. Copy from MM2's position, or what is left.
+			from := max(rep.MM2Next, srcStart.Offset)
+			p.m = offsetmap.New(from, tgtEnd.Offset)
+			rep.Resume = from
+			fl.log.Warn("taking over from MirrorMaker 2 without comparing: the source no longer holds the record of MM2's last offset sync; records MM2 copied past its commit may be copied again",
+				"topic", k.topic, "partition", k.partition, "from", from)
+		} else {
+			todo = append(todo, resumeFrom{p: p, from: anchor.Downstream, tgtEnd: tgtEnd.Offset, srcEnd: srcEnd.Offset})
+			compared[k] = true
+		}
+		out = append(out, p)
+		reports = append(reports, rep)
+	}
+	matched, err := fl.resume(ctx, todo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("take over from MirrorMaker 2: %w", err)
+	}
+	for i, p := range out {
+		rep := &reports[i]
+		if !compared[p.key] {
+			continue
+		}
+		n := matched[p.key]
+		if n == 0 {
+			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: the target record at %d is not the copy of source offset %d that MM2's last offset sync names: was a topic deleted and created again since MM2 copied it?",
+				p.key.topic, p.key.partition, rep.Anchor.Downstream, rep.Anchor.Upstream)}
+		}
+		rep.Resume = rep.Anchor.Upstream + int64(n)
+		log := fl.log.With("topic", p.key.topic, "partition", p.key.partition)
+		if rep.MM2Next > rep.Resume {
+			log.Warn("the target's records do not match the source's up to where MirrorMaker 2 committed; copying resumes after the last match, and records MM2 copied past it may be copied again",
+				"mm2_committed", rep.MM2Next, "resume", rep.Resume)
+		}
+		if !dryRun {
+			log.Info("taking over from MirrorMaker 2", "mm2_resumes_at", rep.MM2Next, "resume", rep.Resume, "offsets_topic", st.topic)
+		}
+	}
+	slices.SortFunc(reports, func(a, b TakenOver) int {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
+			return c
+		}
+		return int(a.Partition - b.Partition)
+	})
+	return out, reports, nil
+}
+
+// TakeoverPlan is what a flow would take over from MirrorMaker 2.
+type TakeoverPlan struct {
+	// Partitions are the partitions MM2 copied and kmirror has no progress
+	// of, with where copying would resume.
+	Partitions []TakenOver
+	// Running names MM2's Connect group that still has members, "" when
+	// MM2 stopped (or could not be checked: Err says why).
+	Running string
+	Err     error
+}
+
+// PlanTakeover works out, without writing anything, which partitions of
+// the topics a flow would take over from MirrorMaker 2 and where their
+// copying would resume, comparing the target's tails with the source as
+// the takeover does. The topics must exist on the target.
+func PlanTakeover(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics []Topic, log *slog.Logger) (TakeoverPlan, error) {
+	fl := NewFlow(f, src, tgt, log)
+	var err error
+	if fl.srcCl, err = kgo.NewClient(append(cluster.Options(src, nil), cluster.ConsumerOptions(f.Consumer)...)...); err != nil {
+		return TakeoverPlan{}, err
+	}
+	defer fl.srcCl.Close()
+	if fl.tgtCl, err = kgo.NewClient(cluster.Options(tgt, nil)...); err != nil {
+		return TakeoverPlan{}, err
+	}
+	defer fl.tgtCl.Close()
+	fl.srcAdm, fl.tgtAdm = kadm.NewClient(fl.srcCl), kadm.NewClient(fl.tgtCl)
+	md, err := fl.srcAdm.BrokerMetadata(ctx)
+	if err != nil {
+		return TakeoverPlan{}, cluster.Explain(src, err)
+	}
+	fl.clusterID = md.Cluster
+	var keys []partitionKey
+	for _, t := range topics {
+		for p := range t.Partitions {
+			keys = append(keys, partitionKey{t.Source, p})
+		}
+	}
+	var plan TakeoverPlan
+	if len(keys) == 0 {
+		return plan, nil
+	}
+	if _, plan.Partitions, err = fl.load(ctx, topics, keys, true); err != nil {
+		return plan, err
+	}
+	if len(plan.Partitions) > 0 {
+		plan.Running, plan.Err = fl.mm2Running(ctx)
+	}
+	return plan, nil
+}
