@@ -35,7 +35,7 @@ func TestPlan(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: "app3-t1", Partition: 0, Value: fmt.Appendf(nil, "v%d", i)})
 	}
 	src.Produce(t, recs)
-	testbed.LeaveMM2(t, &src.Brokers, &tgt.Brokers, "source", "app3-t1", map[int32]testbed.MM2Left{0: {Copied: 30, Committed: 25, SyncEvery: 10}})
+	testbed.LeaveMM2(t, &src.Brokers, &tgt.Brokers, testbed.MM2Flow{Source: "source", Target: "target"}, "app3-t1", map[int32]testbed.MM2Left{0: {Copied: 30, Committed: 25, SyncEvery: 10}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, group := range []string{"app1-consumer", "app2-consumer", "console-consumer-42", "billing"} {

@@ -97,11 +97,7 @@ func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flo
 	if bps := f.ThrottleBytesPerSecond; bps > 0 {
 		fl.throttle = rate.NewLimiter(rate.Limit(bps), int(max(bps, 64<<10)))
 	}
-	if f.OffsetSyncsLocation == "source" {
-		fl.syncsTopic = f.Replication.OffsetSyncsTopic(f.Target)
-	} else {
-		fl.syncsTopic = f.Replication.OffsetSyncsTopic(f.Source)
-	}
+	_, fl.syncsTopic = offsetSyncsAt(f, src, tgt, false)
 	return fl
 }
 
@@ -328,9 +324,13 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey, d
 	if err != nil {
 		return nil, nil, fmt.Errorf("list target offsets: %w", err)
 	}
-	mm2s := mm2State{syncs: histories}
+	// Partitions kmirror never copied may have been MM2's.
+	mm2s := mm2State{syncs: histories, elsewhere: map[partitionKey]bool{}}
 	if slices.ContainsFunc(keys, func(k partitionKey) bool { _, ok := stored[TopicPartition{k.topic, k.partition}]; return !ok }) {
 		if mm2s.next, mm2s.topic, err = fl.readMM2Positions(ctx); err != nil {
+			return nil, nil, err
+		}
+		if err := fl.readMM2SyncsElsewhere(ctx, &mm2s); err != nil {
 			return nil, nil, err
 		}
 	}

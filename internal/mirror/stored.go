@@ -46,14 +46,21 @@ func ReadStored(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, l
 	return st, err
 }
 
+// offsetSyncsAt returns the cluster and the topic of flow f's offset syncs,
+// as offset-syncs.topic.location says; with other, those of the other
+// location, named after the other cluster as MM2 names them.
+func offsetSyncsAt(f *config.Flow, src, tgt *config.Cluster, other bool) (*config.Cluster, string) {
+	if (f.OffsetSyncsLocation == "source") != other {
+		return src, f.Replication.OffsetSyncsTopic(f.Target)
+	}
+	return tgt, f.Replication.OffsetSyncsTopic(f.Source)
+}
+
 // readStored reads what ReadStored does, and also MirrorMaker 2's offset
 // syncs of every partition, those kmirror has no progress for included:
 // the two share the offset-syncs topic, read once.
 func readStored(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, log *slog.Logger) (Stored, map[partitionKey]mm2.History, error) {
-	syncsCluster, syncsTopic := tgt, f.Replication.OffsetSyncsTopic(f.Source)
-	if f.OffsetSyncsLocation == "source" {
-		syncsCluster, syncsTopic = src, f.Replication.OffsetSyncsTopic(f.Target)
-	}
+	syncsCluster, syncsTopic := offsetSyncsAt(f, src, tgt, false)
 	progs, err := readProgress(ctx, f, tgt, log)
 	if err != nil {
 		return nil, nil, err

@@ -18,10 +18,7 @@ import (
 // topics must exist (a flow creates them when it first starts). Tests use it
 // to set up a stored state that copying alone does not produce.
 func WriteStored(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, tp TopicPartition, p StoredPartition) error {
-	syncsCluster, syncsTopic := tgt, f.Replication.OffsetSyncsTopic(f.Source)
-	if f.OffsetSyncsLocation == "source" {
-		syncsCluster, syncsTopic = src, f.Replication.OffsetSyncsTopic(f.Target)
-	}
+	syncsCluster, syncsTopic := offsetSyncsAt(f, src, tgt, false)
 	var syncs []*kgo.Record
 	for _, s := range p.Map.Segments() {
 		k, v := offsetmap.EncodeSegment(tp.Topic, tp.Partition, s)

@@ -44,6 +44,38 @@ type mm2State struct {
 	topic string
 	// syncs are MM2's offset syncs, by partition.
 	syncs map[partitionKey]mm2.History
+	// elsewhere are the partitions whose syncs MM2 wrote at the other
+	// location than the flow's: a takeover carries them over.
+	elsewhere map[partitionKey]bool
+}
+
+// readMM2SyncsElsewhere adds to st the MM2 offset syncs written at the
+// other location than the flow's offset-syncs.topic.location — MM2's
+// default is the source, kmirror's the target — for the partitions st has
+// none of. A topic that does not exist or cannot be read holds none.
+func (fl *Flow) readMM2SyncsElsewhere(ctx context.Context, st *mm2State) error {
+	c, topic := offsetSyncsAt(fl.cfg, fl.src, fl.tgt, true)
+	found := map[partitionKey]mm2.History{}
+	err := scanTopic(ctx, cluster.Options(c, nil), topic, func(r *kgo.Record) {
+		if p, s, ok, _ := mm2.DecodeSync(r.Key, r.Value); ok {
+			k := partitionKey{p.Topic, p.Partition}
+			found[k] = found[k].Add(s)
+		}
+	})
+	if errors.Is(err, kerr.TopicAuthorizationFailed) {
+		fl.log.Info("cannot read the other location of MirrorMaker 2's offset syncs, so cannot take over partitions whose syncs MM2 wrote there", "topic", topic, "cluster", c.Alias)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("MirrorMaker 2's offset syncs: %w", err)
+	}
+	for k, h := range found {
+		if len(st.syncs[k]) == 0 {
+			st.syncs[k] = h
+			st.elsewhere[k] = true
+		}
+	}
+	return nil
 }
 
 // takenOver tells whether MM2 copied partition k.
@@ -140,8 +172,9 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []partitionKey, 
 		}
 		anchor, ok := st.syncs[k].Last()
 		if !ok {
-			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: its offsets topic %s resumes it at %d, but %q holds no MM2 offset sync of it: set %s to where MM2 wrote its offset syncs",
-				k.topic, k.partition, st.topic, rep.MM2Next, fl.syncsTopic, "offset-syncs.topic.location")}
+			_, other := offsetSyncsAt(fl.cfg, fl.src, fl.tgt, true)
+			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: its offsets topic %s resumes it at %d, but neither %q nor %q (offset-syncs.topic.location target and source) holds an MM2 offset sync of it that kmirror can read: without one kmirror cannot tell where MM2's copies end",
+				k.topic, k.partition, st.topic, rep.MM2Next, fl.syncsTopic, other)}
 		}
 		rep.Anchor = anchor
 		srcStart, _ := srcStarts.Lookup(k.topic, k.partition)
@@ -176,6 +209,11 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []partitionKey, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("take over from MirrorMaker 2: %w", err)
 	}
+	if !dryRun {
+		if err := fl.carryMM2Syncs(ctx, st, keys); err != nil {
+			return nil, nil, err
+		}
+	}
 	for i, p := range out {
 		rep := &reports[i]
 		if !compared[p.key] {
@@ -203,6 +241,30 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []partitionKey, 
 		return int(a.Partition - b.Partition)
 	})
 	return out, reports, nil
+}
+
+// carryMM2Syncs copies the MM2 offset syncs of the partitions taken over
+// that MM2 wrote at the other location into the flow's offset-syncs topic,
+// in MM2's format, so that a restarted worker still translates what MM2
+// copied.
+func (fl *Flow) carryMM2Syncs(ctx context.Context, st mm2State, keys []partitionKey) error {
+	var recs []*kgo.Record
+	for _, k := range keys {
+		if !st.elsewhere[k] {
+			continue
+		}
+		for _, s := range st.syncs[k] {
+			key, value := mm2.EncodeSync(mm2.Partition{Topic: k.topic, Partition: k.partition}, s)
+			recs = append(recs, &kgo.Record{Topic: fl.syncsTopic, Key: key, Value: value})
+		}
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := fl.syncs.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("carry MirrorMaker 2's offset syncs over to %q: %w", fl.syncsTopic, err)
+	}
+	return nil
 }
 
 // TakeoverPlan is what a flow would take over from MirrorMaker 2.

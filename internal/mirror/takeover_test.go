@@ -20,51 +20,64 @@ import (
 // one when MM2 was killed before its first commit — so that nothing is
 // copied twice or lost; a partition MM2 never copied is copied from the
 // start. Group offsets below the takeover translate as MM2 translates them,
-// the others exactly.
+// the others exactly. MM2's syncs may be on either cluster (MM2's default
+// is the source): those are carried over to kmirror's offset-syncs topic,
+// so that a restart still translates MM2's range.
 func TestTakeOverFromMM2(t *testing.T) {
 	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
-	topics := map[string]int32{"app-a": 3}
-	if err := src.CreateTopic("app-a", 3, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := tgt.CreateTopic("app-a", 3, nil); err != nil {
-		t.Fatal(err)
-	}
+	topics := map[string]int32{"app-a": 3, "app-b": 2}
+	same := map[string]string{"app-a": "app-a", "app-b": "app-b"}
 	rng := rand.New(rand.NewPCG(14, 2))
 	seq := 0
-	for p := range int32(3) {
-		recs := workload(rng, topics, 200, &seq)
-		for _, r := range recs {
-			r.Partition = p
+	for name, n := range topics {
+		for _, c := range []*testbed.Cluster{src, tgt} {
+			if err := c.CreateTopic(name, n, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
-		src.Produce(t, recs)
+		for p := range n {
+			recs := workload(rng, map[string]int32{name: 1}, 200, &seq)
+			for _, r := range recs {
+				r.Partition = p
+			}
+			src.Produce(t, recs)
+		}
 	}
-	testbed.LeaveMM2(t, &src.Brokers, &tgt.Brokers, "source", "app-a", map[int32]testbed.MM2Left{
+	testbed.LeaveMM2(t, &src.Brokers, &tgt.Brokers, testbed.MM2Flow{Source: "source", Target: "target"}, "app-a", map[int32]testbed.MM2Left{
 		0: {Copied: 120, Committed: 100, SyncEvery: 50}, // copied 20 past its commit
 		1: {Copied: 60, Committed: -1, SyncEvery: 50},   // killed before its first commit
+	})
+	testbed.LeaveMM2(t, &src.Brokers, &tgt.Brokers, testbed.MM2Flow{Source: "source", Target: "target", SyncsOnSource: true}, "app-b", map[int32]testbed.MM2Left{
+		0: {Copied: 90, Committed: 80, SyncEvery: 40},
 	})
 
 	r := start(t, flowConfig(t, src, tgt, identity))
 	src.Produce(t, workload(rng, topics, 300, &seq))
-	r.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a"}, time.Minute)
-	sameTopic(t, src, tgt, "app-a", "app-a", 3)
+	r.caughtUp(t, src, tgt, same, time.Minute)
+	for name, n := range topics {
+		sameTopic(t, src, tgt, name, name, n)
+	}
 
 	for _, c := range []struct {
+		topic     string
 		partition int32
 		g, want   int64
 		mm2       bool
 	}{
-		{partition: 0, g: 0, want: 0, mm2: true},      // MM2's sync at 0: exact
-		{partition: 0, g: 30, want: 1, mm2: true},     // as MM2 translates: from its sync at 0
-		{partition: 0, g: 100, want: 100, mm2: false}, // at or past the last sync (100): kmirror's exact map
-		{partition: 0, g: 110, want: 110, mm2: false},
-		{partition: 1, g: 55, want: 55, mm2: false},
-		{partition: 1, g: 20, want: 1, mm2: true},
-		{partition: 2, g: 20, want: 20, mm2: false},
+		{"app-a", 0, 0, 0, true},      // MM2's sync at 0: exact
+		{"app-a", 0, 30, 1, true},     // as MM2 translates: from its sync at 0
+		{"app-a", 0, 100, 100, false}, // at or past the last sync (100): kmirror's exact map
+		{"app-a", 0, 110, 110, false},
+		{"app-a", 1, 55, 55, false},
+		{"app-a", 1, 20, 1, true},
+		{"app-a", 2, 20, 20, false}, // MM2 never copied it
+		{"app-b", 0, 50, 41, true},  // from MM2's sync at 40, on the source
+		{"app-b", 0, 85, 85, false},
+		{"app-b", 1, 5, 5, false},
 	} {
-		tr, ok := r.flow.Translate("app-a", c.partition, c.g)
+		tr, ok := r.flow.Translate(c.topic, c.partition, c.g)
 		if !ok || tr.Result != offsetmap.Exact || tr.Offset != c.want || tr.MM2 != c.mm2 {
-			t.Errorf("Translate(app-a[%d], %d) = %+v, %v; want %d (mm2 %v)", c.partition, c.g, tr, ok, c.want, c.mm2)
+			t.Errorf("Translate(%s[%d], %d) = %+v, %v; want %d (mm2 %v)", c.topic, c.partition, c.g, tr, ok, c.want, c.mm2)
 		}
 	}
 	r.stop(t)
@@ -80,11 +93,16 @@ func TestTakeOverFromMM2(t *testing.T) {
 	if tr, _ := stored.Translate("app-a", 0, 30); !tr.MM2 || tr.Offset != 1 {
 		t.Errorf("stored Translate(app-a[0], 30) = %+v, want 1 as MM2 translates it", tr)
 	}
+	if tr, _ := stored.Translate("app-b", 0, 50); !tr.MM2 || tr.Offset != 41 {
+		t.Errorf("stored Translate(app-b[0], 50) = %+v, want 41 as MM2 translates it from its syncs carried over", tr)
+	}
 	r = start(t, cfg)
 	src.Produce(t, workload(rng, topics, 100, &seq))
-	r.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a"}, time.Minute)
+	r.caughtUp(t, src, tgt, same, time.Minute)
 	r.stop(t)
-	sameTopic(t, src, tgt, "app-a", "app-a", 3)
+	for name, n := range topics {
+		sameTopic(t, src, tgt, name, name, n)
+	}
 }
 
 // MM2 committed a position but left no offset sync where kmirror looks:
@@ -109,7 +127,7 @@ func TestTakeOverWithoutSyncsFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := fl.Run(ctx)
-	if err == nil || !strings.Contains(err.Error(), "offset-syncs.topic.location") || !strings.Contains(err.Error(), "app-a[0]") {
+	if err == nil || !strings.Contains(err.Error(), "offset-syncs.topic.location") || !strings.Contains(err.Error(), "app-a[0]") || !strings.Contains(err.Error(), "mm2-offset-syncs.source.internal") {
 		t.Fatalf("Run = %v, want an error naming the partition and offset-syncs.topic.location", err)
 	}
 }

@@ -18,6 +18,17 @@ type Sync struct {
 	Upstream, Downstream int64
 }
 
+// EncodeSync returns the record key and value MM2 writes for a sync.
+func EncodeSync(p Partition, s Sync) (key, value []byte) {
+	k := kstruct.Writer{B: make([]byte, 0, 6+len(p.Topic))}
+	k.String(p.Topic)
+	k.Int32(p.Partition)
+	v := kstruct.Writer{B: make([]byte, 0, 16)}
+	v.Int64(s.Upstream)
+	v.Int64(s.Downstream)
+	return k.B, v.B
+}
+
 // DecodeSync decodes one record of an offset-syncs topic. ok is false for a
 // record that is not MM2's (kmirror's segments share the topic; their key
 // starts with the invalid string length -1).

@@ -4,18 +4,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/kmirror/kmirror/internal/kstruct"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 )
 
 func syncRecord(topic string, partition int32, up, down int64) (key, value []byte) {
-	k := kstruct.Writer{}
-	k.String(topic)
-	k.Int32(partition)
-	v := kstruct.Writer{}
-	v.Int64(up)
-	v.Int64(down)
-	return k.B, v.B
+	return EncodeSync(Partition{topic, partition}, Sync{up, down})
 }
 
 func TestDecodeSync(t *testing.T) {

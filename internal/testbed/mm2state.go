@@ -2,14 +2,15 @@ package testbed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kmirror/kmirror/internal/kstruct"
 	"github.com/kmirror/kmirror/internal/mm2"
 )
 
@@ -22,42 +23,54 @@ type MM2Left struct {
 	Copied, Committed, SyncEvery int64
 }
 
-// LeaveMM2 writes on the target what a dedicated-mode MM2 replicating topic
-// from the cluster alias source, with offset-syncs.topic.location=target
-// and the identity policy, would have left there: the copies, its offset
-// syncs and its committed positions. The target topic must exist.
-func LeaveMM2(t testing.TB, src, tgt *Brokers, source, topic string, parts map[int32]MM2Left) {
+// MM2Flow is the flow of a dedicated-mode MM2 with the identity policy:
+// the aliases of its clusters, and where it wrote its offset syncs.
+type MM2Flow struct {
+	Source, Target string
+	// SyncsOnSource is offset-syncs.topic.location=source, MM2's default.
+	SyncsOnSource bool
+}
+
+// LeaveMM2 writes what MM2 would have left after copying topic: on the
+// target the copies and its committed positions, and its offset syncs
+// where f says. The target topic must exist.
+func LeaveMM2(t testing.TB, src, tgt *Brokers, f MM2Flow, topic string, parts map[int32]MM2Left) {
 	t.Helper()
-	var copies, state []*kgo.Record
-	syncs := "mm2-offset-syncs." + source + ".internal"
-	offsets := mm2.OffsetsTopics(source)[0]
+	var copies, state, syncRecs []*kgo.Record
+	syncs, syncsAt := "mm2-offset-syncs."+f.Source+".internal", tgt
+	if f.SyncsOnSource {
+		syncs, syncsAt = "mm2-offset-syncs."+f.Target+".internal", src
+	}
+	offsets := mm2.OffsetsTopics(f.Source)[0]
 	for p, l := range parts {
 		for i, r := range src.Read(t, topic, p)[:l.Copied] {
 			copies = append(copies, &kgo.Record{Topic: topic, Partition: p, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
 			if int64(i)%l.SyncEvery == 0 {
-				k, v := kstruct.Writer{}, kstruct.Writer{}
-				k.String(topic)
-				k.Int32(p)
-				v.Int64(int64(i))
-				v.Int64(int64(i))
-				state = append(state, &kgo.Record{Topic: syncs, Key: k.B, Value: v.B})
+				k, v := mm2.EncodeSync(mm2.Partition{Topic: topic, Partition: p}, mm2.Sync{Upstream: int64(i), Downstream: int64(i)})
+				syncRecs = append(syncRecs, &kgo.Record{Topic: syncs, Key: k, Value: v})
 			}
 		}
 		if l.Committed >= 0 {
 			state = append(state, &kgo.Record{Topic: offsets,
-				Key:   fmt.Appendf(nil, `["MirrorSourceConnector",{"cluster":%q,"partition":%d,"topic":%q}]`, source, p, topic),
+				Key:   fmt.Appendf(nil, `["MirrorSourceConnector",{"cluster":%q,"partition":%d,"topic":%q}]`, f.Source, p, topic),
 				Value: fmt.Appendf(nil, `{"offset":%d}`, l.Committed-1)})
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	created, err := kadm.NewClient(tgt.Client(t)).CreateTopics(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, syncs, offsets)
-	if err == nil {
-		err = created.Error()
-	}
-	if err != nil {
-		t.Fatalf("create MM2's topics: %v", err)
+	for _, at := range []struct {
+		c     *Brokers
+		topic string
+	}{{syncsAt, syncs}, {tgt, offsets}} {
+		created, err := kadm.NewClient(at.c.Client(t)).CreateTopics(ctx, 1, -1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, at.topic)
+		if err == nil {
+			err = created.Error()
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			t.Fatalf("create MM2's topic %s: %v", at.topic, err)
+		}
 	}
 	tgt.Produce(t, copies)
 	tgt.Produce(t, state)
+	syncsAt.Produce(t, syncRecs)
 }
