@@ -290,6 +290,13 @@ func applyClientEntries(rc *rawCluster, c *Cluster, cc *clusterClients, d *diags
 			switch {
 			case contains(noEffectClientKeys, e.key):
 				d.notef(e.at, "accepted; has no effect on kmirror's clients")
+			case e.key == keyConnectOffsetsTopic || e.key == keyConnectGroup:
+				if e.key == keyConnectOffsetsTopic {
+					c.ConnectOffsetsTopic = strings.TrimSpace(e.value)
+				} else {
+					c.ConnectGroup = strings.TrimSpace(e.value)
+				}
+				d.notef(e.at, "a Kafka Connect key; kmirror has no Connect worker and reads it only to take over from the MirrorMaker 2 that ran there")
 			case isConnectOnly(e.key):
 				d.notef(e.at, "a Kafka Connect key; kmirror has no Connect worker and ignores it")
 			default:

@@ -186,6 +186,13 @@ var deprecatedKeys = map[string]string{
 	"config.properties.blacklist": KeyConfigPropertiesExclude,
 }
 
+// The Kafka Connect worker keys a takeover from MirrorMaker 2 reads in the
+// Connect cluster's config.
+const (
+	keyConnectOffsetsTopic = "offset.storage.topic"
+	keyConnectGroup        = "group.id"
+)
+
 // connectOnlyKeys mean something to a Kafka Connect worker or connector and
 // nothing to kmirror. Entries ending in "." are prefixes.
 var connectOnlyKeys = []string{

@@ -290,3 +290,46 @@ func writeFile(t *testing.T, path string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// offset.storage.topic and group.id in the Connect cluster's config name
+// where a MirrorMaker 2 kmirror takes over from kept its positions and ran
+// its workers, in both formats; the note says so.
+func TestConnectKeysForTakeover(t *testing.T) {
+	for name, c := range map[string]struct{ file, text string }{
+		"resource": {"kmirror.yaml", `connectCluster: B
+clusters:
+  - alias: A
+    bootstrapServers: 127.0.0.1:9092
+  - alias: B
+    bootstrapServers: 127.0.0.1:9093
+    config:
+      offset.storage.topic: mm2-cluster-offsets
+      group.id: mm2-cluster
+mirrors:
+  - sourceCluster: A
+    targetCluster: B
+    topicsPattern: "orders"
+`},
+		"properties": {"mm2.properties", `clusters = A, B
+A.bootstrap.servers = 127.0.0.1:9092
+B.bootstrap.servers = 127.0.0.1:9093
+A->B.enabled = true
+A->B.topics = orders
+B.offset.storage.topic = mm2-cluster-offsets
+B.group.id = mm2-cluster
+`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := Parse(c.file, []byte(c.text), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := cfg.Cluster("B"); b.ConnectOffsetsTopic != "mm2-cluster-offsets" || b.ConnectGroup != "mm2-cluster" {
+				t.Errorf("Connect keys of B: %q, %q", b.ConnectOffsetsTopic, b.ConnectGroup)
+			}
+			if got := diagStrings(cfg.Diagnostics); len(got) != 2 || !strings.Contains(got[0], "take over from the MirrorMaker 2") {
+				t.Errorf("diagnostics %q", got)
+			}
+		})
+	}
+}

@@ -63,6 +63,12 @@ type Cluster struct {
 	ConnIdleTimeout time.Duration
 	DialTimeout     time.Duration
 	MetadataMaxAge  time.Duration
+	// ConnectOffsetsTopic and ConnectGroup are the Kafka Connect worker's
+	// offset.storage.topic and group.id set in the cluster's config, where
+	// a MirrorMaker 2 whose Connect cluster this was stored its positions
+	// and ran its workers: a takeover looks there first. Empty when unset.
+	ConnectOffsetsTopic string
+	ConnectGroup        string
 }
 
 // TLS is the TLS material for a cluster, already read and parsed.

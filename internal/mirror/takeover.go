@@ -86,9 +86,10 @@ func (s mm2State) takenOver(k partitionKey) bool {
 
 // readMM2Positions reads where MM2 resumes each partition it copied from
 // the flow's source, from the first of its Connect offsets topics on the
-// target that holds any.
+// target that holds any: the one the target's config names
+// (offset.storage.topic), then MM2's defaults.
 func (fl *Flow) readMM2Positions(ctx context.Context) (map[partitionKey]int64, string, error) {
-	for _, topic := range mm2.OffsetsTopics(fl.cfg.Source) {
+	for _, topic := range withFirst(fl.tgt.ConnectOffsetsTopic, mm2.OffsetsTopics(fl.cfg.Source)) {
 		var recs []*kgo.Record
 		err := scanTopic(ctx, cluster.Options(fl.tgt, nil), topic, func(r *kgo.Record) { recs = append(recs, r) })
 		if errors.Is(err, kerr.TopicAuthorizationFailed) {
@@ -118,10 +119,19 @@ func (fl *Flow) readMM2Positions(ctx context.Context) (map[partitionKey]int64, s
 // copy every record twice. The start is retried until MM2 stopped.
 var errMM2Running = errors.New("MirrorMaker 2 still runs")
 
+// withFirst puts name, when set, before defaults.
+func withFirst(name string, defaults []string) []string {
+	if name == "" || slices.Contains(defaults, name) {
+		return defaults
+	}
+	return append([]string{name}, defaults...)
+}
+
 // mm2Running returns the first of MM2's Connect worker groups on the target
-// that has members, "" when none has.
+// (the one the target's config names, group.id, then MM2's defaults) that
+// has members, "" when none has.
 func (fl *Flow) mm2Running(ctx context.Context) (string, error) {
-	names := mm2.WorkerGroups(fl.cfg.Source)
+	names := withFirst(fl.tgt.ConnectGroup, mm2.WorkerGroups(fl.cfg.Source))
 	groups, err := cluster.DescribeGroups(ctx, fl.tgtAdm, names...)
 	if err != nil {
 		return "", fmt.Errorf("describe MirrorMaker 2's worker groups %s on %q: %w", strings.Join(names, ", "), fl.cfg.Target, err)

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -132,18 +133,65 @@ func TestTakeOverWithoutSyncsFails(t *testing.T) {
 	}
 }
 
+// The plan of a takeover reads MM2's positions from the Connect offsets
+// topic the target's config names (offset.storage.topic), and writes
+// nothing.
+func TestPlanTakeover(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	for _, c := range []*testbed.Cluster{src, tgt} {
+		if err := c.CreateTopic("app-a", 1, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(14, 3))
+	seq := 0
+	src.Produce(t, workload(rng, map[string]int32{"app-a": 1}, 50, &seq))
+	testbed.LeaveMM2(t, &src.Brokers, &tgt.Brokers, testbed.MM2Flow{Source: "source", Target: "target", OffsetsTopic: "my-connect-offsets"}, "app-a",
+		map[int32]testbed.MM2Left{0: {Copied: 40, Committed: 35, SyncEvery: 15}})
+	cfg := flowConfig(t, src, tgt, identity)
+	f := cfg.Flows[0]
+	cfg.Cluster(f.Target).ConnectOffsetsTopic = "my-connect-offsets"
+	ends := tgt.EndOffsets(t, "app-a")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	plan, err := PlanTakeover(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), []Topic{{Source: "app-a", Target: "app-a", Partitions: 1}}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []TakenOver{{Topic: "app-a", Partition: 0, MM2Next: 35, OffsetsTopic: "my-connect-offsets", Anchor: mm2.Sync{Upstream: 30, Downstream: 30}, Resume: 40}}
+	if fmt.Sprint(plan.Partitions) != fmt.Sprint(want) || plan.Running != "" || plan.Err != nil {
+		t.Errorf("PlanTakeover = %+v, want partitions %+v, MM2 not running", plan, want)
+	}
+	if got := tgt.EndOffsets(t, "app-a"); fmt.Sprint(got) != fmt.Sprint(ends) {
+		t.Errorf("the plan wrote to the target: %v, was %v", got, ends)
+	}
+	for _, topic := range []string{ProgressTopic("source")} {
+		if tgt.TopicInfo(topic) != nil {
+			t.Errorf("the plan created %s", topic)
+		}
+	}
+}
+
 // While a group of MM2's Connect workers has members on the target, MM2
-// still runs, and kmirror does not take over.
+// still runs, and kmirror does not take over: dedicated mode's group, or
+// the one the target's config names (group.id).
 func TestMM2RunningIsSeen(t *testing.T) {
+	for _, group := range []string{"source-mm2", "my-connect"} {
+		t.Run(group, func(t *testing.T) { mm2RunningIsSeen(t, group) })
+	}
+}
+
+func mm2RunningIsSeen(t *testing.T, group string) {
 	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
 	cfg := flowConfig(t, src, tgt, identity)
 	f := cfg.Flows[0]
+	cfg.Cluster(f.Target).ConnectGroup = "my-connect"
 	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
 	fl.tgtAdm = kadm.NewClient(tgt.Client(t))
 	if err := tgt.CreateTopic("connect-configs", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	worker := tgt.Client(t, kgo.ConsumerGroup("source-mm2"), kgo.ConsumeTopics("connect-configs"))
+	worker := tgt.Client(t, kgo.ConsumerGroup(group), kgo.ConsumeTopics("connect-configs"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	testbed.WaitFor(t, 30*time.Second, "MM2's worker group seen", func() bool {
@@ -151,7 +199,7 @@ func TestMM2RunningIsSeen(t *testing.T) {
 		worker.PollFetches(pctx) // joins the group
 		pcancel()
 		running, err := fl.mm2Running(ctx)
-		return err == nil && strings.HasPrefix(running, "source-mm2")
+		return err == nil && strings.HasPrefix(running, group)
 	})
 	worker.LeaveGroup()
 	worker.Close()

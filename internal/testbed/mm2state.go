@@ -29,6 +29,8 @@ type MM2Flow struct {
 	Source, Target string
 	// SyncsOnSource is offset-syncs.topic.location=source, MM2's default.
 	SyncsOnSource bool
+	// OffsetsTopic is its Connect offsets topic; empty is dedicated mode's.
+	OffsetsTopic string
 }
 
 // LeaveMM2 writes what MM2 would have left after copying topic: on the
@@ -41,7 +43,10 @@ func LeaveMM2(t testing.TB, src, tgt *Brokers, f MM2Flow, topic string, parts ma
 	if f.SyncsOnSource {
 		syncs, syncsAt = "mm2-offset-syncs."+f.Target+".internal", src
 	}
-	offsets := mm2.OffsetsTopics(f.Source)[0]
+	offsets := f.OffsetsTopic
+	if offsets == "" {
+		offsets = mm2.OffsetsTopics(f.Source)[0]
+	}
 	for p, l := range parts {
 		for i, r := range src.Read(t, topic, p)[:l.Copied] {
 			copies = append(copies, &kgo.Record{Topic: topic, Partition: p, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
