@@ -760,8 +760,9 @@ type Translation struct {
 	// kmirror took the partition over, and was translated from MM2's
 	// offset syncs as MM2 translates it: Result is then Exact in the sense
 	// of "translated", and the group may read again up to offset.lag.max
-	// records MM2 copied, never skip one. Without MM2 a translation is
-	// exact: the group resumes at the record after its last one.
+	// records MM2 copied, never skip one; or Expired, below every sync
+	// MM2 left. Without MM2 a translation is exact: the group resumes at
+	// the record after its last one.
 	MM2 bool
 }
 
@@ -769,10 +770,13 @@ type Translation struct {
 // exact map m, and, below what m covers, with MM2's syncs h.
 func translate(m *offsetmap.Partition, h mm2.History, g int64) Translation {
 	off, res := m.Translate(g)
-	if res == offsetmap.Expired {
-		if mo, ok := h.Translate(g); ok {
-			return Translation{Offset: mo, Result: offsetmap.Exact, MM2: true}
+	if res == offsetmap.Expired && len(h) > 0 {
+		mo, ok := h.Translate(g)
+		if !ok {
+			// Below every MM2 sync left: MM2 could not translate it either.
+			return Translation{Offset: off, Result: res, MM2: true}
 		}
+		return Translation{Offset: mo, Result: offsetmap.Exact, MM2: true}
 	}
 	return Translation{Offset: off, Result: res}
 }

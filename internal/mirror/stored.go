@@ -68,7 +68,7 @@ func readStored(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, l
 	segKeys := map[string]offsetmap.SegmentKey{}
 	segValues := map[string][]byte{}
 	histories := map[partitionKey]mm2.History{}
-	err = scanTopic(ctx, cluster.Options(syncsCluster, nil), syncsTopic, func(r *kgo.Record) {
+	err = cluster.ScanTopic(ctx, cluster.Options(syncsCluster, nil), syncsTopic, func(r *kgo.Record) {
 		sk, ok, err := offsetmap.DecodeSegmentKey(r.Key)
 		switch {
 		case ok && err != nil:

@@ -56,7 +56,7 @@ type mm2State struct {
 func (fl *Flow) readMM2SyncsElsewhere(ctx context.Context, st *mm2State) error {
 	c, topic := offsetSyncsAt(fl.cfg, fl.src, fl.tgt, true)
 	found := map[partitionKey]mm2.History{}
-	err := scanTopic(ctx, cluster.Options(c, nil), topic, func(r *kgo.Record) {
+	err := cluster.ScanTopic(ctx, cluster.Options(c, nil), topic, func(r *kgo.Record) {
 		if p, s, ok, _ := mm2.DecodeSync(r.Key, r.Value); ok {
 			k := partitionKey{p.Topic, p.Partition}
 			found[k] = found[k].Add(s)
@@ -91,7 +91,7 @@ func (s mm2State) takenOver(k partitionKey) bool {
 func (fl *Flow) readMM2Positions(ctx context.Context) (map[partitionKey]int64, string, error) {
 	for _, topic := range withFirst(fl.tgt.ConnectOffsetsTopic, mm2.OffsetsTopics(fl.cfg.Source)) {
 		var recs []*kgo.Record
-		err := scanTopic(ctx, cluster.Options(fl.tgt, nil), topic, func(r *kgo.Record) { recs = append(recs, r) })
+		err := cluster.ScanTopic(ctx, cluster.Options(fl.tgt, nil), topic, func(r *kgo.Record) { recs = append(recs, r) })
 		if errors.Is(err, kerr.TopicAuthorizationFailed) {
 			fl.log.Info("cannot read MirrorMaker 2's offsets topic, so cannot take over from an MM2 that wrote there: grant Read and Describe on it to take over",
 				"topic", topic, "cluster", fl.cfg.Target)

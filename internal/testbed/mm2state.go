@@ -21,6 +21,8 @@ import (
 // offset commit).
 type MM2Left struct {
 	Copied, Committed, SyncEvery int64
+	// SyncsFrom drops the syncs below it, as compaction does.
+	SyncsFrom int64
 }
 
 // MM2Flow is the flow of a dedicated-mode MM2 with the identity policy:
@@ -50,7 +52,7 @@ func LeaveMM2(t testing.TB, src, tgt *Brokers, f MM2Flow, topic string, parts ma
 	for p, l := range parts {
 		for i, r := range src.Read(t, topic, p)[:l.Copied] {
 			copies = append(copies, &kgo.Record{Topic: topic, Partition: p, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
-			if int64(i)%l.SyncEvery == 0 {
+			if int64(i)%l.SyncEvery == 0 && int64(i) >= l.SyncsFrom {
 				k, v := mm2.EncodeSync(mm2.Partition{Topic: topic, Partition: p}, mm2.Sync{Upstream: int64(i), Downstream: int64(i)})
 				syncRecs = append(syncRecs, &kgo.Record{Topic: syncs, Key: k, Value: v})
 			}
