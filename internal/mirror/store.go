@@ -95,4 +95,3 @@ func readTopic(ctx context.Context, opts []kgo.Opt, topic string) (map[string][]
 	})
 	return latest, err
 }
-
