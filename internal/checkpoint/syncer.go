@@ -91,9 +91,9 @@ type Syncer struct {
 	// relist asks the next round to list the groups again (under mu).
 	relist bool
 	// prior are the checkpoints the topic held when the syncer started,
-	// read by the first round that could: MirrorMaker 2's too, when
-	// kmirror took over from it. nil until read.
-	prior map[emitKey]Record
+	// read by the first round: MirrorMaker 2's too, when kmirror took over
+	// from it. nil until read.
+	prior Checkpoints
 }
 
 type emitKey struct {
@@ -159,22 +159,6 @@ func (s *Syncer) Run(ctx context.Context) error {
 	}
 }
 
-// readPrior reads the checkpoints the topic holds, the last of each group
-// and partition.
-func (s *Syncer) readPrior(ctx context.Context) error {
-	prior := map[emitKey]Record{}
-	err := cluster.ScanTopic(ctx, s.tgtCl.Opts(), s.topic, func(r *kgo.Record) {
-		if c, err := Decode(r.Key, r.Value); err == nil {
-			prior[emitKey{c.Group, c.Topic, c.Partition}] = c
-		}
-	})
-	if err != nil {
-		return err
-	}
-	s.prior = prior
-	return nil
-}
-
 // selected lists the source groups the flow follows, refreshed every
 // refresh.groups.interval.seconds.
 func (s *Syncer) selected(ctx context.Context) ([]string, error) {
@@ -225,10 +209,12 @@ func (s *Syncer) Round(ctx context.Context) error {
 		s.mu.Unlock()
 	}()
 	if s.prior == nil {
-		if err := s.readPrior(ctx); err != nil && ctx.Err() == nil {
+		prior, err := ReadCheckpoints(ctx, s.tgtCl.Opts(), s.topic)
+		if err != nil && ctx.Err() == nil {
 			s.log.Warn("cannot read the checkpoints written before; translating without them", "topic", s.topic, "err", err)
-			s.prior = map[emitKey]Record{}
+			prior = Checkpoints{}
 		}
+		s.prior = prior
 	}
 	groups, err := s.selected(ctx)
 	if err != nil {
@@ -265,14 +251,7 @@ func (s *Syncer) Round(ctx context.Context) error {
 			if !mirrored {
 				continue // only offsets of replicated topics count
 			}
-			if tr.MM2 {
-				// As MM2 does: a checkpoint it emitted for the same
-				// committed offset, from syncs since compacted away, may
-				// translate it further, or at all; MM2 never lowers one.
-				if p, ok := s.prior[emitKey{g, tr.Target, o.Partition}]; ok && p.Upstream == o.At && (tr.Result == offsetmap.Expired || p.Downstream > tr.Offset) {
-					tr.Offset, tr.Result = p.Downstream, offsetmap.Exact
-				}
-			}
+			tr = s.prior.Improve(g, o.Partition, o.At, tr)
 			ps := PartitionState{Topic: o.Topic, TargetTopic: tr.Target, Partition: o.Partition, Source: o.At, Translated: -1, Target: -1, Metadata: o.Metadata}
 			switch tr.Result {
 			case offsetmap.NotYetMirrored:

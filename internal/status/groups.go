@@ -44,6 +44,8 @@ func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.C
 	if err != nil {
 		return []Group{}, fmt.Errorf("describe groups on %q: %w", f.Target, err)
 	}
+	// MM2's checkpoints, read at the first offset in a range MM2 copied.
+	var prior checkpoint.Checkpoints
 	out := make([]Group, 0, len(names))
 	for _, name := range names {
 		g := Group{Group: name, Reasons: []string{}, Partitions: []GroupPartition{}}
@@ -73,6 +75,13 @@ func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.C
 				gp.Target = &t.At
 			}
 			tr, ok := prog.Translate(o.Topic, o.Partition, o.At)
+			if ok && tr.MM2 {
+				if prior == nil {
+					prior = c.readCheckpoints(ctx, f)
+				}
+				tr.Target = gp.TargetTopic
+				tr = prior.Improve(name, o.Partition, o.At, tr)
+			}
 			off := tr.Offset
 			switch {
 			case !ok || tr.Result == offsetmap.NotYetMirrored:
@@ -100,6 +109,18 @@ func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.C
 		out = append(out, g)
 	}
 	return out, nil
+}
+
+// readCheckpoints reads flow f's checkpoints topic, where MirrorMaker 2's
+// checkpoints are after kmirror took over from it; none when it cannot.
+func (c *Collector) readCheckpoints(ctx context.Context, f *config.Flow) checkpoint.Checkpoints {
+	topic := f.Replication.CheckpointsTopic(f.Source)
+	prior, err := checkpoint.ReadCheckpoints(ctx, cluster.Options(c.cfg.Cluster(f.Target), nil), topic)
+	if err != nil {
+		c.log.Warn("cannot read the checkpoints; translating MirrorMaker 2's range without them", "topic", topic, "err", err)
+		return checkpoint.Checkpoints{}
+	}
+	return prior
 }
 
 // judge gives a group its verdict and the reasons that hold it back, in
