@@ -113,9 +113,11 @@ func (s sharing) Revoked(ctx context.Context, ps workgroup.Partitions) {
 }
 
 // Lost drops every partition at once: the worker can no longer prove it
-// owns them, so it must not write them, nor their progress, any more.
-// Records still waiting in the producer are aborted; the next owner copies
-// them again from the persisted progress.
+// owns them, so it must not copy into them, nor write their progress, any
+// more. Records already handed to the producer are delivered for a bounded
+// time, then aborted (see below); the next owner compares the target's
+// tail with the source from the persisted progress, and copies again only
+// what is not there.
 func (s sharing) Lost(ctx context.Context, ps workgroup.Partitions) {
 	fl := s.fl
 	fl.mu.Lock()
@@ -135,24 +137,29 @@ func (s sharing) Lost(ctx context.Context, ps workgroup.Partitions) {
 	for _, t := range tasks {
 		t.remove(keys)
 	}
-	// Aborting fails what is buffered and waits for the produce requests in
-	// flight; one stuck at a dead or frozen leader is answered or timed out
-	// by the client (produce and request timeouts), and then failed, not
-	// retried. Returning before that would let its retry land after this
-	// worker, taking the partitions back, resumed behind it: duplicates
-	// (seen on Apache Kafka with the coordinator's broker killed).
-	for {
-		actx, cancel := context.WithTimeout(ctx, fl.cfg.SessionTimeout)
-		err := fl.producer.AbortBufferedRecords(actx)
-		cancel()
-		if err == nil {
-			break
-		}
+	// A produce request in flight may have been appended by a leader that
+	// waits for its in-sync replicas (one of them died): the leader answers
+	// REQUEST_TIMED_OUT, yet the records become visible once it drops the
+	// dead replica from the ISR (replica.lag.time.max.ms, 30 s by default).
+	// Failed (aborted), they would land behind the progress the partitions
+	// resume from: duplicates, seen on Apache Kafka with the coordinator's
+	// broker killed. Retried by the idempotent producer, they are written
+	// once and acknowledged, and the resume finds them on the target. So
+	// the records in flight are flushed first, for lostFlushTimeout; what
+	// is still stuck then (a leader gone for longer) is aborted: failed
+	// once its request is answered or timed out, not retried.
+	fctx, cancel := context.WithTimeout(ctx, lostFlushTimeout)
+	err := fl.producer.Flush(fctx)
+	cancel()
+	for err != nil {
 		if ctx.Err() != nil {
 			fl.log.Error("stopping with produce requests of lost partitions in flight; they may still reach the target", "err", err)
 			break
 		}
 		fl.log.Warn("waiting for produce requests of lost partitions to be answered before rejoining", "err", err)
+		actx, cancel := context.WithTimeout(ctx, fl.cfg.SessionTimeout)
+		err = fl.producer.AbortBufferedRecords(actx)
+		cancel()
 	}
 	fl.log.Warn("stopped copying partitions this worker can no longer prove it owns; their next owner resumes from the persisted progress",
 		"partitions", len(keys))
@@ -205,6 +212,12 @@ func (fl *Flow) release(ctx context.Context, keys []partitionKey, why string) er
 	}
 	return nil
 }
+
+// lostFlushTimeout bounds how long a worker that lost its partitions lets
+// its produce requests in flight be retried before it fails them: longer
+// than a leader takes to drop a dead replica from its ISR
+// (replica.lag.time.max.ms, 30 s) and answer them.
+const lostFlushTimeout = 45 * time.Second
 
 // errFatal says starting partitions failed for a reason no retry helps
 // with: the stored progress belongs to another source cluster, or what
