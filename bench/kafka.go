@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -80,6 +81,9 @@ func kafkaJars(ctx context.Context, arg string) (string, error) {
 func kafkaRun(ctx context.Context, o options) (*kafkaReport, error) {
 	if err := o.spec.Validate(); err != nil {
 		return nil, err
+	}
+	if o.skipRaw || o.cpuProfile != "" {
+		return nil, errors.New("-skip-raw and -cpuprofile belong to the kfake mode, not to -kafka")
 	}
 	if o.runs < 1 {
 		o.runs = 1
