@@ -406,28 +406,25 @@ func (m *benchMirror) catchUp(ctx context.Context) (*mirrorFigures, error) {
 		return nil, err
 	}
 	want := int64(o.spec.Records)
-	var n int64
-	copied := func(min int64) func() (bool, error) {
-		return func() (bool, error) {
-			ends, err := m.tadm.ListEndOffsets(ctx, m.topic)
-			if err != nil {
-				return false, err
-			}
-			n = 0
-			ends.Each(func(l kadm.ListedOffset) {
-				if l.Err == nil {
-					n += l.Offset
-				}
-			})
-			return n >= min, nil
+	copied := func() (bool, error) {
+		ends, err := m.tadm.ListEndOffsets(ctx, m.topic)
+		if err != nil {
+			return false, err
 		}
+		var n int64
+		ends.Each(func(l kadm.ListedOffset) {
+			if l.Err == nil {
+				n += l.Offset
+			}
+		})
+		return n >= want, nil
 	}
 	if err := m.poll(ctx, "start of the copy", 5*time.Minute, func() (bool, error) { return m.proc.copying(), nil }); err != nil {
 		return nil, err
 	}
 	t0, b0 := time.Now(), m.bed.brokersCPU()
 	u0, _ := usageOf(m.proc.pid)
-	if err := m.poll(ctx, "whole catch-up", 30*time.Minute, copied(want)); err != nil {
+	if err := m.poll(ctx, "whole catch-up", 30*time.Minute, copied); err != nil {
 		return nil, err
 	}
 	el := time.Since(t0)

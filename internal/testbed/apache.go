@@ -527,8 +527,15 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// newClusterID returns a random KRaft cluster ID. One that starts with
+// "-" would be read as an option by the storage tool's argument parser
+// (Kafka's own Uuid.randomUuid draws again for the same reason).
 func newClusterID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id
+		}
+	}
 }
