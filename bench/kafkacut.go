@@ -153,24 +153,39 @@ func (m *benchMirror) cutover(ctx context.Context) (map[string]*cutFigures, erro
 	for p := range P {
 		present[int32(p)] = -1
 	}
+	// Both groups are watched at once, so that neither's wait includes the
+	// other's.
+	type settledGroup struct {
+		wait time.Duration
+		ok   bool
+		err  error
+	}
+	waits := map[string]*settledGroup{}
+	var swg sync.WaitGroup
+	for g, name := range names {
+		w := &settledGroup{}
+		waits[g] = w
+		swg.Go(func() { w.wait, _, w.ok, w.err = m.settled(ctx, name, topic, before[g], present, t0, cutGiveUp) })
+	}
+	swg.Wait()
 	out := map[string]*cutFigures{}
 	resume := map[string]map[int32]int64{}
 	for g, name := range names {
-		wait, _, ok, err := m.settled(ctx, name, topic, before[g], present, t0, cutGiveUp)
-		if !ok && (ctx.Err() != nil || m.proc.exited()) {
-			return nil, fmt.Errorf("group %s on the target: %w", name, err)
+		w := waits[g]
+		if !w.ok && (ctx.Err() != nil || m.proc.exited()) {
+			return nil, fmt.Errorf("group %s on the target: %w", name, w.err)
 		}
-		out[g] = &cutFigures{wait: wait}
+		out[g] = &cutFigures{wait: w.wait}
 		if resume[g], err = committed(ctx, m.tadm, name, topic); err != nil {
 			return nil, err
 		}
-		if !ok {
+		if !w.ok {
 			out[g].wait = time.Since(t0)
 			out[g].unsynced = P - len(resume[g])
 			m.o.logf("    %s group %s: target offsets did not settle on every partition within %s: %v", m.name, name, cutGiveUp, resume[g])
 			continue
 		}
-		m.o.logf("    %s group %s: target offsets %v settled %s after the commit", m.name, name, resume[g], wait.Round(time.Millisecond))
+		m.o.logf("    %s group %s: target offsets %v settled %s after the commit", m.name, name, resume[g], w.wait.Round(time.Millisecond))
 	}
 	// A consumer of each group on the target reads from where the mirror
 	// committed, while the producers still write.

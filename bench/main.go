@@ -71,7 +71,7 @@ func main() {
 	flag.Var(&set, "set", "extra key=value for the configuration: producer.* on the target, consumer.* on the source, other keys on the flow (repeatable)")
 	flag.IntVar(&o.runs, "runs", 1, "repeat the whole measurement on fresh clusters; the table shows medians")
 	flag.DurationVar(&o.steady, "steady", 20*time.Second, "duration of the steady-load latency phase; 0 skips it")
-	flag.Float64Var(&o.rate, "rate", 0, "steady load in records/s; 0 is half of kmirror's measured catch-up rate")
+	flag.Float64Var(&o.rate, "rate", 0, "steady load in records/s; 0 is half of kmirror's measured catch-up rate (with -kafka: of the slower mirror's)")
 	flag.BoolVar(&o.skipRaw, "skip-raw", false, "measure only the raw limit (fetch+produce together) and kmirror, not the single-sided rows and the bare loop")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the kmirror process during the catch-up (first run) to this file")
 	flag.StringVar(&o.out, "o", "", "also write the results as markdown to this file")
