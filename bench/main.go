@@ -10,7 +10,12 @@
 // once (the raw limit), a bare franz-go fetch→produce loop, kmirror catching
 // up on the loaded records, and the replication latency under a steady load
 // at half of kmirror's maximum. Client work runs in separate processes
-// (bench/rawclient), so each row's CPU is its own. See docs/benchmarks.md.
+// (bench/rawclient), so each row's CPU is its own.
+//
+// With -kafka (go run ./bench -kafka 4), it compares MirrorMaker 2 and
+// kmirror instead, on Apache Kafka brokers from the test bed: catch-up
+// throughput, CPU and memory, latency under a steady load, group sync
+// delay and cutover accuracy. See docs/benchmarks.md.
 package main
 
 import (
@@ -39,6 +44,13 @@ type options struct {
 	out        string
 	verbose    bool
 	logf       func(format string, args ...any)
+
+	// The real-Kafka mode (-kafka).
+	kafka        string // release line, version or jar directory; "" is the kfake mode
+	seedProducer bool   // the seed article's producer settings for both mirrors
+	syncSamples  int
+	lag          int    // records the lagging group of the cutover lags by
+	logs         string // directory that keeps the mirrors' logs and configurations
 }
 
 type setFlag []string
@@ -55,15 +67,20 @@ func main() {
 	flag.IntVar(&o.spec.Partitions, "partitions", 32, "partitions of the mirrored topic")
 	flag.StringVar(&o.spec.Keys, "keys", workload.KeysNone, "key distribution: none (round-robin), uniform or zipf (skewed partitions)")
 	flag.StringVar(&compression, "compression", "", "producer.compression.type for every producer (none, gzip, snappy, lz4, zstd); empty keeps kmirror's default")
-	flag.IntVar(&o.tasks, "tasks", 0, "tasks.max; 0 keeps kmirror's default")
+	flag.IntVar(&o.tasks, "tasks", 0, "tasks.max; 0 keeps kmirror's default (with -kafka: 2, for both mirrors)")
 	flag.Var(&set, "set", "extra key=value for the configuration: producer.* on the target, consumer.* on the source, other keys on the flow (repeatable)")
 	flag.IntVar(&o.runs, "runs", 1, "repeat the whole measurement on fresh clusters; the table shows medians")
 	flag.DurationVar(&o.steady, "steady", 20*time.Second, "duration of the steady-load latency phase; 0 skips it")
-	flag.Float64Var(&o.rate, "rate", 0, "steady load in records/s; 0 is half of kmirror's measured catch-up rate")
+	flag.Float64Var(&o.rate, "rate", 0, "steady load in records/s; 0 is half of kmirror's measured catch-up rate (with -kafka: of the slower mirror's)")
 	flag.BoolVar(&o.skipRaw, "skip-raw", false, "measure only the raw limit (fetch+produce together) and kmirror, not the single-sided rows and the bare loop")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the kmirror process during the catch-up (first run) to this file")
 	flag.StringVar(&o.out, "o", "", "also write the results as markdown to this file")
 	flag.BoolVar(&o.verbose, "v", false, "print progress")
+	flag.StringVar(&o.kafka, "kafka", "", "compare MirrorMaker 2 and kmirror on Apache Kafka brokers: a release line or version for internal/testbed/apache/fetch.sh (4, 3.9, 4.1.1) or a directory of its jars; empty runs the kfake mode")
+	flag.BoolVar(&o.seedProducer, "seed-producer", true, "-kafka: give both mirrors the seed article's producer settings (batch.size, buffer.memory, gzip, linger.ms 1500, max.request.size, request.timeout.ms)")
+	flag.IntVar(&o.syncSamples, "sync-samples", 20, "-kafka: group sync delay samples per mirror and run")
+	flag.IntVar(&o.lag, "lag", 10_000, "-kafka: records the lagging group lags by at the cutover")
+	flag.StringVar(&o.logs, "logs", "", "-kafka: keep the mirrors' configurations and logs under this directory")
 	flag.Parse()
 	if compression != "" {
 		set = append(set, "producer.compression.type="+compression)
@@ -77,15 +94,31 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	command := "go run ./bench " + strings.Join(os.Args[1:], " ")
+	if o.kafka != "" {
+		rep, err := kafkaRun(ctx, o)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		rep.command = command
+		emit(rep.text(), rep.markdown(), o.out)
+		return
+	}
 	rep, err := run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	rep.command = "go run ./bench " + strings.Join(os.Args[1:], " ")
-	fmt.Print(rep.text())
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
+	rep.command = command
+	emit(rep.text(), rep.markdown(), o.out)
+}
+
+// emit prints a report and writes its markdown to out, if named.
+func emit(text, markdown, out string) {
+	fmt.Print(text)
+	if out != "" {
+		if err := os.WriteFile(out, []byte(markdown), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

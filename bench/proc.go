@@ -130,8 +130,10 @@ func (p *proc) wait(ctx context.Context) error {
 
 // usage reads a running process's CPU time and peak RSS from /proc; ok is
 // false where there is no /proc (the caller then uses the rusage at exit).
-func (p *proc) usage() (workload.Usage, bool) {
-	pid := p.cmd.Process.Pid
+func (p *proc) usage() (workload.Usage, bool) { return usageOf(p.cmd.Process.Pid) }
+
+// usageOf reads a process's CPU time and peak RSS (VmHWM) from /proc.
+func usageOf(pid int) (workload.Usage, bool) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return workload.Usage{}, false

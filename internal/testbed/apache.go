@@ -62,6 +62,10 @@ type KafkaOptions struct {
 	// (default 127.0.0.1), for a test whose clients reach the brokers
 	// through an interface of its own. The controllers stay on loopback.
 	Host string
+	// Jars is the directory of Kafka's jars (default KafkaJars()).
+	Jars string
+	// Heap is each node's maximum Java heap (default 768m).
+	Heap string
 }
 
 // Kafka is an Apache Kafka cluster in KRaft mode whose nodes are real
@@ -77,6 +81,7 @@ type Kafka struct {
 	CA                *pki.CA
 
 	jars  string
+	heap  string
 	dir   string
 	nodes []*Node
 }
@@ -167,9 +172,15 @@ func StopShared() {
 }
 
 func startKafka(opts KafkaOptions) (*Kafka, error) {
-	jars := KafkaJars()
+	jars := opts.Jars
+	if jars == "" {
+		jars = KafkaJars()
+	}
 	if jars == "" {
 		return nil, fmt.Errorf("%s is not set: run internal/testbed/apache/fetch.sh", KafkaEnv)
+	}
+	if opts.Heap == "" {
+		opts.Heap = "768m"
 	}
 	if opts.Nodes == 0 {
 		opts.Nodes = 1
@@ -181,7 +192,7 @@ func startKafka(opts KafkaOptions) (*Kafka, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Kafka{Version: KafkaVersion(jars), jars: jars, dir: dir}
+	k := &Kafka{Version: KafkaVersion(jars), jars: jars, heap: opts.Heap, dir: dir}
 	if opts.Secure {
 		if k.CA, err = pki.NewCA("kmirror-test-kafka-ca"); err != nil {
 			return k, err
@@ -359,7 +370,7 @@ func (k *Kafka) Stop() {
 }
 
 func (n *Node) start() error {
-	cmd, done, err := startJava(n.log, n.k.jars, "768m", "kafka.Kafka", n.conf)
+	cmd, done, err := startJava(n.log, n.k.jars, n.k.heap, "kafka.Kafka", n.conf)
 	if err != nil {
 		return fmt.Errorf("start Kafka node %d: %w", n.ID, err)
 	}
@@ -516,8 +527,15 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// newClusterID returns a random KRaft cluster ID. One that starts with
+// "-" would be read as an option by the storage tool's argument parser
+// (Kafka's own Uuid.randomUuid draws again for the same reason).
 func newClusterID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id
+		}
+	}
 }

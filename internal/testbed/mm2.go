@@ -3,7 +3,6 @@ package testbed
 import (
 	"bufio"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,21 +28,10 @@ type MM2 struct {
 // (the last lines) when the test fails.
 func StartMM2(t testing.TB, properties string) *MM2 {
 	t.Helper()
-	jars := KafkaJars()
-	if jars == "" {
-		t.Fatalf("MirrorMaker 2 needs the Apache Kafka jars: %s is not set", KafkaEnv)
-	}
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "mm2.properties")
-	if err := os.WriteFile(conf, []byte(properties), 0o600); err != nil {
+	m, err := LaunchMM2(properties, MM2Options{Dir: t.TempDir()})
+	if err != nil {
 		t.Fatal(err)
 	}
-	m := &MM2{Log: filepath.Join(dir, "mm2.log")}
-	cmd, done, err := startJava(m.Log, jars, MM2Heap, "org.apache.kafka.connect.mirror.MirrorMaker", conf)
-	if err != nil {
-		t.Fatalf("start MirrorMaker 2: %v", err)
-	}
-	m.proc, m.done = cmd.Process, done
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("last lines of MirrorMaker 2's log (%s):\n%s", m.Log, tail(m.Log, 80))
