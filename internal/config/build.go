@@ -248,6 +248,7 @@ func applyClientEntries(rc *rawCluster, c *Cluster, cc *clusterClients, d *diags
 				if role == RoleProducer && name == "acks" {
 					cc.acksAt = e.at
 				}
+				noteLinger(role+"."+name, conf.producer, e.at, d)
 			case contains(noEffectClientKeys, name):
 				d.notef(e.at, "accepted; has no effect on kmirror's %s", role)
 			default:
@@ -436,7 +437,20 @@ func applyFlowOverrides(entries []entry, conf *clientConfig, acksAt *loc, d *dia
 		if e.key == "producer.acks" {
 			*acksAt = e.at
 		}
+		noteLinger(e.key, conf.producer, e.at, d)
 	}
+}
+
+// noteLinger says, for a producer.linger.ms above zero, what it costs in
+// kmirror: franz-go holds a partition's batch for the whole linger unless
+// its batch limit fills, and kmirror keeps that limit at 1 MB whatever
+// batch.size says, where MM2's Java producer sends once batch.size bytes
+// are there.
+func noteLinger(key string, p *Producer, at loc, d *diags) {
+	if key != RoleProducer+".linger.ms" || p.Linger <= 0 {
+		return
+	}
+	d.notef(at, "records wait up to %s before they are sent, unless 1 MB of a partition's records is buffered: kmirror's batches do not end at batch.size as MM2's do; kmirror batches well without a linger (0)", p.Linger)
 }
 
 // finishProducer reconciles producer settings that depend on each other.
