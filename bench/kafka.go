@@ -29,7 +29,7 @@ const (
 	// syncInterval is both mirrors' emit.checkpoints.interval.seconds and
 	// sync.group.offsets.interval.seconds: the minimum each accepts (both
 	// are whole seconds; MM2 schedules with a fixed period, which must be
-	// positive).
+	// positive). testbed.MM2Job writes the same 1 s for MM2.
 	syncInterval = time.Second
 	// syncPartitions and cutPartitions shape the topics of the group
 	// phases.

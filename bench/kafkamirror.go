@@ -258,28 +258,8 @@ func (m *benchMirror) topics() string {
 // (target.producer.*, source.consumer.*).
 func (m *benchMirror) mm2Properties() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `clusters = %[1]s, %[2]s
-%[1]s.bootstrap.servers = %[3]s
-%[2]s.bootstrap.servers = %[4]s
-%[1]s->%[2]s.enabled = true
-%[2]s->%[1]s.enabled = false
-%[1]s->%[2]s.topics = %[5]s
-%[1]s->%[2]s.groups = %[6]s
-replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy
-offset-syncs.topic.location = target
-tasks.max = %[7]d
-sync.group.offsets.enabled = true
-sync.group.offsets.interval.seconds = %[8]d
-emit.checkpoints.interval.seconds = %[8]d
-refresh.groups.interval.seconds = 1
-replication.factor = 1
-checkpoints.topic.replication.factor = 1
-heartbeats.topic.replication.factor = 1
-offset-syncs.topic.replication.factor = 1
-offset.storage.replication.factor = 1
-status.storage.replication.factor = 1
-config.storage.replication.factor = 1
-`, m.alias("source"), m.alias("target"), m.bed.src.Addr, m.bed.tgt.Addr, m.topics(), m.prefix+"-.*", m.o.tasks, int(syncInterval.Seconds()))
+	b.WriteString(testbed.MM2Job{Source: m.alias("source"), Target: m.alias("target"), SourceAddr: m.bed.src.Addr, TargetAddr: m.bed.tgt.Addr,
+		Topics: m.topics(), Groups: m.prefix + "-.*", TasksMax: m.o.tasks}.Properties())
 	for _, kv := range m.o.set {
 		k, v, _ := strings.Cut(kv, "=")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)

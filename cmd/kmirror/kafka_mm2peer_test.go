@@ -12,32 +12,10 @@ import (
 )
 
 // mm2Properties is a dedicated-mode mm2.properties for one flow src→tgt of
-// the topics (a Java pattern list), configured to do kmirror's job: the
-// identity policy, offset syncs on the target, group offsets synced every
-// second, replication factors one broker can hold.
+// the topics (a Java pattern list), configured to do kmirror's job.
 func mm2Properties(src, tgt side, topics, groups string) string {
-	return fmt.Sprintf(`clusters = %[1]s, %[2]s
-%[1]s.bootstrap.servers = %[3]s
-%[2]s.bootstrap.servers = %[4]s
-%[1]s->%[2]s.enabled = true
-%[2]s->%[1]s.enabled = false
-%[1]s->%[2]s.topics = %[5]s
-%[1]s->%[2]s.groups = %[6]s
-replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy
-offset-syncs.topic.location = target
-sync.group.offsets.enabled = true
-sync.group.offsets.interval.seconds = 1
-emit.checkpoints.interval.seconds = 1
-refresh.topics.interval.seconds = 1
-refresh.groups.interval.seconds = 1
-replication.factor = 1
-checkpoints.topic.replication.factor = 1
-heartbeats.topic.replication.factor = 1
-offset-syncs.topic.replication.factor = 1
-offset.storage.replication.factor = 1
-status.storage.replication.factor = 1
-config.storage.replication.factor = 1
-`, src.alias, tgt.alias, src.addr, tgt.addr, topics, groups)
+	return testbed.MM2Job{Source: src.alias, Target: tgt.alias, SourceAddr: src.addr, TargetAddr: tgt.addr,
+		Topics: topics, Groups: groups, RefreshTopics: true}.Properties()
 }
 
 // MirrorMaker 2 itself, in dedicated mode from Maven Central's jars, runs

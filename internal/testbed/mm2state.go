@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +81,55 @@ func LeaveMM2(t testing.TB, src, tgt *Brokers, f MM2Flow, topic string, parts ma
 	tgt.Produce(t, copies)
 	tgt.Produce(t, state)
 	syncsAt.Produce(t, syncRecs)
+}
+
+// MM2Job is one flow for a dedicated-mode MM2 to copy, configured to do
+// kmirror's job, as the tests and the benchmark harness run it.
+type MM2Job struct {
+	// Source and Target are the cluster aliases, SourceAddr and
+	// TargetAddr their bootstrap addresses.
+	Source, Target         string
+	SourceAddr, TargetAddr string
+	// Topics and Groups are Java pattern lists.
+	Topics, Groups string
+	// TasksMax is tasks.max; 0 keeps MM2's default (1).
+	TasksMax int
+	// RefreshTopics makes MM2 look for new topics every second.
+	RefreshTopics bool
+}
+
+// Properties returns the job's mm2.properties: the identity policy,
+// offset syncs on the target, group offsets checkpointed and synced every
+// second (the shortest interval either mirror takes), groups refreshed
+// every second, and replication factors one broker can hold.
+func (j MM2Job) Properties() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `clusters = %[1]s, %[2]s
+%[1]s.bootstrap.servers = %[3]s
+%[2]s.bootstrap.servers = %[4]s
+%[1]s->%[2]s.enabled = true
+%[2]s->%[1]s.enabled = false
+%[1]s->%[2]s.topics = %[5]s
+%[1]s->%[2]s.groups = %[6]s
+replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy
+offset-syncs.topic.location = target
+sync.group.offsets.enabled = true
+sync.group.offsets.interval.seconds = 1
+emit.checkpoints.interval.seconds = 1
+refresh.groups.interval.seconds = 1
+replication.factor = 1
+checkpoints.topic.replication.factor = 1
+heartbeats.topic.replication.factor = 1
+offset-syncs.topic.replication.factor = 1
+offset.storage.replication.factor = 1
+status.storage.replication.factor = 1
+config.storage.replication.factor = 1
+`, j.Source, j.Target, j.SourceAddr, j.TargetAddr, j.Topics, j.Groups)
+	if j.TasksMax > 0 {
+		fmt.Fprintf(&b, "tasks.max = %d\n", j.TasksMax)
+	}
+	if j.RefreshTopics {
+		b.WriteString("refresh.topics.interval.seconds = 1\n")
+	}
+	return b.String()
 }
