@@ -205,12 +205,7 @@ func (rep *kafkaReport) text() string {
 
 func (rep *kafkaReport) markdown() string {
 	var b strings.Builder
-	fmt.Fprintln(&b, "```")
-	for _, l := range rep.header() {
-		fmt.Fprintln(&b, l)
-	}
-	fmt.Fprintln(&b, "```")
-	fmt.Fprintln(&b)
+	writeHeader(&b, rep.header())
 	fmt.Fprintln(&b, "| measurement | MirrorMaker 2 | kmirror | kmirror ÷ MM2 |")
 	fmt.Fprintln(&b, "|---|---:|---:|---:|")
 	for _, r := range rep.rows() {

@@ -198,14 +198,20 @@ func ratioCell(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
+// writeHeader writes a report's header lines as a code block, then a
+// blank line.
+func writeHeader(b *strings.Builder, lines []string) {
+	fmt.Fprintln(b, "```")
+	for _, l := range lines {
+		fmt.Fprintln(b, l)
+	}
+	fmt.Fprintln(b, "```")
+	fmt.Fprintln(b)
+}
+
 func (rep *report) markdown() string {
 	var b strings.Builder
-	fmt.Fprintln(&b, "```")
-	for _, l := range rep.header() {
-		fmt.Fprintln(&b, l)
-	}
-	fmt.Fprintln(&b, "```")
-	fmt.Fprintln(&b)
+	writeHeader(&b, rep.header())
 	fmt.Fprintln(&b, "| measurement | records/s | MB/s | CPU-s/GB | CPU-s/M records | peak RSS MiB | brokers CPU-s/M records | ÷ raw limit |")
 	fmt.Fprintln(&b, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rep.rows() {
