@@ -402,6 +402,16 @@ func (f *faultBed) check(t *testing.T, written map[tp]int64) {
 		total.add(rep)
 	}
 	t.Logf("%d records on the source, %d missing, %d duplicates on the target", total.records, total.missing, total.duplicates)
+	if total.duplicates+total.missing > 0 {
+		// What the worker did when, to tell which fault the copy went
+		// wrong at.
+		for _, line := range strings.Split(f.w.output(), "\n") {
+			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") || strings.Contains(line, "resumed") ||
+				strings.Contains(line, "rebalanced") || strings.Contains(line, "msg=copying") {
+				t.Log(line)
+			}
+		}
+	}
 }
 
 var msgField = regexp.MustCompile(`level=(WARN|ERROR) msg=("[^"]*"|\S+)`)

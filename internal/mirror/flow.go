@@ -356,9 +356,16 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey, d
 			part := newPartition(k, t.Target, t.ID, p.Map)
 			part.mm2 = p.MM2
 			out = append(out, part)
+			// Without the target's end, records a previous owner copied
+			// past the stored progress would go unseen and be copied
+			// again: the start is retried instead (a leader frozen or
+			// just moved does not answer).
 			tend, tok := tgtEnds.Lookup(t.Target, k.partition)
 			send, sok := srcEnds.Lookup(k.topic, k.partition)
-			if tok && tend.Err == nil && sok && send.Err == nil && tend.Offset > p.Map.End().Target {
+			if !tok || tend.Err != nil || !sok || send.Err != nil {
+				return nil, nil, fmt.Errorf("end offsets of %s[%d] and target %s[%d]: not available (%v, %v)", k.topic, k.partition, t.Target, k.partition, send.Err, tend.Err)
+			}
+			if tend.Offset > p.Map.End().Target {
 				crashed = append(crashed, resumeFrom{p: part, from: p.Map.End().Target, tgtEnd: tend.Offset, srcEnd: send.Offset})
 			}
 			continue
