@@ -167,28 +167,9 @@ func (m *benchMirror) close() {
 
 // writeConfigs writes kmirror's configuration and the clients'.
 func (m *benchMirror) writeConfigs() error {
-	var srcKeys, tgtKeys, flowKeys []string
-	for _, kv := range m.o.set {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("-set %q: want key=value", kv)
-		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		line := fmt.Sprintf("        %s: %q\n", k, v)
-		switch {
-		case strings.HasPrefix(k, "producer."):
-			tgtKeys = append(tgtKeys, line)
-		case strings.HasPrefix(k, "consumer."):
-			srcKeys = append(srcKeys, line)
-		default:
-			flowKeys = append(flowKeys, line)
-		}
-	}
-	section := func(keys []string) string {
-		if len(keys) == 0 {
-			return ""
-		}
-		return "    config:\n" + strings.ReplaceAll(strings.Join(keys, ""), "        ", "      ")
+	srcKeys, tgtKeys, flowKeys, err := splitSet(m.o.set)
+	if err != nil {
+		return err
 	}
 	src, tgt := m.alias("source"), m.alias("target")
 	clusters := func(srcKeys, tgtKeys []string) string {

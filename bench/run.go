@@ -138,16 +138,17 @@ func devCluster(ctx context.Context, bin, name string, topics ...string) (*proc,
 	return nil, "", fmt.Errorf("no brokers in %q", line)
 }
 
-// writeConfig writes the kmirror configuration of a run: one flow copying
-// the mirrored topic under its own name, with the extra keys.
-func writeConfig(path, source, target string, o options) error {
-	var srcKeys, tgtKeys, flowKeys []string
-	for _, kv := range o.set {
+// splitSet sorts the -set keys into the configuration lines of the source
+// cluster (consumer.*), the target cluster (producer.*) and the flow, each
+// indented for a connector's config.
+func splitSet(set []string) (srcKeys, tgtKeys, flowKeys []string, err error) {
+	for _, kv := range set {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return fmt.Errorf("-set %q: want key=value", kv)
+			return nil, nil, nil, fmt.Errorf("-set %q: want key=value", kv)
 		}
-		line := fmt.Sprintf("        %s: %q\n", strings.TrimSpace(k), strings.TrimSpace(v))
+		k = strings.TrimSpace(k)
+		line := fmt.Sprintf("        %s: %q\n", k, strings.TrimSpace(v))
 		switch {
 		case strings.HasPrefix(k, "producer."):
 			tgtKeys = append(tgtKeys, line)
@@ -157,14 +158,26 @@ func writeConfig(path, source, target string, o options) error {
 			flowKeys = append(flowKeys, line)
 		}
 	}
+	return srcKeys, tgtKeys, flowKeys, nil
+}
+
+// section is a cluster's config block holding keys, "" when there are none.
+func section(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return "    config:\n" + strings.ReplaceAll(strings.Join(keys, ""), "        ", "      ")
+}
+
+// writeConfig writes the kmirror configuration of a run: one flow copying
+// the mirrored topic under its own name, with the extra keys.
+func writeConfig(path, source, target string, o options) error {
+	srcKeys, tgtKeys, flowKeys, err := splitSet(o.set)
+	if err != nil {
+		return err
+	}
 	if o.tasks > 0 {
 		flowKeys = append(flowKeys, fmt.Sprintf("        tasks.max: %d\n", o.tasks))
-	}
-	section := func(keys []string) string {
-		if len(keys) == 0 {
-			return ""
-		}
-		return "    config:\n" + strings.ReplaceAll(strings.Join(keys, ""), "        ", "      ")
 	}
 	cfg := fmt.Sprintf(`connectCluster: target
 clusters:
