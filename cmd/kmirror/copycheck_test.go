@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/kstruct"
-	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -86,7 +86,7 @@ type progressWrite struct {
 // topic STRING, partition INT32; value INT16 1, source cluster id STRING,
 // topic id 16 bytes, start INT64, end source INT64, end target INT64.
 func readProgress(ctx context.Context, target, sourceAlias string) ([]progressWrite, error) {
-	topic := mirror.ProgressTopic(sourceAlias)
+	topic := "kmirror-progress." + sourceAlias + ".internal"
 	byPart, err := readTopic(ctx, target, topic)
 	if err != nil {
 		return nil, err
@@ -107,7 +107,7 @@ func readProgress(ctx context.Context, target, sourceAlias string) ([]progressWr
 			return nil, fmt.Errorf("%s at offset %d: key version %d, value version %d: %v", topic, r.Offset, kv, vv, err)
 		}
 		for _, h := range r.Headers {
-			if h.Key == mirror.WorkerHeader {
+			if h.Key == progress.WorkerHeader {
 				w.worker = string(h.Value)
 			}
 		}

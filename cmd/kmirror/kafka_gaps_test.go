@@ -11,8 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -168,14 +168,14 @@ func TestBrokerMadeGapsTranslateExactly(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := cfg.Flows[0]
-	var stored mirror.Stored
+	var stored progress.Snapshot
 	testbed.WaitFor(t, 30*time.Second, "the stored map to reach every end", func() bool {
-		stored, err = mirror.ReadStored(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), slog.New(slog.DiscardHandler))
+		stored, err = progress.Read(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), slog.New(slog.DiscardHandler))
 		if err != nil {
 			return false
 		}
 		for topic := range want {
-			if tr, ok := stored.Translate(topic, 0, src.EndOffsets(t, topic)[0]); !ok || tr.Result != offsetmap.Exact {
+			if tr, ok, _ := stored.Translate(ctx, progress.Partition{Topic: topic}, src.EndOffsets(t, topic)[0]); !ok || tr.Result != offsetmap.Exact {
 				return false
 			}
 		}
@@ -184,7 +184,7 @@ func TestBrokerMadeGapsTranslateExactly(t *testing.T) {
 	for topic, rs := range want {
 		end := src.EndOffsets(t, topic)[0]
 		for g := starts[topic]; g <= end; g++ {
-			tr, _ := stored.Translate(topic, 0, g)
+			tr, _, _ := stored.Translate(ctx, progress.Partition{Topic: topic}, g)
 			if wantAt := firstAtOrAfter(rs, g); tr.Result != offsetmap.Exact || tr.MM2 || tr.Offset != wantAt {
 				t.Fatalf("%s: source offset %d translates to %d (%v), want %d: the copy of the first record at or after it", topic, g, tr.Offset, tr.Result, wantAt)
 			}

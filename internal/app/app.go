@@ -23,6 +23,7 @@ import (
 	"github.com/kmirror/kmirror/internal/heartbeat"
 	"github.com/kmirror/kmirror/internal/httpapi"
 	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/status"
 )
 
@@ -262,9 +263,7 @@ func (a *App) live(name string) (status.Live, bool) {
 		if r.cfg.Name() != name {
 			continue
 		}
-		l := status.Live{Progress: &liveProgress{fl: r.mirror, read: func(ctx context.Context) (mirror.Stored, error) {
-			return mirror.ReadStored(ctx, r.cfg, a.cfg.Cluster(r.cfg.Source), a.cfg.Cluster(r.cfg.Target), a.log)
-		}}, Blocked: r.mirror.Blocked()}
+		l := status.Live{View: progress.Layered(r.mirror, r.mirror.Saved), Blocked: r.mirror.Blocked()}
 		if r.heartbeat != nil {
 			if at, rtt := r.heartbeat.Last(); !at.IsZero() {
 				l.Heartbeat = &status.Heartbeat{Time: at.UTC(), RTTSeconds: rtt.Seconds()}
@@ -273,44 +272,6 @@ func (a *App) live(name string) (status.Live, bool) {
 		return l, true
 	}
 	return status.Live{}, false
-}
-
-// liveProgress is a running flow as the status collector reads it: what
-// this worker copies from its memory, what other workers of the flow copy
-// from the stored progress, read once per report and only when needed.
-type liveProgress struct {
-	fl   *mirror.Flow
-	read func(context.Context) (mirror.Stored, error)
-
-	once   sync.Once
-	stored mirror.Stored
-}
-
-func (l *liveProgress) others() mirror.Stored {
-	l.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		l.stored, _ = l.read(ctx) // unread, the partitions show as not copied yet
-	})
-	return l.stored
-}
-
-func (l *liveProgress) Range(topic string, partition int32) (int64, int64, bool) {
-	if start, next, ok := l.fl.Range(topic, partition); ok {
-		return start, next, true
-	}
-	p, ok := l.others()[mirror.TopicPartition{Topic: topic, Partition: partition}]
-	if !ok {
-		return 0, 0, false
-	}
-	return p.Map.Start(), p.Map.End().Source, true
-}
-
-func (l *liveProgress) Translate(topic string, partition int32, g int64) (mirror.Translation, bool) {
-	if tr, ok := l.fl.Translate(topic, partition, g); ok {
-		return tr, true
-	}
-	return l.others().Translate(topic, partition, g)
 }
 
 // connect checks every cluster at once and reports every failure.

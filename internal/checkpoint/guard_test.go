@@ -11,15 +11,6 @@ import (
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
-func groupState(b *bed, group string) (GroupState, bool) {
-	for _, g := range b.syncer.Groups() {
-		if g.Group == group {
-			return g, true
-		}
-	}
-	return GroupState{}, false
-}
-
 // A group with active members on the target is never overwritten, and a
 // target group ahead of the translation is never moved back.
 func TestSyncRespectsTheTargetGroup(t *testing.T) {
@@ -30,7 +21,7 @@ func TestSyncRespectsTheTargetGroup(t *testing.T) {
 		}
 	}
 	src.Produce(t, records("app-a", 100))
-	b := startBed(t, src, tgt, syncAll, false)
+	b := startBed(t, src, tgt, syncAll, bedOptions{manualRounds: true})
 	testbed.WaitFor(t, 30*time.Second, "the target topic", func() bool { return tgt.EndOffsets(t, "app-a")[0] == 100 })
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -73,27 +64,36 @@ func TestSyncRespectsTheTargetGroup(t *testing.T) {
 	// Elsewhere: the group commits only on a topic that is not replicated.
 	commit(b.srcAdm, "app-elsewhere", 0, "other")
 
-	testbed.WaitFor(t, 30*time.Second, "the groups judged", func() bool {
-		a, ok1 := groupState(b, "app-ahead")
-		c, ok2 := groupState(b, "app-active")
-		e, ok3 := groupState(b, "app-elsewhere")
-		return ok1 && ok2 && ok3 && len(a.Partitions) == 1 && a.Partitions[0].Reason == ReasonTargetAhead &&
-			len(c.Partitions) == 1 && c.Partitions[0].Reason == ReasonActive && c.ActiveOnTarget &&
-			e.Reason == ReasonNoReplicated
-	})
+	// One round syncs what it may: app-ahead and app-active are left as
+	// they are, and nothing fails.
+	round := func() Stats {
+		t.Helper()
+		st, err := b.syncer.Round(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := round(); st.Groups != 3 || st.Translated != 2 || st.Committed != 0 {
+		t.Errorf("round %+v, want 3 groups, 2 partitions translated (app-ahead, app-active), none committed", st)
+	}
 	if at := targetAt("app-ahead"); at != 90 {
 		t.Errorf("app-ahead moved back to %d", at)
 	}
 	if at := targetAt("app-active"); at >= 10 {
 		t.Errorf("app-active was committed to %d while active on the target", at)
 	}
-	// Asked to, the sync moves the group ahead back to the translation.
-	b.syncer.AllowRewind(true)
-	testbed.WaitFor(t, 30*time.Second, "app-ahead rewound when allowed", func() bool { return targetAt("app-ahead") == 40 })
 	// Once the member leaves, the group is synced.
 	member.LeaveGroup()
 	member.Close()
-	testbed.WaitFor(t, 30*time.Second, "app-active synced after its member left", func() bool { return targetAt("app-active") == 60 })
+	testbed.WaitFor(t, 30*time.Second, "app-active synced after its member left", func() bool {
+		b.syncer.syncAt = time.Time{} // the next round syncs
+		round()
+		return targetAt("app-active") == 60
+	})
+	if at := targetAt("app-ahead"); at != 90 {
+		t.Errorf("app-ahead moved back to %d", at)
+	}
 }
 
 func records(topic string, n int) []*kgo.Record {

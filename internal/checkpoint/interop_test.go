@@ -47,7 +47,7 @@ func TestSwitchWithLibrdkafka(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprintf("%d/%d", p, i/parts))})
 	}
 	src.Produce(t, recs)
-	b := startBed(t, src, tgt, syncAll, false)
+	b := startBed(t, src, tgt, syncAll, bedOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// The group processed 10, 25, 50 and 99 records of the partitions.

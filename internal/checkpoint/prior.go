@@ -6,8 +6,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/cluster"
-	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
 // Checkpoints are the last checkpoint of each group and target partition
@@ -34,7 +34,7 @@ func ReadCheckpoints(ctx context.Context, opts []kgo.Opt, topic string) (Checkpo
 // for that very offset, from an offset sync compaction has since removed,
 // may translate it further, or at all; MM2 never lowers a checkpoint.
 // Other translations are returned as they are.
-func (c Checkpoints) Improve(group string, partition int32, g int64, tr mirror.Translation) mirror.Translation {
+func (c Checkpoints) Improve(group string, partition int32, g int64, tr progress.Translation) progress.Translation {
 	if !tr.MM2 {
 		return tr
 	}

@@ -20,15 +20,15 @@ func TestSetGroupsForgetsUnselectedGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Produce(t, records("app-a", 50))
-	b := startBed(t, src, tgt, syncAll, false)
+	b := startBed(t, src, tgt, syncAll, bedOptions{manualRounds: true})
 	o := kadm.Offsets{}
 	o.Add(kadm.Offset{Topic: "app-a", Partition: 0, At: 20, LeaderEpoch: -1})
 	if _, err := b.srcAdm.CommitOffsets(context.Background(), "app-g", o); err != nil {
 		t.Fatal(err)
 	}
-	testbed.WaitFor(t, 30*time.Second, "app-g in sync", func() bool {
-		g, ok := groupState(b, "app-g")
-		return ok && len(g.Partitions) == 1 && g.Partitions[0].Reason == ReasonInSync
+	testbed.WaitFor(t, 30*time.Second, "app-g checkpointed", func() bool {
+		st, err := b.syncer.Round(t.Context())
+		return err == nil && st.Groups == 1 && st.Translated == 1 && len(b.syncer.emitted) == 1
 	})
 
 	other, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"
@@ -38,10 +38,10 @@ func TestSetGroupsForgetsUnselectedGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.syncer.SetGroups(other.Flows[0])
-	testbed.WaitFor(t, 30*time.Second, "app-g no longer followed", func() bool {
-		_, ok := groupState(b, "app-g")
-		return !ok
-	})
+	st, err := b.syncer.Round(t.Context())
+	if err != nil || st.Groups != 0 {
+		t.Errorf("round after the new selection: %+v, %v; want no group followed", st, err)
+	}
 	b.stop()
 	if n := len(b.syncer.emitted); n != 0 {
 		t.Errorf("%d checkpoints of unselected groups still remembered", n)

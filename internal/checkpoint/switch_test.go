@@ -14,8 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -28,14 +30,21 @@ type bed struct {
 	stop           func()
 }
 
-func startBed(t testing.TB, src, tgt *testbed.Cluster, mirrorLines string, readCommitted bool) *bed {
+// bedOptions change a bed: the flow reads the source read_committed, and
+// with manualRounds the syncer does not run on its own: the test calls
+// Round.
+type bedOptions struct {
+	readCommitted, manualRounds bool
+}
+
+func startBed(t testing.TB, src, tgt *testbed.Cluster, mirrorLines string, opts bedOptions) *bed {
 	t.Helper()
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, mirrorLines)), config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := cfg.Flows[0]
-	f.Consumer.ReadCommitted = readCommitted
+	f.Consumer.ReadCommitted = opts.readCommitted
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -54,6 +63,13 @@ func startBed(t testing.TB, src, tgt *testbed.Cluster, mirrorLines string, readC
 	}()
 	go func() {
 		defer wg.Done()
+		if opts.manualRounds {
+			// Run would create the checkpoints topic.
+			if err := cluster.EnsureCompactedTopic(ctx, b.tgtAdm, f.Replication.CheckpointsTopic(f.Source), -1, ""); err != nil {
+				t.Errorf("checkpoints topic: %v", err)
+			}
+			return
+		}
 		if err := b.syncer.Run(ctx); err != nil {
 			t.Errorf("syncer: %v", err)
 		}
@@ -72,45 +88,38 @@ const syncAll = `    topicsPattern: "app-.*"
         sync.group.offsets.enabled: true
 `
 
-// synced waits until the syncer has every partition of the groups in sync
-// on the target, and returns their states.
+// synced waits until every partition of the groups is committed on the
+// target at the flow's translation of its source commit.
 func (b *bed) synced(t testing.TB, groups map[string]map[int32]int64, within time.Duration) {
 	t.Helper()
-	var last string
-	deadline := time.Now().Add(within)
-	for {
-		ok := true
-		states := map[string]GroupState{}
-		for _, g := range b.syncer.Groups() {
-			states[g.Group] = g
-		}
+	ctx := context.Background()
+	testbed.WaitUntil(t, within, "groups in sync", func() error {
 		for g, cuts := range groups {
-			st, found := states[g]
-			if !found {
-				ok, last = false, g+": not seen yet"
-				break
+			resp, err := b.tgtAdm.FetchOffsets(ctx, g)
+			if err != nil {
+				return err
 			}
-			inSync := 0
-			for _, p := range st.Partitions {
-				if p.Reason == ReasonInSync && p.Target == p.Translated && p.Translated >= 0 {
-					inSync++
-				} else {
-					last = fmt.Sprintf("%s %s[%d]: source %d translated %d target %d: %q", g, p.Topic, p.Partition, p.Source, p.Translated, p.Target, p.Reason)
+			srcResp, err := b.srcAdm.FetchOffsets(ctx, g)
+			if err != nil {
+				return err
+			}
+			seen := 0
+			for _, o := range srcResp.Sorted() {
+				if _, cut := cuts[o.Partition]; !cut {
+					continue
+				}
+				seen++
+				tr, ok, _ := b.flow.Translate(ctx, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
+				if got, found := resp.Lookup(tr.Target, o.Partition); !ok || !found || got.At != tr.Offset {
+					return fmt.Errorf("%s %s[%d]: source %d translated %+v (%v), target %+v", g, o.Topic, o.Partition, o.At, tr, ok, got)
 				}
 			}
-			if inSync != len(cuts) {
-				ok = false
-				break
+			if seen != len(cuts) {
+				return fmt.Errorf("%s: %d of its %d partitions committed on the source", g, seen, len(cuts))
 			}
 		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("groups not in sync within %s: %s", within, last)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // firstRecords joins group on the target, as the switched consumers do,
@@ -200,7 +209,7 @@ func TestConsumerFirstSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b := startBed(t, src, tgt, syncAll, true)
+	b := startBed(t, src, tgt, syncAll, bedOptions{readCommitted: true})
 
 	// A producer keeps writing while groups are cut and switched.
 	pctx, pstop := context.WithCancel(ctx)

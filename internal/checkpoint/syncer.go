@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -16,49 +15,30 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
-// Translator translates committed source offsets: the mirror flow.
-type Translator interface {
-	Translate(topic string, partition int32, g int64) (mirror.Translation, bool)
+// protocolConsumer is the protocol type of the groups a flow follows.
+const protocolConsumer = "consumer"
+
+// groupOffset is a group's committed source offset, translated: what the
+// sync commits on the target, with the source commit's metadata.
+type groupOffset struct {
+	targetTopic string
+	partition   int32
+	translated  int64
+	metadata    string
 }
 
-// Reasons a partition of a group is not synced.
-const (
-	ReasonNotMirrored  = "not yet mirrored"
-	ReasonExpired      = "expired: below what the offset map covers"
-	ReasonActive       = "group active on the target"
-	ReasonTargetAhead  = "the target group is ahead; not moved back"
-	ReasonNoReplicated = "attached to no replicated topic"
-	ReasonCommitFailed = "commit on the target failed"
-	ReasonSyncDisabled = "sync.group.offsets.enabled is false"
-	ReasonSyncPending  = "translated; waiting for the next sync"
-	ReasonInSync       = ""
-	protocolConsumer   = "consumer"
-)
-
-// PartitionState is one partition of a group, as the last round saw it.
-type PartitionState struct {
-	Topic       string // source topic
-	TargetTopic string
-	Partition   int32
-	Source      int64 // committed on the source
-	Translated  int64 // -1 when not translated
-	Target      int64 // committed on the target, -1 when none
-	Reason      string
-	Metadata    string // committed with the source offset; kept on the target
-}
-
-// GroupState is one selected group, as the last round saw it.
-type GroupState struct {
-	Group          string
-	ActiveOnTarget bool
-	Reason         string
-	Partitions     []PartitionState
-	Updated        time.Time
+// Stats count what one round did. The verdict on each group (in sync,
+// pending, ahead, switched) is status's: this is what the syncer did.
+type Stats struct {
+	Groups      int // selected groups
+	Translated  int // group partitions translated
+	Checkpoints int // checkpoint records written
+	Committed   int // group partitions committed on the target
 }
 
 // Syncer emits checkpoints and syncs group offsets for one flow.
@@ -67,22 +47,18 @@ type Syncer struct {
 	src    *kadm.Client
 	tgt    *kadm.Client
 	tgtCl  *kgo.Client
-	tr     Translator
+	view   progress.View
 	log    *slog.Logger
 	topic  string
 	filter policy.Filter
 
+	// mu guards filter and relist, which SetGroups changes while
+	// rounds run; the rest belongs to the round.
 	mu      sync.Mutex
-	groups  map[string]*GroupState
 	emitted map[emitKey]Record
 	listed  []string
 	listAt  time.Time
 	syncAt  time.Time
-	// lastRound is how long the last round took.
-	lastRound time.Duration
-	// allowRewind lets the sync move a target group back to the
-	// translation; off unless the operator asks (kmirror migrate).
-	allowRewind atomic.Bool
 	// tick is the round interval; a sync is due half a tick early, so that
 	// a ticker firing a little early does not skip it.
 	tick time.Duration
@@ -102,14 +78,15 @@ type emitKey struct {
 }
 
 // NewSyncer prepares a syncer; src and tgt are admin clients of the flow's
-// clusters, tgtCl writes the checkpoints.
-func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, tr Translator, logger *slog.Logger) *Syncer {
+// clusters, tgtCl writes the checkpoints, view translates the committed
+// offsets (the running flow).
+func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, view progress.View, logger *slog.Logger) *Syncer {
 	return &Syncer{
-		cfg: f, src: src, tgt: tgt, tgtCl: tgtCl, tr: tr,
-		log:    logger.With("component", "checkpoint", "flow", f.Name()),
-		topic:  f.Replication.CheckpointsTopic(f.Source),
-		filter: policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude},
-		groups: map[string]*GroupState{}, emitted: map[emitKey]Record{},
+		cfg: f, src: src, tgt: tgt, tgtCl: tgtCl, view: view,
+		log:     logger.With("component", "checkpoint", "flow", f.Name()),
+		topic:   f.Replication.CheckpointsTopic(f.Source),
+		filter:  policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude},
+		emitted: map[emitKey]Record{},
 		metrics: NewMetrics(nil),
 	}
 }
@@ -148,7 +125,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		if err := s.Round(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.Round(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("checkpoint round failed; retrying", "err", err)
 		}
 		select {
@@ -199,14 +176,10 @@ func SelectGroups(ctx context.Context, src *kadm.Client, alias string, filter po
 
 // Round translates every selected group's committed offsets once, writes
 // the checkpoints that changed, and syncs the target groups when due.
-func (s *Syncer) Round(ctx context.Context) error {
+func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 	began := time.Now()
 	defer func() {
-		took := time.Since(began)
-		s.metrics.round.WithLabelValues(s.cfg.Source, s.cfg.Target).Observe(took.Seconds())
-		s.mu.Lock()
-		s.lastRound = took
-		s.mu.Unlock()
+		s.metrics.round.WithLabelValues(s.cfg.Source, s.cfg.Target).Observe(time.Since(began).Seconds())
 	}()
 	if s.prior == nil {
 		prior, err := ReadCheckpoints(ctx, s.tgtCl.Opts(), s.topic)
@@ -218,70 +191,57 @@ func (s *Syncer) Round(ctx context.Context) error {
 	}
 	groups, err := s.selected(ctx)
 	if err != nil {
-		return err
+		return Stats{}, err
 	}
+	st := Stats{Groups: len(groups)}
 	if len(groups) == 0 {
 		clear(s.emitted)
-		s.mu.Lock()
-		s.groups = map[string]*GroupState{}
-		s.mu.Unlock()
-		return nil
+		return st, nil
 	}
+	var errs []error
 	fetched := s.src.FetchManyOffsets(ctx, groups...)
-	now := time.Now()
-	states := map[string]*GroupState{}
+	offsets := map[string][]groupOffset{}
 	var records []*kgo.Record
 	for _, g := range groups {
-		st := &GroupState{Group: g, Updated: now}
-		states[g] = st
 		resp, ok := fetched[g]
-		if !ok {
-			st.Reason = "cannot fetch its source offsets"
-			continue
-		}
-		if resp.Err != nil {
-			st.Reason = fmt.Sprintf("cannot fetch its source offsets: %v", resp.Err)
+		if !ok || resp.Err != nil {
+			errs = append(errs, fmt.Errorf("fetch the offsets of group %q on %q: %v", g, s.cfg.Source, resp.Err))
 			continue
 		}
 		for _, o := range resp.Fetched.Sorted() {
 			if o.Err != nil || o.At < 0 {
 				continue
 			}
-			tr, mirrored := s.tr.Translate(o.Topic, o.Partition, o.At)
+			tr, mirrored, err := s.view.Translate(ctx, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			if !mirrored {
 				continue // only offsets of replicated topics count
 			}
 			tr = s.prior.Improve(g, o.Partition, o.At, tr)
-			ps := PartitionState{Topic: o.Topic, TargetTopic: tr.Target, Partition: o.Partition, Source: o.At, Translated: -1, Target: -1, Metadata: o.Metadata}
-			switch tr.Result {
-			case offsetmap.NotYetMirrored:
-				ps.Reason = ReasonNotMirrored
-			case offsetmap.Expired:
-				ps.Reason = ReasonExpired
-			default:
-				ps.Translated = tr.Offset
-				rec := Record{Group: g, Topic: tr.Target, Partition: o.Partition, Upstream: o.At, Downstream: tr.Offset, Metadata: o.Metadata}
-				k := emitKey{g, tr.Target, o.Partition}
-				if s.cfg.EmitCheckpoints && s.emitted[k] != rec {
-					key, value := rec.Encode()
-					records = append(records, &kgo.Record{Topic: s.topic, Key: key, Value: value})
-					s.emitted[k] = rec
-				}
+			if tr.Result != offsetmap.Exact {
+				continue // not mirrored yet, or expired: nothing to sync
 			}
-			st.Partitions = append(st.Partitions, ps)
-		}
-		if len(st.Partitions) == 0 {
-			st.Reason = ReasonNoReplicated
+			st.Translated++
+			offsets[g] = append(offsets[g], groupOffset{targetTopic: tr.Target, partition: o.Partition, translated: tr.Offset, metadata: o.Metadata})
+			rec := Record{Group: g, Topic: tr.Target, Partition: o.Partition, Upstream: o.At, Downstream: tr.Offset, Metadata: o.Metadata}
+			k := emitKey{g, tr.Target, o.Partition}
+			if s.cfg.EmitCheckpoints && s.emitted[k] != rec {
+				key, value := rec.Encode()
+				records = append(records, &kgo.Record{Topic: s.topic, Key: key, Value: value})
+				s.emitted[k] = rec
+			}
 		}
 	}
 	// Forget what was emitted for groups no longer selected (deleted, or
 	// out of the selection), so that the cache does not grow forever.
 	for k := range s.emitted {
-		if _, ok := states[k.group]; !ok {
+		if !slices.Contains(groups, k.group) {
 			delete(s.emitted, k)
 		}
 	}
-	var errs []error
 	if len(records) > 0 {
 		if err := s.tgtCl.ProduceSync(ctx, records...).FirstErr(); err != nil {
 			// Emit them again next round.
@@ -292,6 +252,7 @@ func (s *Syncer) Round(ctx context.Context) error {
 			}
 			errs = append(errs, fmt.Errorf("write checkpoints to %q: %w", s.topic, err))
 		} else {
+			st.Checkpoints = len(records)
 			s.metrics.emitted.WithLabelValues(s.cfg.Source, s.cfg.Target).Add(float64(len(records)))
 		}
 	}
@@ -299,166 +260,60 @@ func (s *Syncer) Round(ctx context.Context) error {
 	// would overflow, hence the IsZero.
 	if s.cfg.SyncGroupOffsets && (s.syncAt.IsZero() || time.Since(s.syncAt)+s.tick/2 >= s.cfg.SyncGroupOffsetsInterval) {
 		s.syncAt = time.Now()
-		errs = append(errs, s.sync(ctx, states))
-	} else if !s.cfg.SyncGroupOffsets {
-		for _, st := range states {
-			for i := range st.Partitions {
-				if st.Partitions[i].Reason == "" {
-					st.Partitions[i].Reason = ReasonSyncDisabled
-				}
-			}
-		}
-	} else {
-		s.keepTargetView(states)
+		n, err := s.sync(ctx, offsets)
+		st.Committed = n
+		errs = append(errs, err)
 	}
-	s.mu.Lock()
-	s.groups = states
-	s.mu.Unlock()
-	return errors.Join(errs...)
-}
-
-// keepTargetView carries the target view of the last sync into a round
-// without a sync, and says which partitions wait for the next one.
-func (s *Syncer) keepTargetView(states map[string]*GroupState) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for g, st := range states {
-		old := s.groups[g]
-		if old != nil {
-			st.ActiveOnTarget = old.ActiveOnTarget
-		}
-		for i := range st.Partitions {
-			ps := &st.Partitions[i]
-			if ps.Translated < 0 {
-				continue
-			}
-			if old != nil {
-				for _, op := range old.Partitions {
-					if op.Topic == ps.Topic && op.Partition == ps.Partition {
-						ps.Target = op.Target
-					}
-				}
-			}
-			switch {
-			case st.ActiveOnTarget:
-				ps.Reason = ReasonActive
-			case ps.Target > ps.Translated:
-				ps.Reason = ReasonTargetAhead
-			case ps.Target < ps.Translated:
-				ps.Reason = ReasonSyncPending
-			}
-		}
-	}
+	return st, errors.Join(errs...)
 }
 
 // sync commits the translated offsets to the target groups that have no
-// active members there, never moving a group backwards.
-func (s *Syncer) sync(ctx context.Context, states map[string]*GroupState) error {
+// active members there, never moving a group backwards. It returns how
+// many group partitions it committed.
+func (s *Syncer) sync(ctx context.Context, offsets map[string][]groupOffset) (int, error) {
 	var names []string
-	for g, st := range states {
-		if len(st.Partitions) > 0 {
-			names = append(names, g)
-		}
+	for g := range offsets {
+		names = append(names, g)
 	}
 	if len(names) == 0 {
-		return nil
+		return 0, nil
 	}
 	slices.Sort(names)
 	described, err := cluster.DescribeGroups(ctx, s.tgt, names...)
 	if err != nil {
-		return fmt.Errorf("describe groups on %q: %w", s.cfg.Target, err)
+		return 0, fmt.Errorf("describe groups on %q: %w", s.cfg.Target, err)
 	}
 	committed := s.tgt.FetchManyOffsets(ctx, names...)
 	var errs []error
+	n := 0
 	for _, g := range names {
-		st := states[g]
 		if described[g].Active() {
-			st.ActiveOnTarget = true
+			continue // its consumers run on the target: theirs to commit
 		}
-		cur := committed[g]
-		offsets := kadm.Offsets{}
-		for i := range st.Partitions {
-			ps := &st.Partitions[i]
-			if o, ok := cur.Fetched.Lookup(ps.TargetTopic, ps.Partition); ok && o.Err == nil && o.At >= 0 {
-				ps.Target = o.At
+		commit := kadm.Offsets{}
+		for _, o := range offsets[g] {
+			if c, ok := committed[g].Fetched.Lookup(o.targetTopic, o.partition); ok && c.Err == nil && c.At >= o.translated {
+				continue // in sync, or ahead: never moved back
 			}
-			switch {
-			case ps.Translated < 0:
-			case st.ActiveOnTarget:
-				ps.Reason = ReasonActive
-			case ps.Target > ps.Translated && !s.allowRewind.Load():
-				ps.Reason = ReasonTargetAhead
-			case ps.Target == ps.Translated:
-				ps.Reason = ReasonInSync
-			default:
-				offsets.Add(kadm.Offset{Topic: ps.TargetTopic, Partition: ps.Partition, At: ps.Translated, LeaderEpoch: -1, Metadata: ps.Metadata})
-			}
+			commit.Add(kadm.Offset{Topic: o.targetTopic, Partition: o.partition, At: o.translated, LeaderEpoch: -1, Metadata: o.metadata})
 		}
-		if len(offsets) == 0 {
+		if len(commit) == 0 {
 			continue
 		}
-		resp, err := s.tgt.CommitOffsets(ctx, g, offsets)
+		resp, err := s.tgt.CommitOffsets(ctx, g, commit)
 		if err == nil {
 			err = resp.Error()
 		}
-		if err == nil {
+		switch {
+		case err == nil:
+			n += len(resp.Sorted())
 			s.metrics.synced.WithLabelValues(s.cfg.Source, s.cfg.Target, g).Inc()
-		}
-		for i := range st.Partitions {
-			ps := &st.Partitions[i]
-			if _, ok := offsets.Lookup(ps.TargetTopic, ps.Partition); !ok {
-				continue
-			}
-			if err != nil {
-				ps.Reason = ReasonCommitFailed
-				continue
-			}
-			ps.Target, ps.Reason = ps.Translated, ReasonInSync
-		}
-		if err != nil {
+		case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.RebalanceInProgress):
 			// A member joining meanwhile is refused by the broker: the
 			// group is active now, which is no failure.
-			if errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.RebalanceInProgress) {
-				st.ActiveOnTarget = true
-				continue
-			}
+		default:
 			errs = append(errs, fmt.Errorf("commit offsets of group %q on %q: %w", g, s.cfg.Target, err))
 		}
 	}
-	return errors.Join(errs...)
-}
-
-// Groups returns the state of every selected group after the last round,
-// sorted by name.
-func (s *Syncer) Groups() []GroupState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]GroupState, 0, len(s.groups))
-	for _, g := range s.groups {
-		c := *g
-		c.Partitions = slices.Clone(g.Partitions)
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b GroupState) int {
-		switch {
-		case a.Group < b.Group:
-			return -1
-		case a.Group > b.Group:
-			return 1
-		}
-		return 0
-	})
-	return out
-}
-
-// AllowRewind lets the sync move target groups that are ahead of the
-// translation back to it, for an operator who asks to.
-func (s *Syncer) AllowRewind(allow bool) { s.allowRewind.Store(allow) }
-
-// LastRound is how long the last round took: translating, checkpointing
-// and syncing every selected group once.
-func (s *Syncer) LastRound() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.lastRound
+	return n, errors.Join(errs...)
 }

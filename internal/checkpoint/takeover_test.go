@@ -51,7 +51,7 @@ func TestMM2CheckpointsKeepTheirTranslation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b := startBed(t, src, tgt, syncAll, false)
+	b := startBed(t, src, tgt, syncAll, bedOptions{})
 	want := map[string]int64{"app-old": 35, "app-fresh": 26, "app-older": 8} // app-fresh: from MM2's sync at 25
 	got := map[string]int64{}
 	testbed.WaitFor(t, 30*time.Second, fmt.Sprintf("the target groups at %v", want), func() bool {

@@ -16,6 +16,7 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 	"github.com/kmirror/kmirror/internal/verify"
 )
@@ -59,10 +60,10 @@ func (b *verifyBed) produce(t *testing.T, topic string, partitions int32, n int)
 // current end, then stops it cleanly.
 func (b *verifyBed) mirror(t *testing.T, topics ...string) {
 	t.Helper()
-	want := map[mirror.TopicPartition]int64{}
+	want := map[progress.Partition]int64{}
 	for _, topic := range topics {
 		for p, end := range b.src.EndOffsets(t, topic) {
-			want[mirror.TopicPartition{Topic: topic, Partition: p}] = end
+			want[progress.Partition{Topic: topic, Partition: p}] = end
 		}
 	}
 	f := b.cfg.Flows[0]
@@ -80,7 +81,7 @@ func (b *verifyBed) mirror(t *testing.T, topics ...string) {
 		parts, _, _ := fl.Status()
 		n := 0
 		for _, p := range parts {
-			if end, ok := want[mirror.TopicPartition{Topic: p.Topic, Partition: p.Partition}]; ok && p.Next >= end {
+			if end, ok := want[progress.Partition{Topic: p.Topic, Partition: p.Partition}]; ok && p.Next >= end {
 				n++
 			}
 		}
@@ -102,11 +103,11 @@ func (b *verifyBed) tamper(t *testing.T) {
 
 	f := b.cfg.Flows[0]
 	src, tgt := b.cfg.Cluster(f.Source), b.cfg.Cluster(f.Target)
-	stored, err := mirror.ReadStored(ctx, f, src, tgt, slog.New(slog.DiscardHandler))
+	stored, err := progress.Read(ctx, f, src, tgt, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := mirror.TopicPartition{Topic: "orders", Partition: 0}
+	tp := progress.Partition{Topic: "orders", Partition: 0}
 	sp := stored[tp]
 	orig := &kgo.Record{Topic: "orders", Partition: 0, Key: []byte("k"), Value: []byte("original"), Timestamp: time.Now()}
 	b.src.Produce(t, []*kgo.Record{orig})
@@ -117,7 +118,7 @@ func (b *verifyBed) tamper(t *testing.T) {
 	}
 	segs := append(slices.Clone(sp.Map.Segments()), offsetmap.Segment{Source: orig.Offset, Target: bad.Offset, Count: 1})
 	sp.Map = offsetmap.Restore(sp.Map.Start(), offsetmap.Segment{Source: orig.Offset + 1, Target: bad.Offset + 1}, segs)
-	if err := mirror.WriteStored(ctx, f, src, tgt, tp, sp); err != nil {
+	if err := progress.Write(ctx, f, src, tgt, tp, sp); err != nil {
 		t.Fatal(err)
 	}
 

@@ -27,7 +27,7 @@ func Options(c *config.Cluster, logger *slog.Logger) []kgo.Opt {
 		kgo.MetadataMinAge(time.Second),
 	}
 	if logger != nil {
-		opts = append(opts, kgo.WithLogger(kslog.New(logger.With("cluster", c.Alias))))
+		opts = append(opts, kgo.WithLogger(clientLogger{kslog.New(logger.With("cluster", c.Alias))}))
 	}
 	if c.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(TLSConfig(c.TLS)))
@@ -84,4 +84,25 @@ func TLSConfig(t *config.TLS) *tls.Config {
 		}
 	}
 	return cfg
+}
+
+// clientLogger passes franz-go's logs to kmirror's logger one level down
+// for its info messages: franz-go logs every partition assignment and
+// metadata refresh at info, which is detail for --log-level debug; its
+// warnings and errors (a broker unreachable, a request refused) show at
+// the level kmirror's logger has.
+type clientLogger struct{ kgo.Logger }
+
+func (l clientLogger) Level() kgo.LogLevel {
+	if lv := l.Logger.Level(); lv != kgo.LogLevelInfo {
+		return lv
+	}
+	return kgo.LogLevelWarn
+}
+
+func (l clientLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	if level == kgo.LogLevelInfo {
+		level = kgo.LogLevelDebug
+	}
+	l.Logger.Log(level, msg, keyvals...)
 }

@@ -30,68 +30,10 @@ func EnsureCompactedTopic(ctx context.Context, adm *kadm.Client, topic string, r
 // giving each data record, tombstones included, to take, in the order of
 // each partition. A topic that does not exist holds nothing.
 func ScanTopic(ctx context.Context, opts []kgo.Opt, topic string, take func(*kgo.Record)) error {
-	cl, err := kgo.NewClient(append(opts, kgo.KeepControlRecords())...)
+	t, err := NewTail(opts, topic, take)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return fmt.Errorf("read %q: %w", topic, err)
-	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err != nil {
-		return fmt.Errorf("read %q: %w", topic, err)
-	}
-	remaining := map[int32]int64{}
-	consume := map[string]map[int32]kgo.Offset{topic: {}}
-	var ferr error
-	ends.Each(func(o kadm.ListedOffset) {
-		if errors.Is(o.Err, kerr.UnknownTopicOrPartition) {
-			return // no topic, nothing stored
-		}
-		if o.Err != nil {
-			ferr = o.Err
-			return
-		}
-		if s, ok := starts.Lookup(topic, o.Partition); ok && o.Offset > s.Offset {
-			remaining[o.Partition] = o.Offset
-			consume[topic][o.Partition] = kgo.NewOffset().At(s.Offset)
-		}
-	})
-	if ferr != nil {
-		return fmt.Errorf("read %q: %w", topic, ferr)
-	}
-	if len(remaining) == 0 {
-		return nil
-	}
-	cl.AddConsumePartitions(consume)
-	for len(remaining) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("read %q: %w", topic, err)
-		}
-		var perr error
-		fs.EachError(func(_ string, _ int32, err error) { perr = err })
-		if perr != nil {
-			return fmt.Errorf("read %q: %w", topic, perr)
-		}
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			for _, r := range p.Records {
-				if !r.Attrs.IsControl() {
-					take(r)
-				}
-				if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
-					delete(remaining, r.Partition)
-				}
-			}
-			// Control records and compaction can leave the end unreachable
-			// by data records; the high watermark tells when we are there.
-			if end, ok := remaining[p.Partition]; ok && len(p.Records) == 0 && p.HighWatermark >= end {
-				delete(remaining, p.Partition)
-			}
-		})
-	}
-	return nil
+	defer t.Close()
+	return t.CatchUp(ctx)
 }

@@ -115,6 +115,30 @@ type Flow struct {
 // Name is "source->target", as MM2 names flows.
 func (f *Flow) Name() string { return f.Source + "->" + f.Target }
 
+// OffsetSyncs says where the flow's offset syncs live, as
+// offset-syncs.topic.location says: the alias of the cluster that holds
+// them, and the topic, named after the other cluster as MM2 names it.
+func (f *Flow) OffsetSyncs() (cluster, topic string) {
+	if f.OffsetSyncsLocation == "source" {
+		return f.Source, f.Replication.OffsetSyncsTopic(f.Target)
+	}
+	return f.Target, f.Replication.OffsetSyncsTopic(f.Source)
+}
+
+// OffsetSyncsElsewhere is the other location than OffsetSyncs: where
+// MirrorMaker 2 may have written its own syncs, since its default is the
+// source and kmirror's the target.
+func (f *Flow) OffsetSyncsElsewhere() (cluster, topic string) {
+	if f.OffsetSyncsLocation == "source" {
+		return f.Target, f.Replication.OffsetSyncsTopic(f.Source)
+	}
+	return f.Source, f.Replication.OffsetSyncsTopic(f.Target)
+}
+
+// ProgressTopic is the name of kmirror's progress topic of the flow, on
+// the target: one per source cluster, shared by the flows from it.
+func (f *Flow) ProgressTopic() string { return "kmirror-progress." + f.Source + ".internal" }
+
 // Settings are a flow's MM2 connector settings.
 type Settings struct {
 	Topics, TopicsExclude   policy.Pattern

@@ -15,6 +15,7 @@ import (
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
 // ErrTimeout is returned when the topics were not drained in time.
@@ -43,7 +44,7 @@ type Drainer struct {
 	topics map[*config.Flow][]string
 	// sources are admin clients of each flow's source, kept for every look.
 	sources map[*config.Flow]*kgo.Client
-	ends    map[mirror.TopicPartition]int64
+	ends    map[progress.Partition]int64
 	first   bool
 	init    int64
 }
@@ -53,7 +54,7 @@ type Drainer struct {
 // releases its clients.
 func NewDrainer(ctx context.Context, cfg *config.Config, topics []string, log *slog.Logger) (*Drainer, error) {
 	d := &Drainer{cfg: cfg, log: log, topics: map[*config.Flow][]string{}, sources: map[*config.Flow]*kgo.Client{},
-		ends: map[mirror.TopicPartition]int64{}, first: true}
+		ends: map[progress.Partition]int64{}, first: true}
 	found := map[string]bool{}
 	for _, f := range cfg.Flows {
 		cl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Source), nil)...)
@@ -107,7 +108,7 @@ func (d *Drainer) Look(ctx context.Context) (DrainState, error) {
 		if err != nil {
 			return st, fmt.Errorf("list offsets of %q: %w", f.Source, err)
 		}
-		copied, err := mirror.ReadNext(ctx, f, d.cfg.Cluster(f.Target), d.log)
+		copied, err := progress.ReadNext(ctx, f, d.cfg.Cluster(f.Target), d.log)
 		if err != nil {
 			return st, err
 		}
@@ -117,7 +118,7 @@ func (d *Drainer) Look(ctx context.Context) (DrainState, error) {
 				lerr = fmt.Errorf("end offset of %s[%d] on %q: %w", o.Topic, o.Partition, f.Source, o.Err)
 				return
 			}
-			k := mirror.TopicPartition{Topic: o.Topic, Partition: o.Partition}
+			k := progress.Partition{Topic: o.Topic, Partition: o.Partition}
 			name := fmt.Sprintf("%s[%d]", o.Topic, o.Partition)
 			if prev, ok := d.ends[k]; ok && prev != o.Offset {
 				st.Moving = append(st.Moving, name)

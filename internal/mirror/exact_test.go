@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/progress"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/offsetmap"
@@ -51,7 +53,7 @@ func (r *running) partition(t *testing.T, topic string, p int32, end int64) *par
 	var ps *partition
 	testbed.WaitFor(t, 30*time.Second, fmt.Sprintf("%s[%d] mirrored to offset %d", topic, p, end), func() bool {
 		r.flow.mu.Lock()
-		ps = r.flow.parts[partitionKey{topic, p}]
+		ps = r.flow.parts[progress.Partition{Topic: topic, Partition: p}]
 		r.flow.mu.Unlock()
 		return ps != nil && ps.end().Source >= end
 	})

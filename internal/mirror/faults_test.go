@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/progress"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -326,10 +328,10 @@ func TestFaultsAreRiddenOut(t *testing.T) {
 				pairs[name] = name
 			}
 			r.caughtUp(t, src, tgt, pairs, time.Minute)
-			ends := map[TopicPartition]int64{}
+			ends := map[progress.Partition]int64{}
 			for name := range faultTopics {
 				for p, end := range src.EndOffsets(t, name) {
-					ends[TopicPartition{name, p}] = end
+					ends[progress.Partition{Topic: name, Partition: p}] = end
 				}
 			}
 			// The target holds every record a moment before the producer
@@ -339,7 +341,7 @@ func TestFaultsAreRiddenOut(t *testing.T) {
 				behind = behind[:0]
 				parts, _, _ := r.flow.Status()
 				for _, p := range parts {
-					if want := ends[TopicPartition{p.Topic, p.Partition}]; p.Next != want || p.Stopped != "" {
+					if want := ends[progress.Partition{Topic: p.Topic, Partition: p.Partition}]; p.Next != want || p.Stopped != "" {
 						behind = append(behind, fmt.Sprintf("%s[%d] next %d of %d %s", p.Topic, p.Partition, p.Next, want, p.Stopped))
 					}
 				}
@@ -362,10 +364,10 @@ func TestFaultsAreRiddenOut(t *testing.T) {
 // each partition is copied up to the source end, and, the target having
 // started empty with no control records, each source offset translates to
 // the same target offset.
-func checkStored(t *testing.T, cfg *config.Config, ends map[TopicPartition]int64) {
+func checkStored(t *testing.T, cfg *config.Config, ends map[progress.Partition]int64) {
 	t.Helper()
 	f := cfg.Flows[0]
-	stored, err := ReadStored(t.Context(), f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
+	stored, err := progress.Read(t.Context(), f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +416,7 @@ func TestTargetClosingNewConnectionsIsRiddenOut(t *testing.T) {
 	r.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a"}, 30*time.Second)
 	inFlight := func(topic string, p int32) int {
 		r.flow.mu.Lock()
-		part := r.flow.parts[partitionKey{topic, p}]
+		part := r.flow.parts[progress.Partition{Topic: topic, Partition: p}]
 		r.flow.mu.Unlock()
 		return part.inFlight()
 	}
@@ -424,8 +426,8 @@ func TestTargetClosingNewConnectionsIsRiddenOut(t *testing.T) {
 	// copied since (see resume.go). A partition whose first progress is
 	// not persisted yet is copied again from its start (a known limit).
 	testbed.WaitFor(t, 10*time.Second, "app-a[0]'s progress persisted", func() bool {
-		st, err := ReadStored(t.Context(), r.flow.cfg, r.flow.src, r.flow.tgt, testLogger(t))
-		return err == nil && st[TopicPartition{"app-a", 0}].Map != nil && st[TopicPartition{"app-a", 0}].Map.End().Source == 100
+		st, err := progress.Read(t.Context(), r.flow.cfg, r.flow.src, r.flow.tgt, testLogger(t))
+		return err == nil && st[progress.Partition{Topic: "app-a", Partition: 0}].Map != nil && st[progress.Partition{Topic: "app-a", Partition: 0}].Map.End().Source == 100
 	})
 
 	var down atomic.Bool

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kmirror/kmirror/internal/progress"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,7 +20,6 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/workgroup"
@@ -42,12 +44,12 @@ type Flow struct {
 	srcAdm, tgtAdm *kadm.Client
 	srcCl, tgtCl   *kgo.Client
 	producer       *kgo.Client
-	// syncs writes offset syncs: the target client, or the source one with
-	// offset-syncs.topic.location=source.
-	syncs      *kgo.Client
-	syncsTopic string
-	progTopic  string
-	clusterID  string
+	clusterID      string
+
+	// store persists the progress and offset map; cache reads them back
+	// (what the workers persisted) when partitions are assigned.
+	store *progress.Store
+	cache *progress.Cache
 
 	// member is the flow's place in its workers' group: it copies only
 	// what the group gives it, and only while the group confirms it.
@@ -57,7 +59,7 @@ type Flow struct {
 	// avail are the topics ready to copy, by source name: what the group
 	// shares out. parts are the partitions this worker copies.
 	avail   map[string]Topic
-	parts   map[partitionKey]*partition
+	parts   map[progress.Partition]*partition
 	tasks   []*task
 	blocked []Blocked
 	// spawn starts a task once Run is running; before, Run starts them.
@@ -89,7 +91,7 @@ type Flow struct {
 // NewFlow prepares a flow; nothing connects until Run.
 func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flow {
 	fl := &Flow{cfg: f, src: src, tgt: tgt, log: logger.With("component", "mirror", "flow", f.Name()),
-		parts: map[partitionKey]*partition{}, progTopic: ProgressTopic(f.Source), recreated: map[string]bool{},
+		parts: map[progress.Partition]*partition{}, recreated: map[string]bool{},
 		metrics: NewMetrics(nil), filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, kick: make(chan struct{}, 1)}
 	fl.member = workgroup.New(workgroup.Options{Group: workgroup.Name(f.Source, f.Target),
 		SessionTimeout: f.SessionTimeout, HeartbeatInterval: f.HeartbeatInterval, RebalanceTimeout: f.RebalanceTimeout},
@@ -97,7 +99,6 @@ func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flo
 	if bps := f.ThrottleBytesPerSecond; bps > 0 {
 		fl.throttle = rate.NewLimiter(rate.Limit(bps), int(max(bps, 64<<10)))
 	}
-	_, fl.syncsTopic = offsetSyncsAt(f, src, tgt, false)
 	return fl
 }
 
@@ -198,23 +199,24 @@ func (fl *Flow) open(ctx context.Context) error {
 	if fl.producer, err = kgo.NewClient(popts...); err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}
-	fl.syncs = fl.tgtCl
-	syncsAdm := fl.tgtAdm
-	if fl.cfg.OffsetSyncsLocation == "source" {
-		fl.syncs, syncsAdm = fl.srcCl, fl.srcAdm
+	syncs := fl.tgtCl
+	if at, _ := fl.cfg.OffsetSyncs(); at == fl.src.Alias {
+		syncs = fl.srcCl
 	}
+	fl.store = progress.NewStore(fl.cfg, syncs, fl.tgtCl)
+	cache, err := progress.NewCache(fl.cfg, fl.src, fl.tgt, fl.log)
+	if err != nil {
+		return err
+	}
+	fl.mu.Lock()
+	fl.cache = cache
+	fl.mu.Unlock()
 	md, err := fl.srcAdm.BrokerMetadata(ctx)
 	if err != nil {
 		return cluster.Explain(fl.src, err)
 	}
 	fl.clusterID = md.Cluster
-	if err := cluster.EnsureCompactedTopic(ctx, fl.tgtAdm, fl.progTopic, fl.cfg.OffsetSyncsReplicationFactor, config.KeyOffsetSyncsReplication); err != nil {
-		return err
-	}
-	if err := cluster.EnsureCompactedTopic(ctx, syncsAdm, fl.syncsTopic, fl.cfg.OffsetSyncsReplicationFactor, config.KeyOffsetSyncsReplication); err != nil {
-		return err
-	}
-	return nil
+	return fl.store.Ensure(ctx)
 }
 
 // refresh discovers topics and partitions and starts copying new ones.
@@ -274,7 +276,7 @@ func (fl *Flow) awaitProducerMetadata(ctx context.Context, parts []*partition) e
 			if leader, _, _ := fl.producer.PartitionLeader(p.target, 0); leader < 0 {
 				continue
 			}
-			if leader, _, _ := fl.producer.PartitionLeader(p.target, p.key.partition); leader < 0 {
+			if leader, _, _ := fl.producer.PartitionLeader(p.target, p.key.Partition); leader < 0 {
 				missing = p
 				break
 			}
@@ -283,7 +285,7 @@ func (fl *Flow) awaitProducerMetadata(ctx context.Context, parts []*partition) e
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the producer does not see partition %d of target topic %q yet", missing.key.partition, missing.target)
+			return fmt.Errorf("the producer does not see partition %d of target topic %q yet", missing.key.Partition, missing.target)
 		}
 		if !refreshed {
 			fl.producer.ForceMetadataRefresh()
@@ -301,8 +303,8 @@ func (fl *Flow) awaitProducerMetadata(ctx context.Context, parts []*partition) e
 // offset syncs when there are any, else from where MirrorMaker 2 left them
 // when it copied them, else from the start position. A dry run (a plan)
 // takes over even while MM2 runs, and writes nothing either way.
-func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey, dryRun bool) ([]*partition, []TakenOver, error) {
-	stored, histories, err := readStored(ctx, fl.cfg, fl.src, fl.tgt, fl.log)
+func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partition, dryRun bool) ([]*partition, []TakenOver, error) {
+	stored, histories, err := fl.cache.Read(ctx, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -325,8 +327,8 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey, d
 		return nil, nil, fmt.Errorf("list target offsets: %w", err)
 	}
 	// Partitions kmirror never copied may have been MM2's.
-	mm2s := mm2State{syncs: histories, elsewhere: map[partitionKey]bool{}}
-	if slices.ContainsFunc(keys, func(k partitionKey) bool { _, ok := stored[TopicPartition{k.topic, k.partition}]; return !ok }) {
+	mm2s := mm2State{syncs: maps.Clone(histories), elsewhere: map[progress.Partition]bool{}}
+	if slices.ContainsFunc(keys, func(k progress.Partition) bool { _, ok := stored[k]; return !ok }) {
 		if mm2s.next, mm2s.topic, err = fl.readMM2Positions(ctx); err != nil {
 			return nil, nil, err
 		}
@@ -336,19 +338,19 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey, d
 	}
 	var out []*partition
 	var crashed []resumeFrom
-	var fromMM2 []partitionKey
+	var fromMM2 []progress.Partition
 	for _, k := range keys {
-		t := byName[k.topic]
-		if p, ok := stored[TopicPartition{k.topic, k.partition}]; ok {
+		t := byName[k.Topic]
+		if p, ok := stored[k]; ok {
 			if p.ClusterID != fl.clusterID {
 				return nil, nil, errFatal{fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
-					k.topic, k.partition, fl.cfg.Target, p.ClusterID, fl.cfg.Source, fl.clusterID)}
+					k.Topic, k.Partition, fl.cfg.Target, p.ClusterID, fl.cfg.Source, fl.clusterID)}
 			}
 			if p.TopicID != t.ID {
 				fl.mu.Lock()
-				if !fl.recreated[k.topic] {
-					fl.recreated[k.topic] = true
-					fl.log.Error(recreatedReason, "topic", k.topic)
+				if !fl.recreated[k.Topic] {
+					fl.recreated[k.Topic] = true
+					fl.log.Error(recreatedReason, "topic", k.Topic)
 				}
 				fl.mu.Unlock()
 				continue
@@ -360,10 +362,10 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey, d
 			// past the stored progress would go unseen and be copied
 			// again: the start is retried instead (a leader frozen or
 			// just moved does not answer).
-			tend, tok := tgtEnds.Lookup(t.Target, k.partition)
-			send, sok := srcEnds.Lookup(k.topic, k.partition)
+			tend, tok := tgtEnds.Lookup(t.Target, k.Partition)
+			send, sok := srcEnds.Lookup(k.Topic, k.Partition)
 			if !tok || tend.Err != nil || !sok || send.Err != nil {
-				return nil, nil, fmt.Errorf("end offsets of %s[%d] and target %s[%d]: not available (%v, %v)", k.topic, k.partition, t.Target, k.partition, send.Err, tend.Err)
+				return nil, nil, fmt.Errorf("end offsets of %s[%d] and target %s[%d]: not available (%v, %v)", k.Topic, k.Partition, t.Target, k.Partition, send.Err, tend.Err)
 			}
 			if tend.Offset > p.Map.End().Target {
 				crashed = append(crashed, resumeFrom{p: part, from: p.Map.End().Target, tgtEnd: tend.Offset, srcEnd: send.Offset})
@@ -374,19 +376,19 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey, d
 			fromMM2 = append(fromMM2, k)
 			continue
 		}
-		start, ok := srcStarts.Lookup(k.topic, k.partition)
+		start, ok := srcStarts.Lookup(k.Topic, k.Partition)
 		if !ok || start.Err != nil {
-			return nil, nil, fmt.Errorf("start offset of %s[%d]: %v", k.topic, k.partition, start.Err)
+			return nil, nil, fmt.Errorf("start offset of %s[%d]: %v", k.Topic, k.Partition, start.Err)
 		}
 		from := start.Offset
 		if fl.cfg.Consumer.StartAt == "latest" {
-			if end, ok := srcEnds.Lookup(k.topic, k.partition); ok && end.Err == nil {
+			if end, ok := srcEnds.Lookup(k.Topic, k.Partition); ok && end.Err == nil {
 				from = end.Offset
 			}
 		}
-		tend, ok := tgtEnds.Lookup(t.Target, k.partition)
+		tend, ok := tgtEnds.Lookup(t.Target, k.Partition)
 		if !ok || tend.Err != nil {
-			return nil, nil, fmt.Errorf("end offset of target %s[%d]: not available (%v)", t.Target, k.partition, tend.Err)
+			return nil, nil, fmt.Errorf("end offset of target %s[%d]: not available (%v)", t.Target, k.Partition, tend.Err)
 		}
 		p := newPartition(k, t.Target, t.ID, offsetmap.New(from, tend.Offset))
 		p.dirty = true
@@ -402,7 +404,7 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []partitionKey, d
 		return nil, nil, err
 	}
 	for _, r := range crashed {
-		log := fl.log.With("topic", r.p.key.topic, "partition", r.p.key.partition)
+		log := fl.log.With("topic", r.p.key.Topic, "partition", r.p.key.Partition)
 		n, past := matched[r.p.key], r.tgtEnd-r.from
 		if n > 0 {
 			log.Info("resumed after the records a previous worker copied but did not persist; none is copied twice", "records", n)
@@ -451,10 +453,10 @@ const recreatedReason = "the source topic was deleted and created again since it
 // fewest, so that no running partition moves.
 func (fl *Flow) assign(parts []*partition) error {
 	slices.SortFunc(parts, func(a, b *partition) int {
-		if c := cmpString(a.key.topic, b.key.topic); c != 0 {
+		if c := cmpString(a.key.Topic, b.key.Topic); c != 0 {
 			return c
 		}
-		return int(a.key.partition - b.key.partition)
+		return int(a.key.Partition - b.key.Partition)
 	})
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
@@ -478,7 +480,7 @@ func (fl *Flow) assign(parts []*partition) error {
 		}
 		batches[best] = append(batches[best], p)
 		p.fail = fl.fail
-		p.metrics = fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, p.key.topic)
+		p.metrics = fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, p.key.Topic)
 		fl.parts[p.key] = p
 	}
 	for i, b := range batches {
@@ -527,7 +529,7 @@ func (fl *Flow) truncate(ctx context.Context) error {
 	fl.mu.Lock()
 	byTopic := map[string][]*partition{}
 	for _, p := range fl.parts {
-		byTopic[p.key.topic] = append(byTopic[p.key.topic], p)
+		byTopic[p.key.Topic] = append(byTopic[p.key.Topic], p)
 	}
 	fl.mu.Unlock()
 	if len(byTopic) == 0 {
@@ -543,7 +545,7 @@ func (fl *Flow) truncate(ctx context.Context) error {
 	}
 	for t, ps := range byTopic {
 		for _, p := range ps {
-			if o, ok := starts.Lookup(t, p.key.partition); ok && o.Err == nil {
+			if o, ok := starts.Lookup(t, p.key.Partition); ok && o.Err == nil {
 				p.truncate(o.Offset)
 			}
 		}
@@ -551,7 +553,8 @@ func (fl *Flow) truncate(ctx context.Context) error {
 	return nil
 }
 
-// flush writes the pending offset syncs, then the progress they cover.
+// flush persists what changed: the offset syncs, then the progress they
+// cover.
 func (fl *Flow) flush(ctx context.Context) error {
 	fl.mu.Lock()
 	parts := make([]*partition, 0, len(fl.parts))
@@ -559,64 +562,35 @@ func (fl *Flow) flush(ctx context.Context) error {
 		parts = append(parts, p)
 	}
 	fl.mu.Unlock()
-	type snap struct {
-		p *partition
-		pending
-	}
-	var snaps []snap
-	var syncRecs, progRecs []*kgo.Record
-	// The worker that wrote a progress record, so that an operator can
-	// follow a partition from worker to worker.
-	worker := []kgo.RecordHeader{{Key: WorkerHeader, Value: []byte(fl.Worker())}}
+	var taken []*partition
+	var items []progress.Pending
 	for _, p := range parts {
-		s := p.snapshot()
-		if len(s.segments)+len(s.deletes) == 0 && s.end == nil {
-			continue
-		}
-		snaps = append(snaps, snap{p, s})
-		for _, seg := range s.segments {
-			k, v := offsetmap.EncodeSegment(p.key.topic, p.key.partition, seg)
-			syncRecs = append(syncRecs, &kgo.Record{Topic: fl.syncsTopic, Key: k, Value: v})
-		}
-		for _, seg := range s.deletes {
-			k, _ := offsetmap.EncodeSegment(p.key.topic, p.key.partition, seg)
-			syncRecs = append(syncRecs, &kgo.Record{Topic: fl.syncsTopic, Key: k}) // a tombstone
-		}
-		if s.end != nil {
-			k, v := encodeProgress(p.key, progress{clusterID: fl.clusterID, topicID: p.topicID, start: s.start, end: *s.end})
-			progRecs = append(progRecs, &kgo.Record{Topic: fl.progTopic, Key: k, Value: v, Headers: worker})
+		it := p.pending(fl.clusterID)
+		if !it.Empty() {
+			taken, items = append(taken, p), append(items, it)
 		}
 	}
-	putBack := func() {
-		for _, s := range snaps {
-			s.p.unpersisted(s.pending)
-		}
-	}
-	if len(snaps) == 0 {
+	if len(items) == 0 {
 		return nil
 	}
 	// A worker that can no longer prove it owns its partitions must not
 	// write their progress over their next owner's.
 	if !fl.member.Valid() {
-		putBack()
+		for i, p := range taken {
+			p.unpersisted(items[i])
+		}
 		return errors.New("not persisting progress: this worker's membership is not confirmed")
 	}
-	if len(syncRecs) > 0 {
-		if err := fl.syncs.ProduceSync(ctx, syncRecs...).FirstErr(); err != nil {
-			putBack()
-			return fmt.Errorf("write offset syncs to %q: %w", fl.syncsTopic, err)
-		}
-	}
-	if len(progRecs) > 0 {
-		if err := fl.tgtCl.ProduceSync(ctx, progRecs...).FirstErr(); err != nil {
-			// The syncs are written; only the progress must be retried.
-			for _, s := range snaps {
-				s.p.unpersisted(pending{})
+	syncsWritten, err := fl.store.Flush(ctx, fl.Worker(), items)
+	if err != nil {
+		for i, p := range taken {
+			if syncsWritten { // only the progress is to be written again
+				items[i].Segments, items[i].Deletes = nil, nil
 			}
-			return fmt.Errorf("write progress to %q: %w", fl.progTopic, err)
+			p.unpersisted(items[i])
 		}
 	}
-	return nil
+	return err
 }
 
 // stop finishes a run: every produced record acknowledged, the last
@@ -656,6 +630,9 @@ func (fl *Flow) close() {
 			c.Close()
 		}
 	}
+	if fl.cache != nil {
+		fl.cache.Close()
+	}
 }
 
 // outOfRange handles a partition whose next offset the source no longer
@@ -666,30 +643,28 @@ func (fl *Flow) close() {
 // source's end (a truncated log) always stops the partition.
 func (fl *Flow) outOfRange(ctx context.Context, p *partition) (int64, bool) {
 	next := p.end().Source
-	starts, err := fl.srcAdm.ListStartOffsets(ctx, p.key.topic)
-	start, ok := starts.Lookup(p.key.topic, p.key.partition)
+	starts, err := fl.srcAdm.ListStartOffsets(ctx, p.key.Topic)
+	start, ok := starts.Lookup(p.key.Topic, p.key.Partition)
 	if err != nil || !ok || start.Err != nil {
-		fl.log.Warn("offset out of range; cannot read the source log start, retrying", "topic", p.key.topic, "partition", p.key.partition, "err", errors.Join(err, start.Err))
+		fl.log.Warn("offset out of range; cannot read the source log start, retrying", "topic", p.key.Topic, "partition", p.key.Partition, "err", errors.Join(err, start.Err))
 		return next, true
 	}
-	log := fl.log.With("topic", p.key.topic, "partition", p.key.partition, "next_offset", next, "source_log_start", start.Offset)
+	log := fl.log.With("topic", p.key.Topic, "partition", p.key.Partition, "next_offset", next, "source_log_start", start.Offset)
 	if start.Offset <= next {
-		reason := "the source log ends before the next offset to copy (truncated after an unclean leader election?); partition stopped"
-		log.Error(reason)
-		p.stop(reason)
+		log.Error(progress.ReasonTruncated)
+		p.stop(progress.ReasonTruncated)
 		return 0, false
 	}
 	fl.overtaken.Add(1)
 	if fl.cfg.OvertakenPolicy == "skip" {
 		g := p.skipTo(start.Offset)
 		fl.lost.Add(g.To - g.From)
-		fl.metrics.gaps.WithLabelValues(fl.cfg.Source, fl.cfg.Target, p.key.topic).Inc()
-		fl.metrics.lost.WithLabelValues(fl.cfg.Source, fl.cfg.Target, p.key.topic).Add(float64(g.To - g.From))
+		fl.metrics.gaps.WithLabelValues(fl.cfg.Source, fl.cfg.Target, p.key.Topic).Inc()
+		fl.metrics.lost.WithLabelValues(fl.cfg.Source, fl.cfg.Target, p.key.Topic).Add(float64(g.To - g.From))
 		log.Error("the source deleted records before they were copied; skipping them (retention.overtaken.policy=skip)", "lost_from", g.From, "lost_to", g.To)
 		return start.Offset, true
 	}
-	reason := fmt.Sprintf("the source deleted offsets %d to %d before they were copied; partition stopped (retention.overtaken.policy=stop): "+
-		"set it to skip to accept the loss, or re-copy the topic", next, start.Offset-1)
+	reason := progress.ReasonOvertaken(next, start.Offset)
 	log.Error(reason)
 	p.stop(reason)
 	return 0, false
@@ -714,7 +689,7 @@ func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
 	fl.mu.Lock()
 	for _, p := range fl.parts {
 		p.mu.Lock()
-		parts = append(parts, PartitionStatus{Topic: p.key.topic, Target: p.target, Partition: p.key.partition,
+		parts = append(parts, PartitionStatus{Topic: p.key.Topic, Target: p.target, Partition: p.key.Partition,
 			Start: p.m.Start(), Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps),
 			Segments: len(p.m.Segments())})
 		p.mu.Unlock()
@@ -736,19 +711,32 @@ func (fl *Flow) Blocked() []Blocked {
 	return slices.Clone(fl.blocked)
 }
 
-// Range returns the first source offset the offset map of a partition
-// covers and the next source offset to copy; ok is false when the flow does
-// not copy the partition.
-func (fl *Flow) Range(topic string, partition int32) (start, next int64, ok bool) {
+// Copied implements progress.View for the partitions this worker copies;
+// ok is false for the others. It reads nothing from the clusters.
+func (fl *Flow) Copied(_ context.Context, tp progress.Partition) (progress.Copied, bool, error) {
 	fl.mu.Lock()
-	p := fl.parts[partitionKey{topic, partition}]
+	p := fl.parts[tp]
 	fl.mu.Unlock()
 	if p == nil {
-		return 0, 0, false
+		return progress.Copied{}, false, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.m.Start(), p.m.End().Source, true
+	return progress.Copied{Start: p.m.Start(), Next: p.m.End().Source, Stopped: p.stopped}, true, nil
+}
+
+// Saved reads what the flow's workers persisted (the partitions other
+// workers copy included), catching up with what was written since the
+// last read.
+func (fl *Flow) Saved(ctx context.Context) (progress.Snapshot, error) {
+	fl.mu.Lock()
+	c := fl.cache
+	fl.mu.Unlock()
+	if c == nil {
+		return nil, errors.New("the flow has not started")
+	}
+	s, _, err := c.Read(ctx, 0)
+	return s, err
 }
 
 // Tasks is the number of tasks the flow runs.
@@ -758,49 +746,18 @@ func (fl *Flow) Tasks() int {
 	return len(fl.tasks)
 }
 
-// Translation is a committed source offset translated to the target.
-type Translation struct {
-	Target string // the target topic (empty from the stored state)
-	Offset int64
-	Result offsetmap.Result
-	// MM2 says the offset lies in the range MirrorMaker 2 copied before
-	// kmirror took the partition over, and was translated from MM2's
-	// offset syncs as MM2 translates it: Result is then Exact in the sense
-	// of "translated", and the group may read again up to offset.lag.max
-	// records MM2 copied, never skip one; or Expired, below every sync
-	// MM2 left. Without MM2 a translation is exact: the group resumes at
-	// the record after its last one.
-	MM2 bool
-}
-
-// translate translates the committed offset g of a partition with its
-// exact map m, and, below what m covers, with MM2's syncs h.
-func translate(m *offsetmap.Partition, h mm2.History, g int64) Translation {
-	off, res := m.Translate(g)
-	if res == offsetmap.Expired && len(h) > 0 {
-		mo, ok := h.Translate(g)
-		if !ok {
-			// Below every MM2 sync left: MM2 could not translate it either.
-			return Translation{Offset: off, Result: res, MM2: true}
-		}
-		return Translation{Offset: mo, Result: offsetmap.Exact, MM2: true}
-	}
-	return Translation{Offset: off, Result: res}
-}
-
-// Translate translates the committed offset g of a source partition with
-// the exact offset map; ok is false when the flow does not copy the
-// partition (yet).
-func (fl *Flow) Translate(topic string, partition int32, g int64) (Translation, bool) {
+// Translate implements progress.View for the partitions this worker
+// copies; ok is false for the others. It reads nothing from the clusters.
+func (fl *Flow) Translate(_ context.Context, tp progress.Partition, g int64) (progress.Translation, bool, error) {
 	fl.mu.Lock()
-	p := fl.parts[partitionKey{topic, partition}]
+	p := fl.parts[tp]
 	fl.mu.Unlock()
 	if p == nil {
-		return Translation{}, false
+		return progress.Translation{}, false, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	tr := translate(p.m, p.mm2, g)
+	tr := progress.Translate(p.m, p.mm2, g)
 	tr.Target = p.target
-	return tr, true
+	return tr, true, nil
 }

@@ -8,7 +8,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -109,13 +111,19 @@ func TestSegmentsBelowTheLogStartAreDeleted(t *testing.T) {
 	}
 	r := start(t, cfg)
 	syncs := func() []int64 {
-		recs, err := readTopic(t.Context(), []kgo.Opt{kgo.SeedBrokers(tgt.Addr)}, "mm2-offset-syncs.source.internal")
+		recs := map[string]bool{}
+		err := cluster.ScanTopic(t.Context(), []kgo.Opt{kgo.SeedBrokers(tgt.Addr)}, "mm2-offset-syncs.source.internal", func(r *kgo.Record) {
+			recs[string(r.Key)] = r.Value != nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		var starts []int64
-		for k := range recs {
-			sk, ok, err := offsetmap.DecodeSegmentKey([]byte(k))
+		for k, live := range recs {
+			if !live {
+				continue
+			}
+			sk, ok, err := progress.DecodeSegmentKey([]byte(k))
 			if ok && err == nil {
 				starts = append(starts, sk.Source)
 			}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/progress"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/mm2"
@@ -25,7 +27,7 @@ type inflight struct {
 // partition is the copy state of one source partition. The task that copies
 // it and the producer's acknowledgements update it; the flusher reads it.
 type partition struct {
-	key     partitionKey
+	key     progress.Partition
 	target  string
 	topicID [16]byte
 
@@ -67,7 +69,7 @@ type Gap struct {
 	From, To int64
 }
 
-func newPartition(key partitionKey, target string, topicID [16]byte, m *offsetmap.Partition) *partition {
+func newPartition(key progress.Partition, target string, topicID [16]byte, m *offsetmap.Partition) *partition {
 	p := &partition{key: key, target: target, topicID: topicID, m: m, fail: func(error) {}}
 	p.ack = p.acked
 	return p
@@ -140,7 +142,7 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 	if err != nil {
 		if p.failed == nil || e.src < p.failedAt {
 			first := p.failed == nil
-			p.failed = fmt.Errorf("copy %s[%d] at offset %d: %w", p.key.topic, p.key.partition, e.src, err)
+			p.failed = fmt.Errorf("copy %s[%d] at offset %d: %w", p.key.Topic, p.key.Partition, e.src, err)
 			p.failedAt = e.src
 			if first {
 				p.fail(p.failed)
@@ -153,7 +155,7 @@ func (p *partition) acked(rec *kgo.Record, err error) {
 	}
 	segs, oerr := p.m.Observe(e.src, rec.Offset)
 	if oerr != nil {
-		p.failed = fmt.Errorf("copy %s[%d]: %w", p.key.topic, p.key.partition, oerr)
+		p.failed = fmt.Errorf("copy %s[%d]: %w", p.key.Topic, p.key.Partition, oerr)
 		p.failedAt = e.src
 		p.fail(p.failed)
 		return
@@ -190,32 +192,26 @@ func (p *partition) truncate(logStart int64) {
 	}
 }
 
-// pending is what the flusher must persist for a partition: segments to
-// write and to delete, then the progress they cover.
-type pending struct {
-	segments, deletes []offsetmap.Segment
-	end               *offsetmap.Segment
-	start             int64
-}
-
-func (p *partition) snapshot() pending {
+// pending takes what the flusher must persist of the partition: segments
+// to write and to delete, then its mark (written for source cluster
+// clusterID) when the progress moved.
+func (p *partition) pending(clusterID string) progress.Pending {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := pending{segments: p.segments, deletes: p.deletes}
+	s := progress.Pending{Partition: p.key, Segments: p.segments, Deletes: p.deletes}
 	p.segments, p.deletes = nil, nil
 	if p.dirty {
 		p.dirty = false
-		end := p.m.End()
-		s.end, s.start = &end, p.m.Start()
+		s.Mark = &progress.Mark{ClusterID: clusterID, TopicID: p.topicID, Start: p.m.Start(), End: p.m.End()}
 	}
 	return s
 }
 
 // unpersisted puts back what a failed flush could not write.
-func (p *partition) unpersisted(s pending) {
+func (p *partition) unpersisted(s progress.Pending) {
 	p.mu.Lock()
-	p.segments = append(s.segments, p.segments...)
-	p.deletes = append(s.deletes, p.deletes...)
+	p.segments = append(s.Segments, p.segments...)
+	p.deletes = append(s.Deletes, p.deletes...)
 	p.dirty = true
 	p.mu.Unlock()
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/progress"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/offsetmap"
@@ -20,7 +22,7 @@ import (
 func BenchmarkPartitionCopy(b *testing.B) {
 	for _, window := range []int{1, 100, 10_000} {
 		b.Run(fmt.Sprintf("window=%d", window), func(b *testing.B) {
-			p := newPartition(partitionKey{"bench", 0}, "bench", [16]byte{}, offsetmap.New(0, 0))
+			p := newPartition(progress.Partition{Topic: "bench", Partition: 0}, "bench", [16]byte{}, offsetmap.New(0, 0))
 			recs := make([]*kgo.Record, window)
 			for i := range recs {
 				recs[i] = &kgo.Record{Topic: "bench", Value: make([]byte, 1024), Timestamp: time.Now()}
@@ -53,7 +55,7 @@ func BenchmarkPartitionCopy(b *testing.B) {
 // BenchmarkPartitionCopyContended runs send and acked on two goroutines, as
 // the task and the producer's promise goroutine do, on one partition.
 func BenchmarkPartitionCopyContended(b *testing.B) {
-	p := newPartition(partitionKey{"bench", 0}, "bench", [16]byte{}, offsetmap.New(0, 0))
+	p := newPartition(progress.Partition{Topic: "bench", Partition: 0}, "bench", [16]byte{}, offsetmap.New(0, 0))
 	const window = 1024
 	recs := make([]*kgo.Record, window)
 	for i := range recs {
@@ -96,11 +98,11 @@ func BenchmarkPartitionCopyContended(b *testing.B) {
 
 // BenchmarkEncodeProgress is the flusher's cost per partition and flush.
 func BenchmarkEncodeProgress(b *testing.B) {
-	k := partitionKey{"app1-orders", 7}
-	pr := progress{clusterID: "J8qZ3bV5S1WcXyJ0bLrN9w", start: 1, end: offsetmap.Segment{Source: 1 << 40, Target: 1 << 39}}
+	k := progress.Partition{Topic: "app1-orders", Partition: 7}
+	pr := progress.Mark{ClusterID: "J8qZ3bV5S1WcXyJ0bLrN9w", Start: 1, End: offsetmap.Segment{Source: 1 << 40, Target: 1 << 39}}
 	var n int
 	for b.Loop() {
-		key, value := encodeProgress(k, pr)
+		key, value := progress.EncodeMark(k, pr)
 		n = len(key) + len(value)
 	}
 	b.SetBytes(int64(n))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/progress"
+
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/policy"
 )
@@ -58,14 +60,14 @@ func (fl *Flow) discoveryLoop(ctx context.Context) error {
 func (fl *Flow) releaseUnselected(ctx context.Context) error {
 	fl.mu.Lock()
 	filter := fl.filter
-	var keys []partitionKey
+	var keys []progress.Partition
 	unselected := map[string]bool{} // by topic: one match per topic, not per partition
 	for k := range fl.parts {
-		out, known := unselected[k.topic]
+		out, known := unselected[k.Topic]
 		if !known {
-			v, err := filter.Select(k.topic)
+			v, err := filter.Select(k.Topic)
 			out = err == nil && !v.Selected
-			unselected[k.topic] = out
+			unselected[k.Topic] = out
 		}
 		if out {
 			keys = append(keys, k)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/progress"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/cluster"
@@ -35,7 +37,7 @@ type resumeFrom struct {
 // the copy resumes after the last match. The previous owner may be a
 // kmirror worker or MirrorMaker 2. It returns how many records of each
 // partition matched.
-func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[partitionKey]int, error) {
+func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[progress.Partition]int, error) {
 	if len(todo) == 0 {
 		return nil, nil
 	}
@@ -46,7 +48,7 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[partitionKey
 		n        int64 // target records to compare
 		tgt, src []*kgo.Record
 	}
-	wants := map[partitionKey]*want{}
+	wants := map[progress.Partition]*want{}
 	tgtAt := map[string]map[int32]kgo.Offset{}
 	srcAt := map[string]map[int32]kgo.Offset{}
 	nsrc := 0
@@ -56,19 +58,19 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[partitionKey
 		if tgtAt[r.p.target] == nil {
 			tgtAt[r.p.target] = map[int32]kgo.Offset{}
 		}
-		tgtAt[r.p.target][r.p.key.partition] = kgo.NewOffset().At(r.from)
+		tgtAt[r.p.target][r.p.key.Partition] = kgo.NewOffset().At(r.from)
 		if end.Source >= r.srcEnd {
 			continue // nothing on the source to compare with
 		}
-		if srcAt[r.p.key.topic] == nil {
-			srcAt[r.p.key.topic] = map[int32]kgo.Offset{}
+		if srcAt[r.p.key.Topic] == nil {
+			srcAt[r.p.key.Topic] = map[int32]kgo.Offset{}
 		}
-		srcAt[r.p.key.topic][r.p.key.partition] = kgo.NewOffset().At(end.Source)
+		srcAt[r.p.key.Topic][r.p.key.Partition] = kgo.NewOffset().At(end.Source)
 		nsrc++
 	}
-	byTarget := map[partitionKey]partitionKey{} // target topic/partition → source
+	byTarget := map[progress.Partition]progress.Partition{} // target topic/partition → source
 	for _, r := range todo {
-		byTarget[partitionKey{r.p.target, r.p.key.partition}] = r.p.key
+		byTarget[progress.Partition{Topic: r.p.target, Partition: r.p.key.Partition}] = r.p.key
 	}
 
 	tgtCl, err := kgo.NewClient(append(cluster.Options(fl.tgt, nil), kgo.ConsumePartitions(tgtAt))...)
@@ -77,7 +79,7 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[partitionKey
 	}
 	defer tgtCl.Close()
 	if err := pollUntil(ctx, tgtCl, func(r *kgo.Record) bool {
-		w := wants[byTarget[partitionKey{r.Topic, r.Partition}]]
+		w := wants[byTarget[progress.Partition{Topic: r.Topic, Partition: r.Partition}]]
 		if int64(len(w.tgt)) < w.n && !r.Attrs.IsControl() {
 			w.tgt = append(w.tgt, r)
 		}
@@ -94,7 +96,7 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[partitionKey
 		}
 		defer srcCl.Close()
 		if err := pollUntil(ctx, srcCl, func(r *kgo.Record) bool {
-			w := wants[partitionKey{r.Topic, r.Partition}]
+			w := wants[progress.Partition{Topic: r.Topic, Partition: r.Partition}]
 			if len(w.src) < len(w.tgt) && !r.Attrs.IsControl() {
 				w.src = append(w.src, r)
 			}
@@ -104,7 +106,7 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[partitionKey
 		}
 	}
 
-	matched := make(map[partitionKey]int, len(todo))
+	matched := make(map[progress.Partition]int, len(todo))
 	for _, r := range todo {
 		w := wants[r.p.key]
 		matched[r.p.key] = r.p.adopt(w.src, w.tgt)
@@ -115,7 +117,7 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[partitionKey
 // pollUntil polls cl, giving each record to take, until take has said done
 // for parts partitions.
 func pollUntil(ctx context.Context, cl *kgo.Client, take func(*kgo.Record) (done bool), parts int) error {
-	done := map[partitionKey]bool{}
+	done := map[progress.Partition]bool{}
 	for len(done) < parts {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -127,7 +129,7 @@ func pollUntil(ctx context.Context, cl *kgo.Client, take func(*kgo.Record) (done
 			return ferr
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			k := partitionKey{r.Topic, r.Partition}
+			k := progress.Partition{Topic: r.Topic, Partition: r.Partition}
 			if !done[k] && take(r) {
 				done[k] = true
 				cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/progress"
+
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
@@ -60,7 +62,7 @@ func (s sharing) Assigned(ctx context.Context, ps workgroup.Partitions) {
 func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
 	fl.mu.Lock()
 	var topics []Topic
-	var keys []partitionKey
+	var keys []progress.Partition
 	for name, parts := range ps {
 		t, ok := fl.avail[name]
 		if !ok {
@@ -68,8 +70,8 @@ func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
 		}
 		topics = append(topics, t)
 		for _, p := range parts {
-			if _, running := fl.parts[partitionKey{name, p}]; !running && p < t.Partitions {
-				keys = append(keys, partitionKey{name, p})
+			if _, running := fl.parts[progress.Partition{Topic: name, Partition: p}]; !running && p < t.Partitions {
+				keys = append(keys, progress.Partition{Topic: name, Partition: p})
 			}
 		}
 	}
@@ -86,7 +88,7 @@ func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
 	}
 	count := map[string]int{}
 	for _, p := range parts {
-		count[p.key.topic]++
+		count[p.key.Topic]++
 	}
 	for _, t := range topics {
 		if count[t.Source] > 0 {
@@ -99,10 +101,10 @@ func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
 // Revoked stops copying partitions the group moves to another worker, and
 // persists their progress before the new owner starts.
 func (s sharing) Revoked(ctx context.Context, ps workgroup.Partitions) {
-	var keys []partitionKey
+	var keys []progress.Partition
 	for topic, parts := range ps {
 		for _, p := range parts {
-			keys = append(keys, partitionKey{topic, p})
+			keys = append(keys, progress.Partition{Topic: topic, Partition: p})
 		}
 	}
 	if err := s.fl.release(ctx, keys, "handed to another worker; progress persisted"); err != nil && ctx.Err() == nil {
@@ -121,10 +123,10 @@ func (s sharing) Revoked(ctx context.Context, ps workgroup.Partitions) {
 func (s sharing) Lost(ctx context.Context, ps workgroup.Partitions) {
 	fl := s.fl
 	fl.mu.Lock()
-	var keys []partitionKey
+	var keys []progress.Partition
 	for topic, parts := range ps {
 		for _, p := range parts {
-			k := partitionKey{topic, p}
+			k := progress.Partition{Topic: topic, Partition: p}
 			if part, ok := fl.parts[k]; ok {
 				part.discard()
 				delete(fl.parts, k)
@@ -168,7 +170,7 @@ func (s sharing) Lost(ctx context.Context, ps workgroup.Partitions) {
 // release stops copying partitions: fetching stops, the records in flight
 // are acknowledged, and the progress is persisted before they are
 // forgotten.
-func (fl *Flow) release(ctx context.Context, keys []partitionKey, why string) error {
+func (fl *Flow) release(ctx context.Context, keys []progress.Partition, why string) error {
 	fl.mu.Lock()
 	var gone []*partition
 	for _, k := range keys {
@@ -188,7 +190,7 @@ func (fl *Flow) release(ctx context.Context, keys []partitionKey, why string) er
 	for _, p := range gone {
 		for p.inFlight() > 0 {
 			if time.Now().After(deadline) {
-				return fmt.Errorf("stop copying %s[%d]: records still unacknowledged after %s", p.key.topic, p.key.partition, StopTimeout)
+				return fmt.Errorf("stop copying %s[%d]: records still unacknowledged after %s", p.key.Topic, p.key.Partition, StopTimeout)
 			}
 			select {
 			case <-ctx.Done():
@@ -204,7 +206,7 @@ func (fl *Flow) release(ctx context.Context, keys []partitionKey, why string) er
 	topics := map[string]int{}
 	for _, p := range gone {
 		delete(fl.parts, p.key)
-		topics[p.key.topic]++
+		topics[p.key.Topic]++
 	}
 	fl.mu.Unlock()
 	for topic, n := range topics {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/kmirror/kmirror/internal/progress"
+
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -40,13 +42,13 @@ type TakenOver struct {
 // mm2State is what MirrorMaker 2 left on the clusters for a flow.
 type mm2State struct {
 	// next is where MM2 resumes each partition, read from topic.
-	next  map[partitionKey]int64
+	next  map[progress.Partition]int64
 	topic string
 	// syncs are MM2's offset syncs, by partition.
-	syncs map[partitionKey]mm2.History
+	syncs map[progress.Partition]mm2.History
 	// elsewhere are the partitions whose syncs MM2 wrote at the other
 	// location than the flow's: a takeover carries them over.
-	elsewhere map[partitionKey]bool
+	elsewhere map[progress.Partition]bool
 }
 
 // readMM2SyncsElsewhere adds to st the MM2 offset syncs written at the
@@ -54,11 +56,15 @@ type mm2State struct {
 // default is the source, kmirror's the target — for the partitions st has
 // none of. A topic that does not exist or cannot be read holds none.
 func (fl *Flow) readMM2SyncsElsewhere(ctx context.Context, st *mm2State) error {
-	c, topic := offsetSyncsAt(fl.cfg, fl.src, fl.tgt, true)
-	found := map[partitionKey]mm2.History{}
+	at, topic := fl.cfg.OffsetSyncsElsewhere()
+	c := fl.tgt
+	if at == fl.src.Alias {
+		c = fl.src
+	}
+	found := map[progress.Partition]mm2.History{}
 	err := cluster.ScanTopic(ctx, cluster.Options(c, nil), topic, func(r *kgo.Record) {
 		if p, s, ok, _ := mm2.DecodeSync(r.Key, r.Value); ok {
-			k := partitionKey{p.Topic, p.Partition}
+			k := progress.Partition{Topic: p.Topic, Partition: p.Partition}
 			found[k] = found[k].Add(s)
 		}
 	})
@@ -79,7 +85,7 @@ func (fl *Flow) readMM2SyncsElsewhere(ctx context.Context, st *mm2State) error {
 }
 
 // takenOver tells whether MM2 copied partition k.
-func (s mm2State) takenOver(k partitionKey) bool {
+func (s mm2State) takenOver(k progress.Partition) bool {
 	_, committed := s.next[k]
 	return committed || len(s.syncs[k]) > 0
 }
@@ -88,7 +94,7 @@ func (s mm2State) takenOver(k partitionKey) bool {
 // the flow's source, from the first of its Connect offsets topics on the
 // target that holds any: the one the target's config names
 // (offset.storage.topic), then MM2's defaults.
-func (fl *Flow) readMM2Positions(ctx context.Context) (map[partitionKey]int64, string, error) {
+func (fl *Flow) readMM2Positions(ctx context.Context) (map[progress.Partition]int64, string, error) {
 	for _, topic := range withFirst(fl.tgt.ConnectOffsetsTopic, mm2.OffsetsTopics(fl.cfg.Source)) {
 		var recs []*kgo.Record
 		err := cluster.ScanTopic(ctx, cluster.Options(fl.tgt, nil), topic, func(r *kgo.Record) { recs = append(recs, r) })
@@ -105,9 +111,9 @@ func (fl *Flow) readMM2Positions(ctx context.Context) (map[partitionKey]int64, s
 			fl.log.Warn("ignoring unreadable records of MirrorMaker 2's offsets topic", "topic", topic, "err", err)
 		}
 		if len(pos) > 0 {
-			out := make(map[partitionKey]int64, len(pos))
+			out := make(map[progress.Partition]int64, len(pos))
 			for p, next := range pos {
-				out[partitionKey{p.Topic, p.Partition}] = next
+				out[progress.Partition{Topic: p.Topic, Partition: p.Partition}] = next
 			}
 			return out, topic, nil
 		}
@@ -157,7 +163,7 @@ func (fl *Flow) mm2Running(ctx context.Context) (string, error) {
 //
 // Unless dryRun, it first checks that MM2 stopped: taking over from an MM2
 // that still copies would copy every record twice.
-func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []partitionKey, byName map[string]Topic, srcStarts, srcEnds, tgtEnds kadm.ListedOffsets, dryRun bool) ([]*partition, []TakenOver, error) {
+func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Partition, byName map[string]Topic, srcStarts, srcEnds, tgtEnds kadm.ListedOffsets, dryRun bool) ([]*partition, []TakenOver, error) {
 	if len(keys) == 0 {
 		return nil, nil, nil
 	}
@@ -172,30 +178,31 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []partitionKey, 
 		out      []*partition
 		todo     []resumeFrom
 		reports  []TakenOver
-		compared = map[partitionKey]bool{}
+		compared = map[progress.Partition]bool{}
 	)
 	for _, k := range keys {
-		t := byName[k.topic]
-		rep := TakenOver{Topic: k.topic, Partition: k.partition, MM2Next: -1}
+		t := byName[k.Topic]
+		rep := TakenOver{Topic: k.Topic, Partition: k.Partition, MM2Next: -1}
 		if next, ok := st.next[k]; ok {
 			rep.MM2Next, rep.OffsetsTopic = next, st.topic
 		}
 		anchor, ok := st.syncs[k].Last()
 		if !ok {
-			_, other := offsetSyncsAt(fl.cfg, fl.src, fl.tgt, true)
+			_, syncs := fl.cfg.OffsetSyncs()
+			_, other := fl.cfg.OffsetSyncsElsewhere()
 			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: its offsets topic %s resumes it at %d, but neither %q nor %q (offset-syncs.topic.location target and source) holds an MM2 offset sync of it that kmirror can read: without one kmirror cannot tell where MM2's copies end",
-				k.topic, k.partition, st.topic, rep.MM2Next, fl.syncsTopic, other)}
+				k.Topic, k.Partition, st.topic, rep.MM2Next, syncs, other)}
 		}
 		rep.Anchor = anchor
-		srcStart, _ := srcStarts.Lookup(k.topic, k.partition)
-		srcEnd, _ := srcEnds.Lookup(k.topic, k.partition)
-		tgtEnd, _ := tgtEnds.Lookup(t.Target, k.partition)
+		srcStart, _ := srcStarts.Lookup(k.Topic, k.Partition)
+		srcEnd, _ := srcEnds.Lookup(k.Topic, k.Partition)
+		tgtEnd, _ := tgtEnds.Lookup(t.Target, k.Partition)
 		if srcStart.Err != nil || srcEnd.Err != nil || tgtEnd.Err != nil {
-			return nil, nil, fmt.Errorf("offsets of %s[%d]: %w", k.topic, k.partition, errors.Join(srcStart.Err, srcEnd.Err, tgtEnd.Err))
+			return nil, nil, fmt.Errorf("offsets of %s[%d]: %w", k.Topic, k.Partition, errors.Join(srcStart.Err, srcEnd.Err, tgtEnd.Err))
 		}
 		if anchor.Downstream >= tgtEnd.Offset {
 			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: its last offset sync names target offset %d, but %s[%d] on %q ends at %d: was the target topic deleted or truncated since?",
-				k.topic, k.partition, anchor.Downstream, t.Target, k.partition, fl.cfg.Target, tgtEnd.Offset)}
+				k.Topic, k.Partition, anchor.Downstream, t.Target, k.Partition, fl.cfg.Target, tgtEnd.Offset)}
 		}
 		p := newPartition(k, t.Target, t.ID, offsetmap.New(anchor.Upstream, anchor.Downstream))
 		p.mm2 = st.syncs[k]
@@ -207,7 +214,7 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []partitionKey, 
 			p.m = offsetmap.New(from, tgtEnd.Offset)
 			rep.Resume = from
 			fl.log.Warn("taking over from MirrorMaker 2 without comparing: the source no longer holds the record of MM2's last offset sync; records MM2 copied past its commit may be copied again",
-				"topic", k.topic, "partition", k.partition, "from", from)
+				"topic", k.Topic, "partition", k.Partition, "from", from)
 		} else {
 			todo = append(todo, resumeFrom{p: p, from: anchor.Downstream, tgtEnd: tgtEnd.Offset, srcEnd: srcEnd.Offset})
 			compared[k] = true
@@ -232,10 +239,10 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []partitionKey, 
 		n := matched[p.key]
 		if n == 0 {
 			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: the target record at %d is not the copy of source offset %d that MM2's last offset sync names: was a topic deleted and created again since MM2 copied it?",
-				p.key.topic, p.key.partition, rep.Anchor.Downstream, rep.Anchor.Upstream)}
+				p.key.Topic, p.key.Partition, rep.Anchor.Downstream, rep.Anchor.Upstream)}
 		}
 		rep.Resume = rep.Anchor.Upstream + int64(n)
-		log := fl.log.With("topic", p.key.topic, "partition", p.key.partition)
+		log := fl.log.With("topic", p.key.Topic, "partition", p.key.Partition)
 		if rep.MM2Next > rep.Resume {
 			log.Warn("the target's records do not match the source's up to where MirrorMaker 2 committed; copying resumes after the last match, and records MM2 copied past it may be copied again",
 				"mm2_committed", rep.MM2Next, "resume", rep.Resume)
@@ -257,24 +264,14 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []partitionKey, 
 // that MM2 wrote at the other location into the flow's offset-syncs topic,
 // in MM2's format, so that a restarted worker still translates what MM2
 // copied.
-func (fl *Flow) carryMM2Syncs(ctx context.Context, st mm2State, keys []partitionKey) error {
-	var recs []*kgo.Record
+func (fl *Flow) carryMM2Syncs(ctx context.Context, st mm2State, keys []progress.Partition) error {
+	carry := map[progress.Partition]mm2.History{}
 	for _, k := range keys {
-		if !st.elsewhere[k] {
-			continue
-		}
-		for _, s := range st.syncs[k] {
-			key, value := mm2.EncodeSync(mm2.Partition{Topic: k.topic, Partition: k.partition}, s)
-			recs = append(recs, &kgo.Record{Topic: fl.syncsTopic, Key: key, Value: value})
+		if st.elsewhere[k] {
+			carry[k] = st.syncs[k]
 		}
 	}
-	if len(recs) == 0 {
-		return nil
-	}
-	if err := fl.syncs.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("carry MirrorMaker 2's offset syncs over to %q: %w", fl.syncsTopic, err)
-	}
-	return nil
+	return fl.store.CarryMM2(ctx, carry)
 }
 
 // TakeoverPlan is what a flow would take over from MirrorMaker 2.
@@ -304,15 +301,19 @@ func PlanTakeover(ctx context.Context, f *config.Flow, src, tgt *config.Cluster,
 	}
 	defer fl.tgtCl.Close()
 	fl.srcAdm, fl.tgtAdm = kadm.NewClient(fl.srcCl), kadm.NewClient(fl.tgtCl)
+	if fl.cache, err = progress.NewCache(f, src, tgt, log); err != nil {
+		return TakeoverPlan{}, err
+	}
+	defer fl.cache.Close()
 	md, err := fl.srcAdm.BrokerMetadata(ctx)
 	if err != nil {
 		return TakeoverPlan{}, cluster.Explain(src, err)
 	}
 	fl.clusterID = md.Cluster
-	var keys []partitionKey
+	var keys []progress.Partition
 	for _, t := range topics {
 		for p := range t.Partitions {
-			keys = append(keys, partitionKey{t.Source, p})
+			keys = append(keys, progress.Partition{Topic: t.Source, Partition: p})
 		}
 	}
 	var plan TakeoverPlan

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -76,7 +77,7 @@ func TestTakeOverFromMM2(t *testing.T) {
 		{"app-b", 0, 85, 85, false},
 		{"app-b", 1, 5, 5, false},
 	} {
-		tr, ok := r.flow.Translate(c.topic, c.partition, c.g)
+		tr, ok, _ := r.flow.Translate(t.Context(), progress.Partition{Topic: c.topic, Partition: c.partition}, c.g)
 		if !ok || tr.Result != offsetmap.Exact || tr.Offset != c.want || tr.MM2 != c.mm2 {
 			t.Errorf("Translate(%s[%d], %d) = %+v, %v; want %d (mm2 %v)", c.topic, c.partition, c.g, tr, ok, c.want, c.mm2)
 		}
@@ -87,14 +88,14 @@ func TestTakeOverFromMM2(t *testing.T) {
 	// MM2's range as MM2 does.
 	cfg := flowConfig(t, src, tgt, identity)
 	f := cfg.Flows[0]
-	stored, err := ReadStored(context.Background(), f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
+	stored, err := progress.Read(context.Background(), f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr, _ := stored.Translate("app-a", 0, 30); !tr.MM2 || tr.Offset != 1 {
+	if tr, _, _ := stored.Translate(t.Context(), progress.Partition{Topic: "app-a"}, 30); !tr.MM2 || tr.Offset != 1 {
 		t.Errorf("stored Translate(app-a[0], 30) = %+v, want 1 as MM2 translates it", tr)
 	}
-	if tr, _ := stored.Translate("app-b", 0, 50); !tr.MM2 || tr.Offset != 41 {
+	if tr, _, _ := stored.Translate(t.Context(), progress.Partition{Topic: "app-b"}, 50); !tr.MM2 || tr.Offset != 41 {
 		t.Errorf("stored Translate(app-b[0], 50) = %+v, want 41 as MM2 translates it from its syncs carried over", tr)
 	}
 	r = start(t, cfg)
@@ -165,7 +166,7 @@ func TestPlanTakeover(t *testing.T) {
 	if got := tgt.EndOffsets(t, "app-a"); fmt.Sprint(got) != fmt.Sprint(ends) {
 		t.Errorf("the plan wrote to the target: %v, was %v", got, ends)
 	}
-	for _, topic := range []string{ProgressTopic("source")} {
+	for _, topic := range []string{f.ProgressTopic()} {
 		if tgt.TopicInfo(topic) != nil {
 			t.Errorf("the plan created %s", topic)
 		}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 
+	"github.com/kmirror/kmirror/internal/progress"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/time/rate"
@@ -29,7 +31,7 @@ type task struct {
 	valid func() bool
 
 	mu    sync.Mutex
-	parts map[partitionKey]*partition
+	parts map[progress.Partition]*partition
 	// copying is held while a fetch is handed to the producer, so that a
 	// removed partition gets no record after remove returns.
 	copying sync.Mutex
@@ -47,7 +49,7 @@ func newTask(id int, consumerOpts []kgo.Opt, producer *kgo.Client, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("task %d consumer: %w", id, err)
 	}
-	return &task{id: id, consumer: cl, producer: producer, log: log.With("task", id), parts: map[partitionKey]*partition{}}, nil
+	return &task{id: id, consumer: cl, producer: producer, log: log.With("task", id), parts: map[progress.Partition]*partition{}}, nil
 }
 
 // add starts copying partitions from their mirrored ends.
@@ -56,10 +58,10 @@ func (t *task) add(parts []*partition) {
 	t.mu.Lock()
 	for _, p := range parts {
 		t.parts[p.key] = p
-		if offsets[p.key.topic] == nil {
-			offsets[p.key.topic] = map[int32]kgo.Offset{}
+		if offsets[p.key.Topic] == nil {
+			offsets[p.key.Topic] = map[int32]kgo.Offset{}
 		}
-		offsets[p.key.topic][p.key.partition] = kgo.NewOffset().At(p.end().Source)
+		offsets[p.key.Topic][p.key.Partition] = kgo.NewOffset().At(p.end().Source)
 	}
 	t.mu.Unlock()
 	t.consumer.AddConsumePartitions(offsets)
@@ -67,7 +69,7 @@ func (t *task) add(parts []*partition) {
 
 // remove stops copying partitions: no record of theirs reaches the
 // producer after it returns.
-func (t *task) remove(keys []partitionKey) {
+func (t *task) remove(keys []progress.Partition) {
 	t.copying.Lock()
 	defer t.copying.Unlock()
 	topics := map[string][]int32{}
@@ -75,7 +77,7 @@ func (t *task) remove(keys []partitionKey) {
 	for _, k := range keys {
 		if _, ok := t.parts[k]; ok {
 			delete(t.parts, k)
-			topics[k.topic] = append(topics[k.topic], k.partition)
+			topics[k.Topic] = append(topics[k.Topic], k.Partition)
 		}
 	}
 	t.mu.Unlock()
@@ -87,7 +89,7 @@ func (t *task) remove(keys []partitionKey) {
 func (t *task) part(topic string, partition int32) *partition {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.parts[partitionKey{topic, partition}]
+	return t.parts[progress.Partition{Topic: topic, Partition: partition}]
 }
 
 // run copies until ctx ends.

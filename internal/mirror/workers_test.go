@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/progress"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,11 +46,11 @@ func unique(topic string, partitions int32, from, n int) []*kgo.Record {
 }
 
 // owned lists the partitions a worker copies.
-func owned(fl *Flow) map[partitionKey]bool {
+func owned(fl *Flow) map[progress.Partition]bool {
 	parts, _, _ := fl.Status()
-	out := map[partitionKey]bool{}
+	out := map[progress.Partition]bool{}
 	for _, p := range parts {
-		out[partitionKey{p.Topic, p.Partition}] = true
+		out[progress.Partition{Topic: p.Topic, Partition: p.Partition}] = true
 	}
 	return out
 }
@@ -61,7 +63,7 @@ func copiedAll(t *testing.T, src *testbed.Cluster, topic string, within time.Dur
 		for p, end := range src.EndOffsets(t, topic) {
 			done := false
 			for _, fl := range fls {
-				if _, next, ok := fl.Range(topic, p); ok && next == end {
+				if c, ok, _ := fl.Copied(t.Context(), progress.Partition{Topic: topic, Partition: p}); ok && c.Next == end {
 					done = true
 				}
 			}
@@ -251,7 +253,7 @@ func TestResumeAfterCrashRepeatsNothing(t *testing.T) {
 
 	w = start(t, cfg)
 	copiedAll(t, src, "app-a", 30*time.Second, w.flow)
-	if tr, ok := w.flow.Translate("app-a", 0, 700); !ok || tr.Offset != 700 {
+	if tr, ok, _ := w.flow.Translate(t.Context(), progress.Partition{Topic: "app-a"}, 700); !ok || tr.Offset != 700 {
 		t.Errorf("offset 700 of app-a[0] translates to %d (%v), want 700", tr.Offset, ok)
 	}
 	w.stop(t)

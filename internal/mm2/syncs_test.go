@@ -3,8 +3,6 @@ package mm2
 import (
 	"slices"
 	"testing"
-
-	"github.com/kmirror/kmirror/internal/offsetmap"
 )
 
 func syncRecord(topic string, partition int32, up, down int64) (key, value []byte) {
@@ -16,11 +14,6 @@ func TestDecodeSync(t *testing.T) {
 	p, s, ok, err := DecodeSync(key, value)
 	if err != nil || !ok || p != (Partition{"orders", 2}) || s != (Sync{100, 97}) {
 		t.Fatalf("DecodeSync = %v %v ok %v err %v", p, s, ok, err)
-	}
-	// kmirror's own segments share the topic and are not MM2's.
-	seg, segValue := offsetmap.EncodeSegment("orders", 2, offsetmap.Segment{Source: 5, Target: 5, Count: 3})
-	if _, _, ok, err := DecodeSync(seg, segValue); ok || err != nil {
-		t.Errorf("a kmirror segment decoded as an MM2 sync: ok %v err %v", ok, err)
 	}
 	if _, _, ok, err := DecodeSync(key, value[:12]); ok || err == nil {
 		t.Errorf("a short value: ok %v err %v, want an error", ok, err)

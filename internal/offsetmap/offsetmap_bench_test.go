@@ -45,32 +45,3 @@ func BenchmarkTranslateContiguous(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "translations/s")
 }
-
-// BenchmarkEncodeSegment is the cost of one offset-sync record, written
-// per new segment and flush.
-func BenchmarkEncodeSegment(b *testing.B) {
-	s := Segment{Source: 1 << 40, Target: 1 << 39, Count: 12345}
-	var n int
-	for b.Loop() {
-		k, v := EncodeSegment("app1-orders", 17, s)
-		n = len(k) + len(v)
-	}
-	b.SetBytes(int64(n))
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-}
-
-// BenchmarkDecodeSegment reads one back, as a restarting worker does for
-// every segment of its partitions.
-func BenchmarkDecodeSegment(b *testing.B) {
-	k, v := EncodeSegment("app1-orders", 17, Segment{Source: 1 << 40, Target: 1 << 39, Count: 12345})
-	b.SetBytes(int64(len(k) + len(v)))
-	for b.Loop() {
-		if _, _, err := DecodeSegmentKey(k); err != nil {
-			b.Fatal(err)
-		}
-		if _, _, err := DecodeSegmentValue(v); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-}

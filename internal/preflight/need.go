@@ -8,7 +8,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
@@ -154,7 +153,7 @@ func Derive(f *config.Flow, scope Scope) []Need {
 			add(alias, topic(name), "read "+what+" back at start (Fetch)", OpRead)
 		}
 	}
-	internal(tgt, mirror.ProgressTopic(src), "the copy progress", true)
+	internal(tgt, f.ProgressTopic(), "the copy progress", true)
 	if f.OffsetSyncsLocation == "source" {
 		internal(src, f.Replication.OffsetSyncsTopic(tgt), "the offset map ("+config.KeyOffsetSyncsLocation+"=source)", true)
 		needs = append(needs, idempotent(src))

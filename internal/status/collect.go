@@ -15,26 +15,17 @@ import (
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
 // DefaultMaxLag is the replication lag under which a group may be switched.
 const DefaultMaxLag = 10 * time.Second
 
-// Progress is where a flow has copied each source partition to, and how
-// its offsets translate: the stored state (mirror.Stored) when the status is
-// read from outside the workers, the live flow inside one.
-type Progress interface {
-	// Range returns the first source offset the offset map covers and the
-	// next source offset to copy; ok is false when nothing was copied.
-	Range(topic string, partition int32) (start, next int64, ok bool)
-	// Translate translates a committed source offset: exactly, or as
-	// MirrorMaker 2 would below where kmirror took over from it.
-	Translate(topic string, partition int32, g int64) (mirror.Translation, bool)
-}
-
 // Live is what a running worker knows beyond the clusters.
 type Live struct {
-	Progress  Progress
+	// View is the worker's view of the flow's progress: from memory for
+	// what it copies, from the clusters for the rest.
+	View      progress.View
 	Blocked   []mirror.Blocked
 	Heartbeat *Heartbeat
 }
@@ -125,30 +116,30 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	src, tgt := kadm.NewClient(c.clients[f.Source]), kadm.NewClient(c.clients[f.Target])
 	fail := func(err error) { out.Errors = append(out.Errors, err.Error()) }
 
-	var prog Progress
+	var view progress.View
 	if c.opts.Live != nil {
 		if live, ok := c.opts.Live(f.Name()); ok {
-			prog = live.Progress
+			view = live.View
 			for _, b := range live.Blocked {
 				out.Blocked = append(out.Blocked, Blocked{Topic: b.Topic, Reason: b.Reason})
 			}
 			out.Heartbeat = live.Heartbeat
 		}
 	}
-	if prog == nil {
-		stored, err := mirror.ReadStored(ctx, f, c.cfg.Cluster(f.Source), c.cfg.Cluster(f.Target), c.log)
+	if view == nil {
+		saved, err := progress.Read(ctx, f, c.cfg.Cluster(f.Source), c.cfg.Cluster(f.Target), c.log)
 		if err != nil {
 			fail(fmt.Errorf("read the stored progress of %s: %w", f.Name(), err))
 			return out
 		}
-		prog = storedProgress(stored)
+		view = saved
 	}
 	sel, err := mirror.Discover(ctx, src, f)
 	if err != nil {
 		fail(err)
 		return out
 	}
-	topics, err := c.topics(ctx, f, src, sel.Topics, prog)
+	topics, err := c.topics(ctx, f, src, sel.Topics, view)
 	if err != nil {
 		fail(err)
 	}
@@ -157,7 +148,7 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	for _, t := range topics {
 		lagOf[t.Topic] = t.LagSeconds
 	}
-	groups, err := c.groups(ctx, f, src, tgt, prog, lagOf)
+	groups, err := c.groups(ctx, f, src, tgt, view, lagOf)
 	if err != nil {
 		fail(err)
 	}
@@ -165,23 +156,8 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	return out
 }
 
-// storedProgress is the Progress of a flow read from the clusters.
-type storedProgress mirror.Stored
-
-func (s storedProgress) Range(topic string, partition int32) (int64, int64, bool) {
-	p, ok := s[mirror.TopicPartition{Topic: topic, Partition: partition}]
-	if !ok {
-		return 0, 0, false
-	}
-	return p.Map.Start(), p.Map.End().Source, true
-}
-
-func (s storedProgress) Translate(topic string, partition int32, g int64) (mirror.Translation, bool) {
-	return mirror.Stored(s).Translate(topic, partition, g)
-}
-
 // topics computes the lag of every selected topic.
-func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client, sel []mirror.Topic, prog Progress) ([]Topic, error) {
+func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client, sel []mirror.Topic, view progress.View) ([]Topic, error) {
 	if len(sel) == 0 {
 		return []Topic{}, nil
 	}
@@ -210,12 +186,20 @@ func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client
 				continue
 			}
 			part := Partition{Partition: p, SourceEnd: e.Offset}
-			start, next, ok := prog.Range(t.Source, p)
-			from := next
+			copied, ok, err := view.Copied(ctx, progress.Partition{Topic: t.Source, Partition: p})
+			if err != nil {
+				return out, fmt.Errorf("read the progress of %s: %w", f.Name(), err)
+			}
+			s, sok := starts.Lookup(t.Source, p)
+			from := copied.Next
 			if ok {
-				part.Next = &next
-				tp.Copied += next - start
-			} else if s, sok := starts.Lookup(t.Source, p); sok && s.Err == nil {
+				part.Next = &copied.Next
+				tp.Copied += copied.Next - copied.Start
+				part.Stopped = copied.Stopped
+				if part.Stopped == "" && sok && s.Err == nil {
+					part.Stopped = stoppedBy(f, copied.Next, s.Offset, e.Offset)
+				}
+			} else if sok && s.Err == nil {
 				from = s.Offset
 			}
 			part.LagRecords = max(0, e.Offset-from)
@@ -233,7 +217,7 @@ func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client
 		t := &out[i]
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
-			if age, ok := ages[mirror.TopicPartition{Topic: t.Topic, Partition: p.Partition}]; ok && p.LagRecords > 0 {
+			if age, ok := ages[progress.Partition{Topic: t.Topic, Partition: p.Partition}]; ok && p.LagRecords > 0 {
 				p.LagSeconds = age.Seconds()
 				t.LagSeconds = max(t.LagSeconds, p.LagSeconds)
 			}
@@ -305,8 +289,8 @@ const OldestTimeout = 3 * time.Second
 // oldest fetches the next record to copy of each lagging partition and
 // returns how old each is. A partition whose record did not arrive in time
 // is left out.
-func (c *Collector) oldest(ctx context.Context, f *config.Flow, lagging map[string]map[int32]kgo.Offset, now time.Time) map[mirror.TopicPartition]time.Duration {
-	ages := map[mirror.TopicPartition]time.Duration{}
+func (c *Collector) oldest(ctx context.Context, f *config.Flow, lagging map[string]map[int32]kgo.Offset, now time.Time) map[progress.Partition]time.Duration {
+	ages := map[progress.Partition]time.Duration{}
 	want := 0
 	for _, ps := range lagging {
 		want += len(ps)
@@ -329,7 +313,7 @@ func (c *Collector) oldest(ctx context.Context, f *config.Flow, lagging map[stri
 			if len(p.Records) == 0 {
 				return
 			}
-			k := mirror.TopicPartition{Topic: p.Topic, Partition: p.Partition}
+			k := progress.Partition{Topic: p.Topic, Partition: p.Partition}
 			if _, done := ages[k]; !done {
 				ages[k] = max(0, now.Sub(p.Records[0].Timestamp))
 				cl.PauseFetchPartitions(map[string][]int32{p.Topic: {p.Partition}})
@@ -337,4 +321,18 @@ func (c *Collector) oldest(ctx context.Context, f *config.Flow, lagging map[stri
 		})
 	}
 	return ages
+}
+
+// stoppedBy says why the worker that copies a partition stops it, as the
+// source's log tells it, when its next offset to copy is next and the
+// source holds [logStart, logEnd): what a reader outside the workers sees
+// of a stopped partition.
+func stoppedBy(f *config.Flow, next, logStart, logEnd int64) string {
+	switch {
+	case next > logEnd:
+		return progress.ReasonTruncated
+	case next < logStart && f.OvertakenPolicy != "skip":
+		return progress.ReasonOvertaken(next, logStart)
+	}
+	return ""
 }

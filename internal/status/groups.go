@@ -13,6 +13,7 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
 // States of a group partition.
@@ -26,7 +27,7 @@ const (
 
 // groups computes the state and verdict of every selected group. lagOf
 // holds the lag in seconds of each selected source topic.
-func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.Client, prog Progress, lagOf map[string]float64) ([]Group, error) {
+func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.Client, view progress.View, lagOf map[string]float64) ([]Group, error) {
 	names, err := checkpoint.SelectGroups(ctx, src, f.Source, policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude})
 	if err != nil {
 		return []Group{}, err
@@ -74,7 +75,10 @@ func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.C
 			if t, ok := tgtFetched.Lookup(gp.TargetTopic, o.Partition); ok && t.Err == nil && t.At >= 0 {
 				gp.Target = &t.At
 			}
-			tr, ok := prog.Translate(o.Topic, o.Partition, o.At)
+			tr, ok, err := view.Translate(ctx, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
+			if err != nil {
+				return out, fmt.Errorf("read the progress of %s: %w", f.Name(), err)
+			}
 			if ok && tr.MM2 {
 				if prior == nil {
 					prior = c.readCheckpoints(ctx, f)

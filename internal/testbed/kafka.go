@@ -124,6 +124,24 @@ func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 	}
 }
 
+// WaitUntil polls check until it returns nil, failing t with the last
+// error check returned once within has passed: for conditions whose
+// failure should say what is still missing.
+func WaitUntil(t testing.TB, within time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %v", within, what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // SameRecord reports how two records differ in what a mirror must keep:
 // key, value (nil is not empty), headers, timestamp.
 func SameRecord(a, b *kgo.Record) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -37,10 +38,10 @@ func flowConfig(t testing.TB, src, tgt *testbed.Cluster, lines string) *config.C
 // cleanly, so that the progress is persisted.
 func mirrorAll(t testing.TB, cfg *config.Config, src *testbed.Cluster, topics ...string) {
 	t.Helper()
-	want := map[mirror.TopicPartition]int64{}
+	want := map[progress.Partition]int64{}
 	for _, topic := range topics {
 		for p, end := range src.EndOffsets(t, topic) {
-			want[mirror.TopicPartition{Topic: topic, Partition: p}] = end
+			want[progress.Partition{Topic: topic, Partition: p}] = end
 		}
 	}
 	f := cfg.Flows[0]
@@ -64,7 +65,7 @@ func mirrorAll(t testing.TB, cfg *config.Config, src *testbed.Cluster, topics ..
 		parts, _, _ := fl.Status()
 		n := 0
 		for _, p := range parts {
-			if end, ok := want[mirror.TopicPartition{Topic: p.Topic, Partition: p.Partition}]; ok && p.Next >= end {
+			if end, ok := want[progress.Partition{Topic: p.Topic, Partition: p.Partition}]; ok && p.Next >= end {
 				n++
 			}
 		}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
 // Defaults of Options.
@@ -117,11 +117,11 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 // partitions to compare, and those that need no reading (not mirrored yet,
 // recreated).
 func plan(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics []string, o Options, log *slog.Logger) ([]job, []Partition, error) {
-	stored, err := mirror.ReadStored(ctx, f, src, tgt, log)
+	stored, err := progress.Read(ctx, f, src, tgt, log)
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
 		// The flow never ran: the topics it stores its progress in
 		// are not there yet.
-		stored, err = mirror.Stored{}, nil
+		stored, err = progress.Snapshot{}, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the stored progress: %w", err)
@@ -182,7 +182,7 @@ func plan(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics 
 		d := details[t]
 		for _, pd := range d.Partitions.Sorted() {
 			p := &Partition{Flow: f.Name(), Topic: t, TargetTopic: targets[i], Partition: pd.Partition, Mismatches: []Mismatch{}}
-			sp, ok := stored[mirror.TopicPartition{Topic: t, Partition: pd.Partition}]
+			sp, ok := stored[progress.Partition{Topic: t, Partition: pd.Partition}]
 			switch {
 			case !ok:
 				p.State = StateNotMirrored

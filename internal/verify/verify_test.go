@@ -13,8 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -193,11 +193,11 @@ func alterCopy(t *testing.T, cfg *config.Config, src, tgt *testbed.Cluster, part
 	srcCfg, tgtCfg := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	stored, err := mirror.ReadStored(ctx, f, srcCfg, tgtCfg, testLogger())
+	stored, err := progress.Read(ctx, f, srcCfg, tgtCfg, testLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := mirror.TopicPartition{Topic: "orders", Partition: partition}
+	tp := progress.Partition{Topic: "orders", Partition: partition}
 	sp := stored[tp]
 	end := sp.Map.End()
 	if srcEnd := src.EndOffsets(t, "orders")[partition]; srcEnd != end.Source {
@@ -217,7 +217,7 @@ func alterCopy(t *testing.T, cfg *config.Config, src, tgt *testbed.Cluster, part
 	}
 	segs := append(slices.Clone(sp.Map.Segments()), offsetmap.Segment{Source: orig.Offset, Target: cp.Offset, Count: 1})
 	sp.Map = offsetmap.Restore(sp.Map.Start(), offsetmap.Segment{Source: orig.Offset + 1, Target: cp.Offset + 1}, segs)
-	if err := mirror.WriteStored(ctx, f, srcCfg, tgtCfg, tp, sp); err != nil {
+	if err := progress.Write(ctx, f, srcCfg, tgtCfg, tp, sp); err != nil {
 		t.Fatal(err)
 	}
 }

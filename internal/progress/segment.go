@@ -1,9 +1,10 @@
-package offsetmap
+package progress
 
 import (
 	"fmt"
 
 	"github.com/kmirror/kmirror/internal/kstruct"
+	"github.com/kmirror/kmirror/internal/offsetmap"
 )
 
 // The offset-syncs topic holds one record per segment, so that old committed
@@ -26,7 +27,7 @@ type SegmentKey struct {
 }
 
 // EncodeSegment returns the record key and value of a segment.
-func EncodeSegment(topic string, partition int32, s Segment) (key, value []byte) {
+func EncodeSegment(topic string, partition int32, s offsetmap.Segment) (key, value []byte) {
 	k := kstruct.Writer{B: make([]byte, 0, 16+len(topic))}
 	k.Int16(segmentFormat)
 	k.String(topic)

@@ -1,0 +1,96 @@
+package progress
+
+import (
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mm2"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+// A Cache reads the topics whole once, then only what was written since:
+// a later Read sees new marks, new segments, tombstones and MM2 syncs, in
+// the order they were written, and reads no record twice.
+func TestCacheCatchesUp(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"`)), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.Flows[0]
+	srcCfg, tgtCfg := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
+	store := NewStore(f, tgt.Client(t), tgt.Client(t))
+	if err := store.Ensure(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCache(f, srcCfg, tgtCfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a, b, z := Partition{Topic: "app-a", Partition: 0}, Partition{Topic: "app-b", Partition: 1}, Partition{Topic: "app-z", Partition: 0}
+	m := offsetmap.New(0, 0)
+	if _, err := m.Observe(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	mark := func(_ Partition, m *offsetmap.Partition) *Mark {
+		return &Mark{ClusterID: "c", Start: m.Start(), End: m.End()}
+	}
+	zm := &Mark{ClusterID: "c", Start: 1, End: offsetmap.Segment{Source: 2, Target: 2}}
+	if _, err := store.Flush(t.Context(), "w1", []Pending{{Partition: a, Segments: m.Segments(), Mark: mark(a, m)}, {Partition: z, Mark: zm}}); err != nil {
+		t.Fatal(err)
+	}
+	snap, _, err := c.Read(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snap[a]; got.Map == nil || got.Map.End().Source != 1 || got.ClusterID != "c" {
+		t.Fatalf("first read: %+v", snap)
+	}
+	// The records read so far are deleted: a cache that read the topic
+	// whole again would lose z, which nothing writes again.
+	if err := tgt.DeleteRecords(f.ProgressTopic(), 0, 2); err != nil {
+		t.Fatal(err)
+	}
+
+	// More: a's map moves on (a new segment after a gap), b appears, MM2
+	// left a sync of b, and a's first segment is deleted.
+	if _, err := m.Observe(5, 1); err != nil {
+		t.Fatal(err)
+	}
+	old := m.Segments()[0]
+	pending := []Pending{
+		{Partition: a, Segments: m.Segments()[1:], Deletes: []offsetmap.Segment{old}, Mark: mark(a, m)},
+		{Partition: b, Mark: &Mark{ClusterID: "c", Start: 7, End: offsetmap.Segment{Source: 7, Target: 3}}},
+	}
+	if _, err := store.Flush(t.Context(), "w1", pending); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CarryMM2(t.Context(), map[Partition]mm2.History{b: {{Upstream: 4, Downstream: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	// A read within maxAge does not catch up.
+	if s, _, _ := c.Read(t.Context(), time.Hour); len(s) != 2 {
+		t.Errorf("a read within maxAge caught up: %d partitions", len(s))
+	}
+	snap, hist, err := c.Read(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := snap[a].Map; got.End().Source != 6 || len(got.Segments()) != 1 || got.Segments()[0].Source != 5 {
+		t.Errorf("a after the second read: end %+v segments %+v", got.End(), got.Segments())
+	}
+	if got := snap[b]; got.Map == nil || got.Map.Start() != 7 || len(got.MM2) != 1 || len(hist[b]) != 1 {
+		t.Errorf("b after the second read: %+v, MM2 %v", got, hist[b])
+	}
+	if tr, ok, _ := snap.Translate(t.Context(), b, 4); !ok || !tr.MM2 || tr.Offset != 2 {
+		t.Errorf("b's offset 4 translates to %+v (%v), want 2 from MM2's sync", tr, ok)
+	}
+	if got := snap[z]; got.Mark != *zm {
+		t.Errorf("z after the second read: %+v, want %+v: the cache read the topic whole again", got.Mark, *zm)
+	}
+}

@@ -1,0 +1,164 @@
+package progress
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/kmirror/kmirror/internal/mm2"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+)
+
+// View is what kmirror knows of a flow's source partitions, as one reader
+// sees it: a running worker (from memory, for the partitions it copies) or
+// a command (from the clusters). Every method may read the clusters, under
+// ctx; ok is false when nothing of the partition is known to be copied.
+type View interface {
+	// Copied says how far a source partition is copied, and whether it is
+	// stopped.
+	Copied(ctx context.Context, p Partition) (c Copied, ok bool, err error)
+	// Translate translates the committed source offset g of a partition:
+	// exactly, or as MirrorMaker 2 would below where kmirror took the
+	// partition over from it.
+	Translate(ctx context.Context, p Partition, g int64) (t Translation, ok bool, err error)
+}
+
+// Copied is how far one source partition is copied.
+type Copied struct {
+	// Start is the first source offset the offset map covers; Next the
+	// next source offset to copy.
+	Start, Next int64
+	// Stopped says why copying the partition stopped, when it did.
+	Stopped string
+}
+
+// Translation is a committed source offset translated to the target.
+type Translation struct {
+	Target string // the target topic (empty from the saved state)
+	Offset int64
+	Result offsetmap.Result
+	// MM2 says the offset lies in the range MirrorMaker 2 copied before
+	// kmirror took the partition over, and was translated from MM2's
+	// offset syncs as MM2 translates it: Result is then Exact in the sense
+	// of "translated", and the group may read again up to offset.lag.max
+	// records MM2 copied, never skip one; or Expired, below every sync
+	// MM2 left. Without MM2 a translation is exact: the group resumes at
+	// the record after its last one.
+	MM2 bool
+}
+
+// Translate translates the committed offset g of a partition with its
+// exact map m, and, below what m covers, with MM2's syncs h.
+func Translate(m *offsetmap.Partition, h mm2.History, g int64) Translation {
+	off, res := m.Translate(g)
+	if res == offsetmap.Expired && len(h) > 0 {
+		mo, ok := h.Translate(g)
+		if !ok {
+			// Below every MM2 sync left: MM2 could not translate it either.
+			return Translation{Offset: off, Result: res, MM2: true}
+		}
+		return Translation{Offset: mo, Result: offsetmap.Exact, MM2: true}
+	}
+	return Translation{Offset: off, Result: res}
+}
+
+// Saved is what a flow persisted about one source partition.
+type Saved struct {
+	Mark
+	// Map is the exact offset map: its Start is the first source offset it
+	// covers, its End the next source offset to copy and the next target
+	// offset.
+	Map *offsetmap.Partition
+	// MM2 are MirrorMaker 2's offset syncs of the partition, when kmirror
+	// took it over from MM2: they translate the offsets below Map's start.
+	MM2 mm2.History
+}
+
+// Snapshot is what a flow persisted on the clusters, as a restarted worker
+// finds it. It is a View that reads nothing more.
+type Snapshot map[Partition]Saved
+
+// Copied implements View. A saved partition is never stopped: only the
+// worker that copies it knows that (see Stopped for what a reader outside
+// the workers can tell).
+func (s Snapshot) Copied(_ context.Context, p Partition) (Copied, bool, error) {
+	sp, ok := s[p]
+	if !ok {
+		return Copied{}, false, nil
+	}
+	return Copied{Start: sp.Map.Start(), Next: sp.Map.End().Source}, true, nil
+}
+
+// Translate implements View.
+func (s Snapshot) Translate(_ context.Context, p Partition, g int64) (Translation, bool, error) {
+	sp, ok := s[p]
+	if !ok {
+		return Translation{}, false, nil
+	}
+	return Translate(sp.Map, sp.MM2, g), true, nil
+}
+
+// Reasons a worker stops copying a partition, which a reader outside the
+// workers can tell from the progress and the source's log too.
+const (
+	// ReasonTruncated: the next offset to copy lies past the source's log
+	// end.
+	ReasonTruncated = "the source log ends before the next offset to copy (truncated after an unclean leader election?); partition stopped"
+)
+
+// ReasonOvertaken says that the source's retention deleted the offsets
+// from next up to logStart before they were copied, with
+// retention.overtaken.policy=stop.
+func ReasonOvertaken(next, logStart int64) string {
+	return fmt.Sprintf("the source deleted offsets %d to %d before they were copied; partition stopped (retention.overtaken.policy=stop): "+
+		"set it to skip to accept the loss, or re-copy the topic", next, logStart-1)
+}
+
+// Layered is a running worker's View: it answers from live (the
+// partitions the worker copies), and from what saved returns for the
+// others, calling saved at most once.
+func Layered(live View, saved func(context.Context) (Snapshot, error)) View {
+	return &layered{live: live, saved: saved}
+}
+
+type layered struct {
+	live  View
+	saved func(context.Context) (Snapshot, error)
+
+	mu   sync.Mutex
+	snap Snapshot
+	err  error
+	read bool
+}
+
+func (l *layered) others(ctx context.Context) (Snapshot, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.read {
+		l.snap, l.err = l.saved(ctx)
+		l.read = true
+	}
+	return l.snap, l.err
+}
+
+func (l *layered) Copied(ctx context.Context, p Partition) (Copied, bool, error) {
+	if c, ok, err := l.live.Copied(ctx, p); ok || err != nil {
+		return c, ok, err
+	}
+	s, err := l.others(ctx)
+	if err != nil {
+		return Copied{}, false, err
+	}
+	return s.Copied(ctx, p)
+}
+
+func (l *layered) Translate(ctx context.Context, p Partition, g int64) (Translation, bool, error) {
+	if t, ok, err := l.live.Translate(ctx, p, g); ok || err != nil {
+		return t, ok, err
+	}
+	s, err := l.others(ctx)
+	if err != nil {
+		return Translation{}, false, err
+	}
+	return s.Translate(ctx, p, g)
+}
