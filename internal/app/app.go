@@ -138,12 +138,12 @@ func (a *App) Run(ctx context.Context) error {
 			return nil
 		})
 		g.Go(func() error {
-			srcCl, err := kgo.NewClient(cluster.Options(src, nil)...)
+			srcCl, err := kgo.NewClient(cluster.Options(src, a.log)...)
 			if err != nil {
 				return err
 			}
 			defer srcCl.Close()
-			tgtCl, err := kgo.NewClient(cluster.Options(tgt, nil)...)
+			tgtCl, err := kgo.NewClient(cluster.Options(tgt, a.log)...)
 			if err != nil {
 				return err
 			}

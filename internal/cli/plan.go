@@ -49,12 +49,12 @@ func planCmd(g *globals) *cobra.Command {
 
 func plan(ctx context.Context, cfg *config.Config, f *config.Flow, log *slog.Logger) (mirror.Plan, error) {
 	src, tgt := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
-	srcCl, err := kgo.NewClient(cluster.Options(src, nil)...)
+	srcCl, err := kgo.NewClient(cluster.Options(src, log)...)
 	if err != nil {
 		return mirror.Plan{}, err
 	}
 	defer srcCl.Close()
-	tgtCl, err := kgo.NewClient(cluster.Options(tgt, nil)...)
+	tgtCl, err := kgo.NewClient(cluster.Options(tgt, log)...)
 	if err != nil {
 		return mirror.Plan{}, err
 	}

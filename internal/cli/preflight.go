@@ -57,7 +57,11 @@ prefixes for "prefix.*", and "*" for any other regular expression.`,
 				_, err = g.stdout.Write(out)
 				return err
 			}
-			rep, err := preflight.Run(cmd.Context(), cfg, preflightTimeout)
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			rep, err := preflight.Run(cmd.Context(), cfg, preflightTimeout, log)
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}

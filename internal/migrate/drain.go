@@ -57,7 +57,7 @@ func NewDrainer(ctx context.Context, cfg *config.Config, topics []string, log *s
 		ends: map[progress.Partition]int64{}, first: true}
 	found := map[string]bool{}
 	for _, f := range cfg.Flows {
-		cl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Source), nil)...)
+		cl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Source), log)...)
 		if err != nil {
 			d.Close()
 			return nil, err

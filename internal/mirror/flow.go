@@ -187,14 +187,14 @@ func (fl *Flow) Run(parent context.Context) error {
 
 func (fl *Flow) open(ctx context.Context) error {
 	var err error
-	if fl.srcCl, err = kgo.NewClient(append(cluster.Options(fl.src, nil), cluster.ConsumerOptions(fl.cfg.Consumer)...)...); err != nil {
+	if fl.srcCl, err = kgo.NewClient(append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...)...); err != nil {
 		return fmt.Errorf("source client: %w", err)
 	}
-	if fl.tgtCl, err = kgo.NewClient(cluster.Options(fl.tgt, nil)...); err != nil {
+	if fl.tgtCl, err = kgo.NewClient(cluster.Options(fl.tgt, fl.log)...); err != nil {
 		return fmt.Errorf("target client: %w", err)
 	}
 	fl.srcAdm, fl.tgtAdm = kadm.NewClient(fl.srcCl), kadm.NewClient(fl.tgtCl)
-	popts := append(cluster.Options(fl.tgt, nil), cluster.ProducerOptions(fl.cfg.Producer)...)
+	popts := append(cluster.Options(fl.tgt, fl.log), cluster.ProducerOptions(fl.cfg.Producer)...)
 	popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if fl.producer, err = kgo.NewClient(popts...); err != nil {
 		return fmt.Errorf("producer: %w", err)
@@ -463,7 +463,7 @@ func (fl *Flow) assign(parts []*partition) error {
 	want := min(fl.cfg.TasksMax, len(fl.parts)+len(parts))
 	started := len(fl.tasks)
 	for len(fl.tasks) < want {
-		t, err := newTask(len(fl.tasks), append(cluster.Options(fl.src, nil), cluster.ConsumerOptions(fl.cfg.Consumer)...), fl.producer, fl.log)
+		t, err := newTask(len(fl.tasks), append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...), fl.producer, fl.log)
 		if err != nil {
 			return err
 		}

@@ -73,7 +73,7 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[progress.Par
 		byTarget[progress.Partition{Topic: r.p.target, Partition: r.p.key.Partition}] = r.p.key
 	}
 
-	tgtCl, err := kgo.NewClient(append(cluster.Options(fl.tgt, nil), kgo.ConsumePartitions(tgtAt))...)
+	tgtCl, err := kgo.NewClient(append(cluster.Options(fl.tgt, fl.log), kgo.ConsumePartitions(tgtAt))...)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[progress.Par
 	}
 
 	if nsrc > 0 {
-		srcCl, err := kgo.NewClient(append(append(cluster.Options(fl.src, nil), cluster.ConsumerOptions(fl.cfg.Consumer)...),
+		srcCl, err := kgo.NewClient(append(append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...),
 			kgo.ConsumePartitions(srcAt), kgo.ConsumeResetOffset(kgo.NoResetOffset()))...)
 		if err != nil {
 			return nil, err

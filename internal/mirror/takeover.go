@@ -62,7 +62,7 @@ func (fl *Flow) readMM2SyncsElsewhere(ctx context.Context, st *mm2State) error {
 		c = fl.src
 	}
 	found := map[progress.Partition]mm2.History{}
-	err := cluster.ScanTopic(ctx, cluster.Options(c, nil), topic, func(r *kgo.Record) {
+	err := cluster.ScanTopic(ctx, cluster.Options(c, fl.log), topic, func(r *kgo.Record) {
 		if p, s, ok, _ := mm2.DecodeSync(r.Key, r.Value); ok {
 			k := progress.Partition{Topic: p.Topic, Partition: p.Partition}
 			found[k] = found[k].Add(s)
@@ -97,7 +97,7 @@ func (s mm2State) takenOver(k progress.Partition) bool {
 func (fl *Flow) readMM2Positions(ctx context.Context) (map[progress.Partition]int64, string, error) {
 	for _, topic := range withFirst(fl.tgt.ConnectOffsetsTopic, mm2.OffsetsTopics(fl.cfg.Source)) {
 		var recs []*kgo.Record
-		err := cluster.ScanTopic(ctx, cluster.Options(fl.tgt, nil), topic, func(r *kgo.Record) { recs = append(recs, r) })
+		err := cluster.ScanTopic(ctx, cluster.Options(fl.tgt, fl.log), topic, func(r *kgo.Record) { recs = append(recs, r) })
 		if errors.Is(err, kerr.TopicAuthorizationFailed) {
 			fl.log.Info("cannot read MirrorMaker 2's offsets topic, so cannot take over from an MM2 that wrote there: grant Read and Describe on it to take over",
 				"topic", topic, "cluster", fl.cfg.Target)
@@ -292,11 +292,11 @@ type TakeoverPlan struct {
 func PlanTakeover(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics []Topic, log *slog.Logger) (TakeoverPlan, error) {
 	fl := NewFlow(f, src, tgt, log)
 	var err error
-	if fl.srcCl, err = kgo.NewClient(append(cluster.Options(src, nil), cluster.ConsumerOptions(f.Consumer)...)...); err != nil {
+	if fl.srcCl, err = kgo.NewClient(append(cluster.Options(src, fl.log), cluster.ConsumerOptions(f.Consumer)...)...); err != nil {
 		return TakeoverPlan{}, err
 	}
 	defer fl.srcCl.Close()
-	if fl.tgtCl, err = kgo.NewClient(cluster.Options(tgt, nil)...); err != nil {
+	if fl.tgtCl, err = kgo.NewClient(cluster.Options(tgt, fl.log)...); err != nil {
 		return TakeoverPlan{}, err
 	}
 	defer fl.tgtCl.Close()

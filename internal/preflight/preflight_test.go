@@ -129,7 +129,7 @@ func run(t *testing.T, cfg *config.Config) Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	rep, err := Run(ctx, cfg, 10*time.Second)
+	rep, err := Run(ctx, cfg, 10*time.Second, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -58,8 +59,9 @@ func (r Report) Missing() []Result {
 
 // Run connects and authenticates to every cluster of cfg, then works out
 // what each flow needs for the topics and groups it selects now, and
-// checks it. timeout bounds each cluster's connection check.
-func Run(ctx context.Context, cfg *config.Config, timeout time.Duration) (Report, error) {
+// checks it. timeout bounds each cluster's connection check; the clients
+// log to log.
+func Run(ctx context.Context, cfg *config.Config, timeout time.Duration, log *slog.Logger) (Report, error) {
 	var rep Report
 	clients := map[string]*kgo.Client{}
 	defer func() {
@@ -74,7 +76,7 @@ func Run(ctx context.Context, cfg *config.Config, timeout time.Duration) (Report
 			continue
 		}
 		rep.Clusters = append(rep.Clusters, ClusterCheck{Alias: c.Alias, ClusterID: info.ClusterID})
-		cl, err := kgo.NewClient(cluster.Options(c, nil)...)
+		cl, err := kgo.NewClient(cluster.Options(c, log)...)
 		if err != nil {
 			return rep, fmt.Errorf("client of %q: %w", c.Alias, err)
 		}

@@ -69,7 +69,7 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Collector, error)
 	c := &Collector{cfg: cfg, log: log.With("component", "status"), opts: opts,
 		clients: map[string]*kgo.Client{}, prev: map[string]sample{}, flows: cfg.Flows}
 	for _, cl := range cfg.Clusters {
-		client, err := kgo.NewClient(cluster.Options(cl, nil)...)
+		client, err := kgo.NewClient(cluster.Options(cl, c.log)...)
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("cluster %q: %w", cl.Alias, err)
@@ -298,7 +298,7 @@ func (c *Collector) oldest(ctx context.Context, f *config.Flow, lagging map[stri
 	if want == 0 {
 		return ages
 	}
-	cl, err := kgo.NewClient(append(cluster.Options(c.cfg.Cluster(f.Source), nil),
+	cl, err := kgo.NewClient(append(cluster.Options(c.cfg.Cluster(f.Source), c.log),
 		kgo.ConsumePartitions(lagging), kgo.KeepControlRecords(), kgo.FetchMaxPartitionBytes(1<<10), kgo.FetchMaxBytes(1<<20))...)
 	if err != nil {
 		c.log.Warn("cannot read the oldest records not yet copied", "cluster", f.Source, "err", err)

@@ -119,7 +119,7 @@ func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.C
 // checkpoints are after kmirror took over from it; none when it cannot.
 func (c *Collector) readCheckpoints(ctx context.Context, f *config.Flow) checkpoint.Checkpoints {
 	topic := f.Replication.CheckpointsTopic(f.Source)
-	prior, err := checkpoint.ReadCheckpoints(ctx, cluster.Options(c.cfg.Cluster(f.Target), nil), topic)
+	prior, err := checkpoint.ReadCheckpoints(ctx, cluster.Options(c.cfg.Cluster(f.Target), c.log), topic)
 	if err != nil {
 		c.log.Warn("cannot read the checkpoints; translating MirrorMaker 2's range without them", "topic", topic, "err", err)
 		return checkpoint.Checkpoints{}

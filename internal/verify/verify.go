@@ -91,13 +91,13 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 	}
 	idle := max(2*f.Consumer.FetchMaxWait+500*time.Millisecond, time.Second)
 	newReaders := func() (*reader, *reader, error) {
-		s, err := newReader(src.Alias, f.Consumer.ReadCommitted, idle, append(cluster.Options(src, nil), cluster.ConsumerOptions(f.Consumer)...))
+		s, err := newReader(src.Alias, f.Consumer.ReadCommitted, idle, append(cluster.Options(src, log), cluster.ConsumerOptions(f.Consumer)...))
 		if err != nil {
 			return nil, nil, err
 		}
 		// The target is read as its consumers will read it: committed
 		// records only.
-		t, err := newReader(tgt.Alias, true, idle, append(cluster.Options(tgt, nil), cluster.ConsumerOptions(f.Consumer)...))
+		t, err := newReader(tgt.Alias, true, idle, append(cluster.Options(tgt, log), cluster.ConsumerOptions(f.Consumer)...))
 		if err != nil {
 			s.close()
 			return nil, nil, err
@@ -126,12 +126,12 @@ func plan(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics 
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the stored progress: %w", err)
 	}
-	srcCl, err := kgo.NewClient(cluster.Options(src, nil)...)
+	srcCl, err := kgo.NewClient(cluster.Options(src, log)...)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer srcCl.Close()
-	tgtCl, err := kgo.NewClient(cluster.Options(tgt, nil)...)
+	tgtCl, err := kgo.NewClient(cluster.Options(tgt, log)...)
 	if err != nil {
 		return nil, nil, err
 	}
