@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kmirror/kmirror/internal/progress"
-
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 

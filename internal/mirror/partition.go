@@ -7,12 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kmirror/kmirror/internal/progress"
-
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
 // inflight is a record handed to the producer and not yet acknowledged.
@@ -69,8 +68,11 @@ type Gap struct {
 	From, To int64
 }
 
-func newPartition(key progress.Partition, target string, topicID [16]byte, m *offsetmap.Partition) *partition {
-	p := &partition{key: key, target: target, topicID: topicID, m: m, fail: func(error) {}}
+// newPartition makes the copy state of source partition key, copied to
+// target (topic id topicID) with offset map m; fail is told of its first
+// failure, metrics count its copies.
+func newPartition(key progress.Partition, target string, topicID [16]byte, m *offsetmap.Partition, fail func(error), metrics partitionMetrics) *partition {
+	p := &partition{key: key, target: target, topicID: topicID, m: m, fail: fail, metrics: metrics}
 	p.ack = p.acked
 	return p
 }

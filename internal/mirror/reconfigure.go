@@ -4,10 +4,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/kmirror/kmirror/internal/progress"
-
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/policy"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
 // Reconfigure applies a new topic selection (topics, topics.exclude) of

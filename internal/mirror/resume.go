@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kmirror/kmirror/internal/progress"
-
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
 // maxResume bounds the records compared per partition when resuming after

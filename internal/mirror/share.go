@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/kmirror/kmirror/internal/progress"
-
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
 

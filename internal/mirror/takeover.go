@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/kmirror/kmirror/internal/progress"
-
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -18,6 +16,7 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
 // TakenOver is a source partition kmirror continues where MirrorMaker 2
@@ -204,7 +203,7 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Parti
 			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: its last offset sync names target offset %d, but %s[%d] on %q ends at %d: was the target topic deleted or truncated since?",
 				k.Topic, k.Partition, anchor.Downstream, t.Target, k.Partition, fl.cfg.Target, tgtEnd.Offset)}
 		}
-		p := newPartition(k, t.Target, t.ID, offsetmap.New(anchor.Upstream, anchor.Downstream))
+		p := fl.newPartition(k, t, offsetmap.New(anchor.Upstream, anchor.Downstream))
 		p.mm2 = st.syncs[k]
 		p.dirty = true
 		if anchor.Upstream < srcStart.Offset {

@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
-
-	"github.com/kmirror/kmirror/internal/progress"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/time/rate"
+
+	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/progress"
 )
 
 // task copies a set of source partitions with its own consumer, into the
@@ -19,16 +21,7 @@ import (
 type task struct {
 	id       int
 	consumer *kgo.Client
-	producer *kgo.Client
-	log      *slog.Logger
-	// outOfRange decides what follows when the source no longer holds a
-	// partition's next offset: resume at an offset, or stop the partition.
-	outOfRange func(ctx context.Context, p *partition) (resume int64, ok bool)
-	// throttle, when set, paces reading from the source.
-	throttle *rate.Limiter
-	// valid tells whether the worker still owns its partitions; a fetch
-	// made when it no longer does is dropped, and the partitions with it.
-	valid func() bool
+	taskDeps
 
 	mu    sync.Mutex
 	parts map[progress.Partition]*partition
@@ -37,8 +30,23 @@ type task struct {
 	copying sync.Mutex
 }
 
-func newTask(id int, consumerOpts []kgo.Opt, producer *kgo.Client, log *slog.Logger) (*task, error) {
-	cl, err := kgo.NewClient(append(consumerOpts,
+// taskDeps are what a task needs of its flow, given when it is made.
+type taskDeps struct {
+	consumerOpts []kgo.Opt
+	producer     *kgo.Client
+	log          *slog.Logger
+	// retention decides what follows when the source no longer holds a
+	// partition's next offset: resume at an offset, or stop the partition.
+	retention *retention
+	// throttle, when set, paces reading from the source.
+	throttle *rate.Limiter
+	// valid tells whether the worker still owns its partitions; a fetch
+	// made when it no longer does is dropped, and the partitions with it.
+	valid func() bool
+}
+
+func newTask(id int, d taskDeps) (*task, error) {
+	cl, err := kgo.NewClient(append(slices.Clip(d.consumerOpts),
 		// Control records tell where transaction markers are, so that the
 		// mirrored end moves past them.
 		kgo.KeepControlRecords(),
@@ -49,7 +57,8 @@ func newTask(id int, consumerOpts []kgo.Opt, producer *kgo.Client, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("task %d consumer: %w", id, err)
 	}
-	return &task{id: id, consumer: cl, producer: producer, log: log.With("task", id), parts: map[progress.Partition]*partition{}}, nil
+	d.log = d.log.With("task", id)
+	return &task{id: id, consumer: cl, taskDeps: d, parts: map[progress.Partition]*partition{}}, nil
 }
 
 // add starts copying partitions from their mirrored ends.
@@ -162,7 +171,7 @@ func (t *task) handleOutOfRange(ctx context.Context, topic string, partition int
 	if p == nil {
 		return
 	}
-	if resume, ok := t.outOfRange(ctx, p); ok {
+	if resume, ok := t.retention.outOfRange(ctx, p); ok {
 		t.consumer.SetOffsets(map[string]map[int32]kgo.EpochOffset{topic: {partition: {Epoch: -1, Offset: resume}}})
 		return
 	}
@@ -170,3 +179,51 @@ func (t *task) handleOutOfRange(ctx context.Context, topic string, partition int
 }
 
 func (t *task) close() { t.consumer.Close() }
+
+// assign spreads new partitions over the tasks: the first ones round-robin
+// in (topic, partition) order as MM2 does, later ones to the task with the
+// fewest, so that no running partition moves.
+func (fl *Flow) assign(parts []*partition) error {
+	slices.SortFunc(parts, func(a, b *partition) int {
+		if c := cmpString(a.key.Topic, b.key.Topic); c != 0 {
+			return c
+		}
+		return int(a.key.Partition - b.key.Partition)
+	})
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	want := min(fl.cfg.TasksMax, len(fl.parts)+len(parts))
+	started := len(fl.tasks)
+	for len(fl.tasks) < want {
+		t, err := newTask(len(fl.tasks), taskDeps{
+			consumerOpts: append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...),
+			producer:     fl.producer, log: fl.log, retention: fl.retention, throttle: fl.throttle, valid: fl.member.Valid,
+		})
+		if err != nil {
+			return err
+		}
+		fl.tasks = append(fl.tasks, t)
+	}
+	batches := make([][]*partition, len(fl.tasks))
+	for _, p := range parts {
+		best := 0
+		for i, t := range fl.tasks {
+			if len(t.parts)+len(batches[i]) < len(fl.tasks[best].parts)+len(batches[best]) {
+				best = i
+			}
+		}
+		batches[best] = append(batches[best], p)
+		fl.parts[p.key] = p
+	}
+	for i, b := range batches {
+		if len(b) > 0 {
+			fl.tasks[i].add(b)
+		}
+	}
+	if fl.spawn != nil {
+		for _, t := range fl.tasks[started:] {
+			fl.spawn(t)
+		}
+	}
+	return nil
+}

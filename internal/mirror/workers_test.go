@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kmirror/kmirror/internal/progress"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 

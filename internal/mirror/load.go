@@ -1,0 +1,169 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
+)
+
+// load builds the state of new partitions: from the stored progress and
+// offset syncs when there are any, else from where MirrorMaker 2 left them
+// when it copied them, else from the start position. A dry run (a plan)
+// takes over even while MM2 runs, and writes nothing either way.
+func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partition, dryRun bool) ([]*partition, []TakenOver, error) {
+	stored, histories, err := fl.cache.Read(ctx, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	byName := map[string]Topic{}
+	var names []string
+	for _, t := range topics {
+		byName[t.Source] = t
+		names = append(names, t.Source)
+	}
+	srcStarts, err := fl.srcAdm.ListStartOffsets(ctx, names...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list source offsets: %w", err)
+	}
+	srcEnds, err := fl.srcAdm.ListEndOffsets(ctx, names...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list source offsets: %w", err)
+	}
+	tgtEnds, err := endOffsets(ctx, fl.tgtAdm, topics)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list target offsets: %w", err)
+	}
+	// Partitions kmirror never copied may have been MM2's.
+	mm2s := mm2State{syncs: maps.Clone(histories), elsewhere: map[progress.Partition]bool{}}
+	if slices.ContainsFunc(keys, func(k progress.Partition) bool { _, ok := stored[k]; return !ok }) {
+		if mm2s.next, mm2s.topic, err = fl.readMM2Positions(ctx); err != nil {
+			return nil, nil, err
+		}
+		if err := fl.readMM2SyncsElsewhere(ctx, &mm2s); err != nil {
+			return nil, nil, err
+		}
+	}
+	var out []*partition
+	var crashed []resumeFrom
+	var fromMM2 []progress.Partition
+	for _, k := range keys {
+		t := byName[k.Topic]
+		if p, ok := stored[k]; ok {
+			if p.ClusterID != fl.clusterID {
+				return nil, nil, errFatal{fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
+					k.Topic, k.Partition, fl.cfg.Target, p.ClusterID, fl.cfg.Source, fl.clusterID)}
+			}
+			if p.TopicID != t.ID {
+				fl.mu.Lock()
+				if !fl.recreated[k.Topic] {
+					fl.recreated[k.Topic] = true
+					fl.log.Error(recreatedReason, "topic", k.Topic)
+				}
+				fl.mu.Unlock()
+				continue
+			}
+			part := fl.newPartition(k, t, p.Map)
+			part.mm2 = p.MM2
+			out = append(out, part)
+			// Without the target's end, records a previous owner copied
+			// past the stored progress would go unseen and be copied
+			// again: the start is retried instead (a leader frozen or
+			// just moved does not answer).
+			tend, tok := tgtEnds.Lookup(t.Target, k.Partition)
+			send, sok := srcEnds.Lookup(k.Topic, k.Partition)
+			if !tok || tend.Err != nil || !sok || send.Err != nil {
+				return nil, nil, fmt.Errorf("end offsets of %s[%d] and target %s[%d]: not available (%v, %v)", k.Topic, k.Partition, t.Target, k.Partition, send.Err, tend.Err)
+			}
+			if tend.Offset > p.Map.End().Target {
+				crashed = append(crashed, resumeFrom{p: part, from: p.Map.End().Target, tgtEnd: tend.Offset, srcEnd: send.Offset})
+			}
+			continue
+		}
+		if mm2s.takenOver(k) {
+			fromMM2 = append(fromMM2, k)
+			continue
+		}
+		start, ok := srcStarts.Lookup(k.Topic, k.Partition)
+		if !ok || start.Err != nil {
+			return nil, nil, fmt.Errorf("start offset of %s[%d]: %v", k.Topic, k.Partition, start.Err)
+		}
+		from := start.Offset
+		if fl.cfg.Consumer.StartAt == "latest" {
+			if end, ok := srcEnds.Lookup(k.Topic, k.Partition); ok && end.Err == nil {
+				from = end.Offset
+			}
+		}
+		tend, ok := tgtEnds.Lookup(t.Target, k.Partition)
+		if !ok || tend.Err != nil {
+			return nil, nil, fmt.Errorf("end offset of target %s[%d]: not available (%v)", t.Target, k.Partition, tend.Err)
+		}
+		p := fl.newPartition(k, t, offsetmap.New(from, tend.Offset))
+		p.dirty = true
+		out = append(out, p)
+	}
+	taken, reports, err := fl.takeOver(ctx, mm2s, fromMM2, byName, srcStarts, srcEnds, tgtEnds, dryRun)
+	if err != nil {
+		return nil, nil, err
+	}
+	out = append(out, taken...)
+	matched, err := fl.resume(ctx, crashed)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range crashed {
+		log := fl.log.With("topic", r.p.key.Topic, "partition", r.p.key.Partition)
+		n, past := matched[r.p.key], r.tgtEnd-r.from
+		if n > 0 {
+			log.Info("resumed after the records a previous worker copied but did not persist; none is copied twice", "records", n)
+		}
+		if int64(n) < past {
+			log.Warn("the target holds records past the stored progress that are not (or, past the first 100000, not checked to be) the source's next ones; copying resumes after the last match",
+				"matched", n, "past_progress", past)
+		}
+	}
+	return out, reports, nil
+}
+
+// endOffsets lists the end offsets of target topics, waiting briefly for
+// topics just created or grown to show all their partitions.
+func endOffsets(ctx context.Context, adm *kadm.Client, topics []Topic) (kadm.ListedOffsets, error) {
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Target
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ends, err := adm.ListEndOffsets(ctx, names...)
+		complete := err == nil
+		for _, t := range topics {
+			for p := range t.Partitions {
+				if o, ok := ends.Lookup(t.Target, p); !ok || o.Err != nil {
+					complete = false
+				}
+			}
+		}
+		if complete || time.Now().After(deadline) {
+			return ends, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+const recreatedReason = "the source topic was deleted and created again since it was mirrored; not copying it on top of the old copy: delete its records from the progress topic to start over"
+
+// newPartition makes the copy state of source partition k of topic t, with
+// offset map m, tied to this run of the flow.
+func (fl *Flow) newPartition(k progress.Partition, t Topic, m *offsetmap.Partition) *partition {
+	return newPartition(k, t.Target, t.ID, m, fl.fail, fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, k.Topic))
+}

@@ -1,0 +1,78 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+
+	"github.com/kmirror/kmirror/internal/progress"
+)
+
+// flush persists what changed: the offset syncs, then the progress they
+// cover.
+func (fl *Flow) flush(ctx context.Context) error {
+	fl.mu.Lock()
+	parts := make([]*partition, 0, len(fl.parts))
+	for _, p := range fl.parts {
+		parts = append(parts, p)
+	}
+	fl.mu.Unlock()
+	var taken []*partition
+	var items []progress.Pending
+	for _, p := range parts {
+		it := p.pending(fl.clusterID)
+		if !it.Empty() {
+			taken, items = append(taken, p), append(items, it)
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	// A worker that can no longer prove it owns its partitions must not
+	// write their progress over their next owner's.
+	if !fl.member.Valid() {
+		for i, p := range taken {
+			p.unpersisted(items[i])
+		}
+		return errors.New("not persisting progress: this worker's membership is not confirmed")
+	}
+	syncsWritten, err := fl.store.Flush(ctx, fl.Worker(), items)
+	if err != nil {
+		for i, p := range taken {
+			if syncsWritten { // only the progress is to be written again
+				items[i].Segments, items[i].Deletes = nil, nil
+			}
+			p.unpersisted(items[i])
+		}
+	}
+	return err
+}
+
+// truncate drops the offset-map segments that lie wholly below the source
+// log start: no committed offset there can be translated any more.
+func (fl *Flow) truncate(ctx context.Context) error {
+	fl.mu.Lock()
+	byTopic := map[string][]*partition{}
+	for _, p := range fl.parts {
+		byTopic[p.key.Topic] = append(byTopic[p.key.Topic], p)
+	}
+	fl.mu.Unlock()
+	if len(byTopic) == 0 {
+		return nil
+	}
+	topics := make([]string, 0, len(byTopic))
+	for t := range byTopic {
+		topics = append(topics, t)
+	}
+	starts, err := fl.srcAdm.ListStartOffsets(ctx, topics...)
+	if err != nil {
+		return err
+	}
+	for t, ps := range byTopic {
+		for _, p := range ps {
+			if o, ok := starts.Lookup(t, p.key.Partition); ok && o.Err == nil {
+				p.truncate(o.Offset)
+			}
+		}
+	}
+	return nil
+}
