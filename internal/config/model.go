@@ -122,8 +122,7 @@ type Settings struct {
 	ConfigPropertiesExclude policy.Pattern
 	Replication             policy.Replication
 
-	TasksMax           int
-	CheckpointTasksMax int
+	TasksMax int
 
 	ReplicationFactor            int16 // -1: the broker's default
 	HeartbeatsReplicationFactor  int16
@@ -131,7 +130,6 @@ type Settings struct {
 	OffsetSyncsReplicationFactor int16
 
 	OffsetSyncsLocation string // "source" or "target"
-	EmitOffsetSyncs     bool
 	TopicCreation       bool
 
 	SyncTopicConfigs         bool
