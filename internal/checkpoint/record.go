@@ -24,18 +24,26 @@ type Record struct {
 // metadata STRING.
 const version int16 = 0
 
-// Encode returns the record's key and value in MM2's format.
-func (r Record) Encode() (key, value []byte) {
+// Encode returns the record's key and value in MM2's format. A group id,
+// topic or metadata longer than a STRING holds (32767 bytes) is an error:
+// cut, it would name another group or carry other metadata.
+func (r Record) Encode() (key, value []byte, err error) {
 	k := kstruct.Writer{B: make([]byte, 0, 8+len(r.Group)+len(r.Topic))}
 	k.String(r.Group)
 	k.String(r.Topic)
 	k.Int32(r.Partition)
+	if k.Err != nil {
+		return nil, nil, fmt.Errorf("checkpoint key: %w", k.Err)
+	}
 	v := kstruct.Writer{B: make([]byte, 0, 20+len(r.Metadata))}
 	v.Int16(version)
 	v.Int64(r.Upstream)
 	v.Int64(r.Downstream)
 	v.String(r.Metadata)
-	return k.B, v.B
+	if v.Err != nil {
+		return nil, nil, fmt.Errorf("checkpoint value: %w", v.Err)
+	}
+	return k.B, v.B, nil
 }
 
 // Decode reads a checkpoint written by MM2 or kmirror.

@@ -229,9 +229,15 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 			rec := Record{Group: g, Topic: tr.Target, Partition: o.Partition, Upstream: o.At, Downstream: tr.Offset, Metadata: o.Metadata}
 			k := emitKey{g, tr.Target, o.Partition}
 			if s.cfg.EmitCheckpoints && s.emitted[k] != rec {
-				key, value := rec.Encode()
-				records = append(records, &kgo.Record{Topic: s.topic, Key: key, Value: value})
+				// A record that cannot be encoded is remembered as
+				// emitted all the same: it would fail again, and the
+				// warning comes once, not every round.
 				s.emitted[k] = rec
+				if key, value, err := rec.Encode(); err != nil {
+					s.log.Warn("checkpoint skipped", "group", g, "topic", tr.Target, "partition", o.Partition, "err", err)
+				} else {
+					records = append(records, &kgo.Record{Topic: s.topic, Key: key, Value: value})
+				}
 			}
 		}
 	}

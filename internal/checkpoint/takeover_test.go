@@ -38,7 +38,7 @@ func TestMM2CheckpointsKeepTheirTranslation(t *testing.T) {
 		// Below MM2's first sync left: only the checkpoint translates it.
 		{Group: "app-older", Topic: "app-a", Partition: 0, Upstream: 10, Downstream: 8},
 	} {
-		k, v := c.Encode()
+		k, v := encode(t, c)
 		recs = append(recs, &kgo.Record{Topic: topic, Key: k, Value: v})
 	}
 	tgt.Produce(t, recs)

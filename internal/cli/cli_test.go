@@ -87,12 +87,44 @@ func TestExamplesAreValid(t *testing.T) {
 	}
 }
 
-func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{"bogus"}, {"validate"}, {"validate", "-c"}, {"run", "--log-level", "loud", "-c", "x"}} {
-		code, _, errOut := execute(t, context.Background(), args...)
-		if code != ExitUsage || !strings.HasPrefix(errOut, "kmirror: ") || strings.Contains(errOut, "goroutine") {
-			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
-		}
+// Wrong flags and arguments exit 2 with one line on stderr naming the
+// mistake; a command that fails exits 1.
+func TestExitCodes(t *testing.T) {
+	const quickstart = "../../examples/quickstart.yaml"
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string // the whole of stderr after "kmirror: "; "" for exit 1
+	}{
+		{"unknown flag", []string{"validate", "-c", quickstart, "--bogus"}, ExitUsage, "unknown flag: --bogus"},
+		{"unknown shorthand", []string{"validate", "-x"}, ExitUsage, "unknown shorthand flag: 'x' in -x"},
+		{"unknown command", []string{"bogus"}, ExitUsage, `unknown command "bogus" for "kmirror"`},
+		{"misspelt command", []string{"valdate", "-c", quickstart}, ExitUsage, `unknown command "valdate" for "kmirror"; did you mean validate?`},
+		{"unknown subcommand", []string{"migrate", "bogus"}, ExitUsage, `unknown command "bogus" for "kmirror migrate"`},
+		{"missing required flag", []string{"validate"}, ExitUsage, `required flag(s) "config" not set`},
+		{"missing required flag of a subcommand", []string{"migrate", "ready", "-c", quickstart}, ExitUsage, `required flag(s) "group" not set`},
+		{"flag without its value", []string{"validate", "-c"}, ExitUsage, "flag needs an argument: 'c' in -c"},
+		{"bad flag value", []string{"migrate", "drain", "-c", quickstart, "--topic", "t", "--timeout", "abc"}, ExitUsage,
+			`invalid argument "abc" for "--timeout" flag: time: invalid duration "abc"`},
+		{"positional argument", []string{"validate", "-c", quickstart, "extra"}, ExitUsage, `unknown command "extra" for "kmirror validate"`},
+		{"bad log level", []string{"run", "--log-level", "loud", "-c", quickstart}, ExitUsage, `--log-level "loud" is not debug, info, warn or error`},
+		{"bad log level in plan", []string{"plan", "--log-level", "loud", "-c", quickstart}, ExitUsage, `--log-level "loud" is not debug, info, warn or error`},
+		{"failure", []string{"validate", "-c", "does-not-exist.yaml"}, ExitFailure, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := execute(t, context.Background(), tt.args...)
+			if code != tt.code {
+				t.Fatalf("%v: exit %d, want %d\nstdout: %s\nstderr: %s", tt.args, code, tt.code, out, errOut)
+			}
+			if tt.code != ExitUsage {
+				return
+			}
+			if want := "kmirror: " + tt.stderr + "\n"; errOut != want || out != "" {
+				t.Errorf("%v:\nstderr %q\nwant   %q\nstdout %q", tt.args, errOut, want, out)
+			}
+		})
 	}
 }
 

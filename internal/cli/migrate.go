@@ -15,11 +15,10 @@ import (
 )
 
 func migrateCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := subcommandsOnly(&cobra.Command{
 		Use:   "migrate",
 		Short: "Checks for the steps of a consumer-first migration",
-		Args:  cobra.NoArgs,
-	}
+	})
 	cmd.AddCommand(readyCmd(g), drainCmd(g))
 	return cmd
 }

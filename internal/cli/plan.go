@@ -28,7 +28,7 @@ func planCmd(g *globals) *cobra.Command {
 			}
 			log, err := g.logger()
 			if err != nil {
-				return &exitError{code: ExitFailure, err: err}
+				return err
 			}
 			for i, f := range cfg.Flows {
 				if i > 0 {

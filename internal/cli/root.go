@@ -65,19 +65,20 @@ func (f *configFlags) load() (*config.Config, error) {
 // Execute runs the command line and returns the process exit code.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr}
-	root := &cobra.Command{
+	root := subcommandsOnly(&cobra.Command{
 		Use:           "kmirror",
 		Short:         "Kafka cross-cluster replication and migration",
 		Long:          "kmirror mirrors Kafka topics and consumer-group offsets from source clusters to a target cluster,\nand tells you when each consumer group and producer can be switched.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-	}
+	})
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
 	root.AddCommand(versionCmd(g), validateCmd(g), planCmd(g), runCmd(g), statusCmd(g), migrateCmd(g), preflightCmd(g), verifyCmd(g), devClusterCmd(g), demoCmd(g))
+	typeUsageErrors(root)
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -91,20 +92,76 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	fmt.Fprintln(stderr, "kmirror:", err)
-	if isUsage(err) {
-		return ExitUsage
-	}
 	return ExitFailure
 }
 
-func isUsage(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "required flag", "invalid argument", "accepts ", "flag needs"} {
-		if strings.Contains(s, p) {
-			return true
+// usage marks err as a usage error: exit code 2.
+func usage(err error) error { return &exitError{code: ExitUsage, err: err} }
+
+// typeUsageErrors makes cobra's errors about flags and arguments usage
+// errors, on root and every command under it: flag parse errors through
+// the flag error hook, which subcommands inherit; argument errors by
+// wrapping each command's Args; missing required flags in the root's
+// pre-run hook, because cobra checks them after the hooks and returns its
+// error as it is.
+func typeUsageErrors(root *cobra.Command) {
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		// "kmirror valdate -c FILE" fails on -c, a flag the root does not
+		// have: the misspelt command before it is the mistake to report.
+		if cmd.HasSubCommands() {
+			if aerr := cmd.ValidateArgs(cmd.Flags().Args()); aerr != nil {
+				return aerr
+			}
+		}
+		return usage(err)
+	})
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return usage(err)
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return usage(err)
+		}
+		return nil
+	}
+	var wrap func(*cobra.Command)
+	wrap = func(cmd *cobra.Command) {
+		if check := cmd.Args; check != nil {
+			cmd.Args = func(c *cobra.Command, args []string) error {
+				if err := check(c, args); err != nil {
+					return usage(err)
+				}
+				return nil
+			}
+		}
+		for _, sub := range cmd.Commands() {
+			wrap(sub)
 		}
 	}
-	return false
+	wrap(root)
+}
+
+// subcommandsOnly makes cmd a command that only holds subcommands: alone,
+// it prints its help; followed by an unknown subcommand, it is an error.
+// (Without Args, cobra reports an unknown subcommand of the root before
+// any hook runs, and one of another command not at all.)
+func subcommandsOnly(cmd *cobra.Command) *cobra.Command {
+	cmd.SuggestionsMinimumDistance = 2 // cobra's own default, which SuggestionsFor does not apply
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		return fmt.Errorf("unknown command %q for %q%s", args[0], cmd.CommandPath(), didYouMean(cmd.SuggestionsFor(args[0])))
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	return cmd
+}
+
+func didYouMean(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return "; did you mean " + strings.Join(names, " or ") + "?"
 }
 
 // logger builds the slog logger the flags ask for, writing to stderr.

@@ -61,7 +61,7 @@ func describe(w io.Writer, cfg *config.Config) {
 		row(w, 4, "groups", fmt.Sprintf("%s (exclude: %s)", f.Groups, f.GroupsExclude))
 		row(w, 4, "policy", fmt.Sprintf("%s (%s), separator %q: topic t is %s on %s", f.Replication.Name(), f.Replication.Class,
 			f.Replication.Separator, f.Replication.RemoteTopic(f.Source, "t"), f.Target))
-		row(w, 4, "tasks", fmt.Sprintf("%d copy, %d checkpoint", f.TasksMax, f.CheckpointTasksMax))
+		row(w, 4, "tasks", fmt.Sprintf("%d copy", f.TasksMax))
 		syncs := f.Replication.OffsetSyncsTopic(f.Source)
 		if f.OffsetSyncsLocation == "source" {
 			syncs = f.Replication.OffsetSyncsTopic(f.Target)

@@ -28,7 +28,6 @@ const (
 	KeyCheckpointsReplication      = "checkpoints.topic.replication.factor"
 	KeyOffsetSyncsReplication      = "offset-syncs.topic.replication.factor"
 	KeyOffsetSyncsLocation         = "offset-syncs.topic.location"
-	KeyEmitOffsetSyncs             = "emit.offset-syncs.enabled"
 	KeyTopicCreation               = "topic.creation.enable"
 	KeySyncTopicConfigs            = "sync.topic.configs.enabled"
 	KeySyncTopicConfigsInterval    = "sync.topic.configs.interval.seconds"
@@ -50,15 +49,21 @@ const (
 	// KeyThrottle is kmirror's own: a cap on the bytes a worker reads from
 	// the source for a flow.
 	KeyThrottle = "throttle.bytes.per.second"
-	// KeyCheckpointTasksMax is how a properties file or a native config sets
-	// the checkpoint connector's tasks.max; Strimzi resources use
-	// checkpointConnector.tasksMax.
-	KeyCheckpointTasksMax = "checkpoint.tasks.max"
 	// The Kafka Connect worker's group timings; kmirror's workers share a
 	// flow's partitions through a group on the target with them.
 	KeySessionTimeout    = "session.timeout.ms"
 	KeyHeartbeatInterval = "heartbeat.interval.ms"
 	KeyRebalanceTimeout  = "rebalance.timeout.ms"
+)
+
+// Names of MM2 connector keys kmirror accepts and ignores; ConnectorKeys
+// says why.
+const (
+	KeyEmitOffsetSyncs = "emit.offset-syncs.enabled"
+	// KeyCheckpointTasksMax is how a properties file or a native config sets
+	// the checkpoint connector's tasks.max; Strimzi resources use
+	// checkpointConnector.tasksMax.
+	KeyCheckpointTasksMax = "checkpoint.tasks.max"
 )
 
 // Key describes one MM2 connector key: its defaults and how kmirror uses it.
@@ -81,8 +86,6 @@ func (k Key) Effective() bool { return k.apply != nil }
 var ConnectorKeys = []Key{
 	{Name: KeyTasksMax, MM2Default: "1", Default: "32", Why: "the seed's recommended value; a task is a goroutine pair, not a Connect task",
 		apply: func(s *Settings, v string) error { return setNumber(&s.TasksMax, v, 1) }},
-	{Name: KeyCheckpointTasksMax, MM2Default: "1", Default: "8", Why: "the seed's recommended value; MM2 sets it as the checkpoint connector's tasks.max",
-		apply: func(s *Settings, v string) error { return setNumber(&s.CheckpointTasksMax, v, 1) }},
 	{Name: KeyTopics, MM2Default: ".*", Default: ".*",
 		apply: func(s *Settings, v string) error { return setPattern(&s.Topics, v) }},
 	{Name: KeyTopicsExclude, MM2Default: `.*[\-\.]internal, .*\.replica, __.*`, Default: `.*[\-\.]internal, .*\.replica, __.*`,
@@ -109,8 +112,6 @@ var ConnectorKeys = []Key{
 		apply: func(s *Settings, v string) error { return setReplicationFactor(&s.OffsetSyncsReplicationFactor, v) }},
 	{Name: KeyOffsetSyncsLocation, MM2Default: "source", Default: "target", Why: "least privilege: kmirror then needs only read access to the source",
 		apply: func(s *Settings, v string) error { return setEnum(&s.OffsetSyncsLocation, v, "source", "target") }},
-	{Name: KeyEmitOffsetSyncs, MM2Default: "true", Default: "true",
-		apply: func(s *Settings, v string) error { return setBool(&s.EmitOffsetSyncs, v) }},
 	{Name: KeyTopicCreation, MM2Default: "true", Default: "true", Why: "a Connect worker key that MM2 ignores; kmirror honours it: false never creates target topics",
 		apply: func(s *Settings, v string) error { return setBool(&s.TopicCreation, v) }},
 	{Name: KeySyncTopicConfigs, MM2Default: "true", Default: "true",
@@ -160,6 +161,8 @@ var ConnectorKeys = []Key{
 		apply: func(s *Settings, v string) error { return setMillisAtLeast(&s.RebalanceTimeout, v, 1000) }},
 
 	// MM2 keys kmirror understands and does not need.
+	{Name: KeyEmitOffsetSyncs, MM2Default: "true", Why: "kmirror always keeps its exact offset map: resuming after a crash and translating group offsets depend on it"},
+	{Name: KeyCheckpointTasksMax, MM2Default: "1", Why: "kmirror translates every group of a flow in one loop per worker; the group offsets of a flow are fetched in one request"},
 	{Name: "offset.lag.max", MM2Default: "100", Why: "kmirror's offset map is exact, not sampled"},
 	{Name: "consumer.poll.timeout.ms", MM2Default: "1000", Why: "kmirror fetches continuously"},
 	{Name: "admin.timeout.ms", MM2Default: "60000", Why: "admin requests use the client's request timeouts"},

@@ -46,6 +46,7 @@ func TestSeedResource(t *testing.T) {
 		`note: spec.clusters[1].config."producer.linger.ms" (line 50): records wait up to 1.5s before they are sent, unless 1 MB of a partition's records is buffered: kmirror's batches do not end at batch.size as MM2's do; kmirror batches well without a linger (0)`,
 		`warning: spec.clusters[1].config.offset_flush_timeout (line 53): unknown key, ignored; did you mean offset.flush.timeout.ms?`,
 		`warning: spec.clusters[1].config.task_shutdown_graceful_timeout_ms (line 54): unknown key, ignored; did you mean task.shutdown.graceful.timeout.ms?`,
+		`note: spec.mirrors[0].checkpointConnector.tasksMax (line 71): accepted; no effect in kmirror: kmirror translates every group of a flow in one loop per worker; the group offsets of a flow are fetched in one request`,
 	}
 	if got := diagStrings(cfg.Diagnostics); !slices.Equal(got, want) {
 		t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -74,7 +75,6 @@ func TestSeedResource(t *testing.T) {
 	}{
 		{"flow", f.Name(), "my-source-cluster->my-target-cluster"},
 		{"tasks.max", f.TasksMax, 32},
-		{"checkpoint tasks", f.CheckpointTasksMax, 8},
 		{"policy", f.Replication.Name(), "identity"},
 		{"remote name", f.Replication.RemoteTopic("my-source-cluster", "app1-t1"), "app1-t1"},
 		{"offset syncs", f.OffsetSyncsLocation, "target"},
@@ -130,8 +130,8 @@ func TestV1Resource(t *testing.T) {
 		t.Fatalf("version %s, %d clusters, %d flows", cfg.Version, len(cfg.Clusters), len(cfg.Flows))
 	}
 	f := cfg.Flows[0]
-	if f.Source != "my-source-cluster" || f.Target != "my-target-cluster" || f.TasksMax != 16 || f.CheckpointTasksMax != 4 {
-		t.Errorf("flow %s tasks %d/%d", f.Name(), f.TasksMax, f.CheckpointTasksMax)
+	if f.Source != "my-source-cluster" || f.Target != "my-target-cluster" || f.TasksMax != 16 {
+		t.Errorf("flow %s tasks %d", f.Name(), f.TasksMax)
 	}
 	if !f.Consumer.ReadCommitted || f.Producer.Compression != "zstd" || !f.SyncGroupOffsets {
 		t.Errorf("client settings not applied: %+v %+v", f.Consumer, f.Producer)
@@ -330,6 +330,57 @@ B.group.id = mm2-cluster
 			}
 			if got := diagStrings(cfg.Diagnostics); len(got) != 2 || !strings.Contains(got[0], "take over from the MirrorMaker 2") {
 				t.Errorf("diagnostics %q", got)
+			}
+		})
+	}
+}
+
+// emit.offset-syncs.enabled and checkpoint.tasks.max are accepted, and
+// noted as ignored with the reason, in both formats: nothing reads them.
+func TestIgnoredConnectorKeys(t *testing.T) {
+	const syncsWhy = "kmirror always keeps its exact offset map: resuming after a crash and translating group offsets depend on it"
+	const tasksWhy = "kmirror translates every group of a flow in one loop per worker; the group offsets of a flow are fetched in one request"
+	tests := []struct {
+		name, file, text string
+		want             []string
+	}{
+		{"properties", "mm2.properties", `clusters = A, B
+A.bootstrap.servers = 127.0.0.1:9092
+B.bootstrap.servers = 127.0.0.1:9093
+A->B.enabled = true
+A->B.emit.offset-syncs.enabled = false
+A->B.checkpoint.tasks.max = 4
+`, []string{
+			"note: A->B.emit.offset-syncs.enabled (line 5): accepted; no effect in kmirror: " + syncsWhy,
+			"note: A->B.checkpoint.tasks.max (line 6): accepted; no effect in kmirror: " + tasksWhy,
+		}},
+		{"resource", "kmirror.yaml", `connectCluster: B
+clusters:
+  - alias: A
+    bootstrapServers: 127.0.0.1:9092
+  - alias: B
+    bootstrapServers: 127.0.0.1:9093
+mirrors:
+  - sourceCluster: A
+    targetCluster: B
+    sourceConnector:
+      config:
+        emit.offset-syncs.enabled: false
+    checkpointConnector:
+      tasksMax: 4
+`, []string{
+			`note: mirrors[0].sourceConnector.config."emit.offset-syncs.enabled" (line 12): accepted; no effect in kmirror: ` + syncsWhy,
+			"note: mirrors[0].checkpointConnector.tasksMax (line 14): accepted; no effect in kmirror: " + tasksWhy,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse(tt.file, []byte(tt.text), Options{Strict: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := diagStrings(cfg.Diagnostics); !slices.Equal(got, tt.want) {
+				t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
 	}

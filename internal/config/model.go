@@ -146,8 +146,7 @@ type Settings struct {
 	ConfigPropertiesExclude policy.Pattern
 	Replication             policy.Replication
 
-	TasksMax           int
-	CheckpointTasksMax int
+	TasksMax int
 
 	ReplicationFactor            int16 // -1: the broker's default
 	HeartbeatsReplicationFactor  int16
@@ -155,7 +154,6 @@ type Settings struct {
 	OffsetSyncsReplicationFactor int16
 
 	OffsetSyncsLocation string // "source" or "target"
-	EmitOffsetSyncs     bool
 	TopicCreation       bool
 
 	SyncTopicConfigs         bool

@@ -47,7 +47,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("flows into %s and %s: one target cluster per configuration", target, f.Target))
 		}
 		target = f.Target
-		if f.TasksMax < 1 || f.CheckpointTasksMax < 1 {
+		if f.TasksMax < 1 {
 			errs = append(errs, fmt.Errorf("flow %s: tasks.max must be at least 1", f.Name()))
 		}
 		if f.Replication.Separator == "" || f.Replication.Class == "" {

@@ -65,7 +65,10 @@ func (e *Emitter) Run(ctx context.Context) error {
 
 func (e *Emitter) emit(ctx context.Context) error {
 	sent := time.Now()
-	key, value := Record{Source: e.cfg.Source, Target: e.cfg.Target, Timestamp: sent}.Encode()
+	key, value, err := Record{Source: e.cfg.Source, Target: e.cfg.Target, Timestamp: sent}.Encode()
+	if err != nil {
+		return err
+	}
 	if err := e.cl.ProduceSync(ctx, &kgo.Record{Topic: policy.HeartbeatsTopic, Key: key, Value: value, Timestamp: sent}).FirstErr(); err != nil {
 		return fmt.Errorf("write a heartbeat to %q: %w", e.cfg.Target, err)
 	}

@@ -22,15 +22,19 @@ type Record struct {
 // Struct(timestamp INT64, milliseconds).
 const version int16 = 0
 
-// Encode returns the record's key and value in MM2's format.
-func (r Record) Encode() (key, value []byte) {
+// Encode returns the record's key and value in MM2's format. An alias
+// longer than a STRING holds (32767 bytes) is an error.
+func (r Record) Encode() (key, value []byte, err error) {
 	k := kstruct.Writer{B: make([]byte, 0, 4+len(r.Source)+len(r.Target))}
 	k.String(r.Source)
 	k.String(r.Target)
+	if k.Err != nil {
+		return nil, nil, fmt.Errorf("heartbeat key: %w", k.Err)
+	}
 	v := kstruct.Writer{B: make([]byte, 0, 10)}
 	v.Int16(version)
 	v.Int64(r.Timestamp.UnixMilli())
-	return k.B, v.B
+	return k.B, v.B, nil
 }
 
 // Decode reads a heartbeat written by MM2 or kmirror.

@@ -10,7 +10,10 @@ func BenchmarkEncode(b *testing.B) {
 	r := Record{Source: "my-source-cluster", Target: "my-target-cluster", Timestamp: time.UnixMilli(1_700_000_000_000)}
 	var n int
 	for b.Loop() {
-		k, v := r.Encode()
+		k, v, err := r.Encode()
+		if err != nil {
+			b.Fatal(err)
+		}
 		n = len(k) + len(v)
 	}
 	b.SetBytes(int64(n))
@@ -19,7 +22,10 @@ func BenchmarkEncode(b *testing.B) {
 
 // BenchmarkDecode reads one back.
 func BenchmarkDecode(b *testing.B) {
-	k, v := Record{Source: "my-source-cluster", Target: "my-target-cluster", Timestamp: time.UnixMilli(1_700_000_000_000)}.Encode()
+	k, v, err := Record{Source: "my-source-cluster", Target: "my-target-cluster", Timestamp: time.UnixMilli(1_700_000_000_000)}.Encode()
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.SetBytes(int64(len(k) + len(v)))
 	for b.Loop() {
 		if _, err := Decode(k, v); err != nil {

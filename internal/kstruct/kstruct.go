@@ -10,19 +10,50 @@ import (
 	"math"
 )
 
-// Writer appends fields to a byte slice.
-type Writer struct{ B []byte }
+// Writer appends fields to a byte slice. The first error sticks: once Err
+// is set, later writes do nothing, so a caller checks Err once, after the
+// last field.
+type Writer struct {
+	B   []byte
+	Err error
+}
 
-func (w *Writer) Int16(v int16)  { w.B = binary.BigEndian.AppendUint16(w.B, uint16(v)) }
-func (w *Writer) Int32(v int32)  { w.B = binary.BigEndian.AppendUint32(w.B, uint32(v)) }
-func (w *Writer) Int64(v int64)  { w.B = binary.BigEndian.AppendUint64(w.B, uint64(v)) }
-func (w *Writer) Bytes(b []byte) { w.B = append(w.B, b...) }
+func (w *Writer) Int16(v int16) {
+	if w.Err == nil {
+		w.B = binary.BigEndian.AppendUint16(w.B, uint16(v))
+	}
+}
 
-// String writes an INT16 length and the bytes; longer strings are cut, as
-// Kafka names never exceed 249 bytes.
+func (w *Writer) Int32(v int32) {
+	if w.Err == nil {
+		w.B = binary.BigEndian.AppendUint32(w.B, uint32(v))
+	}
+}
+
+func (w *Writer) Int64(v int64) {
+	if w.Err == nil {
+		w.B = binary.BigEndian.AppendUint64(w.B, uint64(v))
+	}
+}
+
+func (w *Writer) Bytes(b []byte) {
+	if w.Err == nil {
+		w.B = append(w.B, b...)
+	}
+}
+
+// ErrLong is the error of a string longer than a STRING holds.
+var ErrLong = errors.New("string too long")
+
+// String writes an INT16 length and the bytes. A string longer than
+// math.MaxInt16 bytes sets Err: cutting it would write another string.
 func (w *Writer) String(s string) {
+	if w.Err != nil {
+		return
+	}
 	if len(s) > math.MaxInt16 {
-		s = s[:math.MaxInt16]
+		w.Err = fmt.Errorf("%w: %d bytes, at most %d", ErrLong, len(s), math.MaxInt16)
+		return
 	}
 	w.Int16(int16(len(s)))
 	w.B = append(w.B, s...)

@@ -18,7 +18,9 @@ type Sync struct {
 	Upstream, Downstream int64
 }
 
-// EncodeSync returns the record key and value MM2 writes for a sync.
+// EncodeSync returns the record key and value MM2 writes for a sync. Its
+// only string is a Kafka topic name, at most 249 bytes, which a STRING
+// always holds: it cannot fail.
 func EncodeSync(p Partition, s Sync) (key, value []byte) {
 	k := kstruct.Writer{B: make([]byte, 0, 6+len(p.Topic))}
 	k.String(p.Topic)

@@ -41,7 +41,10 @@ func TestStatusAfterTakeover(t *testing.T) {
 	if err := tgt.CreateTopic(topic, 1, map[string]string{"cleanup.policy": "compact"}); err != nil {
 		t.Fatal(err)
 	}
-	k, v := checkpoint.Record{Group: "app-old", Topic: "app-a", Partition: 0, Upstream: 40, Downstream: 35}.Encode()
+	k, v, err := checkpoint.Record{Group: "app-old", Topic: "app-a", Partition: 0, Upstream: 40, Downstream: 35}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tgt.Produce(t, []*kgo.Record{{Topic: topic, Key: k, Value: v}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
