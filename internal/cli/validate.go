@@ -62,10 +62,7 @@ func describe(w io.Writer, cfg *config.Config) {
 		row(w, 4, "policy", fmt.Sprintf("%s (%s), separator %q: topic t is %s on %s", f.Replication.Name(), f.Replication.Class,
 			f.Replication.Separator, f.Replication.RemoteTopic(f.Source, "t"), f.Target))
 		row(w, 4, "tasks", fmt.Sprintf("%d copy", f.TasksMax))
-		syncs := f.Replication.OffsetSyncsTopic(f.Source)
-		if f.OffsetSyncsLocation == "source" {
-			syncs = f.Replication.OffsetSyncsTopic(f.Target)
-		}
+		_, syncs := f.OffsetSyncs()
 		row(w, 4, "offset syncs", fmt.Sprintf("%s on the %s", syncs, f.OffsetSyncsLocation))
 		row(w, 4, "topic sync", fmt.Sprintf("creation %s, configs %s, ACLs %s, new topics %s",
 			onOff(f.TopicCreation), every(f.SyncTopicConfigs, f.SyncTopicConfigsInterval),

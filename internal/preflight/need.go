@@ -154,11 +154,11 @@ func Derive(f *config.Flow, scope Scope) []Need {
 		}
 	}
 	internal(tgt, f.ProgressTopic(), "the copy progress", true)
-	if f.OffsetSyncsLocation == "source" {
-		internal(src, f.Replication.OffsetSyncsTopic(tgt), "the offset map ("+config.KeyOffsetSyncsLocation+"=source)", true)
+	if at, topic := f.OffsetSyncs(); at == src {
+		internal(src, topic, "the offset map ("+config.KeyOffsetSyncsLocation+"=source)", true)
 		needs = append(needs, idempotent(src))
 	} else {
-		internal(tgt, f.Replication.OffsetSyncsTopic(src), "the offset map", true)
+		internal(tgt, topic, "the offset map", true)
 	}
 	if f.EmitCheckpoints {
 		internal(tgt, f.Replication.CheckpointsTopic(src), "MM2-format checkpoints", false)
