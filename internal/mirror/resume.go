@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/progress"
+	"github.com/kmirror/kmirror/internal/record"
 )
 
 // maxResume bounds the records compared per partition when resuming after
@@ -144,7 +144,7 @@ func (p *partition) adopt(src, tgt []*kgo.Record) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0
-	for n < len(tgt) && n < len(src) && sameRecord(src[n], tgt[n]) {
+	for n < len(tgt) && n < len(src) && record.Same(src[n], tgt[n]) {
 		segs, err := p.m.Observe(src[n].Offset, tgt[n].Offset)
 		if err != nil {
 			break
@@ -154,18 +154,4 @@ func (p *partition) adopt(src, tgt []*kgo.Record) int {
 		n++
 	}
 	return n
-}
-
-// sameRecord tells whether b is a copy of a.
-func sameRecord(a, b *kgo.Record) bool {
-	if !bytes.Equal(a.Key, b.Key) || !bytes.Equal(a.Value, b.Value) || (a.Key == nil) != (b.Key == nil) ||
-		(a.Value == nil) != (b.Value == nil) || !a.Timestamp.Equal(b.Timestamp) || len(a.Headers) != len(b.Headers) {
-		return false
-	}
-	for i, h := range a.Headers {
-		if h.Key != b.Headers[i].Key || !bytes.Equal(h.Value, b.Headers[i].Value) {
-			return false
-		}
-	}
-	return true
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/record"
 )
 
 // Cluster is an in-process kfake cluster.
@@ -142,23 +144,12 @@ func WaitUntil(t testing.TB, within time.Duration, what string, check func() err
 	}
 }
 
-// SameRecord reports how two records differ in what a mirror must keep:
-// key, value (nil is not empty), headers, timestamp.
+// SameRecord reports how the record b differs from a in what a mirror
+// keeps, as record.Diff compares them.
 func SameRecord(a, b *kgo.Record) error {
-	switch {
-	case (a.Key == nil) != (b.Key == nil) || string(a.Key) != string(b.Key):
-		return fmt.Errorf("key %q != %q", a.Key, b.Key)
-	case (a.Value == nil) != (b.Value == nil) || string(a.Value) != string(b.Value):
-		return fmt.Errorf("value %q != %q", a.Value, b.Value)
-	case !a.Timestamp.Equal(b.Timestamp):
-		return fmt.Errorf("timestamp %v != %v", a.Timestamp, b.Timestamp)
-	case len(a.Headers) != len(b.Headers):
-		return fmt.Errorf("%d headers != %d", len(a.Headers), len(b.Headers))
-	}
-	for i := range a.Headers {
-		if a.Headers[i].Key != b.Headers[i].Key || string(a.Headers[i].Value) != string(b.Headers[i].Value) {
-			return fmt.Errorf("header %d %v != %v", i, a.Headers[i], b.Headers[i])
-		}
+	if d := record.Diff(a, b); d != nil {
+		return fmt.Errorf("%s differ: key %q/%q, value %q/%q, headers %v/%v, timestamp %v/%v",
+			strings.Join(d, ", "), a.Key, b.Key, a.Value, b.Value, a.Headers, b.Headers, a.Timestamp, b.Timestamp)
 	}
 	return nil
 }

@@ -1,13 +1,13 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/record"
 )
 
 // Reasons given for missing and extra records.
@@ -84,7 +84,7 @@ func (w *walk) run(ctx context.Context, src, tgt stream) error {
 			w.missing(s.Offset, to, reasonNoTarget)
 			continue
 		}
-		if fields := diff(s, next); len(fields) > 0 {
+		if fields := record.Diff(s, next); len(fields) > 0 {
 			w.p.Altered++
 			w.note(Mismatch{Kind: Altered, SourceOffset: s.Offset, TargetOffset: to, Fields: fields})
 		} else {
@@ -152,37 +152,4 @@ func (w *walk) note(m Mismatch) {
 	if len(w.p.Mismatches) < w.max {
 		w.p.Mismatches = append(w.p.Mismatches, m)
 	}
-}
-
-// diff names the fields a mirror must keep that differ between the source
-// record s and the target record t. A nil key or value is not an empty one.
-func diff(s, t *kgo.Record) []string {
-	var fields []string
-	if !sameBytes(s.Key, t.Key) {
-		fields = append(fields, "key")
-	}
-	if !sameBytes(s.Value, t.Value) {
-		fields = append(fields, "value")
-	}
-	if !sameHeaders(s.Headers, t.Headers) {
-		fields = append(fields, "headers")
-	}
-	if s.Timestamp.UnixMilli() != t.Timestamp.UnixMilli() {
-		fields = append(fields, "timestamp")
-	}
-	return fields
-}
-
-func sameBytes(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
-
-func sameHeaders(a, b []kgo.RecordHeader) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i].Key != b[i].Key || !sameBytes(a[i].Value, b[i].Value) {
-			return false
-		}
-	}
-	return true
 }
