@@ -3,14 +3,12 @@ package app
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -28,14 +26,11 @@ func TestRunReportsStatus(t *testing.T) {
 	if _, err := kadm.NewClient(src.Client(t)).CommitOffsets(context.Background(), "app-group", o); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"
     checkpointConnector:
       config:
         sync.group.offsets.enabled: true
-`)), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	a := New(cfg, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -3,14 +3,12 @@ package app
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -53,10 +51,7 @@ func TestClientLogsReachTheLogger(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Produce(t, []*kgo.Record{{Topic: "app-a", Value: []byte("a")}})
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"`)), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
 	h := &records{}
 	a := New(cfg, slog.New(h))
 	ctx, cancel := context.WithCancel(context.Background())

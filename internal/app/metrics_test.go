@@ -24,7 +24,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/deploy"
-	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/httpapi"
 	"github.com/kmirror/kmirror/internal/httpapi/browsertest"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -95,14 +94,11 @@ func TestMetricsFollowTheCopy(t *testing.T) {
 		return nil, nil, false
 	})
 
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"
     checkpointConnector:
       config:
         sync.group.offsets.enabled: true
-`)), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	a := New(cfg, slog.New(slog.DiscardHandler), Options{Version: "1.2.3", MetricsPartitions: true})
 	srv := httptest.NewServer(promhttp.HandlerFor(a.Gatherer(), promhttp.HandlerOpts{}))
 	t.Cleanup(srv.Close)

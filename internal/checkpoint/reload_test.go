@@ -2,13 +2,11 @@ package checkpoint
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -31,12 +29,9 @@ func TestSetGroupsForgetsUnselectedGroups(t *testing.T) {
 		return err == nil && st.Groups == 1 && st.Translated == 1 && len(b.syncer.emitted) == 1
 	})
 
-	other, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"
+	other := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"
     groupsPattern: "billing-.*"
-`)), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	b.syncer.SetGroups(other.Flows[0])
 	st, err := b.syncer.Round(t.Context())
 	if err != nil || st.Groups != 0 {

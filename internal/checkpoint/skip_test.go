@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -36,10 +34,7 @@ func TestRoundSkipsACheckpointThatCannotBeEncoded(t *testing.T) {
 	if err := src.CreateTopic("app-a", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, "")), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testbed.Config(t, src, tgt, "")
 	f := cfg.Flows[0]
 	topic := f.Replication.CheckpointsTopic(f.Source)
 	if err := tgt.CreateTopic(topic, 1, map[string]string{"cleanup.policy": "compact"}); err != nil {

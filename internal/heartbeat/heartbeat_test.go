@@ -5,11 +5,9 @@ import (
 	"context"
 	"encoding/hex"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -58,10 +56,7 @@ func FuzzDecode(f *testing.F) {
 
 func TestEmitter(t *testing.T) {
 	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, "")), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testbed.Config(t, src, tgt, "")
 	e := NewEmitter(cfg.Flows[0], tgt.Client(t), slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

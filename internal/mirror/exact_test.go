@@ -101,7 +101,7 @@ func TestTransactionsAndCompactionTranslateExactly(t *testing.T) {
 	}
 	src.Compact()
 
-	cfg := flowConfig(t, src, tgt, `    topicsPattern: "app-.*"
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"
     sourceConnector:
       config:
         replication.policy.class: identity

@@ -280,7 +280,7 @@ func TestFaultsAreRiddenOut(t *testing.T) {
 			seq := 0
 			src.Produce(t, workload(rng, faultTopics, 2000, &seq))
 			// Discovery runs during every fault.
-			cfg := flowConfig(t, src, tgt, identity+"        tasks.max: 3\n        refresh.topics.interval.seconds: 1\n")
+			cfg := testbed.Config(t, src, tgt, identity+"        tasks.max: 3\n        refresh.topics.interval.seconds: 1\n")
 			r := start(t, cfg)
 			testbed.WaitFor(t, 30*time.Second, "copying", func() bool {
 				return tgt.TopicInfo("app-a") != nil && sum(tgt.EndOffsets(t, "app-a")) > 0
@@ -366,7 +366,7 @@ func TestFaultsAreRiddenOut(t *testing.T) {
 func checkStored(t *testing.T, cfg *config.Config, ends map[progress.Partition]int64) {
 	t.Helper()
 	f := cfg.Flows[0]
-	stored, err := progress.Read(t.Context(), f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
+	stored, err := progress.Read(t.Context(), f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestTargetClosingNewConnectionsIsRiddenOut(t *testing.T) {
 		}
 	}
 	src.Produce(t, numbered("app-a", 0, 0, 100))
-	r := start(t, flowConfig(t, src, tgt, identity))
+	r := start(t, testbed.Config(t, src, tgt, identity))
 	r.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a"}, 30*time.Second)
 	inFlight := func(topic string, p int32) int {
 		r.flow.mu.Lock()
@@ -425,7 +425,7 @@ func TestTargetClosingNewConnectionsIsRiddenOut(t *testing.T) {
 	// copied since (see resume.go). A partition whose first progress is
 	// not persisted yet is copied again from its start (a known limit).
 	testbed.WaitFor(t, 10*time.Second, "app-a[0]'s progress persisted", func() bool {
-		st, err := progress.Read(t.Context(), r.flow.cfg, r.flow.src, r.flow.tgt, testLogger(t))
+		st, err := progress.Read(t.Context(), r.flow.cfg, r.flow.src, r.flow.tgt, testbed.Logger(t))
 		return err == nil && st[progress.Partition{Topic: "app-a", Partition: 0}].Map != nil && st[progress.Partition{Topic: "app-a", Partition: 0}].Map.End().Source == 100
 	})
 

@@ -19,7 +19,7 @@ func TestProgressOfAnotherSourceCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Produce(t, numbered("app-a", 0, 0, 10))
-	r := start(t, flowConfig(t, first, tgt, identity))
+	r := start(t, testbed.Config(t, first, tgt, identity))
 	r.partition(t, "app-a", 0, 10)
 	r.stop(t)
 
@@ -27,7 +27,7 @@ func TestProgressOfAnotherSourceCluster(t *testing.T) {
 	if err := other.CreateTopic("app-a", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	r = start(t, flowConfig(t, other, tgt, identity))
+	r = start(t, testbed.Config(t, other, tgt, identity))
 	select {
 	case err := <-r.done:
 		r.cancel = nil
@@ -49,7 +49,7 @@ func TestRecreatedSourceTopic(t *testing.T) {
 	if err := src.CreateTopic("app-b", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := flowConfig(t, src, tgt, identity)
+	cfg := testbed.Config(t, src, tgt, identity)
 	src.Produce(t, numbered("app-a", 0, 0, 10))
 	r := start(t, cfg)
 	r.partition(t, "app-a", 0, 10)
@@ -93,7 +93,7 @@ func TestStartAtLatest(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Produce(t, numbered("app-a", 0, 0, 10))
-	cfg := flowConfig(t, src, tgt, identity)
+	cfg := testbed.Config(t, src, tgt, identity)
 	cfg.Flows[0].Consumer.StartAt = "latest"
 	r := start(t, cfg)
 	r.partition(t, "app-a", 0, 10)

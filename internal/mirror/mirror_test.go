@@ -3,10 +3,7 @@ package mirror
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,25 +12,6 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
-
-// flowConfig loads a native configuration for one flow between the two
-// clusters, with extra lines for the mirror.
-func flowConfig(t *testing.T, src, tgt *testbed.Cluster, mirror string) *config.Config {
-	t.Helper()
-	text := testbed.NativeConfig(src, tgt, mirror)
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "kmirror.yaml"), []byte(text), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 // running is a flow running in the background.
 type running struct {
@@ -45,7 +23,7 @@ type running struct {
 func start(t *testing.T, cfg *config.Config) *running {
 	t.Helper()
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1), flow: fl}
 	go func() { r.done <- fl.Run(ctx) }()
@@ -130,16 +108,14 @@ func sameTopic(t *testing.T, src, tgt *testbed.Cluster, source, target string, p
 // source partition.
 func (r *running) caughtUp(t *testing.T, src, tgt *testbed.Cluster, topics map[string]string, within time.Duration) {
 	t.Helper()
-	var behind []string
-	deadline := time.Now().Add(within)
-	for {
+	testbed.WaitUntil(t, within, "the target to catch up", func() error {
 		select {
 		case err := <-r.done:
 			r.cancel = nil
 			t.Fatalf("the flow ended early: %v", err)
 		default:
 		}
-		behind = behind[:0]
+		var behind []string
 		for s, d := range topics {
 			se, de := src.EndOffsets(t, s), tgt.EndOffsets(t, d)
 			for p, off := range se {
@@ -148,14 +124,11 @@ func (r *running) caughtUp(t *testing.T, src, tgt *testbed.Cluster, topics map[s
 				}
 			}
 		}
-		if len(behind) == 0 {
-			return
+		if len(behind) > 0 {
+			return fmt.Errorf("behind: %v", behind)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the target did not catch up within %s: %v", within, behind)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 var seedTopics = map[string]int32{"app1-t1": 8, "app1-t2": 8, "app2-t1": 8, "app3-t1": 4, "app3-t2": 4}
@@ -213,7 +186,7 @@ func TestReplicatesEveryRecord(t *testing.T) {
 				n = 20_000
 			}
 			src.Produce(t, workload(rng, all, n/2, &seq))
-			r := start(t, flowConfig(t, src, tgt, tt.mirror))
+			r := start(t, testbed.Config(t, src, tgt, tt.mirror))
 			src.Produce(t, workload(rng, all, n/2, &seq)) // while it runs
 			pairs := map[string]string{}
 			for _, s := range tt.selected {

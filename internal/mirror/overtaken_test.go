@@ -34,7 +34,7 @@ func TestRetentionOvertakesTheMirror(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cfg := flowConfig(t, src, tgt, identity+"        retention.overtaken.policy: "+policy+"\n")
+			cfg := testbed.Config(t, src, tgt, identity+"        retention.overtaken.policy: "+policy+"\n")
 			src.Produce(t, numbered("app-a", 0, 0, 100))
 			r := start(t, cfg)
 			r.partition(t, "app-a", 0, 100)
@@ -98,7 +98,7 @@ func TestSegmentsBelowTheLogStartAreDeleted(t *testing.T) {
 	if err := src.CreateTopic("app-a", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := flowConfig(t, src, tgt, identity)
+	cfg := testbed.Config(t, src, tgt, identity)
 	// Each run starts a new segment: [0,50) and [50,100).
 	for from := 0; from < 100; from += 50 {
 		src.Produce(t, numbered("app-a", 0, from, from+50))

@@ -29,12 +29,12 @@ func TestReconfigureTheSelection(t *testing.T) {
         replication.policy.class: identity
         refresh.topics.enabled: false
 `
-	all := flowConfig(t, src, tgt, noRefresh)
+	all := testbed.Config(t, src, tgt, noRefresh)
 	r := start(t, all)
 	src.Produce(t, workload(rng, topics, 2_000, &seq))
 	r.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a", "app-b": "app-b"}, 30*time.Second)
 
-	onlyA := flowConfig(t, src, tgt, `    topicsPattern: "app-a"
+	onlyA := testbed.Config(t, src, tgt, `    topicsPattern: "app-a"
     sourceConnector:
       config:
         replication.policy.class: identity

@@ -33,7 +33,7 @@ func TestCleanStopAndRestart(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 9))
 	seq := 0
-	cfg := flowConfig(t, src, tgt, identity)
+	cfg := testbed.Config(t, src, tgt, identity)
 	src.Produce(t, workload(rng, topics, 20_000, &seq))
 	for round := range 5 {
 		r := start(t, cfg)
@@ -75,7 +75,7 @@ func TestNewTopicsAndPartitionsArePickedUp(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 9))
 	seq := 0
 	src.Produce(t, workload(rng, map[string]int32{"app-a": 2}, 100, &seq))
-	r := start(t, flowConfig(t, src, tgt, identity))
+	r := start(t, testbed.Config(t, src, tgt, identity))
 	r.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a"}, 30*time.Second)
 
 	if err := src.CreateTopic("app-new", 3, nil); err != nil {
@@ -111,7 +111,7 @@ func TestTopicCreationDisabled(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 9))
 	seq := 0
 	src.Produce(t, workload(rng, map[string]int32{"app-ok": 2, "app-missing": 2, "app-small": 4}, 300, &seq))
-	r := start(t, flowConfig(t, src, tgt, identity+"        topic.creation.enable: false\n"))
+	r := start(t, testbed.Config(t, src, tgt, identity+"        topic.creation.enable: false\n"))
 	r.caughtUp(t, src, tgt, map[string]string{"app-ok": "app-ok"}, 30*time.Second)
 	blocked := map[string]string{}
 	testbed.WaitFor(t, 10*time.Second, "both topics reported", func() bool {
@@ -153,7 +153,7 @@ func TestPermanentProduceErrorStopsTheFlow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 9))
 	seq := 0
 	src.Produce(t, workload(rng, map[string]int32{"app-a": 1}, 10, &seq))
-	r := start(t, flowConfig(t, src, tgt, identity))
+	r := start(t, testbed.Config(t, src, tgt, identity))
 	select {
 	case err := <-r.done:
 		r.cancel = nil

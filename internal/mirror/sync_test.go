@@ -42,7 +42,7 @@ func TestConfigAndACLSync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := flowConfig(t, src, tgt, identity+`        sync.topic.configs.interval.seconds: 1
+	cfg := testbed.Config(t, src, tgt, identity+`        sync.topic.configs.interval.seconds: 1
         sync.topic.acls.interval.seconds: 1
 `)
 	for _, c := range cfg.Clusters {

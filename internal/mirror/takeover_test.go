@@ -53,7 +53,7 @@ func TestTakeOverFromMM2(t *testing.T) {
 		0: {Copied: 90, Committed: 80, SyncEvery: 40},
 	})
 
-	r := start(t, flowConfig(t, src, tgt, identity))
+	r := start(t, testbed.Config(t, src, tgt, identity))
 	src.Produce(t, workload(rng, topics, 300, &seq))
 	r.caughtUp(t, src, tgt, same, time.Minute)
 	for name, n := range topics {
@@ -86,9 +86,9 @@ func TestTakeOverFromMM2(t *testing.T) {
 
 	// A restart goes on from kmirror's own progress, and still translates
 	// MM2's range as MM2 does.
-	cfg := flowConfig(t, src, tgt, identity)
+	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
-	stored, err := progress.Read(context.Background(), f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
+	stored, err := progress.Read(context.Background(), f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,9 +123,9 @@ func TestTakeOverWithoutSyncsFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	tgt.Produce(t, []*kgo.Record{{Topic: offsets, Key: []byte(`["MirrorSourceConnector",{"cluster":"source","partition":0,"topic":"app-a"}]`), Value: []byte(`{"offset":0}`)}})
-	cfg := flowConfig(t, src, tgt, identity)
+	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := fl.Run(ctx)
@@ -149,13 +149,13 @@ func TestPlanTakeover(t *testing.T) {
 	src.Produce(t, workload(rng, map[string]int32{"app-a": 1}, 50, &seq))
 	testbed.LeaveMM2(t, &src.Brokers, &tgt.Brokers, testbed.MM2Flow{Source: "source", Target: "target", OffsetsTopic: "my-connect-offsets"}, "app-a",
 		map[int32]testbed.MM2Left{0: {Copied: 40, Committed: 35, SyncEvery: 15}})
-	cfg := flowConfig(t, src, tgt, identity)
+	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
 	cfg.Cluster(f.Target).ConnectOffsetsTopic = "my-connect-offsets"
 	ends := tgt.EndOffsets(t, "app-a")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	plan, err := PlanTakeover(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), []Topic{{Source: "app-a", Target: "app-a", Partitions: 1}}, testLogger(t))
+	plan, err := PlanTakeover(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), []Topic{{Source: "app-a", Target: "app-a", Partitions: 1}}, testbed.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,10 +184,10 @@ func TestMM2RunningIsSeen(t *testing.T) {
 
 func mm2RunningIsSeen(t *testing.T, group string) {
 	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
-	cfg := flowConfig(t, src, tgt, identity)
+	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
 	cfg.Cluster(f.Target).ConnectGroup = "my-connect"
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
 	fl.tgtAdm = kadm.NewClient(tgt.Client(t))
 	if err := tgt.CreateTopic("connect-configs", 1, nil); err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ func TestThrottleCapsTheSourceRate(t *testing.T) {
 	}
 	src.Produce(t, recs)
 	began := time.Now()
-	r := start(t, flowConfig(t, src, tgt, identity+"        throttle.bytes.per.second: 1000000\n"))
+	r := start(t, testbed.Config(t, src, tgt, identity+"        throttle.bytes.per.second: 1000000\n"))
 	r.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a"}, time.Minute)
 	elapsed := time.Since(began)
 	r.stop(t)

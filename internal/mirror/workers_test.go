@@ -121,7 +121,7 @@ func TestWorkersShareAFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := flowConfig(t, src, tgt, workers)
+	cfg := testbed.Config(t, src, tgt, workers)
 	src.Produce(t, unique("app-a", 6, 0, 500))
 	src.Produce(t, unique("app-b", 3, 0, 500))
 	w1, w2 := start(t, cfg), start(t, cfg)
@@ -156,7 +156,7 @@ func TestLostLeaseDropsPartitionsAndResumes(t *testing.T) {
 	if err := src.CreateTopic("app-a", 4, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := flowConfig(t, src, tgt, workers)
+	cfg := testbed.Config(t, src, tgt, workers)
 	w := start(t, cfg)
 	src.Produce(t, unique("app-a", 4, 0, 2000))
 	copiedAll(t, src, "app-a", 30*time.Second, w.flow)
@@ -209,10 +209,10 @@ func TestWorkersGroupNeedsRead(t *testing.T) {
 	if err := src.CreateTopic("app-a", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := flowConfig(t, src, tgt, identity)
+	cfg := testbed.Config(t, src, tgt, identity)
 	cfg.Cluster("target").SASL = &config.SASL{Mechanism: config.MechanismPlain, Username: "mirror", Password: config.NewSecret("mirror-pw")}
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	err := fl.Run(ctx)
@@ -231,7 +231,7 @@ func TestResumeAfterCrashRepeatsNothing(t *testing.T) {
 	if err := src.CreateTopic("app-a", 2, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := flowConfig(t, src, tgt, workers)
+	cfg := testbed.Config(t, src, tgt, workers)
 	src.Produce(t, unique("app-a", 2, 0, 500))
 	w := start(t, cfg)
 	w.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a"}, 30*time.Second)

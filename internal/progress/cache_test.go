@@ -2,11 +2,9 @@ package progress
 
 import (
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -17,10 +15,7 @@ import (
 // the order they were written, and reads no record twice.
 func TestCacheCatchesUp(t *testing.T) {
 	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"`)), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
 	f := cfg.Flows[0]
 	srcCfg, tgtCfg := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
 	store := NewStore(f, tgt.Client(t), tgt.Client(t))

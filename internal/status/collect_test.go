@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/app"
-	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -35,14 +33,11 @@ func TestCollectFollowsASwitch(t *testing.T) {
 		src.Produce(t, recs)
 	}
 	produce(100)
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"
     checkpointConnector:
       config:
         sync.group.offsets.enabled: true
-`)), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	log := slog.New(slog.DiscardHandler)
 
 	// A consumer of the group runs on the source and commits 60 records.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/app"
-	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -34,10 +32,7 @@ func TestStoppedPartitionIsReported(t *testing.T) {
 		src.Produce(t, recs)
 	}
 	produce(100)
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"`)), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
 	log := slog.New(slog.DiscardHandler)
 	run := func() (stop func()) {
 		a := app.New(cfg, log)

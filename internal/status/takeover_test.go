@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 
 	"github.com/kmirror/kmirror/internal/app"
 	"github.com/kmirror/kmirror/internal/checkpoint"
-	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -55,7 +53,7 @@ func TestStatusAfterTakeover(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "k.yaml"), []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app-.*"
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"
     groupsPattern: "app-.*"
     sourceConnector:
       config:
@@ -65,10 +63,7 @@ func TestStatusAfterTakeover(t *testing.T) {
         sync.group.offsets.enabled: true
         sync.group.offsets.interval.seconds: 1
         emit.checkpoints.interval.seconds: 1
-`)), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+`)
 	log := slog.New(slog.DiscardHandler)
 	a := app.New(cfg, log)
 	actx, stop := context.WithCancel(context.Background())

@@ -33,13 +33,13 @@ func BenchmarkVerify(b *testing.B) {
 		}
 		src.Produce(b, recs)
 	}
-	cfg := flowConfig(b, src, tgt, `    topicsPattern: "bench"`)
+	cfg := testbed.Config(b, src, tgt, `    topicsPattern: "bench"`)
 	mirrorAll(b, cfg, src, "bench")
 
 	b.SetBytes(size)
 	b.ResetTimer()
 	for b.Loop() {
-		r, err := Run(context.Background(), cfg, Options{Topics: []string{"bench"}}, testLogger())
+		r, err := Run(context.Background(), cfg, Options{Topics: []string{"bench"}}, testbed.Logger(b))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -3,9 +3,6 @@ package verify
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,24 +11,6 @@ import (
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
-
-func testLogger() *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// flowConfig is a native configuration with one flow between the clusters,
-// with the mirror's further lines.
-func flowConfig(t testing.TB, src, tgt *testbed.Cluster, lines string) *config.Config {
-	t.Helper()
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "kmirror.yaml"), []byte(testbed.NativeConfig(src, tgt, lines)), config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
 
 // mirrorAll runs the copy path of cfg's first flow until every partition of
 // the topics is copied up to the source's current end, then stops it
@@ -45,7 +24,7 @@ func mirrorAll(t testing.TB, cfg *config.Config, src *testbed.Cluster, topics ..
 		}
 	}
 	f := cfg.Flows[0]
-	fl := mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testLogger())
+	fl := mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- fl.Run(ctx) }()
@@ -78,7 +57,7 @@ func verify(t testing.TB, cfg *config.Config, o Options) *Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r, err := Run(ctx, cfg, o, testLogger())
+	r, err := Run(ctx, cfg, o, testbed.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,7 +91,7 @@ func TestIdenticalAfterMirroring(t *testing.T) {
 				src.Produce(t, recs)
 			}
 			src.Compact()
-			cfg := flowConfig(t, src, tgt, `    topicsPattern: "app-.*"`)
+			cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
 			cfg.Flows[0].Consumer.ReadCommitted = isolation == "read_committed"
 			mirrorAll(t, cfg, src, "app-txn", "app-keys")
 
@@ -124,7 +124,7 @@ func TestMismatchesAreFound(t *testing.T) {
 	if err := src.CreateTopic("orders", 2, nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := flowConfig(t, src, tgt, `    topicsPattern: "orders"`)
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "orders"`)
 	src.Produce(t, keyed("orders", 2, 20))
 	mirrorAll(t, cfg, src, "orders")
 
@@ -193,7 +193,7 @@ func alterCopy(t *testing.T, cfg *config.Config, src, tgt *testbed.Cluster, part
 	srcCfg, tgtCfg := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	stored, err := progress.Read(ctx, f, srcCfg, tgtCfg, testLogger())
+	stored, err := progress.Read(ctx, f, srcCfg, tgtCfg, testbed.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestFromTimestamp(t *testing.T) {
 		t.Fatal(err)
 	}
 	src.Produce(t, keyed("events", 2, 40)) // record i at t0 + i s
-	cfg := flowConfig(t, src, tgt, `    topicsPattern: "events"`)
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "events"`)
 	mirrorAll(t, cfg, src, "events")
 	tests := []struct {
 		name     string
@@ -264,7 +264,7 @@ func TestNotMirroredAndNotSelected(t *testing.T) {
 		}
 	}
 	src.Produce(t, keyed("copied", 1, 3))
-	cfg := flowConfig(t, src, tgt, `    topicsPattern: "copied, late, absent"
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "copied, late, absent"
     sourceConnector:
       config:
         replication.policy.class: identity`)
@@ -280,12 +280,12 @@ func TestNotMirroredAndNotSelected(t *testing.T) {
 		t.Errorf("%+v", r)
 	}
 
-	_, err := Run(context.Background(), cfg, Options{Topics: []string{"copied", "other", "__consumer_offsets"}}, testLogger())
+	_, err := Run(context.Background(), cfg, Options{Topics: []string{"copied", "other", "__consumer_offsets"}}, testbed.Logger(t))
 	var ns *NotSelectedError
 	if !errors.As(err, &ns) || !slices.Equal(ns.Topics, []string{"other", "__consumer_offsets"}) {
 		t.Errorf("err = %v", err)
 	}
-	_, err = Run(context.Background(), cfg, Options{Topics: []string{"absent"}}, testLogger())
+	_, err = Run(context.Background(), cfg, Options{Topics: []string{"absent"}}, testbed.Logger(t))
 	if err == nil || errors.As(err, &ns) || !strings.Contains(err.Error(), `topic "absent" on source cluster "source"`) {
 		t.Errorf("err = %v", err)
 	}

@@ -1,0 +1,7 @@
+package config
+
+// DiagStrings is diagStrings, for the tests outside the package.
+var DiagStrings = diagStrings
+
+// DefaultBatchSize is defaultBatchSize, for the tests outside the package.
+const DefaultBatchSize = defaultBatchSize
