@@ -2,5 +2,6 @@
 // (bootstrap, TLS, mutual TLS, SASL PLAIN and SCRAM), maps MM2's producer
 // and consumer settings onto franz-go, and checks that a cluster can be
 // reached and authenticated against, explaining failures in one sentence
-// that names the cluster.
+// that names the cluster. Tail and ScanTopic read the compacted topics that
+// hold state.
 package cluster

@@ -1,11 +1,20 @@
-// Package mirror is kmirror's copy path. For one flow it discovers the
-// selected source topics, creates or grows the target topics, splits the
-// partitions into tasks, and copies every record to the same partition of the
-// mapped target topic, keeping key, value, headers, timestamp and order.
+// Package mirror is kmirror's copy path. A Flow wires three parts for one
+// configured flow:
+//   - the topic catalogue (discover.go, topics.go, sync.go, reconfigure.go):
+//     which source topics are selected, their target topics created, grown
+//     and kept in sync, and which are blocked and why;
+//   - the copier (task.go, partition.go, share.go, retention.go): the
+//     partitions the workers' group gives this worker, split into tasks,
+//     each record copied to the same partition of the mapped target topic
+//     with its key, value, headers and timestamp, in order;
+//   - the progress store of package progress (load.go, persist.go,
+//     resume.go, takeover.go): where each partition starts, from its saved
+//     progress, from where MirrorMaker 2 left it, or from the source's
+//     start; and what is persisted as it copies.
 //
-// Progress (how far each source partition is copied) lives on the target
-// cluster only, in kmirror's progress topic, so the source may be read-only.
-// The exact offset map learnt from produce acknowledgements is persisted to
-// the offset-syncs topic before the progress that covers it, so that a
-// translation never claims more than was durably recorded.
+// Progress lives on the target cluster only, so the source may be
+// read-only. The exact offset map learnt from produce acknowledgements is
+// persisted before the progress that covers it, so that a translation never
+// claims more than was durably recorded. A Flow is also a progress.View of
+// the partitions it copies.
 package mirror
