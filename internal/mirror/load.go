@@ -69,7 +69,7 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 				fl.mu.Unlock()
 				continue
 			}
-			part := fl.newPartition(k, t, p.Map)
+			part := fl.newPartition(k, t, p.CopyMap())
 			part.mm2 = p.MM2
 			out = append(out, part)
 			// Without the target's end, records a previous owner copied

@@ -3,6 +3,7 @@ package progress
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,9 +29,11 @@ type Cache struct {
 	marks           map[Partition]Mark
 	segments        map[Partition]map[int64]offsetmap.Segment
 	mm2             map[Partition]mm2.History
-	// snap is the Snapshot of what was read, nil once more was read;
+	// snap and snapMM2 are what Read hands out, nil once more was read:
+	// copies, since the maps above change in place as more is read.
+	snap    Snapshot
+	snapMM2 map[Partition]mm2.History
 	// caught is when the topics were last caught up with.
-	snap   Snapshot
 	caught time.Time
 }
 
@@ -62,7 +65,9 @@ func (c *Cache) Close() {
 // progress, and MirrorMaker 2's offset syncs of every partition, those
 // kmirror has no progress for included (the two share the offset-syncs
 // topic). Unreadable records are logged and skipped, as a restarting
-// worker does. The results must not be changed.
+// worker does. The results are shared by every caller until more is read,
+// and must not be changed: a caller that copies from a Saved map restores
+// its own (Saved.CopyMap).
 func (c *Cache) Read(ctx context.Context, maxAge time.Duration) (Snapshot, map[Partition]mm2.History, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -78,16 +83,20 @@ func (c *Cache) Read(ctx context.Context, maxAge time.Duration) (Snapshot, map[P
 		c.caught = time.Now()
 	}
 	if c.snap == nil {
+		c.snapMM2 = make(map[Partition]mm2.History, len(c.mm2))
+		for p, h := range c.mm2 {
+			c.snapMM2[p] = slices.Clone(h)
+		}
 		c.snap = make(Snapshot, len(c.marks))
 		for p, m := range c.marks {
 			segs := make([]offsetmap.Segment, 0, len(c.segments[p]))
 			for _, s := range c.segments[p] {
 				segs = append(segs, s)
 			}
-			c.snap[p] = Saved{Mark: m, Map: offsetmap.Restore(m.Start, m.End, segs), MM2: c.mm2[p]}
+			c.snap[p] = Saved{Mark: m, Map: offsetmap.Restore(m.Start, m.End, segs), MM2: c.snapMM2[p]}
 		}
 	}
-	return c.snap, c.mm2, nil
+	return c.snap, c.snapMM2, nil
 }
 
 func (c *Cache) takeMark(r *kgo.Record) {

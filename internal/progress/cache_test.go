@@ -2,6 +2,7 @@ package progress
 
 import (
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -87,5 +88,56 @@ func TestCacheCatchesUp(t *testing.T) {
 	}
 	if got := snap[z]; got.Mark != *zm {
 		t.Errorf("z after the second read: %+v, want %+v: the cache read the topic whole again", got.Mark, *zm)
+	}
+}
+
+// What a Read handed out does not change as the cache reads on, even when
+// MM2 went back (a sync below the last one clears the history) or a saved
+// map is copied on by a worker.
+func TestCacheResultsAreNotChangedByLaterReads(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
+	f := cfg.Flows[0]
+	store := NewStore(f, tgt.Client(t), tgt.Client(t))
+	if err := store.Ensure(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCache(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := Partition{Topic: "app-a", Partition: 0}
+	carry := func(s ...mm2.Sync) {
+		t.Helper()
+		if err := store.CarryMM2(t.Context(), map[Partition]mm2.History{a: s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	carry(mm2.Sync{Upstream: 10, Downstream: 5}, mm2.Sync{Upstream: 20, Downstream: 15})
+	m := &Mark{ClusterID: "c", Start: 20, End: offsetmap.Segment{Source: 30, Target: 25}}
+	if _, err := store.Flush(t.Context(), "w1", []Pending{{Partition: a, Segments: []offsetmap.Segment{{Source: 20, Target: 15, Count: 10}}, Mark: m}}); err != nil {
+		t.Fatal(err)
+	}
+	snap, hist, err := c.Read(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, heldHist := snap[a].MM2, hist[a]
+	want := mm2.History{{Upstream: 10, Downstream: 5}, {Upstream: 20, Downstream: 15}}
+	// A worker copies on from its own copy of the map.
+	own := snap[a].CopyMap()
+	if _, err := own.Observe(30, 25); err != nil {
+		t.Fatal(err)
+	}
+	carry(mm2.Sync{Upstream: 3, Downstream: 1}) // MM2 went back
+	if _, _, err := c.Read(t.Context(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(held, want) || !slices.Equal(heldHist, want) {
+		t.Errorf("a history handed out changed: %v and %v, want %v", held, heldHist, want)
+	}
+	if end := snap[a].Map.End(); end.Source != 30 {
+		t.Errorf("the saved map moved with the worker's copy: end %+v", end)
 	}
 }

@@ -74,6 +74,12 @@ type Saved struct {
 	MM2 mm2.History
 }
 
+// CopyMap returns a map of its own with what the saved map holds, for a
+// worker that copies on from it: a Saved is shared and never changed.
+func (s Saved) CopyMap() *offsetmap.Partition {
+	return offsetmap.Restore(s.Map.Start(), s.Map.End(), s.Map.Segments())
+}
+
 // Snapshot is what a flow persisted on the clusters, as a restarted worker
 // finds it. It is a View that reads nothing more.
 type Snapshot map[Partition]Saved
