@@ -13,6 +13,11 @@ import (
 	"github.com/kmirror/kmirror/internal/progress"
 )
 
+// offsets are the log offsets of the partitions being loaded, listed once.
+type offsets struct {
+	srcStarts, srcEnds, tgtEnds kadm.ListedOffsets
+}
+
 // load builds the state of new partitions: from the stored progress and
 // offset syncs when there are any, else from where MirrorMaker 2 left them
 // when it copied them, else from the start position. A dry run (a plan)
@@ -28,16 +33,14 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 		byName[t.Source] = t
 		names = append(names, t.Source)
 	}
-	srcStarts, err := fl.srcAdm.ListStartOffsets(ctx, names...)
-	if err != nil {
+	var o offsets
+	if o.srcStarts, err = fl.srcAdm.ListStartOffsets(ctx, names...); err != nil {
 		return nil, nil, fmt.Errorf("list source offsets: %w", err)
 	}
-	srcEnds, err := fl.srcAdm.ListEndOffsets(ctx, names...)
-	if err != nil {
+	if o.srcEnds, err = fl.srcAdm.ListEndOffsets(ctx, names...); err != nil {
 		return nil, nil, fmt.Errorf("list source offsets: %w", err)
 	}
-	tgtEnds, err := endOffsets(ctx, fl.tgtAdm, topics)
-	if err != nil {
+	if o.tgtEnds, err = endOffsets(ctx, fl.tgtAdm, topics); err != nil {
 		return nil, nil, fmt.Errorf("list target offsets: %w", err)
 	}
 	// Partitions kmirror never copied may have been MM2's.
@@ -55,60 +58,30 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 	var fromMM2 []progress.Partition
 	for _, k := range keys {
 		t := byName[k.Topic]
-		if p, ok := stored[k]; ok {
-			if p.ClusterID != fl.clusterID {
-				return nil, nil, errFatal{fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
-					k.Topic, k.Partition, fl.cfg.Target, p.ClusterID, fl.cfg.Source, fl.clusterID)}
+		saved, ok := stored[k]
+		switch {
+		case ok:
+			p, r, err := fl.fromSaved(k, t, saved, o)
+			if err != nil {
+				return nil, nil, err
 			}
-			if p.TopicID != t.ID {
-				fl.mu.Lock()
-				if !fl.recreated[k.Topic] {
-					fl.recreated[k.Topic] = true
-					fl.log.Error(recreatedReason, "topic", k.Topic)
-				}
-				fl.mu.Unlock()
-				continue
+			if p != nil {
+				out = append(out, p)
 			}
-			part := fl.newPartition(k, t, p.CopyMap())
-			part.mm2 = p.MM2
-			out = append(out, part)
-			// Without the target's end, records a previous owner copied
-			// past the stored progress would go unseen and be copied
-			// again: the start is retried instead (a leader frozen or
-			// just moved does not answer).
-			tend, tok := tgtEnds.Lookup(t.Target, k.Partition)
-			send, sok := srcEnds.Lookup(k.Topic, k.Partition)
-			if !tok || tend.Err != nil || !sok || send.Err != nil {
-				return nil, nil, fmt.Errorf("end offsets of %s[%d] and target %s[%d]: not available (%v, %v)", k.Topic, k.Partition, t.Target, k.Partition, send.Err, tend.Err)
+			if r != nil {
+				crashed = append(crashed, *r)
 			}
-			if tend.Offset > p.Map.End().Target {
-				crashed = append(crashed, resumeFrom{p: part, from: p.Map.End().Target, tgtEnd: tend.Offset, srcEnd: send.Offset})
-			}
-			continue
-		}
-		if mm2s.takenOver(k) {
+		case mm2s.takenOver(k):
 			fromMM2 = append(fromMM2, k)
-			continue
-		}
-		start, ok := srcStarts.Lookup(k.Topic, k.Partition)
-		if !ok || start.Err != nil {
-			return nil, nil, fmt.Errorf("start offset of %s[%d]: %v", k.Topic, k.Partition, start.Err)
-		}
-		from := start.Offset
-		if fl.cfg.Consumer.StartAt == "latest" {
-			if end, ok := srcEnds.Lookup(k.Topic, k.Partition); ok && end.Err == nil {
-				from = end.Offset
+		default:
+			p, err := fl.fromStart(k, t, o)
+			if err != nil {
+				return nil, nil, err
 			}
+			out = append(out, p)
 		}
-		tend, ok := tgtEnds.Lookup(t.Target, k.Partition)
-		if !ok || tend.Err != nil {
-			return nil, nil, fmt.Errorf("end offset of target %s[%d]: not available (%v)", t.Target, k.Partition, tend.Err)
-		}
-		p := fl.newPartition(k, t, offsetmap.New(from, tend.Offset))
-		p.dirty = true
-		out = append(out, p)
 	}
-	taken, reports, err := fl.takeOver(ctx, mm2s, fromMM2, byName, srcStarts, srcEnds, tgtEnds, dryRun)
+	taken, reports, err := fl.takeOver(ctx, mm2s, fromMM2, byName, o, dryRun)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -129,6 +102,63 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 		}
 	}
 	return out, reports, nil
+}
+
+// fromSaved builds partition k of topic t from its saved progress, and
+// says where to compare the target's tail with the source when the target
+// holds more than the progress covers (a crash, or a worker that lost its
+// lease, wrote past it). A topic created again since the progress was
+// written is not copied: nil, nil.
+func (fl *Flow) fromSaved(k progress.Partition, t Topic, saved progress.Saved, o offsets) (*partition, *resumeFrom, error) {
+	if saved.ClusterID != fl.clusterID {
+		return nil, nil, errFatal{fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
+			k.Topic, k.Partition, fl.cfg.Target, saved.ClusterID, fl.cfg.Source, fl.clusterID)}
+	}
+	if saved.TopicID != t.ID {
+		fl.mu.Lock()
+		if !fl.recreated[k.Topic] {
+			fl.recreated[k.Topic] = true
+			fl.log.Error(recreatedReason, "topic", k.Topic)
+		}
+		fl.mu.Unlock()
+		return nil, nil, nil
+	}
+	// Without the target's end, records a previous owner copied past the
+	// stored progress would go unseen and be copied again: the start is
+	// retried instead (a leader frozen or just moved does not answer).
+	tend, tok := o.tgtEnds.Lookup(t.Target, k.Partition)
+	send, sok := o.srcEnds.Lookup(k.Topic, k.Partition)
+	if !tok || tend.Err != nil || !sok || send.Err != nil {
+		return nil, nil, fmt.Errorf("end offsets of %s[%d] and target %s[%d]: not available (%v, %v)", k.Topic, k.Partition, t.Target, k.Partition, send.Err, tend.Err)
+	}
+	p := fl.newPartition(k, t, saved.CopyMap())
+	p.mm2 = saved.MM2
+	if end := saved.Map.End().Target; tend.Offset > end {
+		return p, &resumeFrom{p: p, from: end, tgtEnd: tend.Offset, srcEnd: send.Offset}, nil
+	}
+	return p, nil, nil
+}
+
+// fromStart builds partition k of topic t, which nothing copied yet: from
+// the source's log start, or its end with consumer.auto.offset.reset=latest.
+func (fl *Flow) fromStart(k progress.Partition, t Topic, o offsets) (*partition, error) {
+	start, ok := o.srcStarts.Lookup(k.Topic, k.Partition)
+	if !ok || start.Err != nil {
+		return nil, fmt.Errorf("start offset of %s[%d]: %v", k.Topic, k.Partition, start.Err)
+	}
+	from := start.Offset
+	if fl.cfg.Consumer.StartAt == "latest" {
+		if end, ok := o.srcEnds.Lookup(k.Topic, k.Partition); ok && end.Err == nil {
+			from = end.Offset
+		}
+	}
+	tend, ok := o.tgtEnds.Lookup(t.Target, k.Partition)
+	if !ok || tend.Err != nil {
+		return nil, fmt.Errorf("end offset of target %s[%d]: not available (%v)", t.Target, k.Partition, tend.Err)
+	}
+	p := fl.newPartition(k, t, offsetmap.New(from, tend.Offset))
+	p.dirty = true
+	return p, nil
 }
 
 // endOffsets lists the end offsets of target topics, waiting briefly for

@@ -162,7 +162,7 @@ func (fl *Flow) mm2Running(ctx context.Context) (string, error) {
 //
 // Unless dryRun, it first checks that MM2 stopped: taking over from an MM2
 // that still copies would copy every record twice.
-func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Partition, byName map[string]Topic, srcStarts, srcEnds, tgtEnds kadm.ListedOffsets, dryRun bool) ([]*partition, []TakenOver, error) {
+func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Partition, byName map[string]Topic, o offsets, dryRun bool) ([]*partition, []TakenOver, error) {
 	if len(keys) == 0 {
 		return nil, nil, nil
 	}
@@ -193,9 +193,9 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Parti
 				k.Topic, k.Partition, st.topic, rep.MM2Next, syncs, other)}
 		}
 		rep.Anchor = anchor
-		srcStart, _ := srcStarts.Lookup(k.Topic, k.Partition)
-		srcEnd, _ := srcEnds.Lookup(k.Topic, k.Partition)
-		tgtEnd, _ := tgtEnds.Lookup(t.Target, k.Partition)
+		srcStart, _ := o.srcStarts.Lookup(k.Topic, k.Partition)
+		srcEnd, _ := o.srcEnds.Lookup(k.Topic, k.Partition)
+		tgtEnd, _ := o.tgtEnds.Lookup(t.Target, k.Partition)
 		if srcStart.Err != nil || srcEnd.Err != nil || tgtEnd.Err != nil {
 			return nil, nil, fmt.Errorf("offsets of %s[%d]: %w", k.Topic, k.Partition, errors.Join(srcStart.Err, srcEnd.Err, tgtEnd.Err))
 		}
