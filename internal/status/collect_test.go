@@ -2,7 +2,6 @@ package status_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kmirror/kmirror/internal/app"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -25,13 +23,7 @@ func TestCollectFollowsASwitch(t *testing.T) {
 	if err := src.CreateTopic("app-a", 2, nil); err != nil {
 		t.Fatal(err)
 	}
-	produce := func(n int) {
-		var recs []*kgo.Record
-		for i := range n {
-			recs = append(recs, &kgo.Record{Topic: "app-a", Partition: int32(i % 2), Value: fmt.Appendf(nil, "v%d", i)})
-		}
-		src.Produce(t, recs)
-	}
+	produce := func(n int) { produceValues(t, src, "app-a", n, func(i int) int32 { return int32(i % 2) }) }
 	produce(100)
 	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"
     checkpointConnector:
@@ -53,17 +45,7 @@ func TestCollectFollowsASwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a := app.New(cfg, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			cancel()
-			<-done
-		}
-	})
+	_, stopMirror := runApp(t, cfg)
 
 	c, err := status.New(cfg, log, status.Options{Partitions: true})
 	if err != nil {
@@ -128,11 +110,7 @@ func TestCollectFollowsASwitch(t *testing.T) {
 
 	// Stop the mirror: what the source gets now lags, in records and in
 	// the age of the oldest record not copied.
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	stopped = true
+	stopMirror()
 	produce(10)
 	testbed.WaitFor(t, 10*time.Second, "lag while the mirror is stopped", func() bool {
 		f, g := collect()

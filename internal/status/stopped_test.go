@@ -1,16 +1,11 @@
 package status_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/kmirror/kmirror/internal/app"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -24,25 +19,12 @@ func TestStoppedPartitionIsReported(t *testing.T) {
 	if err := src.CreateTopic("app-a", 2, nil); err != nil {
 		t.Fatal(err)
 	}
-	produce := func(n int) {
-		var recs []*kgo.Record
-		for i := range n {
-			recs = append(recs, &kgo.Record{Topic: "app-a", Partition: 0, Value: fmt.Appendf(nil, "v%d", i)})
-		}
-		src.Produce(t, recs)
-	}
+	produce := func(n int) { produceValues(t, src, "app-a", n, func(int) int32 { return 0 }) }
 	produce(100)
 	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
-	log := slog.New(slog.DiscardHandler)
-	run := func() (stop func()) {
-		a := app.New(cfg, log)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.Run(ctx) }()
-		testbed.WaitFor(t, 30*time.Second, "the first 100 records copied", func() bool { return tgt.EndOffsets(t, "source.app-a")[0] == 100 })
-		return func() { cancel(); <-done }
-	}
-	stop := run()
+	log := testbed.Logger(t)
+	_, stop := runApp(t, cfg)
+	testbed.WaitFor(t, 30*time.Second, "the first 100 records copied", func() bool { return tgt.EndOffsets(t, "source.app-a")[0] == 100 })
 	stop()
 	// While no worker runs, 100 more records come, and retention deletes
 	// 50 of them before they are copied.
@@ -71,11 +53,7 @@ func TestStoppedPartitionIsReported(t *testing.T) {
 		t.Errorf("read from the clusters: %v", err)
 	}
 
-	a := app.New(cfg, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	a, _ := runApp(t, cfg)
 	testbed.WaitUntil(t, 30*time.Second, "the worker's report of the stopped partition", func() error {
 		r, ok := a.Report()
 		if !ok || len(r.Flows) == 0 {

@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kmirror/kmirror/internal/app"
 	"github.com/kmirror/kmirror/internal/checkpoint"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -65,11 +64,7 @@ func TestStatusAfterTakeover(t *testing.T) {
         emit.checkpoints.interval.seconds: 1
 `)
 	log := slog.New(slog.DiscardHandler)
-	a := app.New(cfg, log)
-	actx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(actx) }()
-	t.Cleanup(func() { stop(); <-done })
+	runApp(t, cfg)
 
 	c, err := status.New(cfg, log, status.Options{})
 	if err != nil {
