@@ -274,7 +274,11 @@ func (fl *Flow) close() {
 			c.Close()
 		}
 	}
-	if fl.cache != nil {
-		fl.cache.Close()
+	fl.mu.Lock()
+	c := fl.cache
+	fl.cache = nil
+	fl.mu.Unlock()
+	if c != nil {
+		c.Close()
 	}
 }

@@ -2,7 +2,6 @@ package mirror
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/kmirror/kmirror/internal/progress"
@@ -68,14 +67,15 @@ func (fl *Flow) Copied(_ context.Context, tp progress.Partition) (progress.Copie
 }
 
 // Saved reads what the flow's workers persisted (the partitions other
-// workers copy included), catching up with what was written since the
-// last read.
+// workers copy included): from the flow's cache, which catches up with
+// what was written since its last read, or, before the run opened it,
+// from the clusters.
 func (fl *Flow) Saved(ctx context.Context) (progress.Snapshot, error) {
 	fl.mu.Lock()
 	c := fl.cache
 	fl.mu.Unlock()
 	if c == nil {
-		return nil, errors.New("the flow has not started")
+		return progress.Read(ctx, fl.cfg, fl.src, fl.tgt, fl.log)
 	}
 	s, _, err := c.Read(ctx, 0)
 	return s, err
