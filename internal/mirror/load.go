@@ -15,7 +15,7 @@ import (
 
 // offsets are the log offsets of the partitions being loaded, listed once.
 type offsets struct {
-	srcStarts, srcEnds, tgtEnds kadm.ListedOffsets
+	srcStarts, srcEnds, tgtStarts, tgtEnds kadm.ListedOffsets
 }
 
 // load builds the state of new partitions: from the stored progress and
@@ -41,6 +41,13 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 		return nil, nil, fmt.Errorf("list source offsets: %w", err)
 	}
 	if o.tgtEnds, err = endOffsets(ctx, fl.tgtAdm, topics); err != nil {
+		return nil, nil, fmt.Errorf("list target offsets: %w", err)
+	}
+	targets := make([]string, len(topics))
+	for i, t := range topics {
+		targets[i] = t.Target
+	}
+	if o.tgtStarts, err = fl.tgtAdm.ListStartOffsets(ctx, targets...); err != nil {
 		return nil, nil, fmt.Errorf("list target offsets: %w", err)
 	}
 	// Partitions kmirror never copied may have been MM2's.
@@ -74,11 +81,14 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 		case mm2s.takenOver(k):
 			fromMM2 = append(fromMM2, k)
 		default:
-			p, err := fl.fromStart(k, t, o)
+			p, r, err := fl.fromStart(k, t, o)
 			if err != nil {
 				return nil, nil, err
 			}
 			out = append(out, p)
+			if r != nil {
+				crashed = append(crashed, *r)
+			}
 		}
 	}
 	taken, reports, err := fl.takeOver(ctx, mm2s, fromMM2, byName, o, dryRun)
@@ -97,8 +107,8 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 			log.Info("resumed after the records a previous worker copied but did not persist; none is copied twice", "records", n)
 		}
 		if int64(n) < past {
-			log.Warn("the target holds records past the stored progress that are not (or, past the first 100000, not checked to be) the source's next ones; copying resumes after the last match",
-				"matched", n, "past_progress", past)
+			log.Warn("the target holds records past the saved progress (or, with none, at all) that are not (or, past the first 100000, not checked to be) copies of the source's next ones; copying appends after them",
+				"matched", n, "target_records", past)
 		}
 	}
 	return out, reports, nil
@@ -139,26 +149,34 @@ func (fl *Flow) fromSaved(k progress.Partition, t Topic, saved progress.Saved, o
 	return p, nil, nil
 }
 
-// fromStart builds partition k of topic t, which nothing copied yet: from
-// the source's log start, or its end with consumer.auto.offset.reset=latest.
-func (fl *Flow) fromStart(k progress.Partition, t Topic, o offsets) (*partition, error) {
+// fromStart builds partition k of topic t, which has no progress: copied
+// from the source's log start, or its end with
+// consumer.auto.offset.reset=latest. When the target partition already
+// holds records (a worker copied them and died before it first persisted
+// its progress), they are compared from the target's log start with the
+// source from the start position, so that copies are not made twice.
+func (fl *Flow) fromStart(k progress.Partition, t Topic, o offsets) (*partition, *resumeFrom, error) {
 	start, ok := o.srcStarts.Lookup(k.Topic, k.Partition)
 	if !ok || start.Err != nil {
-		return nil, fmt.Errorf("start offset of %s[%d]: %v", k.Topic, k.Partition, start.Err)
+		return nil, nil, fmt.Errorf("start offset of %s[%d]: %v", k.Topic, k.Partition, start.Err)
 	}
 	from := start.Offset
-	if fl.cfg.Consumer.StartAt == "latest" {
-		if end, ok := o.srcEnds.Lookup(k.Topic, k.Partition); ok && end.Err == nil {
-			from = end.Offset
-		}
+	send, sok := o.srcEnds.Lookup(k.Topic, k.Partition)
+	if fl.cfg.Consumer.StartAt == "latest" && sok && send.Err == nil {
+		from = send.Offset
 	}
-	tend, ok := o.tgtEnds.Lookup(t.Target, k.Partition)
-	if !ok || tend.Err != nil {
-		return nil, fmt.Errorf("end offset of target %s[%d]: not available (%v)", t.Target, k.Partition, tend.Err)
+	tstart, tsok := o.tgtStarts.Lookup(t.Target, k.Partition)
+	tend, teok := o.tgtEnds.Lookup(t.Target, k.Partition)
+	if !tsok || tstart.Err != nil || !teok || tend.Err != nil || !sok || send.Err != nil {
+		return nil, nil, fmt.Errorf("offsets of %s[%d] and target %s[%d]: not available (%v, %v, %v)", k.Topic, k.Partition, t.Target, k.Partition,
+			send.Err, tstart.Err, tend.Err)
 	}
-	p := fl.newPartition(k, t, offsetmap.New(from, tend.Offset))
+	p := fl.newPartition(k, t, offsetmap.New(from, tstart.Offset))
 	p.dirty = true
-	return p, nil
+	if tend.Offset > tstart.Offset {
+		return p, &resumeFrom{p: p, from: tstart.Offset, tgtEnd: tend.Offset, srcEnd: send.Offset}, nil
+	}
+	return p, nil, nil
 }
 
 // endOffsets lists the end offsets of target topics, waiting briefly for

@@ -17,7 +17,8 @@ import (
 const maxResume = 100_000
 
 // resumeFrom is a partition whose target holds records past its stored
-// progress: a worker copied them and died before it persisted them.
+// progress (or, without progress, any records): a worker may have copied
+// them and died before it persisted them.
 type resumeFrom struct {
 	p *partition
 	// from is the target offset the comparison starts at: the partition's
@@ -109,6 +110,10 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[progress.Par
 	for _, r := range todo {
 		w := wants[r.p.key]
 		matched[r.p.key] = r.p.adopt(w.src, w.tgt)
+		// What follows the last match on the target is no copy of the
+		// source's next record: the next copy lands after it, and the
+		// map says so before that copy is acknowledged.
+		r.p.skipTarget(r.tgtEnd)
 	}
 	return matched, nil
 }
@@ -136,6 +141,17 @@ func pollUntil(ctx context.Context, cl *kgo.Client, take func(*kgo.Record) (done
 		})
 	}
 	return nil
+}
+
+// skipTarget moves the partition's next target offset up to end.
+func (p *partition) skipTarget(end int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	before := p.m.End().Target
+	p.segments = append(p.segments, p.m.SkipTarget(end)...)
+	if p.m.End().Target != before {
+		p.dirty = true
+	}
 }
 
 // adopt takes the target records tgt as the copies of the source records

@@ -137,6 +137,25 @@ func (p *Partition) Advance(source int64) {
 	}
 }
 
+// SkipTarget moves the next target offset up to target, past records the
+// target holds after the mirrored end that are no copies of the source's
+// next ones: the next copy lands after them, and the mirrored end
+// translates to it. It returns the segment it closed, to persist.
+func (p *Partition) SkipTarget(target int64) []Segment {
+	if target <= p.end.Target {
+		return nil
+	}
+	var out []Segment
+	if p.open {
+		n := len(p.segs)
+		p.segs[n-1].Count = p.end.Target - p.segs[n-1].Target
+		p.open = false
+		out = append(out, p.segs[n-1])
+	}
+	p.end.Target = target
+	return out
+}
+
 // count is how many records segment i holds.
 func (p *Partition) count(i int) int64 {
 	if p.open && i == len(p.segs)-1 {

@@ -49,6 +49,14 @@ func simulate(rng *rand.Rand, start, n int64, keep, jump float64) (copied, *Part
 		}
 		if rng.Float64() < jump {
 			t += 1 + rng.Int64N(5)
+			// Half the time the copy path learns of the jump before the
+			// next copy is acknowledged: records found on the target
+			// past the mirrored end that are no copies (SkipTarget).
+			if rng.IntN(2) == 0 {
+				for _, sg := range p.SkipTarget(t) {
+					c.topic[sg.Source] = sg
+				}
+			}
 		}
 		segs, err := p.Observe(s, t)
 		if err != nil {
@@ -61,6 +69,12 @@ func simulate(rng *rand.Rand, start, n int64, keep, jump float64) (copied, *Part
 		t++
 	}
 	p.Advance(start + n) // the copy position passed trailing markers
+	if rng.Float64() < jump { // foreign records after the last copy
+		t += 1 + rng.Int64N(5)
+		for _, sg := range p.SkipTarget(t) {
+			c.topic[sg.Source] = sg
+		}
+	}
 	c.end = Segment{Source: start + n, Target: t}
 	return c, p
 }
@@ -105,6 +119,43 @@ func TestTranslateEveryOffset(t *testing.T) {
 				checkAll(t, c, p)
 			}
 		})
+	}
+}
+
+// Records on the target past the mirrored end that are no copies move the
+// next target offset: the mirrored end translates past them, the segment
+// that was open is closed with its count, and what is persisted restores
+// the same map.
+func TestSkipTarget(t *testing.T) {
+	p := New(10, 100)
+	for i := range int64(3) {
+		if _, err := p.Observe(10+i, 100+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closed := p.SkipTarget(105) // foreign records at 103 and 104
+	if len(closed) != 1 || closed[0] != (Segment{Source: 10, Target: 100, Count: 3}) {
+		t.Fatalf("SkipTarget closed %v, want the open segment with its 3 records", closed)
+	}
+	if got, res := p.Translate(13); got != 105 || res != Exact {
+		t.Errorf("the mirrored end translates to %d %v, want 105", got, res)
+	}
+	if got, _ := p.Translate(12); got != 102 {
+		t.Errorf("the last copy translates to %d, want 102", got)
+	}
+	if closed := p.SkipTarget(104); closed != nil || p.End().Target != 105 {
+		t.Errorf("SkipTarget backwards: closed %v, end %v", closed, p.End())
+	}
+	if _, err := p.Observe(13, 105); err != nil {
+		t.Fatal(err)
+	}
+	r := Restore(p.Start(), p.End(), p.Segments())
+	for g := int64(10); g <= 14; g++ {
+		a, _ := p.Translate(g)
+		b, _ := r.Translate(g)
+		if a != b {
+			t.Errorf("restored map translates %d to %d, the map to %d", g, b, a)
+		}
 	}
 }
 
@@ -158,6 +209,7 @@ func TestRestoreDropsSegmentsPastTheEnd(t *testing.T) {
 			}
 		}
 		r.Advance(c.end.Source)
+		r.SkipTarget(c.end.Target) // foreign records after the last copy
 		checkAll(t, c, r)
 	}
 }
