@@ -68,8 +68,9 @@ func simulate(rng *rand.Rand, start, n int64, keep, jump float64) (copied, *Part
 		c.source, c.target = append(c.source, s), append(c.target, t)
 		t++
 	}
-	p.Advance(start + n)      // the copy position passed trailing markers
-	if rng.Float64() < jump { // foreign records after the last copy
+	p.Advance(start + n) // the copy position passed trailing markers
+	// Foreign records after the last copy.
+	if rng.Float64() < jump {
 		t += 1 + rng.Int64N(5)
 		for _, sg := range p.SkipTarget(t) {
 			c.topic[sg.Source] = sg
