@@ -298,6 +298,8 @@ func applyClientEntries(rc *rawCluster, c *Cluster, cc *clusterClients, d *diags
 					c.ConnectGroup = strings.TrimSpace(e.value)
 				}
 				d.notef(e.at, "a Kafka Connect key; kmirror has no Connect worker and reads it only to take over from the MirrorMaker 2 that ran there")
+			case e.key == keyExactlyOnceSource && strings.TrimSpace(e.value) == "enabled":
+				d.warnf(e.at, "%s", noExactlyOnce)
 			case isConnectOnly(e.key):
 				d.notef(e.at, "a Kafka Connect key; kmirror has no Connect worker and ignores it")
 			default:
@@ -365,6 +367,12 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 		}
 		if k, known := connectorKey(key); known {
 			if !k.Effective() {
+				if key == KeyExactlyOnce && strings.TrimSpace(e.value) == "required" {
+					// MM2 refuses to start a connector that requires what
+					// the worker does not offer; so does kmirror.
+					d.errorf(e.at, "required: %s", noExactlyOnce)
+					continue
+				}
 				d.notef(e.at, "accepted; no effect in kmirror: %s", k.Why)
 				continue
 			}
@@ -384,6 +392,8 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 			continue
 		}
 		switch {
+		case key == keyExactlyOnceSource && strings.TrimSpace(e.value) == "enabled":
+			d.warnf(e.at, "%s", noExactlyOnce)
 		case isConnectOnly(key):
 			d.notef(e.at, "a Kafka Connect key; kmirror has no Connect worker and ignores it")
 		case contains(securityKeys, key) || contains(securityNoEffectKeys, key):

@@ -177,7 +177,7 @@ var ConnectorKeys = []Key{
 	{Name: "config.property.filter.class", MM2Default: "org.apache.kafka.connect.mirror.DefaultConfigPropertyFilter", Why: "only the default filter exists; use config.properties.exclude"},
 	{Name: "forwarding.admin.class", MM2Default: "org.apache.kafka.clients.admin.ForwardingAdmin", Why: "kmirror has no pluggable admin client"},
 	{Name: "use.defaults.from", MM2Default: "target", Why: "topic config sync copies only values set on the source topic"},
-	{Name: "exactly.once.support", MM2Default: "requested", Why: "not yet supported by kmirror"},
+	{Name: KeyExactlyOnce, MM2Default: "requested", Why: "kmirror has no exactly-once mode yet; " + atLeastOnce},
 }
 
 const defaultConfigExclude = `follower\.replication\.throttled\.replicas, leader\.replication\.throttled\.replicas, message\.timestamp\.difference\.max\.ms, message\.timestamp\.type, unclean\.leader\.election\.enable, min\.insync\.replicas`
@@ -188,6 +188,15 @@ var deprecatedKeys = map[string]string{
 	"groups.blacklist":            KeyGroupsExclude,
 	"config.properties.blacklist": KeyConfigPropertiesExclude,
 }
+
+// Exactly-once: MM2's connector key (requested or required) and its
+// worker key (enabled turns the mode on, KIP-618).
+const (
+	KeyExactlyOnce       = "exactly.once.support"
+	keyExactlyOnceSource = "exactly.once.source.support"
+	atLeastOnce          = "it copies every record at least once, and after a crash compares the target's tail with the source so as not to copy again what is there (see the README's guarantees)"
+	noExactlyOnce        = "kmirror has no exactly-once mode yet, as MirrorMaker 2 would run with this key; " + atLeastOnce
+)
 
 // The Kafka Connect worker keys a takeover from MirrorMaker 2 reads in the
 // Connect cluster's config.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -244,6 +245,78 @@ mirrors:
 				t.Fatal(err)
 			}
 			if got := diagStrings(cfg.Diagnostics); !slices.Equal(got, tt.want) {
+				t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// kmirror has no exactly-once mode yet: a configuration that asks for it
+// as MirrorMaker 2 users write it is told so, and one that requires it is
+// refused, as MM2 refuses a connector whose worker does not offer it.
+func TestExactlyOnceIsNotPromised(t *testing.T) {
+	tests := []struct {
+		name, file, text string
+		want             []string
+		invalid          bool
+	}{
+		{"properties, enabled and requested", "mm2.properties", `clusters = A, B
+A.bootstrap.servers = 127.0.0.1:9092
+B.bootstrap.servers = 127.0.0.1:9093
+A->B.enabled = true
+exactly.once.source.support = enabled
+A->B.exactly.once.support = requested
+`, []string{
+			"warning: exactly.once.source.support (line 5): " + noExactlyOnce,
+			"note: A->B.exactly.once.support (line 6): accepted; no effect in kmirror: kmirror has no exactly-once mode yet; " + atLeastOnce,
+		}, false},
+		{"resource, enabled", "kmirror.yaml", `connectCluster: B
+clusters:
+  - alias: A
+    bootstrapServers: 127.0.0.1:9092
+  - alias: B
+    bootstrapServers: 127.0.0.1:9093
+    config:
+      exactly.once.source.support: enabled
+mirrors:
+  - sourceCluster: A
+    targetCluster: B
+`, []string{
+			`warning: clusters[1].config."exactly.once.source.support" (line 8): ` + noExactlyOnce,
+		}, false},
+		{"resource, required", "kmirror.yaml", `connectCluster: B
+clusters:
+  - alias: A
+    bootstrapServers: 127.0.0.1:9092
+  - alias: B
+    bootstrapServers: 127.0.0.1:9093
+    config:
+      exactly.once.source.support: enabled
+mirrors:
+  - sourceCluster: A
+    targetCluster: B
+    sourceConnector:
+      config:
+        exactly.once.support: required
+`, []string{
+			`error: mirrors[0].sourceConnector.config."exactly.once.support" (line 14): required: ` + noExactlyOnce,
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse(tt.file, []byte(tt.text), Options{})
+			if (err != nil) != tt.invalid {
+				t.Fatalf("Parse error %v, want invalid %v", err, tt.invalid)
+			}
+			var ds []Diagnostic
+			if cfg != nil {
+				ds = cfg.Diagnostics
+			}
+			var ce *Error
+			if errors.As(err, &ce) {
+				ds = ce.Errors
+			}
+			if got := diagStrings(ds); !slices.Equal(got, tt.want) {
 				t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
