@@ -94,7 +94,8 @@ func (s mm2State) takenOver(k progress.Partition) bool {
 // target that holds any: the one the target's config names
 // (offset.storage.topic), then MM2's defaults.
 func (fl *Flow) readMM2Positions(ctx context.Context) (map[progress.Partition]int64, string, error) {
-	for _, topic := range withFirst(fl.tgt.ConnectOffsetsTopic, mm2.OffsetsTopics(fl.cfg.Source)) {
+	topics, _ := mm2.Look(fl.cfg.Source, fl.tgt.ConnectOffsetsTopic, fl.tgt.ConnectGroup)
+	for _, topic := range topics {
 		var recs []*kgo.Record
 		err := cluster.ScanTopic(ctx, cluster.Options(fl.tgt, fl.log), topic, func(r *kgo.Record) { recs = append(recs, r) })
 		if errors.Is(err, kerr.TopicAuthorizationFailed) {
@@ -124,19 +125,11 @@ func (fl *Flow) readMM2Positions(ctx context.Context) (map[progress.Partition]in
 // copy every record twice. The start is retried until MM2 stopped.
 var errMM2Running = errors.New("MirrorMaker 2 still runs")
 
-// withFirst puts name, when set, before defaults.
-func withFirst(name string, defaults []string) []string {
-	if name == "" || slices.Contains(defaults, name) {
-		return defaults
-	}
-	return append([]string{name}, defaults...)
-}
-
 // mm2Running returns the first of MM2's Connect worker groups on the target
 // (the one the target's config names, group.id, then MM2's defaults) that
 // has members, "" when none has.
 func (fl *Flow) mm2Running(ctx context.Context) (string, error) {
-	names := withFirst(fl.tgt.ConnectGroup, mm2.WorkerGroups(fl.cfg.Source))
+	_, names := mm2.Look(fl.cfg.Source, fl.tgt.ConnectOffsetsTopic, fl.tgt.ConnectGroup)
 	groups, err := cluster.DescribeGroups(ctx, fl.tgtAdm, names...)
 	if err != nil {
 		return "", fmt.Errorf("describe MirrorMaker 2's worker groups %s on %q: %w", strings.Join(names, ", "), fl.cfg.Target, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,6 +27,22 @@ func OffsetsTopics(source string) []string {
 // default. A group with members means MM2 still runs.
 func WorkerGroups(source string) []string {
 	return []string{source + "-mm2", "mirrormaker2-cluster"}
+}
+
+// Look lists where to look, on the target, for what an MM2 replicating
+// from source left: its Connect offsets topics and its worker groups, those
+// the target's Connect config names (offsetsTopic, group, when set) first,
+// then MM2's defaults.
+func Look(source, offsetsTopic, group string) (topics, groups []string) {
+	return withFirst(offsetsTopic, OffsetsTopics(source)), withFirst(group, WorkerGroups(source))
+}
+
+// withFirst puts name, when set, before defaults.
+func withFirst(name string, defaults []string) []string {
+	if name == "" || slices.Contains(defaults, name) {
+		return defaults
+	}
+	return append([]string{name}, defaults...)
 }
 
 // Partition names a source partition.

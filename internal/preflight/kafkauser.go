@@ -85,7 +85,7 @@ func KafkaUsers(cfg *config.Config, opts UserOptions) []KafkaUser {
 	var needs []Need
 	sources := map[string]bool{}
 	for _, f := range cfg.Flows {
-		needs = append(needs, Derive(f, PatternScope(f))...)
+		needs = append(needs, Derive(f, PatternScope(f).WithMM2(f, cfg.Cluster(f.Target)))...)
 		sources[f.Source] = true
 	}
 	needs = Merge(needs)

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
@@ -83,6 +84,17 @@ type Scope struct {
 	TargetTopics []Resource
 	CreateTopics []Resource
 	Groups       []Resource
+	// MM2Topics and MM2Groups are where a MirrorMaker 2 that copied the
+	// flow before left its positions, and its workers' groups, on the
+	// target (mm2.Look): what a takeover reads.
+	MM2Topics, MM2Groups []string
+}
+
+// WithMM2 adds to s what a takeover from MirrorMaker 2 reads on tgt, the
+// flow's target cluster.
+func (s Scope) WithMM2(f *config.Flow, tgt *config.Cluster) Scope {
+	s.MM2Topics, s.MM2Groups = mm2.Look(f.Source, tgt.ConnectOffsetsTopic, tgt.ConnectGroup)
+	return s
 }
 
 var theCluster = Resource{Type: TypeCluster, Pattern: Literal}
@@ -171,6 +183,17 @@ func Derive(f *config.Flow, scope Scope) []Need {
 	workers := Resource{Type: TypeGroup, Name: workgroup.Name(src, tgt), Pattern: Literal}
 	add(tgt, workers, "share the flow's partitions between its workers (JoinGroup, SyncGroup, Heartbeat, LeaveGroup)", OpRead)
 
+	// Taking over from a MirrorMaker 2 that copied the flow before: where
+	// its Connect worker left each partition, and whether it still runs.
+	// Without these kmirror copies from its own start position.
+	for _, topic := range scope.MM2Topics {
+		needs = append(needs, Need{Cluster: tgt, Resource: Resource{Type: TypeTopic, Name: topic, Pattern: Literal}, Operation: OpRead, Optional: true,
+			Why: "optional: take over from a MirrorMaker 2 that copied this flow (read where its Connect worker left each partition)"})
+	}
+	for _, group := range scope.MM2Groups {
+		needs = append(needs, Need{Cluster: tgt, Resource: Resource{Type: TypeGroup, Name: group, Pattern: Literal}, Operation: OpDescribe, Optional: true,
+			Why: "optional: take over from a MirrorMaker 2 only once its Connect workers stopped (DescribeGroups)"})
+	}
 	for _, alias := range []string{src, tgt} {
 		needs = append(needs, Need{Cluster: alias, Resource: theCluster, Operation: OpDescribe, Optional: true,
 			Why: "optional: lets kmirror preflight check ACLs of topics that do not exist yet (DescribeAcls)"})

@@ -92,7 +92,7 @@ func Run(ctx context.Context, cfg *config.Config, timeout time.Duration, log *sl
 			return rep, fmt.Errorf("flow %s: %w", f.Name(), err)
 		}
 		rep.Notes = append(rep.Notes, notes...)
-		needs = append(needs, Derive(f, scope)...)
+		needs = append(needs, Derive(f, scope.WithMM2(f, cfg.Cluster(f.Target)))...)
 	}
 	needs = Merge(needs)
 	for _, c := range cfg.Clusters {
