@@ -255,6 +255,18 @@ mirrors:
 // as MirrorMaker 2 users write it is told so, and one that requires it is
 // refused, as MM2 refuses a connector whose worker does not offer it.
 func TestExactlyOnceIsNotPromised(t *testing.T) {
+	const eosResource = `connectCluster: B
+clusters:
+  - alias: A
+    bootstrapServers: 127.0.0.1:9092
+  - alias: B
+    bootstrapServers: 127.0.0.1:9093
+    config:
+      exactly.once.source.support: enabled
+mirrors:
+  - sourceCluster: A
+    targetCluster: B
+`
 	tests := []struct {
 		name, file, text string
 		want             []string
@@ -270,32 +282,10 @@ A->B.exactly.once.support = requested
 			"warning: exactly.once.source.support (line 5): " + noExactlyOnce,
 			"note: A->B.exactly.once.support (line 6): accepted; no effect in kmirror: kmirror has no exactly-once mode yet; " + atLeastOnce,
 		}, false},
-		{"resource, enabled", "kmirror.yaml", `connectCluster: B
-clusters:
-  - alias: A
-    bootstrapServers: 127.0.0.1:9092
-  - alias: B
-    bootstrapServers: 127.0.0.1:9093
-    config:
-      exactly.once.source.support: enabled
-mirrors:
-  - sourceCluster: A
-    targetCluster: B
-`, []string{
+		{"resource, enabled", "kmirror.yaml", eosResource, []string{
 			`warning: clusters[1].config."exactly.once.source.support" (line 8): ` + noExactlyOnce,
 		}, false},
-		{"resource, required", "kmirror.yaml", `connectCluster: B
-clusters:
-  - alias: A
-    bootstrapServers: 127.0.0.1:9092
-  - alias: B
-    bootstrapServers: 127.0.0.1:9093
-    config:
-      exactly.once.source.support: enabled
-mirrors:
-  - sourceCluster: A
-    targetCluster: B
-    sourceConnector:
+		{"resource, required", "kmirror.yaml", eosResource + `    sourceConnector:
       config:
         exactly.once.support: required
 `, []string{
