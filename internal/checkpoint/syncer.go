@@ -125,8 +125,12 @@ func (s *Syncer) Run(ctx context.Context) error {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		if _, err := s.Round(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("checkpoint round failed; retrying", "err", err)
+		st, err := s.Round(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("checkpoint round failed; retrying", "err", err, "groups", st.Groups, "translated", st.Translated)
+		case err == nil:
+			s.log.Debug("checkpoint round", "groups", st.Groups, "translated", st.Translated, "checkpoints", st.Checkpoints, "committed", st.Committed)
 		}
 		select {
 		case <-ctx.Done():

@@ -23,7 +23,7 @@ type offsets struct {
 // when it copied them, else from the start position. A dry run (a plan)
 // takes over even while MM2 runs, and writes nothing either way.
 func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partition, dryRun bool) ([]*partition, []TakenOver, error) {
-	stored, histories, err := fl.cache.Read(ctx, 0)
+	stored, histories, err := fl.cache.Read(ctx)
 	if err != nil {
 		return nil, nil, err
 	}

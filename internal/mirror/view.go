@@ -77,7 +77,7 @@ func (fl *Flow) Saved(ctx context.Context) (progress.Snapshot, error) {
 	if c == nil {
 		return progress.Read(ctx, fl.cfg, fl.src, fl.tgt, fl.log)
 	}
-	s, _, err := c.Read(ctx, 0)
+	s, _, err := c.Read(ctx)
 	return s, err
 }
 

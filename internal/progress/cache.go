@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -33,8 +32,6 @@ type Cache struct {
 	// copies, since the maps above change in place as more is read.
 	snap    Snapshot
 	snapMM2 map[Partition]mm2.History
-	// caught is when the topics were last caught up with.
-	caught time.Time
 }
 
 // NewCache prepares a Cache of flow f's topics; nothing is read before
@@ -60,27 +57,23 @@ func (c *Cache) Close() {
 	c.syncs.Close()
 }
 
-// Read catches up with both topics, unless it did less than maxAge ago,
-// and returns what they hold: the saved state of every partition with a
+// Read catches up with both topics and returns what they hold: the saved state of every partition with a
 // progress, and MirrorMaker 2's offset syncs of every partition, those
 // kmirror has no progress for included (the two share the offset-syncs
 // topic). Unreadable records are logged and skipped, as a restarting
 // worker does. The results are shared by every caller until more is read,
 // and must not be changed: a caller that copies from a Saved map restores
 // its own (Saved.CopyMap).
-func (c *Cache) Read(ctx context.Context, maxAge time.Duration) (Snapshot, map[Partition]mm2.History, error) {
+func (c *Cache) Read(ctx context.Context) (Snapshot, map[Partition]mm2.History, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.caught.IsZero() || time.Since(c.caught) >= maxAge {
-		// Syncs first: a progress read after its syncs never names
-		// segments the read missed.
-		if err := c.syncs.CatchUp(ctx); err != nil {
-			return nil, nil, err
-		}
-		if err := c.progress.CatchUp(ctx); err != nil {
-			return nil, nil, err
-		}
-		c.caught = time.Now()
+	// Syncs first: a progress read after its syncs never names segments
+	// the read missed.
+	if err := c.syncs.CatchUp(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := c.progress.CatchUp(ctx); err != nil {
+		return nil, nil, err
 	}
 	if c.snap == nil {
 		c.snapMM2 = make(map[Partition]mm2.History, len(c.mm2))
@@ -101,18 +94,25 @@ func (c *Cache) Read(ctx context.Context, maxAge time.Duration) (Snapshot, map[P
 
 func (c *Cache) takeMark(r *kgo.Record) {
 	c.snap = nil
+	takeMark(c.marks, r, c.progressTopic, c.log)
+}
+
+// takeMark applies a progress record to marks: the latest mark of each
+// partition; a tombstone removes it, an unreadable record is logged and
+// skipped, as a restarting worker does.
+func takeMark(marks map[Partition]Mark, r *kgo.Record, topic string, log *slog.Logger) {
 	if r.Value == nil {
 		if p, err := DecodeMarkKey(r.Key); err == nil {
-			delete(c.marks, p)
+			delete(marks, p)
 		}
 		return
 	}
 	p, m, err := DecodeMark(r.Key, r.Value)
 	if err != nil {
-		c.log.Warn("ignoring an unreadable progress record", "topic", c.progressTopic, "err", err)
+		log.Warn("ignoring an unreadable progress record", "topic", topic, "err", err)
 		return
 	}
-	c.marks[p] = m
+	marks[p] = m
 }
 
 func (c *Cache) takeSync(r *kgo.Record) {
@@ -157,7 +157,7 @@ func Read(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, log *sl
 		return nil, err
 	}
 	defer c.Close()
-	s, _, err := c.Read(ctx, 0)
+	s, _, err := c.Read(ctx)
 	return s, err
 }
 
@@ -165,24 +165,14 @@ func Read(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, log *sl
 // next source offset to copy, from the progress topic alone (not the
 // offset map), for the checks that need no translation.
 func ReadNext(ctx context.Context, f *config.Flow, tgt *config.Cluster, log *slog.Logger) (map[Partition]int64, error) {
-	out := map[Partition]int64{}
+	marks := map[Partition]Mark{}
 	topic := f.ProgressTopic()
-	err := cluster.ScanTopic(ctx, cluster.Options(tgt, log), topic, func(r *kgo.Record) {
-		if r.Value == nil {
-			if p, err := DecodeMarkKey(r.Key); err == nil {
-				delete(out, p)
-			}
-			return
-		}
-		p, m, err := DecodeMark(r.Key, r.Value)
-		if err != nil {
-			log.Warn("ignoring an unreadable progress record", "topic", topic, "err", err)
-			return
-		}
-		out[p] = m.End.Source
-	})
-	if err != nil {
+	if err := cluster.ScanTopic(ctx, cluster.Options(tgt, log), topic, func(r *kgo.Record) { takeMark(marks, r, topic, log) }); err != nil {
 		return nil, err
+	}
+	out := make(map[Partition]int64, len(marks))
+	for p, m := range marks {
+		out[p] = m.End.Source
 	}
 	return out, nil
 }

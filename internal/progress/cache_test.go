@@ -4,7 +4,6 @@ import (
 	"log/slog"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
@@ -40,7 +39,7 @@ func TestCacheCatchesUp(t *testing.T) {
 	if _, err := store.Flush(t.Context(), "w1", []Pending{{Partition: a, Segments: m.Segments(), Mark: mark(a, m)}, {Partition: z, Mark: zm}}); err != nil {
 		t.Fatal(err)
 	}
-	snap, _, err := c.Read(t.Context(), 0)
+	snap, _, err := c.Read(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +68,7 @@ func TestCacheCatchesUp(t *testing.T) {
 	if err := store.CarryMM2(t.Context(), map[Partition]mm2.History{b: {{Upstream: 4, Downstream: 2}}}); err != nil {
 		t.Fatal(err)
 	}
-	// A read within maxAge does not catch up.
-	if s, _, _ := c.Read(t.Context(), time.Hour); len(s) != 2 {
-		t.Errorf("a read within maxAge caught up: %d partitions", len(s))
-	}
-	snap, hist, err := c.Read(t.Context(), 0)
+	snap, hist, err := c.Read(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +114,7 @@ func TestCacheResultsAreNotChangedByLaterReads(t *testing.T) {
 	if _, err := store.Flush(t.Context(), "w1", []Pending{{Partition: a, Segments: []offsetmap.Segment{{Source: 20, Target: 15, Count: 10}}, Mark: m}}); err != nil {
 		t.Fatal(err)
 	}
-	snap, hist, err := c.Read(t.Context(), 0)
+	snap, hist, err := c.Read(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +126,7 @@ func TestCacheResultsAreNotChangedByLaterReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	carry(mm2.Sync{Upstream: 3, Downstream: 1}) // MM2 went back
-	if _, _, err := c.Read(t.Context(), 0); err != nil {
+	if _, _, err := c.Read(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(held, want) || !slices.Equal(heldHist, want) {
