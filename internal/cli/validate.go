@@ -62,6 +62,7 @@ func describe(w io.Writer, cfg *config.Config) {
 		row(w, 4, "policy", fmt.Sprintf("%s (%s), separator %q: topic t is %s on %s", f.Replication.Name(), f.Replication.Class,
 			f.Replication.Separator, f.Replication.RemoteTopic(f.Source, "t"), f.Target))
 		row(w, 4, "tasks", fmt.Sprintf("%d copy", f.TasksMax))
+		row(w, 4, "delivery", describeDelivery(f))
 		_, syncs := f.OffsetSyncs()
 		row(w, 4, "offset syncs", fmt.Sprintf("%s on the %s", syncs, f.OffsetSyncsLocation))
 		row(w, 4, "topic sync", fmt.Sprintf("creation %s, configs %s, ACLs %s, new topics %s",
@@ -170,6 +171,13 @@ func describeAuth(c *config.Cluster) string {
 		return "mutual TLS"
 	}
 	return "none"
+}
+
+func describeDelivery(f *config.Flow) string {
+	if !f.ExactlyOnce {
+		return "at least once; after a crash the target's tail is compared with the source (exactly-once: exactly.once.source.support: enabled on the target cluster)"
+	}
+	return fmt.Sprintf("exactly once for read_committed readers: %d transactional slots, each committing every %s", f.TransactionSlots, f.TransactionInterval)
 }
 
 func describeProducer(p config.Producer) string {

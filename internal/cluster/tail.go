@@ -14,7 +14,9 @@ import (
 // first CatchUp reads it from its start, each later one only what was
 // written since, so that a reader kept for the life of a process never
 // reads the topic whole twice. A topic that does not exist yet holds
-// nothing until it does.
+// nothing until it does. It reads what is committed (read_committed): state
+// written in transactions counts once its transaction commits, and never
+// when it aborts; records written without a transaction count at once.
 type Tail struct {
 	cl    *kgo.Client
 	adm   *kadm.Client
@@ -28,7 +30,7 @@ type Tail struct {
 // every data record, tombstones included, in the order of each partition.
 // Nothing is read before CatchUp.
 func NewTail(opts []kgo.Opt, topic string, take func(*kgo.Record)) (*Tail, error) {
-	cl, err := kgo.NewClient(append(opts, kgo.KeepControlRecords())...)
+	cl, err := kgo.NewClient(append(opts, kgo.KeepControlRecords(), kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
 		return nil, err
 	}
@@ -38,8 +40,11 @@ func NewTail(opts []kgo.Opt, topic string, take func(*kgo.Record)) (*Tail, error
 // Close closes the Tail's client.
 func (t *Tail) Close() { t.cl.Close() }
 
-// CatchUp reads what was written to the topic since the last CatchUp, up
-// to the end offsets the topic has when it is called.
+// CatchUp reads what was committed to the topic since the last CatchUp, up
+// to the end offsets the topic has when it is called. Transactions open
+// then are waited for, committed or aborted: what any writer committed
+// before the call is read, even when a transaction still open then holds
+// the last stable offset behind it.
 func (t *Tail) CatchUp(ctx context.Context) error {
 	ends, err := t.adm.ListEndOffsets(ctx, t.topic)
 	if err != nil {
@@ -108,10 +113,11 @@ func (t *Tail) CatchUp(ctx context.Context) error {
 				}
 				t.next[r.Partition] = r.Offset + 1
 			}
-			// Control records and compaction can leave the end unreachable
-			// by data records; the high watermark tells when we are there.
-			if len(p.Records) == 0 && p.HighWatermark > t.next[p.Partition] {
-				t.next[p.Partition] = p.HighWatermark
+			// Control records, aborted records and compaction can leave the
+			// end unreachable by data records; the last stable offset tells
+			// when we are there.
+			if len(p.Records) == 0 && p.LastStableOffset > t.next[p.Partition] {
+				t.next[p.Partition] = p.LastStableOffset
 			}
 			if end, ok := remaining[p.Partition]; ok && t.next[p.Partition] >= end {
 				delete(remaining, p.Partition)

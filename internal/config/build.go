@@ -63,6 +63,30 @@ type clusterClients struct {
 	consumer Consumer
 	acksAt   loc
 	explicit bool
+	// exactlyOnce is the cluster's exactly.once.source.support, for the
+	// flows into it.
+	exactlyOnce exactlyOnceSource
+}
+
+// exactlyOnceSource is an exactly.once.source.support setting: whether it
+// is enabled, and where it was said.
+type exactlyOnceSource struct {
+	set, enabled bool
+	at           loc
+}
+
+// parse takes the value of entry e, noting what kmirror makes of it.
+func (x *exactlyOnceSource) parse(e entry, d *diags) {
+	v := strings.TrimSpace(e.value)
+	switch v {
+	case "enabled", "disabled":
+	case "preparing":
+		d.notef(e.at, "preparing is a step of a Connect cluster's rolling upgrade; kmirror runs such flows without exactly-once, as disabled")
+	default:
+		d.errorf(e.at, "%q is not one of enabled, preparing, disabled", e.value)
+		return
+	}
+	*x = exactlyOnceSource{set: true, enabled: v == "enabled", at: e.at}
 }
 
 func build(r *raw, d *diags) *Config {
@@ -298,8 +322,8 @@ func applyClientEntries(rc *rawCluster, c *Cluster, cc *clusterClients, d *diags
 					c.ConnectGroup = strings.TrimSpace(e.value)
 				}
 				d.notef(e.at, "a Kafka Connect key; kmirror has no Connect worker and reads it only to take over from the MirrorMaker 2 that ran there")
-			case e.key == keyExactlyOnceSource && strings.TrimSpace(e.value) == "enabled":
-				d.warnf(e.at, "%s", noExactlyOnce)
+			case e.key == KeyExactlyOnceSource:
+				cc.exactlyOnce.parse(e, d)
 			case isConnectOnly(e.key):
 				d.notef(e.at, "a Kafka Connect key; kmirror has no Connect worker and ignores it")
 			default:
@@ -358,7 +382,11 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 	}
 	f := &Flow{Source: rf.source, Target: rf.target, Where: rf.where, Settings: defaultSettings()}
 	var overrides []entry
-	var classAt, timingAt loc
+	var classAt, timingAt, supportAt loc
+	var eos exactlyOnceSource
+	if ok {
+		eos = clients[rf.target].exactlyOnce
+	}
 	for _, e := range latest(rf.connector, d) {
 		key := e.key
 		if cur, dep := deprecatedKeys[key]; dep {
@@ -367,12 +395,6 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 		}
 		if k, known := connectorKey(key); known {
 			if !k.Effective() {
-				if key == KeyExactlyOnce && strings.TrimSpace(e.value) == "required" {
-					// MM2 refuses to start a connector that requires what
-					// the worker does not offer; so does kmirror.
-					d.errorf(e.at, "required: %s", noExactlyOnce)
-					continue
-				}
 				d.notef(e.at, "accepted; no effect in kmirror: %s", k.Why)
 				continue
 			}
@@ -385,6 +407,9 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 			if key == KeySessionTimeout || key == KeyHeartbeatInterval {
 				timingAt = e.at
 			}
+			if key == KeyExactlyOnce {
+				supportAt = e.at
+			}
 			continue
 		}
 		if role, _ := splitRole(key); role != "" {
@@ -392,8 +417,8 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 			continue
 		}
 		switch {
-		case key == keyExactlyOnceSource && strings.TrimSpace(e.value) == "enabled":
-			d.warnf(e.at, "%s", noExactlyOnce)
+		case key == KeyExactlyOnceSource:
+			eos.parse(e, d)
 		case isConnectOnly(key):
 			d.notef(e.at, "a Kafka Connect key; kmirror has no Connect worker and ignores it")
 		case contains(securityKeys, key) || contains(securityNoEffectKeys, key):
@@ -415,6 +440,15 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 		d.errorf(timingAt, "%s (%d) must be below %s (%d)", KeyHeartbeatInterval, f.HeartbeatInterval.Milliseconds(), KeySessionTimeout, f.SessionTimeout.Milliseconds())
 	}
 	warnEmptyMatch(rf, f, d)
+	f.ExactlyOnce = eos.enabled
+	if f.exactlyOnceSupport == "required" && !eos.enabled {
+		// MM2 refuses to start a connector that requires what the worker
+		// does not offer; so does kmirror.
+		d.errorf(supportAt, "required, but the target cluster's config does not say %s: enabled", KeyExactlyOnceSource)
+	}
+	if f.ExactlyOnce && f.OffsetSyncsLocation == "source" {
+		d.errorf(eos.at, "exactly-once mode commits the offset syncs in the target's transactions: %s must be target", KeyOffsetSyncsLocation)
+	}
 	if !ok {
 		return nil
 	}
@@ -426,6 +460,14 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 		explicit = conf.explicitIdempotence
 	}
 	finishProducer(&f.Producer, acksAt, explicit, d)
+	if f.ExactlyOnce {
+		if f.Producer.Acks != "all" || !f.Producer.Idempotent {
+			d.errorf(acksAt, "exactly-once mode writes in transactions, which need acks=all and enable.idempotence=true")
+		}
+		// Aborted source records are not copied, and the source's
+		// transaction markers become gaps the offset map translates over.
+		f.Consumer.ReadCommitted = true
+	}
 	return f
 }
 

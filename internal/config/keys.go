@@ -54,6 +54,13 @@ const (
 	KeySessionTimeout    = "session.timeout.ms"
 	KeyHeartbeatInterval = "heartbeat.interval.ms"
 	KeyRebalanceTimeout  = "rebalance.timeout.ms"
+	// Exactly-once mode: MM2's connector key (requested or required), the
+	// Connect key for the commit interval, and kmirror's own number of
+	// transactional slots. The worker key that turns the mode on is
+	// KeyExactlyOnceSource.
+	KeyExactlyOnce         = "exactly.once.support"
+	KeyTransactionInterval = "transaction.boundary.interval.ms"
+	KeyTransactionSlots    = "transaction.slots"
 )
 
 // Names of MM2 connector keys kmirror accepts and ignores; ConnectorKeys
@@ -156,6 +163,19 @@ var ConnectorKeys = []Key{
 	{Name: KeyHeartbeatInterval, MM2Default: "3000", Default: "1000",
 		Why:   "a Connect worker key; heartbeats also renew a worker's right to write, so kmirror sends them more often than Connect",
 		apply: func(s *Settings, v string) error { return setMillisAtLeast(&s.HeartbeatInterval, v, 100) }},
+	{Name: KeyExactlyOnce, MM2Default: "requested", Default: "requested",
+		Why: "requested runs the flow exactly-once when the target cluster's config says exactly.once.source.support: enabled; required refuses to run without it, as MM2 refuses the connector",
+		apply: func(s *Settings, v string) error {
+			return setEnum(&s.exactlyOnceSupport, strings.TrimSpace(v), "requested", "required")
+		}},
+	{Name: KeyTransactionInterval, MM2Default: "60000", Default: "1000",
+		Why:   "in exactly-once mode, how often each slot commits its transaction: what read_committed readers wait for at most; MM2 defaults to offset.flush.interval.ms",
+		apply: func(s *Settings, v string) error { return setMillisAtLeast(&s.TransactionInterval, v, 10) }},
+	{Name: KeyTransactionSlots, MM2Default: "", Default: "8",
+		Why: "kmirror only. In exactly-once mode, the flow's partitions fall into this many slots, each with its own transactional.id, shared out by the workers' group; " +
+			"change it only with every worker stopped",
+		apply: func(s *Settings, v string) error { return setNumberBetween(&s.TransactionSlots, v, 1, 1024) }},
+
 	{Name: KeyRebalanceTimeout, MM2Default: "60000", Default: "60000",
 		Why:   "a Connect worker key: how long a rebalance waits for the workers to rejoin",
 		apply: func(s *Settings, v string) error { return setMillisAtLeast(&s.RebalanceTimeout, v, 1000) }},
@@ -177,7 +197,7 @@ var ConnectorKeys = []Key{
 	{Name: "config.property.filter.class", MM2Default: "org.apache.kafka.connect.mirror.DefaultConfigPropertyFilter", Why: "only the default filter exists; use config.properties.exclude"},
 	{Name: "forwarding.admin.class", MM2Default: "org.apache.kafka.clients.admin.ForwardingAdmin", Why: "kmirror has no pluggable admin client"},
 	{Name: "use.defaults.from", MM2Default: "target", Why: "topic config sync copies only values set on the source topic"},
-	{Name: KeyExactlyOnce, MM2Default: "requested", Why: "kmirror has no exactly-once mode yet; " + atLeastOnce},
+	{Name: "transaction.boundary", MM2Default: "poll", Why: "kmirror commits each slot's transaction every transaction.boundary.interval.ms: a transaction per poll would write a marker per partition per fetch"},
 }
 
 const defaultConfigExclude = `follower\.replication\.throttled\.replicas, leader\.replication\.throttled\.replicas, message\.timestamp\.difference\.max\.ms, message\.timestamp\.type, unclean\.leader\.election\.enable, min\.insync\.replicas`
@@ -189,14 +209,10 @@ var deprecatedKeys = map[string]string{
 	"config.properties.blacklist": KeyConfigPropertiesExclude,
 }
 
-// Exactly-once: MM2's connector key (requested or required) and its
-// worker key (enabled turns the mode on, KIP-618).
-const (
-	KeyExactlyOnce       = "exactly.once.support"
-	keyExactlyOnceSource = "exactly.once.source.support"
-	atLeastOnce          = "it copies every record at least once, and after a crash compares the target's tail with the source so as not to copy again what is there (see the README's guarantees)"
-	noExactlyOnce        = "kmirror has no exactly-once mode yet, as MirrorMaker 2 would run with this key; " + atLeastOnce
-)
+// KeyExactlyOnceSource is the Kafka Connect worker key (KIP-618) that
+// turns exactly-once mode on: enabled in the target cluster's config, or
+// at the top of an MM2 properties file.
+const KeyExactlyOnceSource = "exactly.once.source.support"
 
 // The Kafka Connect worker keys a takeover from MirrorMaker 2 reads in the
 // Connect cluster's config.
@@ -215,7 +231,7 @@ var connectOnlyKeys = []string{
 	"key.converter", "value.converter", "header.converter", "key.converter.", "value.converter.", "header.converter.",
 	"group.id", "plugin.path", "plugin.discovery", "listeners", "rest.", "admin.listeners",
 	"connector.client.config.override.policy", "dedicated.mode.enable.internal.rest",
-	"exactly.once.source.support", "scheduled.rebalance.max.delay.ms", "worker.sync.timeout.ms",
+	"scheduled.rebalance.max.delay.ms", "worker.sync.timeout.ms",
 	"worker.unsync.backoff.ms",
 	"name", "connector.class", "transforms", "transforms.", "predicates", "predicates.", "errors.",
 	"tasks.max.enforce", "config.action.reload", "config.providers", "config.providers.",
@@ -273,6 +289,18 @@ func setNumber[T ~int | ~int16 | ~int32 | ~int64](dst *T, v string, min int64) e
 		return fmt.Errorf("%q must be at least %d", v, min)
 	}
 	*dst = T(n)
+	return nil
+}
+
+func setNumberBetween(dst *int, v string, lo, hi int64) error {
+	var n int
+	if err := setNumber(&n, v, lo); err != nil {
+		return err
+	}
+	if int64(n) > hi {
+		return fmt.Errorf("%q must be at most %d", v, hi)
+	}
+	*dst = n
 	return nil
 }
 

@@ -251,10 +251,11 @@ mirrors:
 	}
 }
 
-// kmirror has no exactly-once mode yet: a configuration that asks for it
-// as MirrorMaker 2 users write it is told so, and one that requires it is
-// refused, as MM2 refuses a connector whose worker does not offer it.
-func TestExactlyOnceIsNotPromised(t *testing.T) {
+// Exactly-once mode is turned on as MirrorMaker 2 users write it: the
+// worker key on the target cluster (or at the top of a properties file),
+// and the connector may require it. What the mode cannot work with is one
+// error naming the key.
+func TestExactlyOnceMode(t *testing.T) {
 	const eosResource = `connectCluster: B
 clusters:
   - alias: A
@@ -267,10 +268,20 @@ mirrors:
   - sourceCluster: A
     targetCluster: B
 `
+	const plainResource = `connectCluster: B
+clusters:
+  - alias: A
+    bootstrapServers: 127.0.0.1:9092
+  - alias: B
+    bootstrapServers: 127.0.0.1:9093
+mirrors:
+  - sourceCluster: A
+    targetCluster: B
+`
 	tests := []struct {
 		name, file, text string
 		want             []string
-		invalid          bool
+		eos, invalid     bool
 	}{
 		{"properties, enabled and requested", "mm2.properties", `clusters = A, B
 A.bootstrap.servers = 127.0.0.1:9092
@@ -278,19 +289,41 @@ B.bootstrap.servers = 127.0.0.1:9093
 A->B.enabled = true
 exactly.once.source.support = enabled
 A->B.exactly.once.support = requested
-`, []string{
-			"warning: exactly.once.source.support (line 5): " + noExactlyOnce,
-			"note: A->B.exactly.once.support (line 6): accepted; no effect in kmirror: kmirror has no exactly-once mode yet; " + atLeastOnce,
-		}, false},
-		{"resource, enabled", "kmirror.yaml", eosResource, []string{
-			`warning: clusters[1].config."exactly.once.source.support" (line 8): ` + noExactlyOnce,
-		}, false},
+A->B.transaction.boundary.interval.ms = 250
+`, nil, true, false},
+		{"resource, enabled", "kmirror.yaml", eosResource, nil, true, false},
 		{"resource, required", "kmirror.yaml", eosResource + `    sourceConnector:
       config:
         exactly.once.support: required
+`, nil, true, false},
+		{"not enabled", "kmirror.yaml", plainResource, nil, false, false},
+		{"required without the worker key", "kmirror.yaml", plainResource + `    sourceConnector:
+      config:
+        exactly.once.support: required
 `, []string{
-			`error: mirrors[0].sourceConnector.config."exactly.once.support" (line 14): required: ` + noExactlyOnce,
-		}, true},
+			`error: mirrors[0].sourceConnector.config."exactly.once.support" (line 12): required, but the target cluster's config does not say exactly.once.source.support: enabled`,
+		}, false, true},
+		{"preparing", "kmirror.yaml", strings.Replace(eosResource, "enabled", "preparing", 1), []string{
+			`note: clusters[1].config."exactly.once.source.support" (line 8): preparing is a step of a Connect cluster's rolling upgrade; kmirror runs such flows without exactly-once, as disabled`,
+		}, false, false},
+		{"bad value", "kmirror.yaml", strings.Replace(eosResource, "enabled", "yes", 1), []string{
+			`error: clusters[1].config."exactly.once.source.support" (line 8): "yes" is not one of enabled, preparing, disabled`,
+		}, false, true},
+		{"offset syncs on the source", "kmirror.yaml", eosResource + `    sourceConnector:
+      config:
+        offset-syncs.topic.location: source
+`, []string{
+			`error: clusters[1].config."exactly.once.source.support" (line 8): exactly-once mode commits the offset syncs in the target's transactions: offset-syncs.topic.location must be target`,
+		}, true, true},
+		{"acks=1", "kmirror.yaml", strings.Replace(eosResource, "      exactly.once", "      producer.acks: 1\n      exactly.once", 1), []string{
+			`error: clusters[1].config."producer.acks" (line 8): exactly-once mode writes in transactions, which need acks=all and enable.idempotence=true`,
+		}, true, true},
+		{"too many slots", "kmirror.yaml", eosResource + `    sourceConnector:
+      config:
+        transaction.slots: 5000
+`, []string{
+			`error: mirrors[0].sourceConnector.config."transaction.slots" (line 14): "5000" must be at most 1024`,
+		}, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -308,6 +341,16 @@ A->B.exactly.once.support = requested
 			}
 			if got := diagStrings(ds); !slices.Equal(got, tt.want) {
 				t.Errorf("diagnostics:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+			if err != nil {
+				return
+			}
+			f := cfg.Flows[0]
+			if f.ExactlyOnce != tt.eos {
+				t.Errorf("ExactlyOnce = %v, want %v", f.ExactlyOnce, tt.eos)
+			}
+			if f.ExactlyOnce && !f.Consumer.ReadCommitted {
+				t.Error("an exactly-once flow reads the source read_uncommitted: it would copy aborted records")
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"time"
 
 	"github.com/kmirror/kmirror/internal/policy"
@@ -135,6 +136,16 @@ func (f *Flow) OffsetSyncsElsewhere() (cluster, topic string) {
 	return f.Source, f.Replication.OffsetSyncsTopic(f.Target)
 }
 
+// TransactionalID is the transactional.id of slot slot of the flow in
+// exactly-once mode: each slot's producer fences the slot's earlier ones.
+func (f *Flow) TransactionalID(slot int32) string {
+	return fmt.Sprintf("%s%d", f.TransactionalIDPrefix(), slot)
+}
+
+// TransactionalIDPrefix is what the flow's transactional ids begin with,
+// for the ACLs that grant them.
+func (f *Flow) TransactionalIDPrefix() string { return "kmirror." + f.Source + "." + f.Target + "." }
+
 // ProgressTopic is the name of kmirror's progress topic of the flow, on
 // the target: one per source cluster, shared by the flows from it.
 func (f *Flow) ProgressTopic() string { return "kmirror-progress." + f.Source + ".internal" }
@@ -181,6 +192,15 @@ type Settings struct {
 	// The timings of the group through which the flow's workers share its
 	// partitions.
 	SessionTimeout, HeartbeatInterval, RebalanceTimeout time.Duration
+
+	// ExactlyOnce says the flow copies in transactions: the target
+	// cluster's config (or the flow) says exactly.once.source.support:
+	// enabled. Each of its TransactionSlots slots commits every
+	// TransactionInterval.
+	ExactlyOnce         bool
+	TransactionInterval time.Duration
+	TransactionSlots    int
+	exactlyOnceSupport  string // requested or required
 
 	internalSeparator bool
 }

@@ -126,7 +126,11 @@ func (fl *Flow) refresh(ctx context.Context) error {
 	}
 	fl.avail = avail
 	fl.mu.Unlock()
-	if changed {
+	switch {
+	case changed && fl.cfg.ExactlyOnce:
+		// The slots stay; the new partitions join theirs.
+		return fl.growSlots(ctx)
+	case changed:
 		fl.member.Rejoin()
 	}
 	return nil
@@ -142,10 +146,10 @@ func (fl *Flow) awaitProducerMetadata(ctx context.Context, parts []*partition) e
 		for _, p := range parts {
 			// A topic the producer never wrote is loaded whole on its
 			// first record; only known topics can be stale.
-			if leader, _, _ := fl.producer.PartitionLeader(p.target, 0); leader < 0 {
+			if leader, _, _ := p.producer.PartitionLeader(p.target, 0); leader < 0 {
 				continue
 			}
-			if leader, _, _ := fl.producer.PartitionLeader(p.target, p.key.Partition); leader < 0 {
+			if leader, _, _ := p.producer.PartitionLeader(p.target, p.key.Partition); leader < 0 {
 				missing = p
 				break
 			}
@@ -157,13 +161,13 @@ func (fl *Flow) awaitProducerMetadata(ctx context.Context, parts []*partition) e
 			return fmt.Errorf("the producer does not see partition %d of target topic %q yet", missing.key.Partition, missing.target)
 		}
 		if !refreshed {
-			fl.producer.ForceMetadataRefresh()
+			missing.producer.ForceMetadataRefresh()
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
-			fl.producer.ForceMetadataRefresh()
+			missing.producer.ForceMetadataRefresh()
 		}
 	}
 }

@@ -84,16 +84,28 @@ type Flow struct {
 	// recreated holds source topics whose id differs from the one their
 	// progress names, reported once and not copied.
 	recreated map[string]bool
+
+	// In exactly-once mode (slot.go), owned are the slots the group gave
+	// this worker and slots those open, under mu; slotMu orders the
+	// slots' opening, commits and closing.
+	slotMu sync.Mutex
+	owned  map[int32]bool
+	slots  map[int32]*slot
 }
 
 // NewFlow prepares a flow; nothing connects until Run.
 func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flow {
 	fl := &Flow{cfg: f, src: src, tgt: tgt, log: logger.With("component", "mirror", "flow", f.Name()),
-		parts: map[progress.Partition]*partition{}, recreated: map[string]bool{},
+		parts: map[progress.Partition]*partition{}, recreated: map[string]bool{}, owned: map[int32]bool{}, slots: map[int32]*slot{},
 		metrics: NewMetrics(nil), filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, kick: make(chan struct{}, 1)}
-	fl.member = workgroup.New(workgroup.Options{Group: workgroup.Name(f.Source, f.Target),
-		SessionTimeout: f.SessionTimeout, HeartbeatInterval: f.HeartbeatInterval, RebalanceTimeout: f.RebalanceTimeout},
-		sharing{fl}, fl.log)
+	opts := workgroup.Options{Group: workgroup.Name(f.Source, f.Target),
+		SessionTimeout: f.SessionTimeout, HeartbeatInterval: f.HeartbeatInterval, RebalanceTimeout: f.RebalanceTimeout}
+	if f.ExactlyOnce {
+		// Workers that share slots never share a group with workers that
+		// share partitions.
+		opts.Protocol = "kmirror-slots"
+	}
+	fl.member = workgroup.New(opts, sharing{fl}, fl.log)
 	if bps := f.ThrottleBytesPerSecond; bps > 0 {
 		fl.throttle = rate.NewLimiter(rate.Limit(bps), int(max(bps, 64<<10)))
 	}
@@ -149,7 +161,13 @@ func (fl *Flow) Run(parent context.Context) error {
 	g.Go(func() error { return fl.member.Run(gctx, fl.tgtCl) })
 	fl.ready.Store(true)
 	defer fl.ready.Store(false)
-	g.Go(func() error { return fl.every(gctx, FlushInterval, "persisting progress", fl.flush) })
+	if fl.cfg.ExactlyOnce {
+		g.Go(func() error {
+			return fl.every(gctx, fl.cfg.TransactionInterval, "committing transactions", fl.commitAll)
+		})
+	} else {
+		g.Go(func() error { return fl.every(gctx, FlushInterval, "persisting progress", fl.flush) })
+	}
 	g.Go(func() error { return fl.discoveryLoop(gctx) })
 	if fl.cfg.SyncTopicConfigs {
 		g.Go(func() error {
@@ -171,7 +189,7 @@ func (fl *Flow) Run(parent context.Context) error {
 			case <-done:
 			case <-time.After(StopTimeout):
 				fl.log.Error("stopping took too long; abandoning unacknowledged records, they will be copied again")
-				fl.producer.Close()
+				fl.closeProducers()
 			}
 		}
 	}()
@@ -192,10 +210,12 @@ func (fl *Flow) open(ctx context.Context) error {
 		return fmt.Errorf("target client: %w", err)
 	}
 	fl.srcAdm, fl.tgtAdm = kadm.NewClient(fl.srcCl), kadm.NewClient(fl.tgtCl)
-	popts := append(cluster.Options(fl.tgt, fl.log), cluster.ProducerOptions(fl.cfg.Producer)...)
-	popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if fl.producer, err = kgo.NewClient(popts...); err != nil {
-		return fmt.Errorf("producer: %w", err)
+	if !fl.cfg.ExactlyOnce { // else each slot has its producer
+		popts := append(cluster.Options(fl.tgt, fl.log), cluster.ProducerOptions(fl.cfg.Producer)...)
+		popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if fl.producer, err = kgo.NewClient(popts...); err != nil {
+			return fmt.Errorf("producer: %w", err)
+		}
 	}
 	syncs := fl.tgtCl
 	if at, _ := fl.cfg.OffsetSyncs(); at == fl.src.Alias {
@@ -247,6 +267,13 @@ func (fl *Flow) stop() error {
 		t.close()
 	}
 	fl.mu.Unlock()
+	if fl.cfg.ExactlyOnce {
+		if err := fl.stopSlots(ctx); err != nil {
+			return err
+		}
+		fl.log.Info("stopped; the last transactions committed")
+		return nil
+	}
 	if err := fl.producer.Flush(ctx); err != nil {
 		return fmt.Errorf("flush the producer: %w", err)
 	}
@@ -268,8 +295,19 @@ func (fl *Flow) leave() {
 	}
 }
 
+// closeProducers closes the producers, failing what they still hold.
+func (fl *Flow) closeProducers() {
+	if fl.producer != nil {
+		fl.producer.Close()
+	}
+	for _, s := range fl.openSlots() {
+		s.producer.Close()
+	}
+}
+
 func (fl *Flow) close() {
-	for _, c := range []*kgo.Client{fl.producer, fl.srcCl, fl.tgtCl} {
+	fl.closeProducers()
+	for _, c := range []*kgo.Client{fl.srcCl, fl.tgtCl} {
 		if c != nil {
 			c.Close()
 		}

@@ -96,6 +96,14 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 		return nil, nil, err
 	}
 	out = append(out, taken...)
+	if fl.cfg.ExactlyOnce {
+		// The progress read covers exactly what is committed, the slot
+		// fenced: what the target holds past it was aborted, or is no copy.
+		for _, r := range crashed {
+			r.p.skipTarget(r.tgtEnd)
+		}
+		return out, reports, nil
+	}
 	matched, err := fl.resume(ctx, crashed)
 	if err != nil {
 		return nil, nil, err
@@ -213,5 +221,5 @@ const recreatedReason = "the source topic was deleted and created again since it
 // newPartition makes the copy state of source partition k of topic t, with
 // offset map m, tied to this run of the flow.
 func (fl *Flow) newPartition(k progress.Partition, t Topic, m *offsetmap.Partition) *partition {
-	return newPartition(k, t.Target, t.ID, m, fl.fail, fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, k.Topic))
+	return newPartition(k, t.Target, t.ID, m, fl.producer, fl.fail, fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, k.Topic))
 }

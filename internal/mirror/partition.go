@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -36,6 +37,12 @@ type partition struct {
 	// fail is told of the partition's first failure, so that the flow
 	// stops at once rather than when the task next polls.
 	fail func(error)
+	// producer writes the copies: the flow's, or in exactly-once mode the
+	// producer of the partition's slot.
+	producer *kgo.Client
+	// slot is the partition's slot in exactly-once mode, nil otherwise;
+	// set before the partition is shared, as producer and fail are.
+	slot *slot
 
 	// mm2 are MirrorMaker 2's offset syncs when kmirror took the
 	// partition over from MM2: they translate what lies below m. Set
@@ -57,6 +64,10 @@ type partition struct {
 	failedAt int64
 	// stopped says why copying this partition stopped, when it did.
 	stopped string
+	// committed is, in exactly-once mode, the next source offset to copy
+	// as the last committed transaction left it: translations and the
+	// copied range do not count what a transaction still open holds.
+	committed int64
 	// gaps are source ranges lost to retention before they were copied.
 	gaps    []Gap
 	metrics partitionMetrics
@@ -69,12 +80,42 @@ type Gap struct {
 }
 
 // newPartition makes the copy state of source partition key, copied to
-// target (topic id topicID) with offset map m; fail is told of its first
-// failure, metrics count its copies.
-func newPartition(key progress.Partition, target string, topicID [16]byte, m *offsetmap.Partition, fail func(error), metrics partitionMetrics) *partition {
-	p := &partition{key: key, target: target, topicID: topicID, m: m, fail: fail, metrics: metrics}
+// target (topic id topicID) by producer with offset map m; fail is told of
+// its first failure, metrics count its copies.
+func newPartition(key progress.Partition, target string, topicID [16]byte, m *offsetmap.Partition, producer *kgo.Client,
+	fail func(error), metrics partitionMetrics) *partition {
+	p := &partition{key: key, target: target, topicID: topicID, m: m, producer: producer, fail: fail, metrics: metrics,
+		committed: m.End().Source}
 	p.ack = p.acked
 	return p
+}
+
+// bind makes the partition copy in slot s's transactions; call it before
+// the partition is shared.
+func (p *partition) bind(s *slot) {
+	p.slot, p.producer, p.fail = s, s.producer, s.fail
+	p.committed = p.m.End().Source
+}
+
+// produce hands the records of one fetch of this partition to its
+// producer; in exactly-once mode all of them go into the slot's open
+// transaction.
+func (p *partition) produce(recs []*kgo.Record) {
+	if p.slot != nil {
+		p.slot.gate.RLock()
+		defer p.slot.gate.RUnlock()
+	}
+	for _, r := range p.send(recs) {
+		p.producer.Produce(context.Background(), r, p.ack)
+	}
+}
+
+// commitAt records that a transaction committed the partition's progress
+// up to source offset end.Source.
+func (p *partition) commitAt(end offsetmap.Segment) {
+	p.mu.Lock()
+	p.committed = max(p.committed, end.Source)
+	p.mu.Unlock()
 }
 
 // send registers the records of one fetch of this partition, in order,

@@ -20,6 +20,9 @@ var _ workgroup.Handler = sharing{}
 // not blocked.
 func (s sharing) Topics() map[string]int32 {
 	fl := s.fl
+	if fl.cfg.ExactlyOnce {
+		return map[string]int32{slotTopic: int32(fl.cfg.TransactionSlots)}
+	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	out := make(map[string]int32, len(fl.avail))
@@ -35,6 +38,10 @@ func (s sharing) Topics() map[string]int32 {
 // retrying while the worker still owns them.
 func (s sharing) Assigned(ctx context.Context, ps workgroup.Partitions) {
 	fl := s.fl
+	if fl.cfg.ExactlyOnce {
+		fl.gainSlots(ctx, slotsOwned(ps))
+		return
+	}
 	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
 		err := fl.start(ctx, ps)
 		if err == nil || ctx.Err() != nil {
@@ -59,6 +66,13 @@ func (s sharing) Assigned(ctx context.Context, ps workgroup.Partitions) {
 
 // start begins copying partitions this worker now owns.
 func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
+	topics, keys := fl.newlyOwned(ps)
+	return fl.copyPartitions(ctx, topics, keys, nil)
+}
+
+// newlyOwned returns the partitions of ps that are selected and not
+// copied yet, and their topics.
+func (fl *Flow) newlyOwned(ps workgroup.Partitions) ([]Topic, []progress.Partition) {
 	fl.mu.Lock()
 	var topics []Topic
 	var keys []progress.Partition
@@ -75,12 +89,23 @@ func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
 		}
 	}
 	fl.mu.Unlock()
+	return topics, keys
+}
+
+// copyPartitions loads partitions keys of topics and starts copying them,
+// in slot s's transactions when s is set.
+func (fl *Flow) copyPartitions(ctx context.Context, topics []Topic, keys []progress.Partition, s *slot) error {
 	if len(keys) == 0 {
 		return nil
 	}
 	parts, _, err := fl.load(ctx, topics, keys, false)
 	if err != nil {
 		return err
+	}
+	if s != nil {
+		for _, p := range parts {
+			p.bind(s)
+		}
 	}
 	if err := fl.awaitProducerMetadata(ctx, parts); err != nil {
 		return err
@@ -100,6 +125,10 @@ func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
 // Revoked stops copying partitions the group moves to another worker, and
 // persists their progress before the new owner starts.
 func (s sharing) Revoked(ctx context.Context, ps workgroup.Partitions) {
+	if s.fl.cfg.ExactlyOnce {
+		s.fl.loseSlots(ctx, slotsOwned(ps), true)
+		return
+	}
 	var keys []progress.Partition
 	for topic, parts := range ps {
 		for _, p := range parts {
@@ -121,6 +150,12 @@ func (s sharing) Revoked(ctx context.Context, ps workgroup.Partitions) {
 // what is not there.
 func (s sharing) Lost(ctx context.Context, ps workgroup.Partitions) {
 	fl := s.fl
+	if fl.cfg.ExactlyOnce {
+		fl.loseSlots(ctx, slotsOwned(ps), false)
+		fl.log.Warn("dropped the slots this worker can no longer prove it owns; their next owner fences them and copies from what is committed",
+			"slots", len(slotsOwned(ps)))
+		return
+	}
 	fl.mu.Lock()
 	var keys []progress.Partition
 	for topic, parts := range ps {
@@ -185,20 +220,7 @@ func (fl *Flow) release(ctx context.Context, keys []progress.Partition, why stri
 	for _, t := range tasks {
 		t.remove(keys)
 	}
-	deadline := time.Now().Add(StopTimeout)
-	for _, p := range gone {
-		for p.inFlight() > 0 {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("stop copying %s[%d]: records still unacknowledged after %s", p.key.Topic, p.key.Partition, StopTimeout)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
-	}
-	if err := fl.flush(ctx); err != nil {
+	if err := fl.persistReleased(ctx, gone); err != nil {
 		return err
 	}
 	fl.mu.Lock()
@@ -212,6 +234,29 @@ func (fl *Flow) release(ctx context.Context, keys []progress.Partition, why stri
 		fl.log.Info("stopped copying: "+why, "topic", topic, "partitions", n)
 	}
 	return nil
+}
+
+// persistReleased persists the progress of partitions the tasks no longer
+// copy: once their records in flight are acknowledged, or, in exactly-once
+// mode, by committing their slots' transactions.
+func (fl *Flow) persistReleased(ctx context.Context, gone []*partition) error {
+	if fl.cfg.ExactlyOnce {
+		return fl.commitSlotsOf(ctx, gone)
+	}
+	deadline := time.Now().Add(StopTimeout)
+	for _, p := range gone {
+		for p.inFlight() > 0 {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("stop copying %s[%d]: records still unacknowledged after %s", p.key.Topic, p.key.Partition, StopTimeout)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	return fl.flush(ctx)
 }
 
 // lostFlushTimeout bounds how long a worker that lost its partitions lets

@@ -16,8 +16,8 @@ import (
 	"github.com/kmirror/kmirror/internal/progress"
 )
 
-// task copies a set of source partitions with its own consumer, into the
-// flow's producer.
+// task copies a set of source partitions with its own consumer, into
+// their producers.
 type task struct {
 	id       int
 	consumer *kgo.Client
@@ -33,7 +33,6 @@ type task struct {
 // taskDeps are what a task needs of its flow, given when it is made.
 type taskDeps struct {
 	consumerOpts []kgo.Opt
-	producer     *kgo.Client
 	log          *slog.Logger
 	// retention decides what follows when the source no longer holds a
 	// partition's next offset: resume at an offset, or stop the partition.
@@ -134,12 +133,8 @@ func (t *task) run(ctx context.Context) error {
 			continue
 		}
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			p := t.part(fp.Topic, fp.Partition)
-			if p == nil {
-				return
-			}
-			for _, r := range p.send(fp.Records) {
-				t.producer.Produce(context.Background(), r, p.ack)
+			if p := t.part(fp.Topic, fp.Partition); p != nil {
+				p.produce(fp.Records)
 			}
 		})
 		t.copying.Unlock()
@@ -197,7 +192,7 @@ func (fl *Flow) assign(parts []*partition) error {
 	for len(fl.tasks) < want {
 		t, err := newTask(len(fl.tasks), taskDeps{
 			consumerOpts: append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...),
-			producer:     fl.producer, log: fl.log, retention: fl.retention, throttle: fl.throttle, valid: fl.member.Valid,
+			log:          fl.log, retention: fl.retention, throttle: fl.throttle, valid: fl.member.Valid,
 		})
 		if err != nil {
 			return err

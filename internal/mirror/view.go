@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 )
 
@@ -63,7 +64,11 @@ func (fl *Flow) Copied(_ context.Context, tp progress.Partition) (progress.Copie
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return progress.Copied{Start: p.m.Start(), Next: p.m.End().Source, Stopped: p.stopped}, true, nil
+	next := p.m.End().Source
+	if p.slot != nil {
+		next = p.committed // what an open transaction holds may yet abort
+	}
+	return progress.Copied{Start: p.m.Start(), Next: next, Stopped: p.stopped}, true, nil
 }
 
 // Saved reads what the flow's workers persisted (the partitions other
@@ -99,6 +104,11 @@ func (fl *Flow) Translate(_ context.Context, tp progress.Partition, g int64) (pr
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.slot != nil && g > p.committed {
+		// Past what is committed: a group resuming there could read again
+		// what an aborted transaction's records are copied again as.
+		return progress.Translation{Target: p.target, Result: offsetmap.NotYetMirrored}, true, nil
+	}
 	tr := progress.Translate(p.m, p.mm2, g)
 	tr.Target = p.target
 	return tr, true, nil

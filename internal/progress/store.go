@@ -55,7 +55,25 @@ func (p Pending) Empty() bool { return len(p.Segments)+len(p.Deletes) == 0 && p.
 // the offset syncs were written, so that only the marks are to be written
 // again.
 func (s *Store) Flush(ctx context.Context, worker string, items []Pending) (syncsWritten bool, err error) {
-	var syncs, marks []*kgo.Record
+	syncs, marks := s.Records(worker, items)
+	if len(syncs) > 0 {
+		if err := s.syncs.ProduceSync(ctx, syncs...).FirstErr(); err != nil {
+			return false, fmt.Errorf("write offset syncs to %q: %w", s.syncsTopic, err)
+		}
+	}
+	if len(marks) > 0 {
+		if err := s.target.ProduceSync(ctx, marks...).FirstErr(); err != nil {
+			return true, fmt.Errorf("write progress to %q: %w", s.f.ProgressTopic(), err)
+		}
+	}
+	return true, nil
+}
+
+// Records are the records that persist items: the offset syncs (segments,
+// and tombstones for the deleted ones), and the marks, each naming the
+// worker that wrote it. An exactly-once flow writes both in its
+// transactions.
+func (s *Store) Records(worker string, items []Pending) (syncs, marks []*kgo.Record) {
 	header := []kgo.RecordHeader{{Key: WorkerHeader, Value: []byte(worker)}}
 	for _, it := range items {
 		for _, seg := range it.Segments {
@@ -71,17 +89,7 @@ func (s *Store) Flush(ctx context.Context, worker string, items []Pending) (sync
 			marks = append(marks, &kgo.Record{Topic: s.f.ProgressTopic(), Key: k, Value: v, Headers: header})
 		}
 	}
-	if len(syncs) > 0 {
-		if err := s.syncs.ProduceSync(ctx, syncs...).FirstErr(); err != nil {
-			return false, fmt.Errorf("write offset syncs to %q: %w", s.syncsTopic, err)
-		}
-	}
-	if len(marks) > 0 {
-		if err := s.target.ProduceSync(ctx, marks...).FirstErr(); err != nil {
-			return true, fmt.Errorf("write progress to %q: %w", s.f.ProgressTopic(), err)
-		}
-	}
-	return true, nil
+	return syncs, marks
 }
 
 // CarryMM2 writes MirrorMaker 2's offset syncs of partitions kmirror takes

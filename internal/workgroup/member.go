@@ -41,6 +41,11 @@ func (ps Partitions) Len() int {
 type Options struct {
 	Group                                               string
 	SessionTimeout, HeartbeatInterval, RebalanceTimeout time.Duration
+	// Protocol, when set, names the members' balancing protocol instead of
+	// the balancer's own name: the coordinator refuses a member whose
+	// protocol no member of the group shares, so that workers that would
+	// split the work differently never share it.
+	Protocol string
 }
 
 // Handler is what the group asks of the worker. Its methods are called one
@@ -105,6 +110,13 @@ type Member struct {
 func New(opts Options, h Handler, log *slog.Logger) *Member {
 	return &Member{opts: opts, h: h, bal: kgo.CooperativeStickyBalancer(), generation: -1,
 		log: log.With("group", opts.Group), rejoin: make(chan struct{}, 1), hbDone: make(chan struct{})}
+}
+
+func (m *Member) protocol() string {
+	if m.opts.Protocol != "" {
+		return m.opts.Protocol
+	}
+	return m.bal.ProtocolName()
 }
 
 // margin is how long before the session would expire the member stops
@@ -293,7 +305,7 @@ func (m *Member) join(ctx context.Context, owned Partitions) (Partitions, error)
 	req.ProtocolType = ProtocolType
 	req.MemberID = memberID
 	proto := kmsg.NewJoinGroupRequestProtocol()
-	proto.Name = m.bal.ProtocolName()
+	proto.Name = m.protocol()
 	proto.Metadata = m.bal.JoinGroupMetadata(interests, owned, gen)
 	req.Protocols = append(req.Protocols, proto)
 
@@ -369,7 +381,8 @@ func (m *Member) explain(err error) error {
 	case errors.Is(err, kerr.GroupAuthorizationFailed):
 		return errFatal{fmt.Errorf("join group %q: missing Read on group:%s (%w)", m.opts.Group, m.opts.Group, err)}
 	case errors.Is(err, kerr.InconsistentGroupProtocol):
-		return errFatal{fmt.Errorf("join group %q: the group is in use by something that is not kmirror (%w)", m.opts.Group, err)}
+		return errFatal{fmt.Errorf("join group %q: its members share the work in another way (protocol %q here): kmirror workers of the flow running in the other delivery mode (exactly-once on some, not on others: stop them all to switch), or something that is not kmirror (%w)",
+			m.opts.Group, m.protocol(), err)}
 	case errors.Is(err, kerr.InvalidSessionTimeout):
 		return errFatal{fmt.Errorf("join group %q: the broker refuses session.timeout.ms=%d: it must lie within its group.min.session.timeout.ms and group.max.session.timeout.ms (%w)",
 			m.opts.Group, m.opts.SessionTimeout.Milliseconds(), err)}

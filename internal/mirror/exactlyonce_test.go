@@ -1,0 +1,156 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/progress"
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+// exactlyOnce is workers in exactly-once mode, committing often.
+const exactlyOnce = workers + `        exactly.once.source.support: enabled
+        transaction.boundary.interval.ms: 100
+        transaction.slots: 5
+`
+
+// writeMixed writes n rounds to every partition of topic: a transaction of
+// its own per round, every third one aborted, and a plain record. It
+// returns the values of the records a read_committed reader sees, by
+// partition, in order.
+func writeMixed(t *testing.T, ctx context.Context, src *testbed.Cluster, txn, plain *kgo.Client, topic string, partitions int32, from, n int) map[int32][]string {
+	t.Helper()
+	want := map[int32][]string{}
+	for i := from; i < from+n; i++ {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		commit := i%3 != 2
+		for p := range partitions {
+			for j := range 2 {
+				v := fmt.Sprintf("txn/%d/%d/%d", p, i, j)
+				txn.Produce(ctx, &kgo.Record{Topic: topic, Partition: p, Value: []byte(v)}, nil)
+				if commit {
+					want[p] = append(want[p], v)
+				}
+			}
+		}
+		if err := txn.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		testbed.EndTransaction(t, ctx, txn, commit)
+		for p := range partitions {
+			v := fmt.Sprintf("plain/%d/%d", p, i)
+			if err := plain.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: p, Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			want[p] = append(want[p], v)
+		}
+	}
+	return want
+}
+
+// committedOnce checks that a read_committed reader of each target
+// partition sees exactly the wanted values, once each, in order.
+func committedOnce(t *testing.T, tgt *testbed.Cluster, topic string, want map[int32][]string) {
+	t.Helper()
+	for p, values := range want {
+		got := tgt.Read(t, topic, p, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		if len(got) != len(values) {
+			t.Errorf("%s[%d]: a read_committed reader sees %d records, want the %d committed source records", topic, p, len(got), len(values))
+		}
+		for i := range min(len(got), len(values)) {
+			if string(got[i].Value) != values[i] {
+				t.Errorf("%s[%d] record %d is %q, want %q (duplicate, aborted or out of order)", topic, p, i, got[i].Value, values[i])
+				break
+			}
+		}
+	}
+}
+
+// In exactly-once mode two workers copy a topic written by transactional
+// (some aborted) and plain producers; one of them loses its lease, the
+// other stops, a third starts: a read_committed reader of the target sees
+// every committed source record exactly once, in order, and no aborted
+// one; the offset map translates only what is committed.
+func TestExactlyOnceMode(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), groupTarget(t)
+	const topic, partitions = "app-eos", int32(4)
+	if err := src.CreateTopic(topic, partitions, nil); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	txn := src.Client(t, kgo.TransactionalID("app-writer"), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	plain := src.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	want := map[int32][]string{}
+	add := func(more map[int32][]string) {
+		for p, vs := range more {
+			want[p] = append(want[p], vs...)
+		}
+	}
+	add(writeMixed(t, ctx, src, txn, plain, topic, partitions, 0, 30))
+
+	cfg := testbed.Config(t, src, tgt, exactlyOnce)
+	if !cfg.Flows[0].ExactlyOnce {
+		t.Fatal("set-up: the flow is not in exactly-once mode")
+	}
+	w1, w2 := start(t, cfg), start(t, cfg)
+	testbed.WaitFor(t, 30*time.Second, "both workers own slots", func() bool {
+		return len(w1.flow.openSlots()) > 0 && len(w2.flow.openSlots()) > 0 &&
+			len(w1.flow.openSlots())+len(w2.flow.openSlots()) == 5
+	})
+	copiedAll(t, src, topic, 30*time.Second, w1.flow, w2.flow)
+	committedOnce(t, tgt, topic, want)
+
+	// Heartbeats fail for 3 s while both producers keep writing: the
+	// workers lose their leases, abort their transactions and fence
+	// their slots again.
+	until := time.Now().Add(3 * time.Second)
+	tgt.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		tgt.KeepControl()
+		if time.Now().After(until) {
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = kerr.UnknownServerError.Code
+		return resp, nil, true
+	})
+	add(writeMixed(t, ctx, src, txn, plain, topic, partitions, 30, 40))
+	testbed.WaitFor(t, 30*time.Second, "a worker dropped its slots", func() bool {
+		return w1.flow.member.Losses()+w2.flow.member.Losses() > 0
+	})
+	copiedAll(t, src, topic, 30*time.Second, w1.flow, w2.flow)
+
+	// One worker stops cleanly, a third one starts.
+	w2.stop(t)
+	w3 := start(t, cfg)
+	add(writeMixed(t, ctx, src, txn, plain, topic, partitions, 70, 30))
+	copiedAll(t, src, topic, 30*time.Second, w1.flow, w3.flow)
+	committedOnce(t, tgt, topic, want)
+
+	// A translation never points past what is committed.
+	for p := range partitions {
+		k := progress.Partition{Topic: topic, Partition: p}
+		for _, fl := range []*Flow{w1.flow, w3.flow} {
+			c, ok, _ := fl.Copied(ctx, k)
+			if !ok {
+				continue
+			}
+			tr, _, _ := fl.Translate(ctx, k, c.Next+1)
+			if tr.Result != offsetmap.NotYetMirrored {
+				t.Errorf("%s[%d]: the offset after the committed end translates (%v)", topic, p, tr.Result)
+			}
+		}
+	}
+	w1.stop(t)
+	w3.stop(t)
+	committedOnce(t, tgt, topic, want)
+}

@@ -1,0 +1,409 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/progress"
+)
+
+// Exactly-once mode (exactly.once.source.support: enabled).
+//
+// A flow's partitions fall into transaction.slots fixed slots, and the
+// workers' group shares out the slots, not the partitions. Each slot has a
+// transactional.id of its own (config.Flow.TransactionalID): the worker
+// that gains a slot first fences it — InitProducerId aborts whatever an
+// earlier owner left open, and that owner, frozen or cut off, can commit
+// nothing more — and only then reads the slot's progress, which therefore
+// covers exactly what is committed on the target. The records copied for
+// the slot's partitions, the progress that covers them and their
+// offset-map segments go into one transaction, committed every
+// transaction.boundary.interval.ms: a read_committed reader sees each
+// source record once, or not yet. Any failure of a slot aborts its
+// transaction, and the slot starts again from what is committed.
+
+// slotTopic is the name under which the workers' group shares out an
+// exactly-once flow's slots: not a valid topic name, so never a topic's.
+const slotTopic = "kmirror/slots"
+
+// slotOf is the slot of partition k among n: a topic's partitions fill
+// consecutive slots, so that they spread evenly.
+func slotOf(k progress.Partition, n int) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(k.Topic))
+	return int32((uint64(h.Sum32()) + uint64(k.Partition)) % uint64(n))
+}
+
+// slot is one slot this worker owns: its transactional producer, and the
+// first failure of its open transaction.
+type slot struct {
+	id       int32
+	producer *kgo.Client
+	// gate is held shared while a task hands a fetch's records to the
+	// producer, and alone while the slot commits: a transaction holds
+	// whole fetches, and the progress it commits covers all of them.
+	gate sync.RWMutex
+
+	mu  sync.Mutex
+	err error
+}
+
+// fail records the first failure of the slot's open transaction: it
+// aborts at the next commit.
+func (s *slot) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+func (s *slot) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// transactionTimeout is how long the broker lets a slot's transaction stay
+// open before it aborts it: long enough for a commit interval and a slow
+// commit, short enough that a frozen worker's transaction does not hold
+// readers of the target back for long.
+func (fl *Flow) transactionTimeout() time.Duration {
+	return max(30*time.Second, 3*fl.cfg.TransactionInterval)
+}
+
+// claim opens slot id: it fences the slot's earlier producers, then begins
+// a transaction.
+func (fl *Flow) claim(ctx context.Context, id int32) (*slot, error) {
+	opts := append(cluster.Options(fl.tgt, fl.log), cluster.ProducerOptions(fl.cfg.Producer)...)
+	opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionalID(fl.cfg.TransactionalID(id)), kgo.TransactionTimeout(fl.transactionTimeout()),
+		// The worker's buffer is shared by the slots it may own.
+		kgo.MaxBufferedBytes(int(max(fl.cfg.Producer.BufferMemory/int64(fl.cfg.TransactionSlots), 4<<20))))
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("slot %d producer: %w", id, err)
+	}
+	// InitProducerId bumps the epoch of the slot's transactional id: a
+	// transaction an earlier owner left open is aborted (or, were its
+	// commit under way, completed) before it returns, and that owner's
+	// writes are refused from then on.
+	if _, _, err := cl.ProducerID(ctx); err != nil {
+		cl.Close()
+		return nil, fl.explainTransactions(id, err)
+	}
+	if err := cl.BeginTransaction(); err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("slot %d: begin a transaction: %w", id, err)
+	}
+	return &slot{id: id, producer: cl}, nil
+}
+
+// explainTransactions names the permission a refused transactional
+// producer lacks; no retry helps with it.
+func (fl *Flow) explainTransactions(id int32, err error) error {
+	switch {
+	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return errFatal{fmt.Errorf("slot %d: missing Write on TransactionalId:%s (prefixed) on %q: exactly-once mode writes in transactions (%w)",
+			id, fl.cfg.TransactionalIDPrefix(), fl.cfg.Target, err)}
+	case errors.Is(err, kerr.ClusterAuthorizationFailed):
+		return errFatal{fmt.Errorf("slot %d: missing IdempotentWrite on the cluster %q (%w)", id, fl.cfg.Target, err)}
+	}
+	return fmt.Errorf("slot %d: fence its earlier producers: %w", id, err)
+}
+
+// slotsOwned turns an assignment of the group into slot numbers.
+func slotsOwned(ps map[string][]int32) []int32 { return ps[slotTopic] }
+
+// gainSlots opens the slots the group gave this worker and starts copying
+// their partitions. A slot that cannot open now is opened again at the
+// next commit tick.
+func (fl *Flow) gainSlots(ctx context.Context, ids []int32) {
+	fl.slotMu.Lock()
+	defer fl.slotMu.Unlock()
+	fl.mu.Lock()
+	for _, id := range ids {
+		fl.owned[id] = true
+	}
+	fl.mu.Unlock()
+	if err := fl.openOwned(ctx); err != nil && ctx.Err() == nil {
+		fl.log.Warn("opening slots failed; retrying", "err", err)
+	}
+}
+
+// openOwned opens the slots this worker owns that are not open: after
+// they were gained, or after their transaction failed. fl.slotMu is held.
+func (fl *Flow) openOwned(ctx context.Context) error {
+	fl.mu.Lock()
+	var ids []int32
+	for id := range fl.owned {
+		if fl.slots[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	fl.mu.Unlock()
+	slices.Sort(ids)
+	var errs []error
+	for _, id := range ids {
+		s, err := fl.claim(ctx, id)
+		if err == nil {
+			fl.mu.Lock()
+			fl.slots[id] = s
+			fl.mu.Unlock()
+			if err = fl.startSlot(ctx, s); err != nil {
+				fl.dropSlot(ctx, s, false)
+			}
+		}
+		var fatal errFatal
+		if errors.As(err, &fatal) {
+			fl.fail(err)
+			return nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// startSlot starts copying the selected partitions of slot s that are not
+// copied yet: all of them when it opens, new ones as topics appear or grow.
+func (fl *Flow) startSlot(ctx context.Context, s *slot) error {
+	fl.mu.Lock()
+	var topics []Topic
+	var keys []progress.Partition
+	for name, t := range fl.avail {
+		if fl.recreated[name] {
+			continue
+		}
+		n := len(keys)
+		for p := range t.Partitions {
+			k := progress.Partition{Topic: name, Partition: p}
+			if _, running := fl.parts[k]; !running && slotOf(k, fl.cfg.TransactionSlots) == s.id {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) > n {
+			topics = append(topics, t)
+		}
+	}
+	fl.mu.Unlock()
+	return fl.copyPartitions(ctx, topics, keys, s)
+}
+
+// growSlots starts the partitions of new or grown topics in the open
+// slots.
+func (fl *Flow) growSlots(ctx context.Context) error {
+	fl.slotMu.Lock()
+	defer fl.slotMu.Unlock()
+	var errs []error
+	for _, s := range fl.openSlots() {
+		if err := fl.startSlot(ctx, s); err != nil {
+			errs = append(errs, fmt.Errorf("slot %d: %w", s.id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (fl *Flow) openSlots() []*slot {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	out := make([]*slot, 0, len(fl.slots))
+	for _, s := range fl.slots {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *slot) int { return int(a.id - b.id) })
+	return out
+}
+
+// slotParts returns the partitions of slot s.
+func (fl *Flow) slotParts(s *slot) []*partition {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	var out []*partition
+	for _, p := range fl.parts {
+		if p.slot == s {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// commit ends the slot's transaction with everything its partitions
+// copied: it waits for every record handed to the producer, adds the
+// progress and offset-map segments that cover them, commits, and begins
+// the next transaction. An error leaves the transaction to abort.
+func (fl *Flow) commit(ctx context.Context, s *slot) error {
+	ctx, cancel := context.WithTimeout(ctx, fl.transactionTimeout())
+	defer cancel()
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	if err := s.producer.Flush(ctx); err != nil {
+		return err
+	}
+	if err := s.failure(); err != nil {
+		return err
+	}
+	parts := fl.slotParts(s)
+	var items []progress.Pending
+	for _, p := range parts {
+		if it := p.pending(fl.clusterID); !it.Empty() {
+			items = append(items, it)
+		}
+	}
+	syncs, marks := fl.store.Records(fl.Worker(), items)
+	for _, r := range append(syncs, marks...) {
+		s.producer.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				s.fail(fmt.Errorf("write progress: %w", err))
+			}
+		})
+	}
+	if err := s.producer.Flush(ctx); err != nil {
+		return err
+	}
+	if err := s.failure(); err != nil {
+		return err
+	}
+	if err := s.producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, it := range items {
+		if it.Mark != nil {
+			fl.mu.Lock()
+			p := fl.parts[it.Partition]
+			fl.mu.Unlock()
+			if p != nil {
+				p.commitAt(it.Mark.End)
+			}
+		}
+	}
+	return s.producer.BeginTransaction()
+}
+
+// commitAll commits every open slot's transaction, starts again the slots
+// whose transaction failed, and opens the owned slots not open yet.
+func (fl *Flow) commitAll(ctx context.Context) error {
+	fl.slotMu.Lock()
+	defer fl.slotMu.Unlock()
+	for _, s := range fl.openSlots() {
+		if err := fl.commit(ctx, s); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			fl.log.Warn("a slot's transaction failed: it is aborted, and the slot's partitions copy again from what is committed",
+				"slot", s.id, "err", err)
+			fl.dropSlot(ctx, s, false)
+		}
+	}
+	return fl.openOwned(ctx)
+}
+
+// loseSlots gives up slots: with commit (they are handed to another
+// worker), what they copied is committed first; without (the worker can no
+// longer prove it owns them), their transactions are aborted. Either way
+// their next owner fences them before it reads their progress.
+func (fl *Flow) loseSlots(ctx context.Context, ids []int32, commit bool) {
+	fl.slotMu.Lock()
+	defer fl.slotMu.Unlock()
+	for _, id := range ids {
+		fl.mu.Lock()
+		delete(fl.owned, id)
+		s := fl.slots[id]
+		fl.mu.Unlock()
+		if s == nil {
+			continue
+		}
+		if err := fl.dropSlot(ctx, s, commit); err != nil && ctx.Err() == nil {
+			fl.log.Warn("handing a slot over: its last transaction aborted; its next owner copies that again", "slot", id, "err", err)
+		}
+	}
+}
+
+// dropSlot stops copying the slot's partitions and closes its producer,
+// committing first when asked, else aborting. fl.slotMu is held.
+func (fl *Flow) dropSlot(ctx context.Context, s *slot, commit bool) error {
+	// Best effort: the broker aborts a transaction anyway, at the next
+	// owner's fencing or at the transaction timeout.
+	abort := func() {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.producer.AbortBufferedRecords(actx); err == nil {
+			_ = s.producer.EndTransaction(actx, kgo.TryAbort)
+		}
+	}
+	parts := fl.slotParts(s)
+	keys := make([]progress.Partition, len(parts))
+	for i, p := range parts {
+		keys[i] = p.key
+	}
+	fl.mu.Lock()
+	tasks := slices.Clone(fl.tasks)
+	fl.mu.Unlock()
+	if !commit {
+		// A task blocked handing records to a full producer lets go.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = s.producer.AbortBufferedRecords(actx)
+		cancel()
+	}
+	for _, t := range tasks {
+		t.remove(keys)
+	}
+	var err error
+	if commit {
+		err = fl.commit(ctx, s)
+	}
+	if !commit || err != nil {
+		abort()
+	}
+	s.producer.Close()
+	fl.mu.Lock()
+	for _, k := range keys {
+		delete(fl.parts, k)
+	}
+	delete(fl.slots, s.id)
+	fl.mu.Unlock()
+	return err
+}
+
+// commitSlotsOf commits the transactions of the slots of parts, which
+// tasks no longer copy: their progress is then committed.
+func (fl *Flow) commitSlotsOf(ctx context.Context, parts []*partition) error {
+	fl.slotMu.Lock()
+	defer fl.slotMu.Unlock()
+	seen := map[*slot]bool{}
+	var errs []error
+	for _, p := range parts {
+		if s := p.slot; s != nil && !seen[s] {
+			seen[s] = true
+			if err := fl.commit(ctx, s); err != nil {
+				errs = append(errs, fmt.Errorf("slot %d: %w", s.id, err))
+				fl.dropSlot(ctx, s, false)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stopSlots commits every open slot's transaction on a clean stop; the
+// tasks stopped copying.
+func (fl *Flow) stopSlots(ctx context.Context) error {
+	fl.slotMu.Lock()
+	defer fl.slotMu.Unlock()
+	var errs []error
+	for _, s := range fl.openSlots() {
+		if err := fl.commit(ctx, s); err != nil {
+			errs = append(errs, fmt.Errorf("slot %d: commit the last transaction: %w", s.id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
