@@ -21,10 +21,12 @@ import (
 // How the workers' tests read what reached the target and check it
 // against the source.
 
-// readTopic reads every record of topic from brokers, by partition, up to
-// the end offsets listed when it starts.
+// readTopic reads every committed record of a topic as it is now, by
+// partition, as a read_committed consumer sees them: no aborted record,
+// no transaction marker.
 func readTopic(ctx context.Context, brokers, topic string) (map[int32][]*kgo.Record, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
 	if err != nil {
 		return nil, err
 	}
@@ -60,12 +62,23 @@ func readTopic(ctx context.Context, brokers, topic string) (map[int32][]*kgo.Rec
 		if err != nil {
 			return nil, err
 		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if end, ok := want[r.Partition]; ok && r.Offset < end {
-				out[r.Partition] = append(out[r.Partition], r)
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			end, ok := want[p.Partition]
+			for _, r := range p.Records {
+				if !ok || r.Offset >= end {
+					break
+				}
+				if !r.Attrs.IsControl() {
+					out[r.Partition] = append(out[r.Partition], r)
+				}
 				if r.Offset+1 >= end {
 					delete(want, r.Partition)
 				}
+			}
+			// Aborted records at the end are not returned: the last
+			// stable offset says the partition is read.
+			if ok && len(p.Records) == 0 && p.LastStableOffset >= end {
+				delete(want, p.Partition)
 			}
 		})
 	}

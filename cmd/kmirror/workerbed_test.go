@@ -47,8 +47,9 @@ type workerBed struct {
 }
 
 // newWorkerBed starts the source and target, as dev-cluster processes on
-// kfake, or on the package's shared Apache Kafka clusters.
-func newWorkerBed(t *testing.T) *workerBed {
+// kfake, or on the package's shared Apache Kafka clusters; extra are more
+// lines of the flow's config.
+func newWorkerBed(t *testing.T, extra ...string) *workerBed {
 	t.Helper()
 	b := &workerBed{srcAlias: "source"}
 	t.Cleanup(func() { b.keepLogs(t) })
@@ -75,7 +76,7 @@ func newWorkerBed(t *testing.T) *workerBed {
         session.timeout.ms: 6000
         heartbeat.interval.ms: 1000
         rebalance.timeout.ms: 6000
-`, strings.Join(b.topics, ", "))
+`, strings.Join(b.topics, ", ")) + strings.Join(extra, "")
 	if onKafka() {
 		src, tgt := clusters(t)
 		b.source, b.target = src.Addr, tgt.Addr

@@ -103,7 +103,7 @@ func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flo
 	if f.ExactlyOnce {
 		// Workers that share slots never share a group with workers that
 		// share partitions.
-		opts.Protocol = "kmirror-slots"
+		opts.Protocol, opts.Unit = "kmirror-slots", "slots"
 	}
 	fl.member = workgroup.New(opts, sharing{fl}, fl.log)
 	if bps := f.ThrottleBytesPerSecond; bps > 0 {

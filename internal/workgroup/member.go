@@ -1,6 +1,7 @@
 package workgroup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,6 +47,9 @@ type Options struct {
 	// protocol no member of the group shares, so that workers that would
 	// split the work differently never share it.
 	Protocol string
+	// Unit names what the shared partitions stand for in the logs:
+	// "partitions" unless set.
+	Unit string
 }
 
 // Handler is what the group asks of the worker. Its methods are called one
@@ -270,7 +274,7 @@ func (m *Member) Run(ctx context.Context, cl *kgo.Client) error {
 			m.h.Assigned(ctx, added)
 		}
 		_, gen := m.current()
-		m.log.Info("workers rebalanced", "generation", gen, "leader", m.Leader(), "partitions", owned.Len(),
+		m.log.Info("workers rebalanced", "generation", gen, "leader", m.Leader(), cmp.Or(m.opts.Unit, "partitions"), owned.Len(),
 			"gained", added.Len(), "gave_up", revoked.Len())
 		if revoked.Len() > 0 {
 			// Cooperative: what was given up goes to its new owner in the
