@@ -204,6 +204,17 @@ func (ch *checker) check(ctx context.Context, n Need) Result {
 		if ch.clusterOps != notGiven {
 			return byBits(res, ch.clusterOps, op, "")
 		}
+	case n.Resource.Type == TypeTransactionalID:
+		// A transactional id the user may not even describe cannot be
+		// written; else only ACLs can tell.
+		id := n.Resource.Name + "0"
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{id}
+		if resp, err := req.RequestWith(ctx, ch.cl); err == nil && len(resp.TransactionStates) == 1 &&
+			errors.Is(kerr.ErrorForCode(resp.TransactionStates[0].ErrorCode), kerr.TransactionalIDAuthorizationFailed) {
+			res.Status, res.Reason = Missing, fmt.Sprintf("the broker refuses to describe transactional id %q, so not even Describe is granted", id)
+			return res
+		}
 	case n.Resource.Pattern != Literal || n.Resource.Name == "*":
 		// Only ACLs can tell.
 	case n.Resource.Type == TypeTopic && n.Operation == OpCreate:
@@ -326,7 +337,8 @@ func allowed(acls []kadm.DescribedACL, principal string, r Resource, op kmsg.ACL
 }
 
 func covers(a kadm.DescribedACL, r Resource) bool {
-	want := map[string]kmsg.ACLResourceType{TypeTopic: kmsg.ACLResourceTypeTopic, TypeGroup: kmsg.ACLResourceTypeGroup, TypeCluster: kmsg.ACLResourceTypeCluster}[r.Type]
+	want := map[string]kmsg.ACLResourceType{TypeTopic: kmsg.ACLResourceTypeTopic, TypeGroup: kmsg.ACLResourceTypeGroup,
+		TypeTransactionalID: kmsg.ACLResourceTypeTransactionalId, TypeCluster: kmsg.ACLResourceTypeCluster}[r.Type]
 	if a.Type != want {
 		return false
 	}

@@ -15,12 +15,13 @@ import (
 
 // Resource types and pattern types, as Strimzi's KafkaUser spells them.
 const (
-	TypeTopic   = "topic"
-	TypeGroup   = "group"
-	TypeCluster = "cluster"
+	TypeTopic           = "topic"
+	TypeGroup           = "group"
+	TypeCluster         = "cluster"
+	TypeTransactionalID = "transactionalId"
 
 	Literal  = "literal"
-	Prefixed = "prefixed"
+	Prefixed = "prefix"
 )
 
 // Resource is what an ACL applies to: a topic or group by literal name or
@@ -182,6 +183,10 @@ func Derive(f *config.Flow, scope Scope) []Need {
 	// The workers of the flow share its partitions through this group.
 	workers := Resource{Type: TypeGroup, Name: workgroup.Name(src, tgt), Pattern: Literal}
 	add(tgt, workers, "share the flow's partitions between its workers (JoinGroup, SyncGroup, Heartbeat, LeaveGroup)", OpRead)
+	if f.ExactlyOnce {
+		slots := Resource{Type: TypeTransactionalID, Name: f.TransactionalIDPrefix(), Pattern: Prefixed}
+		add(tgt, slots, "copy in transactions, one transactional.id a slot ("+config.KeyExactlyOnceSource+": enabled; InitProducerId, AddPartitionsToTxn, EndTxn; Write also allows Describe)", OpWrite)
+	}
 
 	// Taking over from a MirrorMaker 2 that copied the flow before: where
 	// its Connect worker left each partition, and whether it still runs.
@@ -246,7 +251,7 @@ func Merge(needs []Need) []Need {
 			m.Why += "; " + n.Why
 		}
 	}
-	typeOrder := map[string]int{TypeTopic: 0, TypeGroup: 1, TypeCluster: 2}
+	typeOrder := map[string]int{TypeTopic: 0, TypeGroup: 1, TypeTransactionalID: 2, TypeCluster: 3}
 	slices.SortStableFunc(keys, func(a, b key) int {
 		return cmp.Or(
 			cmp.Compare(order[a.cluster], order[b.cluster]),

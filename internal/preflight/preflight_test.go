@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,14 +37,16 @@ type secured struct {
 	*testbed.Cluster
 	user string
 	adm  *kadm.Client
+	// super authenticates as a superuser.
+	super kgo.Opt
 }
 
 func newSecured(t *testing.T, user string, acls ...kfake.ACL) *secured {
 	t.Helper()
 	c := testbed.NewCluster(t, kfake.EnableSASL(), kfake.EnableACLs(),
 		kfake.Superuser(mech, "admin", adminPass), kfake.User(mech, user, mirrorPass, acls...))
-	cl := c.Client(t, kgo.SASL(scram.Auth{User: "admin", Pass: adminPass}.AsSha512Mechanism()))
-	return &secured{Cluster: c, user: user, adm: kadm.NewClient(cl)}
+	super := kgo.SASL(scram.Auth{User: "admin", Pass: adminPass}.AsSha512Mechanism())
+	return &secured{Cluster: c, user: user, adm: kadm.NewClient(c.Client(t, super)), super: super}
 }
 
 // seedSourceACLs are the seed's source KafkaUser's ACLs.
@@ -125,6 +128,35 @@ func prepare(t *testing.T, src *secured, topics ...string) {
 	}
 }
 
+// committed counts the records of partition 0 of topic a read_committed
+// reader sees.
+func (c *secured) committed(t *testing.T, topic string) int {
+	t.Helper()
+	cl := c.Client(t, c.super, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+	ends, err := c.adm.ListEndOffsets(t.Context(), topic)
+	end, _ := ends.Lookup(topic, 0)
+	if err != nil || end.Err != nil {
+		t.Fatalf("end offset of %s: %v %v", topic, err, end.Err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	n := 0
+	for next := int64(0); next < end.Offset; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %s: %v", topic, ctx.Err())
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			next = r.Offset + 1
+			if !r.Attrs.IsControl() {
+				n++
+			}
+		})
+	}
+	return n
+}
+
 func run(t *testing.T, cfg *config.Config) Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -171,8 +203,12 @@ func replicate(t *testing.T, cfg *config.Config, tgt *secured, topics map[string
 			}
 			ends, err := tgt.adm.ListEndOffsets(ctx, target)
 			o, ok := ends.Lookup(target, 0)
-			return err == nil && ok && o.Err == nil && o.Offset == 10
+			return err == nil && ok && o.Err == nil && o.Offset >= 10
 		})
+		// Exactly-once mode's transaction markers take offsets too.
+		if n := tgt.committed(t, target); n != 10 {
+			t.Fatalf("%s: a read_committed reader sees %d records, want 10", target, n)
+		}
 	}
 	testbed.WaitFor(t, 20*time.Second, "group offsets synced", func() bool {
 		resp, err := tgt.adm.FetchOffsets(ctx, "app1-consumer")
@@ -202,8 +238,8 @@ func TestSeedSourceUser(t *testing.T) {
 			}
 			src := newSecured(t, "mirror", acls...)
 			tgt := testbed.NewCluster(t, kfake.EnableSASL(), kfake.EnableACLs(), kfake.Superuser(mech, "mirror", mirrorPass))
-			tgtS := &secured{Cluster: tgt, user: "mirror",
-				adm: kadm.NewClient(tgt.Client(t, kgo.SASL(scram.Auth{User: "mirror", Pass: mirrorPass}.AsSha512Mechanism())))}
+			super := kgo.SASL(scram.Auth{User: "mirror", Pass: mirrorPass}.AsSha512Mechanism())
+			tgtS := &secured{Cluster: tgt, user: "mirror", adm: kadm.NewClient(tgt.Client(t, super)), super: super}
 			prepare(t, src, "app1-t1", "other")
 			cfg := loadConfig(t, src, tgtS, seedMirror)
 			rep := run(t, cfg)
@@ -224,8 +260,21 @@ func TestSeedSourceUser(t *testing.T) {
 
 // The KafkaUsers --kafkauser prints, applied as the only ACLs of fresh
 // clusters, let preflight pass and kmirror copy records, sync topic
-// configs and ACLs, and sync a group's offsets.
+// configs and ACLs, and sync a group's offsets; in exactly-once mode too,
+// which writes in transactions.
 func TestKafkaUsersSuffice(t *testing.T) {
+	for _, mode := range []struct{ name, config string }{
+		{"default mode", ""},
+		{"exactly-once mode", `    sourceConnector:
+      config:
+        exactly.once.source.support: enabled
+`},
+	} {
+		t.Run(mode.name, func(t *testing.T) { kafkaUsersSuffice(t, mode.config) })
+	}
+}
+
+func kafkaUsersSuffice(t *testing.T, extra string) {
 	src := newSecured(t, "mirror-source")
 	tgt := newSecured(t, "mirror-target")
 	prepare(t, src, "app1-t1", "app2-x", "other")
@@ -234,7 +283,7 @@ func TestKafkaUsersSuffice(t *testing.T) {
     checkpointConnector:
       config:
         sync.group.offsets.enabled: true
-`)
+`+extra)
 	out, err := YAML(KafkaUsers(cfg, UserOptions{}))
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +332,39 @@ func TestKafkaUsersSuffice(t *testing.T) {
 	})
 }
 
+// In exactly-once mode, a target user without Write on the flow's
+// transactional ids is told so by preflight, and by the run, naming the
+// permission.
+func TestExactlyOnceNeedsTransactionalIDs(t *testing.T) {
+	src := newSecured(t, "mirror-source")
+	tgt := newSecured(t, "mirror-target")
+	prepare(t, src, "app1-t1")
+	cfg := loadConfig(t, src, tgt, `    topicsPattern: "app1-t1"
+    sourceConnector:
+      config:
+        exactly.once.source.support: enabled
+`)
+	out, err := YAML(KafkaUsers(cfg, UserOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range decodeUsers(t, out) {
+		c := map[string]*secured{"source": src, "target": tgt}[u.Metadata.Labels["strimzi.io/cluster"]]
+		u.Spec.Authorization.ACLs = slices.DeleteFunc(u.Spec.Authorization.ACLs, func(a ACL) bool { return a.Resource.Type == TypeTransactionalID })
+		apply(t, c.adm, u)
+	}
+	rep := run(t, cfg)
+	if got, want := missing(rep), []string{"target transactionalId:kmirror.source.target.* Write"}; !slices.Equal(got, want) {
+		t.Fatalf("missing %q, want %q", got, want)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	err = app.New(cfg, slog.New(slog.DiscardHandler)).Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "missing Write on TransactionalId:kmirror.source.target.") {
+		t.Fatalf("run: %v, want the missing permission named", err)
+	}
+}
+
 func decodeUsers(t *testing.T, out []byte) []KafkaUser {
 	t.Helper()
 	dec := yaml.NewDecoder(bytes.NewReader(out))
@@ -313,6 +395,8 @@ func apply(t *testing.T, adm *kadm.Client, u KafkaUser) {
 			b = b.Groups(a.Resource.Name)
 		case TypeCluster:
 			b = b.Clusters()
+		case TypeTransactionalID:
+			b = b.TransactionalIDs(a.Resource.Name)
 		default:
 			t.Fatalf("resource %+v", a.Resource)
 		}
