@@ -25,6 +25,7 @@ var Metrics = []Metric{
 	{"kmirror_partitions_stopped", "gauge", []string{"source", "target"}},
 	{"kmirror_tasks_assigned", "gauge", []string{"source", "target"}},
 	{"kmirror_rebalances_total", "counter", []string{"source", "target"}},
+	{"kmirror_transactions_total", "counter", []string{"source", "target", "result"}},
 }
 
 // Metric is a metric's name, type and label names.

@@ -80,21 +80,21 @@ func (r *switchRun) seen() map[int32][]consumed {
 // switchClient starts a consumer that reads topic as group on brokers with
 // the group protocol ("classic" or "consumer"), commits synchronously what
 // it processed after every poll, and leaves the group when stopped. reset
-// is auto.offset.reset.
+// is auto.offset.reset, isolation isolation.level.
 type switchClient struct {
 	name string
 	// skip says why the client cannot run on this bed with protocol, or "".
 	skip  func(protocol string) string
-	start func(t *testing.T, brokers, group, topic, protocol, reset string) *switchRun
+	start func(t *testing.T, brokers, group, topic, protocol, reset, isolation string) *switchRun
 }
 
 var switchClients = []switchClient{
 	{name: "franz-go", skip: func(string) string { return "" }, start: startKgo},
-	{name: "librdkafka", skip: librdkafkaSkip, start: func(t *testing.T, brokers, group, topic, protocol, reset string) *switchRun {
-		return startProgram(t, exec.Command(librdkafkaPython(), "testdata/switch_client.py", brokers, group, topic, protocol, reset))
+	{name: "librdkafka", skip: librdkafkaSkip, start: func(t *testing.T, brokers, group, topic, protocol, reset, isolation string) *switchRun {
+		return startProgram(t, exec.Command(librdkafkaPython(), "testdata/switch_client.py", brokers, group, topic, protocol, reset, isolation))
 	}},
-	{name: "java", skip: javaSkip, start: func(t *testing.T, brokers, group, topic, protocol, reset string) *switchRun {
-		return startProgram(t, javaProgram("SwitchConsumer.java", brokers, group, topic, protocol, reset))
+	{name: "java", skip: javaSkip, start: func(t *testing.T, brokers, group, topic, protocol, reset, isolation string) *switchRun {
+		return startProgram(t, javaProgram("SwitchConsumer.java", brokers, group, topic, protocol, reset, isolation))
 	}},
 }
 
@@ -141,7 +141,7 @@ func javaProgram(name string, args ...string) *exec.Cmd {
 }
 
 // startKgo runs the switching consumer with franz-go in this process.
-func startKgo(t *testing.T, brokers, group, topic, protocol, reset string) *switchRun {
+func startKgo(t *testing.T, brokers, group, topic, protocol, reset, isolation string) *switchRun {
 	t.Helper()
 	start := kgo.NewOffset().AtStart()
 	if reset == "latest" {
@@ -151,6 +151,9 @@ func startKgo(t *testing.T, brokers, group, topic, protocol, reset string) *swit
 		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(start)}
 	if protocol == "consumer" {
 		opts = append(opts, kgo.ServerSideBalancer(), kgo.Balancers(kgo.RangeBalancer()))
+	}
+	if isolation == "read_committed" {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -370,64 +373,86 @@ func everyPartition(seen map[int32][]consumed, parts int32, n int) bool {
 // after the last committed on the source.
 func TestSwitchInterop(t *testing.T) {
 	t.Logf("bed: %s", bedName())
-	const parts = 4
 	for _, c := range switchClients {
 		for _, protocol := range []string{"classic", "consumer"} {
-			t.Run(c.name+"/"+protocol, func(t *testing.T) {
-				if why := c.skip(protocol); why != "" {
-					// .ci/run installs librdkafka with KIP-848 for both beds;
-					// the Java client comes with the Kafka bed's jars.
-					if c.name == "librdkafka" && os.Getenv("CI") == "true" {
-						t.Fatalf("%s under CI: %s", c.name, why)
-					}
-					t.Skip(why)
-				}
-				if protocol == "consumer" {
-					kip848(t)
-				}
-				src, tgt := clusters(t)
-				topic, group := uniq(t, "switch-orders"), uniq(t, "switch-app")
-				srcAlias, tgtAlias := uniq(t, "swsrc"), uniq(t, "swtgt")
-				src.createTopic(t, topic, parts, nil)
-				cfg := flowConfig(t, side{alias: srcAlias, addr: src.Addr}, side{alias: tgtAlias, addr: tgt.Addr}, groupSyncMirror(topic, group, false))
-				w := runWorker(t, cfg)
-				prod := startProducer(t, src, topic, parts)
-
-				// On the source, until the consumer processed records of
-				// every partition.
-				onSource := c.start(t, src.Addr, group, topic, protocol, "earliest")
-				testbed.WaitFor(t, 2*time.Minute, "the consumer to process records of every partition on the source", func() bool {
-					return everyPartition(onSource.seen(), parts, 20)
-				})
-				onSource.stop(t)
-				testbed.WaitFor(t, 2*time.Minute, "migrate ready to exit 0", func() bool {
-					code, _ := runs(t, time.Minute, "migrate", "ready", "-c", cfg, "--group", group)
-					return code == 0
-				})
-
-				// On the target, while the producer still writes on the
-				// source, then after it stopped.
-				onTarget := c.start(t, tgt.Addr, group, topic, protocol, "latest")
-				testbed.WaitFor(t, 2*time.Minute, "the consumer to process records of every partition on the target", func() bool {
-					return everyPartition(onTarget.seen(), parts, 1)
-				})
-				written := prod.stop(t)
-				testbed.WaitFor(t, 2*time.Minute, fmt.Sprintf("the consumer to process everything written on the source (%v)", written), func() bool {
-					seen := onTarget.seen()
-					for p, n := range written {
-						rs := seen[p]
-						if len(rs) == 0 || rs[len(rs)-1].seq < n-1 {
-							return false
-						}
-					}
-					return true
-				})
-				onTarget.stop(t)
-				checkOnce(t, written, onSource.seen(), onTarget.seen())
-				stopWorker(t, w)
-			})
+			t.Run(c.name+"/"+protocol, func(t *testing.T) { switchOver(t, c, protocol, false) })
 		}
 	}
+}
+
+// The same switch with the flow in exactly-once mode and read_committed
+// consumers on both sides: the target's transaction markers take offsets,
+// and the translated group offsets still land each consumer on the record
+// after its last one.
+func TestSwitchInteropExactlyOnce(t *testing.T) {
+	t.Logf("bed: %s", bedName())
+	for _, c := range switchClients {
+		t.Run(c.name, func(t *testing.T) { switchOver(t, c, "classic", true) })
+	}
+}
+
+// switchOver runs the consumer-first switch with client c and the group
+// protocol, with the flow in exactly-once mode and read_committed
+// consumers when eos is set.
+func switchOver(t *testing.T, c switchClient, protocol string, eos bool) {
+	const parts = 4
+	if why := c.skip(protocol); why != "" {
+		// .ci/run installs librdkafka with KIP-848 for both beds;
+		// the Java client comes with the Kafka bed's jars.
+		if c.name == "librdkafka" && os.Getenv("CI") == "true" {
+			t.Fatalf("%s under CI: %s", c.name, why)
+		}
+		t.Skip(why)
+	}
+	if protocol == "consumer" {
+		kip848(t)
+	}
+	src, tgt := clusters(t)
+	topic, group := uniq(t, "switch-orders"), uniq(t, "switch-app")
+	srcAlias, tgtAlias := uniq(t, "swsrc"), uniq(t, "swtgt")
+	src.createTopic(t, topic, parts, nil)
+	mirror, isolation := groupSyncMirror(topic, group, false), "read_uncommitted"
+	if eos {
+		mirror = strings.Replace(mirror, "replication.policy.class: identity\n",
+			"replication.policy.class: identity\n        exactly.once.source.support: enabled\n        transaction.boundary.interval.ms: 200\n", 1)
+		isolation = "read_committed"
+	}
+	cfg := flowConfig(t, side{alias: srcAlias, addr: src.Addr}, side{alias: tgtAlias, addr: tgt.Addr}, mirror)
+	w := runWorker(t, cfg)
+	prod := startProducer(t, src, topic, parts)
+
+	// On the source, until the consumer processed records of every
+	// partition.
+	onSource := c.start(t, src.Addr, group, topic, protocol, "earliest", isolation)
+	testbed.WaitFor(t, 2*time.Minute, "the consumer to process records of every partition on the source", func() bool {
+		return everyPartition(onSource.seen(), parts, 20)
+	})
+	onSource.stop(t)
+	testbed.WaitFor(t, 2*time.Minute, "migrate ready to exit 0", func() bool {
+		code, _ := runs(t, time.Minute, "migrate", "ready", "-c", cfg, "--group", group)
+		return code == 0
+	})
+
+	// On the target, while the producer still writes on the source, then
+	// after it stopped.
+	onTarget := c.start(t, tgt.Addr, group, topic, protocol, "latest", isolation)
+	testbed.WaitFor(t, 2*time.Minute, "the consumer to process records of every partition on the target", func() bool {
+		return everyPartition(onTarget.seen(), parts, 1)
+	})
+	written := prod.stop(t)
+	testbed.WaitFor(t, 2*time.Minute, fmt.Sprintf("the consumer to process everything written on the source (%v)", written), func() bool {
+		seen := onTarget.seen()
+		for p, n := range written {
+			rs := seen[p]
+			if len(rs) == 0 || rs[len(rs)-1].seq < n-1 {
+				return false
+			}
+		}
+		return true
+	})
+	onTarget.stop(t)
+	checkOnce(t, written, onSource.seen(), onTarget.seen())
+	stopWorker(t, w)
 }
 
 // checkOnce fails the test unless, on every partition, the source phase

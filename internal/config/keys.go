@@ -169,8 +169,16 @@ var ConnectorKeys = []Key{
 			return setEnum(&s.exactlyOnceSupport, strings.TrimSpace(v), "requested", "required")
 		}},
 	{Name: KeyTransactionInterval, MM2Default: "60000", Default: "1000",
-		Why:   "in exactly-once mode, how often each slot commits its transaction: what read_committed readers wait for at most; MM2 defaults to offset.flush.interval.ms",
-		apply: func(s *Settings, v string) error { return setMillisAtLeast(&s.TransactionInterval, v, 10) }},
+		Why: "in exactly-once mode, how often each slot commits its transaction: what read_committed readers wait for at most; MM2 defaults to offset.flush.interval.ms",
+		apply: func(s *Settings, v string) error {
+			if err := setMillisAtLeast(&s.TransactionInterval, v, 10); err != nil {
+				return err
+			}
+			if s.TransactionInterval > 5*time.Minute {
+				return fmt.Errorf("%q must be at most 300000: a slot's transaction stays open three times as long, and brokers allow 15 minutes (transaction.max.timeout.ms)", v)
+			}
+			return nil
+		}},
 	{Name: KeyTransactionSlots, MM2Default: "", Default: "8",
 		Why: "kmirror only. In exactly-once mode, the flow's partitions fall into this many slots, each with its own transactional.id, shared out by the workers' group; " +
 			"change it only with every worker stopped",

@@ -210,6 +210,7 @@ func (fl *Flow) open(ctx context.Context) error {
 		return fmt.Errorf("target client: %w", err)
 	}
 	fl.srcAdm, fl.tgtAdm = kadm.NewClient(fl.srcCl), kadm.NewClient(fl.tgtCl)
+	fl.metrics.flow(fl.cfg.Source, fl.cfg.Target)
 	if !fl.cfg.ExactlyOnce { // else each slot has its producer
 		popts := append(cluster.Options(fl.tgt, fl.log), cluster.ProducerOptions(fl.cfg.Producer)...)
 		popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()))

@@ -12,6 +12,7 @@ type Metrics struct {
 	records, bytes *prometheus.CounterVec
 	latency        *prometheus.HistogramVec
 	gaps, lost     *prometheus.CounterVec
+	transactions   *prometheus.CounterVec
 }
 
 // LatencyBuckets are the buckets of the replication latency histograms:
@@ -33,11 +34,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Ranges of source offsets deleted by the source's retention before they were copied."}, flowTopic),
 		lost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_data_loss_records_total",
 			Help: "Source offsets deleted by the source's retention before they were copied."}, flowTopic),
+		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_transactions_total",
+			Help: "Transactions of exactly-once mode's slots, by result: committed (those that wrote something), or aborted (the slot then copies again from what is committed); 0 in the default mode."},
+			[]string{"source", "target", "result"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.bytes, m.latency, m.gaps, m.lost)
+		reg.MustRegister(m.records, m.bytes, m.latency, m.gaps, m.lost, m.transactions)
 	}
 	return m
+}
+
+// flow makes the flow's counters exist at 0 from its start, so that an
+// alert on their increase sees the first one.
+func (m *Metrics) flow(source, target string) {
+	for _, result := range []string{"committed", "aborted"} {
+		m.transactions.WithLabelValues(source, target, result)
+	}
 }
 
 // partitionMetrics are one partition's metrics, looked up once so that the

@@ -140,27 +140,36 @@ func TestTopicCreationDisabled(t *testing.T) {
 }
 
 // A produce error that retrying cannot fix stops the flow at once with an
-// error naming the partition; it is never silent.
+// error naming the partition; it is never silent. In exactly-once mode
+// too, where other errors only start the slot again.
 func TestPermanentProduceErrorStopsTheFlow(t *testing.T) {
-	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
-	if err := src.CreateTopic("app-a", 1, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := tgt.CreateTopic("app-a", 1, nil); err != nil {
-		t.Fatal(err)
-	}
-	tgt.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "app-a", Err: kerr.TopicAuthorizationFailed, Count: -1})
-	rng := rand.New(rand.NewPCG(4, 9))
-	seq := 0
-	src.Produce(t, workload(rng, map[string]int32{"app-a": 1}, 10, &seq))
-	r := start(t, testbed.Config(t, src, tgt, identity))
-	select {
-	case err := <-r.done:
-		r.cancel = nil
-		if err == nil || !strings.Contains(err.Error(), "copy app-a[0] at offset 0") || !errors.Is(err, kerr.TopicAuthorizationFailed) {
-			t.Fatalf("flow ended with %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the flow kept running after a permanent produce error")
+	for _, mode := range []struct{ name, config string }{
+		{"default mode", identity},
+		{"exactly-once mode", identity + "        exactly.once.source.support: enabled\n"},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+			if err := src.CreateTopic("app-a", 1, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := tgt.CreateTopic("app-a", 1, nil); err != nil {
+				t.Fatal(err)
+			}
+			tgt.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "app-a", Err: kerr.TopicAuthorizationFailed, Count: -1})
+			rng := rand.New(rand.NewPCG(4, 9))
+			seq := 0
+			src.Produce(t, workload(rng, map[string]int32{"app-a": 1}, 10, &seq))
+			cfg := testbed.Config(t, src, tgt, mode.config)
+			r := start(t, cfg)
+			select {
+			case err := <-r.done:
+				r.cancel = nil
+				if err == nil || !strings.Contains(err.Error(), "copy app-a[0] at offset 0") || !errors.Is(err, kerr.TopicAuthorizationFailed) {
+					t.Fatalf("flow ended with %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the flow kept running after a permanent produce error")
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/progress"
 )
 
@@ -48,6 +49,9 @@ func slotOf(k progress.Partition, n int) int32 {
 type slot struct {
 	id       int32
 	producer *kgo.Client
+	// fatal stops the flow: for a failure that starting the slot again
+	// cannot fix.
+	fatal func(error)
 	// gate is held shared while a task hands a fetch's records to the
 	// producer, and alone while the slot commits: a transaction holds
 	// whole fetches, and the progress it commits covers all of them.
@@ -58,13 +62,36 @@ type slot struct {
 }
 
 // fail records the first failure of the slot's open transaction: it
-// aborts at the next commit.
+// aborts at the next commit, and the slot starts again from what is
+// committed — unless the failure is one no new transaction escapes (a
+// record too large, a missing permission), which stops the flow as it
+// does in the default mode.
 func (s *slot) fail(err error) {
 	s.mu.Lock()
-	if s.err == nil {
+	first := s.err == nil
+	if first {
 		s.err = err
 	}
 	s.mu.Unlock()
+	if first && permanent(err) {
+		s.fatal(err)
+	}
+}
+
+// permanent tells whether a record's produce error would fail it again in
+// a new transaction: a broker error that is not retriable and not about
+// the transaction or the producer's identity.
+func permanent(err error) bool {
+	var ke *kerr.Error
+	if !errors.As(err, &ke) || ke.Retriable {
+		return false
+	}
+	switch ke {
+	case kerr.ProducerFenced, kerr.InvalidProducerEpoch, kerr.InvalidProducerIDMapping, kerr.UnknownProducerID,
+		kerr.TransactionAbortable, kerr.InvalidTxnState, kerr.TransactionCoordinatorFenced, kerr.OutOfOrderSequenceNumber:
+		return false
+	}
+	return true
 }
 
 func (s *slot) failure() error {
@@ -105,7 +132,7 @@ func (fl *Flow) claim(ctx context.Context, id int32) (*slot, error) {
 		cl.Close()
 		return nil, fmt.Errorf("slot %d: begin a transaction: %w", id, err)
 	}
-	return &slot{id: id, producer: cl}, nil
+	return &slot{id: id, producer: cl, fatal: fl.fail}, nil
 }
 
 // explainTransactions names the permission a refused transactional
@@ -117,6 +144,9 @@ func (fl *Flow) explainTransactions(id int32, err error) error {
 			id, fl.cfg.TransactionalIDPrefix(), fl.cfg.Target, err)}
 	case errors.Is(err, kerr.ClusterAuthorizationFailed):
 		return errFatal{fmt.Errorf("slot %d: missing IdempotentWrite on the cluster %q (%w)", id, fl.cfg.Target, err)}
+	case errors.Is(err, kerr.InvalidTransactionTimeout):
+		return errFatal{fmt.Errorf("slot %d: %q refuses a transaction timeout of %s (three times %s, at least 30 s): raise its transaction.max.timeout.ms or lower %s (%w)",
+			id, fl.cfg.Target, fl.transactionTimeout(), config.KeyTransactionInterval, config.KeyTransactionInterval, err)}
 	}
 	return fmt.Errorf("slot %d: fence its earlier producers: %w", id, err)
 }
@@ -243,7 +273,9 @@ func (fl *Flow) slotParts(s *slot) []*partition {
 // progress and offset-map segments that cover them, commits, and begins
 // the next transaction. An error leaves the transaction to abort.
 func (fl *Flow) commit(ctx context.Context, s *slot) error {
-	ctx, cancel := context.WithTimeout(ctx, fl.transactionTimeout())
+	// A commit under way finishes when the run stops: what it took from
+	// the partitions is in it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fl.transactionTimeout())
 	defer cancel()
 	s.gate.Lock()
 	defer s.gate.Unlock()
@@ -277,6 +309,9 @@ func (fl *Flow) commit(ctx context.Context, s *slot) error {
 	if err := s.producer.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	if len(items) > 0 {
+		fl.metrics.transactions.WithLabelValues(fl.cfg.Source, fl.cfg.Target, "committed").Inc()
+	}
 	for _, it := range items {
 		if it.Mark != nil {
 			fl.mu.Lock()
@@ -295,15 +330,24 @@ func (fl *Flow) commit(ctx context.Context, s *slot) error {
 func (fl *Flow) commitAll(ctx context.Context) error {
 	fl.slotMu.Lock()
 	defer fl.slotMu.Unlock()
-	for _, s := range fl.openSlots() {
-		if err := fl.commit(ctx, s); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+	// The slots commit at once: each waits for its own producer and
+	// coordinator, and a slot's records wait for its commit.
+	slots := fl.openSlots()
+	errs := make([]error, len(slots))
+	var wg sync.WaitGroup
+	for i, s := range slots {
+		wg.Go(func() { errs[i] = fl.commit(ctx, s) })
+	}
+	wg.Wait()
+	for i, s := range slots {
+		if errs[i] != nil {
 			fl.log.Warn("a slot's transaction failed: it is aborted, and the slot's partitions copy again from what is committed",
-				"slot", s.id, "err", err)
+				"slot", s.id, "err", errs[i])
 			fl.dropSlot(ctx, s, false)
 		}
+	}
+	if ctx.Err() != nil {
+		return nil
 	}
 	return fl.openOwned(ctx)
 }
@@ -364,6 +408,7 @@ func (fl *Flow) dropSlot(ctx context.Context, s *slot, commit bool) error {
 	}
 	if !commit || err != nil {
 		abort()
+		fl.metrics.transactions.WithLabelValues(fl.cfg.Source, fl.cfg.Target, "aborted").Inc()
 	}
 	s.producer.Close()
 	fl.mu.Lock()
@@ -399,11 +444,16 @@ func (fl *Flow) commitSlotsOf(ctx context.Context, parts []*partition) error {
 func (fl *Flow) stopSlots(ctx context.Context) error {
 	fl.slotMu.Lock()
 	defer fl.slotMu.Unlock()
-	var errs []error
-	for _, s := range fl.openSlots() {
-		if err := fl.commit(ctx, s); err != nil {
-			errs = append(errs, fmt.Errorf("slot %d: commit the last transaction: %w", s.id, err))
-		}
+	slots := fl.openSlots()
+	errs := make([]error, len(slots))
+	var wg sync.WaitGroup
+	for i, s := range slots {
+		wg.Go(func() {
+			if err := fl.commit(ctx, s); err != nil {
+				errs[i] = fmt.Errorf("slot %d: commit the last transaction: %w", s.id, err)
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }

@@ -8,21 +8,23 @@ poll, so that what it printed is exactly what it committed. When its
 standard input ends it stops polling, closes the consumer (leaving the
 group), prints "CLOSED" and exits 0.
 
-usage: switch_client.py BOOTSTRAP GROUP TOPIC PROTOCOL RESET
+usage: switch_client.py BOOTSTRAP GROUP TOPIC PROTOCOL RESET ISOLATION
 RESET is auto.offset.reset: "earliest" on the source, "latest" on the
 target, where a missing translated commit then shows as lost records.
+ISOLATION is isolation.level: read_uncommitted or read_committed.
 """
 import sys
 import threading
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
 
-bootstrap, group, topic, protocol, reset = sys.argv[1:6]
+bootstrap, group, topic, protocol, reset, isolation = sys.argv[1:7]
 conf = {
     "bootstrap.servers": bootstrap,
     "group.id": group,
     "enable.auto.commit": False,
     "auto.offset.reset": reset,
+    "isolation.level": isolation,
 }
 if protocol != "classic":
     conf["group.protocol"] = protocol

@@ -8,9 +8,10 @@
 // and exits 0.
 //
 // Run in source-file mode with Kafka's jars on the class path:
-//   java -cp 'JARS/*' SwitchConsumer.java BOOTSTRAP GROUP TOPIC PROTOCOL RESET
+//   java -cp 'JARS/*' SwitchConsumer.java BOOTSTRAP GROUP TOPIC PROTOCOL RESET ISOLATION
 // RESET is auto.offset.reset: "earliest" on the source, "latest" on the
 // target, where a missing translated commit then shows as lost records.
+// ISOLATION is isolation.level: read_uncommitted or read_committed.
 
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -28,8 +29,8 @@ import org.apache.kafka.common.serialization.StringDeserializer;
 
 public class SwitchConsumer {
     public static void main(String[] args) throws Exception {
-        if (args.length != 5) {
-            System.err.println("usage: SwitchConsumer BOOTSTRAP GROUP TOPIC PROTOCOL RESET");
+        if (args.length != 6) {
+            System.err.println("usage: SwitchConsumer BOOTSTRAP GROUP TOPIC PROTOCOL RESET ISOLATION");
             System.exit(2);
         }
         Properties props = new Properties();
@@ -37,6 +38,7 @@ public class SwitchConsumer {
         props.put("group.id", args[1]);
         props.put("group.protocol", args[3]);
         props.put("auto.offset.reset", args[4]);
+        props.put("isolation.level", args[5]);
         props.put("enable.auto.commit", "false");
         props.put("key.deserializer", StringDeserializer.class.getName());
         props.put("value.deserializer", StringDeserializer.class.getName());
