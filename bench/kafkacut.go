@@ -194,8 +194,12 @@ func (m *benchMirror) cutover(ctx context.Context) (map[string]*cutFigures, erro
 	defer stopConsuming()
 	var cwg sync.WaitGroup
 	for g, name := range names {
+		// read_committed, as a migrated application in exactly-once mode
+		// reads; transaction markers are kept so that the reader's
+		// position reaches the end offsets.
 		c, err := kgo.NewClient(append(m.tgt.Opts(), kgo.ConsumerGroup(name), kgo.ConsumeTopics(topic),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())...)
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/bench/internal/workload"
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -205,6 +206,13 @@ clusters:
       config:
         replication.policy.class: identity
 `
+	// In exactly-once mode the harness's consumers read what is
+	// committed, as a migrated application would.
+	for _, k := range flowKeys {
+		if strings.Contains(k, config.KeyExactlyOnceSource+":") {
+			plain += k
+		}
+	}
 	return os.WriteFile(m.clients, []byte(clusters(nil, nil)+plain), 0o600)
 }
 
@@ -367,19 +375,11 @@ func (m *benchMirror) catchUp(ctx context.Context) (*mirrorFigures, error) {
 		return nil, err
 	}
 	want := int64(o.spec.Records)
-	copied := func() (bool, error) {
-		ends, err := m.tadm.ListEndOffsets(ctx, m.topic)
-		if err != nil {
-			return false, err
-		}
-		var n int64
-		ends.Each(func(l kadm.ListedOffset) {
-			if l.Err == nil {
-				n += l.Offset
-			}
-		})
-		return n >= want, nil
+	check, err := newCopyCheck(ctx, m.topic, m.src.Opts(), m.tgt.Opts(), m.sadm, m.tadm)
+	if err != nil {
+		return nil, err
 	}
+	copied := func() (bool, error) { return check.done(ctx) }
 	if err := m.poll(ctx, "start of the copy", 5*time.Minute, func() (bool, error) { return m.proc.copying(), nil }); err != nil {
 		return nil, err
 	}

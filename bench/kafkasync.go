@@ -52,25 +52,14 @@ func endOffsets(ctx context.Context, adm *kadm.Client, topic string) (map[int32]
 	return out, first
 }
 
-// waitCopied waits until the target's end offsets of topic reach the
-// source's.
+// waitCopied waits until the target holds, committed, every record the
+// source topic holds now.
 func (m *benchMirror) waitCopied(ctx context.Context, topic string, within time.Duration) error {
-	want, err := endOffsets(ctx, m.sadm, topic)
+	check, err := newCopyCheck(ctx, topic, m.src.Opts(), m.tgt.Opts(), m.sadm, m.tadm)
 	if err != nil {
 		return err
 	}
-	return m.poll(ctx, "copy of "+topic, within, func() (bool, error) {
-		got, err := endOffsets(ctx, m.tadm, topic)
-		if err != nil {
-			return false, err
-		}
-		for p, end := range want {
-			if got[p] < end {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
+	return m.poll(ctx, "copy of "+topic, within, func() (bool, error) { return check.done(ctx) })
 }
 
 // produceSync writes n records to each partition of the sync topic.

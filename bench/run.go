@@ -288,7 +288,16 @@ func runOnce(ctx context.Context, o options, bins binaries, dir string, first bo
 		drop(topicBare)
 	}
 
-	m, err := mirror(ctx, o, bins, cfg, adm, brokers, load.Bytes, maxRate(rr), first)
+	sadm, err := kgo.NewClient(kgo.SeedBrokers(srcAddr))
+	if err != nil {
+		return nil, err
+	}
+	defer sadm.Close()
+	check, err := newCopyCheck(ctx, topicMirrored, sadm.Opts(), tadm.Opts(), kadm.NewClient(sadm), adm)
+	if err != nil {
+		return nil, err
+	}
+	m, err := mirror(ctx, o, bins, cfg, check, brokers, load.Bytes, maxRate(rr), first)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +332,7 @@ type mirrorResult struct {
 // mirror runs kmirror on the loaded topic: the catch-up, timed from its
 // "copying" line until the target holds every record, then the steady
 // load.
-func mirror(ctx context.Context, o options, bins binaries, cfg string, adm *kadm.Client, brokers brokerMeter, bytes int64, rawRate float64, first bool) (res mirrorResult, err error) {
+func mirror(ctx context.Context, o options, bins binaries, cfg string, check *copyCheck, brokers brokerMeter, bytes int64, rawRate float64, first bool) (res mirrorResult, err error) {
 	bin, env := bins.kmirror, []string(nil)
 	profiling := first && o.cpuProfile != ""
 	if profiling {
@@ -350,14 +359,7 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, adm *kadm
 	u0, live := km.usage()
 	want := int64(o.spec.Records)
 	for {
-		ends, err := adm.ListEndOffsets(ctx, topicMirrored)
-		var n int64
-		ends.Each(func(l kadm.ListedOffset) {
-			if l.Err == nil {
-				n += l.Offset
-			}
-		})
-		if err == nil && n >= want {
+		if done, err := check.done(ctx); err == nil && done {
 			break
 		}
 		select {

@@ -91,6 +91,9 @@ type Flow struct {
 	slotMu sync.Mutex
 	owned  map[int32]bool
 	slots  map[int32]*slot
+	// grow says the selection grew since the open slots last started
+	// their new partitions.
+	grow atomic.Bool
 }
 
 // NewFlow prepares a flow; nothing connects until Run.

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -83,12 +84,13 @@ func workload(rng *rand.Rand, topics map[string]int32, n int, seq *int) []*kgo.R
 }
 
 // sameTopic checks that every partition of the target topic holds exactly
-// the source partition's records, in order.
+// the source partition's records, in order, as a read_committed reader
+// sees them.
 func sameTopic(t *testing.T, src, tgt *testbed.Cluster, source, target string, partitions int32) int {
 	t.Helper()
 	compared := 0
 	for p := range partitions {
-		a, b := src.Read(t, source, p), tgt.Read(t, target, p)
+		a, b := src.Read(t, source, p), tgt.Read(t, target, p, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 		compared += len(a)
 		if len(a) != len(b) {
 			t.Errorf("%s[%d]: %d records on the source, %d on the target", source, p, len(a), len(b))
@@ -104,8 +106,9 @@ func sameTopic(t *testing.T, src, tgt *testbed.Cluster, source, target string, p
 	return compared
 }
 
-// caughtUp waits until every target partition has as many records as the
-// source partition.
+// caughtUp waits until the flow has copied every source record of the
+// topics to the target (acknowledged, or in exactly-once mode committed),
+// and the target topics exist.
 func (r *running) caughtUp(t *testing.T, src, tgt *testbed.Cluster, topics map[string]string, within time.Duration) {
 	t.Helper()
 	testbed.WaitUntil(t, within, "the target to catch up", func() error {
@@ -117,10 +120,14 @@ func (r *running) caughtUp(t *testing.T, src, tgt *testbed.Cluster, topics map[s
 		}
 		var behind []string
 		for s, d := range topics {
-			se, de := src.EndOffsets(t, s), tgt.EndOffsets(t, d)
-			for p, off := range se {
-				if de[p] != off {
-					behind = append(behind, fmt.Sprintf("%s[%d] %d/%d", s, p, de[p], off))
+			if tgt.TopicInfo(d) == nil {
+				behind = append(behind, d+" missing")
+				continue
+			}
+			for p, end := range src.EndOffsets(t, s) {
+				c, ok, err := r.flow.Copied(t.Context(), progress.Partition{Topic: s, Partition: p})
+				if err != nil || !ok || c.Next != end {
+					behind = append(behind, fmt.Sprintf("%s[%d] %d/%d", s, p, c.Next, end))
 				}
 			}
 		}

@@ -24,6 +24,18 @@ const identity = `    topicsPattern: "app.*"
 // A clean stop in the middle of the stream persists exactly what was
 // copied: the restart copies no record twice and loses none.
 func TestCleanStopAndRestart(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { cleanStopAndRestart(t, mode.config) })
+	}
+}
+
+// modes are the flow's two delivery modes, as identity's config.
+var modes = []struct{ name, config string }{
+	{"default mode", identity},
+	{"exactly-once mode", identity + "        exactly.once.source.support: enabled\n"},
+}
+
+func cleanStopAndRestart(t *testing.T, identity string) {
 	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
 	topics := map[string]int32{"app-a": 6, "app-b": 3}
 	for name, n := range topics {
@@ -68,6 +80,12 @@ func sum(m map[int32]int64) int64 {
 // Topics and partitions added on the source while kmirror runs are copied
 // within 10 seconds (refresh.topics.interval.seconds defaults to 5).
 func TestNewTopicsAndPartitionsArePickedUp(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { newTopicsArePickedUp(t, mode.config) })
+	}
+}
+
+func newTopicsArePickedUp(t *testing.T, identity string) {
 	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
 	if err := src.CreateTopic("app-a", 2, nil); err != nil {
 		t.Fatal(err)
@@ -143,10 +161,7 @@ func TestTopicCreationDisabled(t *testing.T) {
 // error naming the partition; it is never silent. In exactly-once mode
 // too, where other errors only start the slot again.
 func TestPermanentProduceErrorStopsTheFlow(t *testing.T) {
-	for _, mode := range []struct{ name, config string }{
-		{"default mode", identity},
-		{"exactly-once mode", identity + "        exactly.once.source.support: enabled\n"},
-	} {
+	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
 			src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
 			if err := src.CreateTopic("app-a", 1, nil); err != nil {

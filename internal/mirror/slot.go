@@ -231,15 +231,28 @@ func (fl *Flow) startSlot(ctx context.Context, s *slot) error {
 }
 
 // growSlots starts the partitions of new or grown topics in the open
-// slots.
+// slots; until it succeeds, each commit tick tries again.
 func (fl *Flow) growSlots(ctx context.Context) error {
 	fl.slotMu.Lock()
 	defer fl.slotMu.Unlock()
+	fl.grow.Store(true)
+	return fl.growOpen(ctx)
+}
+
+// growOpen starts in the open slots the partitions that are selected and
+// not copied yet, when the selection grew. fl.slotMu is held.
+func (fl *Flow) growOpen(ctx context.Context) error {
+	if !fl.grow.Load() {
+		return nil
+	}
 	var errs []error
 	for _, s := range fl.openSlots() {
 		if err := fl.startSlot(ctx, s); err != nil {
 			errs = append(errs, fmt.Errorf("slot %d: %w", s.id, err))
 		}
+	}
+	if len(errs) == 0 {
+		fl.grow.Store(false)
 	}
 	return errors.Join(errs...)
 }
@@ -349,7 +362,7 @@ func (fl *Flow) commitAll(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return nil
 	}
-	return fl.openOwned(ctx)
+	return errors.Join(fl.openOwned(ctx), fl.growOpen(ctx))
 }
 
 // loseSlots gives up slots: with commit (they are handed to another
