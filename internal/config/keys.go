@@ -181,7 +181,7 @@ var ConnectorKeys = []Key{
 		}},
 	{Name: KeyTransactionSlots, MM2Default: "", Default: "8",
 		Why: "kmirror only. In exactly-once mode, the flow's partitions fall into this many slots, each with its own transactional.id, shared out by the workers' group; " +
-			"change it only with every worker stopped",
+			"workers with other counts cannot join them: change it with every worker stopped",
 		apply: func(s *Settings, v string) error { return setNumberBetween(&s.TransactionSlots, v, 1, 1024) }},
 
 	{Name: KeyRebalanceTimeout, MM2Default: "60000", Default: "60000",

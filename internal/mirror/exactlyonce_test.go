@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,4 +154,37 @@ func TestExactlyOnceMode(t *testing.T) {
 	w1.stop(t)
 	w3.stop(t)
 	committedOnce(t, tgt, topic, want)
+}
+
+// Workers in different delivery modes, or with different slot counts,
+// never share a flow: the one that joins last stops with an error that
+// says why, and the other keeps copying.
+func TestModesDoNotShareAFlow(t *testing.T) {
+	for _, c := range []struct{ name, first, second string }{
+		{"default, then exactly-once", workers, exactlyOnce},
+		{"exactly-once, then default", exactlyOnce, workers},
+		{"other slot counts", exactlyOnce, strings.Replace(exactlyOnce, "transaction.slots: 5", "transaction.slots: 6", 1)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			src, tgt := testbed.NewCluster(t), groupTarget(t)
+			if err := src.CreateTopic("app-a", 2, nil); err != nil {
+				t.Fatal(err)
+			}
+			src.Produce(t, unique("app-a", 2, 0, 100))
+			w1 := start(t, testbed.Config(t, src, tgt, c.first))
+			copiedAll(t, src, "app-a", 30*time.Second, w1.flow)
+			w2 := start(t, testbed.Config(t, src, tgt, c.second))
+			select {
+			case err := <-w2.done:
+				w2.cancel = nil
+				if err == nil || !strings.Contains(err.Error(), "other delivery mode or with other transaction.slots") {
+					t.Fatalf("the second worker stopped with %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the second worker joined a flow whose workers share the work in another way")
+			}
+			src.Produce(t, unique("app-a", 2, 100, 100))
+			copiedAll(t, src, "app-a", 30*time.Second, w1.flow)
+		})
+	}
 }

@@ -105,8 +105,10 @@ func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flo
 		SessionTimeout: f.SessionTimeout, HeartbeatInterval: f.HeartbeatInterval, RebalanceTimeout: f.RebalanceTimeout}
 	if f.ExactlyOnce {
 		// Workers that share slots never share a group with workers that
-		// share partitions.
-		opts.Protocol, opts.Unit = "kmirror-slots", "slots"
+		// share partitions, nor with workers that count other slots: a
+		// partition would then be in two slots, written under two
+		// transactional ids that do not fence each other.
+		opts.Protocol, opts.Unit = fmt.Sprintf("kmirror-slots-%d", f.TransactionSlots), "slots"
 	}
 	fl.member = workgroup.New(opts, sharing{fl}, fl.log)
 	if bps := f.ThrottleBytesPerSecond; bps > 0 {

@@ -94,7 +94,6 @@ func newPartition(key progress.Partition, target string, topicID [16]byte, m *of
 // the partition is shared.
 func (p *partition) bind(s *slot) {
 	p.slot, p.producer, p.fail = s, s.producer, s.fail
-	p.committed = p.m.End().Source
 }
 
 // produce hands the records of one fetch of this partition to its

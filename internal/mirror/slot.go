@@ -173,6 +173,11 @@ func (fl *Flow) gainSlots(ctx context.Context, ids []int32) {
 // openOwned opens the slots this worker owns that are not open: after
 // they were gained, or after their transaction failed. fl.slotMu is held.
 func (fl *Flow) openOwned(ctx context.Context) error {
+	if !fl.member.Valid() {
+		// The group may have given the slots to another worker already:
+		// claiming one would fence its new owner. Lost drops them.
+		return nil
+	}
 	fl.mu.Lock()
 	var ids []int32
 	for id := range fl.owned {

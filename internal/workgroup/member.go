@@ -385,7 +385,7 @@ func (m *Member) explain(err error) error {
 	case errors.Is(err, kerr.GroupAuthorizationFailed):
 		return errFatal{fmt.Errorf("join group %q: missing Read on group:%s (%w)", m.opts.Group, m.opts.Group, err)}
 	case errors.Is(err, kerr.InconsistentGroupProtocol):
-		return errFatal{fmt.Errorf("join group %q: its members share the work in another way (protocol %q here): kmirror workers of the flow running in the other delivery mode (exactly-once on some, not on others: stop them all to switch), or something that is not kmirror (%w)",
+		return errFatal{fmt.Errorf("join group %q: its members share the work in another way (protocol %q here): kmirror workers of the flow in the other delivery mode or with other transaction.slots (stop them all to switch), or something that is not kmirror (%w)",
 			m.opts.Group, m.protocol(), err)}
 	case errors.Is(err, kerr.InvalidSessionTimeout):
 		return errFatal{fmt.Errorf("join group %q: the broker refuses session.timeout.ms=%d: it must lie within its group.min.session.timeout.ms and group.max.session.timeout.ms (%w)",
