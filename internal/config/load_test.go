@@ -219,16 +219,7 @@ A->B.checkpoint.tasks.max = 4
 			"note: A->B.emit.offset-syncs.enabled (line 5): accepted; no effect in kmirror: " + syncsWhy,
 			"note: A->B.checkpoint.tasks.max (line 6): accepted; no effect in kmirror: " + tasksWhy,
 		}},
-		{"resource", "kmirror.yaml", `connectCluster: B
-clusters:
-  - alias: A
-    bootstrapServers: 127.0.0.1:9092
-  - alias: B
-    bootstrapServers: 127.0.0.1:9093
-mirrors:
-  - sourceCluster: A
-    targetCluster: B
-    sourceConnector:
+		{"resource", "kmirror.yaml", abResource + `    sourceConnector:
       config:
         emit.offset-syncs.enabled: false
     checkpointConnector:
@@ -251,6 +242,18 @@ mirrors:
 	}
 }
 
+// abResource is a native configuration of one flow, A->B, to extend.
+const abResource = `connectCluster: B
+clusters:
+  - alias: A
+    bootstrapServers: 127.0.0.1:9092
+  - alias: B
+    bootstrapServers: 127.0.0.1:9093
+mirrors:
+  - sourceCluster: A
+    targetCluster: B
+`
+
 // Exactly-once mode is turned on as MirrorMaker 2 users write it: the
 // worker key on the target cluster (or at the top of a properties file),
 // and the connector may require it. What the mode cannot work with is one
@@ -264,16 +267,6 @@ clusters:
     bootstrapServers: 127.0.0.1:9093
     config:
       exactly.once.source.support: enabled
-mirrors:
-  - sourceCluster: A
-    targetCluster: B
-`
-	const plainResource = `connectCluster: B
-clusters:
-  - alias: A
-    bootstrapServers: 127.0.0.1:9092
-  - alias: B
-    bootstrapServers: 127.0.0.1:9093
 mirrors:
   - sourceCluster: A
     targetCluster: B
@@ -296,8 +289,8 @@ A->B.transaction.boundary.interval.ms = 250
       config:
         exactly.once.support: required
 `, nil, true, false},
-		{"not enabled", "kmirror.yaml", plainResource, nil, false, false},
-		{"required without the worker key", "kmirror.yaml", plainResource + `    sourceConnector:
+		{"not enabled", "kmirror.yaml", abResource, nil, false, false},
+		{"required without the worker key", "kmirror.yaml", abResource + `    sourceConnector:
       config:
         exactly.once.support: required
 `, []string{

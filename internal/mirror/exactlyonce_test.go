@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
@@ -114,16 +112,7 @@ func TestExactlyOnceMode(t *testing.T) {
 	// Heartbeats fail for 3 s while both producers keep writing: the
 	// workers lose their leases, abort their transactions and fence
 	// their slots again.
-	until := time.Now().Add(3 * time.Second)
-	tgt.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		tgt.KeepControl()
-		if time.Now().After(until) {
-			return nil, nil, false
-		}
-		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
-		resp.ErrorCode = kerr.UnknownServerError.Code
-		return resp, nil, true
-	})
+	failHeartbeats(tgt, 3*time.Second)
 	add(writeMixed(t, ctx, src, txn, plain, topic, partitions, 30, 40))
 	testbed.WaitFor(t, 30*time.Second, "a worker dropped its slots", func() bool {
 		return w1.flow.member.Losses()+w2.flow.member.Losses() > 0

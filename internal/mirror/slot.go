@@ -348,15 +348,7 @@ func (fl *Flow) commit(ctx context.Context, s *slot) error {
 func (fl *Flow) commitAll(ctx context.Context) error {
 	fl.slotMu.Lock()
 	defer fl.slotMu.Unlock()
-	// The slots commit at once: each waits for its own producer and
-	// coordinator, and a slot's records wait for its commit.
-	slots := fl.openSlots()
-	errs := make([]error, len(slots))
-	var wg sync.WaitGroup
-	for i, s := range slots {
-		wg.Go(func() { errs[i] = fl.commit(ctx, s) })
-	}
-	wg.Wait()
+	slots, errs := fl.commitOpen(ctx)
 	for i, s := range slots {
 		if errs[i] != nil {
 			fl.log.Warn("a slot's transaction failed: it is aborted, and the slot's partitions copy again from what is committed",
@@ -462,16 +454,25 @@ func (fl *Flow) commitSlotsOf(ctx context.Context, parts []*partition) error {
 func (fl *Flow) stopSlots(ctx context.Context) error {
 	fl.slotMu.Lock()
 	defer fl.slotMu.Unlock()
+	slots, errs := fl.commitOpen(ctx)
+	for i, s := range slots {
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("slot %d: commit the last transaction: %w", s.id, errs[i])
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// commitOpen commits the open slots' transactions at once — each waits for
+// its own producer and coordinator, and a slot's records for its commit —
+// and returns the slots and each one's error. fl.slotMu is held.
+func (fl *Flow) commitOpen(ctx context.Context) ([]*slot, []error) {
 	slots := fl.openSlots()
 	errs := make([]error, len(slots))
 	var wg sync.WaitGroup
 	for i, s := range slots {
-		wg.Go(func() {
-			if err := fl.commit(ctx, s); err != nil {
-				errs[i] = fmt.Errorf("slot %d: commit the last transaction: %w", s.id, err)
-			}
-		})
+		wg.Go(func() { errs[i] = fl.commit(ctx, s) })
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return slots, errs
 }

@@ -44,6 +44,21 @@ func unique(topic string, partitions int32, from, n int) []*kgo.Record {
 	return out
 }
 
+// failHeartbeats makes the target answer every heartbeat with an error
+// for d: the workers' leases run out.
+func failHeartbeats(tgt *testbed.Cluster, d time.Duration) {
+	until := time.Now().Add(d)
+	tgt.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		tgt.KeepControl()
+		if time.Now().After(until) {
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
+		resp.ErrorCode = kerr.UnknownServerError.Code
+		return resp, nil, true
+	})
+}
+
 // owned lists the partitions a worker copies.
 func owned(fl *Flow) map[progress.Partition]bool {
 	parts, _, _ := fl.Status()
@@ -162,16 +177,7 @@ func TestLostLeaseDropsPartitionsAndResumes(t *testing.T) {
 	copiedAll(t, src, "app-a", 30*time.Second, w.flow)
 
 	// Heartbeats fail for 3 s, while records keep coming.
-	until := time.Now().Add(3 * time.Second)
-	tgt.ControlKey(int16(kmsg.Heartbeat), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		tgt.KeepControl()
-		if time.Now().After(until) {
-			return nil, nil, false
-		}
-		resp := req.ResponseKind().(*kmsg.HeartbeatResponse)
-		resp.ErrorCode = kerr.UnknownServerError.Code
-		return resp, nil, true
-	})
+	failHeartbeats(tgt, 3*time.Second)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
