@@ -71,7 +71,9 @@ func keyed(topic string, partitions int32, n int) []*kgo.Record {
 }
 
 func TestIdenticalAfterMirroring(t *testing.T) {
-	for _, isolation := range []string{"read_committed", "read_uncommitted"} {
+	// Exactly-once mode reads the source read_committed and writes
+	// transaction markers between the copies on the target.
+	for _, isolation := range []string{"read_committed", "read_uncommitted", "exactly-once"} {
 		t.Run(isolation, func(t *testing.T) {
 			src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
 			if err := src.CreateTopic("app-txn", 2, nil); err != nil {
@@ -91,8 +93,12 @@ func TestIdenticalAfterMirroring(t *testing.T) {
 				src.Produce(t, recs)
 			}
 			src.Compact()
-			cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
-			cfg.Flows[0].Consumer.ReadCommitted = isolation == "read_committed"
+			mirror := `    topicsPattern: "app-.*"`
+			if isolation == "exactly-once" {
+				mirror += "\n    sourceConnector:\n      config:\n        exactly.once.source.support: enabled\n        transaction.boundary.interval.ms: 50\n"
+			}
+			cfg := testbed.Config(t, src, tgt, mirror)
+			cfg.Flows[0].Consumer.ReadCommitted = isolation != "read_uncommitted"
 			mirrorAll(t, cfg, src, "app-txn", "app-keys")
 
 			r := verify(t, cfg, Options{Topics: []string{"app-txn", "app-keys"}})
@@ -101,7 +107,7 @@ func TestIdenticalAfterMirroring(t *testing.T) {
 			}
 			t.Logf("%+v", r.Total)
 			var opts []kgo.Opt
-			if isolation == "read_committed" {
+			if isolation != "read_uncommitted" {
 				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 			}
 			for _, p := range r.Partitions {
