@@ -177,3 +177,47 @@ func TestModesDoNotShareAFlow(t *testing.T) {
 		})
 	}
 }
+
+// A worker killed in the middle of a commit leaves its transaction open
+// on the progress topic, and reading the progress waits for it. The next
+// owner fences every slot it gains before it reads anything, so it does
+// not wait for the transaction timeout; and the dead worker's commit can
+// no longer land.
+func TestAnOpenCommitOfADeadWorkerIsFencedFirst(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), groupTarget(t)
+	if err := src.CreateTopic("app-a", 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testbed.Config(t, src, tgt, exactlyOnce)
+	f := cfg.Flows[0]
+	src.Produce(t, unique("app-a", 3, 0, 100))
+	w := start(t, cfg)
+	copiedAll(t, src, "app-a", 30*time.Second, w.flow)
+	w.stop(t)
+
+	// The dead worker wrote to the progress topic in a transaction of the
+	// last slot, which a worker opens last, and never committed it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dead := tgt.Client(t, kgo.TransactionalID(f.TransactionalID(int32(f.TransactionSlots-1))), kgo.TransactionTimeout(5*time.Minute))
+	if err := dead.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dead.ProduceSync(ctx, &kgo.Record{Topic: f.ProgressTopic(), Key: []byte("half a commit")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	src.Produce(t, unique("app-a", 3, 100, 100))
+	w = start(t, cfg)
+	copiedAll(t, src, "app-a", 20*time.Second, w.flow)
+	if err := dead.EndTransaction(ctx, kgo.TryCommit); err == nil {
+		t.Error("the dead worker's transaction committed after its slot was fenced")
+	}
+	w.stop(t)
+	for p := range int32(3) {
+		got := tgt.Read(t, "app-a", p, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		if len(got) != 200 {
+			t.Errorf("app-a[%d]: a read_committed reader sees %d records, want 200", p, len(got))
+		}
+	}
+}

@@ -187,24 +187,37 @@ func (fl *Flow) openOwned(ctx context.Context) error {
 	}
 	fl.mu.Unlock()
 	slices.Sort(ids)
+	// Every slot is fenced before any is loaded: reading the progress
+	// waits for the transactions open on it, and one an earlier owner of
+	// these slots left open in the middle of its commit ends only when
+	// its slot is fenced (or times out).
 	var errs []error
+	var claimed []*slot
 	for _, id := range ids {
 		s, err := fl.claim(ctx, id)
-		if err == nil {
-			fl.mu.Lock()
-			fl.slots[id] = s
-			fl.mu.Unlock()
-			if err = fl.startSlot(ctx, s); err != nil {
-				fl.dropSlot(ctx, s, false)
-			}
-		}
 		var fatal errFatal
 		if errors.As(err, &fatal) {
-			fl.fail(err)
+			fl.fail(err) // the flow's stop closes the slots claimed
 			return nil
 		}
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		fl.mu.Lock()
+		fl.slots[id] = s
+		fl.mu.Unlock()
+		claimed = append(claimed, s)
+	}
+	for _, s := range claimed {
+		if err := fl.startSlot(ctx, s); err != nil {
+			fl.dropSlot(ctx, s, false)
+			var fatal errFatal
+			if errors.As(err, &fatal) {
+				fl.fail(err)
+				return nil
+			}
+			errs = append(errs, fmt.Errorf("slot %d: %w", s.id, err))
 		}
 	}
 	return errors.Join(errs...)
