@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kmirror/kmirror/internal/testbed"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/testbed"
 )
 
 // What the exactly-once mode (#16) will rest on, pinned on both beds

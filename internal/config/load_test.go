@@ -10,8 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kmirror/kmirror/internal/pki"
 	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/kmirror/kmirror/internal/pki"
 )
 
 func diagStrings(ds []Diagnostic) []string {
