@@ -14,9 +14,9 @@ import (
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
-// What the exactly-once mode (#16) will rest on, pinned on both beds
-// before it is built: a transaction spans the copied records and kmirror's
-// own topics and commits atomically; a second producer with the same
+// What exactly-once mode rests on, pinned on both beds: a transaction
+// spans the copied records and kmirror's own topics and commits
+// atomically; a second producer with the same
 // transactional.id fences the first (a zombie worker) at the broker, and
 // the zombie's writes are never visible to a read_committed reader.
 func TestTransactionsFenceAZombie(t *testing.T) {
