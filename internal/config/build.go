@@ -71,8 +71,8 @@ type clusterClients struct {
 // exactlyOnceSource is an exactly.once.source.support setting: whether it
 // is enabled, and where it was said.
 type exactlyOnceSource struct {
-	set, enabled bool
-	at           loc
+	enabled bool
+	at      loc
 }
 
 // parse takes the value of entry e, noting what kmirror makes of it.
@@ -86,7 +86,7 @@ func (x *exactlyOnceSource) parse(e entry, d *diags) {
 		d.errorf(e.at, "%q is not one of enabled, preparing, disabled", e.value)
 		return
 	}
-	*x = exactlyOnceSource{set: true, enabled: v == "enabled", at: e.at}
+	*x = exactlyOnceSource{enabled: v == "enabled", at: e.at}
 }
 
 func build(r *raw, d *diags) *Config {
