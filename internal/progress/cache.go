@@ -67,12 +67,15 @@ func (c *Cache) Close() {
 func (c *Cache) Read(ctx context.Context) (Snapshot, map[Partition]mm2.History, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// Syncs first: a progress read after its syncs never names segments
-	// the read missed.
-	if err := c.syncs.CatchUp(ctx); err != nil {
+	// The progress first: a flush writes a mark only after the segments
+	// below its end, so the syncs read up to their end after that hold
+	// the segments of every mark read. The other way round a mark written
+	// between the two reads names segments the read missed, and the map
+	// restored from it translates wrongly.
+	if err := c.progress.CatchUp(ctx); err != nil {
 		return nil, nil, err
 	}
-	if err := c.progress.CatchUp(ctx); err != nil {
+	if err := c.syncs.CatchUp(ctx); err != nil {
 		return nil, nil, err
 	}
 	if c.snap == nil {

@@ -136,3 +136,67 @@ func TestCacheResultsAreNotChangedByLaterReads(t *testing.T) {
 		t.Errorf("the saved map moved with the worker's copy: end %+v", end)
 	}
 }
+
+// A Read that races a flush never sees a mark without the segments
+// written before it: the offset syncs are written first, so the reader
+// reads the progress first, then the syncs up to their end after that.
+// Each flush here moves a partition's end past a record whose segment is
+// new, so a missing segment shows as a wrong translation.
+func TestCacheNeverSeesAMarkWithoutItsSegments(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
+	f := cfg.Flows[0]
+	store := NewStore(f, tgt.Client(t), tgt.Client(t))
+	if err := store.Ensure(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCache(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	p := Partition{Topic: "app-a", Partition: 0}
+	const flushes = 300
+	done := make(chan error, 1)
+	go func() {
+		m := offsetmap.New(0, 0)
+		for i := range int64(flushes) {
+			// Source 2i went to target 3i: the delta changes every time.
+			segs, err := m.Observe(2*i, 3*i)
+			if err == nil {
+				_, err = store.Flush(t.Context(), "w1", []Pending{{Partition: p, Segments: segs, Mark: &Mark{ClusterID: "c", Start: m.Start(), End: m.End()}}})
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	reads := 0
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d reads raced %d flushes", reads, flushes)
+			return
+		default:
+		}
+		snap, _, err := c.Read(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		reads++
+		saved, ok := snap[p]
+		if !ok {
+			continue
+		}
+		last := saved.Map.End().Source - 1 // = 2i, copied to 3i
+		if got, res := saved.Map.Translate(last); res != offsetmap.Exact || got != last/2*3 {
+			t.Fatalf("read %d: the last copied record %d translates to %d %v, want %d: the read missed its segment (segments %v, end %v)",
+				reads, last, got, res, last/2*3, saved.Map.Segments(), saved.Map.End())
+		}
+	}
+}
