@@ -375,7 +375,7 @@ func TestSwitchInterop(t *testing.T) {
 	t.Logf("bed: %s", bedName())
 	for _, c := range switchClients {
 		for _, protocol := range []string{"classic", "consumer"} {
-			t.Run(c.name+"/"+protocol, func(t *testing.T) { switchOver(t, c, protocol, false) })
+			t.Run(c.name+"/"+protocol, func(t *testing.T) { switchOver(t, c, switchCase{protocol: protocol}) })
 		}
 	}
 }
@@ -387,15 +387,41 @@ func TestSwitchInterop(t *testing.T) {
 func TestSwitchInteropExactlyOnce(t *testing.T) {
 	t.Logf("bed: %s", bedName())
 	for _, c := range switchClients {
-		t.Run(c.name, func(t *testing.T) { switchOver(t, c, "classic", true) })
+		t.Run(c.name, func(t *testing.T) { switchOver(t, c, switchCase{protocol: "classic", eos: true}) })
 	}
 }
 
-// switchOver runs the consumer-first switch with client c and the group
-// protocol, with the flow in exactly-once mode and read_committed
-// consumers when eos is set.
-func switchOver(t *testing.T, c switchClient, protocol string, eos bool) {
+// The switch and back: after the target phase, `migrate rollback` refuses
+// while the consumer runs on the target, then commits the group's target
+// offsets on the source, translated back; the consumer starts on the
+// source again (auto.offset.reset=latest, so that a missing commit would
+// lose records) while the producer still writes. Across the three phases
+// every record is processed exactly once, in order.
+func TestRollbackInterop(t *testing.T) {
+	t.Logf("bed: %s", bedName())
+	for _, c := range switchClients[:2] { // franz-go and librdkafka
+		for _, eos := range []bool{false, true} {
+			name := c.name
+			if eos {
+				name += "/exactly-once"
+			}
+			t.Run(name, func(t *testing.T) { switchOver(t, c, switchCase{protocol: "classic", eos: eos, back: true}) })
+		}
+	}
+}
+
+// switchCase is one way to run the switch: the group protocol, the flow in
+// exactly-once mode with read_committed consumers (eos), and a rollback to
+// the source after the target phase (back).
+type switchCase struct {
+	protocol  string
+	eos, back bool
+}
+
+// switchOver runs the consumer-first switch with client c as sc says.
+func switchOver(t *testing.T, c switchClient, sc switchCase) {
 	const parts = 4
+	protocol := sc.protocol
 	if why := c.skip(protocol); why != "" {
 		// .ci/run installs librdkafka with KIP-848 for both beds;
 		// the Java client comes with the Kafka bed's jars.
@@ -412,7 +438,7 @@ func switchOver(t *testing.T, c switchClient, protocol string, eos bool) {
 	srcAlias, tgtAlias := uniq(t, "swsrc"), uniq(t, "swtgt")
 	src.createTopic(t, topic, parts, nil)
 	mirror, isolation := groupSyncMirror(topic, group, false), "read_uncommitted"
-	if eos {
+	if sc.eos {
 		mirror = strings.Replace(mirror, "replication.policy.class: identity\n",
 			"replication.policy.class: identity\n        exactly.once.source.support: enabled\n        transaction.boundary.interval.ms: 200\n", 1)
 		isolation = "read_committed"
@@ -434,14 +460,39 @@ func switchOver(t *testing.T, c switchClient, protocol string, eos bool) {
 	})
 
 	// On the target, while the producer still writes on the source, then
-	// after it stopped.
+	// (without a rollback) after it stopped.
 	onTarget := c.start(t, tgt.Addr, group, topic, protocol, "latest", isolation)
+	phases := []*switchRun{onSource, onTarget}
 	testbed.WaitFor(t, 2*time.Minute, "the consumer to process records of every partition on the target", func() bool {
 		return everyPartition(onTarget.seen(), parts, 1)
 	})
+	if sc.back {
+		testbed.WaitFor(t, 2*time.Minute, "the consumer to process more records on the target", func() bool {
+			return everyPartition(onTarget.seen(), parts, 20)
+		})
+		code, out := runs(t, time.Minute, "migrate", "rollback", "-c", cfg, "--group", group, "--dry-run")
+		if code != 1 || !strings.Contains(out, "consumers are active on the target") {
+			t.Fatalf("migrate rollback with the consumer running on the target: exit %d, want 1 and why:\n%s", code, out)
+		}
+		onTarget.stop(t)
+		testbed.WaitFor(t, 2*time.Minute, "migrate rollback to exit 0", func() bool {
+			code, out = runs(t, time.Minute, "migrate", "rollback", "-c", cfg, "--group", group)
+			return code == 0
+		})
+		if !strings.Contains(out, "ROLLED BACK") {
+			t.Fatalf("migrate rollback exited 0 and says:\n%s", out)
+		}
+		t.Logf("migrate rollback:\n%s", out)
+		again := c.start(t, src.Addr, group, topic, protocol, "latest", isolation)
+		phases = append(phases, again)
+		testbed.WaitFor(t, 2*time.Minute, "the consumer to process records of every partition on the source again", func() bool {
+			return everyPartition(again.seen(), parts, 1)
+		})
+	}
+	last := phases[len(phases)-1]
 	written := prod.stop(t)
 	testbed.WaitFor(t, 2*time.Minute, fmt.Sprintf("the consumer to process everything written on the source (%v)", written), func() bool {
-		seen := onTarget.seen()
+		seen := last.seen()
 		for p, n := range written {
 			rs := seen[p]
 			if len(rs) == 0 || rs[len(rs)-1].seq < n-1 {
@@ -450,25 +501,32 @@ func switchOver(t *testing.T, c switchClient, protocol string, eos bool) {
 		}
 		return true
 	})
-	onTarget.stop(t)
-	checkOnce(t, written, onSource.seen(), onTarget.seen())
+	last.stop(t)
+	var seen []map[int32][]consumed
+	for _, r := range phases {
+		seen = append(seen, r.seen())
+	}
+	checkOnce(t, written, seen...)
 	stopWorker(t, w)
 }
 
-// checkOnce fails the test unless, on every partition, the source phase
-// and then the target phase processed the producer's records 0…written-1
-// each exactly once and in order.
-func checkOnce(t *testing.T, written map[int32]int64, onSource, onTarget map[int32][]consumed) {
+// checkOnce fails the test unless, on every partition, the phases (on the
+// source, on the target, …) processed the producer's records
+// 0…written-1 each exactly once and in order, each phase starting at the
+// record after the last one of the phase before.
+func checkOnce(t *testing.T, written map[int32]int64, phases ...map[int32][]consumed) {
 	t.Helper()
 	var total, dups, lost int64
 	for p, n := range written {
-		src, tgt := onSource[p], onTarget[p]
 		count := map[int64]int{}
-		both := append(append([]consumed(nil), src...), tgt...)
-		for i, r := range both {
+		var all []consumed
+		for _, ph := range phases {
+			all = append(all, ph[p]...)
+		}
+		for i, r := range all {
 			count[r.seq]++
-			if i > 0 && r.seq <= both[i-1].seq {
-				t.Errorf("partition %d: #%d processed after #%d", p, r.seq, both[i-1].seq)
+			if i > 0 && r.seq <= all[i-1].seq {
+				t.Errorf("partition %d: #%d processed after #%d", p, r.seq, all[i-1].seq)
 			}
 		}
 		for seq := range n {
@@ -480,18 +538,24 @@ func checkOnce(t *testing.T, written map[int32]int64, onSource, onTarget map[int
 			}
 		}
 		total += n
-		if len(src) == 0 || len(tgt) == 0 {
-			t.Errorf("partition %d: %d records on the source, %d on the target; want some on both", p, len(src), len(tgt))
-			continue
+		var ranges []string
+		for i, ph := range phases {
+			rs := ph[p]
+			if len(rs) == 0 {
+				t.Errorf("partition %d: no records in phase %d; want some in every phase", p, i+1)
+				continue
+			}
+			if i > 0 {
+				if prev := phases[i-1][p]; len(prev) > 0 && rs[0].seq != prev[len(prev)-1].seq+1 {
+					t.Errorf("partition %d: phase %d ended with #%d (offset %d), phase %d began with #%d (offset %d), want #%d",
+						p, i, prev[len(prev)-1].seq, prev[len(prev)-1].offset, i+1, rs[0].seq, rs[0].offset, prev[len(prev)-1].seq+1)
+				}
+			}
+			ranges = append(ranges, fmt.Sprintf("#%d…#%d", rs[0].seq, rs[len(rs)-1].seq))
 		}
-		last, first := src[len(src)-1], tgt[0]
-		if first.seq != last.seq+1 {
-			t.Errorf("partition %d: the last record processed on the source is #%d (offset %d), the first on the target #%d (offset %d), want #%d",
-				p, last.seq, last.offset, first.seq, first.offset, last.seq+1)
-		}
-		t.Logf("partition %d: %d written; #0…#%d on the source, #%d…#%d on the target", p, n, last.seq, first.seq, tgt[len(tgt)-1].seq)
+		t.Logf("partition %d: %d written; phases %s", p, n, strings.Join(ranges, ", "))
 	}
 	if dups != 0 || lost != 0 {
-		t.Errorf("%d records written: %d duplicates, %d lost across the switch", total, dups, lost)
+		t.Errorf("%d records written: %d duplicates, %d lost across the switches", total, dups, lost)
 	}
 }

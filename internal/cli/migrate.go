@@ -19,7 +19,7 @@ func migrateCmd(g *globals) *cobra.Command {
 		Use:   "migrate",
 		Short: "Checks for the steps of a consumer-first migration",
 	})
-	cmd.AddCommand(readyCmd(g), drainCmd(g))
+	cmd.AddCommand(readyCmd(g), drainCmd(g), rollbackCmd(g))
 	return cmd
 }
 
@@ -71,6 +71,91 @@ func printVerdict(w io.Writer, v migrate.Verdict, maxLag time.Duration) {
 	}
 	if v.Ready {
 		fmt.Fprintln(w, "Start the consumers on the target: each resumes at the record after its last commit on the source.")
+	}
+}
+
+func rollbackCmd(g *globals) *cobra.Command {
+	var cf configFlags
+	var group string
+	var dryRun, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "rollback -c FILE --group G [--dry-run]",
+		Short: "Move group G's consumers back to the source: commit its target offsets there, translated back exactly (exit 0 done, 1 not ready)",
+		Long: `rollback undoes the consumer switch of a consumer-first migration. Once group G's
+consumers are stopped on the target (and none runs on the source), it translates
+each offset G committed on a mirrored target topic back to the source through the
+flow's exact offset map, and commits it to G on the source: started there again,
+each consumer resumes at the record after its last one on the target.
+
+It needs OffsetCommit on the source (Read on the group): 'kmirror preflight
+--rollback' checks it. --dry-run gives the verdict and the offsets without
+committing them.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			logger, err := g.logger()
+			if err != nil {
+				return err
+			}
+			cfg, err := cf.load()
+			if err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
+			if _, err := cluster.CheckAll(ctx, cfg.Clusters, logger); err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
+			b, err := migrate.Rollback(ctx, cfg, group, !dryRun, logger)
+			if err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
+			if asJSON {
+				if err := writeJSON(g.stdout, b); err != nil {
+					return err
+				}
+			} else {
+				printBack(g.stdout, b)
+			}
+			if !b.Ready {
+				return &exitError{code: ExitFailure}
+			}
+			return nil
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVar(&group, "group", "", "the consumer group (required)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "give the verdict and the translated offsets without committing them")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the verdict as JSON")
+	_ = cmd.MarkFlagRequired("group")
+	return cmd
+}
+
+func printBack(w io.Writer, b migrate.Back) {
+	switch {
+	case b.Committed:
+		fmt.Fprintf(w, "group %s: ROLLED BACK: its offsets are committed on the source\n", b.Group)
+	case b.Ready:
+		fmt.Fprintf(w, "group %s: READY to roll back to the source (dry run: nothing committed)\n", b.Group)
+	default:
+		fmt.Fprintf(w, "group %s: NOT READY to roll back to the source\n", b.Group)
+	}
+	for _, r := range b.Reasons {
+		fmt.Fprintf(w, "  - %s\n", r)
+	}
+	for _, f := range b.Flows {
+		fmt.Fprintf(w, "flow %s (members: %d on the source, %d on the target):\n", f.Flow, f.ActiveOnSource, f.ActiveOnTarget)
+		for _, p := range f.Partitions {
+			to, was := "cannot be translated", "nothing"
+			if p.Source != nil {
+				to = fmt.Sprintf("source %s[%d] at %d", p.Topic, p.Partition, *p.Source)
+			}
+			if p.Previous != nil {
+				was = fmt.Sprint(*p.Previous)
+			}
+			fmt.Fprintf(w, "  %s[%d] at %d → %s (the source had %s committed)\n", p.TargetTopic, p.Partition, p.Target, to, was)
+		}
+	}
+	if b.Committed {
+		fmt.Fprintln(w, "Start the consumers on the source: each resumes at the record after its last one on the target.")
 	}
 }
 

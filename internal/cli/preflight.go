@@ -18,10 +18,10 @@ const preflightTimeout = 30 * time.Second
 
 func preflightCmd(g *globals) *cobra.Command {
 	var cf configFlags
-	var kafkaUser, asJSON bool
+	var kafkaUser, asJSON, rollback bool
 	var producerRate, consumerRate, requestPct int64
 	cmd := &cobra.Command{
-		Use:   "preflight -c FILE [--kafkauser]",
+		Use:   "preflight -c FILE [--kafkauser] [--rollback]",
 		Short: "Check connectivity, authentication and every ACL the configuration needs; --kafkauser prints least-privilege Strimzi KafkaUsers",
 		Long: `preflight connects and authenticates to every cluster of the configuration, works out
 every permission kmirror needs there for the topics and groups the flows select now,
@@ -29,7 +29,11 @@ and checks each one. It exits 1 when one is missing, naming it.
 
 --kafkauser prints, without connecting, a least-privilege Strimzi KafkaUser for each
 cluster, with ACLs named by the flows' patterns: literal names for a list of names,
-prefixes for "prefix.*", and "*" for any other regular expression.`,
+prefixes for "prefix.*", and "*" for any other regular expression.
+
+--rollback adds what 'kmirror migrate rollback' needs: committing the groups'
+offsets on the source (Read on the groups there). Without it the source stays
+read-only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := cf.load()
@@ -46,7 +50,7 @@ prefixes for "prefix.*", and "*" for any other regular expression.`,
 				set(&q.ProducerByteRate, "quota-producer-byte-rate", producerRate)
 				set(&q.ConsumerByteRate, "quota-consumer-byte-rate", consumerRate)
 				set(&q.RequestPercentage, "quota-request-percentage", requestPct)
-				var opts preflight.UserOptions
+				opts := preflight.UserOptions{Rollback: rollback}
 				if q != (preflight.Quotas{}) {
 					opts.SourceQuotas = &q
 				}
@@ -61,7 +65,7 @@ prefixes for "prefix.*", and "*" for any other regular expression.`,
 			if err != nil {
 				return err
 			}
-			rep, err := preflight.Run(cmd.Context(), cfg, preflightTimeout, log)
+			rep, err := preflight.Run(cmd.Context(), cfg, preflight.Options{Timeout: preflightTimeout, Rollback: rollback}, log)
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
@@ -84,6 +88,7 @@ prefixes for "prefix.*", and "*" for any other regular expression.`,
 	f := cmd.Flags()
 	f.BoolVar(&kafkaUser, "kafkauser", false, "print least-privilege Strimzi KafkaUser resources instead of checking")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&rollback, "rollback", false, "add what 'kmirror migrate rollback' needs: Read on the groups on the source")
 	f.Int64Var(&producerRate, "quota-producer-byte-rate", 0, "with --kafkauser: spec.quotas.producerByteRate of the source users (bytes/s per broker)")
 	f.Int64Var(&consumerRate, "quota-consumer-byte-rate", 0, "with --kafkauser: spec.quotas.consumerByteRate of the source users (bytes/s per broker)")
 	f.Int64Var(&requestPct, "quota-request-percentage", 0, "with --kafkauser: spec.quotas.requestPercentage of the source users")

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,21 +93,23 @@ func TestRetentionOvertakesTheMirror(t *testing.T) {
 }
 
 // Segments wholly below the source log start are deleted from the
-// offset-syncs topic; the one that covers it stays.
+// offset-syncs topic, but the last of them: it tells a rollback where the
+// copies of the deleted records end on the target. The one that covers
+// the log start stays.
 func TestSegmentsBelowTheLogStartAreDeleted(t *testing.T) {
 	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
 	if err := src.CreateTopic("app-a", 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testbed.Config(t, src, tgt, identity)
-	// Each run starts a new segment: [0,50) and [50,100).
-	for from := 0; from < 100; from += 50 {
+	// Each run starts a new segment: [0,50), [50,100) and [100,150).
+	for from := 0; from < 150; from += 50 {
 		src.Produce(t, numbered("app-a", 0, from, from+50))
 		r := start(t, cfg)
 		r.partition(t, "app-a", 0, int64(from+50))
 		r.stop(t)
 	}
-	if err := src.DeleteRecords("app-a", 0, 60); err != nil {
+	if err := src.DeleteRecords("app-a", 0, 110); err != nil {
 		t.Fatal(err)
 	}
 	r := start(t, cfg)
@@ -128,19 +131,24 @@ func TestSegmentsBelowTheLogStartAreDeleted(t *testing.T) {
 				starts = append(starts, sk.Source)
 			}
 		}
+		slices.Sort(starts)
 		return starts
 	}
 	testbed.WaitFor(t, 15*time.Second, "the segment below the log start deleted", func() bool {
-		s := syncs()
-		return len(s) == 1 && s[0] == 50
+		return slices.Equal(syncs(), []int64{50, 100})
 	})
-	ps := r.partition(t, "app-a", 0, 100)
+	ps := r.partition(t, "app-a", 0, 150)
 	ps.mu.Lock()
-	_, below := ps.m.Translate(30)
-	at, res := ps.m.Translate(60)
+	_, below := ps.m.Translate(80)
+	at, res := ps.m.Translate(110)
+	_, gone := ps.m.Back(80)
+	back, bres := ps.m.Back(110)
 	ps.mu.Unlock()
-	if below != offsetmap.Expired || at != 60 || res != offsetmap.Exact {
-		t.Errorf("Translate(30) %v, Translate(60) = %d %v", below, at, res)
+	if below != offsetmap.Expired || at != 110 || res != offsetmap.Exact {
+		t.Errorf("Translate(80) %v, Translate(110) = %d %v", below, at, res)
+	}
+	if gone != offsetmap.Expired || back != 110 || bres != offsetmap.Exact {
+		t.Errorf("Back(80) %v, Back(110) = %d %v", gone, back, bres)
 	}
 	r.stop(t)
 }

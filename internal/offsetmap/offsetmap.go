@@ -185,6 +185,31 @@ func (p *Partition) Translate(g int64) (int64, Result) {
 	return p.end.Target, Exact
 }
 
+// Back translates a committed target offset t back to the source: the
+// source offset of the first copied record whose target offset is at least
+// t, or the mirrored end when there is none. A group that read the target
+// up to t resumes there on the source at the record after its last one:
+// every copy below t has its source record below the answer, every copy at
+// or after t its source record at or after it. Past the target end the map
+// knows no copies (NotYetMirrored: records written to the target by others,
+// or copies whose acknowledgement is not persisted yet); a source record
+// below Start is gone from the source (Expired).
+func (p *Partition) Back(t int64) (int64, Result) {
+	if t > p.end.Target {
+		return 0, NotYetMirrored
+	}
+	// i is the first segment whose last record's target is at or past t.
+	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].Target+p.count(i) > t })
+	s := p.end.Source
+	if i < len(p.segs) {
+		s = p.segs[i].Source + max(0, t-p.segs[i].Target)
+	}
+	if s < p.start {
+		return 0, Expired
+	}
+	return s, Exact
+}
+
 // Truncate forgets source offsets below logStart, which the source no
 // longer holds, and returns the segments it dropped, to delete them.
 func (p *Partition) Truncate(logStart int64) []Segment {
@@ -195,13 +220,16 @@ func (p *Partition) Truncate(logStart int64) []Segment {
 	return p.dropBelow(p.start)
 }
 
-// dropBelow drops the segments whose records all lie below offset.
+// dropBelow drops the segments whose records all lie below offset, but the
+// last of them: Back needs to know where the copies of the forgotten
+// records end on the target, so that a group that has not read them all is
+// told they are gone from the source.
 func (p *Partition) dropBelow(offset int64) []Segment {
 	i := 0
 	for i < len(p.segs) && p.segs[i].Source+p.count(i) <= offset && i < len(p.segs)-1 {
 		i++
 	}
-	if i == 0 {
+	if i--; i <= 0 {
 		return nil
 	}
 	dropped := append([]Segment(nil), p.segs[:i]...)

@@ -34,6 +34,25 @@ func (c copied) reference(g int64) (int64, Result) {
 	return c.end.Target, Exact
 }
 
+// backReference is the definition of translating back: the source offset
+// of the first copied record whose target offset is at least t, or the
+// mirrored end.
+func (c copied) backReference(t int64) (int64, Result) {
+	if t > c.end.Target {
+		return 0, NotYetMirrored
+	}
+	for i, tg := range c.target {
+		if tg < t {
+			continue
+		}
+		if c.source[i] < c.start {
+			return 0, Expired // the group has not read it, and the source lost it
+		}
+		return c.source[i], Exact
+	}
+	return c.end.Source, Exact
+}
+
 // simulate copies a source log of n offsets from start, where each offset
 // holds a record with probability keep (the rest are markers, aborted or
 // compacted records), into a target whose offsets jump with probability
@@ -97,6 +116,27 @@ func checkAll(t *testing.T, c copied, p *Partition) {
 				t.Fatalf("Translate(%d) = %d, beyond the first unread target offset %d", g, got, p.End().Target)
 			}
 			prev = got
+		}
+	}
+	first := c.end.Target
+	if len(c.target) > 0 {
+		first = c.target[0]
+	}
+	for tg := first - 3; tg <= c.end.Target+3; tg++ {
+		got, res := p.Back(tg)
+		want, wres := c.backReference(tg)
+		if got != want || res != wres {
+			t.Fatalf("Back(%d) = %d %v, want %d %v (segments %v, end %v)", tg, got, res, want, wres, p.Segments(), p.End())
+		}
+		if res != Exact {
+			continue
+		}
+		// A group that read the target below tg read exactly the copies
+		// of the source records below got.
+		for i := range c.source {
+			if c.source[i] >= c.start && (c.target[i] < tg) != (c.source[i] < got) {
+				t.Fatalf("Back(%d) = %d: the copy %d→%d falls on different sides", tg, got, c.source[i], c.target[i])
+			}
 		}
 	}
 }
@@ -228,10 +268,16 @@ func TestTruncate(t *testing.T) {
 }
 
 func FuzzTranslate(f *testing.F) {
-	f.Add(uint64(1), uint64(2), uint16(300), uint8(128), uint8(10))
-	f.Fuzz(func(t *testing.T, s1, s2 uint64, n uint16, keep, jump uint8) {
+	f.Add(uint64(1), uint64(2), uint16(300), uint8(128), uint8(10), uint16(0))
+	f.Add(uint64(5), uint64(6), uint16(1000), uint8(128), uint8(25), uint16(400))
+	f.Fuzz(func(t *testing.T, s1, s2 uint64, n uint16, keep, jump uint8, cut uint16) {
 		rng := rand.New(rand.NewPCG(s1, s2))
 		c, p := simulate(rng, int64(s1%1000), int64(n%2000)+1, float64(keep)/255, float64(jump)/255)
+		// The source's retention deleted the first cut offsets.
+		if cut > 0 {
+			c.start = min(c.start+int64(cut), c.end.Source)
+			p.Truncate(c.start)
+		}
 		checkAll(t, c, p)
 	})
 }

@@ -77,6 +77,8 @@ type UserOptions struct {
 	// SourceQuotas go to the users of clusters that are the source of a
 	// flow, to protect them, as the seed's source KafkaUser does.
 	SourceQuotas *Quotas
+	// Rollback adds what `kmirror migrate rollback` needs.
+	Rollback bool
 }
 
 // KafkaUsers returns a least-privilege KafkaUser for every cluster of cfg:
@@ -85,7 +87,9 @@ func KafkaUsers(cfg *config.Config, opts UserOptions) []KafkaUser {
 	var needs []Need
 	sources := map[string]bool{}
 	for _, f := range cfg.Flows {
-		needs = append(needs, Derive(f, PatternScope(f).WithMM2(f, cfg.Cluster(f.Target)))...)
+		scope := PatternScope(f).WithMM2(f, cfg.Cluster(f.Target))
+		scope.Rollback = opts.Rollback
+		needs = append(needs, Derive(f, scope)...)
 		sources[f.Source] = true
 	}
 	needs = Merge(needs)

@@ -89,6 +89,9 @@ type Scope struct {
 	// flow before left its positions, and its workers' groups, on the
 	// target (mm2.Look): what a takeover reads.
 	MM2Topics, MM2Groups []string
+	// Rollback says `kmirror migrate rollback` is asked for: it commits
+	// the groups' offsets on the source, which the copy never does.
+	Rollback bool
 }
 
 // WithMM2 adds to s what a takeover from MirrorMaker 2 reads on tgt, the
@@ -130,6 +133,13 @@ func Derive(f *config.Flow, scope Scope) []Need {
 	if f.EmitCheckpoints || f.SyncGroupOffsets {
 		for _, r := range scope.Groups {
 			add(src, r, "read its committed offsets to translate them (ListGroups, OffsetFetch)", OpDescribe)
+		}
+	}
+
+	if scope.Rollback {
+		for _, r := range scope.Groups {
+			add(src, r, "commit its offsets translated back (kmirror migrate rollback: OffsetCommit; Read also allows DescribeGroups and OffsetFetch)", OpRead)
+			add(tgt, r, "read its committed offsets to translate them back (kmirror migrate rollback: OffsetFetch, DescribeGroups)", OpDescribe)
 		}
 	}
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/app"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/migrate"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -159,9 +160,16 @@ func (c *secured) committed(t *testing.T, topic string) int {
 
 func run(t *testing.T, cfg *config.Config) Report {
 	t.Helper()
+	return runWith(t, cfg, false)
+}
+
+// runWith runs preflight, with what migrate rollback needs when rollback
+// is set.
+func runWith(t *testing.T, cfg *config.Config, rollback bool) Report {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	rep, err := Run(ctx, cfg, 10*time.Second, slog.New(slog.DiscardHandler))
+	rep, err := Run(ctx, cfg, Options{Timeout: 10 * time.Second, Rollback: rollback}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,12 +229,16 @@ func replicate(t *testing.T, cfg *config.Config, tgt *secured, topics map[string
 // replicates; without DescribeConfigs it fails, naming just that.
 func TestSeedSourceUser(t *testing.T) {
 	tests := []struct {
-		name string
-		drop kmsg.ACLOperation // an operation of the seed's ACLs not granted
-		want []string
+		name     string
+		drop     kmsg.ACLOperation // an operation of the seed's ACLs not granted
+		rollback bool              // preflight --rollback
+		want     []string
 	}{
 		{name: "seed ACLs"},
 		{name: "without DescribeConfigs", drop: kmsg.ACLOperationDescribeConfigs, want: []string{"source topic:app1-t1 DescribeConfigs"}},
+		// The seed's source user is read-only: rolling a group back
+		// commits on the source, and preflight says so only when asked.
+		{name: "rollback asked", rollback: true, want: []string{"source group:app1-consumer Read"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,7 +254,7 @@ func TestSeedSourceUser(t *testing.T) {
 			tgtS := &secured{Cluster: tgt, user: "mirror", adm: kadm.NewClient(tgt.Client(t, super)), super: super}
 			prepare(t, src, "app1-t1", "other")
 			cfg := loadConfig(t, src, tgtS, seedMirror)
-			rep := run(t, cfg)
+			rep := runWith(t, cfg, tt.rollback)
 			if got := missing(rep); !slices.Equal(got, tt.want) {
 				t.Fatalf("missing %q, want %q\n%+v", got, tt.want, rep.Results)
 			}
@@ -261,20 +273,25 @@ func TestSeedSourceUser(t *testing.T) {
 // The KafkaUsers --kafkauser prints, applied as the only ACLs of fresh
 // clusters, let preflight pass and kmirror copy records, sync topic
 // configs and ACLs, and sync a group's offsets; in exactly-once mode too,
-// which writes in transactions.
+// which writes in transactions; and with --rollback, roll a group back to
+// the source.
 func TestKafkaUsersSuffice(t *testing.T) {
-	for _, mode := range []struct{ name, config string }{
-		{"default mode", ""},
+	for _, mode := range []struct {
+		name, config string
+		rollback     bool
+	}{
+		{"default mode", "", false},
 		{"exactly-once mode", `    sourceConnector:
       config:
         exactly.once.source.support: enabled
-`},
+`, false},
+		{"rollback", "", true},
 	} {
-		t.Run(mode.name, func(t *testing.T) { kafkaUsersSuffice(t, mode.config) })
+		t.Run(mode.name, func(t *testing.T) { kafkaUsersSuffice(t, mode.config, mode.rollback) })
 	}
 }
 
-func kafkaUsersSuffice(t *testing.T, extra string) {
+func kafkaUsersSuffice(t *testing.T, extra string, rollback bool) {
 	src := newSecured(t, "mirror-source")
 	tgt := newSecured(t, "mirror-target")
 	prepare(t, src, "app1-t1", "app2-x", "other")
@@ -284,7 +301,7 @@ func kafkaUsersSuffice(t *testing.T, extra string) {
       config:
         sync.group.offsets.enabled: true
 `+extra)
-	out, err := YAML(KafkaUsers(cfg, UserOptions{}))
+	out, err := YAML(KafkaUsers(cfg, UserOptions{Rollback: rollback}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +317,7 @@ func kafkaUsersSuffice(t *testing.T, extra string) {
 		apply(t, c.adm, u)
 	}
 
-	rep := run(t, cfg)
+	rep := runWith(t, cfg, rollback)
 	if got := missing(rep); len(got) > 0 {
 		t.Fatalf("missing %q", got)
 	}
@@ -330,6 +347,19 @@ func kafkaUsersSuffice(t *testing.T, extra string) {
 			Allow("User:mirror-source").AllowHosts().Operations(kadm.OpRead))
 		return err == nil && len(res) == 1 && len(res[0].Described) == 1
 	})
+	if !rollback {
+		return
+	}
+	// The group synced to offset 5 on the target goes back to 5 on the
+	// source, committed by the source user.
+	b, err := migrate.Rollback(t.Context(), cfg, "app1-consumer", true, slog.New(slog.DiscardHandler))
+	if err != nil || !b.Committed {
+		t.Fatalf("rollback: %v, %+v", err, b)
+	}
+	resp, err := src.adm.FetchOffsets(t.Context(), "app1-consumer")
+	if o, ok := resp.Lookup("app1-t1", 0); err != nil || !ok || o.At != 5 {
+		t.Fatalf("app1-consumer on the source after the rollback: %+v %v", o, err)
+	}
 }
 
 // In exactly-once mode, a target user without Write on the flow's

@@ -57,11 +57,18 @@ func (r Report) Missing() []Result {
 	return out
 }
 
+// Options are what a check takes besides the configuration.
+type Options struct {
+	// Timeout bounds each cluster's connection check.
+	Timeout time.Duration
+	// Rollback adds what `kmirror migrate rollback` needs.
+	Rollback bool
+}
+
 // Run connects and authenticates to every cluster of cfg, then works out
 // what each flow needs for the topics and groups it selects now, and
-// checks it. timeout bounds each cluster's connection check; the clients
-// log to log.
-func Run(ctx context.Context, cfg *config.Config, timeout time.Duration, log *slog.Logger) (Report, error) {
+// checks it. The clients log to log.
+func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger) (Report, error) {
 	var rep Report
 	clients := map[string]*kgo.Client{}
 	defer func() {
@@ -70,7 +77,7 @@ func Run(ctx context.Context, cfg *config.Config, timeout time.Duration, log *sl
 		}
 	}()
 	for _, c := range cfg.Clusters {
-		info, err := cluster.Check(ctx, c, timeout, nil)
+		info, err := cluster.Check(ctx, c, opts.Timeout, nil)
 		if err != nil {
 			rep.Clusters = append(rep.Clusters, ClusterCheck{Alias: c.Alias, Error: err.Error()})
 			continue
@@ -92,6 +99,7 @@ func Run(ctx context.Context, cfg *config.Config, timeout time.Duration, log *sl
 			return rep, fmt.Errorf("flow %s: %w", f.Name(), err)
 		}
 		rep.Notes = append(rep.Notes, notes...)
+		scope.Rollback = opts.Rollback
 		needs = append(needs, Derive(f, scope.WithMM2(f, cfg.Cluster(f.Target)))...)
 	}
 	needs = Merge(needs)

@@ -1,0 +1,211 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/policy"
+	"github.com/kmirror/kmirror/internal/progress"
+)
+
+// Back is the verdict on rolling a group's consumers back from the target
+// to the source: its committed target offsets translated back, exactly,
+// through each flow's offset map.
+type Back struct {
+	Group string `json:"group"`
+	// Ready says the group can start on the source: every partition it
+	// committed on a mirrored target topic translates back, and no member
+	// runs on either cluster. Committed says the translations were
+	// committed to the group on the sources.
+	Ready     bool       `json:"ready"`
+	Committed bool       `json:"committed"`
+	Reasons   []string   `json:"reasons"`
+	Flows     []FlowBack `json:"flows"`
+}
+
+// FlowBack is the group's rollback in one flow.
+type FlowBack struct {
+	Flow           string          `json:"flow"`
+	ActiveOnSource int             `json:"activeOnSource"`
+	ActiveOnTarget int             `json:"activeOnTarget"`
+	Partitions     []BackPartition `json:"partitions"`
+}
+
+// BackPartition is one partition the group committed on the target.
+type BackPartition struct {
+	Topic       string `json:"topic"` // on the source
+	TargetTopic string `json:"targetTopic"`
+	Partition   int32  `json:"partition"`
+	// Target is the offset committed on the target; Source its
+	// translation back (null when there is none); Previous what the group
+	// had committed on the source before (null when nothing).
+	Target   int64  `json:"target"`
+	Source   *int64 `json:"source"`
+	Previous *int64 `json:"previous"`
+}
+
+// Rollback judges whether group can go back to the sources of cfg's flows
+// and, when it can and commit is set, commits the translated offsets to
+// the group on each source. A group may be rolled back only while it has
+// no members on either cluster: the source commit must not race a
+// consumer, and a consumer still running on the target would read on
+// past the translation.
+func Rollback(ctx context.Context, cfg *config.Config, group string, commit bool, log *slog.Logger) (Back, error) {
+	b := Back{Group: group, Reasons: []string{}, Flows: []FlowBack{}}
+	type todo struct {
+		f       *config.Flow
+		src     *kadm.Client
+		offsets kadm.Offsets
+	}
+	var commits []todo
+	for _, f := range cfg.Flows {
+		if v, err := (policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}).Select(group); err != nil || !v.Selected {
+			continue
+		}
+		fb, offsets, src, err := rollbackFlow(ctx, cfg, f, group, log, &b.Reasons)
+		if src != nil {
+			defer src.Close()
+		}
+		if err != nil {
+			return b, fmt.Errorf("flow %s: %w", f.Name(), err)
+		}
+		b.Flows = append(b.Flows, fb)
+		if len(offsets) > 0 {
+			commits = append(commits, todo{f, kadm.NewClient(src), offsets})
+		}
+	}
+	if len(b.Flows) == 0 {
+		b.Reasons = append(b.Reasons, fmt.Sprintf("no flow follows group %q: groupsPattern/groups.exclude leave it out", group))
+	}
+	if len(commits) == 0 && len(b.Reasons) == 0 {
+		b.Reasons = append(b.Reasons, "the group has no committed offsets on a mirrored target topic: nothing to roll back")
+	}
+	b.Ready = len(b.Reasons) == 0
+	if !b.Ready || !commit {
+		return b, nil
+	}
+	for _, c := range commits {
+		resp, err := c.src.CommitOffsets(ctx, group, c.offsets)
+		if err == nil {
+			err = resp.Error()
+		}
+		switch {
+		case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.RebalanceInProgress),
+			errors.Is(err, kerr.StaleMemberEpoch):
+			b.Ready = false
+			b.Reasons = append(b.Reasons, fmt.Sprintf("a consumer joined the group on %s meanwhile, and the broker refused the commit: stop it and roll back again", c.f.Source))
+			return b, nil
+		case errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.TopicAuthorizationFailed):
+			return b, fmt.Errorf("commit the offsets of group %q on %q: %w: rolling back needs Read on the group and its topics there ('kmirror preflight --rollback' checks it)", group, c.f.Source, err)
+		case err != nil:
+			return b, fmt.Errorf("commit the offsets of group %q on %q: %w", group, c.f.Source, err)
+		}
+	}
+	b.Committed = true
+	return b, nil
+}
+
+// rollbackFlow translates group's committed target offsets of flow f back
+// to its source, appending to reasons what holds the rollback back. It
+// returns the offsets to commit on the source and the source's client,
+// which the caller closes.
+func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group string, log *slog.Logger, reasons *[]string) (FlowBack, kadm.Offsets, *kgo.Client, error) {
+	fb := FlowBack{Flow: f.Name(), Partitions: []BackPartition{}}
+	srcCl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Source), log)...)
+	if err != nil {
+		return fb, nil, nil, err
+	}
+	tgtCl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Target), log)...)
+	if err != nil {
+		return fb, nil, srcCl, err
+	}
+	defer tgtCl.Close()
+	src, tgt := kadm.NewClient(srcCl), kadm.NewClient(tgtCl)
+
+	for alias, adm := range map[string]*kadm.Client{f.Source: src, f.Target: tgt} {
+		d, err := cluster.DescribeGroups(ctx, adm, group)
+		if err != nil {
+			return fb, nil, srcCl, fmt.Errorf("describe group %q on %q: %w", group, alias, err)
+		}
+		if d[group].Err != nil {
+			return fb, nil, srcCl, fmt.Errorf("describe group %q on %q: %w", group, alias, d[group].Err)
+		}
+		if alias == f.Source {
+			fb.ActiveOnSource = d[group].Members
+		} else {
+			fb.ActiveOnTarget = d[group].Members
+		}
+	}
+	if fb.ActiveOnTarget > 0 {
+		*reasons = append(*reasons, fmt.Sprintf("flow %s: %d consumers are active on the target: stop them, so that their last commit is the one rolled back", f.Name(), fb.ActiveOnTarget))
+	}
+	if fb.ActiveOnSource > 0 {
+		*reasons = append(*reasons, fmt.Sprintf("flow %s: %d consumers are active on the source: records would be processed twice; stop them", f.Name(), fb.ActiveOnSource))
+	}
+
+	sel, err := mirror.Discover(ctx, src, f)
+	if err != nil {
+		return fb, nil, srcCl, err
+	}
+	sourceOf := map[string]string{}
+	for _, t := range sel.Topics {
+		sourceOf[t.Target] = t.Source
+	}
+	onTarget, err := tgt.FetchOffsets(ctx, group)
+	if err != nil {
+		return fb, nil, srcCl, fmt.Errorf("fetch the offsets of group %q on %q: %w", group, f.Target, err)
+	}
+	onSource, err := src.FetchOffsets(ctx, group)
+	if err != nil {
+		return fb, nil, srcCl, fmt.Errorf("fetch the offsets of group %q on %q: %w", group, f.Source, err)
+	}
+	snap, err := progress.Read(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), log)
+	if err != nil {
+		return fb, nil, srcCl, err
+	}
+	offsets := kadm.Offsets{}
+	for _, o := range onTarget.Sorted() {
+		topic, mirrored := sourceOf[o.Topic]
+		if o.Err != nil || o.At < 0 || !mirrored {
+			continue // only offsets of mirrored topics go back
+		}
+		bp := BackPartition{Topic: topic, TargetTopic: o.Topic, Partition: o.Partition, Target: o.At}
+		if prev, ok := onSource.Lookup(topic, o.Partition); ok && prev.Err == nil && prev.At >= 0 {
+			bp.Previous = &prev.At
+		}
+		where := fmt.Sprintf("flow %s: %s[%d]", f.Name(), o.Topic, o.Partition)
+		saved, ok := snap[progress.Partition{Topic: topic, Partition: o.Partition}]
+		if !ok {
+			*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d cannot be translated: nothing of the partition is recorded as copied", where, o.At))
+			fb.Partitions = append(fb.Partitions, bp)
+			continue
+		}
+		s, res := saved.Map.Back(o.At)
+		switch res {
+		case offsetmap.Exact:
+			bp.Source = &s
+			offsets.Add(kadm.Offset{Topic: topic, Partition: o.Partition, At: s, LeaderEpoch: -1, Metadata: o.Metadata})
+		case offsetmap.NotYetMirrored:
+			*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d lies past the last copy recorded (%d): the group read records that are not on the source "+
+				"(written to the target: roll the producers back first), or the copy's progress is not saved yet (wait a second and retry)", where, o.At, saved.Map.End().Target))
+		case offsetmap.Expired:
+			why := "the source's retention deleted records the group has not read yet"
+			if len(saved.MM2) > 0 {
+				why = "the offset lies where MirrorMaker 2 copied before kmirror took over, which has no exact map, or the source's retention deleted records the group has not read yet"
+			}
+			*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d cannot be translated back: %s", where, o.At, why))
+		}
+		fb.Partitions = append(fb.Partitions, bp)
+	}
+	return fb, offsets, srcCl, nil
+}
