@@ -287,7 +287,7 @@ func startProgram(t *testing.T, cmd *exec.Cmd) *switchRun {
 
 // liveProducer writes to every partition of a topic, a record per
 // partition every few milliseconds, each valued "partition/seq" with seq
-// counting up from 0 in its partition.
+// counting up from 0 in its partition (after a prefix, when it has one).
 type liveProducer struct {
 	cancel context.CancelFunc
 	done   chan error
@@ -296,6 +296,12 @@ type liveProducer struct {
 }
 
 func startProducer(t *testing.T, c *bedCluster, topic string, parts int32) *liveProducer {
+	t.Helper()
+	return startProducerAs(t, c, topic, parts, "")
+}
+
+// startProducerAs starts a liveProducer whose values begin with prefix.
+func startProducerAs(t *testing.T, c *bedCluster, topic string, parts int32, prefix string) *liveProducer {
 	t.Helper()
 	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -313,7 +319,7 @@ func startProducer(t *testing.T, c *bedCluster, topic string, parts int32) *live
 			l.mu.Lock()
 			var recs []*kgo.Record
 			for p := range parts {
-				recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: fmt.Appendf(nil, "%d/%d", p, l.next[p])})
+				recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: fmt.Appendf(nil, "%s%d/%d", prefix, p, l.next[p])})
 			}
 			l.mu.Unlock()
 			// Not under ctx: a batch is written whole, or the test fails.

@@ -124,7 +124,7 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, f := range a.cfg.Flows {
 		src, tgt := a.cfg.Cluster(f.Source), a.cfg.Cluster(f.Target)
-		fl := mirror.NewFlow(f, src, tgt, a.log)
+		fl := mirror.NewFlow(f, src, tgt, a.cfg.Paired(f), a.log)
 		fl.Instrument(a.metrics.mirror)
 		run := &flowRun{cfg: f, mirror: fl}
 		a.mu.Lock()

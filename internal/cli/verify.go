@@ -144,7 +144,11 @@ func printVerify(w io.Writer, r *verify.Report, from time.Time) {
 }
 
 func counts(c verify.Counts) string {
-	return fmt.Sprintf("compared %d: %d identical, %d altered, %d missing, %d extra", c.Compared, c.Identical, c.Altered, c.Missing, c.Extra)
+	s := fmt.Sprintf("compared %d: %d identical, %d altered, %d missing, %d extra", c.Compared, c.Identical, c.Altered, c.Missing, c.Extra)
+	if c.FromTarget+c.OnTarget > 0 {
+		s += fmt.Sprintf("; written by the flow back: %d on the source, written on the target: %d (compared by the flow back)", c.FromTarget, c.OnTarget)
+	}
+	return s
 }
 
 func mismatch(m verify.Mismatch) string {

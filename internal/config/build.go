@@ -118,7 +118,7 @@ func build(r *raw, d *diags) *Config {
 		d.errorf(r.targetAt, "%q is not a cluster alias%s", r.target, known(cfg))
 	}
 	seen := map[string]bool{}
-	targets := map[string]bool{}
+	at := map[*Flow]loc{}
 	for _, rf := range r.flows {
 		f := buildFlow(rf, cfg, clients, d)
 		if f == nil {
@@ -129,19 +129,38 @@ func build(r *raw, d *diags) *Config {
 			continue
 		}
 		seen[f.Name()] = true
-		if r.target != "" && f.Target != r.target {
-			d.errorf(rf.tgtAt, "%q is not the target cluster %q: kmirror mirrors into one target cluster per configuration", f.Target, r.target)
-		}
-		targets[f.Target] = true
 		cfg.Flows = append(cfg.Flows, f)
+		at[f] = rf.tgtAt
 	}
-	if len(targets) > 1 {
+	// One target per configuration, and the way back from it.
+	target := r.target
+	if target == "" {
+		target = mainTarget(cfg.Flows)
+	}
+	targets := map[string]bool{}
+	for _, f := range cfg.Flows {
+		switch {
+		case !outside(cfg.Flows, f, target):
+		case r.target != "":
+			d.errorf(at[f], "%q is not the target cluster %q: kmirror mirrors into one target cluster per configuration, and back from it (%s->%s next to %s->%s)",
+				f.Target, r.target, r.target, f.Target, f.Target, r.target)
+		default:
+			targets[f.Target] = true
+		}
+	}
+	if len(targets) > 0 {
+		targets[target] = true
 		names := make([]string, 0, len(targets))
 		for t := range targets {
 			names = append(names, t)
 		}
 		slices.Sort(names)
-		d.errorf(loc{}, "the flows have %d target clusters (%s): kmirror mirrors into one target cluster per configuration; use one configuration per target", len(names), strings.Join(names, ", "))
+		d.errorf(loc{}, "the flows have %d target clusters (%s): kmirror mirrors into one target cluster per configuration, and back from it; use one configuration per target", len(names), strings.Join(names, ", "))
+	}
+	for _, f := range cfg.Flows {
+		for _, err := range cfg.validatePair(f) {
+			d.errorf(at[f], "%v", err)
+		}
 	}
 	return cfg
 }

@@ -23,6 +23,8 @@ func TestInvalidConfigurations(t *testing.T) {
 		{"bad-regex.yaml", []string{`mirrors[0].topicsPattern (line 10): "(unclosed" is not a valid regular expression`}},
 		{"missing-secret.yaml", []string{`spec.clusters[1].authentication.passwordSecret.password (line 14): secret "absent-secret": no --secrets-dir given`}},
 		{"two-targets.properties", []string{"the flows have 2 target clusters (b, c)"}},
+		{"pair-without-eos.properties", []string{`a->b.enabled (line 4): flows a->b and b->a copy the same topic names both ways: both need exactly.once.source.support: enabled`}},
+		{"pair-mixed-policy.properties", []string{`flows a->b and b->a: one uses the identity replication policy, the other not`}},
 		{"target-not-connect-cluster.yaml", []string{`mirrors[0].targetCluster (line 9): "b" is not the target cluster "a"`}},
 		{"no-mirrors.yaml", []string{"mirrors (line 1): required", "no flows (mirrors) are defined"}},
 		{"self-flow.yaml", []string{`a flow cannot mirror cluster "a" into itself`}},

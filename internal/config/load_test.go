@@ -349,3 +349,41 @@ A->B.transaction.boundary.interval.ms = 250
 		})
 	}
 }
+
+// Both directions between two clusters load as two flows, each the other's
+// peer; with identity names both ways they are paired, and each skips the
+// other's copies.
+func TestBothWaysLoad(t *testing.T) {
+	text := `clusters = a, b
+a.bootstrap.servers = a:9092
+b.bootstrap.servers = b:9092
+a->b.enabled = true
+b->a.enabled = true
+replication.policy.class = identity
+exactly.once.source.support = enabled
+emit.checkpoints.enabled = false
+sync.group.offsets.enabled = false
+`
+	cfg, err := Parse("mm2.properties", []byte(text), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Flows) != 2 {
+		t.Fatalf("%d flows", len(cfg.Flows))
+	}
+	ab, ba := cfg.Flows[0], cfg.Flows[1]
+	if cfg.Peer(ab) != ba || cfg.Paired(ab) != ba || cfg.Paired(ba) != ab {
+		t.Errorf("a->b and b->a are not each other's peers")
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Error(err)
+	}
+	// With the default policy the names keep the copies apart.
+	def, err := Parse("mm2.properties", []byte(strings.NewReplacer("replication.policy.class = identity\n", "", "exactly.once.source.support = enabled\n", "").Replace(text)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Peer(def.Flows[0]) == nil || def.Paired(def.Flows[0]) != nil {
+		t.Errorf("with the default policy the flows are peers but not paired")
+	}
+}

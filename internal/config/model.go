@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kmirror/kmirror/internal/policy"
@@ -38,6 +39,51 @@ func (c *Config) Cluster(alias string) *Cluster {
 		}
 	}
 	return nil
+}
+
+// Peer returns the flow that copies the other way between f's clusters
+// (B->A for A->B), or nil.
+func (c *Config) Peer(f *Flow) *Flow {
+	for _, g := range c.Flows {
+		if g.Source == f.Target && g.Target == f.Source {
+			return g
+		}
+	}
+	return nil
+}
+
+// Paired returns f's peer when both copy the same topic names (identity
+// replication both ways): each must then tell the records the other wrote
+// from those written on its source, or copy them back. Nil otherwise; with
+// the default policy the names tell (a replica of the target is never
+// copied back).
+func (c *Config) Paired(f *Flow) *Flow {
+	if g := c.Peer(f); g != nil && f.Replication.Identity() && g.Replication.Identity() {
+		return g
+	}
+	return nil
+}
+
+// mainTarget is the target cluster of the configuration: every flow goes
+// into it, but the reverse of a flow (B->A next to A->B), which goes back.
+func mainTarget(flows []*Flow) string {
+	for _, f := range flows {
+		if rev := slices.ContainsFunc(flows, func(g *Flow) bool { return g.Source == f.Target && g.Target == f.Source }); !rev {
+			return f.Target
+		}
+	}
+	if len(flows) > 0 {
+		return flows[0].Target
+	}
+	return ""
+}
+
+// outside reports whether f goes into neither target nor back from it.
+func outside(flows []*Flow, f *Flow, target string) bool {
+	if f.Target == target {
+		return false
+	}
+	return f.Source != target || !slices.ContainsFunc(flows, func(g *Flow) bool { return g.Source == f.Target && g.Target == f.Source })
 }
 
 // Warnings returns the diagnostics of warning level.

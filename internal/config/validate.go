@@ -31,7 +31,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	names := map[string]bool{}
-	target := ""
+	target := mainTarget(c.Flows)
 	for _, f := range c.Flows {
 		if !aliases[f.Source] || !aliases[f.Target] {
 			errs = append(errs, fmt.Errorf("flow %s names an unknown cluster", f.Name()))
@@ -43,10 +43,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("flow %s defined twice", f.Name()))
 		}
 		names[f.Name()] = true
-		if target != "" && f.Target != target {
-			errs = append(errs, fmt.Errorf("flows into %s and %s: one target cluster per configuration", target, f.Target))
+		if outside(c.Flows, f, target) {
+			errs = append(errs, fmt.Errorf("flows into %s and %s: one target cluster per configuration, and the way back from it", target, f.Target))
 		}
-		target = f.Target
+		errs = append(errs, c.validatePair(f)...)
 		if f.TasksMax < 1 {
 			errs = append(errs, fmt.Errorf("flow %s: tasks.max must be at least 1", f.Name()))
 		}
@@ -67,4 +67,38 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validatePair checks a flow copied both ways with identity names against
+// its peer (reported once, by the flow whose source sorts first).
+func (c *Config) validatePair(f *Flow) []error {
+	g := c.Peer(f)
+	if g == nil || f.Source > f.Target {
+		return nil
+	}
+	var errs []error
+	if f.Replication.Identity() != g.Replication.Identity() {
+		errs = append(errs, fmt.Errorf("flows %s and %s: one uses the identity replication policy, the other not: "+
+			"the copies would come back under other names; use the same policy both ways", f.Name(), g.Name()))
+	}
+	if at, topic := f.OffsetSyncs(); func() bool { gat, gtopic := g.OffsetSyncs(); return at == gat && topic == gtopic }() {
+		errs = append(errs, fmt.Errorf("flows %s and %s keep their offset syncs in the same topic %s on %s: set %s to target on both",
+			f.Name(), g.Name(), topic, at, KeyOffsetSyncsLocation))
+	}
+	if c.Paired(f) == nil {
+		return errs
+	}
+	if !f.ExactlyOnce || !g.ExactlyOnce {
+		errs = append(errs, fmt.Errorf("flows %s and %s copy the same topic names both ways: both need %s: enabled, "+
+			"since kmirror tells its copies from the records written on each cluster by its offset maps, which only transactions keep exact across a crash",
+			f.Name(), g.Name(), KeyExactlyOnceSource))
+	}
+	for _, fl := range []*Flow{f, g} {
+		if fl.SyncGroupOffsets || fl.EmitCheckpoints {
+			errs = append(errs, fmt.Errorf("flow %s: %s and %s are not supported yet when the same topic names are copied both ways "+
+				"(a group offset must then be translated through both flows' maps); set both to false, and move groups with 'kmirror migrate rollback'",
+				fl.Name(), KeySyncGroupOffsets, KeyEmitCheckpoints))
+		}
+	}
+	return errs
 }

@@ -40,6 +40,10 @@ type Flow struct {
 	// Made by NewFlow.
 	cfg      *config.Flow
 	src, tgt *config.Cluster
+	// paired is the flow the other way under the same names, or nil; peer
+	// follows its progress (made by open).
+	paired *config.Flow
+	peer   *peer
 	log      *slog.Logger
 	metrics  *Metrics
 	// member is the flow's place in its workers' group: it copies only
@@ -96,9 +100,12 @@ type Flow struct {
 	grow atomic.Bool
 }
 
-// NewFlow prepares a flow; nothing connects until Run.
-func NewFlow(f *config.Flow, src, tgt *config.Cluster, logger *slog.Logger) *Flow {
-	fl := &Flow{cfg: f, src: src, tgt: tgt, log: logger.With("component", "mirror", "flow", f.Name()),
+// NewFlow prepares a flow; nothing connects until Run. paired is the flow
+// that copies the other way under the same topic names
+// (config.Config.Paired), or nil: its copies on f's source are not copied
+// back.
+func NewFlow(f *config.Flow, src, tgt *config.Cluster, paired *config.Flow, logger *slog.Logger) *Flow {
+	fl := &Flow{cfg: f, src: src, tgt: tgt, paired: paired, log: logger.With("component", "mirror", "flow", f.Name()),
 		parts: map[progress.Partition]*partition{}, recreated: map[string]bool{}, owned: map[int32]bool{}, slots: map[int32]*slot{},
 		metrics: NewMetrics(nil), filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, kick: make(chan struct{}, 1)}
 	opts := workgroup.Options{Group: workgroup.Name(f.Source, f.Target),
@@ -228,6 +235,12 @@ func (fl *Flow) open(ctx context.Context) error {
 		syncs = fl.srcCl
 	}
 	fl.store = progress.NewStore(fl.cfg, syncs, fl.tgtCl)
+	if fl.paired != nil {
+		// The peer's progress lives on its target, this flow's source.
+		if fl.peer, err = newPeer(fl.paired, fl.tgt, fl.src, fl.log); err != nil {
+			return err
+		}
+	}
 	cache, err := progress.NewCache(fl.cfg, fl.src, fl.tgt, fl.log)
 	if err != nil {
 		return err
@@ -324,5 +337,8 @@ func (fl *Flow) close() {
 	fl.mu.Unlock()
 	if c != nil {
 		c.Close()
+	}
+	if fl.peer != nil {
+		fl.peer.close()
 	}
 }

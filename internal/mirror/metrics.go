@@ -13,6 +13,7 @@ type Metrics struct {
 	latency        *prometheus.HistogramVec
 	gaps, lost     *prometheus.CounterVec
 	transactions   *prometheus.CounterVec
+	peerCopies     *prometheus.CounterVec
 }
 
 // LatencyBuckets are the buckets of the replication latency histograms:
@@ -37,9 +38,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_transactions_total",
 			Help: "Transactions of exactly-once mode's slots, by result: committed (those that wrote something), or aborted (the slot then copies again from what is committed); 0 in the default mode."},
 			[]string{"source", "target", "result"}),
+		peerCopies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_records_not_copied_back_total",
+			Help: "Records of the source that the flow the other way wrote there (copies of the target's records, told by its exact offset map), not copied back."}, flowTopic),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.bytes, m.latency, m.gaps, m.lost, m.transactions)
+		reg.MustRegister(m.records, m.bytes, m.latency, m.gaps, m.lost, m.transactions, m.peerCopies)
 	}
 	return m
 }
@@ -57,17 +60,29 @@ func (m *Metrics) flow(source, target string) {
 type partitionMetrics struct {
 	records, bytes prometheus.Counter
 	latency        prometheus.Observer
+	notCopiedBack  prometheus.Counter
 }
 
-func (m *Metrics) partition(source, target, topic string) partitionMetrics {
+func (m *Metrics) partition(source, target, topic string, paired bool) partitionMetrics {
 	// The loss counters exist at 0 from the start, so that an alert on
 	// their increase sees the first gap.
 	m.gaps.WithLabelValues(source, target, topic)
 	m.lost.WithLabelValues(source, target, topic)
-	return partitionMetrics{
+	pm := partitionMetrics{
 		records: m.records.WithLabelValues(source, target, topic),
 		bytes:   m.bytes.WithLabelValues(source, target, topic),
 		latency: m.latency.WithLabelValues(source, target),
+	}
+	if paired {
+		pm.notCopiedBack = m.peerCopies.WithLabelValues(source, target, topic)
+	}
+	return pm
+}
+
+// skippedCopy counts one record not copied back.
+func (pm partitionMetrics) skippedCopy() {
+	if pm.notCopiedBack != nil {
+		pm.notCopiedBack.Inc()
 	}
 }
 

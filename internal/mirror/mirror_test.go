@@ -24,7 +24,7 @@ type running struct {
 func start(t *testing.T, cfg *config.Config) *running {
 	t.Helper()
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1), flow: fl}
 	go func() { r.done <- fl.Run(ctx) }()

@@ -60,7 +60,7 @@ func TestMirroredEndTranslatesPastAForeignRecord(t *testing.T) {
 
 	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t))
 	fl.fail = func(err error) { t.Errorf("partition failed: %v", err) }
 	if err := fl.open(t.Context()); err != nil {
 		t.Fatal(err)

@@ -98,13 +98,14 @@ func (p *partition) bind(s *slot) {
 
 // produce hands the records of one fetch of this partition to its
 // producer; in exactly-once mode all of them go into the slot's open
-// transaction.
-func (p *partition) produce(recs []*kgo.Record) {
+// transaction. copies, when set, is the map of the flow the other way,
+// deciding every fetched offset: the records it wrote are not copied back.
+func (p *partition) produce(recs []*kgo.Record, copies *offsetmap.Partition) {
 	if p.slot != nil {
 		p.slot.gate.RLock()
 		defer p.slot.gate.RUnlock()
 	}
-	for _, r := range p.send(recs) {
+	for _, r := range p.send(recs, copies) {
 		p.producer.Produce(context.Background(), r, p.ack)
 	}
 }
@@ -119,16 +120,22 @@ func (p *partition) commitAt(end offsetmap.Segment) {
 
 // send registers the records of one fetch of this partition, in order,
 // before they go to the producer: each is pointed at the target topic and
-// goes in flight, and control records move the mirrored end past them. It
-// returns the records to produce, in recs's storage. One lock per fetch,
-// not per record: the producer's acknowledgements take the same lock.
-func (p *partition) send(recs []*kgo.Record) []*kgo.Record {
+// goes in flight, and control records, like the records copies says the
+// flow the other way wrote, move the mirrored end past them. It returns
+// the records to produce, in recs's storage. One lock per fetch, not per
+// record: the producer's acknowledgements take the same lock.
+func (p *partition) send(recs []*kgo.Record, copies *offsetmap.Partition) []*kgo.Record {
 	out := recs[:0]
 	p.mu.Lock()
 	p.inflight = slices.Grow(p.inflight, len(recs))
 	for _, r := range recs {
 		if r.Attrs.IsControl() {
 			p.skip(r.Offset)
+			continue
+		}
+		if copies != nil && copies.IsCopy(r.Offset) {
+			p.skip(r.Offset)
+			p.metrics.skippedCopy()
 			continue
 		}
 		// The fetched record becomes the produced one: same key, value,

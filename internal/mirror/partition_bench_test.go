@@ -36,7 +36,7 @@ func BenchmarkPartitionCopy(b *testing.B) {
 				r.Offset = off
 				batch = append(batch, r)
 				if len(batch) == window {
-					for _, r := range p.send(batch) {
+					for _, r := range p.send(batch, nil) {
 						p.ack(r, nil)
 					}
 					batch = batch[:0]
@@ -80,7 +80,7 @@ func BenchmarkPartitionCopyContended(b *testing.B) {
 		r.Offset = off
 		batch = append(batch, r)
 		if len(batch) == fetch {
-			for _, r := range p.send(batch) {
+			for _, r := range p.send(batch, nil) {
 				acks <- r
 			}
 			batch = batch[:0]

@@ -317,6 +317,9 @@ func (fl *Flow) commit(ctx context.Context, s *slot) error {
 		return err
 	}
 	parts := fl.slotParts(s)
+	if fl.paired != nil {
+		fl.decide(ctx, parts)
+	}
 	var items []progress.Pending
 	for _, p := range parts {
 		if it := p.pending(fl.clusterID); !it.Empty() {

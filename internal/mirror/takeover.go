@@ -282,7 +282,7 @@ type TakeoverPlan struct {
 // copying would resume, comparing the target's tails with the source as
 // the takeover does. The topics must exist on the target.
 func PlanTakeover(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics []Topic, log *slog.Logger) (TakeoverPlan, error) {
-	fl := NewFlow(f, src, tgt, log)
+	fl := NewFlow(f, src, tgt, nil, log)
 	var err error
 	if fl.srcCl, err = kgo.NewClient(append(cluster.Options(src, fl.log), cluster.ConsumerOptions(f.Consumer)...)...); err != nil {
 		return TakeoverPlan{}, err

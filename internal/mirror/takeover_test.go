@@ -125,7 +125,7 @@ func TestTakeOverWithoutSyncsFails(t *testing.T) {
 	tgt.Produce(t, []*kgo.Record{{Topic: offsets, Key: []byte(`["MirrorSourceConnector",{"cluster":"source","partition":0,"topic":"app-a"}]`), Value: []byte(`{"offset":0}`)}})
 	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := fl.Run(ctx)
@@ -187,7 +187,7 @@ func mm2RunningIsSeen(t *testing.T, group string) {
 	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
 	cfg.Cluster(f.Target).ConnectGroup = "my-connect"
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t))
 	fl.tgtAdm = kadm.NewClient(tgt.Client(t))
 	if err := tgt.CreateTopic("connect-configs", 1, nil); err != nil {
 		t.Fatal(err)

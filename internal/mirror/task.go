@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 )
 
@@ -42,6 +43,9 @@ type taskDeps struct {
 	// valid tells whether the worker still owns its partitions; a fetch
 	// made when it no longer does is dropped, and the partitions with it.
 	valid func() bool
+	// peer, when set, is the flow the other way: its copies on the source
+	// are not copied back.
+	peer *peer
 }
 
 func newTask(id int, d taskDeps) (*task, error) {
@@ -124,6 +128,11 @@ func (t *task) run(ctx context.Context) error {
 				return nil // stopping
 			}
 		}
+		// Before the lock: waiting for the peer must not hold a removal.
+		copies, err := t.peerCopies(ctx, fs)
+		if err != nil {
+			return nil // stopping
+		}
 		t.copying.Lock()
 		if !t.valid() {
 			// The group is about to drop every partition (Lost), and
@@ -134,13 +143,32 @@ func (t *task) run(ctx context.Context) error {
 		}
 		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if p := t.part(fp.Topic, fp.Partition); p != nil {
-				p.produce(fp.Records)
+				p.produce(fp.Records, copies[p.key])
 			}
 		})
 		t.copying.Unlock()
 		// A partition failure cancels the flow at once through
 		// partition.fail; the next poll then returns.
 	}
+}
+
+// peerCopies returns, for each partition of fs, the peer's map that tells
+// its copies among the fetched records (none without a peer), once it
+// decides them all. Only the end of ctx makes it fail.
+func (t *task) peerCopies(ctx context.Context, fs kgo.Fetches) (map[progress.Partition]*offsetmap.Partition, error) {
+	if t.peer == nil {
+		return nil, nil
+	}
+	out := map[progress.Partition]*offsetmap.Partition{}
+	var err error
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if err != nil || len(fp.Records) == 0 {
+			return
+		}
+		k := progress.Partition{Topic: fp.Topic, Partition: fp.Partition}
+		out[k], err = t.peer.decided(ctx, k, fp.Records[len(fp.Records)-1].Offset+1)
+	})
+	return out, err
 }
 
 // pace waits until the throttle allows the fetched bytes. While the task
@@ -192,7 +220,7 @@ func (fl *Flow) assign(parts []*partition) error {
 	for len(fl.tasks) < want {
 		t, err := newTask(len(fl.tasks), taskDeps{
 			consumerOpts: append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...),
-			log:          fl.log, retention: fl.retention, throttle: fl.throttle, valid: fl.member.Valid,
+			log:          fl.log, retention: fl.retention, throttle: fl.throttle, valid: fl.member.Valid, peer: fl.peer,
 		})
 		if err != nil {
 			return err

@@ -210,6 +210,12 @@ func (p *Partition) Back(t int64) (int64, Result) {
 	return s, Exact
 }
 
+// IsCopy reports whether target offset t holds a copy the map knows of.
+func (p *Partition) IsCopy(t int64) bool {
+	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].Target+p.count(i) > t })
+	return i < len(p.segs) && t >= p.segs[i].Target
+}
+
 // Truncate forgets source offsets below logStart, which the source no
 // longer holds, and returns the segments it dropped, to delete them.
 func (p *Partition) Truncate(logStart int64) []Segment {

@@ -2,6 +2,7 @@ package offsetmap
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -127,6 +128,10 @@ func checkAll(t *testing.T, c copied, p *Partition) {
 		want, wres := c.backReference(tg)
 		if got != want || res != wres {
 			t.Fatalf("Back(%d) = %d %v, want %d %v (segments %v, end %v)", tg, got, res, want, wres, p.Segments(), p.End())
+		}
+		// The copies of records below the start may be forgotten.
+		if i := slices.Index(c.target, tg); i < 0 && p.IsCopy(tg) || i >= 0 && c.source[i] >= c.start && !p.IsCopy(tg) {
+			t.Fatalf("IsCopy(%d) = %v, want %v", tg, i < 0, i >= 0)
 		}
 		if res != Exact {
 			continue

@@ -37,6 +37,32 @@ type walk struct {
 	si, ti int
 	max    int
 	p      *Partition
+	// back is the map of the flow the other way under the same names,
+	// when there is one: which source records it wrote (by its target
+	// offsets), and which target records it copied (by its source
+	// offsets), up to backEnd.
+	back    *walk
+	backEnd offsetmap.Segment
+}
+
+// fromTarget reports whether the source record at offset o was written by
+// the flow the other way.
+func (w *walk) fromTarget(o int64) bool {
+	if w.back == nil {
+		return false
+	}
+	_, ok := w.back.sourceOf(o)
+	return ok
+}
+
+// onTarget reports whether the target record at offset o was written on
+// the target: the flow the other way copied it, or has not read it yet.
+func (w *walk) onTarget(o int64) bool {
+	if w.back == nil {
+		return false
+	}
+	_, ok := w.back.targetOf(o)
+	return ok || o >= w.backEnd.Source
 }
 
 // run reads both sides to their ends and counts into w.p.
@@ -61,8 +87,12 @@ func (w *walk) run(ctx context.Context, src, tgt stream) error {
 		if s == nil {
 			break
 		}
-		w.p.Compared++
 		to, ok := w.targetOf(s.Offset)
+		if !ok && w.fromTarget(s.Offset) {
+			w.p.FromTarget++
+			continue
+		}
+		w.p.Compared++
 		if !ok {
 			w.missing(s.Offset, -1, reasonNotCopied)
 			continue
@@ -137,6 +167,10 @@ func (w *walk) missing(src, tgt int64, reason string) {
 }
 
 func (w *walk) extra(tgt int64) {
+	if _, copied := w.sourceOf(tgt); !copied && w.onTarget(tgt) {
+		w.p.OnTarget++
+		return
+	}
 	w.p.Extra++
 	if len(w.p.Mismatches) >= w.max {
 		return

@@ -70,9 +70,18 @@ type Counts struct {
 	Altered   int64 `json:"altered"`
 	Missing   int64 `json:"missing"`
 	Extra     int64 `json:"extra"`
+	// When the flow the other way copies the same topic names (both
+	// directions), FromTarget counts the source records it wrote there
+	// (copies of target records, not copied back) and OnTarget the target
+	// records written there, which it copies back or will: neither is
+	// compared by this flow, but by the other.
+	FromTarget int64 `json:"fromTarget,omitempty"`
+	OnTarget   int64 `json:"onTarget,omitempty"`
 }
 
 func (c *Counts) add(o Counts) {
+	c.FromTarget += o.FromTarget
+	c.OnTarget += o.OnTarget
 	c.Compared += o.Compared
 	c.Identical += o.Identical
 	c.Altered += o.Altered

@@ -74,6 +74,9 @@ type job struct {
 	p            *Partition
 	srcID, tgtID [16]byte
 	segs         []offsetmap.Segment
+	// back is the map of the flow the other way under the same names, nil
+	// without one.
+	back *offsetmap.Partition
 	// readFrom is where the target is read from: the start of the target
 	// range, or the target's log start when that is later.
 	readFrom int64
@@ -88,6 +91,22 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 	jobs, done, err := plan(ctx, f, src, tgt, ft.topics, o, log)
 	if err != nil {
 		return nil, err
+	}
+	if back := cfg.Paired(f); back != nil {
+		// The flow the other way keeps its map on this flow's source.
+		stored, err := progress.Read(ctx, back, tgt, src, log)
+		if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return nil, fmt.Errorf("read the stored progress of %s: %w", back.Name(), err)
+		}
+		for i := range jobs {
+			if sp, ok := stored[progress.Partition{Topic: jobs[i].p.TargetTopic, Partition: jobs[i].p.Partition}]; ok {
+				jobs[i].back = sp.Map
+			} else {
+				// Nothing copied back yet: every target record not
+				// copied by this flow was written there.
+				jobs[i].back = offsetmap.New(0, 0)
+			}
+		}
 	}
 	idle := max(2*f.Consumer.FetchMaxWait+500*time.Millisecond, time.Second)
 	newReaders := func() (*reader, *reader, error) {
@@ -266,6 +285,9 @@ func compareAll(ctx context.Context, jobs []job, workers, maxMismatches int, new
 			defer tgtR.close()
 			for j := take(); j != nil; j = take() {
 				w := &walk{segs: j.segs, max: maxMismatches, p: j.p}
+				if j.back != nil {
+					w.back, w.backEnd = &walk{segs: j.back.Segments()}, j.back.End()
+				}
 				s := srcR.open(j.p.Topic, j.srcID, j.p.Partition, j.p.Source.From, j.p.Source.To)
 				t := tgtR.open(j.p.TargetTopic, j.tgtID, j.p.Partition, j.readFrom, j.p.Target.To)
 				err := w.run(gctx, s, t)

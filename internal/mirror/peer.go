@@ -1,0 +1,136 @@
+package mirror
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/offsetmap"
+	"github.com/kmirror/kmirror/internal/policy"
+	"github.com/kmirror/kmirror/internal/progress"
+)
+
+// peerPoll is how often a flow waiting for its peer's decision reads the
+// peer's progress again.
+const peerPoll = 100 * time.Millisecond
+
+// peerWarnAfter is how long a flow waits for its peer's decision before
+// it says so.
+const peerWarnAfter = 30 * time.Second
+
+// peer is the flow that copies the other way between the same clusters
+// under the same topic names (B->A for A->B, identity replication both
+// ways). The records it wrote to this flow's source are copies of this
+// flow's target's records, and must not be copied back. Its exact offset
+// map, as it persisted it on this flow's source, tells which they are: a
+// source offset below the map's target end is the peer's copy when a
+// segment covers it, and a record written on the source otherwise. An
+// offset at or past that end is not decided yet: the peer may still be
+// writing it. The peer moves its end past the records others wrote on its
+// target at each commit, so that the wait is short even while it copies
+// nothing.
+type peer struct {
+	cfg    *config.Flow
+	filter policy.Filter
+	cache  *progress.Cache
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	snap progress.Snapshot
+	at   time.Time
+}
+
+// newPeer follows flow f's persisted progress; src and tgt are f's
+// clusters (this flow's target and source). Close releases it.
+func newPeer(f *config.Flow, src, tgt *config.Cluster, log *slog.Logger) (*peer, error) {
+	c, err := progress.NewCache(f, src, tgt, log)
+	if err != nil {
+		return nil, err
+	}
+	return &peer{cfg: f, filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, cache: c,
+		log: log.With("peer", f.Name())}, nil
+}
+
+func (pe *peer) close() { pe.cache.Close() }
+
+// decided waits until the peer's map of partition p decides every offset
+// below end, and returns it; nil when the peer copies nothing into p (it
+// does not select the topic). Only ctx ends the wait: a peer that does not
+// run holds this flow's copying of what it has not decided.
+func (pe *peer) decided(ctx context.Context, p progress.Partition, end int64) (*offsetmap.Partition, error) {
+	if v, err := pe.filter.Select(p.Topic); err == nil && !v.Selected {
+		return nil, nil
+	}
+	began, warned := time.Now(), false
+	for {
+		pe.mu.Lock()
+		snap, at := pe.snap, pe.at
+		pe.mu.Unlock()
+		if s, ok := snap[p]; ok && s.Map.End().Target >= end {
+			return s.Map, nil
+		}
+		if !warned && time.Since(began) > peerWarnAfter {
+			warned = true
+			pe.log.Warn("waiting for the flow the other way to tell its copies from the records written here; is it running?",
+				"topic", p.Topic, "partition", p.Partition, "offset", end-1)
+		}
+		if wait := peerPoll - time.Since(at); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(wait):
+			}
+		}
+		pe.mu.Lock()
+		if pe.at != at { // another task read meanwhile
+			pe.mu.Unlock()
+			continue
+		}
+		pe.mu.Unlock()
+		s, _, err := pe.cache.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// The fetched records wait: dropping them would lose them.
+			pe.log.Warn("reading the progress of the flow the other way failed; retrying", "err", err)
+			s = snap
+		}
+		pe.mu.Lock()
+		pe.snap, pe.at = s, time.Now()
+		pe.mu.Unlock()
+	}
+}
+
+// decide moves the target end of the slot's partitions past the records
+// others wrote on the target since the last copy, so that the flow the
+// other way, which waits for this flow's decision on every record of its
+// source, need not wait for the next copy. It runs in a commit, with the
+// slot's gate held alone and its producer flushed: no copy is in flight,
+// none starts, so every record up to the listed end is this flow's copy,
+// already in the map, or another writer's. A failed listing is logged and
+// tried at the next commit.
+func (fl *Flow) decide(ctx context.Context, parts []*partition) {
+	var targets []string
+	for _, p := range parts {
+		if !slices.Contains(targets, p.target) {
+			targets = append(targets, p.target)
+		}
+	}
+	if len(targets) == 0 {
+		return
+	}
+	ends, err := fl.tgtAdm.ListEndOffsets(ctx, targets...)
+	if err != nil {
+		fl.log.Warn("listing the target ends to tell the flow the other way what was written here failed; retrying at the next commit", "err", err)
+		return
+	}
+	for _, p := range parts {
+		if o, ok := ends.Lookup(p.target, p.key.Partition); ok && o.Err == nil {
+			p.skipTarget(o.Offset)
+		}
+	}
+}
