@@ -42,10 +42,10 @@ type Flow struct {
 	src, tgt *config.Cluster
 	// paired is the flow the other way under the same names, or nil; peer
 	// follows its progress (made by open).
-	paired *config.Flow
-	peer   *peer
-	log      *slog.Logger
-	metrics  *Metrics
+	paired  *config.Flow
+	peer    *peer
+	log     *slog.Logger
+	metrics *Metrics
 	// member is the flow's place in its workers' group: it copies only
 	// what the group gives it, and only while the group confirms it.
 	member *workgroup.Member
