@@ -32,8 +32,25 @@ func pairDuration(t *testing.T) time.Duration {
 
 // pairConfig writes a configuration that copies topic both ways between
 // a and b under the same name, in exactly-once mode, and returns its path.
-func pairConfig(t *testing.T, a, b side, topic string) string {
+// With a group, both flows sync its offsets every second; without, they
+// neither sync nor checkpoint.
+func pairConfig(t *testing.T, a, b side, topic, group string) string {
 	t.Helper()
+	groups := `    checkpointConnector:
+      config:
+        emit.checkpoints.enabled: false
+        sync.group.offsets.enabled: false
+`
+	if group != "" {
+		groups = fmt.Sprintf(`    groupsPattern: %q
+    checkpointConnector:
+      config:
+        sync.group.offsets.enabled: "true"
+        sync.group.offsets.interval.seconds: 1
+        emit.checkpoints.interval.seconds: 1
+        refresh.groups.interval.seconds: 1
+`, group)
+	}
 	mirror := func(src, tgt string) string {
 		return fmt.Sprintf(`  - sourceCluster: %s
     targetCluster: %s
@@ -42,11 +59,7 @@ func pairConfig(t *testing.T, a, b side, topic string) string {
       config:
         replication.policy.class: identity
         transaction.boundary.interval.ms: 200
-    checkpointConnector:
-      config:
-        emit.checkpoints.enabled: false
-        sync.group.offsets.enabled: false
-`, src, tgt, topic)
+%s`, src, tgt, topic, groups)
 	}
 	eos := "    config:\n      exactly.once.source.support: enabled\n"
 	text := fmt.Sprintf(`connectCluster: %s
@@ -78,10 +91,10 @@ func TestBothWays(t *testing.T) {
 	aAlias, bAlias := uniq(t, "paira"), uniq(t, "pairb")
 	a.createTopic(t, topic, parts, nil)
 	b.createTopic(t, topic, parts, nil)
-	cfg := pairConfig(t, side{alias: aAlias, addr: a.Addr}, side{alias: bAlias, addr: b.Addr}, topic)
+	cfg := pairConfig(t, side{alias: aAlias, addr: a.Addr}, side{alias: bAlias, addr: b.Addr}, topic, "")
 	w := runWorker(t, cfg)
-	onA := startProducerAs(t, a, topic, parts, "A:")
-	onB := startProducerAs(t, b, topic, parts, "B:")
+	onA := startProducerAs(t, a, topic, parts, "A:", nil)
+	onB := startProducerAs(t, b, topic, parts, "B:", nil)
 	d := pairDuration(t)
 	select {
 	case <-w.done:
@@ -176,4 +189,116 @@ func exactlyOnce(got map[int32][]origin, written map[string]map[int32]int64) err
 		}
 	}
 	return nil
+}
+
+// The seed's migration there and back with the way back configured (A->B
+// and B->A under the same names, exactly-once mode, group offsets synced
+// both ways), with a producer writing throughout, on one cluster at a
+// time, and a consumer group switching at every step:
+//
+//  1. consumers on A; (b) stopped, `migrate ready`; (c) started on B;
+//  2. (d) producers stop on A, `migrate drain`, start on B (B->A copies
+//     what they write back to A);
+//  3. consumers back: stopped on B, `migrate rollback`, started on A;
+//  4. producers back: stop on B, drain, start on A;
+//  5. forward again: consumers stopped on A, `migrate ready`, started on
+//     B, until the producer stops.
+//
+// Across the four consumer phases every record is processed exactly once
+// and in order on every partition, and each phase starts at the record
+// after the last one of the phase before.
+func TestMigrationThereAndBack(t *testing.T) {
+	t.Logf("bed: %s", bedName())
+	for _, c := range switchClients[:2] { // franz-go and librdkafka
+		t.Run(c.name, func(t *testing.T) { thereAndBack(t, c) })
+	}
+}
+
+func thereAndBack(t *testing.T, c switchClient) {
+	const parts = 3
+	if why := c.skip("classic"); why != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s under CI: %s", c.name, why)
+		}
+		t.Skip(why)
+	}
+	a, b := clusters(t)
+	topic, group := uniq(t, "tb-orders"), uniq(t, "tb-app")
+	aAlias, bAlias := uniq(t, "tba"), uniq(t, "tbb")
+	a.createTopic(t, topic, parts, nil)
+	b.createTopic(t, topic, parts, nil)
+	cfg := pairConfig(t, side{alias: aAlias, addr: a.Addr}, side{alias: bAlias, addr: b.Addr}, topic, group)
+	w := runWorker(t, cfg)
+	consume := func(on *bedCluster, reset string, least int) *switchRun {
+		t.Helper()
+		r := c.start(t, on.Addr, group, topic, "classic", reset, "read_committed")
+		testbed.WaitFor(t, 2*time.Minute, fmt.Sprintf("the consumer to process %d records of every partition on %s", least, on.Addr), func() bool {
+			return everyPartition(r.seen(), parts, least)
+		})
+		return r
+	}
+	moveProducers := func(from *liveProducer, to *bedCluster) *liveProducer {
+		t.Helper()
+		next := from.stop(t)
+		code, out := runs(t, 3*time.Minute, "migrate", "drain", "-c", cfg, "--topic", topic, "--timeout", "2m")
+		if code != 0 {
+			t.Fatalf("migrate drain exited %d:\n%s", code, out)
+		}
+		return startProducerAs(t, to, topic, parts, "", next)
+	}
+	waitExit := func(what string, args ...string) string {
+		t.Helper()
+		var out string
+		testbed.WaitUntil(t, 2*time.Minute, what, func() error {
+			var code int
+			if code, out = runs(t, time.Minute, args...); code != 0 {
+				return fmt.Errorf("exit %d:\n%s", code, out)
+			}
+			return nil
+		})
+		return out
+	}
+
+	prod := startProducerAs(t, a, topic, parts, "", nil)
+	// 1. Consumers on A, then on B.
+	onA := consume(a, "earliest", 20)
+	onA.stop(t)
+	waitExit("migrate ready to exit 0", "migrate", "ready", "-c", cfg, "--group", group)
+	onB := consume(b, "latest", 10)
+	// 2. Producers to B.
+	prod = moveProducers(prod, b)
+	testbed.WaitFor(t, 2*time.Minute, "the consumer on B to process records written on B", func() bool {
+		return everyPartition(onB.seen(), parts, 30)
+	})
+	// 3. Consumers back to A.
+	onB.stop(t)
+	out := waitExit("migrate rollback to exit 0", "migrate", "rollback", "-c", cfg, "--group", group)
+	t.Logf("migrate rollback:\n%s", out)
+	backOnA := consume(a, "latest", 10)
+	// 4. Producers back to A.
+	prod = moveProducers(prod, a)
+	testbed.WaitFor(t, 2*time.Minute, "the consumer on A to process records written on A again", func() bool {
+		return everyPartition(backOnA.seen(), parts, 30)
+	})
+	// 5. Forward again.
+	backOnA.stop(t)
+	waitExit("migrate ready to exit 0 again", "migrate", "ready", "-c", cfg, "--group", group)
+	againOnB := consume(b, "latest", 10)
+	written := prod.stop(t)
+	testbed.WaitFor(t, 2*time.Minute, fmt.Sprintf("the consumer to process everything written (%v)", written), func() bool {
+		seen := againOnB.seen()
+		for p, n := range written {
+			if rs := seen[p]; len(rs) == 0 || rs[len(rs)-1].seq < n-1 {
+				return false
+			}
+		}
+		return true
+	})
+	againOnB.stop(t)
+	checkOnce(t, written, onA.seen(), onB.seen(), backOnA.seen(), againOnB.seen())
+	code, vout := runs(t, time.Minute, "verify", "-c", cfg, "--topic", topic)
+	if code != 0 {
+		t.Errorf("verify exited %d:\n%s", code, vout)
+	}
+	stopWorker(t, w)
 }

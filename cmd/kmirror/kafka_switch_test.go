@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -297,15 +298,20 @@ type liveProducer struct {
 
 func startProducer(t *testing.T, c *bedCluster, topic string, parts int32) *liveProducer {
 	t.Helper()
-	return startProducerAs(t, c, topic, parts, "")
+	return startProducerAs(t, c, topic, parts, "", nil)
 }
 
-// startProducerAs starts a liveProducer whose values begin with prefix.
-func startProducerAs(t *testing.T, c *bedCluster, topic string, parts int32, prefix string) *liveProducer {
+// startProducerAs starts a liveProducer whose values begin with prefix,
+// and whose sequence numbers go on from from (nil: from 0): the producers
+// of an application that moved from another cluster.
+func startProducerAs(t *testing.T, c *bedCluster, topic string, parts int32, prefix string, from map[int32]int64) *liveProducer {
 	t.Helper()
 	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &liveProducer{cancel: cancel, done: make(chan error, 1), next: map[int32]int64{}}
+	l := &liveProducer{cancel: cancel, done: make(chan error, 1), next: maps.Clone(from)}
+	if l.next == nil {
+		l.next = map[int32]int64{}
+	}
 	go func() {
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()

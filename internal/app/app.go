@@ -148,7 +148,11 @@ func (a *App) Run(ctx context.Context) error {
 				return err
 			}
 			defer tgtCl.Close()
-			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, fl, a.log)
+			var view progress.View = fl
+			if pv := fl.Paired(); pv != nil {
+				view = pv
+			}
+			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, view, a.log)
 			s.Instrument(a.metrics.checkpoint)
 			hb := heartbeat.NewEmitter(f, tgtCl, a.log)
 			hb.Instrument(a.metrics.heartbeat)
@@ -264,6 +268,9 @@ func (a *App) live(name string) (status.Live, bool) {
 			continue
 		}
 		l := status.Live{View: progress.Layered(r.mirror, r.mirror.Saved), Blocked: r.mirror.Blocked()}
+		if pv := r.mirror.Paired(); pv != nil {
+			l.View = pv
+		}
 		if r.heartbeat != nil {
 			if at, rtt := r.heartbeat.Last(); !at.IsZero() {
 				l.Heartbeat = &status.Heartbeat{Time: at.UTC(), RTTSeconds: rtt.Seconds()}

@@ -137,6 +137,7 @@ func build(r *raw, d *diags) *Config {
 	if target == "" {
 		target = mainTarget(cfg.Flows)
 	}
+	cfg.Target = target
 	targets := map[string]bool{}
 	for _, f := range cfg.Flows {
 		switch {

@@ -26,6 +26,9 @@ type Config struct {
 	Version  string // the resource's apiVersion, for Strimzi resources
 	Clusters []*Cluster
 	Flows    []*Flow
+	// Target is the target cluster: every flow goes into it, but the way
+	// back of a flow (B->A next to A->B), which goes out of it.
+	Target   string
 	Replicas int // spec.replicas of a Strimzi resource: how many workers to run
 	// Diagnostics are the warnings and notes found while loading.
 	Diagnostics []Diagnostic
@@ -40,6 +43,10 @@ func (c *Config) Cluster(alias string) *Cluster {
 	}
 	return nil
 }
+
+// Back reports whether f is the way back of a flow: it goes out of the
+// configuration's target.
+func (c *Config) Back(f *Flow) bool { return c.Target != "" && f.Target != c.Target }
 
 // Peer returns the flow that copies the other way between f's clusters
 // (B->A for A->B), or nil.
@@ -64,8 +71,9 @@ func (c *Config) Paired(f *Flow) *Flow {
 	return nil
 }
 
-// mainTarget is the target cluster of the configuration: every flow goes
-// into it, but the reverse of a flow (B->A next to A->B), which goes back.
+// mainTarget is the target cluster of flows without a connectCluster:
+// every flow goes into it, but the reverse of a flow (B->A next to A->B),
+// which goes back; with every flow reversed, the first flow's.
 func mainTarget(flows []*Flow) string {
 	for _, f := range flows {
 		if rev := slices.ContainsFunc(flows, func(g *Flow) bool { return g.Source == f.Target && g.Target == f.Source }); !rev {

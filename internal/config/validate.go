@@ -31,7 +31,10 @@ func (c *Config) Validate() error {
 		}
 	}
 	names := map[string]bool{}
-	target := mainTarget(c.Flows)
+	target := c.Target
+	if target == "" {
+		target = mainTarget(c.Flows)
+	}
 	for _, f := range c.Flows {
 		if !aliases[f.Source] || !aliases[f.Target] {
 			errs = append(errs, fmt.Errorf("flow %s names an unknown cluster", f.Name()))
@@ -92,13 +95,6 @@ func (c *Config) validatePair(f *Flow) []error {
 		errs = append(errs, fmt.Errorf("flows %s and %s copy the same topic names both ways: both need %s: enabled, "+
 			"since kmirror tells its copies from the records written on each cluster by its offset maps, which only transactions keep exact across a crash",
 			f.Name(), g.Name(), KeyExactlyOnceSource))
-	}
-	for _, fl := range []*Flow{f, g} {
-		if fl.SyncGroupOffsets || fl.EmitCheckpoints {
-			errs = append(errs, fmt.Errorf("flow %s: %s and %s are not supported yet when the same topic names are copied both ways "+
-				"(a group offset must then be translated through both flows' maps); set both to false, and move groups with 'kmirror migrate rollback'",
-				fl.Name(), KeySyncGroupOffsets, KeyEmitCheckpoints))
-		}
 	}
 	return errs
 }

@@ -27,6 +27,9 @@ type GroupInFlow struct {
 func Ready(r status.Report, group string) Verdict {
 	v := Verdict{Group: group, Flows: []GroupInFlow{}, Reasons: []string{}}
 	for _, f := range r.Flows {
+		if f.Direction == status.DirectionBack {
+			continue // the way back: not where the group switches to
+		}
 		for _, e := range f.Errors {
 			v.Reasons = append(v.Reasons, fmt.Sprintf("flow %s: %s", f.Name, e))
 		}

@@ -69,6 +69,9 @@ func Rollback(ctx context.Context, cfg *config.Config, group string, commit bool
 	}
 	var commits []todo
 	for _, f := range cfg.Flows {
+		if cfg.Back(f) {
+			continue // the way back of a flow: the group goes back through the flow itself
+		}
 		if v, err := (policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}).Select(group); err != nil || !v.Selected {
 			continue
 		}
@@ -173,6 +176,14 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 	if err != nil {
 		return fb, nil, srcCl, err
 	}
+	// With the same names copied the other way, the records written on
+	// the target are on the source too, through the flow back's map.
+	var back progress.Snapshot
+	if pf := cfg.Paired(f); pf != nil {
+		if back, err = progress.Read(ctx, pf, cfg.Cluster(f.Target), cfg.Cluster(f.Source), log); err != nil {
+			return fb, nil, srcCl, fmt.Errorf("read the progress of %s: %w", pf.Name(), err)
+		}
+	}
 	offsets := kadm.Offsets{}
 	for _, o := range onTarget.Sorted() {
 		topic, mirrored := sourceOf[o.Topic]
@@ -190,14 +201,19 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 			fb.Partitions = append(fb.Partitions, bp)
 			continue
 		}
-		s, res := saved.Map.Back(o.At)
+		s, res := progress.BackPaired(saved.Map, back[progress.Partition{Topic: o.Topic, Partition: o.Partition}].Map, o.At)
 		switch res {
 		case offsetmap.Exact:
 			bp.Source = &s
 			offsets.Add(kadm.Offset{Topic: topic, Partition: o.Partition, At: s, LeaderEpoch: -1, Metadata: o.Metadata})
 		case offsetmap.NotYetMirrored:
+			if back != nil {
+				*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d is not translated yet: the flow back has not copied the target's records up to it (wait a second and retry)", where, o.At))
+				break
+			}
 			*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d lies past the last copy recorded (%d): the group read records that are not on the source "+
-				"(written to the target: roll the producers back first), or the copy's progress is not saved yet (wait a second and retry)", where, o.At, saved.Map.End().Target))
+				"(written to the target: copy them back with the flow back, %s->%s, under the same names), or the copy's progress is not saved yet (wait a second and retry)",
+				where, o.At, saved.Map.End().Target, f.Target, f.Source))
 		case offsetmap.Expired:
 			why := "the source's retention deleted records the group has not read yet"
 			if len(saved.MM2) > 0 {

@@ -41,7 +41,8 @@ type Flow struct {
 	cfg      *config.Flow
 	src, tgt *config.Cluster
 	// paired is the flow the other way under the same names, or nil; peer
-	// follows its progress (made by open).
+	// follows its progress (made by open; also in peerReader, under mu,
+	// for the views).
 	paired  *config.Flow
 	peer    *peer
 	log     *slog.Logger
@@ -74,8 +75,9 @@ type Flow struct {
 	// cache and retention are made by open, spawn by Run, under mu: the
 	// status may ask before the run opened. spawn starts a task in the
 	// run's group of goroutines.
-	cache *progress.Cache
-	spawn func(*task)
+	cache      *progress.Cache
+	peerReader *peer
+	spawn      func(*task)
 	// retention decides for the tasks what follows when the source's
 	// retention overtook a partition, and counts it.
 	retention *retention
@@ -240,6 +242,9 @@ func (fl *Flow) open(ctx context.Context) error {
 		if fl.peer, err = newPeer(fl.paired, fl.tgt, fl.src, fl.log); err != nil {
 			return err
 		}
+		fl.mu.Lock()
+		fl.peerReader = fl.peer
+		fl.mu.Unlock()
 	}
 	cache, err := progress.NewCache(fl.cfg, fl.src, fl.tgt, fl.log)
 	if err != nil {
@@ -338,6 +343,9 @@ func (fl *Flow) close() {
 	if c != nil {
 		c.Close()
 	}
+	fl.mu.Lock()
+	fl.peerReader = nil
+	fl.mu.Unlock()
 	if fl.peer != nil {
 		fl.peer.close()
 	}

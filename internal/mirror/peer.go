@@ -105,6 +105,52 @@ func (pe *peer) decided(ctx context.Context, p progress.Partition, end int64) (*
 	}
 }
 
+// covering returns the peer's map of partition p, read again when the
+// last read does not cover offset least of this flow's source; nil when
+// the peer has none. It does not wait: a translation past what the peer
+// decided is not made yet.
+func (pe *peer) covering(ctx context.Context, p progress.Partition, least int64) (*offsetmap.Partition, error) {
+	pe.mu.Lock()
+	snap := pe.snap
+	pe.mu.Unlock()
+	if s, ok := snap[p]; ok && s.Map.End().Target >= least {
+		return s.Map, nil
+	}
+	snap, _, err := pe.cache.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pe.mu.Lock()
+	pe.snap, pe.at = snap, time.Now()
+	pe.mu.Unlock()
+	if s, ok := snap[p]; ok {
+		return s.Map, nil
+	}
+	return nil, nil
+}
+
+// Paired returns the flow's View when the same names are copied the other
+// way: translations from what the flow persisted, through the peer's map
+// too (progress.Paired); nil otherwise.
+func (fl *Flow) Paired() progress.View {
+	if fl.paired == nil {
+		return nil
+	}
+	return progress.Paired(fl.Saved, func(ctx context.Context, p progress.Partition, least int64) (*offsetmap.Partition, error) {
+		fl.mu.Lock()
+		pe := fl.peerReader
+		fl.mu.Unlock()
+		if pe == nil { // not running: from the clusters
+			s, err := progress.Read(ctx, fl.paired, fl.tgt, fl.src, fl.log)
+			if err != nil {
+				return nil, err
+			}
+			return s[p].Map, nil
+		}
+		return pe.covering(ctx, p, least)
+	})
+}
+
 // decide moves the target end of the slot's partitions past the records
 // others wrote on the target since the last copy, so that the flow the
 // other way, which waits for this flow's decision on every record of its

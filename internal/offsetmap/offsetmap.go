@@ -216,6 +216,26 @@ func (p *Partition) IsCopy(t int64) bool {
 	return i < len(p.segs) && t >= p.segs[i].Target
 }
 
+// FirstTarget returns the first target offset at or after t that holds a
+// copy; ok is false when there is none.
+func (p *Partition) FirstTarget(t int64) (int64, bool) {
+	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].Target+p.count(i) > t })
+	if i == len(p.segs) {
+		return 0, false
+	}
+	return max(t, p.segs[i].Target), true
+}
+
+// FirstSource returns the first source offset at or after s that was
+// copied; ok is false when there is none.
+func (p *Partition) FirstSource(s int64) (int64, bool) {
+	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].Source+p.count(i) > s })
+	if i == len(p.segs) {
+		return 0, false
+	}
+	return max(s, p.segs[i].Source), true
+}
+
 // Truncate forgets source offsets below logStart, which the source no
 // longer holds, and returns the segments it dropped, to delete them.
 func (p *Partition) Truncate(logStart int64) []Segment {

@@ -104,6 +104,16 @@ func checkAll(t *testing.T, c copied, p *Partition) {
 	t.Helper()
 	prev := int64(-1)
 	for g := c.start - 3; g <= c.end.Source+3; g++ {
+		wantS, wantOK := int64(0), false
+		for _, x := range c.source {
+			if x >= g && x >= c.start {
+				wantS, wantOK = x, true
+				break
+			}
+		}
+		if got, ok := p.FirstSource(g); g >= c.start && (got != wantS || ok != wantOK) {
+			t.Fatalf("FirstSource(%d) = %d %v, want %d %v", g, got, ok, wantS, wantOK)
+		}
 		got, res := p.Translate(g)
 		want, wres := c.reference(g)
 		if got != want || res != wres {
@@ -123,6 +133,13 @@ func checkAll(t *testing.T, c copied, p *Partition) {
 	if len(c.target) > 0 {
 		first = c.target[0]
 	}
+	kept := c.end.Target
+	for i, x := range c.target {
+		if c.source[i] >= c.start {
+			kept = x
+			break
+		}
+	}
 	for tg := first - 3; tg <= c.end.Target+3; tg++ {
 		got, res := p.Back(tg)
 		want, wres := c.backReference(tg)
@@ -132,6 +149,18 @@ func checkAll(t *testing.T, c copied, p *Partition) {
 		// The copies of records below the start may be forgotten.
 		if i := slices.Index(c.target, tg); i < 0 && p.IsCopy(tg) || i >= 0 && c.source[i] >= c.start && !p.IsCopy(tg) {
 			t.Fatalf("IsCopy(%d) = %v, want %v", tg, i < 0, i >= 0)
+		}
+		wantT, wantOK := int64(0), false
+		for i, x := range c.target {
+			if x >= tg && c.source[i] >= c.start {
+				wantT, wantOK = x, true
+				break
+			}
+		}
+		// Below the first copy of a record at or past the start, the map
+		// may still know copies of records the source deleted.
+		if got, ok := p.FirstTarget(tg); tg >= kept && (got != wantT || ok != wantOK) {
+			t.Fatalf("FirstTarget(%d) = %d %v, want %d %v", tg, got, ok, wantT, wantOK)
 		}
 		if res != Exact {
 			continue

@@ -168,3 +168,109 @@ func (l *layered) Translate(ctx context.Context, p Partition, g int64) (Translat
 	}
 	return s.Translate(ctx, p, g)
 }
+
+// PeerMap returns the exact map of the flow that copies the same topic
+// names the other way, for partition p (the same name on both clusters),
+// once it covers the offsets below least of this flow's source when it can
+// (it may be older; the caller checks); nil when that flow copies nothing
+// into p.
+type PeerMap func(ctx context.Context, p Partition, least int64) (*offsetmap.Partition, error)
+
+// Paired is the View of a flow whose peer copies the same topic names the
+// other way (both directions under identity names), from what the flow
+// persisted (own, read at each call; in exactly-once mode, what is
+// committed) and the peer's map. A group that read the source up to g has
+// read the source's own records below g, and the peer's copies below g:
+// on the target, the copies of the first, and the originals of the
+// second. It resumes on the target at the first record it has not read of
+// either kind (translatePair). With producers on one cluster at a time
+// the two clusters hold the records in the same order, and the
+// translation is exact; with producers on both at once the order may
+// differ, and the group may read some records again, never skip one.
+func Paired(own func(context.Context) (Snapshot, error), peer PeerMap) View {
+	return &paired{own: own, peer: peer}
+}
+
+type paired struct {
+	own  func(context.Context) (Snapshot, error)
+	peer PeerMap
+}
+
+func (pv *paired) Copied(ctx context.Context, p Partition) (Copied, bool, error) {
+	s, err := pv.own(ctx)
+	if err != nil {
+		return Copied{}, false, err
+	}
+	return s.Copied(ctx, p)
+}
+
+func (pv *paired) Translate(ctx context.Context, p Partition, g int64) (Translation, bool, error) {
+	s, err := pv.own(ctx)
+	if err != nil {
+		return Translation{}, false, err
+	}
+	tr, ok, err := s.Translate(ctx, p, g)
+	// Both ways under the same names: the target topic is the source's.
+	tr.Target = p.Topic
+	if !ok || err != nil || tr.Result != offsetmap.Exact || tr.MM2 {
+		return tr, ok, err
+	}
+	m, err := pv.peer(ctx, p, g)
+	if err != nil || m == nil {
+		return tr, ok, err
+	}
+	tr.Offset, tr.Result = translatePair(s[p].Map, m, g)
+	return tr, ok, nil
+}
+
+// translatePair translates offset g of a partition of one cluster X to the
+// other, Y, when own copies X to Y and peer Y to X under the same names. A
+// group that read X below g read X's own records below g and the peer's
+// copies below g; on Y it resumes at the first record it has not read:
+// the first own copy of an X record at or after g (own.Translate), or the
+// first Y record whose copy on X lies at or after g (peer.Back), whichever
+// comes first. Where one map answers with its end (it copied nothing at or
+// after g), it has not read on from there: when records the group read lie
+// between that end and the other's answer, the translation waits
+// (NotYetMirrored) rather than make the group read them again.
+func translatePair(own, peer *offsetmap.Partition, g int64) (int64, offsetmap.Result) {
+	a, res := own.Translate(g)
+	if res != offsetmap.Exact {
+		return 0, res
+	}
+	b, res := peer.Back(g)
+	if res != offsetmap.Exact {
+		return 0, res
+	}
+	switch {
+	case b < a:
+		if _, copied := peer.FirstTarget(g); !copied {
+			// b is the peer's end: the own copies between it and a are
+			// of records below g.
+			if t, ok := own.FirstTarget(b); ok && t < a {
+				return 0, offsetmap.NotYetMirrored
+			}
+		}
+		return b, offsetmap.Exact
+	case a < b:
+		if _, copied := own.FirstSource(g); !copied {
+			// a is own's end: the Y records between it and b were
+			// copied to X below g.
+			if s, ok := peer.FirstSource(a); ok && s < b {
+				return 0, offsetmap.NotYetMirrored
+			}
+		}
+	}
+	return a, offsetmap.Exact
+}
+
+// BackPaired translates a committed target offset t back to the source
+// through both maps: own (source → target) and, when the same names are
+// copied the other way, peer (target → source; nil otherwise). It is
+// Paired's translation the other way round.
+func BackPaired(own, peer *offsetmap.Partition, t int64) (int64, offsetmap.Result) {
+	if peer == nil {
+		return own.Back(t)
+	}
+	return translatePair(peer, own, t)
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 )
 
@@ -112,7 +113,11 @@ func (c *Collector) Collect(ctx context.Context) Report {
 }
 
 func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
-	out := Flow{Name: f.Name(), Source: f.Source, Target: f.Target, Topics: []Topic{}, Groups: []Group{}, Blocked: []Blocked{}, Errors: []string{}}
+	out := Flow{Name: f.Name(), Source: f.Source, Target: f.Target, Direction: DirectionForward,
+		Topics: []Topic{}, Groups: []Group{}, Blocked: []Blocked{}, Errors: []string{}}
+	if c.cfg.Back(f) {
+		out.Direction = DirectionBack
+	}
 	src, tgt := kadm.NewClient(c.clients[f.Source]), kadm.NewClient(c.clients[f.Target])
 	fail := func(err error) { out.Errors = append(out.Errors, err.Error()) }
 
@@ -133,6 +138,10 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 			return out
 		}
 		view = saved
+		if back := c.cfg.Paired(f); back != nil {
+			view = progress.Paired(func(context.Context) (progress.Snapshot, error) { return saved, nil },
+				peerMaps(back, c.cfg.Cluster(f.Target), c.cfg.Cluster(f.Source), c.log))
+		}
 	}
 	sel, err := mirror.Discover(ctx, src, f)
 	if err != nil {
@@ -335,4 +344,20 @@ func stoppedBy(f *config.Flow, next, logStart, logEnd int64) string {
 		return progress.ReasonOvertaken(next, logStart)
 	}
 	return ""
+}
+
+// peerMaps reads the progress of flow back (from src to tgt) once, at the
+// first translation that needs it.
+func peerMaps(back *config.Flow, src, tgt *config.Cluster, log *slog.Logger) progress.PeerMap {
+	var snap progress.Snapshot
+	return func(ctx context.Context, p progress.Partition, _ int64) (*offsetmap.Partition, error) {
+		if snap == nil {
+			s, err := progress.Read(ctx, back, src, tgt, log)
+			if err != nil {
+				return nil, fmt.Errorf("read the stored progress of %s: %w", back.Name(), err)
+			}
+			snap = s
+		}
+		return snap[p].Map, nil
+	}
 }

@@ -22,14 +22,23 @@ type Report struct {
 	Flows []Flow    `json:"flows"`
 }
 
+// Directions of a flow.
+const (
+	DirectionForward = "forward"
+	DirectionBack    = "back"
+)
+
 // Flow is one source → target flow.
 type Flow struct {
-	Name    string    `json:"name"` // "source->target"
-	Source  string    `json:"source"`
-	Target  string    `json:"target"`
-	Topics  []Topic   `json:"topics"`
-	Groups  []Group   `json:"groups"`
-	Blocked []Blocked `json:"blocked"`
+	Name   string `json:"name"` // "source->target"
+	Source string `json:"source"`
+	Target string `json:"target"`
+	// Direction is "forward" for a flow into the configuration's target,
+	// "back" for the way back of one (B->A next to A->B).
+	Direction string    `json:"direction"`
+	Topics    []Topic   `json:"topics"`
+	Groups    []Group   `json:"groups"`
+	Blocked   []Blocked `json:"blocked"`
 	// Heartbeat is the last acknowledged heartbeat; only a running worker
 	// knows it.
 	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
