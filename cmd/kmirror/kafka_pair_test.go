@@ -197,10 +197,10 @@ func exactlyOnce(got map[int32][]origin, written map[string]map[int32]int64) err
 // time, and a consumer group switching at every step:
 //
 //  1. consumers on A; (b) stopped, `migrate ready`; (c) started on B;
-//  2. (d) producers stop on A, `migrate drain`, start on B (B->A copies
-//     what they write back to A);
+//  2. (d) producers stop on A, `migrate failover --to B` drains both
+//     ways, they start on B (B->A copies what they write back to A);
 //  3. consumers back: stopped on B, `migrate rollback`, started on A;
-//  4. producers back: stop on B, drain, start on A;
+//  4. producers back: stop on B, `migrate failover --to A`, start on A;
 //  5. forward again: consumers stopped on A, `migrate ready`, started on
 //     B, until the producer stops.
 //
@@ -237,12 +237,12 @@ func thereAndBack(t *testing.T, c switchClient) {
 		})
 		return r
 	}
-	moveProducers := func(from *liveProducer, to *bedCluster) *liveProducer {
+	moveProducers := func(from *liveProducer, to *bedCluster, alias string) *liveProducer {
 		t.Helper()
 		next := from.stop(t)
-		code, out := runs(t, 3*time.Minute, "migrate", "drain", "-c", cfg, "--topic", topic, "--timeout", "2m")
-		if code != 0 {
-			t.Fatalf("migrate drain exited %d:\n%s", code, out)
+		code, out := runs(t, 3*time.Minute, "migrate", "failover", "-c", cfg, "--to", alias, "--topic", topic, "--timeout", "2m")
+		if code != 0 || !strings.Contains(out, "drained both ways") {
+			t.Fatalf("migrate failover --to %s exited %d:\n%s", alias, code, out)
 		}
 		return startProducerAs(t, to, topic, parts, "", next)
 	}
@@ -266,7 +266,7 @@ func thereAndBack(t *testing.T, c switchClient) {
 	waitExit("migrate ready to exit 0", "migrate", "ready", "-c", cfg, "--group", group)
 	onB := consume(b, "latest", 10)
 	// 2. Producers to B.
-	prod = moveProducers(prod, b)
+	prod = moveProducers(prod, b, bAlias)
 	testbed.WaitFor(t, 2*time.Minute, "the consumer on B to process records written on B", func() bool {
 		return everyPartition(onB.seen(), parts, 30)
 	})
@@ -276,7 +276,7 @@ func thereAndBack(t *testing.T, c switchClient) {
 	t.Logf("migrate rollback:\n%s", out)
 	backOnA := consume(a, "latest", 10)
 	// 4. Producers back to A.
-	prod = moveProducers(prod, a)
+	prod = moveProducers(prod, a, aAlias)
 	testbed.WaitFor(t, 2*time.Minute, "the consumer on A to process records written on A again", func() bool {
 		return everyPartition(backOnA.seen(), parts, 30)
 	})

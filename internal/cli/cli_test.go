@@ -134,3 +134,22 @@ func TestVersion(t *testing.T) {
 		t.Errorf("exit %d, %q", code, out)
 	}
 }
+
+// Failover needs the way back under the same names, and names the
+// cluster: a configuration that copies one way gets one clear error,
+// before anything connects.
+func TestFailoverNeedsTheWayBack(t *testing.T) {
+	const quickstart = "../../examples/quickstart.yaml"
+	tests := []struct {
+		to, want string
+	}{
+		{"target", `no flow copies into target and back under the same names`},
+		{"nowhere", `--to "nowhere" is not a cluster of the configuration`},
+	}
+	for _, tt := range tests {
+		code, out, errOut := execute(t, context.Background(), "migrate", "failover", "-c", quickstart, "--to", tt.to, "--topic", "orders")
+		if code != ExitFailure || !strings.Contains(errOut, tt.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("--to %s: exit %d, stderr %q, want 1 and one line with %q\nstdout: %s", tt.to, code, errOut, tt.want, out)
+		}
+	}
+}

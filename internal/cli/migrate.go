@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/migrate"
 	"github.com/kmirror/kmirror/internal/status"
 )
@@ -19,7 +21,7 @@ func migrateCmd(g *globals) *cobra.Command {
 		Use:   "migrate",
 		Short: "Checks for the steps of a consumer-first migration",
 	})
-	cmd.AddCommand(readyCmd(g), drainCmd(g), rollbackCmd(g))
+	cmd.AddCommand(readyCmd(g), drainCmd(g), rollbackCmd(g), failoverCmd(g))
 	return cmd
 }
 
@@ -160,64 +162,133 @@ func printBack(w io.Writer, b migrate.Back) {
 }
 
 func drainCmd(g *globals) *cobra.Command {
-	var cf configFlags
-	var topics []string
-	var timeout, interval time.Duration
+	var df drainFlags
 	cmd := &cobra.Command{
 		Use:   "drain -c FILE --topic T…",
 		Short: "After the producers stopped: wait until everything on the source topics is on the target (exit 0 drained, 1 timeout)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			logger, err := g.logger()
-			if err != nil {
-				return err
-			}
-			cfg, err := cf.load()
-			if err != nil {
-				return &exitError{code: ExitFailure, err: err}
-			}
-			if _, err := cluster.CheckAll(ctx, cfg.Clusters, logger); err != nil {
-				return &exitError{code: ExitFailure, err: err}
-			}
-			d, err := migrate.NewDrainer(ctx, cfg, topics, logger)
-			if err != nil {
-				return &exitError{code: ExitFailure, err: err}
-			}
-			defer d.Close()
-			tty := isTerminal(g.stdout)
-			var last migrate.DrainState
-			err = d.Wait(ctx, interval, timeout, func(st migrate.DrainState) {
-				last = st
-				for _, m := range st.Moving {
-					if tty {
-						fmt.Fprintln(g.stdout)
-					}
-					fmt.Fprintf(g.stdout, "warning: the source end of %s moved: a producer still writes to it; stop it before switching producers\n", m)
-				}
-				printDrain(g.stdout, st, tty)
+			return df.run(cmd.Context(), g, nil, func(cfg *config.Config) string {
+				return fmt.Sprintf("drained: everything on %s is on the target; switch the producers", strings.Join(df.topics, ", "))
 			})
+		},
+	}
+	df.register(cmd)
+	return cmd
+}
+
+func failoverCmd(g *globals) *cobra.Command {
+	var df drainFlags
+	var to string
+	cmd := &cobra.Command{
+		Use:   "failover -c FILE --to CLUSTER --topic T…",
+		Short: "Move the producers of topics to CLUSTER and back: drain both ways, then say they may write there (exit 0 ready, 1 not)",
+		Long: `failover moves the producers of topics from one cluster to the other when the
+configuration copies them both ways under the same names (A->B and B->A, identity
+replication): stop the producers where they write, then
+
+  kmirror migrate failover -c FILE --to B --topic T…
+
+waits until everything written on A is on B and everything written on B is on A,
+then says the producers may start on B: the flow back copies what they write there
+back to A, from exactly where it is, nothing twice. --to A is the way back.
+Consumers follow with 'migrate ready' or 'migrate rollback'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			check := func(cfg *config.Config) error {
+				if cfg.Cluster(to) == nil {
+					return fmt.Errorf("--to %q is not a cluster of the configuration", to)
+				}
+				for _, f := range cfg.Flows {
+					if f.Target == to && cfg.Paired(f) != nil {
+						return nil
+					}
+				}
+				return fmt.Errorf("no flow copies into %s and back under the same names: add the way back (%s->X next to X->%s) with the identity replication policy, or use 'migrate drain'", to, to, to)
+			}
+			return df.run(cmd.Context(), g, check, func(cfg *config.Config) string {
+				var back []string
+				for _, f := range cfg.Flows {
+					if f.Source == to && cfg.Paired(f) != nil {
+						back = append(back, f.Name())
+					}
+				}
+				return fmt.Sprintf("drained both ways: everything on %s is on both clusters; start the producers on %s: %s copies what they write back",
+					strings.Join(df.topics, ", "), to, strings.Join(back, ", "))
+			})
+		},
+	}
+	df.register(cmd)
+	cmd.Flags().StringVar(&to, "to", "", "the cluster the producers move to (required)")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// drainFlags are the flags of the commands that wait for topics to drain.
+type drainFlags struct {
+	cf                configFlags
+	topics            []string
+	timeout, interval time.Duration
+}
+
+func (df *drainFlags) register(cmd *cobra.Command) {
+	df.cf.register(cmd)
+	cmd.Flags().StringSliceVar(&df.topics, "topic", nil, "source topics to drain (repeat or separate with commas; required)")
+	cmd.Flags().DurationVar(&df.timeout, "timeout", 10*time.Minute, "give up after this long")
+	cmd.Flags().DurationVar(&df.interval, "interval", time.Second, "time between looks")
+	_ = cmd.MarkFlagRequired("topic")
+}
+
+// run waits until every flow copying the topics copied everything on
+// their sources, after check (when set) accepted the configuration, and
+// prints done's words.
+func (df *drainFlags) run(ctx context.Context, g *globals, check func(*config.Config) error, done func(*config.Config) string) error {
+	logger, err := g.logger()
+	if err != nil {
+		return err
+	}
+	cfg, err := df.cf.load()
+	if err != nil {
+		return &exitError{code: ExitFailure, err: err}
+	}
+	if check != nil {
+		if err := check(cfg); err != nil {
+			return &exitError{code: ExitFailure, err: err}
+		}
+	}
+	if _, err := cluster.CheckAll(ctx, cfg.Clusters, logger); err != nil {
+		return &exitError{code: ExitFailure, err: err}
+	}
+	d, err := migrate.NewDrainer(ctx, cfg, df.topics, logger)
+	if err != nil {
+		return &exitError{code: ExitFailure, err: err}
+	}
+	defer d.Close()
+	tty := isTerminal(g.stdout)
+	var last migrate.DrainState
+	err = d.Wait(ctx, df.interval, df.timeout, func(st migrate.DrainState) {
+		last = st
+		for _, m := range st.Moving {
 			if tty {
 				fmt.Fprintln(g.stdout)
 			}
-			switch {
-			case err == nil:
-				fmt.Fprintf(g.stdout, "drained: everything on %s is on the target; switch the producers\n", strings.Join(topics, ", "))
-				return nil
-			case errors.Is(err, migrate.ErrTimeout):
-				return &exitError{code: ExitFailure, err: fmt.Errorf("%w after %s: %d records remain on %s", err, timeout, last.Remaining, strings.Join(last.Partitions, ", "))}
-			case ctx.Err() != nil:
-				return &exitError{code: ExitFailure, err: errors.New("interrupted before the topics were drained")}
-			}
-			return &exitError{code: ExitFailure, err: err}
-		},
+			fmt.Fprintf(g.stdout, "warning: the source end of %s moved: a producer still writes to it; stop it before switching producers\n", m)
+		}
+		printDrain(g.stdout, st, tty)
+	})
+	if tty {
+		fmt.Fprintln(g.stdout)
 	}
-	cf.register(cmd)
-	cmd.Flags().StringSliceVar(&topics, "topic", nil, "source topics to drain (repeat or separate with commas; required)")
-	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
-	cmd.Flags().DurationVar(&interval, "interval", time.Second, "time between looks")
-	_ = cmd.MarkFlagRequired("topic")
-	return cmd
+	switch {
+	case err == nil:
+		fmt.Fprintln(g.stdout, done(cfg))
+		return nil
+	case errors.Is(err, migrate.ErrTimeout):
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%w after %s: %d records remain on %s", err, df.timeout, last.Remaining, strings.Join(last.Partitions, ", "))}
+	case ctx.Err() != nil:
+		return &exitError{code: ExitFailure, err: errors.New("interrupted before the topics were drained")}
+	}
+	return &exitError{code: ExitFailure, err: err}
 }
 
 // printDrain draws a progress bar on a terminal, a plain line otherwise.

@@ -25,7 +25,7 @@ func TestStatusOutput(t *testing.T) {
 	i := func(v int64) *int64 { return &v }
 	rate := 1234.5
 	r := status.Report{Time: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), Flows: []status.Flow{{
-		Name: "source->target", Source: "source", Target: "target", Direction: status.DirectionForward,
+		Name: "source->target", Source: "source", Target: "target", Direction: status.DirectionForward, State: status.StateCopying,
 		Heartbeat: &status.Heartbeat{Time: time.Date(2026, 11, 24, 11, 59, 59, 0, time.UTC), RTTSeconds: 0.004},
 		Topics: []status.Topic{
 			{Topic: "app1-t1", Target: "app1-t1", LagRecords: 0, Copied: 5000, RecordsPerSecond: &rate, Partitions: []status.Partition{}},

@@ -130,11 +130,11 @@ func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
+		way := ""
 		if f.Direction == status.DirectionBack {
-			fmt.Fprintf(w, "flow %s (the way back)\n", f.Name)
-		} else {
-			fmt.Fprintf(w, "flow %s\n", f.Name)
+			way = ", the way back"
 		}
+		fmt.Fprintf(w, "flow %s (%s%s)\n", f.Name, f.State, way)
 		if f.Heartbeat != nil {
 			fmt.Fprintf(w, "  last heartbeat %s (round trip %.3fs)\n", f.Heartbeat.Time.Format(time.RFC3339), f.Heartbeat.RTTSeconds)
 		}

@@ -118,6 +118,7 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	if c.cfg.Back(f) {
 		out.Direction = DirectionBack
 	}
+	out.State = StateUnknown
 	src, tgt := kadm.NewClient(c.clients[f.Source]), kadm.NewClient(c.clients[f.Target])
 	fail := func(err error) { out.Errors = append(out.Errors, err.Error()) }
 
@@ -153,6 +154,15 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 		fail(err)
 	}
 	out.Topics = topics
+	out.State = StateCaughtUp
+	for _, t := range topics {
+		if t.LagRecords > 0 {
+			out.State = StateCopying
+		}
+	}
+	if err != nil {
+		out.State = StateUnknown
+	}
 	lagOf := map[string]float64{}
 	for _, t := range topics {
 		lagOf[t.Topic] = t.LagSeconds

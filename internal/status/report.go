@@ -22,10 +22,14 @@ type Report struct {
 	Flows []Flow    `json:"flows"`
 }
 
-// Directions of a flow.
+// Directions and states of a flow.
 const (
 	DirectionForward = "forward"
 	DirectionBack    = "back"
+
+	StateCaughtUp = "caught-up"
+	StateCopying  = "copying"
+	StateUnknown  = "unknown"
 )
 
 // Flow is one source → target flow.
@@ -34,8 +38,12 @@ type Flow struct {
 	Source string `json:"source"`
 	Target string `json:"target"`
 	// Direction is "forward" for a flow into the configuration's target,
-	// "back" for the way back of one (B->A next to A->B).
+	// "back" for the way back of one (B->A next to A->B). State is
+	// "caught-up" when every selected topic is copied to its source's end,
+	// "copying" while records remain, "unknown" when the flow's state
+	// could not be read.
 	Direction string    `json:"direction"`
+	State     string    `json:"state"`
 	Topics    []Topic   `json:"topics"`
 	Groups    []Group   `json:"groups"`
 	Blocked   []Blocked `json:"blocked"`

@@ -149,6 +149,7 @@
       el('header', { class: 'flow-head' },
         el('h2', {}, f.name),
         el('span', { class: 'route', 'data-field': 'direction' }, `${f.source} → ${f.target}` + (f.direction === 'back' ? ' (the way back)' : '')),
+        el('span', { class: 'muted', 'data-field': 'state' }, f.state || ''),
         el('span', { class: 'muted' }, 'updated ' + clock(time)),
         errors.length ? el('ul', { class: 'errors', 'data-field': 'errors' }, ...errors.map((e) => el('li', {}, e))) : null),
       el('h3', {}, 'Topics'),
