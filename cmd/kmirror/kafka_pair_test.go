@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/record"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -131,6 +132,85 @@ func TestBothWays(t *testing.T) {
 	t.Logf("%s of producers on both clusters: %d records written (A %v, B %v); each on both clusters exactly once, in order; 0 came back",
 		d, total, written["A"], written["B"])
 	stopWorker(t, w)
+}
+
+// Both directions under the same names from two separate configurations
+// (as two Strimzi resources, one per target), in the default mode, with
+// provenance.header.enabled: each flow stamps its copies with the source
+// cluster's id and skips the records stamped with its target's, so no
+// copy comes back though neither flow knows the other. The copies carry
+// the header, the records written on each cluster do not; verify passes
+// for both.
+func TestBothWaysByHeader(t *testing.T) {
+	const parts = 3
+	a, b := clusters(t)
+	topic := uniq(t, "hdr-orders")
+	aAlias, bAlias := uniq(t, "hdra"), uniq(t, "hdrb")
+	a.createTopic(t, topic, parts, nil)
+	b.createTopic(t, topic, parts, nil)
+	mirror := fmt.Sprintf(`    topicsPattern: %q
+    sourceConnector:
+      config:
+        replication.policy.class: identity
+        provenance.header.enabled: true
+    checkpointConnector:
+      config:
+        emit.checkpoints.enabled: false
+`, topic)
+	sa, sb := side{alias: aAlias, addr: a.Addr}, side{alias: bAlias, addr: b.Addr}
+	cfgAB, cfgBA := flowConfig(t, sa, sb, mirror), flowConfig(t, sb, sa, mirror)
+	wAB, wBA := runWorker(t, cfgAB), runWorker(t, cfgBA)
+	onA := startProducerAs(t, a, topic, parts, "A:", nil)
+	onB := startProducerAs(t, b, topic, parts, "B:", nil)
+	select {
+	case <-wAB.done:
+		t.Fatalf("kmirror exited (%v):\n%s", wAB.err, wAB.output())
+	case <-wBA.done:
+		t.Fatalf("kmirror exited (%v):\n%s", wBA.err, wBA.output())
+	case <-time.After(pairDuration(t)):
+	}
+	written := map[string]map[int32]int64{"A": onA.stop(t), "B": onB.stop(t)}
+	testbed.WaitUntil(t, 2*time.Minute, "every record on both clusters, once", func() error {
+		var errs []error
+		for name, c := range map[string]*bedCluster{"A": a, "B": b} {
+			got, err := readOrigins(t.Context(), c.Addr, topic)
+			if err == nil {
+				err = exactlyOnce(got, written)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("on %s: %w", name, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
+	// The copies on B carry A's id, B's own records nothing.
+	recs, err := readTopic(t.Context(), b.Addr, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aID := a.admin(t)
+	md, err := aID.BrokerMetadata(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, rs := range recs {
+		for _, r := range rs {
+			if r.Attrs.IsControl() {
+				continue
+			}
+			v, stamped := record.Origin(r)
+			if copied := strings.HasPrefix(string(r.Value), "A:"); copied != stamped || stamped && string(v) != md.Cluster {
+				t.Fatalf("B %s[%d] offset %d (%q): origin header %q (%v), want A's id %q on copies only", topic, p, r.Offset, r.Value, v, stamped, md.Cluster)
+			}
+		}
+	}
+	for _, cfg := range []string{cfgAB, cfgBA} {
+		if code, out := runs(t, time.Minute, "verify", "-c", cfg, "--topic", topic); code != 0 {
+			t.Errorf("verify exited %d:\n%s", code, out)
+		}
+	}
+	stopWorker(t, wAB)
+	stopWorker(t, wBA)
 }
 
 // origin is one record of TestBothWays: the cluster it was produced on and

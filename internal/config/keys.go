@@ -49,6 +49,9 @@ const (
 	// KeyThrottle is kmirror's own: a cap on the bytes a worker reads from
 	// the source for a flow.
 	KeyThrottle = "throttle.bytes.per.second"
+	// KeyProvenanceHeader is kmirror's own: stamp each copy with the
+	// source cluster's id, and skip records stamped with the target's.
+	KeyProvenanceHeader = "provenance.header.enabled"
 	// The Kafka Connect worker's group timings; kmirror's workers share a
 	// flow's partitions through a group on the target with them.
 	KeySessionTimeout    = "session.timeout.ms"
@@ -156,6 +159,11 @@ var ConnectorKeys = []Key{
 	{Name: KeyThrottle, MM2Default: "", Default: "0",
 		Why:   "kmirror only. Caps the record bytes (key, value, headers, uncompressed) each worker reads from the source for the flow, per second, to protect the source next to its broker quotas; 0 is no cap",
 		apply: func(s *Settings, v string) error { return setNumber(&s.ThrottleBytesPerSecond, v, 0) }},
+
+	{Name: KeyProvenanceHeader, MM2Default: "", Default: "false",
+		Why: "kmirror only. Adds a header kmirror.origin (the source cluster's id) to every copy, and skips the source records whose header names the target: " +
+			"copies never come back, across separate configurations and without exactly-once mode, at the price of one header on the data",
+		apply: func(s *Settings, v string) error { return setBool(&s.ProvenanceHeader, v) }},
 
 	{Name: KeySessionTimeout, MM2Default: "10000", Default: "10000",
 		Why:   "a Connect worker key: a worker that stops heartbeating for this long loses its partitions to the other workers of the flow",

@@ -378,6 +378,11 @@ sync.group.offsets.enabled = false
 	if err := cfg.Validate(); err != nil {
 		t.Error(err)
 	}
+	// With provenance headers, the default mode will do.
+	hdr, err := Parse("mm2.properties", []byte(strings.Replace(text, "exactly.once.source.support = enabled\n", "provenance.header.enabled = true\n", 1)), Options{})
+	if err != nil || hdr.Flows[0].ExactlyOnce || !hdr.Flows[0].ProvenanceHeader {
+		t.Fatalf("a pair with provenance headers in the default mode: %v", err)
+	}
 	// With the default policy the names keep the copies apart.
 	def, err := Parse("mm2.properties", []byte(strings.NewReplacer("replication.policy.class = identity\n", "", "exactly.once.source.support = enabled\n", "").Replace(text)), Options{})
 	if err != nil {

@@ -242,6 +242,9 @@ type Settings struct {
 	// ThrottleBytesPerSecond caps what a worker reads for the flow; 0 is
 	// no cap.
 	ThrottleBytesPerSecond int64
+	// ProvenanceHeader stamps copies with the source cluster's id and
+	// skips the source records stamped with the target's.
+	ProvenanceHeader bool
 
 	// The timings of the group through which the flow's workers share its
 	// partitions.

@@ -91,10 +91,11 @@ func (c *Config) validatePair(f *Flow) []error {
 	if c.Paired(f) == nil {
 		return errs
 	}
-	if !f.ExactlyOnce || !g.ExactlyOnce {
-		errs = append(errs, fmt.Errorf("flows %s and %s copy the same topic names both ways: both need %s: enabled, "+
-			"since kmirror tells its copies from the records written on each cluster by its offset maps, which only transactions keep exact across a crash",
-			f.Name(), g.Name(), KeyExactlyOnceSource))
+	if (!f.ExactlyOnce || !g.ExactlyOnce) && (!f.ProvenanceHeader || !g.ProvenanceHeader) {
+		errs = append(errs, fmt.Errorf("flows %s and %s copy the same topic names both ways: both need %s: enabled "+
+			"(kmirror tells its copies from the records written on each cluster by its offset maps, which only transactions keep exact across a crash), "+
+			"or %s: true (a header on every copy)",
+			f.Name(), g.Name(), KeyExactlyOnceSource, KeyProvenanceHeader))
 	}
 	return errs
 }

@@ -64,7 +64,8 @@ type Flow struct {
 	srcAdm, tgtAdm *kadm.Client
 	srcCl, tgtCl   *kgo.Client
 	producer       *kgo.Client
-	clusterID      string
+	// clusterID and targetID are the source and target clusters' ids.
+	clusterID, targetID string
 	// store persists the progress and offset map; cache reads them back
 	// (what the workers persisted) when partitions are assigned.
 	store *progress.Store
@@ -239,7 +240,7 @@ func (fl *Flow) open(ctx context.Context) error {
 	fl.store = progress.NewStore(fl.cfg, syncs, fl.tgtCl)
 	if fl.paired != nil {
 		// The peer's progress lives on its target, this flow's source.
-		if fl.peer, err = newPeer(fl.paired, fl.tgt, fl.src, fl.log); err != nil {
+		if fl.peer, err = newPeer(fl.paired, fl.tgt, fl.src, !fl.cfg.ProvenanceHeader, fl.log); err != nil {
 			return err
 		}
 		fl.mu.Lock()
@@ -258,6 +259,13 @@ func (fl *Flow) open(ctx context.Context) error {
 		return cluster.Explain(fl.src, err)
 	}
 	fl.clusterID = md.Cluster
+	if fl.cfg.ProvenanceHeader {
+		tmd, err := fl.tgtAdm.BrokerMetadata(ctx)
+		if err != nil {
+			return cluster.Explain(fl.tgt, err)
+		}
+		fl.targetID = tmd.Cluster
+	}
 	fl.mu.Lock()
 	fl.retention = &retention{src: fl.srcAdm, cfg: fl.cfg, log: fl.log, metrics: fl.metrics}
 	fl.mu.Unlock()

@@ -221,5 +221,10 @@ const recreatedReason = "the source topic was deleted and created again since it
 // newPartition makes the copy state of source partition k of topic t, with
 // offset map m, tied to this run of the flow.
 func (fl *Flow) newPartition(k progress.Partition, t Topic, m *offsetmap.Partition) *partition {
-	return newPartition(k, t.Target, t.ID, m, fl.producer, fl.fail, fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, k.Topic, fl.paired != nil))
+	p := newPartition(k, t.Target, t.ID, m, fl.producer, fl.fail,
+		fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, k.Topic, fl.paired != nil || fl.cfg.ProvenanceHeader))
+	if fl.cfg.ProvenanceHeader {
+		p.origin = &origin{source: []byte(fl.clusterID), target: []byte(fl.targetID)}
+	}
+	return p
 }

@@ -1,6 +1,7 @@
 package mirror
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
+	"github.com/kmirror/kmirror/internal/record"
 )
 
 // inflight is a record handed to the producer and not yet acknowledged.
@@ -44,6 +46,12 @@ type partition struct {
 	// set before the partition is shared, as producer and fail are.
 	slot *slot
 
+	// origin, with provenance.header.enabled, holds the source and target
+	// clusters' ids: copies are stamped with the first, source records
+	// stamped with the second are not copied back. Set before the
+	// partition is shared.
+	origin *origin
+
 	// mm2 are MirrorMaker 2's offset syncs when kmirror took the
 	// partition over from MM2: they translate what lies below m. Set
 	// before the partition is shared, never changed.
@@ -52,6 +60,9 @@ type partition struct {
 	mu       sync.Mutex
 	m        *offsetmap.Partition
 	inflight []inflight
+	// sent counts the fetches handed to the producer, so that a look at
+	// the target's end can tell whether a copy may have landed meanwhile.
+	sent uint64
 	// segments are new or closed segments not yet persisted; deletes are
 	// segments below the source log start, to delete.
 	segments []offsetmap.Segment
@@ -71,6 +82,11 @@ type partition struct {
 	// gaps are source ranges lost to retention before they were copied.
 	gaps    []Gap
 	metrics partitionMetrics
+}
+
+// origin is what a flow with provenance headers stamps and skips.
+type origin struct {
+	source, target []byte
 }
 
 // Gap is a range of source offsets [From, To) deleted by the source before
@@ -127,16 +143,30 @@ func (p *partition) commitAt(end offsetmap.Segment) {
 func (p *partition) send(recs []*kgo.Record, copies *offsetmap.Partition) []*kgo.Record {
 	out := recs[:0]
 	p.mu.Lock()
+	p.sent++
 	p.inflight = slices.Grow(p.inflight, len(recs))
 	for _, r := range recs {
 		if r.Attrs.IsControl() {
 			p.skip(r.Offset)
 			continue
 		}
+		stamped := false
+		if p.origin != nil {
+			var from []byte
+			from, stamped = record.Origin(r)
+			if stamped && bytes.Equal(from, p.origin.target) {
+				p.skip(r.Offset)
+				p.metrics.skippedCopy()
+				continue
+			}
+		}
 		if copies != nil && copies.IsCopy(r.Offset) {
 			p.skip(r.Offset)
 			p.metrics.skippedCopy()
 			continue
+		}
+		if p.origin != nil && !stamped {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: record.OriginHeader, Value: p.origin.source})
 		}
 		// The fetched record becomes the produced one: same key, value,
 		// headers, timestamp and partition. Offset is still the source

@@ -33,7 +33,11 @@ const peerWarnAfter = 30 * time.Second
 // target at each commit, so that the wait is short even while it copies
 // nothing.
 type peer struct {
-	cfg    *config.Flow
+	cfg *config.Flow
+	// wait says the peer's map alone tells its copies: without it (the
+	// copies carry the provenance header), what the map has not decided
+	// yet is not waited for.
+	wait   bool
 	filter policy.Filter
 	cache  *progress.Cache
 	log    *slog.Logger
@@ -45,12 +49,12 @@ type peer struct {
 
 // newPeer follows flow f's persisted progress; src and tgt are f's
 // clusters (this flow's target and source). Close releases it.
-func newPeer(f *config.Flow, src, tgt *config.Cluster, log *slog.Logger) (*peer, error) {
+func newPeer(f *config.Flow, src, tgt *config.Cluster, wait bool, log *slog.Logger) (*peer, error) {
 	c, err := progress.NewCache(f, src, tgt, log)
 	if err != nil {
 		return nil, err
 	}
-	return &peer{cfg: f, filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, cache: c,
+	return &peer{cfg: f, wait: wait, filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, cache: c,
 		log: log.With("peer", f.Name())}, nil
 }
 
@@ -63,6 +67,14 @@ func (pe *peer) close() { pe.cache.Close() }
 func (pe *peer) decided(ctx context.Context, p progress.Partition, end int64) (*offsetmap.Partition, error) {
 	if v, err := pe.filter.Select(p.Topic); err == nil && !v.Selected {
 		return nil, nil
+	}
+	if !pe.wait {
+		m, err := pe.covering(ctx, p, end)
+		if err != nil && ctx.Err() == nil {
+			pe.log.Warn("reading the progress of the flow the other way failed; telling its copies by their header alone", "err", err)
+			return nil, nil
+		}
+		return m, err
 	}
 	began, warned := time.Now(), false
 	for {
@@ -151,32 +163,54 @@ func (fl *Flow) Paired() progress.View {
 	})
 }
 
-// decide moves the target end of the slot's partitions past the records
-// others wrote on the target since the last copy, so that the flow the
-// other way, which waits for this flow's decision on every record of its
-// source, need not wait for the next copy. It runs in a commit, with the
-// slot's gate held alone and its producer flushed: no copy is in flight,
-// none starts, so every record up to the listed end is this flow's copy,
-// already in the map, or another writer's. A failed listing is logged and
-// tried at the next commit.
+// decide moves the target end of partitions past the records others
+// wrote on the target since the last copy, so that the flow the other
+// way, which tells this flow's copies from the records written there by
+// this flow's map, need not wait for the next copy. Only a partition with
+// no copy in flight, and none handed to the producer between the two
+// looks, moves: every record up to the listed end is then this flow's
+// copy, already in the map, or another writer's. In exactly-once mode it
+// runs in a commit, with the slot's gate held alone and its producer
+// flushed. A failed listing is logged and tried again next time.
 func (fl *Flow) decide(ctx context.Context, parts []*partition) {
+	idle := map[*partition]uint64{}
 	var targets []string
 	for _, p := range parts {
-		if !slices.Contains(targets, p.target) {
-			targets = append(targets, p.target)
+		p.mu.Lock()
+		if len(p.inflight) == 0 && p.failed == nil {
+			idle[p] = p.sent
+			if !slices.Contains(targets, p.target) {
+				targets = append(targets, p.target)
+			}
 		}
+		p.mu.Unlock()
 	}
 	if len(targets) == 0 {
 		return
 	}
 	ends, err := fl.tgtAdm.ListEndOffsets(ctx, targets...)
 	if err != nil {
-		fl.log.Warn("listing the target ends to tell the flow the other way what was written here failed; retrying at the next commit", "err", err)
+		fl.log.Warn("listing the target ends to tell the flow the other way what was written here failed; retrying", "err", err)
 		return
 	}
-	for _, p := range parts {
+	for p, sent := range idle {
 		if o, ok := ends.Lookup(p.target, p.key.Partition); ok && o.Err == nil {
-			p.skipTarget(o.Offset)
+			p.skipTargetIfIdle(o.Offset, sent)
 		}
+	}
+}
+
+// skipTargetIfIdle moves the next target offset up to end, unless a copy
+// is in flight or a fetch was handed to the producer since sent.
+func (p *partition) skipTargetIfIdle(end int64, sent uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.inflight) > 0 || p.sent != sent || p.failed != nil {
+		return
+	}
+	before := p.m.End().Target
+	p.segments = append(p.segments, p.m.SkipTarget(end)...)
+	if p.m.End().Target != before {
+		p.dirty = true
 	}
 }

@@ -16,6 +16,9 @@ func (fl *Flow) flush(ctx context.Context) error {
 		parts = append(parts, p)
 	}
 	fl.mu.Unlock()
+	if fl.paired != nil {
+		fl.decide(ctx, parts)
+	}
 	var taken []*partition
 	var items []progress.Pending
 	for _, p := range parts {

@@ -28,6 +28,12 @@ func TestDiff(t *testing.T) {
 		{"a null header value made empty", func(r *kgo.Record) { r.Headers[1].Value = []byte{} }, []string{"headers"}},
 		{"headers reordered", func(r *kgo.Record) { r.Headers[0], r.Headers[1] = r.Headers[1], r.Headers[0] }, []string{"headers"}},
 		{"a header fewer", func(r *kgo.Record) { r.Headers = r.Headers[:1] }, []string{"headers"}},
+		// A flow with provenance headers stamps its copies last.
+		{"stamped with its origin", func(r *kgo.Record) { r.Headers = append(r.Headers, kgo.RecordHeader{Key: OriginHeader, Value: []byte("id")}) }, nil},
+		{"an origin header not last", func(r *kgo.Record) {
+			r.Headers = append([]kgo.RecordHeader{{Key: OriginHeader, Value: []byte("id")}}, r.Headers...)
+		}, []string{"headers"}},
+		{"another header added", func(r *kgo.Record) { r.Headers = append(r.Headers, kgo.RecordHeader{Key: "c"}) }, []string{"headers"}},
 		{"everything", func(r *kgo.Record) {
 			r.Key, r.Value, r.Headers, r.Timestamp = []byte("x"), nil, nil, at.Add(time.Second)
 		}, []string{"key", "value", "headers", "timestamp"}},

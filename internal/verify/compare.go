@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -43,6 +44,17 @@ type walk struct {
 	// offsets), up to backEnd.
 	back    *walk
 	backEnd offsetmap.Segment
+	// source and target are the clusters' ids when the flow stamps its
+	// copies with provenance headers, nil otherwise: a source record
+	// stamped with the target's id came from the target, a target record
+	// not stamped with the source's was written there.
+	source, target []byte
+}
+
+// stampedFrom reports whether r carries the provenance header naming id.
+func stampedFrom(r *kgo.Record, id []byte) bool {
+	v, ok := record.Origin(r)
+	return id != nil && ok && bytes.Equal(v, id)
 }
 
 // fromTarget reports whether the source record at offset o was written by
@@ -88,7 +100,7 @@ func (w *walk) run(ctx context.Context, src, tgt stream) error {
 			break
 		}
 		to, ok := w.targetOf(s.Offset)
-		if !ok && w.fromTarget(s.Offset) {
+		if !ok && (w.fromTarget(s.Offset) || stampedFrom(s, w.target)) {
 			w.p.FromTarget++
 			continue
 		}
@@ -107,7 +119,7 @@ func (w *walk) run(ctx context.Context, src, tgt stream) error {
 			if t == nil || t.Offset >= to {
 				break
 			}
-			w.extra(t.Offset)
+			w.extra(t)
 			next = nil
 		}
 		if next == nil || next.Offset != to {
@@ -130,7 +142,7 @@ func (w *walk) run(ctx context.Context, src, tgt stream) error {
 		if t == nil {
 			return nil
 		}
-		w.extra(t.Offset)
+		w.extra(t)
 		next = nil
 	}
 }
@@ -166,8 +178,9 @@ func (w *walk) missing(src, tgt int64, reason string) {
 	w.note(Mismatch{Kind: Missing, SourceOffset: src, TargetOffset: tgt, Reason: reason})
 }
 
-func (w *walk) extra(tgt int64) {
-	if _, copied := w.sourceOf(tgt); !copied && w.onTarget(tgt) {
+func (w *walk) extra(r *kgo.Record) {
+	tgt := r.Offset
+	if _, copied := w.sourceOf(tgt); !copied && (w.onTarget(tgt) || w.source != nil && !stampedFrom(r, w.source)) {
 		w.p.OnTarget++
 		return
 	}

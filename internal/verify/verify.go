@@ -77,6 +77,9 @@ type job struct {
 	// back is the map of the flow the other way under the same names, nil
 	// without one.
 	back *offsetmap.Partition
+	// source and target are the clusters' ids when the flow stamps
+	// provenance headers.
+	source, target []byte
 	// readFrom is where the target is read from: the start of the target
 	// range, or the target's log start when that is later.
 	readFrom int64
@@ -85,12 +88,18 @@ type job struct {
 func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Options, log *slog.Logger) ([]Partition, error) {
 	f := ft.flow
 	src, tgt := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
-	if _, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, nil); err != nil {
+	infos, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, nil)
+	if err != nil {
 		return nil, err
 	}
 	jobs, done, err := plan(ctx, f, src, tgt, ft.topics, o, log)
 	if err != nil {
 		return nil, err
+	}
+	if f.ProvenanceHeader {
+		for i := range jobs {
+			jobs[i].source, jobs[i].target = []byte(infos[0].ClusterID), []byte(infos[1].ClusterID)
+		}
 	}
 	if back := cfg.Paired(f); back != nil {
 		// The flow the other way keeps its map on this flow's source.
@@ -284,7 +293,7 @@ func compareAll(ctx context.Context, jobs []job, workers, maxMismatches int, new
 			defer srcR.close()
 			defer tgtR.close()
 			for j := take(); j != nil; j = take() {
-				w := &walk{segs: j.segs, max: maxMismatches, p: j.p}
+				w := &walk{segs: j.segs, max: maxMismatches, p: j.p, source: j.source, target: j.target}
 				if j.back != nil {
 					w.back, w.backEnd = &walk{segs: j.back.Segments()}, j.back.End()
 				}
