@@ -29,7 +29,9 @@ func TestDiff(t *testing.T) {
 		{"headers reordered", func(r *kgo.Record) { r.Headers[0], r.Headers[1] = r.Headers[1], r.Headers[0] }, []string{"headers"}},
 		{"a header fewer", func(r *kgo.Record) { r.Headers = r.Headers[:1] }, []string{"headers"}},
 		// A flow with provenance headers stamps its copies last.
-		{"stamped with its origin", func(r *kgo.Record) { r.Headers = append(r.Headers, kgo.RecordHeader{Key: OriginHeader, Value: []byte("id")}) }, nil},
+		{"stamped with its origin", func(r *kgo.Record) {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: OriginHeader, Value: []byte("id")})
+		}, nil},
 		{"an origin header not last", func(r *kgo.Record) {
 			r.Headers = append([]kgo.RecordHeader{{Key: OriginHeader, Value: []byte("id")}}, r.Headers...)
 		}, []string{"headers"}},
