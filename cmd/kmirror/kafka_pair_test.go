@@ -16,13 +16,13 @@ import (
 )
 
 // pairDuration is how long producers write on both clusters in
-// TestBothWays: $KMIRROR_PAIR_DURATION (a Go duration; 3m for the
-// figures in the README), else 15 s.
+// TestBothWays and TestBothWaysByHeader: $KMIRROR_PAIR_DURATION (a Go
+// duration; 3m for the figures in the README), else 8 s.
 func pairDuration(t *testing.T) time.Duration {
 	t.Helper()
 	v := os.Getenv("KMIRROR_PAIR_DURATION")
 	if v == "" {
-		return 15 * time.Second
+		return 8 * time.Second
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil {
