@@ -104,19 +104,7 @@ func TestBothWays(t *testing.T) {
 	}
 	written := map[string]map[int32]int64{"A": onA.stop(t), "B": onB.stop(t)}
 
-	testbed.WaitUntil(t, 2*time.Minute, "every record on both clusters, once", func() error {
-		var errs []error
-		for name, c := range map[string]*bedCluster{"A": a, "B": b} {
-			got, err := readOrigins(t.Context(), c.Addr, topic)
-			if err == nil {
-				err = exactlyOnce(got, written)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("on %s: %w", name, err))
-			}
-		}
-		return errors.Join(errs...)
-	})
+	waitOnBoth(t, a, b, topic, written)
 	// verify compares both flows, each skipping what the other wrote.
 	code, out := runs(t, time.Minute, "verify", "-c", cfg, "--topic", topic)
 	if code != 0 || !strings.Contains(out, "flow "+aAlias+"->"+bAlias) || !strings.Contains(out, "flow "+bAlias+"->"+aAlias) {
@@ -170,19 +158,7 @@ func TestBothWaysByHeader(t *testing.T) {
 	case <-time.After(pairDuration(t)):
 	}
 	written := map[string]map[int32]int64{"A": onA.stop(t), "B": onB.stop(t)}
-	testbed.WaitUntil(t, 2*time.Minute, "every record on both clusters, once", func() error {
-		var errs []error
-		for name, c := range map[string]*bedCluster{"A": a, "B": b} {
-			got, err := readOrigins(t.Context(), c.Addr, topic)
-			if err == nil {
-				err = exactlyOnce(got, written)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("on %s: %w", name, err))
-			}
-		}
-		return errors.Join(errs...)
-	})
+	waitOnBoth(t, a, b, topic, written)
 	// The copies on B carry A's id, B's own records nothing.
 	recs, err := readTopic(t.Context(), b.Addr, topic)
 	if err != nil {
@@ -211,6 +187,26 @@ func TestBothWaysByHeader(t *testing.T) {
 	}
 	stopWorker(t, wAB)
 	stopWorker(t, wBA)
+}
+
+// waitOnBoth waits until both clusters hold every record written
+// (cluster → partition → count) exactly once, in order per partition and
+// origin.
+func waitOnBoth(t *testing.T, a, b *bedCluster, topic string, written map[string]map[int32]int64) {
+	t.Helper()
+	testbed.WaitUntil(t, 2*time.Minute, "every record on both clusters, once", func() error {
+		var errs []error
+		for name, c := range map[string]*bedCluster{"A": a, "B": b} {
+			got, err := readOrigins(t.Context(), c.Addr, topic)
+			if err == nil {
+				err = exactlyOnce(got, written)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("on %s: %w", name, err))
+			}
+		}
+		return errors.Join(errs...)
+	})
 }
 
 // origin is one record of TestBothWays: the cluster it was produced on and

@@ -1,10 +1,10 @@
 package progress
 
 import (
-	"log/slog"
 	"slices"
 	"testing"
 
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -14,19 +14,7 @@ import (
 // a later Read sees new marks, new segments, tombstones and MM2 syncs, in
 // the order they were written, and reads no record twice.
 func TestCacheCatchesUp(t *testing.T) {
-	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
-	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
-	f := cfg.Flows[0]
-	srcCfg, tgtCfg := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
-	store := NewStore(f, tgt.Client(t), tgt.Client(t))
-	if err := store.Ensure(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	c, err := NewCache(f, srcCfg, tgtCfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	f, tgt, store, c := storeAndCache(t)
 	a, b, z := Partition{Topic: "app-a", Partition: 0}, Partition{Topic: "app-b", Partition: 1}, Partition{Topic: "app-z", Partition: 0}
 	m := offsetmap.New(0, 0)
 	if _, err := m.Observe(0, 0); err != nil {
@@ -90,18 +78,7 @@ func TestCacheCatchesUp(t *testing.T) {
 // MM2 went back (a sync below the last one clears the history) or a saved
 // map is copied on by a worker.
 func TestCacheResultsAreNotChangedByLaterReads(t *testing.T) {
-	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
-	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
-	f := cfg.Flows[0]
-	store := NewStore(f, tgt.Client(t), tgt.Client(t))
-	if err := store.Ensure(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	c, err := NewCache(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, _, store, c := storeAndCache(t)
 	a := Partition{Topic: "app-a", Partition: 0}
 	carry := func(s ...mm2.Sync) {
 		t.Helper()
@@ -143,18 +120,7 @@ func TestCacheResultsAreNotChangedByLaterReads(t *testing.T) {
 // Each flush here moves a partition's end past a record whose segment is
 // new, so a missing segment shows as a wrong translation.
 func TestCacheNeverSeesAMarkWithoutItsSegments(t *testing.T) {
-	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
-	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
-	f := cfg.Flows[0]
-	store := NewStore(f, tgt.Client(t), tgt.Client(t))
-	if err := store.Ensure(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	c, err := NewCache(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, _, store, c := storeAndCache(t)
 	p := Partition{Topic: "app-a", Partition: 0}
 	const flushes = 300
 	done := make(chan error, 1)
@@ -199,4 +165,24 @@ func TestCacheNeverSeesAMarkWithoutItsSegments(t *testing.T) {
 				reads, last, got, res, last/2*3, saved.Map.Segments(), saved.Map.End())
 		}
 	}
+}
+
+// storeAndCache makes the Store of a flow between two fresh clusters and a
+// Cache of what it writes, closed with the test; it returns the flow and
+// its target too.
+func storeAndCache(t *testing.T) (*config.Flow, *testbed.Cluster, *Store, *Cache) {
+	t.Helper()
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
+	f := cfg.Flows[0]
+	store := NewStore(f, tgt.Client(t), tgt.Client(t))
+	if err := store.Ensure(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewCache(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return f, tgt, store, c
 }
