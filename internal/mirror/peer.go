@@ -123,9 +123,11 @@ func (pe *peer) decided(ctx context.Context, p progress.Partition, end int64) (*
 // decided is not made yet.
 func (pe *peer) covering(ctx context.Context, p progress.Partition, least int64) (*offsetmap.Partition, error) {
 	pe.mu.Lock()
-	snap := pe.snap
+	snap, at := pe.snap, pe.at
 	pe.mu.Unlock()
-	if s, ok := snap[p]; ok && s.Map.End().Target >= least {
+	// Read again at most every peerPoll: a round of translations asks
+	// for every group's every partition.
+	if s, ok := snap[p]; ok && (s.Map.End().Target >= least || time.Since(at) < peerPoll) {
 		return s.Map, nil
 	}
 	snap, _, err := pe.cache.Read(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
@@ -194,10 +195,33 @@ func Paired(own func(context.Context) (Snapshot, error), peer PeerMap) View {
 type paired struct {
 	own  func(context.Context) (Snapshot, error)
 	peer PeerMap
+
+	// The last snapshot own returned, reused for pairedReuse: a round of
+	// translations (every group's every partition) reads it once.
+	mu   sync.Mutex
+	snap Snapshot
+	at   time.Time
+}
+
+// pairedReuse is how long a Paired view reuses what own returned.
+const pairedReuse = 500 * time.Millisecond
+
+func (pv *paired) saved(ctx context.Context) (Snapshot, error) {
+	pv.mu.Lock()
+	defer pv.mu.Unlock()
+	if pv.snap != nil && time.Since(pv.at) < pairedReuse {
+		return pv.snap, nil
+	}
+	s, err := pv.own(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pv.snap, pv.at = s, time.Now()
+	return s, nil
 }
 
 func (pv *paired) Copied(ctx context.Context, p Partition) (Copied, bool, error) {
-	s, err := pv.own(ctx)
+	s, err := pv.saved(ctx)
 	if err != nil {
 		return Copied{}, false, err
 	}
@@ -205,7 +229,7 @@ func (pv *paired) Copied(ctx context.Context, p Partition) (Copied, bool, error)
 }
 
 func (pv *paired) Translate(ctx context.Context, p Partition, g int64) (Translation, bool, error) {
-	s, err := pv.own(ctx)
+	s, err := pv.saved(ctx)
 	if err != nil {
 		return Translation{}, false, err
 	}
