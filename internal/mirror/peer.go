@@ -30,8 +30,8 @@ const peerWarnAfter = 30 * time.Second
 // segment covers it, and a record written on the source otherwise. An
 // offset at or past that end is not decided yet: the peer may still be
 // writing it. The peer moves its end past the records others wrote on its
-// target at each commit, so that the wait is short even while it copies
-// nothing.
+// target at each commit (exactly-once mode) or flush (Flow.decide), so
+// that the wait is short even while it copies nothing.
 type peer struct {
 	cfg *config.Flow
 	// wait says the peer's map alone tells its copies: without it (the
