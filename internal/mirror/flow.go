@@ -40,11 +40,8 @@ type Flow struct {
 	// Made by NewFlow.
 	cfg      *config.Flow
 	src, tgt *config.Cluster
-	// paired is the flow the other way under the same names, or nil; peer
-	// follows its progress (made by open; also in peerReader, under mu,
-	// for the views).
+	// paired is the flow the other way under the same names, or nil.
 	paired  *config.Flow
-	peer    *peer
 	log     *slog.Logger
 	metrics *Metrics
 	// member is the flow's place in its workers' group: it copies only
@@ -76,9 +73,11 @@ type Flow struct {
 	// cache and retention are made by open, spawn by Run, under mu: the
 	// status may ask before the run opened. spawn starts a task in the
 	// run's group of goroutines.
-	cache      *progress.Cache
-	peerReader *peer
-	spawn      func(*task)
+	cache *progress.Cache
+	// peer follows the paired flow's progress, made by open when there is
+	// one; the tasks and the views read it under mu.
+	peer  *peer
+	spawn func(*task)
 	// retention decides for the tasks what follows when the source's
 	// retention overtook a partition, and counts it.
 	retention *retention
@@ -240,11 +239,12 @@ func (fl *Flow) open(ctx context.Context) error {
 	fl.store = progress.NewStore(fl.cfg, syncs, fl.tgtCl)
 	if fl.paired != nil {
 		// The peer's progress lives on its target, this flow's source.
-		if fl.peer, err = newPeer(fl.paired, fl.tgt, fl.src, !fl.cfg.ProvenanceHeader, fl.log); err != nil {
+		pe, err := newPeer(fl.paired, fl.tgt, fl.src, !fl.cfg.ProvenanceHeader, fl.log)
+		if err != nil {
 			return err
 		}
 		fl.mu.Lock()
-		fl.peerReader = fl.peer
+		fl.peer = pe
 		fl.mu.Unlock()
 	}
 	cache, err := progress.NewCache(fl.cfg, fl.src, fl.tgt, fl.log)
@@ -352,9 +352,10 @@ func (fl *Flow) close() {
 		c.Close()
 	}
 	fl.mu.Lock()
-	fl.peerReader = nil
+	pe := fl.peer
+	fl.peer = nil
 	fl.mu.Unlock()
-	if fl.peer != nil {
-		fl.peer.close()
+	if pe != nil {
+		pe.close()
 	}
 }

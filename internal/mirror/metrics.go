@@ -63,7 +63,10 @@ type partitionMetrics struct {
 	notCopiedBack  prometheus.Counter
 }
 
-func (m *Metrics) partition(source, target, topic string, paired bool) partitionMetrics {
+// partition looks up one partition's metrics; skips says the flow skips
+// records it must not copy back (a flow the other way, or provenance
+// headers), which then count too.
+func (m *Metrics) partition(source, target, topic string, skips bool) partitionMetrics {
 	// The loss counters exist at 0 from the start, so that an alert on
 	// their increase sees the first gap.
 	m.gaps.WithLabelValues(source, target, topic)
@@ -73,7 +76,7 @@ func (m *Metrics) partition(source, target, topic string, paired bool) partition
 		bytes:   m.bytes.WithLabelValues(source, target, topic),
 		latency: m.latency.WithLabelValues(source, target),
 	}
-	if paired {
+	if skips {
 		pm.notCopiedBack = m.peerCopies.WithLabelValues(source, target, topic)
 	}
 	return pm

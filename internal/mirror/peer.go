@@ -152,7 +152,7 @@ func (fl *Flow) Paired() progress.View {
 	}
 	return progress.Paired(fl.Saved, func(ctx context.Context, p progress.Partition, least int64) (*offsetmap.Partition, error) {
 		fl.mu.Lock()
-		pe := fl.peerReader
+		pe := fl.peer
 		fl.mu.Unlock()
 		if pe == nil { // not running: from the clusters
 			s, err := progress.Read(ctx, fl.paired, fl.tgt, fl.src, fl.log)

@@ -154,18 +154,15 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 		fail(err)
 	}
 	out.Topics = topics
-	out.State = StateCaughtUp
-	for _, t := range topics {
-		if t.LagRecords > 0 {
-			out.State = StateCopying
-		}
-	}
-	if err != nil {
-		out.State = StateUnknown
+	if err == nil {
+		out.State = StateCaughtUp
 	}
 	lagOf := map[string]float64{}
 	for _, t := range topics {
 		lagOf[t.Topic] = t.LagSeconds
+		if t.LagRecords > 0 && err == nil {
+			out.State = StateCopying
+		}
 	}
 	groups, err := c.groups(ctx, f, src, tgt, view, lagOf)
 	if err != nil {
