@@ -36,7 +36,7 @@ func demoCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.stdout, "status page: http://%s/\n", ln.Addr())
 				opts.Serve = func(ctx context.Context, a *app.App) error {
-					return httpapi.ServeListener(ctx, ln, httpapi.Handler(a.HTTP()), opts.Log)
+					return httpapi.ServeListener(ctx, ln, httpapi.Handler(a.HTTP()), "", opts.Log)
 				}
 			}
 			fmt.Fprintln(g.stdout, "kmirror demo: a consumer-first migration between two clusters, step by step as in the MirrorMaker 2 migration guide")

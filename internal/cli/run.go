@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,7 +21,7 @@ const DefaultHTTPAddr = ":9721"
 func runCmd(g *globals) *cobra.Command {
 	var cf configFlags
 	var opts app.Options
-	var httpAddr string
+	var httpAddr, probesAddr, webConfig string
 	cmd := &cobra.Command{
 		Use:   "run -c FILE",
 		Short: "Run every flow of the configuration until SIGINT or SIGTERM (SIGHUP reloads the topic and group selection)",
@@ -41,18 +42,34 @@ func runCmd(g *globals) *cobra.Command {
 			a := app.New(cfg, logger, opts)
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
-			if httpAddr != "" {
-				ln, err := httpapi.Listen(httpAddr)
+			if err := httpapi.ValidateWebConfig(webConfig); err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
+			h := a.HTTP()
+			servers := []struct {
+				addr      string
+				handler   http.Handler
+				webConfig string
+				what      string
+			}{
+				{httpAddr, httpapi.Handler(h), webConfig, "/ /metrics /healthz /readyz /api/v1/status"},
+				{probesAddr, httpapi.Probes(h), "", "/healthz /readyz"},
+			}
+			for _, s := range servers {
+				if s.addr == "" {
+					continue
+				}
+				ln, err := httpapi.Listen(s.addr)
 				if err != nil {
 					return &exitError{code: ExitFailure, err: err}
 				}
-				logger.Info("serving HTTP", "addr", ln.Addr().String(), "endpoints", "/ /metrics /healthz /readyz /api/v1/status")
+				logger.Info("serving HTTP", "addr", ln.Addr().String(), "endpoints", s.what, "secured", s.webConfig != "")
 				served := make(chan struct{})
 				defer func() { cancel(); <-served }()
 				go func() {
 					defer close(served)
-					if err := httpapi.ServeListener(ctx, ln, httpapi.Handler(a.HTTP()), logger); err != nil {
-						logger.Error("HTTP server", "err", err)
+					if err := httpapi.ServeListener(ctx, ln, s.handler, s.webConfig, logger); err != nil {
+						logger.Error("HTTP server", "addr", ln.Addr().String(), "err", err)
 					}
 				}()
 			}
@@ -69,6 +86,8 @@ func runCmd(g *globals) *cobra.Command {
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&httpAddr, "http", DefaultHTTPAddr, `serve metrics, health, the status API and page on this address ("" turns it off)`)
+	cmd.Flags().StringVar(&webConfig, "web.config.file", "", "secure --http with TLS, client certificates or basic auth: a Prometheus exporter-toolkit web configuration file")
+	cmd.Flags().StringVar(&probesAddr, "probes", "", `also serve /healthz and /readyz alone, plain, on this address: for kubelet probes when --web.config.file asks for credentials ("" off)`)
 	cmd.Flags().BoolVar(&opts.MetricsPartitions, "metrics-partitions", false, "add a partition label to the lag metrics")
 	cmd.Flags().DurationVar(&opts.MaxLag, "max-lag", status.DefaultMaxLag, "replication lag under which a consumer group may be switched (status page, metrics)")
 	return cmd

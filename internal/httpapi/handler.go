@@ -62,23 +62,37 @@ func Handler(o Options) http.Handler {
 		ErrorLog:      promLog{log},
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
+	registerProbes(mux, o.Ready)
+	mux.Handle("GET /api/v1/status", statusHandler(o.Status, log))
+	registerPage(mux)
+	return secure(mux)
+}
+
+// Probes serves /healthz and /readyz alone, as Handler does: for kubelet
+// probes on an address of their own when the main one asks for credentials
+// (see ValidateWebConfig). They tell whether the process runs and copies,
+// nothing more.
+func Probes(o Options) http.Handler {
+	mux := http.NewServeMux()
+	registerProbes(mux, o.Ready)
+	return secure(mux)
+}
+
+func registerProbes(mux *http.ServeMux, ready func() (bool, string)) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeText(w, http.StatusOK, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if o.Ready == nil {
+		if ready == nil {
 			writeText(w, http.StatusOK, "ready")
 			return
 		}
-		if ready, why := o.Ready(); !ready {
+		if ok, why := ready(); !ok {
 			writeText(w, http.StatusServiceUnavailable, "not ready: "+why)
 			return
 		}
 		writeText(w, http.StatusOK, "ready")
 	})
-	mux.Handle("GET /api/v1/status", statusHandler(o.Status, log))
-	registerPage(mux)
-	return secure(mux)
 }
 
 func statusHandler(get func(context.Context) (status.Report, error), log *slog.Logger) http.HandlerFunc {

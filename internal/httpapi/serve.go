@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
 )
 
 // ShutdownTimeout bounds a graceful shutdown: requests still running after
@@ -40,7 +42,9 @@ func Listen(addr string) (net.Listener, error) {
 
 // ServeListener serves h on ln until ctx ends, then shuts down gracefully
 // within ShutdownTimeout; it closes ln and returns nil after a clean stop.
-func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+// A webConfig file (see ValidateWebConfig) secures what it serves with TLS,
+// client certificates or basic auth; "" serves plain HTTP.
+func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, webConfig string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -55,8 +59,11 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, log *sl
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("serving http", "addr", ln.Addr().String())
+	// The exporter toolkit reads the web configuration again for each
+	// request and TLS handshake, so renewed certificates and changed users
+	// apply without a restart.
+	flags := &web.FlagConfig{WebConfigFile: &webConfig}
+	go func() { served <- web.Serve(ln, srv, flags, log) }()
 
 	select {
 	case err := <-served:

@@ -42,7 +42,7 @@ func TestServeStopsWhenContextEnds(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- ServeListener(ctx, ln, Handler(Options{}), nil) }()
+	go func() { done <- ServeListener(ctx, ln, Handler(Options{}), "", nil) }()
 
 	res, err := http.Get("http://" + ln.Addr().String() + "/healthz")
 	if err != nil {
@@ -80,7 +80,7 @@ func TestServeShutdownIsBounded(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- ServeListener(ctx, ln, hang, nil) }()
+	go func() { done <- ServeListener(ctx, ln, hang, "", nil) }()
 
 	reqDone := make(chan struct{})
 	go func() {

@@ -79,7 +79,7 @@ func StartServer(t testing.TB, h http.Handler) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- httpapi.ServeListener(ctx, ln, h, nil) }()
+	go func() { done <- httpapi.ServeListener(ctx, ln, h, "", nil) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
