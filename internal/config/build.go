@@ -44,9 +44,11 @@ type rawFlow struct {
 
 // raw is what every loader produces and build turns into a Config.
 type raw struct {
-	format   Format
-	version  string
-	replicas int
+	format          Format
+	version         string
+	replicas        int
+	name, namespace string
+	document        []byte
 	clusters []*rawCluster
 	flows    []*rawFlow
 	// target is the alias the format names as the one target
@@ -90,7 +92,7 @@ func (x *exactlyOnceSource) parse(e entry, d *diags) {
 }
 
 func build(r *raw, d *diags) *Config {
-	cfg := &Config{Format: r.format, Version: r.version, Replicas: r.replicas}
+	cfg := &Config{Format: r.format, Version: r.version, Replicas: r.replicas, Name: r.name, Namespace: r.namespace, Document: r.document}
 	clients := map[string]*clusterClients{}
 	for _, rc := range r.clusters {
 		if !aliasPattern.MatchString(rc.alias) {

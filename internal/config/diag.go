@@ -34,17 +34,23 @@ type Diagnostic struct {
 }
 
 func (d Diagnostic) String() string {
-	var b strings.Builder
+	if at := d.where(); at != "" {
+		return at + ": " + d.Msg
+	}
+	return d.Msg
+}
+
+// where is the key and line: "spec.replicas (line 9)".
+func (d Diagnostic) where() string {
 	switch {
 	case d.Key != "" && d.Line > 0:
-		fmt.Fprintf(&b, "%s (line %d): ", d.Key, d.Line)
+		return fmt.Sprintf("%s (line %d)", d.Key, d.Line)
 	case d.Key != "":
-		fmt.Fprintf(&b, "%s: ", d.Key)
+		return d.Key
 	case d.Line > 0:
-		fmt.Fprintf(&b, "line %d: ", d.Line)
+		return fmt.Sprintf("line %d", d.Line)
 	}
-	b.WriteString(d.Msg)
-	return b.String()
+	return ""
 }
 
 // Error is an unusable configuration: every error found, at once.

@@ -19,6 +19,11 @@ type Options struct {
 	Strict bool
 	// LookupEnv reads environment variables; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Unresolved reads none of the secrets, files and environment
+	// variables the configuration names, and misses none: each is recorded
+	// in Config.References instead, for the pods that will have them. The
+	// clusters' TLS and authentication are then left empty.
+	Unresolved bool
 }
 
 // Load reads, resolves and checks the configuration in a file.
@@ -61,6 +66,7 @@ func Parse(path string, data []byte, opts Options) (*Config, error) {
 	}
 	cfg.Path = path
 	cfg.Diagnostics = rest
+	cfg.References = l.refs
 	return cfg, nil
 }
 
@@ -93,6 +99,7 @@ type loader struct {
 	dir    string
 	d      *diags
 	native bool
+	refs   []Reference // with opts.Unresolved
 }
 
 func (l *loader) lookupEnv(name string) (string, bool) {
@@ -108,6 +115,9 @@ func (l *loader) file(path string, at loc) ([]byte, bool) {
 		l.d.errorf(at, "must not be empty")
 		return nil, false
 	}
+	if l.ref(RefFile, path, "", at) {
+		return nil, false
+	}
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(l.dir, path)
 	}
@@ -120,7 +130,7 @@ func (l *loader) file(path string, at loc) ([]byte, bool) {
 }
 
 func (l *loader) secretDir(secret string, at loc) (string, bool) {
-	if l.opts.SecretsDir == "" {
+	if l.opts.SecretsDir == "" && !l.opts.Unresolved {
 		l.d.errorf(at, "secret %q: no --secrets-dir given (Kubernetes secrets are read from DIR/<secretName>/<key>)", secret)
 		return "", false
 	}
@@ -139,6 +149,9 @@ func (l *loader) secret(secret, key string, at loc) ([]byte, bool) {
 	}
 	if !validSecretName(key) {
 		l.d.errorf(at, "%q is not a valid secret key", key)
+		return nil, false
+	}
+	if l.ref(RefSecret, secret, key, at) {
 		return nil, false
 	}
 	data, err := os.ReadFile(filepath.Join(dir, key))

@@ -30,6 +30,16 @@ type Config struct {
 	// back of a flow (B->A next to A->B), which goes out of it.
 	Target   string
 	Replicas int // spec.replicas of a Strimzi resource: how many workers to run
+	// Name and Namespace are a Strimzi resource's metadata.
+	Name, Namespace string
+	// Document is the KafkaMirrorMaker2 resource, or the native spec, as
+	// one YAML document (non-breaking spaces read as spaces, other
+	// documents of the file left out); nil for MM2 properties.
+	Document []byte
+	// References are the secrets, files, environment variables and
+	// inline passwords the configuration names, when loaded with
+	// Options.Unresolved.
+	References []Reference
 	// Diagnostics are the warnings and notes found while loading.
 	Diagnostics []Diagnostic
 }

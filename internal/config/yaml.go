@@ -75,7 +75,9 @@ func (l *loader) loadYAML(data []byte) *raw {
 	}
 	switch {
 	case len(mm2) == 1:
-		return l.resource(mm2[0])
+		r := l.resource(mm2[0])
+		r.document = l.encode(mm2[0])
+		return r
 	case len(mm2) > 1:
 		l.d.errorf(loc{key: "kind"}, "the file holds %d KafkaMirrorMaker2 resources; give kmirror one", len(mm2))
 		return nil
@@ -87,9 +89,22 @@ func (l *loader) loadYAML(data []byte) *raw {
 		return nil
 	}
 	l.native = true
-	r := &raw{format: FormatNative}
+	r := &raw{format: FormatNative, document: l.encode(docs[0])}
 	l.spec(ynode{n: docs[0]}, r)
 	return r
+}
+
+// encode writes one document back as YAML, comments kept.
+func (l *loader) encode(doc *yaml.Node) []byte {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		l.d.errorf(loc{line: doc.Line}, "encode the document again: %v", err)
+		return nil
+	}
+	_ = enc.Close()
+	return b.Bytes()
 }
 
 func (l *loader) resource(doc *yaml.Node) *raw {
@@ -97,7 +112,18 @@ func (l *loader) resource(doc *yaml.Node) *raw {
 	r := &raw{format: FormatStrimzi}
 	api, at, _ := o.required("apiVersion", l.d)
 	o.get("kind")
-	o.get("metadata")
+	if md, ok := o.get("metadata"); ok {
+		// Only the name and namespace matter; labels and annotations
+		// are Kubernetes' business.
+		if mo, ok := md.object(l.d); ok {
+			if n := mo.fields["name"]; n != nil && n.Kind == yaml.ScalarNode {
+				r.name = n.Value
+			}
+			if n := mo.fields["namespace"]; n != nil && n.Kind == yaml.ScalarNode {
+				r.namespace = n.Value
+			}
+		}
+	}
 	o.get("status")
 	version, ok := strings.CutPrefix(api, strimziGroup)
 	switch {
@@ -457,6 +483,9 @@ func (l *loader) password(o *yobj, at loc) (Secret, bool) {
 		return NewSecret(strings.TrimRight(string(data), "\r\n")), ok
 	case "passwordEnv":
 		name, eat, _ := o.str("passwordEnv", l.d)
+		if l.ref(RefEnv, name, "", eat) {
+			return Secret{}, false
+		}
 		v, ok := l.lookupEnv(name)
 		if !ok {
 			l.d.errorf(eat, "environment variable %s is not set", name)
@@ -468,13 +497,16 @@ func (l *loader) password(o *yobj, at loc) (Secret, bool) {
 		l.d.errorf(y.at(), "must be a value")
 		return Secret{}, false
 	}
+	if l.ref(RefInline, "", "", y.at()) {
+		return Secret{}, false
+	}
 	return NewSecret(y.n.Value), true
 }
 
 // secretGlob lists the keys of a mounted secret that match a glob pattern.
 func (l *loader) secretGlob(secret, pattern string, at loc) ([]string, bool) {
 	dir, ok := l.secretDir(secret, at)
-	if !ok {
+	if !ok || l.ref(RefSecret, secret, pattern, at) {
 		return nil, false
 	}
 	matches, err := filepath.Glob(filepath.Join(dir, pattern))
