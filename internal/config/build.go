@@ -49,8 +49,8 @@ type raw struct {
 	replicas        int
 	name, namespace string
 	document        []byte
-	clusters []*rawCluster
-	flows    []*rawFlow
+	clusters        []*rawCluster
+	flows           []*rawFlow
 	// target is the alias the format names as the one target
 	// (connectCluster, spec.target), or "" when it names none.
 	target   string
