@@ -64,21 +64,8 @@ func (f *configFlags) load() (*config.Config, error) {
 
 // Execute runs the command line and returns the process exit code.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
-	root := subcommandsOnly(&cobra.Command{
-		Use:           "kmirror",
-		Short:         "Kafka cross-cluster replication and migration",
-		Long:          "kmirror mirrors Kafka topics and consumer-group offsets from source clusters to a target cluster,\nand tells you when each consumer group and producer can be switched.",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	})
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root := newRoot(&globals{stdout: stdout, stderr: stderr})
 	root.SetArgs(args)
-	root.AddCommand(versionCmd(g), validateCmd(g), planCmd(g), runCmd(g), statusCmd(g), migrateCmd(g), preflightCmd(g), verifyCmd(g), devClusterCmd(g), demoCmd(g))
-	typeUsageErrors(root)
 
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -93,6 +80,24 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "kmirror:", err)
 	return ExitFailure
+}
+
+// newRoot is the command line, every command under it.
+func newRoot(g *globals) *cobra.Command {
+	root := subcommandsOnly(&cobra.Command{
+		Use:           "kmirror",
+		Short:         "Kafka cross-cluster replication and migration",
+		Long:          "kmirror mirrors Kafka topics and consumer-group offsets from source clusters to a target cluster,\nand tells you when each consumer group and producer can be switched.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	})
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.AddCommand(versionCmd(g), validateCmd(g), planCmd(g), runCmd(g), statusCmd(g), migrateCmd(g), preflightCmd(g), verifyCmd(g), deployCmd(g), devClusterCmd(g), demoCmd(g))
+	typeUsageErrors(root)
+	return root
 }
 
 // usage marks err as a usage error: exit code 2.
