@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"debug/buildinfo"
 	"debug/elf"
 	"errors"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -108,6 +110,14 @@ func TestImage(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkStatic(t, path)
+		// The image has no CA bundle: the binary carries its own roots.
+		info, err := buildinfo.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(info.Deps, func(m *debug.Module) bool { return m.Path == "golang.org/x/crypto/x509roots/fallback" }) {
+			t.Error("the binary carries no fallback CA roots (golang.org/x/crypto/x509roots/fallback)")
+		}
 		out, err := exec.CommandContext(t.Context(), path, "version").CombinedOutput()
 		if err != nil {
 			t.Fatalf("kmirror version: %v\n%s", err, out)
