@@ -62,7 +62,7 @@ func golden(t *testing.T, file string, got []byte) {
 
 // TestSeedManifests: the seed's resource renders to the golden
 // deploy/kubernetes/kmirror.yaml (and, with a web configuration, to
-// testdata/seed-secured.yaml), which decode strictly into the Kubernetes
+// deploy/kubernetes/secured/kmirror.yaml), which decode strictly into the Kubernetes
 // API types and hang together.
 func TestSeedManifests(t *testing.T) {
 	for _, tc := range []struct {
@@ -70,7 +70,7 @@ func TestSeedManifests(t *testing.T) {
 		o            kube.Options
 	}{
 		{"plain", "../../deploy/kubernetes/kmirror.yaml", kube.Options{}},
-		{"secured", "testdata/seed-secured.yaml", kube.Options{WebSecret: "kmirror-web", Namespace: "kafka", Partitions: 20}},
+		{"secured", "../../deploy/kubernetes/secured/kmirror.yaml", kube.Options{WebSecret: "kmirror-web", Namespace: "kafka", Partitions: 20}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, out := render(t, seed, tc.o)
