@@ -1,7 +1,6 @@
 package config_test
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -50,43 +49,16 @@ func TestUnresolvedSeed(t *testing.T) {
 // TestUnresolvedNative: files, environment variables and inline passwords
 // are references too, so that a caller can refuse what it cannot carry.
 func TestUnresolvedNative(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kmirror.yaml")
-	data := `connectCluster: b
-clusters:
-  - alias: a
-    bootstrapServers: a:9093
-    tls:
-      caFile: /etc/ca.pem
-      trustedCertificates:
-        - secretName: a-ca
-          pattern: "*.crt"
-    authentication:
-      type: scram-sha-512
-      username: u
-      passwordEnv: A_PASSWORD
-  - alias: b
-    bootstrapServers: b:9093
-    authentication:
-      type: plain
-      username: u
-      password: not-this
-mirrors:
-  - sourceCluster: a
-    targetCluster: b
-    topicsPattern: ".*"
-`
-	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := "testdata/local-references.yaml"
 	cfg, err := config.Load(path, config.Options{Unresolved: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []config.Reference{
-		{Kind: config.RefSecret, Name: "a-ca", Key: "*.crt", At: "clusters[0].tls.trustedCertificates[0].pattern (line 9)"},
-		{Kind: config.RefFile, Name: "/etc/ca.pem", At: "clusters[0].tls.caFile (line 6)"},
-		{Kind: config.RefEnv, Name: "A_PASSWORD", At: "clusters[0].authentication.passwordEnv (line 13)"},
-		{Kind: config.RefInline, At: "clusters[1].authentication.password (line 19)"},
+		{Kind: config.RefSecret, Name: "a-ca", Key: "*.crt", At: "clusters[0].tls.trustedCertificates[0].pattern (line 12)"},
+		{Kind: config.RefFile, Name: "/etc/ca.pem", At: "clusters[0].tls.caFile (line 9)"},
+		{Kind: config.RefEnv, Name: "A_PASSWORD", At: "clusters[0].authentication.passwordEnv (line 16)"},
+		{Kind: config.RefInline, At: "clusters[1].authentication.password (line 22)"},
 	}
 	if !reflect.DeepEqual(cfg.References, want) {
 		t.Errorf("references:\n%+v\nwant:\n%+v", cfg.References, want)

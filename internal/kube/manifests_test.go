@@ -288,27 +288,7 @@ func TestManifestsRefuse(t *testing.T) {
 		}
 		return p
 	}
-	native := write("native.yaml", `connectCluster: b
-clusters:
-  - alias: a
-    bootstrapServers: a:9093
-    tls:
-      caFile: /etc/ca.pem
-    authentication:
-      type: scram-sha-512
-      username: u
-      passwordEnv: A_PASSWORD
-  - alias: b
-    bootstrapServers: b:9093
-    authentication:
-      type: plain
-      username: u
-      password: not-this
-mirrors:
-  - sourceCluster: a
-    targetCluster: b
-    topicsPattern: ".*"
-`)
+	native := "../config/testdata/local-references.yaml"
 	props := write("mm2.properties", "clusters = a, b\na.bootstrap.servers = a:9092\nb.bootstrap.servers = b:9092\na->b.enabled = true\n")
 	for _, tc := range []struct {
 		name, file string
@@ -316,9 +296,9 @@ mirrors:
 		want       []string
 	}{
 		{"files, variables and passwords", native, kube.Options{Image: "i"}, []string{
-			"clusters[0].tls.caFile (line 6): the file /etc/ca.pem is on this machine",
-			"clusters[0].authentication.passwordEnv (line 10): the environment variable A_PASSWORD",
-			"clusters[1].authentication.password (line 16): a password written in the configuration would land in a ConfigMap"}},
+			"clusters[0].tls.caFile (line 9): the file /etc/ca.pem is on this machine",
+			"clusters[0].authentication.passwordEnv (line 16): the environment variable A_PASSWORD",
+			"clusters[1].authentication.password (line 22): a password written in the configuration would land in a ConfigMap"}},
 		{"properties", props, kube.Options{Image: "i"}, []string{"an MM2 properties file"}},
 		{"name", seed, kube.Options{Image: "i", Name: "My_Mirror"}, []string{`"My_Mirror" cannot name the objects`}},
 		{"no image", seed, kube.Options{}, []string{"no container image"}},
