@@ -32,9 +32,10 @@ type Config struct {
 	Replicas int // spec.replicas of a Strimzi resource: how many workers to run
 	// Name and Namespace are a Strimzi resource's metadata.
 	Name, Namespace string
-	// Document is the KafkaMirrorMaker2 resource, or the native spec, as
-	// one YAML document (non-breaking spaces read as spaces, other
-	// documents of the file left out); nil for MM2 properties.
+	// Document is the KafkaMirrorMaker2 resource (without its status and
+	// the metadata the cluster keeps), or the native spec, as one YAML
+	// document: non-breaking spaces read as spaces, other documents of the
+	// file left out. Only with Options.Unresolved; nil for MM2 properties.
 	Document []byte
 	// References are the secrets, files, environment variables and
 	// inline passwords the configuration names, when loaded with

@@ -1,9 +1,11 @@
 package config_test
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kmirror/kmirror/internal/config"
@@ -70,5 +72,52 @@ func TestUnresolvedNative(t *testing.T) {
 	// Resolved, nothing is recorded.
 	if _, err := config.Load(path, config.Options{}); err == nil {
 		t.Error("resolved, the missing file and variable are no error")
+	}
+}
+
+// TestDocumentWithoutClusterState: a resource exported with kubectl keeps,
+// in its document, what its author wrote and not what the cluster added.
+func TestDocumentWithoutClusterState(t *testing.T) {
+	seed, err := os.ReadFile("testdata/seed-kmm2.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kubectl writes plain spaces where the article had non-breaking ones.
+	plain := strings.ReplaceAll(string(seed), "\u00a0", " ")
+	exported := strings.Replace(plain, "metadata:\n  name: my-mirror-maker-2\n", `metadata:
+  name: my-mirror-maker-2
+  namespace: kafka
+  labels:
+    team: payments
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: '{"spec":{}}'
+  uid: 0b5f5c6e-1111-2222-3333-444455556666
+  resourceVersion: "123456"
+  managedFields:
+    - manager: kubectl
+`, 1) + "status:\n  conditions:\n    - type: Ready\n      status: \"True\"\n"
+	if exported == plain+"status:\n  conditions:\n    - type: Ready\n      status: \"True\"\n" {
+		t.Fatal("the metadata was not found to extend")
+	}
+	cfg, err := config.Parse("exported.yaml", []byte(exported), config.Options{Unresolved: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(cfg.Document)
+	for _, gone := range []string{"last-applied", "uid:", "resourceVersion", "managedFields", "status:", "conditions"} {
+		if strings.Contains(doc, gone) {
+			t.Errorf("the document keeps %q:\n%s", gone, doc)
+		}
+	}
+	for _, kept := range []string{"name: my-mirror-maker-2", "namespace: kafka", "team: payments", "tasksMax: 32 # (9)"} {
+		if !strings.Contains(doc, kept) {
+			t.Errorf("the document lost %q:\n%s", kept, doc)
+		}
+	}
+	if cfg.Namespace != "kafka" {
+		t.Errorf("namespace %q", cfg.Namespace)
+	}
+	if resolved, err := config.Load("testdata/seed-kmm2.yaml", config.Options{SecretsDir: seedSecrets(t)}); err != nil || resolved.Document != nil {
+		t.Errorf("resolved, the document is kept (%v)", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -76,7 +77,9 @@ func (l *loader) loadYAML(data []byte) *raw {
 	switch {
 	case len(mm2) == 1:
 		r := l.resource(mm2[0])
-		r.document = l.encode(mm2[0])
+		if l.opts.Unresolved {
+			r.document = l.encode(withoutClusterState(mm2[0]))
+		}
 		return r
 	case len(mm2) > 1:
 		l.d.errorf(loc{key: "kind"}, "the file holds %d KafkaMirrorMaker2 resources; give kmirror one", len(mm2))
@@ -89,9 +92,42 @@ func (l *loader) loadYAML(data []byte) *raw {
 		return nil
 	}
 	l.native = true
-	r := &raw{format: FormatNative, document: l.encode(docs[0])}
+	r := &raw{format: FormatNative}
+	if l.opts.Unresolved {
+		r.document = l.encode(docs[0])
+	}
 	l.spec(ynode{n: docs[0]}, r)
 	return r
+}
+
+// withoutClusterState is a resource as its author wrote it: without the
+// status and the metadata the cluster keeps (uid, resourceVersion,
+// managedFields, annotations such as kubectl's last applied
+// configuration), which "kubectl get -o yaml" adds and which change while
+// the resource does not.
+func withoutClusterState(doc *yaml.Node) *yaml.Node {
+	c := only(doc, "apiVersion", "kind", "metadata", "spec")
+	for i := 0; i+1 < len(c.Content); i += 2 {
+		if c.Content[i].Value == "metadata" {
+			c.Content[i+1] = only(c.Content[i+1], "name", "namespace", "labels")
+		}
+	}
+	return c
+}
+
+// only is a copy of a mapping with the named fields alone.
+func only(n *yaml.Node, names ...string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return n
+	}
+	c := *n
+	c.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if slices.Contains(names, n.Content[i].Value) {
+			c.Content = append(c.Content, n.Content[i], n.Content[i+1])
+		}
+	}
+	return &c
 }
 
 // encode writes one document back as YAML, comments kept.
