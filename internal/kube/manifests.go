@@ -69,8 +69,11 @@ type Options struct {
 // and a file, environment variable or password of this machine that the
 // configuration names is an error naming it.
 func Manifests(cfg *config.Config, o Options) ([]byte, error) {
-	if cfg.Format == config.FormatProperties || cfg.Document == nil {
+	switch {
+	case cfg.Format == config.FormatProperties:
 		return nil, errors.New("Kubernetes manifests take a KafkaMirrorMaker2 resource or its spec as native YAML; an MM2 properties file names files and passwords of this machine (convert it to the resource's YAML)")
+	case cfg.Document == nil:
+		return nil, errors.New("the configuration was not loaded unresolved: its document is missing")
 	}
 	var errs []error
 	secrets := map[string]bool{}
