@@ -63,7 +63,7 @@ func ServeListener(ctx context.Context, ln net.Listener, h http.Handler, webConf
 	// request and TLS handshake, so renewed certificates and changed users
 	// apply without a restart.
 	flags := &web.FlagConfig{WebConfigFile: &webConfig}
-	go func() { served <- web.Serve(ln, srv, flags, log) }()
+	go func() { served <- web.Serve(ln, srv, flags, slog.New(redacting{log.Handler()})) }()
 
 	select {
 	case err := <-served:

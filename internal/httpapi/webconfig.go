@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 
@@ -31,10 +33,30 @@ func ValidateWebConfig(path string) error {
 // quoted matches what YAML and bcrypt errors quote of the input.
 var quoted = regexp.MustCompile("`[^`]*`|'[^']*'")
 
-func redactValues(err error) string {
-	msg := err.Error()
+func redactValues(err error) string { return redact(err.Error()) }
+
+func redact(msg string) string {
 	if strings.Contains(msg, "bcrypt") {
 		return "basic_auth_users: every password must be a bcrypt hash (htpasswd -nBC 10 USER, or Python's bcrypt.hashpw)"
 	}
 	return quoted.ReplaceAllString(msg, "…")
 }
+
+// redacting is the toolkit's logger: it reads the web configuration again
+// for each request and logs what it cannot parse, values quoted.
+type redacting struct{ slog.Handler }
+
+func (h redacting) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "err" {
+			a = slog.String(a.Key, redact(a.Value.String()))
+		}
+		out.AddAttrs(a)
+		return true
+	})
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h redacting) WithAttrs(as []slog.Attr) slog.Handler { return redacting{h.Handler.WithAttrs(as)} }
+func (h redacting) WithGroup(name string) slog.Handler    { return redacting{h.Handler.WithGroup(name)} }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,3 +123,61 @@ func TestValidateWebConfig(t *testing.T) {
 		t.Errorf("a missing file: %v", err)
 	}
 }
+
+// TestWebConfigChangedBadly: the web configuration is read again for each
+// request; one that no longer parses answers 500, and its values stay out
+// of the log.
+func TestWebConfigChangedBadly(t *testing.T) {
+	dir := t.TempDir()
+	webConfig := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(webConfig, []byte("http_server_config:\n  http2: false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- ServeListener(ctx, ln, Handler(Options{}), webConfig, log) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := waitDone(t, done, 10*time.Second); err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	get := func() int {
+		t.Helper()
+		resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != http.StatusOK {
+		t.Fatalf("healthz = %d", code)
+	}
+	if err := os.WriteFile(webConfig, []byte("basic_auth_users: Hunter2-pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := get(); code != http.StatusInternalServerError {
+		t.Fatalf("healthz with a broken web configuration = %d", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "cannot unmarshal") || strings.Contains(logs.String(), "Hunter2") {
+		t.Errorf("the log does not report the broken configuration without its values:\n%s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
