@@ -12,11 +12,15 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +30,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kmirror/kmirror/internal/kube"
+	"github.com/kmirror/kmirror/internal/testbed"
 )
 
 // TestImage builds the host platform's image twice, as main does, and checks
@@ -125,6 +133,10 @@ func TestImage(t *testing.T) {
 		if want := "kmirror v0.0.0-test (commit 0123456789abcdef"; !strings.Contains(string(out), want) {
 			t.Errorf("kmirror version printed %q, want it to contain %q", out, want)
 		}
+	})
+
+	t.Run("runs as its user in a root of its own", func(t *testing.T) {
+		runInRoot(t, img, s.epoch)
 	})
 
 	t.Run("push", func(t *testing.T) {
@@ -413,4 +425,121 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// runInRoot runs the image as a container runtime would, as far as kmirror
+// can tell: its layer alone as the root directory (owned by root, so that
+// nothing in it is writable), the configuration where the Kubernetes
+// manifests mount it, the config's user and entrypoint. It copies records
+// between two kfake clusters and stops cleanly on SIGTERM. chroot needs
+// root, which CI has.
+func runInRoot(t *testing.T, img v1.Image, epoch time.Time) {
+	if os.Geteuid() != 0 {
+		t.Skip("chroot needs root; .ci/run runs as root")
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, gid, ok := strings.Cut(cf.Config.User, ":")
+	u, uerr := strconv.ParseUint(uid, 10, 32)
+	g, gerr := strconv.ParseUint(gid, 10, 32)
+	if !ok || uerr != nil || gerr != nil || u == 0 {
+		t.Fatalf("user %q is not a numeric non-root uid:gid", cf.Config.User)
+	}
+
+	root := t.TempDir()
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	files := map[string][]byte{
+		strings.TrimPrefix(path.Join(kube.ConfigDir, kube.ConfigKey), "/"): []byte(testbed.NativeConfig(src, tgt, `    topicsPattern: "app1-.*"
+    sourceConnector:
+      config:
+        replication.policy.class: identity
+`)),
+	}
+	for name, f := range layerFiles(t, img, epoch) {
+		files[name] = f.data
+	}
+	for name, data := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if "/"+name == cf.Config.Entrypoint[0] {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, data, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := src.CreateTopic("app1-orders", 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	records := make([]*kgo.Record, 100)
+	for i := range records {
+		records[i] = &kgo.Record{Topic: "app1-orders", Partition: int32(i % 3), Key: []byte(strconv.Itoa(i)), Value: []byte("v")}
+	}
+	src.Produce(t, records)
+
+	args := append(slices.Clone(cf.Config.Entrypoint[1:]), "run", "-c", path.Join(kube.ConfigDir, kube.ConfigKey), "--http", "")
+	cmd := exec.Command(cf.Config.Entrypoint[0], args...)
+	cmd.Dir = cf.Config.WorkingDir
+	cmd.Env = cf.Config.Env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Chroot: root, Credential: &syscall.Credential{Uid: uint32(u), Gid: uint32(g)}}
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	testbed.WaitFor(t, time.Minute, "the records copied by the image's kmirror", func() bool {
+		var n int64
+		for _, end := range tgt.EndOffsets(t, "app1-orders") {
+			n += end
+		}
+		return n == int64(len(records))
+	})
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v\n%s", err, out.String())
+		}
+	case <-time.After(45 * time.Second):
+		t.Fatalf("no exit 45 s after SIGTERM:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "stopped; progress persisted") {
+		t.Errorf("no clean stop:\n%s", out.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer a process writes to while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
