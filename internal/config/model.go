@@ -215,6 +215,10 @@ func (f *Flow) TransactionalIDPrefix() string { return "kmirror." + f.Source + "
 // the target: one per source cluster, shared by the flows from it.
 func (f *Flow) ProgressTopic() string { return "kmirror-progress." + f.Source + ".internal" }
 
+// JournalTopic is the name of the journal of the flow's migration steps,
+// on the target: one per source cluster, beside the progress topic.
+func (f *Flow) JournalTopic() string { return "kmirror-journal." + f.Source + ".internal" }
+
 // Settings are a flow's MM2 connector settings.
 type Settings struct {
 	Topics, TopicsExclude   policy.Pattern
