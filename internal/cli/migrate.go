@@ -12,6 +12,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/migrate"
 	"github.com/kmirror/kmirror/internal/status"
 )
@@ -33,12 +34,14 @@ func readyCmd(g *globals) *cobra.Command {
 		Short: "Tell whether group G's consumers can be switched to the target now (exit 0 ready, 1 not)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, c, err := sf.collector(cmd.Context(), g, status.Options{})
+			cfg, c, err := sf.collector(cmd.Context(), g, status.Options{})
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			v := migrate.Ready(c.Collect(cmd.Context()), group)
+			logger, _ := g.logger() // checked by the collector
+			journal.Note(cmd.Context(), cfg, logger, v.Events(time.Now(), journal.By("kmirror migrate ready"))...)
 			if sf.json {
 				if err := writeJSON(g.stdout, v); err != nil {
 					return err
@@ -110,6 +113,7 @@ committing them.`,
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
+			journal.Note(ctx, cfg, logger, b.Events(time.Now(), journal.By("kmirror migrate rollback"))...)
 			if asJSON {
 				if err := writeJSON(g.stdout, b); err != nil {
 					return err
@@ -168,7 +172,7 @@ func drainCmd(g *globals) *cobra.Command {
 		Short: "After the producers stopped: wait until everything on the source topics is on the target (exit 0 drained, 1 timeout)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return df.run(cmd.Context(), g, nil, func(cfg *config.Config) string {
+			return df.run(cmd.Context(), g, "kmirror migrate drain", nil, func(cfg *config.Config) string {
 				return fmt.Sprintf("drained: everything on %s is on the target; switch the producers", strings.Join(df.topics, ", "))
 			})
 		},
@@ -206,7 +210,7 @@ Consumers follow with 'migrate ready' or 'migrate rollback'.`,
 				}
 				return fmt.Errorf("no flow copies into %s and back under the same names: add the way back (%s->X next to X->%s) with the identity replication policy, or use 'migrate drain'", to, to, to)
 			}
-			return df.run(cmd.Context(), g, check, func(cfg *config.Config) string {
+			return df.run(cmd.Context(), g, "kmirror migrate failover", check, func(cfg *config.Config) string {
 				var back []string
 				for _, f := range cfg.Flows {
 					if f.Source == to && cfg.Paired(f) != nil {
@@ -242,7 +246,7 @@ func (df *drainFlags) register(cmd *cobra.Command) {
 // run waits until every flow copying the topics copied everything on
 // their sources, after check (when set) accepted the configuration, and
 // prints done's words.
-func (df *drainFlags) run(ctx context.Context, g *globals, check func(*config.Config) error, done func(*config.Config) string) error {
+func (df *drainFlags) run(ctx context.Context, g *globals, what string, check func(*config.Config) error, done func(*config.Config) string) error {
 	logger, err := g.logger()
 	if err != nil {
 		return err
@@ -281,6 +285,7 @@ func (df *drainFlags) run(ctx context.Context, g *globals, check func(*config.Co
 	}
 	switch {
 	case err == nil:
+		journal.Note(ctx, cfg, logger, d.Events(time.Now(), journal.By(what))...)
 		fmt.Fprintln(g.stdout, done(cfg))
 		return nil
 	case errors.Is(err, migrate.ErrTimeout):

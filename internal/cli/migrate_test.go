@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/app"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/migrate"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -136,6 +138,22 @@ func TestMigrateCommands(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "drained: everything on app1-t1 is on the target") {
 		t.Fatalf("drain: exit %d\n%s%s", code, out, errOut)
 	}
+	// The journal tells the story: the group's last verdict, the drain.
+	story, problems, err := journal.Read(ctx, cfg.Flows[0], []kgo.Opt{kgo.SeedBrokers(tgt.Addr)})
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("read the journal: %v %v", err, problems)
+	}
+	if e, ok := story.Event(journal.GroupSubject, "app1-g", journal.Ready); !ok || e.Verdict != journal.VerdictReady ||
+		!slices.Equal(e.Topics, []string{"app1-t1"}) || !strings.HasPrefix(e.By, "kmirror migrate ready") {
+		t.Errorf("the journal's ready verdict: %+v", e)
+	}
+	if e, ok := story.Event(journal.TopicSubject, "app1-t1", journal.Drained); !ok || !strings.HasPrefix(e.By, "kmirror migrate drain") {
+		t.Errorf("the journal's drain: %+v", e)
+	}
+	if _, ok := story.Event(journal.GroupSubject, "other", journal.Ready); ok {
+		t.Error("the journal tells of a group no flow follows")
+	}
+
 	if code, _, errOut := execute(t, ctx, "migrate", "drain", "-c", path, "--topic", "app1-t1,absent"); code != ExitFailure || !strings.Contains(errOut, `no flow mirrors topic "absent"`) {
 		t.Errorf("unknown topic: exit %d\n%s", code, errOut)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/verify"
 )
 
@@ -63,6 +64,7 @@ func verifyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
+			journal.Note(cmd.Context(), cfg, logger, r.Events(time.Now(), journal.By("kmirror verify"))...)
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
@@ -142,6 +143,20 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("before tampering: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// The journal holds the result: identical, with its counts.
+	verified := func() journal.Event {
+		t.Helper()
+		story, problems, err := journal.Read(context.Background(), b.cfg.Flows[0], []kgo.Opt{kgo.SeedBrokers(b.tgt.Addr)})
+		if err != nil || len(problems) > 0 {
+			t.Fatalf("read the journal: %v %v", err, problems)
+		}
+		e, _ := story.Event(journal.TopicSubject, "orders", journal.Verified)
+		return e
+	}
+	if e := verified(); e.Verdict != journal.VerdictIdentical || e.Counts["compared"] != 16 || e.Counts["missing"] != 0 {
+		t.Errorf("the journal's verify: %+v", e)
+	}
+
 	b.tamper(t)
 	// Created after the mirror stopped: nothing stored for it.
 	if err := b.src.CreateTopic("late", 1, nil); err != nil {
@@ -154,6 +169,9 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	golden(t, "verify", out)
+	if e := verified(); e.Verdict != journal.VerdictDiffers || e.Counts["altered"] != 1 || e.Counts["missing"] != 3 || e.Counts["extra"] != 1 {
+		t.Errorf("the journal's verify after tampering: %+v", e)
+	}
 
 	code, out, _ = execute(t, context.Background(), "verify", "-c", b.path, "--topic", "orders", "--topic", "late", "--json")
 	var r verify.Report

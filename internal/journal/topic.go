@@ -3,6 +3,9 @@ package journal
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -63,4 +66,48 @@ func Read(ctx context.Context, f *config.Flow, opts []kgo.Opt) (*Story, []error,
 		return nil, nil, err
 	}
 	return story, problems, nil
+}
+
+// Note records events on the journals of the flows they name (Event.Flow,
+// a flow of cfg), for a command that took a migration step: verify,
+// migrate drain, ready, rollback. It is best effort: the step's own result
+// stands whether or not its record could be written, so a journal that
+// cannot be written (no Write on the topic, the target unreachable) is a
+// warning naming the topic.
+func Note(ctx context.Context, cfg *config.Config, log *slog.Logger, events ...Event) {
+	byFlow := map[string][]Event{}
+	for _, e := range events {
+		byFlow[e.Flow] = append(byFlow[e.Flow], e)
+	}
+	for _, f := range cfg.Flows {
+		es := byFlow[f.Name()]
+		if len(es) == 0 {
+			continue
+		}
+		err := func() error {
+			cl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Target), log)...)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(ctx, noteTimeout)
+			defer cancel()
+			return Record(ctx, f, cl, es...)
+		}()
+		if err != nil {
+			log.Warn("the migration's journal was not written; the step's result stands", "topic", f.JournalTopic(), "err", err)
+		}
+	}
+}
+
+// noteTimeout bounds Note: a command's result is not held back long by
+// its journal.
+const noteTimeout = 15 * time.Second
+
+// By names what established an event: the command and the host it ran on.
+func By(what string) string {
+	if host, err := os.Hostname(); err == nil && host != "" {
+		return what + " on " + host
+	}
+	return what
 }

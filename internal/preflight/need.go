@@ -177,6 +177,7 @@ func Derive(f *config.Flow, scope Scope) []Need {
 		}
 	}
 	internal(tgt, f.ProgressTopic(), "the copy progress", true)
+	internal(tgt, f.JournalTopic(), "the migration's journal", true)
 	if at, topic := f.OffsetSyncs(); at == src {
 		internal(src, topic, "the offset map ("+config.KeyOffsetSyncsLocation+"=source)", true)
 		needs = append(needs, idempotent(src))
