@@ -72,7 +72,7 @@ func printVerdict(w io.Writer, v migrate.Verdict, maxLag time.Duration) {
 	}
 	for _, f := range v.Flows {
 		fmt.Fprintf(w, "flow %s (lag threshold %s):\n", f.Flow, maxLag)
-		printGroup(w, f.Group)
+		printGroup(w, f.Group, false)
 	}
 	if v.Ready {
 		fmt.Fprintln(w, "Start the consumers on the target: each resumes at the record after its last commit on the source.")

@@ -26,15 +26,18 @@ import (
 func TestStatusOutput(t *testing.T) {
 	i := func(v int64) *int64 { return &v }
 	rate := 1234.5
+	since := time.Date(2026, 11, 24, 11, 30, 0, 0, time.UTC)
 	r := status.Report{Time: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), Flows: []status.Flow{{
 		Name: "source->target", Source: "source", Target: "target", Direction: status.DirectionForward, State: status.StateCopying,
 		Heartbeat: &status.Heartbeat{Time: time.Date(2026, 11, 24, 11, 59, 59, 0, time.UTC), RTTSeconds: 0.004},
 		Topics: []status.Topic{
-			{Topic: "app1-t1", Target: "app1-t1", LagRecords: 0, Copied: 5000, RecordsPerSecond: &rate, Partitions: []status.Partition{}},
+			{Topic: "app1-t1", Target: "app1-t1", LagRecords: 0, Copied: 5000, RecordsPerSecond: &rate, Partitions: []status.Partition{},
+				Step: &status.Step{Phase: "consumers-ready", Since: &since, By: "kmirror migrate ready on host1"}},
 			{Topic: "app1-t2", Target: "app1-t2", LagRecords: 42, LagSeconds: 3.25, Copied: 100, Partitions: []status.Partition{
 				{Partition: 0, SourceEnd: 80, Next: i(60), LagRecords: 20, LagSeconds: 3.25},
 				{Partition: 1, SourceEnd: 62, Next: i(40), LagRecords: 22, LagSeconds: 1.5},
-			}},
+			}, Step: &status.Step{Phase: "mirroring"}},
+			{Topic: "app0-t1", Target: "app0-t1", Partitions: []status.Partition{}, Step: &status.Step{Phase: "done", Since: &since, By: "kmirror run on host2"}},
 		},
 		Blocked: []status.Blocked{{Topic: "app1-t3", Reason: "the target topic has fewer partitions"}},
 		Groups: []status.Group{
@@ -44,7 +47,8 @@ func TestStatusOutput(t *testing.T) {
 			}},
 			{Group: "app1-batch", Verdict: status.VerdictNotReady, ActiveOnSource: 2, Reasons: []string{"2 consumers are still active on the source: stop them, then wait for their last offsets to be synced"},
 				Partitions: []status.GroupPartition{{Topic: "app1-t2", TargetTopic: "app1-t2", Partition: 1, Source: 9, State: status.StateNotMirrored}}},
-			{Group: "app1-api", Verdict: status.VerdictSwitched, ActiveOnTarget: 3, Reasons: []string{}, Partitions: []status.GroupPartition{}},
+			{Group: "app1-api", Verdict: status.VerdictSwitched, ActiveOnTarget: 3, Reasons: []string{}, Partitions: []status.GroupPartition{},
+				Step: &status.Step{Phase: "consumers-switched", Since: &since, By: "kmirror migrate ready on host1"}},
 		},
 		Errors: []string{},
 	}}}

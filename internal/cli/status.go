@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -141,22 +142,25 @@ func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
 		for _, e := range f.Errors {
 			fmt.Fprintf(w, "  error: %s\n", e)
 		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  TOPIC\tTARGET\tLAG RECORDS\tLAG SECONDS\tRECORDS/S\tCOPIED")
+		var table bytes.Buffer
+		tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TOPIC\tTARGET\tLAG RECORDS\tLAG SECONDS\tRECORDS/S\tCOPIED\tSTEP")
 		for _, t := range f.Topics {
 			rate := "-"
 			if t.RecordsPerSecond != nil {
 				rate = fmt.Sprintf("%.1f", *t.RecordsPerSecond)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%s\t%d\n", t.Topic, t.Target, t.LagRecords, t.LagSeconds, rate, t.Copied)
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%s\t%d\t%s\n", t.Topic, t.Target, t.LagRecords, t.LagSeconds, rate, t.Copied, stepText(t.Step, false))
 			for _, p := range t.Partitions {
 				next := "-"
 				if p.Next != nil {
 					next = fmt.Sprint(*p.Next)
 				}
-				fmt.Fprintf(tw, "    [%d]\tnext %s of %d\t%d\t%.1f", p.Partition, next, p.SourceEnd, p.LagRecords, p.LagSeconds)
+				// As many cells as a topic's line, so that the lines after
+				// stay aligned.
+				fmt.Fprintf(tw, "    [%d]\tnext %s of %d\t%d\t%.1f\t\t\t", p.Partition, next, p.SourceEnd, p.LagRecords, p.LagSeconds)
 				if p.Stopped != "" {
-					fmt.Fprintf(tw, "\t\tstopped: %s", p.Stopped)
+					fmt.Fprintf(tw, "stopped: %s", p.Stopped)
 				}
 				fmt.Fprintln(tw)
 			}
@@ -165,6 +169,10 @@ func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
 			fmt.Fprintln(tw, "  (no topic selected)")
 		}
 		tw.Flush()
+		// Empty cells leave blanks at the ends of lines.
+		for line := range strings.Lines(table.String()) {
+			fmt.Fprintln(w, strings.TrimRight(line, " \n"))
+		}
 		for _, b := range f.Blocked {
 			fmt.Fprintf(w, "  blocked: %s: %s\n", b.Topic, b.Reason)
 		}
@@ -174,14 +182,18 @@ func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
 		}
 		fmt.Fprintf(w, "  consumer groups (switch verdict with lag under %s):\n", maxLag)
 		for _, gr := range f.Groups {
-			printGroup(w, gr)
+			printGroup(w, gr, true)
 		}
 	}
 }
 
-// printGroup writes one group's verdict, reasons and offsets.
-func printGroup(w io.Writer, gr status.Group) {
+// printGroup writes one group's verdict, its migration step when asked
+// for, reasons and offsets.
+func printGroup(w io.Writer, gr status.Group, withStep bool) {
 	fmt.Fprintf(w, "  %s: %s (members: %d on the source, %d on the target)\n", gr.Group, strings.ToUpper(gr.Verdict), gr.ActiveOnSource, gr.ActiveOnTarget)
+	if withStep && gr.Step != nil {
+		fmt.Fprintf(w, "    step: %s\n", stepText(gr.Step, true))
+	}
 	for _, r := range gr.Reasons {
 		fmt.Fprintf(w, "    - %s\n", r)
 	}
@@ -204,4 +216,20 @@ func optional(v *int64) string {
 		return "-"
 	}
 	return fmt.Sprint(*v)
+}
+
+// stepText is a migration step: "verified since 2026-12-01T06:30:00Z",
+// with what established it when long.
+func stepText(s *status.Step, long bool) string {
+	if s == nil {
+		return "-"
+	}
+	text := s.Phase
+	if s.Since != nil {
+		text += " since " + s.Since.UTC().Format(time.RFC3339)
+	}
+	if long && s.By != "" {
+		text += " (" + s.By + ")"
+	}
+	return text
 }

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -68,6 +69,8 @@ func NewStory(events ...Event) *Story {
 	}
 	return s
 }
+
+func (s *Story) clone() *Story { return &Story{events: maps.Clone(s.events)} }
 
 // Add records e, replacing the step's earlier event.
 func (s *Story) Add(e Event) { s.events[step{e.Subject, e.Name, e.Kind}] = e }

@@ -47,26 +47,63 @@ func Record(ctx context.Context, f *config.Flow, tgt *kgo.Client, events ...Even
 // problems, each naming its offset. A journal not written yet is an empty
 // story.
 func Read(ctx context.Context, f *config.Flow, opts []kgo.Opt) (*Story, []error, error) {
-	story := NewStory()
-	var problems []error
-	err := cluster.ScanTopic(ctx, opts, f.JournalTopic(), func(r *kgo.Record) {
-		if r.Value == nil {
-			return // a step forgotten
-		}
-		e, err := Decode(r.Key, r.Value)
-		if err != nil {
-			problems = append(problems, fmt.Errorf("%s[%d] offset %d: %w", r.Topic, r.Partition, r.Offset, err))
-			return
-		}
-		if e.Flow == f.Name() {
-			story.Add(e)
-		}
-	})
+	fl, err := Follow(f, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	return story, problems, nil
+	defer fl.Close()
+	return fl.Story(ctx)
 }
+
+// Follower keeps a flow's story up to date for a long-lived reader (the
+// status of a running worker): each Story reads only what was written
+// since the last.
+type Follower struct {
+	flow     string
+	tail     *cluster.Tail
+	story    *Story
+	problems []error
+}
+
+// Follow makes a Follower of flow f's journal, with a client made of opts
+// (the target's); nothing is read before Story.
+func Follow(f *config.Flow, opts []kgo.Opt) (*Follower, error) {
+	fl := &Follower{flow: f.Name(), story: NewStory()}
+	tail, err := cluster.NewTail(opts, f.JournalTopic(), fl.take)
+	if err != nil {
+		return nil, err
+	}
+	fl.tail = tail
+	return fl, nil
+}
+
+func (fl *Follower) take(r *kgo.Record) {
+	if r.Value == nil {
+		return // a step forgotten
+	}
+	e, err := Decode(r.Key, r.Value)
+	if err != nil {
+		fl.problems = append(fl.problems, fmt.Errorf("%s[%d] offset %d: %w", r.Topic, r.Partition, r.Offset, err))
+		return
+	}
+	if e.Flow == fl.flow {
+		fl.story.Add(e)
+	}
+}
+
+// Story reads what was written since the last call and returns the whole
+// story (a copy), with the records skipped since the last call.
+func (fl *Follower) Story(ctx context.Context) (*Story, []error, error) {
+	if err := fl.tail.CatchUp(ctx); err != nil {
+		return nil, nil, err
+	}
+	problems := fl.problems
+	fl.problems = nil
+	return fl.story.clone(), problems, nil
+}
+
+// Close closes the Follower's client.
+func (fl *Follower) Close() { fl.tail.Close() }
 
 // Note records events on the journals of the flows they name (Event.Flow,
 // a flow of cfg), for a command that took a migration step: verify,

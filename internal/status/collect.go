@@ -14,6 +14,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
@@ -54,6 +55,9 @@ type Collector struct {
 	mu    sync.Mutex
 	prev  map[string]sample // by flow name + "\x00" + topic
 	flows []*config.Flow
+
+	jmu      sync.Mutex
+	journals map[string]*journal.Follower // by flow name
 }
 
 type sample struct {
@@ -68,7 +72,7 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Collector, error)
 		opts.MaxLag = DefaultMaxLag
 	}
 	c := &Collector{cfg: cfg, log: log.With("component", "status"), opts: opts,
-		clients: map[string]*kgo.Client{}, prev: map[string]sample{}, flows: cfg.Flows}
+		clients: map[string]*kgo.Client{}, prev: map[string]sample{}, flows: cfg.Flows, journals: map[string]*journal.Follower{}}
 	for _, cl := range cfg.Clusters {
 		client, err := kgo.NewClient(cluster.Options(cl, c.log)...)
 		if err != nil {
@@ -84,6 +88,11 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Collector, error)
 func (c *Collector) Close() {
 	for _, cl := range c.clients {
 		cl.Close()
+	}
+	c.jmu.Lock()
+	defer c.jmu.Unlock()
+	for _, fl := range c.journals {
+		fl.Close()
 	}
 }
 
@@ -169,6 +178,7 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 		fail(err)
 	}
 	out.Groups = groups
+	c.steps(ctx, f, &out, sel.Topics)
 	return out
 }
 

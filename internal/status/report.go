@@ -72,6 +72,18 @@ type Topic struct {
 	// the partitions (from the first offset the mirror covers).
 	Copied     int64       `json:"copied"`
 	Partitions []Partition `json:"partitions"`
+	// Step is where the topic stands in the migration; a topic that left
+	// the selection after its migration is listed for its step alone.
+	Step *Step `json:"step,omitempty"`
+}
+
+// Step is where a topic or group stands in the migration, from the
+// migration's journal and the clusters (journal.Phases): its phase, and
+// since when and by what when the journal recorded it.
+type Step struct {
+	Phase string     `json:"phase"`
+	Since *time.Time `json:"since,omitempty"`
+	By    string     `json:"by,omitempty"`
 }
 
 // Partition is one partition of a mirrored topic.
@@ -97,6 +109,9 @@ type Group struct {
 	ActiveOnSource int              `json:"activeOnSource"` // members
 	ActiveOnTarget int              `json:"activeOnTarget"` // members
 	Partitions     []GroupPartition `json:"partitions"`
+	// Step is where the group stands in the migration; a group whose
+	// topics all left the selection is listed for its step alone.
+	Step *Step `json:"step,omitempty"`
 }
 
 // GroupPartition is one partition a group committed an offset for.

@@ -1,0 +1,106 @@
+package status
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/journal"
+	"github.com/kmirror/kmirror/internal/mirror"
+)
+
+// steps sets where each topic and group of out stands in the migration,
+// from the flow's journal and what out shows of the clusters, and lists
+// the topics and groups whose migration the journal tells of although
+// the flow no longer selects them (a topic done and removed from the
+// allow-list). A journal that cannot be read leaves the steps out: the
+// rest of the report stands.
+func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, selected []mirror.Topic) {
+	story, err := c.story(ctx, f)
+	if err != nil {
+		c.log.Warn("the migration's journal cannot be read; status shows no steps", "topic", f.JournalTopic(), "err", err)
+		return
+	}
+	now := journal.Now{Selected: map[string]bool{}, Groups: map[string]journal.GroupNow{}}
+	for _, t := range selected {
+		now.Selected[t.Source] = true
+	}
+	for _, g := range out.Groups {
+		gn := journal.GroupNow{Ready: g.Verdict == VerdictReady, OnTarget: g.ActiveOnTarget > 0}
+		for _, p := range g.Partitions {
+			if !slices.Contains(gn.Topics, p.Topic) {
+				gn.Topics = append(gn.Topics, p.Topic)
+			}
+		}
+		now.Groups[g.Group] = gn
+	}
+	topics, groups := journal.Phases(story, now)
+
+	for i, t := range out.Topics {
+		if st, ok := topics[t.Topic]; ok {
+			out.Topics[i].Step = step(st)
+			delete(topics, t.Topic)
+		}
+	}
+	for _, name := range sortedKeys(topics) {
+		out.Topics = append(out.Topics, Topic{Topic: name, Target: f.Replication.RemoteTopic(f.Source, name),
+			Partitions: []Partition{}, Step: step(topics[name])})
+	}
+	for i, g := range out.Groups {
+		if st, ok := groups[g.Group]; ok {
+			out.Groups[i].Step = step(st)
+			delete(groups, g.Group)
+		}
+	}
+	for _, name := range sortedKeys(groups) {
+		st := groups[name]
+		g := Group{Group: name, Verdict: VerdictNotReady, Reasons: []string{"the flow selects none of its topics now"},
+			Partitions: []GroupPartition{}, Step: step(st)}
+		switch st.Phase {
+		case journal.PhaseSwitched, journal.PhaseDrained, journal.PhaseVerified, journal.PhaseDone:
+			g.Verdict, g.Reasons = VerdictSwitched, []string{}
+		}
+		out.Groups = append(out.Groups, g)
+	}
+}
+
+// story reads the flow's journal through a follower kept for the
+// collector's life, so that a running worker's refreshes read only what
+// is new; records that are no journal events are logged once.
+func (c *Collector) story(ctx context.Context, f *config.Flow) (*journal.Story, error) {
+	c.jmu.Lock()
+	defer c.jmu.Unlock()
+	fl, ok := c.journals[f.Name()]
+	if !ok {
+		var err error
+		if fl, err = journal.Follow(f, cluster.Options(c.cfg.Cluster(f.Target), c.log)); err != nil {
+			return nil, fmt.Errorf("follow %q: %w", f.JournalTopic(), err)
+		}
+		c.journals[f.Name()] = fl
+	}
+	story, problems, err := fl.Story(ctx)
+	for _, p := range problems {
+		c.log.Warn("skipped a record of the migration's journal that is not a journal event", "err", p)
+	}
+	return story, err
+}
+
+func step(st journal.Standing) *Step {
+	s := &Step{Phase: string(st.Phase), By: st.By}
+	if !st.Since.IsZero() {
+		since := st.Since
+		s.Since = &since
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
