@@ -14,12 +14,7 @@ import (
 func (v Verdict) Events(at time.Time, by string) []journal.Event {
 	var es []journal.Event
 	for _, g := range v.Flows {
-		var topics []string
-		for _, p := range g.Partitions {
-			if !slices.Contains(topics, p.Topic) {
-				topics = append(topics, p.Topic)
-			}
-		}
+		topics := topicsOf(g.Partitions, func(p status.GroupPartition) string { return p.Topic })
 		e := journal.Event{Flow: g.Flow, Subject: journal.GroupSubject, Name: v.Group, Kind: journal.Ready, Time: at, By: by,
 			Verdict: journal.VerdictNotReady, Reasons: g.Reasons, Topics: topics}
 		if g.Verdict != status.VerdictNotReady {
@@ -43,12 +38,7 @@ func (b Back) Events(at time.Time, by string) []journal.Event {
 	}
 	var es []journal.Event
 	for _, f := range b.Flows {
-		var topics []string
-		for _, p := range f.Partitions {
-			if !slices.Contains(topics, p.Topic) {
-				topics = append(topics, p.Topic)
-			}
-		}
+		topics := topicsOf(f.Partitions, func(p BackPartition) string { return p.Topic })
 		es = append(es, journal.Event{Flow: f.Flow, Subject: journal.GroupSubject, Name: b.Group, Kind: journal.RolledBack, Time: at, By: by, Topics: topics})
 	}
 	return es
@@ -64,4 +54,15 @@ func (d *Drainer) Events(at time.Time, by string) []journal.Event {
 		}
 	}
 	return es
+}
+
+// topicsOf lists the topics of partitions, each once, in order.
+func topicsOf[P any](ps []P, topic func(P) string) []string {
+	var topics []string
+	for _, p := range ps {
+		if t := topic(p); !slices.Contains(topics, t) {
+			topics = append(topics, t)
+		}
+	}
+	return topics
 }
