@@ -196,6 +196,9 @@ func TestVerify(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(out, "total: 2 partitions, compared 1: 0 identical, 1 altered, 0 missing, 0 extra\n") {
 		t.Errorf("--from-timestamp: exit %d\n%s", code, out)
 	}
+	if e := verified(); e.Counts["compared"] == 1 {
+		t.Errorf("a verify from a timestamp was recorded in the journal: %+v", e)
+	}
 }
 
 func TestVerifyErrors(t *testing.T) {
