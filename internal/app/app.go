@@ -22,6 +22,7 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/heartbeat"
 	"github.com/kmirror/kmirror/internal/httpapi"
+	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/status"
@@ -233,7 +234,7 @@ func (a *App) Reload(cfg *config.Config) []string {
 
 // refreshStatus keeps the status report fresh until ctx ends.
 func (a *App) refreshStatus(ctx context.Context) error {
-	c, err := status.New(a.cfg, a.log, status.Options{MaxLag: a.opts.MaxLag, Partitions: true, Live: a.live})
+	c, err := status.New(a.cfg, a.log, status.Options{MaxLag: a.opts.MaxLag, Partitions: true, Live: a.live, Record: journal.By("kmirror run")})
 	if err != nil {
 		return err
 	}

@@ -197,7 +197,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("exit %d:\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{"(a) ", "(b) ", "app1-consumer: READY", "app2-consumer: READY", "(c) ", "(d) ", "drained", "(e) ",
-		"`kmirror verify`: 5000 records identical", "summary: 5000 records copied, 5000 verified, 2 groups switched, 0 duplicates, 0 lost"} {
+		"`kmirror verify`: 5000 records identical", "journal tells it: 5 topics and 2 groups done", "summary: 5000 records copied, 5000 verified, 2 groups switched, 0 duplicates, 0 lost"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in:\n%s", want, out)
 		}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/app"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/migrate"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/verify"
@@ -199,6 +200,7 @@ func (d *demo) run(ctx context.Context) (Summary, error) {
 		return sum, fmt.Errorf("drain: %w", err)
 	}
 	d.say("    drained: every source partition's end is on the target")
+	journal.Note(ctx, d.cfg, d.opts.Log, drainer.Events(time.Now(), journal.By("kmirror demo (migrate drain)"))...)
 	rep, err := verify.Run(ctx, d.cfg, verify.Options{Topics: topics}, d.opts.Log)
 	if err != nil {
 		return sum, fmt.Errorf("verify: %w", err)
@@ -207,6 +209,12 @@ func (d *demo) run(ctx context.Context) (Summary, error) {
 		return sum, fmt.Errorf("verify found differences: %+v", rep.Total)
 	}
 	sum.RecordsVerified = int(rep.Total.Identical)
+	for _, f := range collector.Collect(ctx).Flows {
+		for _, t := range f.Topics {
+			sum.Copied += t.Copied
+		}
+	}
+	journal.Note(ctx, d.cfg, d.opts.Log, rep.Events(time.Now(), journal.By("kmirror demo (verify)"))...)
 	d.say("    `kmirror verify`: %d records identical on both clusters (key, value, headers, timestamp, order) over %d partitions",
 		rep.Total.Identical, rep.Total.Partitions)
 
@@ -229,16 +237,17 @@ func (d *demo) run(ctx context.Context) (Summary, error) {
 	for _, change := range a.Reload(rest) {
 		d.say("    needs a restart: %s", change)
 	}
+	collector.SetFlows(rest.Flows)
 
 	// Every record consumed exactly once, across the switch.
 	if err := d.waitConsumed(ctx); err != nil {
 		return sum, err
 	}
+	if err := d.waitDone(ctx, collector); err != nil {
+		return sum, err
+	}
 	r := collector.Collect(ctx)
 	for _, f := range r.Flows {
-		for _, t := range f.Topics {
-			sum.Copied += t.Copied
-		}
 		for _, g := range f.Groups {
 			if g.Verdict == status.VerdictSwitched {
 				sum.GroupsSwitched++
@@ -393,6 +402,7 @@ func (d *demo) waitReady(ctx context.Context, c *status.Collector, group string)
 		v := migrate.Ready(c.Collect(ctx), group)
 		if v.Ready {
 			d.say("    %s: READY — offsets translated exactly and committed on the target", group)
+			journal.Note(ctx, d.cfg, d.opts.Log, v.Events(time.Now(), journal.By("kmirror demo (migrate ready)"))...)
 			return nil
 		}
 		if !told {
@@ -412,6 +422,38 @@ func (d *demo) waitReady(ctx context.Context, c *status.Collector, group string)
 		}
 	}
 	return fmt.Errorf("group %s was not ready within 30s", group)
+}
+
+// waitDone waits until the migration's journal, as status reads it,
+// tells every topic and group of the demo as done: the running worker
+// records the topics' removal at its next refresh after the reload.
+func (d *demo) waitDone(ctx context.Context, c *status.Collector) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting []string
+		for _, f := range c.Collect(ctx).Flows {
+			for _, t := range f.Topics {
+				if t.Step == nil || t.Step.Phase != string(journal.PhaseDone) {
+					waiting = append(waiting, "topic "+t.Topic)
+				}
+			}
+			for _, g := range f.Groups {
+				if g.Step == nil || g.Step.Phase != string(journal.PhaseDone) {
+					waiting = append(waiting, "group "+g.Group)
+				}
+			}
+		}
+		if len(waiting) == 0 {
+			d.say("    the migration's journal tells it: %d topics and %d groups done", len(topics), len(groups))
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not done within 30s: %s", strings.Join(waiting, ", "))
+		}
+		if err := pause(ctx, 300*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // waitConsumed waits until the consumers on the target have seen every

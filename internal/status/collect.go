@@ -41,6 +41,10 @@ type Options struct {
 	Live func(flow string) (Live, bool)
 	// Partitions keeps per-partition detail in the report.
 	Partitions bool
+	// Record, when set, has the collector write to each flow's journal
+	// the steps its reports show and the journal lacks (observed), as
+	// established by Record: a running worker's collector.
+	Record string
 }
 
 // Collector computes Reports for one configuration. It keeps the previous
@@ -56,8 +60,9 @@ type Collector struct {
 	prev  map[string]sample // by flow name + "\x00" + topic
 	flows []*config.Flow
 
-	jmu      sync.Mutex
-	journals map[string]*journal.Follower // by flow name
+	jmu         sync.Mutex
+	journals    map[string]*journal.Follower // by flow name
+	recordFails map[string]bool              // by flow name: the last record failed
 }
 
 type sample struct {
@@ -72,7 +77,7 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Collector, error)
 		opts.MaxLag = DefaultMaxLag
 	}
 	c := &Collector{cfg: cfg, log: log.With("component", "status"), opts: opts,
-		clients: map[string]*kgo.Client{}, prev: map[string]sample{}, flows: cfg.Flows, journals: map[string]*journal.Follower{}}
+		clients: map[string]*kgo.Client{}, prev: map[string]sample{}, flows: cfg.Flows, journals: map[string]*journal.Follower{}, recordFails: map[string]bool{}}
 	for _, cl := range cfg.Clusters {
 		client, err := kgo.NewClient(cluster.Options(cl, c.log)...)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
@@ -28,13 +29,10 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 		now.Selected[t.Source] = true
 	}
 	for _, g := range out.Groups {
-		gn := journal.GroupNow{Ready: g.Verdict == VerdictReady, OnTarget: g.ActiveOnTarget > 0}
-		for _, p := range g.Partitions {
-			if !slices.Contains(gn.Topics, p.Topic) {
-				gn.Topics = append(gn.Topics, p.Topic)
-			}
-		}
-		now.Groups[g.Group] = gn
+		now.Groups[g.Group] = journal.GroupNow{Topics: groupTopics(g), Ready: g.Verdict == VerdictReady, OnTarget: g.ActiveOnTarget > 0}
+	}
+	if c.opts.Record != "" && len(out.Errors) == 0 {
+		c.record(ctx, f, story, observed(story, out, now.Selected, time.Now().UTC(), c.opts.Record))
 	}
 	topics, groups := journal.Phases(story, now)
 
@@ -63,6 +61,30 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 			g.Verdict, g.Reasons = VerdictSwitched, []string{}
 		}
 		out.Groups = append(out.Groups, g)
+	}
+}
+
+// record writes the steps a running worker saw to the flow's journal and
+// adds them to story. A journal that cannot be written is a warning (once
+// until it can be again): the copy goes on, and the steps are tried again
+// at the next refresh.
+func (c *Collector) record(ctx context.Context, f *config.Flow, story *journal.Story, events []journal.Event) {
+	if len(events) == 0 {
+		return
+	}
+	err := journal.Record(ctx, f, c.clients[f.Target], events...)
+	c.jmu.Lock()
+	failing := c.recordFails[f.Name()]
+	c.recordFails[f.Name()] = err != nil
+	c.jmu.Unlock()
+	switch {
+	case err != nil && !failing && ctx.Err() == nil:
+		c.log.Warn("the migration's journal cannot be written; status shows the steps it saw until it can", "topic", f.JournalTopic(), "err", err)
+	case err == nil && failing:
+		c.log.Info("the migration's journal is written again", "topic", f.JournalTopic())
+	}
+	for _, e := range events {
+		story.Add(e)
 	}
 }
 
