@@ -45,6 +45,7 @@ type App struct {
 	flows     []*flowRun
 	report    *status.Report
 	collector *status.Collector
+	history   *status.History
 }
 
 // Options tune an App.
@@ -71,7 +72,7 @@ type flowRun struct {
 // New prepares an App; nothing runs until Run. Its metrics go to a registry
 // of its own (Gatherer).
 func New(cfg *config.Config, logger *slog.Logger, opts ...Options) *App {
-	a := &App{cfg: cfg, log: logger.With("component", "app"), registry: prometheus.NewRegistry()}
+	a := &App{cfg: cfg, log: logger.With("component", "app"), registry: prometheus.NewRegistry(), history: status.NewHistory()}
 	if len(opts) > 0 {
 		a.opts = opts[0]
 	}
@@ -252,6 +253,7 @@ func (a *App) refreshStatus(ctx context.Context) error {
 		a.mu.Lock()
 		a.report = &r
 		a.mu.Unlock()
+		a.history.Add(r)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -307,6 +309,7 @@ func (a *App) HTTP() httpapi.Options {
 			}
 			return r, nil
 		},
+		History:  a.history.Snapshot,
 		Ready:    a.Ready,
 		Gatherer: a.registry,
 		Log:      a.log,

@@ -24,6 +24,10 @@ type Options struct {
 	// Status returns the current report (served by /api/v1/status and
 	// rendered by the page). Nil answers 503.
 	Status func(ctx context.Context) (status.Report, error)
+	// History returns the topics' lag over the last hour (served by
+	// /api/v1/history for the page's sparklines). Nil serves an empty
+	// history.
+	History func() status.LagHistory
 	// Ready reports whether every assigned task is copying; why says what
 	// is missing when not. Nil reports ready.
 	Ready func() (ready bool, why string)
@@ -40,6 +44,7 @@ type Options struct {
 //	GET /healthz        200 "ok" while the process runs
 //	GET /readyz         200 when o.Ready says so, 503 and the reason otherwise
 //	GET /api/v1/status  the status.Report as JSON; 503 and {"error": …} when it cannot be read
+//	GET /api/v1/history the status.LagHistory as JSON: each topic's lag over the last hour
 //	GET /               the live status page (and its app.js, style.css)
 //
 // Every endpoint answers GET and HEAD only (405 otherwise); any other path
@@ -64,6 +69,15 @@ func Handler(o Options) http.Handler {
 	}))
 	registerProbes(mux, o.Ready)
 	mux.Handle("GET /api/v1/status", statusHandler(o.Status, log))
+	mux.HandleFunc("GET /api/v1/history", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		h := status.LagHistory{Time: time.Now().UTC(), StepSeconds: status.HistoryStep.Seconds(),
+			WindowSeconds: status.HistoryWindow.Seconds(), Flows: []status.FlowHistory{}}
+		if o.History != nil {
+			h = o.History()
+		}
+		writeJSON(w, http.StatusOK, h)
+	})
 	registerPage(mux)
 	return secure(mux)
 }

@@ -84,6 +84,19 @@ type Step struct {
 	Phase string     `json:"phase"`
 	Since *time.Time `json:"since,omitempty"`
 	By    string     `json:"by,omitempty"`
+	// Timeline is every step the journal recorded of the topic or group,
+	// oldest first (the latest of each kind).
+	Timeline []StepEvent `json:"timeline"`
+}
+
+// StepEvent is one recorded step of a topic or group (a journal event).
+type StepEvent struct {
+	Event   string           `json:"event"` // started, caught-up, translated, ready, …
+	Time    time.Time        `json:"time"`
+	By      string           `json:"by"`
+	Verdict string           `json:"verdict,omitempty"`
+	Reasons []string         `json:"reasons,omitempty"`
+	Counts  map[string]int64 `json:"counts,omitempty"`
 }
 
 // Partition is one partition of a mirrored topic.

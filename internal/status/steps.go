@@ -38,24 +38,24 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 
 	for i, t := range out.Topics {
 		if st, ok := topics[t.Topic]; ok {
-			out.Topics[i].Step = step(st)
+			out.Topics[i].Step = step(st, story.Timeline(journal.TopicSubject, t.Topic))
 			delete(topics, t.Topic)
 		}
 	}
 	for _, name := range sortedKeys(topics) {
 		out.Topics = append(out.Topics, Topic{Topic: name, Target: f.Replication.RemoteTopic(f.Source, name),
-			Partitions: []Partition{}, Step: step(topics[name])})
+			Partitions: []Partition{}, Step: step(topics[name], story.Timeline(journal.TopicSubject, name))})
 	}
 	for i, g := range out.Groups {
 		if st, ok := groups[g.Group]; ok {
-			out.Groups[i].Step = step(st)
+			out.Groups[i].Step = step(st, story.Timeline(journal.GroupSubject, g.Group))
 			delete(groups, g.Group)
 		}
 	}
 	for _, name := range sortedKeys(groups) {
 		st := groups[name]
 		g := Group{Group: name, Verdict: VerdictNotReady, Reasons: []string{"the flow selects none of its topics now"},
-			Partitions: []GroupPartition{}, Step: step(st)}
+			Partitions: []GroupPartition{}, Step: step(st, story.Timeline(journal.GroupSubject, name))}
 		switch st.Phase {
 		case journal.PhaseSwitched, journal.PhaseDrained, journal.PhaseVerified, journal.PhaseDone:
 			g.Verdict, g.Reasons = VerdictSwitched, []string{}
@@ -109,8 +109,11 @@ func (c *Collector) story(ctx context.Context, f *config.Flow) (*journal.Story, 
 	return story, err
 }
 
-func step(st journal.Standing) *Step {
-	s := &Step{Phase: string(st.Phase), By: st.By}
+func step(st journal.Standing, timeline []journal.Event) *Step {
+	s := &Step{Phase: string(st.Phase), By: st.By, Timeline: make([]StepEvent, len(timeline))}
+	for i, e := range timeline {
+		s.Timeline[i] = StepEvent{Event: string(e.Kind), Time: e.Time, By: e.By, Verdict: e.Verdict, Reasons: e.Reasons, Counts: e.Counts}
+	}
 	if !st.Since.IsZero() {
 		since := st.Since
 		s.Since = &since

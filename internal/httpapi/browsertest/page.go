@@ -28,8 +28,11 @@ type Page struct {
 
 // Flow is one flow's section.
 type Flow struct {
-	Name            string
-	Errors          []string
+	Name   string
+	Errors []string
+	// Apps are the rows of the migration table: the topics and groups in
+	// a migration, the finished ones (folded away) included.
+	Apps []App
 	Topics          []Topic
 	Blocked         []Blocked
 	Groups          []Group
@@ -46,6 +49,21 @@ type Topic struct {
 	LagBarPercent    float64 // width of the lag bar
 	// Stopped are the notes on partitions that are not copied.
 	Stopped []string
+}
+
+// App is a topic or group in the migration table.
+type App struct {
+	Kind, Name, Phase string
+	// InPhase is the time in phase in seconds, "" when the phase's start
+	// is unknown; Since the time it began as shown, or "seen now".
+	InPhase, Since string
+	// Finished is true for a row folded away under "Finished".
+	Finished bool
+	// Timeline are the recorded steps shown, oldest first.
+	Timeline []string
+	// LagPoints counts the points of the topic's lag sparkline; -1 when
+	// the row has none.
+	LagPoints int
 }
 
 // Blocked is a row of a flow's blocked-topics table.
@@ -103,6 +121,28 @@ func ReadPage(dom string) (Page, error) {
 			for _, li := range errs.Tags("li") {
 				f.Errors = append(f.Errors, li.Text())
 			}
+		}
+		finished := map[*Element]bool{}
+		if det, ok := sec.Find("data-field", "finished"); ok {
+			for _, tr := range det.All("data-app", "") {
+				finished[tr] = true
+			}
+		}
+		for _, tr := range sec.All("data-app", "") {
+			a := App{Kind: tr.Attrs["data-kind"], Name: r.field(tr, "name"), Phase: tr.Attrs["data-phase"],
+				InPhase: r.field(tr, "inPhase"), Finished: finished[tr], LagPoints: -1}
+			if cell, ok := tr.Find("data-field", "since"); ok && len(cell.parts) > 0 {
+				if text, ok := cell.parts[0].(string); ok {
+					a.Since = text
+				}
+			}
+			for _, li := range tr.All("data-event", "") {
+				a.Timeline = append(a.Timeline, li.Attrs["data-event"])
+			}
+			if chart, ok := tr.Find("data-chart", "lag"); ok {
+				a.LagPoints = r.int(chart.Attrs["data-points"])
+			}
+			f.Apps = append(f.Apps, a)
 		}
 		for _, tr := range sec.All("data-topic", "") {
 			tp := Topic{

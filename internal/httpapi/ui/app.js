@@ -7,6 +7,7 @@
   const POLL_MS = 2000;
   const TIMEOUT_MS = 10000;
   const HISTORY = 60; // heartbeat samples kept per flow, one per poll
+  const LAG_HISTORY_MS = 30000; // how often the lag history is read again
   const SVG = 'http://www.w3.org/2000/svg';
 
   const root = document.getElementById('app');
@@ -16,6 +17,8 @@
   const updatedEl = document.getElementById('updated');
 
   const rtt = new Map(); // flow name → heartbeat round trips in seconds, oldest first
+  let lagHistory = new Map(); // flow name + '\u0000' + topic → lag points of the last hour, oldest first
+  let lagHistoryAt = 0;
   let polls = 0;
   let lastOK = null;
 
@@ -56,8 +59,114 @@
     'switched': 'badge-switched',
   };
 
+
+  // The phases of the seed's steps, in order; FINISHED ones are folded
+  // away under the migration table.
+  const PHASES = ['mirroring', 'consumers-ready', 'consumers-switched', 'producers-drained', 'verified', 'done'];
+  const FINISHED = new Set(['done', 'removed']);
+  const finished = (x) => !!(x.step && FINISHED.has(x.step.phase));
+
+  // duration says how long ago t was before now, in words.
+  function duration(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    if (s < 60) return s + ' s';
+    const m = Math.floor(s / 60);
+    if (m < 60) return m + ' min';
+    const h = Math.floor(m / 60);
+    if (h < 48) return h + ' h ' + (m % 60) + ' min';
+    return Math.floor(h / 24) + ' d ' + (h % 24) + ' h';
+  }
+
+  // sparkline draws a topic's lag in records over the last hour.
+  function sparkline(flow, topic) {
+    const points = lagHistory.get(flow + '\u0000' + topic) || [];
+    const W = 160, H = 28, PAD = 2;
+    const max = Math.max(0, ...points.map((p) => p.lagRecords || 0));
+    const chart = svg('svg', {
+      'data-chart': 'lag', 'data-points': points.length, 'data-max': max,
+      viewBox: `0 0 ${W} ${H}`, role: 'img', class: 'spark',
+      'aria-label': 'Lag in records over the last hour',
+    });
+    chart.append(svg('title', {}, points.length
+      ? `lag over the last hour: at most ${num(max)} records, now ${num(points[points.length - 1].lagRecords || 0)}`
+      : 'no lag sampled yet'));
+    if (points.length === 0) return chart;
+    const end = Date.parse(points[points.length - 1].time);
+    const x = (p) => W - PAD - ((W - 2 * PAD) * Math.min(3600e3, Math.max(0, end - Date.parse(p.time)))) / 3600e3;
+    const y = (v) => H - PAD - ((H - 2 * PAD) * v) / (max || 1);
+    chart.append(svg('line', { x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD, class: 'grid' }));
+    if (points.length === 1) {
+      chart.append(svg('circle', { cx: x(points[0]), cy: y(points[0].lagRecords || 0), r: 2, class: 'dot' }));
+    } else {
+      chart.append(svg('polyline', { points: points.map((p) => `${x(p).toFixed(1)},${y(p.lagRecords || 0).toFixed(1)}`).join(' '), class: 'line' }));
+    }
+    return chart;
+  }
+
+  // timeline lists a topic's or group's recorded steps, oldest first.
+  function timeline(step) {
+    const events = list(step && step.timeline);
+    if (events.length === 0) return el('span', { class: 'muted' }, 'nothing recorded yet');
+    return el('ol', { class: 'timeline', 'data-field': 'timeline' }, ...events.map((e) => {
+      const facts = [];
+      if (e.verdict) facts.push(e.verdict);
+      for (const [k, v] of Object.entries(e.counts || {})) facts.push(`${k} ${num(v)}`);
+      return el('li', { 'data-event': e.event, title: (e.by ? 'by ' + e.by : '') + (list(e.reasons).length ? '\n' + list(e.reasons).join('\n') : '') },
+        el('span', { class: 'event' }, e.event),
+        ' ' + clock(e.time) + (facts.length ? ' · ' + facts.join(', ') : ''));
+    }));
+  }
+
+  function appRow(f, kind, name, step, now) {
+    const phase = (step && step.phase) || 'mirroring';
+    const since = step && step.since ? Date.parse(step.since) : NaN;
+    const inPhase = isNaN(since) ? null : (Date.parse(now) - since) / 1000;
+    return el('tr', { 'data-app': kind + ':' + name, 'data-kind': kind, 'data-phase': phase },
+      el('td', { 'data-field': 'kind' }, kind),
+      el('td', { 'data-field': 'name' }, name),
+      el('td', { 'data-field': 'phase' },
+        el('span', { class: 'badge phase phase-' + (PHASES.includes(phase) ? PHASES.indexOf(phase) : 'other') }, phase)),
+      el('td', { 'data-field': 'inPhase', 'data-value': inPhase === null ? '' : Math.round(inPhase), class: 'num' },
+        inPhase === null ? '—' : duration(inPhase)),
+      el('td', { 'data-field': 'since', title: step && step.by ? 'by ' + step.by : '' },
+        isNaN(since) ? 'seen now' : clock(step.since), step && step.by ? el('div', { class: 'by' }, step.by) : null),
+      el('td', { 'data-field': 'story' },
+        kind === 'topic' && !FINISHED.has(phase) ? sparkline(f.name, name) : null,
+        timeline(step)));
+  }
+
+  function appTable(rows, cls) {
+    return el('table', { class: 'migration ' + cls },
+      el('thead', {}, el('tr', {},
+        el('th', {}, ''), el('th', {}, 'Topic or group'), el('th', {}, 'Phase'), el('th', { class: 'num' }, 'In phase'),
+        el('th', {}, 'Since'), el('th', {}, 'Story (lag over the last hour, steps recorded)'))),
+      el('tbody', {}, ...rows));
+  }
+
+  // migration is the flow's applications, each topic and group with
+  // where it stands in the migration; the finished ones are folded away.
+  function migration(f, now) {
+    const apps = [
+      ...list(f.groups).map((g) => ({ kind: 'group', name: g.group, step: g.step })),
+      ...list(f.topics).map((t) => ({ kind: 'topic', name: t.topic, step: t.step })),
+    ];
+    const active = apps.filter((a) => !finished(a));
+    const done = apps.filter((a) => finished(a));
+    const rows = active.map((a) => appRow(f, a.kind, a.name, a.step, now));
+    if (rows.length === 0) {
+      rows.push(el('tr', {}, el('td', { colspan: 6, class: 'empty' },
+        done.length ? 'Every topic and group of this flow has finished its migration.' : 'No topic or group in a migration yet.')));
+    }
+    const n = (kind) => done.filter((a) => a.kind === kind).length;
+    return el('div', { 'data-field': 'migration' },
+      appTable(rows, 'active'),
+      done.length ? el('details', { class: 'finished', 'data-field': 'finished', 'data-count': done.length },
+        el('summary', {}, `Finished: ${n('topic')} topic${n('topic') === 1 ? '' : 's'} and ${n('group')} group${n('group') === 1 ? '' : 's'}`),
+        appTable(done.map((a) => appRow(f, a.kind, a.name, a.step, now)), 'done')) : null);
+  }
+
   function topicsTable(f) {
-    const topics = list(f.topics);
+    const topics = list(f.topics).filter((t) => !finished(t));
     const maxLag = Math.max(0, ...topics.map((t) => t.lagRecords || 0));
     const rows = topics.map((t) => {
       const lag = t.lagRecords || 0;
@@ -77,7 +186,10 @@
         el('td', { 'data-field': 'recordsPerSecond', 'data-value': t.recordsPerSecond ?? '', class: 'num' }, rate(t.recordsPerSecond)),
         el('td', { 'data-field': 'copied', 'data-value': t.copied || 0, class: 'num' }, num(t.copied || 0)));
     });
-    if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 7, class: 'empty' }, 'No topic mirrored yet.')));
+    if (rows.length === 0) {
+      rows.push(el('tr', {}, el('td', { colspan: 7, class: 'empty' },
+        list(f.topics).some(finished) ? 'No topic mirrored now: those migrated are listed as finished above.' : 'No topic mirrored yet.')));
+    }
     return el('table', { class: 'topics' },
       el('thead', {}, el('tr', {},
         el('th', {}, 'Topic'), el('th', {}, 'Target topic'), el('th', { class: 'num' }, 'Lag (records)'),
@@ -97,7 +209,7 @@
   }
 
   function groupsTable(f) {
-    const rows = list(f.groups).map((g) => el('tr', { 'data-group': g.group, 'data-verdict': g.verdict },
+    const rows = list(f.groups).filter((g) => !finished(g)).map((g) => el('tr', { 'data-group': g.group, 'data-verdict': g.verdict },
       el('td', { 'data-field': 'group' }, g.group),
       el('td', { 'data-field': 'verdict' },
         el('span', { class: 'badge ' + (BADGES[g.verdict] || 'badge-unknown') }, g.verdict || 'unknown')),
@@ -105,7 +217,10 @@
       el('td', { 'data-field': 'activeOnTarget', 'data-value': g.activeOnTarget || 0, class: 'num' }, num(g.activeOnTarget || 0)),
       el('td', { 'data-field': 'reasons' },
         el('ul', { class: 'reasons' }, ...list(g.reasons).map((r) => el('li', {}, r))))));
-    if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 5, class: 'empty' }, 'No consumer group selected.')));
+    if (rows.length === 0) {
+      rows.push(el('tr', {}, el('td', { colspan: 5, class: 'empty' },
+        list(f.groups).some(finished) ? 'No group to switch now: those migrated are listed as finished above.' : 'No consumer group selected.')));
+    }
     return el('table', { class: 'groups' },
       el('thead', {}, el('tr', {},
         el('th', {}, 'Group'), el('th', {}, 'Verdict'), el('th', { class: 'num' }, 'Active on source'),
@@ -152,6 +267,8 @@
         el('span', { class: 'muted', 'data-field': 'state' }, f.state || ''),
         el('span', { class: 'muted' }, 'updated ' + clock(time)),
         errors.length ? el('ul', { class: 'errors', 'data-field': 'errors' }, ...errors.map((e) => el('li', {}, e))) : null),
+      el('h3', {}, 'Migration'),
+      migration(f, time),
       el('h3', {}, 'Topics'),
       topicsTable(f),
       blockedTable(f),
@@ -200,6 +317,25 @@
     root.dataset.state = 'error';
   }
 
+  // readLagHistory reads the topics' lag over the last hour, at most once
+  // every LAG_HISTORY_MS; a failure keeps the history read before.
+  async function readLagHistory() {
+    if (Date.now() - lagHistoryAt < LAG_HISTORY_MS) return;
+    lagHistoryAt = Date.now();
+    try {
+      const res = await fetch('api/v1/history', { cache: 'no-store', headers: { Accept: 'application/json' } });
+      if (!res.ok) return;
+      const body = await res.json();
+      const m = new Map();
+      for (const f of list(body && body.flows)) {
+        for (const t of list(f.topics)) m.set(f.name + '\u0000' + t.topic, list(t.points));
+      }
+      lagHistory = m;
+    } catch (_) {
+      // The sparklines keep what they had; the status poll reports errors.
+    }
+  }
+
   async function poll() {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
@@ -216,6 +352,7 @@
       } else if (!body || !Array.isArray(body.flows)) {
         fail('unexpected answer from api/v1/status');
       } else {
+        await readLagHistory();
         render(body);
       }
     } catch (e) {
