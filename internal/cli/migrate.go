@@ -22,7 +22,7 @@ func migrateCmd(g *globals) *cobra.Command {
 		Use:   "migrate",
 		Short: "Checks for the steps of a consumer-first migration",
 	})
-	cmd.AddCommand(readyCmd(g), drainCmd(g), rollbackCmd(g), failoverCmd(g))
+	cmd.AddCommand(readyCmd(g), drainCmd(g), rollbackCmd(g), failoverCmd(g), reportCmd(g))
 	return cmd
 }
 
@@ -58,6 +58,41 @@ func readyCmd(g *globals) *cobra.Command {
 	sf.register(cmd)
 	cmd.Flags().StringVar(&group, "group", "", "the consumer group (required)")
 	_ = cmd.MarkFlagRequired("group")
+	return cmd
+}
+
+func reportCmd(g *globals) *cobra.Command {
+	var sf statusFlags
+	cmd := &cobra.Command{
+		Use:   "report -c FILE [--json]",
+		Short: "Print the migration's story: where each topic and group stands and every step recorded, with its checks and figures",
+		Long: `report reads each flow's journal (the topic kmirror-journal.<source>.internal on
+the target) and the clusters, and prints every topic and group that has a part
+in the migration: its phase (mirroring, consumers-ready, consumers-switched,
+producers-drained, verified, done; or removed, rolled-back), since when and by
+what, and each step recorded — started, caught-up, translated, ready, switched,
+drained, verified, removed, rolled-back — with its verdict, reasons and counts.
+Markdown (the default) is for a change ticket; --json gives the same as JSON
+(the schema is in the README).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, c, err := sf.collector(cmd.Context(), g, status.Options{})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			journals := map[string]string{}
+			for _, f := range cfg.Flows {
+				journals[f.Name()] = f.JournalTopic()
+			}
+			story := migrate.NewStory(c.Collect(cmd.Context()), journals)
+			if sf.json {
+				return writeJSON(g.stdout, story)
+			}
+			return story.Markdown(g.stdout)
+		},
+	}
+	sf.register(cmd)
 	return cmd
 }
 

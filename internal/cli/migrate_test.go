@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -156,6 +157,26 @@ func TestMigrateCommands(t *testing.T) {
 	}
 	if _, ok := story.Event(journal.GroupSubject, "other", journal.Ready); ok {
 		t.Error("the journal tells of a group no flow follows")
+	}
+
+	// migrate report tells the same story, for a change ticket.
+	code, out, errOut = execute(t, ctx, "migrate", "report", "-c", path)
+	if code != ExitOK || !strings.Contains(out, "#### app1-g: consumers-ready since ") || !strings.Contains(out, "#### app1-t1: producers-drained since ") ||
+		!strings.Contains(out, "| ready | ready | kmirror migrate ready on ") || !strings.Contains(out, "| drained |  | kmirror migrate drain on ") {
+		t.Errorf("migrate report: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = execute(t, ctx, "migrate", "report", "-c", path, "--json")
+	var rep migrate.Story
+	if err := json.Unmarshal([]byte(out), &rep); code != ExitOK || err != nil || len(rep.Flows) != 1 || len(rep.Flows[0].Groups) != 1 {
+		t.Fatalf("migrate report --json: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	var steps []string
+	for _, e := range rep.Flows[0].Groups[0].Timeline {
+		steps = append(steps, e.Event)
+	}
+	if g := rep.Flows[0].Groups[0]; g.Name != "app1-g" || g.Phase != string(journal.PhaseReady) || !slices.Equal(g.Topics, []string{"app1-t1"}) ||
+		len(steps) == 0 || steps[len(steps)-1] != "ready" { // the running worker may have recorded "translated" before
+		t.Errorf("migrate report --json: group %+v, steps %v", g, steps)
 	}
 
 	if code, _, errOut := execute(t, ctx, "migrate", "drain", "-c", path, "--topic", "app1-t1,absent"); code != ExitFailure || !strings.Contains(errOut, `no flow mirrors topic "absent"`) {

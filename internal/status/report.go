@@ -97,6 +97,8 @@ type StepEvent struct {
 	Verdict string           `json:"verdict,omitempty"`
 	Reasons []string         `json:"reasons,omitempty"`
 	Counts  map[string]int64 `json:"counts,omitempty"`
+	// Topics are the topics a group event's group read (source names).
+	Topics []string `json:"topics,omitempty"`
 }
 
 // Partition is one partition of a mirrored topic.

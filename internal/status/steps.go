@@ -112,7 +112,7 @@ func (c *Collector) story(ctx context.Context, f *config.Flow) (*journal.Story, 
 func step(st journal.Standing, timeline []journal.Event) *Step {
 	s := &Step{Phase: string(st.Phase), By: st.By, Timeline: make([]StepEvent, len(timeline))}
 	for i, e := range timeline {
-		s.Timeline[i] = StepEvent{Event: string(e.Kind), Time: e.Time, By: e.By, Verdict: e.Verdict, Reasons: e.Reasons, Counts: e.Counts}
+		s.Timeline[i] = StepEvent{Event: string(e.Kind), Time: e.Time, By: e.By, Verdict: e.Verdict, Reasons: e.Reasons, Counts: e.Counts, Topics: e.Topics}
 	}
 	if !st.Since.IsZero() {
 		since := st.Since
