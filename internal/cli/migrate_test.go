@@ -33,12 +33,15 @@ func TestStatusOutput(t *testing.T) {
 		Heartbeat: &status.Heartbeat{Time: time.Date(2026, 11, 24, 11, 59, 59, 0, time.UTC), RTTSeconds: 0.004},
 		Topics: []status.Topic{
 			{Topic: "app1-t1", Target: "app1-t1", LagRecords: 0, Copied: 5000, RecordsPerSecond: &rate, Partitions: []status.Partition{},
-				Step: &status.Step{Phase: "consumers-ready", Since: &since, By: "kmirror migrate ready on host1"}},
+				Step: &status.Step{Phase: "consumers-ready", Since: &since, By: "kmirror migrate ready on host1",
+					Timeline: []status.StepEvent{{Event: "started", Time: since.Add(-time.Hour), By: "kmirror run on host2", Counts: map[string]int64{"partitions": 2}}}}},
 			{Topic: "app1-t2", Target: "app1-t2", LagRecords: 42, LagSeconds: 3.25, Copied: 100, Partitions: []status.Partition{
 				{Partition: 0, SourceEnd: 80, Next: i(60), LagRecords: 20, LagSeconds: 3.25},
 				{Partition: 1, SourceEnd: 62, Next: i(40), LagRecords: 22, LagSeconds: 1.5},
-			}, Step: &status.Step{Phase: "mirroring"}},
-			{Topic: "app0-t1", Target: "app0-t1", Partitions: []status.Partition{}, Step: &status.Step{Phase: "done", Since: &since, By: "kmirror run on host2"}},
+			}, Step: &status.Step{Phase: "mirroring", Timeline: []status.StepEvent{}}},
+			{Topic: "app0-t1", Target: "app0-t1", Partitions: []status.Partition{}, Step: &status.Step{Phase: "done", Since: &since, By: "kmirror run on host2", Timeline: []status.StepEvent{
+				{Event: "verified", Time: since.Add(-time.Minute), By: "kmirror verify on host1", Verdict: "identical", Counts: map[string]int64{"compared": 5000, "missing": 0, "extra": 0}},
+				{Event: "removed", Time: since, By: "kmirror run on host2"}}}},
 		},
 		Blocked: []status.Blocked{{Topic: "app1-t3", Reason: "the target topic has fewer partitions"}},
 		Groups: []status.Group{
@@ -49,7 +52,8 @@ func TestStatusOutput(t *testing.T) {
 			{Group: "app1-batch", Verdict: status.VerdictNotReady, ActiveOnSource: 2, Reasons: []string{"2 consumers are still active on the source: stop them, then wait for their last offsets to be synced"},
 				Partitions: []status.GroupPartition{{Topic: "app1-t2", TargetTopic: "app1-t2", Partition: 1, Source: 9, State: status.StateNotMirrored}}},
 			{Group: "app1-api", Verdict: status.VerdictSwitched, ActiveOnTarget: 3, Reasons: []string{}, Partitions: []status.GroupPartition{},
-				Step: &status.Step{Phase: "consumers-switched", Since: &since, By: "kmirror migrate ready on host1"}},
+				Step: &status.Step{Phase: "consumers-switched", Since: &since, By: "kmirror migrate ready on host1", Timeline: []status.StepEvent{
+					{Event: "switched", Time: since, By: "kmirror migrate ready on host1", Topics: []string{"app1-t1"}}}}},
 		},
 		Errors: []string{},
 	}}}
