@@ -25,7 +25,10 @@ func runs(t *testing.T, within time.Duration, args ...string) (int, string) {
 }
 
 // The seed's consumer-first migration, steps (a)–(e), with real processes:
-// two dev-clusters, `kmirror run`, and the migration commands.
+// two dev-clusters, `kmirror run`, and the migration commands. After each
+// step, every topic and group stands in the phase the step leads to, as
+// `kmirror status --json`, the API and the status page all show it; a
+// restart of kmirror midway keeps the story.
 func TestConsumerFirstMigration(t *testing.T) {
 	_, source, _ := devCluster(t, "--topic", "app1-t1:4", "--topic", "app1-t2:2")
 	_, target, _ := devCluster(t)
@@ -124,8 +127,13 @@ func TestConsumerFirstMigration(t *testing.T) {
 			}
 		}
 	}()
-	run := start(t, "run", "-c", path, "--http", "")
+	run := start(t, "run", "-c", path, "--http", "127.0.0.1:0")
 	run.waitFor(t, "running; stop with SIGINT or SIGTERM", 30*time.Second)
+	story := &storyWatch{config: path, run: run}
+	all := func(phase string) phases {
+		return phases{"topic app1-t1": phase, "topic app1-t2": phase, "group app1-consumer": phase}
+	}
+	story.check(t, "a-mirroring", all("mirroring"))
 
 	// (b) While the consumers run on the source, the group is not ready.
 	code, out := runs(t, time.Minute, "migrate", "ready", "-c", path, "--group", "app1-consumer")
@@ -141,10 +149,12 @@ func TestConsumerFirstMigration(t *testing.T) {
 	if !strings.Contains(out, "READY to switch") {
 		t.Errorf("migrate ready:\n%s", out)
 	}
+	story.check(t, "b-consumers-ready", all("consumers-ready"))
 
 	// (c) The consumers switch to the target.
 	stopTarget := make(chan struct{})
 	targetConsumerDone := consume(target, stopTarget)
+	story.check(t, "c-consumers-switched", all("consumers-switched"))
 
 	// (d) The producers stop on the source; drain.
 	close(producing)
@@ -156,6 +166,25 @@ func TestConsumerFirstMigration(t *testing.T) {
 	mu.Lock()
 	onSource := len(written)
 	mu.Unlock()
+	before := story.check(t, "d-producers-drained", all("producers-drained"))
+
+	// kmirror restarts midway: the story is kept, each step since when it
+	// was reached.
+	if err := run.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := run.exit(t, 45*time.Second); code != 0 {
+		t.Fatalf("run: exit %d after SIGTERM:\n%s", code, run.output())
+	}
+	run = start(t, "run", "-c", path, "--http", "127.0.0.1:0")
+	run.waitFor(t, "running; stop with SIGINT or SIGTERM", 30*time.Second)
+	story.run = run
+	after := story.check(t, "d-restarted", all("producers-drained"))
+	for k, st := range before {
+		if a := after[k]; st.Since == nil || a.Since == nil || !a.Since.Equal(*st.Since) || len(a.Timeline) != len(st.Timeline) {
+			t.Errorf("%s after a restart: %+v, before %+v", k, a, st)
+		}
+	}
 
 	// The producers switch to the target.
 	tgtProducer, err := kgo.NewClient(kgo.SeedBrokers(target))
@@ -194,6 +223,7 @@ func TestConsumerFirstMigration(t *testing.T) {
 	if code != 0 {
 		t.Errorf("verify: exit %d\n%s", code, out)
 	}
+	story.check(t, "verified", all("verified"))
 
 	// (e) app1-t2 leaves the allow-list: SIGHUP applies it.
 	writeConfig("app1-t1")
@@ -203,6 +233,19 @@ func TestConsumerFirstMigration(t *testing.T) {
 	line := run.waitFor(t, "stopped copying: no longer selected", 30*time.Second)
 	if !strings.Contains(line, "topic=app1-t2") {
 		t.Errorf("released: %s", line)
+	}
+	// A group stands where the least advanced of its topics does.
+	story.check(t, "e-app1-t2-done", phases{"topic app1-t1": "verified", "topic app1-t2": "done", "group app1-consumer": "verified"})
+	writeConfig("none-left")
+	if err := run.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	story.check(t, "e-done", all("done"))
+	code, out = runs(t, time.Minute, "migrate", "report", "-c", path, "--log-level", "error")
+	for _, want := range []string{"| done | 1 | 2 |", "#### app1-consumer: done since ", "#### app1-t1: done since ", "| verified | identical"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("migrate report: exit %d, no %q in\n%s", code, want, out)
+		}
 	}
 	if err := run.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

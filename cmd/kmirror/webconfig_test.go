@@ -69,7 +69,7 @@ basic_auth_users:
 	for _, m := range regexp.MustCompile(`"serving HTTP" addr=(\S+) endpoints="([^"]*)"`).FindAllStringSubmatch(run.output(), -1) {
 		addrs[m[2]] = m[1]
 	}
-	addr, probes := addrs["/ /metrics /healthz /readyz /api/v1/status"], addrs["/healthz /readyz"]
+	addr, probes := addrs["/ /metrics /healthz /readyz /api/v1/status /api/v1/history"], addrs["/healthz /readyz"]
 	if addr == "" || probes == "" {
 		t.Fatalf("the two HTTP addresses are not logged:\n%s", run.output())
 	}

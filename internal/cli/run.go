@@ -52,7 +52,7 @@ func runCmd(g *globals) *cobra.Command {
 				webConfig string
 				what      string
 			}{
-				{httpAddr, httpapi.Handler(h), webConfig, "/ /metrics /healthz /readyz /api/v1/status"},
+				{httpAddr, httpapi.Handler(h), webConfig, "/ /metrics /healthz /readyz /api/v1/status /api/v1/history"},
 				{probesAddr, httpapi.Probes(h), "", "/healthz /readyz"},
 			}
 			for _, s := range servers {

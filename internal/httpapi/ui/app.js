@@ -64,6 +64,8 @@
   // away under the migration table.
   const PHASES = ['mirroring', 'consumers-ready', 'consumers-switched', 'producers-drained', 'verified', 'done'];
   const FINISHED = new Set(['done', 'removed']);
+  const SPARK_MIN_MS = 5 * 60e3;
+  const FINISHED_NAMES = 8; // finished topics and groups named in the folded summary
   const finished = (x) => !!(x.step && FINISHED.has(x.step.phase));
 
   // duration says how long ago t was before now, in words.
@@ -91,8 +93,11 @@
       ? `lag over the last hour: at most ${num(max)} records, now ${num(points[points.length - 1].lagRecords || 0)}`
       : 'no lag sampled yet'));
     if (points.length === 0) return chart;
+    // The x axis spans the points kept (at most the hour), at least
+    // SPARK_MIN_MS, so that a young history is not a single line.
     const end = Date.parse(points[points.length - 1].time);
-    const x = (p) => W - PAD - ((W - 2 * PAD) * Math.min(3600e3, Math.max(0, end - Date.parse(p.time)))) / 3600e3;
+    const span = Math.min(3600e3, Math.max(SPARK_MIN_MS, end - Date.parse(points[0].time)));
+    const x = (p) => W - PAD - ((W - 2 * PAD) * Math.min(span, Math.max(0, end - Date.parse(p.time)))) / span;
     const y = (v) => H - PAD - ((H - 2 * PAD) * v) / (max || 1);
     chart.append(svg('line', { x1: PAD, y1: H - PAD, x2: W - PAD, y2: H - PAD, class: 'grid' }));
     if (points.length === 1) {
@@ -161,7 +166,9 @@
     return el('div', { 'data-field': 'migration' },
       appTable(rows, 'active'),
       done.length ? el('details', { class: 'finished', 'data-field': 'finished', 'data-count': done.length },
-        el('summary', {}, `Finished: ${n('topic')} topic${n('topic') === 1 ? '' : 's'} and ${n('group')} group${n('group') === 1 ? '' : 's'}`),
+        el('summary', {}, `Finished: ${n('topic')} topic${n('topic') === 1 ? '' : 's'} and ${n('group')} group${n('group') === 1 ? '' : 's'}`,
+          el('span', { class: 'muted', 'data-field': 'finishedNames' }, ' — ' + done.slice(0, FINISHED_NAMES).map((a) => a.name).join(', ') +
+            (done.length > FINISHED_NAMES ? `, and ${done.length - FINISHED_NAMES} more` : ''))),
         appTable(done.map((a) => appRow(f, a.kind, a.name, a.step, now)), 'done')) : null);
   }
 

@@ -1,0 +1,142 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kmirror/kmirror/internal/httpapi/browsertest"
+	"github.com/kmirror/kmirror/internal/status"
+	"github.com/kmirror/kmirror/internal/testbed"
+)
+
+// phases is where each topic and group stands in the migration, keyed
+// "topic NAME" or "group NAME".
+type phases map[string]string
+
+// steps is the step of each topic and group a status report shows.
+func steps(r status.Report) map[string]status.Step {
+	out := map[string]status.Step{}
+	for _, f := range r.Flows {
+		for _, tp := range f.Topics {
+			if tp.Step != nil {
+				out["topic "+tp.Topic] = *tp.Step
+			}
+		}
+		for _, g := range f.Groups {
+			if g.Step != nil {
+				out["group "+g.Group] = *g.Step
+			}
+		}
+	}
+	return out
+}
+
+func phasesOf(s map[string]status.Step) phases {
+	out := phases{}
+	for k, st := range s {
+		out[k] = st.Phase
+	}
+	return out
+}
+
+// storyWatch checks the migration's phases after each step through every
+// way an operator sees them: `kmirror status --json`, /api/v1/status of
+// the running worker, and the status page in headless Chromium, whose
+// screenshot it keeps as an artifact.
+type storyWatch struct {
+	config string
+	run    *proc
+	shots  int
+}
+
+// serving is the base URL of the status page run logged.
+func serving(t *testing.T, run *proc) string {
+	t.Helper()
+	line := run.waitFor(t, `"serving HTTP"`, 30*time.Second)
+	m := regexp.MustCompile(`addr=(\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no address in %q", line)
+	}
+	return "http://" + m[1] + "/"
+}
+
+// check waits until all three show want, and returns the steps the API
+// showed.
+func (w *storyWatch) check(t *testing.T, step string, want phases) map[string]status.Step {
+	t.Helper()
+	url := serving(t, w.run)
+	var api map[string]status.Step
+	testbed.WaitUntil(t, time.Minute, step+": /api/v1/status to show the phases", func() error {
+		r, err := getReport(url + "api/v1/status")
+		if err != nil {
+			return err
+		}
+		api = steps(r)
+		return samePhases(phasesOf(api), want)
+	})
+	testbed.WaitUntil(t, time.Minute, step+": kmirror status --json to show the phases", func() error {
+		code, out := runs(t, time.Minute, "status", "-c", w.config, "--json", "--log-level", "error")
+		var r status.Report
+		if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
+			return fmt.Errorf("exit %d, %v:\n%s", code, err, out)
+		}
+		return samePhases(phasesOf(steps(r)), want)
+	})
+	browsertest.Chromium(t)
+	testbed.WaitUntil(t, time.Minute, step+": the status page to show the phases", func() error {
+		page, err := browsertest.ReadPage(browsertest.LoadPage(t, url))
+		if err != nil {
+			return err
+		}
+		got := phases{}
+		for _, f := range page.Flows {
+			for _, a := range f.Apps {
+				got[a.Kind+" "+a.Name] = a.Phase
+				if finished := a.Phase == "done"; a.Finished != finished {
+					return fmt.Errorf("%s %s in phase %s is shown finished=%v", a.Kind, a.Name, a.Phase, a.Finished)
+				}
+			}
+		}
+		return samePhases(got, want)
+	})
+	w.shots++
+	shot := filepath.Join(browsertest.ArtifactDir(t), fmt.Sprintf("migration-%d-%s.png", w.shots, step))
+	browsertest.Screenshot(t, url, shot)
+	t.Logf("%s: %v; screenshot %s", step, want, shot)
+	return api
+}
+
+func samePhases(got, want phases) error {
+	if !maps.Equal(got, want) {
+		keys := slices.Sorted(maps.Keys(want))
+		return fmt.Errorf("phases %v, want %v (%s)", got, want, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+func getReport(url string) (status.Report, error) {
+	var r status.Report
+	client := &http.Client{Timeout: 10 * time.Second}
+	res, err := client.Get(url)
+	if err != nil {
+		return r, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return r, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return r, fmt.Errorf("%s: %s %s", url, res.Status, body)
+	}
+	return r, json.Unmarshal(body, &r)
+}
