@@ -16,7 +16,10 @@ import (
 // migratingReport is a flow midway through its migration: app1 is being
 // switched, app0 finished earlier and left the allow-list.
 func migratingReport(now time.Time) status.Report {
-	at := func(min int) *time.Time { t := now.Add(-time.Duration(min) * time.Minute).UTC().Truncate(time.Millisecond); return &t }
+	at := func(min int) *time.Time {
+		t := now.Add(-time.Duration(min) * time.Minute).UTC().Truncate(time.Millisecond)
+		return &t
+	}
 	ev := func(event string, min int, by string) status.StepEvent {
 		return status.StepEvent{Event: event, Time: *at(min), By: by}
 	}

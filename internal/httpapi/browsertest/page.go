@@ -32,7 +32,7 @@ type Flow struct {
 	Errors []string
 	// Apps are the rows of the migration table: the topics and groups in
 	// a migration, the finished ones (folded away) included.
-	Apps []App
+	Apps            []App
 	Topics          []Topic
 	Blocked         []Blocked
 	Groups          []Group
