@@ -478,6 +478,8 @@ func switchOver(t *testing.T, c switchClient, sc switchCase) {
 	testbed.WaitFor(t, 2*time.Minute, "the consumer to process records of every partition on the target", func() bool {
 		return everyPartition(onTarget.seen(), parts, 1)
 	})
+	// The worker saw the consumers on the target and recorded the switch.
+	waitPhase(t, cfg, "group "+group, "consumers-switched", "ready", "switched")
 	if sc.back {
 		testbed.WaitFor(t, 2*time.Minute, "the consumer to process more records on the target", func() bool {
 			return everyPartition(onTarget.seen(), parts, 20)
@@ -494,6 +496,7 @@ func switchOver(t *testing.T, c switchClient, sc switchCase) {
 		if !strings.Contains(out, "ROLLED BACK") {
 			t.Fatalf("migrate rollback exited 0 and says:\n%s", out)
 		}
+		waitPhase(t, cfg, "group "+group, "rolled-back", "switched", "rolled-back")
 		t.Logf("migrate rollback:\n%s", out)
 		again := c.start(t, src.Addr, group, topic, protocol, "latest", isolation)
 		phases = append(phases, again)

@@ -140,3 +140,31 @@ func getReport(url string) (status.Report, error) {
 	}
 	return r, json.Unmarshal(body, &r)
 }
+
+// waitPhase waits until `kmirror status --json` of config shows the topic
+// or group key ("topic NAME", "group NAME") in phase, with the recorded
+// events kinds among its steps.
+func waitPhase(t *testing.T, config, key, phase string, kinds ...string) {
+	t.Helper()
+	testbed.WaitUntil(t, 2*time.Minute, fmt.Sprintf("status --json to show %s %s", key, phase), func() error {
+		code, out := runs(t, time.Minute, "status", "-c", config, "--json", "--log-level", "error")
+		var r status.Report
+		if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil {
+			return fmt.Errorf("exit %d, %v:\n%s", code, err, out)
+		}
+		st, ok := steps(r)[key]
+		if !ok || st.Phase != phase {
+			return fmt.Errorf("%s: %+v", key, st)
+		}
+		var recorded []string
+		for _, e := range st.Timeline {
+			recorded = append(recorded, e.Event)
+		}
+		for _, k := range kinds {
+			if !slices.Contains(recorded, k) {
+				return fmt.Errorf("%s: no %s among the steps %v", key, k, recorded)
+			}
+		}
+		return nil
+	})
+}
