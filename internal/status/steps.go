@@ -72,7 +72,9 @@ func (c *Collector) record(ctx context.Context, f *config.Flow, story *journal.S
 	if len(events) == 0 {
 		return
 	}
-	err := journal.Record(ctx, f, c.clients[f.Target], events...)
+	rctx, cancel := context.WithTimeout(ctx, RecordTimeout)
+	err := journal.Record(rctx, f, c.clients[f.Target], events...)
+	cancel()
 	c.jmu.Lock()
 	failing := c.recordFails[f.Name()]
 	c.recordFails[f.Name()] = err != nil
@@ -87,6 +89,10 @@ func (c *Collector) record(ctx context.Context, f *config.Flow, story *journal.S
 		story.Add(e)
 	}
 }
+
+// RecordTimeout bounds a running worker's write to the journal: a target
+// that does not take it holds its status refresh back no longer.
+const RecordTimeout = 10 * time.Second
 
 // story reads the flow's journal through a follower kept for the
 // collector's life, so that a running worker's refreshes read only what
