@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -167,4 +168,40 @@ func waitPhase(t *testing.T, config, key, phase string, kinds ...string) {
 		}
 		return nil
 	})
+}
+
+// TestDemoPageShowsTheFinishedMigration: once `kmirror demo
+// --keep-running` has walked the migration, its status page tells every
+// topic and group as done, folded under "Finished".
+func TestDemoPageShowsTheFinishedMigration(t *testing.T) {
+	browsertest.Chromium(t)
+	demo := start(t, "demo", "--keep-running", "--http", "127.0.0.1:0", "--records", "2000")
+	line := demo.waitFor(t, "status page: http://", 30*time.Second)
+	url := line[strings.Index(line, "http://"):]
+	demo.waitFor(t, "still running (--keep-running)", 2*time.Minute)
+
+	page, err := browsertest.ReadPage(browsertest.LoadPage(t, url))
+	if err != nil || len(page.Flows) != 1 {
+		t.Fatalf("the demo's page: %v %+v", err, page)
+	}
+	counts := map[string]int{}
+	for _, a := range page.Flows[0].Apps {
+		if a.Phase != "done" || !a.Finished || len(a.Timeline) == 0 {
+			t.Errorf("%s %s: %+v, want done, finished, with its steps", a.Kind, a.Name, a)
+		}
+		counts[a.Kind]++
+	}
+	if counts["topic"] != 5 || counts["group"] != 2 {
+		t.Errorf("the page lists %v, want the demo's 5 topics and 2 groups", counts)
+	}
+	// #finished unfolds the finished ones, for the screenshot.
+	shot := filepath.Join(browsertest.ArtifactDir(t), "demo-finished.png")
+	browsertest.Screenshot(t, url+"#finished", shot)
+	t.Logf("screenshot: %s", shot)
+	if err := demo.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := demo.exit(t, 30*time.Second); code != 0 {
+		t.Errorf("demo: exit %d after SIGINT:\n%s", code, demo.output())
+	}
 }

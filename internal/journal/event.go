@@ -31,6 +31,9 @@ const (
 	RolledBack Kind = "rolled-back" // group: migrate rollback committed its offsets on the source
 )
 
+// order lists the kinds in the order a migration takes them.
+var order = []Kind{Started, CaughtUp, Translated, Ready, Switched, Drained, Verified, Removed, RolledBack}
+
 // kinds says which subject each kind is about.
 var kinds = map[Kind]SubjectKind{
 	Started: TopicSubject, CaughtUp: TopicSubject, Drained: TopicSubject, Verified: TopicSubject, Removed: TopicSubject,

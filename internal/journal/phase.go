@@ -89,7 +89,14 @@ func (s *Story) Timeline(subject SubjectKind, name string) []Event {
 			es = append(es, e)
 		}
 	}
-	slices.SortFunc(es, func(a, b Event) int { return a.Time.Compare(b.Time) })
+	// Steps recorded at the same time are listed in the order a
+	// migration takes them.
+	slices.SortFunc(es, func(a, b Event) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return slices.Index(order, a.Kind) - slices.Index(order, b.Kind)
+	})
 	return es
 }
 

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"maps"
+	"slices"
 	"testing"
 	"time"
 )
@@ -139,5 +140,24 @@ func TestPhasesOffTheWay(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTimelineOrder: a timeline lists steps by time, and steps of the same
+// time in the order a migration takes them.
+func TestTimelineOrder(t *testing.T) {
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	ev := func(k Kind, sec int) Event {
+		return Event{Flow: "A->B", Subject: TopicSubject, Name: "t", Kind: k, Time: at.Add(time.Duration(sec) * time.Second)}
+	}
+	for range 20 { // map order varies from run to run
+		s := NewStory(ev(Removed, 9), ev(Verified, 5), ev(CaughtUp, 0), ev(Started, 0), ev(Drained, 5))
+		var got []Kind
+		for _, e := range s.Timeline(TopicSubject, "t") {
+			got = append(got, e.Kind)
+		}
+		if want := []Kind{Started, CaughtUp, Drained, Verified, Removed}; !slices.Equal(got, want) {
+			t.Fatalf("timeline %v, want %v", got, want)
+		}
 	}
 }

@@ -58,11 +58,8 @@ func observed(s *journal.Story, out *Flow, selected map[string]bool, at time.Tim
 		}
 	}
 	for _, g := range out.Groups {
-		if len(g.Partitions) == 0 {
-			continue // listed for its story alone
-		}
 		topics := groupTopics(g)
-		if _, ok := s.Event(journal.GroupSubject, g.Group, journal.Translated); !ok && inSync(g) {
+		if _, ok := s.Event(journal.GroupSubject, g.Group, journal.Translated); !ok && len(g.Partitions) > 0 && inSync(g) {
 			add(journal.GroupSubject, g.Group, journal.Translated, map[string]int64{"partitions": int64(len(g.Partitions))}, topics)
 		}
 		if g.ActiveOnTarget > 0 {

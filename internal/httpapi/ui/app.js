@@ -19,6 +19,10 @@
   const rtt = new Map(); // flow name → heartbeat round trips in seconds, oldest first
   let lagHistory = new Map(); // flow name + '\u0000' + topic → lag points of the last hour, oldest first
   let lagHistoryAt = 0;
+  // Flows whose finished topics and groups are unfolded: kept across the
+  // re-renders of each poll. #finished in the URL unfolds them all.
+  const unfolded = new Set();
+  const unfoldAll = location.hash === '#finished';
   let polls = 0;
   let lastOK = null;
 
@@ -165,11 +169,21 @@
     const n = (kind) => done.filter((a) => a.kind === kind).length;
     return el('div', { 'data-field': 'migration' },
       appTable(rows, 'active'),
-      done.length ? el('details', { class: 'finished', 'data-field': 'finished', 'data-count': done.length },
+      done.length ? folded(f.name, el('details', { class: 'finished', 'data-field': 'finished', 'data-count': done.length },
         el('summary', {}, `Finished: ${n('topic')} topic${n('topic') === 1 ? '' : 's'} and ${n('group')} group${n('group') === 1 ? '' : 's'}`,
           el('span', { class: 'muted', 'data-field': 'finishedNames' }, ' — ' + done.slice(0, FINISHED_NAMES).map((a) => a.name).join(', ') +
             (done.length > FINISHED_NAMES ? `, and ${done.length - FINISHED_NAMES} more` : ''))),
-        appTable(done.map((a) => appRow(f, a.kind, a.name, a.step, now)), 'done')) : null);
+        appTable(done.map((a) => appRow(f, a.kind, a.name, a.step, now)), 'done'))) : null);
+  }
+
+  // folded keeps a flow's "Finished" unfolded once the reader opened it.
+  function folded(flow, details) {
+    if (unfoldAll || unfolded.has(flow)) details.open = true;
+    details.addEventListener('toggle', () => {
+      if (details.open) unfolded.add(flow);
+      else unfolded.delete(flow);
+    });
+    return details;
   }
 
   function topicsTable(f) {
