@@ -52,7 +52,7 @@ func TestObserved(t *testing.T) {
 		{name: "a topic back in the selection starts and catches up again",
 			story:  []journal.Event{ev(journal.TopicSubject, "t1", journal.Started, 0), ev(journal.TopicSubject, "t1", journal.CaughtUp, 1), ev(journal.TopicSubject, "t1", journal.Removed, 5)},
 			topics: []Topic{{Topic: "t1"}}, selected: []string{"t1"},
-			want:   []string{"topic t1 started", "topic t1 caught-up"}},
+			want: []string{"topic t1 started", "topic t1 caught-up"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			selected := map[string]bool{}
