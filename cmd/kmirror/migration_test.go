@@ -151,6 +151,17 @@ func TestConsumerFirstMigration(t *testing.T) {
 	}
 	story.check(t, "b-consumers-ready", all("consumers-ready"))
 
+	// Another tool's record in the journal is reported and skipped.
+	journalWriter, err := kgo.NewClient(kgo.SeedBrokers(target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer journalWriter.Close()
+	if err := journalWriter.ProduceSync(ctx, &kgo.Record{Topic: "kmirror-journal.source.internal", Key: []byte("not-a-step"), Value: []byte(`{"v":1}`)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	run.waitFor(t, "skipped a record of the migration's journal that is not a journal event", 30*time.Second)
+
 	// (c) The consumers switch to the target.
 	stopTarget := make(chan struct{})
 	targetConsumerDone := consume(target, stopTarget)
