@@ -71,12 +71,11 @@ func Handler(o Options) http.Handler {
 	mux.Handle("GET /api/v1/status", statusHandler(o.Status, log))
 	mux.HandleFunc("GET /api/v1/history", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		h := status.LagHistory{Time: time.Now().UTC(), StepSeconds: status.HistoryStep.Seconds(),
-			WindowSeconds: status.HistoryWindow.Seconds(), Flows: []status.FlowHistory{}}
-		if o.History != nil {
-			h = o.History()
+		get := o.History
+		if get == nil {
+			get = status.NewHistory().Snapshot
 		}
-		writeJSON(w, http.StatusOK, h)
+		writeJSON(w, http.StatusOK, get())
 	})
 	registerPage(mux)
 	return secure(mux)

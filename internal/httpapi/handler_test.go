@@ -44,6 +44,12 @@ func TestHandler(t *testing.T) {
 	}
 	notReady := ok
 	notReady.Ready = func() (bool, string) { return false, "task 2 of source->target is not copying" }
+	withHistory := ok
+	withHistory.History = func() status.LagHistory {
+		h := status.NewHistory()
+		h.Add(status.Report{Time: time.Now(), Flows: []status.Flow{{Name: "source->target", Topics: []status.Topic{{Topic: "orders", LagRecords: 42}}}}})
+		return h.Snapshot()
+	}
 	failing := ok
 	failing.Status = func(context.Context) (status.Report, error) {
 		return status.Report{}, errors.New("describe groups on source: broker down")
@@ -72,6 +78,9 @@ func TestHandler(t *testing.T) {
 		{name: "status error", opts: failing, method: "GET", path: "/api/v1/status", wantCode: 503, wantType: "application/json",
 			wantBody: `"error": "read status: describe groups on source: broker down"`},
 		{name: "status unavailable", method: "GET", path: "/api/v1/status", wantCode: 503, wantType: "application/json", wantBody: `"error"`},
+		{name: "history", opts: withHistory, method: "GET", path: "/api/v1/history", wantCode: 200, wantType: "application/json", wantBody: `"lagRecords": 42`},
+		{name: "history without one", method: "GET", path: "/api/v1/history", wantCode: 200, wantType: "application/json", wantBody: `"stepSeconds": 30`},
+		{name: "post history", opts: ok, method: "POST", path: "/api/v1/history", wantCode: 405, wantHeaders: map[string]string{"Allow": "GET, HEAD"}},
 		{name: "metrics", opts: ok, method: "GET", path: "/metrics", wantCode: 200, wantType: "text/plain", wantBody: "kmirror_test_total 3"},
 		{name: "metrics without a gatherer", method: "GET", path: "/metrics", wantCode: 200},
 		{name: "page", opts: ok, method: "GET", path: "/", wantCode: 200, wantType: "text/html", wantBody: `<main id="app"`,
