@@ -48,12 +48,23 @@ type LagPoint struct {
 // for concurrent use.
 type History struct {
 	mu     sync.Mutex
-	flows  []string                          // in the order reports list them
-	topics map[string]map[string]*[]LagPoint // flow → topic → points
+	flows  []string                       // in the order reports list them
+	topics map[string]map[string]*[]point // flow → topic → points
 }
 
+// point is a LagPoint as kept: 16 bytes, so that an hour of a topic's
+// history (120 points) takes about 2 KB.
+type point struct {
+	step       int32 // the step's start: step × HistoryStep since the Unix epoch
+	lagSeconds float32
+	lagRecords int64
+}
+
+// stepSeconds is HistoryStep in seconds.
+const stepSeconds = int64(HistoryStep / time.Second)
+
 // NewHistory makes an empty History.
-func NewHistory() *History { return &History{topics: map[string]map[string]*[]LagPoint{}} }
+func NewHistory() *History { return &History{topics: map[string]map[string]*[]point{}} }
 
 // Add takes the lag of every topic r reports (not those done or removed,
 // listed for their migration step alone), and forgets what is older than
@@ -61,12 +72,12 @@ func NewHistory() *History { return &History{topics: map[string]map[string]*[]La
 func (h *History) Add(r Report) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	at := r.Time.Truncate(HistoryStep)
-	oldest := r.Time.Add(-HistoryWindow)
+	at := int32(r.Time.Unix() / stepSeconds)
+	oldest := r.Time.Add(-HistoryWindow).Unix() // seconds: points of steps that began before it go
 	for _, f := range r.Flows {
 		if !slices.Contains(h.flows, f.Name) {
 			h.flows = append(h.flows, f.Name)
-			h.topics[f.Name] = map[string]*[]LagPoint{}
+			h.topics[f.Name] = map[string]*[]point{}
 		}
 		for _, t := range f.Topics {
 			if t.Step != nil && (t.Step.Phase == string(journal.PhaseDone) || t.Step.Phase == string(journal.PhaseRemoved)) {
@@ -74,21 +85,21 @@ func (h *History) Add(r Report) {
 			}
 			ps := h.topics[f.Name][t.Topic]
 			if ps == nil {
-				ps = &[]LagPoint{}
+				ps = &[]point{}
 				h.topics[f.Name][t.Topic] = ps
 			}
-			if n := len(*ps); n > 0 && (*ps)[n-1].Time.Equal(at) {
+			if n := len(*ps); n > 0 && (*ps)[n-1].step == at {
 				last := &(*ps)[n-1]
-				last.LagRecords = max(last.LagRecords, t.LagRecords)
-				last.LagSeconds = max(last.LagSeconds, t.LagSeconds)
+				last.lagRecords = max(last.lagRecords, t.LagRecords)
+				last.lagSeconds = max(last.lagSeconds, float32(t.LagSeconds))
 				continue
 			}
-			*ps = append(*ps, LagPoint{Time: at, LagRecords: t.LagRecords, LagSeconds: t.LagSeconds})
+			*ps = append(*ps, point{step: at, lagRecords: t.LagRecords, lagSeconds: float32(t.LagSeconds)})
 		}
 	}
 	for _, topics := range h.topics {
 		for name, ps := range topics {
-			*ps = slices.DeleteFunc(*ps, func(p LagPoint) bool { return p.Time.Before(oldest) })
+			*ps = slices.DeleteFunc(*ps, func(p point) bool { return int64(p.step)*stepSeconds < oldest })
 			if len(*ps) == 0 {
 				delete(topics, name)
 			}
@@ -104,7 +115,13 @@ func (h *History) Snapshot() LagHistory {
 	for _, name := range h.flows {
 		fh := FlowHistory{Name: name, Topics: []TopicHistory{}}
 		for _, t := range sortedKeys(h.topics[name]) {
-			fh.Topics = append(fh.Topics, TopicHistory{Topic: t, Points: slices.Clone(*h.topics[name][t])})
+			ps := *h.topics[name][t]
+			th := TopicHistory{Topic: t, Points: make([]LagPoint, len(ps))}
+			for i, p := range ps {
+				th.Points[i] = LagPoint{Time: time.Unix(int64(p.step)*stepSeconds, 0).UTC(),
+					LagRecords: p.lagRecords, LagSeconds: float64(p.lagSeconds)}
+			}
+			fh.Topics = append(fh.Topics, th)
 		}
 		out.Flows = append(out.Flows, fh)
 	}
