@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -35,12 +36,13 @@ func migratingReport(now time.Time) status.Report {
 		},
 		Groups: []status.Group{
 			{Group: "app1-g", Verdict: status.VerdictSwitched, ActiveOnTarget: 1, Reasons: []string{},
+				Partitions: []status.GroupPartition{{Topic: "app1-t1", TargetTopic: "app1-t1", State: status.StateInSync}},
 				Step: &status.Step{Phase: "consumers-switched", Since: at(5), By: "kmirror run on w1",
 					Timeline: []status.StepEvent{ev("translated", 88, "kmirror run on w1"),
 						{Event: "ready", Time: *at(10), By: "kmirror migrate ready on ops", Verdict: "ready"}, ev("switched", 5, "kmirror run on w1")}}},
 			{Group: "app0-g", Verdict: status.VerdictSwitched, Reasons: []string{}, Partitions: []status.GroupPartition{},
 				Step: &status.Step{Phase: "done", Since: at(60), By: "kmirror run on w1",
-					Timeline: []status.StepEvent{ev("switched", 80, "kmirror run on w1")}}},
+					Timeline: []status.StepEvent{{Event: "switched", Time: *at(80), By: "kmirror run on w1", Topics: []string{"app0-t1"}}}}},
 		},
 		Blocked: []status.Blocked{}, Errors: []string{},
 	}}}
@@ -103,6 +105,14 @@ func TestPageTellsTheMigration(t *testing.T) {
 			(inPhase-time.Duration(w.inPhase)*time.Minute).Abs() > time.Minute {
 			t.Errorf("%s: %+v, want phase %s for %d min, finished %v, timeline %v, %d lag points", w.app, a, w.phase, w.inPhase, w.finished, w.timeline, w.lagPoints)
 		}
+	}
+	// Each group is followed by the topics it reads.
+	var order []string
+	for _, a := range f.Apps {
+		order = append(order, fmt.Sprintf("%s %s member=%v", a.Kind, a.Name, a.Member))
+	}
+	if want := []string{"group app1-g member=false", "topic app1-t1 member=true", "group app0-g member=false", "topic app0-t1 member=true"}; !slices.Equal(order, want) {
+		t.Errorf("rows %q, want %q", order, want)
 	}
 	if len(f.Topics) != 1 || f.Topics[0].Topic != "app1-t1" || len(f.Groups) != 1 || f.Groups[0].Group != "app1-g" {
 		t.Errorf("the topics and groups tables list what is finished: %+v %+v", f.Topics, f.Groups)

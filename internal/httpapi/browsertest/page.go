@@ -3,6 +3,7 @@ package browsertest
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,8 +58,9 @@ type App struct {
 	// InPhase is the time in phase in seconds, "" when the phase's start
 	// is unknown; Since the time it began as shown, or "seen now".
 	InPhase, Since string
-	// Finished is true for a row folded away under "Finished".
-	Finished bool
+	// Finished is true for a row folded away under "Finished"; Member
+	// for a topic listed under the group that reads it.
+	Finished, Member bool
 	// Timeline are the recorded steps shown, oldest first.
 	Timeline []string
 	// LagPoints counts the points of the topic's lag sparkline; -1 when
@@ -130,7 +132,8 @@ func ReadPage(dom string) (Page, error) {
 		}
 		for _, tr := range sec.All("data-app", "") {
 			a := App{Kind: tr.Attrs["data-kind"], Name: r.field(tr, "name"), Phase: tr.Attrs["data-phase"],
-				InPhase: r.field(tr, "inPhase"), Finished: finished[tr], LagPoints: -1}
+				InPhase: r.field(tr, "inPhase"), Finished: finished[tr], LagPoints: -1,
+				Member: slices.Contains(strings.Fields(tr.Attrs["class"]), "member")}
 			if cell, ok := tr.Find("data-field", "since"); ok && len(cell.parts) > 0 {
 				if text, ok := cell.parts[0].(string); ok {
 					a.Since = text

@@ -126,11 +126,14 @@
     }));
   }
 
-  function appRow(f, kind, name, step, now) {
+  // appRow is a topic's or group's row; a topic listed under the group
+  // that reads it is indented.
+  function appRow(f, app, now) {
+    const { kind, name, step } = app;
     const phase = (step && step.phase) || 'mirroring';
     const since = step && step.since ? Date.parse(step.since) : NaN;
     const inPhase = isNaN(since) ? null : (Date.parse(now) - since) / 1000;
-    return el('tr', { 'data-app': kind + ':' + name, 'data-kind': kind, 'data-phase': phase },
+    return el('tr', { 'data-app': kind + ':' + name, 'data-kind': kind, 'data-phase': phase, class: app.member ? 'member' : null },
       el('td', { 'data-field': 'kind' }, kind),
       el('td', { 'data-field': 'name' }, name),
       el('td', { 'data-field': 'phase' },
@@ -155,13 +158,25 @@
   // migration is the flow's applications, each topic and group with
   // where it stands in the migration; the finished ones are folded away.
   function migration(f, now) {
-    const apps = [
-      ...list(f.groups).map((g) => ({ kind: 'group', name: g.group, step: g.step })),
-      ...list(f.topics).map((t) => ({ kind: 'topic', name: t.topic, step: t.step })),
-    ];
+    // An application is a group and the topics it reads: each group is
+    // followed by its topics; topics no group reads come last.
+    const topics = new Map(list(f.topics).map((t) => [t.topic, t]));
+    const apps = [];
+    for (const g of list(f.groups)) {
+      apps.push({ kind: 'group', name: g.group, step: g.step });
+      const reads = new Set(list(g.partitions).map((p) => p.topic));
+      for (const e of list(g.step && g.step.timeline)) for (const t of list(e.topics)) reads.add(t);
+      for (const name of [...reads].sort()) {
+        const t = topics.get(name);
+        if (!t) continue;
+        apps.push({ kind: 'topic', name, step: t.step, member: true });
+        topics.delete(name);
+      }
+    }
+    for (const t of topics.values()) apps.push({ kind: 'topic', name: t.topic, step: t.step });
     const active = apps.filter((a) => !finished(a));
     const done = apps.filter((a) => finished(a));
-    const rows = active.map((a) => appRow(f, a.kind, a.name, a.step, now));
+    const rows = active.map((a) => appRow(f, a, now));
     if (rows.length === 0) {
       rows.push(el('tr', {}, el('td', { colspan: 6, class: 'empty' },
         done.length ? 'Every topic and group of this flow has finished its migration.' : 'No topic or group in a migration yet.')));
@@ -173,7 +188,7 @@
         el('summary', {}, `Finished: ${n('topic')} topic${n('topic') === 1 ? '' : 's'} and ${n('group')} group${n('group') === 1 ? '' : 's'}`,
           el('span', { class: 'muted', 'data-field': 'finishedNames' }, ' — ' + done.slice(0, FINISHED_NAMES).map((a) => a.name).join(', ') +
             (done.length > FINISHED_NAMES ? `, and ${done.length - FINISHED_NAMES} more` : ''))),
-        appTable(done.map((a) => appRow(f, a.kind, a.name, a.step, now)), 'done'))) : null);
+        appTable(done.map((a) => appRow(f, a, now)), 'done'))) : null);
   }
 
   // folded keeps a flow's "Finished" unfolded once the reader opened it.
