@@ -247,6 +247,11 @@ func TestConsumerFirstMigration(t *testing.T) {
 	}
 	// A group stands where the least advanced of its topics does.
 	story.check(t, "e-app1-t2-done", phases{"topic app1-t1": "verified", "topic app1-t2": "done", "group app1-consumer": "verified"})
+	// Its consumers stopped on the target, the group is still switched:
+	// its target commits, ahead of any translation, are its own.
+	if code, out := runs(t, time.Minute, "migrate", "ready", "-c", path, "--group", "app1-consumer"); code != 0 || !strings.Contains(out, "SWITCHED") {
+		t.Errorf("migrate ready after the switch, the consumers stopped on the target: exit %d\n%s", code, out)
+	}
 	writeConfig("none-left")
 	if err := run.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)

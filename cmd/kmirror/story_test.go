@@ -52,7 +52,7 @@ func phasesOf(s map[string]status.Step) phases {
 // storyWatch checks the migration's phases after each step through every
 // way an operator sees them: `kmirror status --json`, /api/v1/status of
 // the running worker, and the status page in headless Chromium, whose
-// screenshot it keeps as an artifact.
+// screenshot (of the page checked) it keeps as an artifact.
 type storyWatch struct {
 	config string
 	run    *proc
@@ -93,8 +93,10 @@ func (w *storyWatch) check(t *testing.T, step string, want phases) map[string]st
 		return samePhases(phasesOf(steps(r)), want)
 	})
 	browsertest.Chromium(t)
+	w.shots++
+	shot := filepath.Join(browsertest.ArtifactDir(t), fmt.Sprintf("migration-%d-%s.png", w.shots, step))
 	testbed.WaitUntil(t, time.Minute, step+": the status page to show the phases", func() error {
-		page, err := browsertest.ReadPage(browsertest.LoadPage(t, url))
+		page, err := browsertest.ReadPage(browsertest.LoadPageAndScreenshot(t, url, shot))
 		if err != nil {
 			return err
 		}
@@ -109,9 +111,6 @@ func (w *storyWatch) check(t *testing.T, step string, want phases) map[string]st
 		}
 		return samePhases(got, want)
 	})
-	w.shots++
-	shot := filepath.Join(browsertest.ArtifactDir(t), fmt.Sprintf("migration-%d-%s.png", w.shots, step))
-	browsertest.Screenshot(t, url, shot)
 	t.Logf("%s: %v; screenshot %s", step, want, shot)
 	return api
 }

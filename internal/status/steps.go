@@ -50,18 +50,30 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 		if st, ok := groups[g.Group]; ok {
 			out.Groups[i].Step = step(st, story.Timeline(journal.GroupSubject, g.Group))
 			delete(groups, g.Group)
+			// A group that switched stays switched while its consumers
+			// are stopped on the target: its target commits are its own
+			// (ahead of any translation), not a reason against starting
+			// them there again.
+			if switched(st.Phase) && g.ActiveOnSource == 0 && g.Verdict == VerdictNotReady {
+				out.Groups[i].Verdict, out.Groups[i].Reasons = VerdictSwitched, []string{}
+			}
 		}
 	}
 	for _, name := range sortedKeys(groups) {
 		st := groups[name]
 		g := Group{Group: name, Verdict: VerdictNotReady, Reasons: []string{"the flow selects none of its topics now"},
 			Partitions: []GroupPartition{}, Step: step(st, story.Timeline(journal.GroupSubject, name))}
-		switch st.Phase {
-		case journal.PhaseSwitched, journal.PhaseDrained, journal.PhaseVerified, journal.PhaseDone:
+		if switched(st.Phase) {
 			g.Verdict, g.Reasons = VerdictSwitched, []string{}
 		}
 		out.Groups = append(out.Groups, g)
 	}
+}
+
+// switched tells whether a group in phase p runs on the target: switched,
+// or further.
+func switched(p journal.Phase) bool {
+	return p == journal.PhaseSwitched || p == journal.PhaseDrained || p == journal.PhaseVerified || p == journal.PhaseDone
 }
 
 // record writes the steps a running worker saw to the flow's journal and

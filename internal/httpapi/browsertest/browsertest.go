@@ -110,15 +110,32 @@ func LoadPageFor(t testing.TB, url string, budget time.Duration) string {
 // to path.
 func Screenshot(t testing.TB, url, path string) {
 	t.Helper()
+	screenshot(t, path, budgetFlag(Budget), url)
+}
+
+// LoadPageAndScreenshot is LoadPage that also saves a screenshot of the
+// page it returns, taken by the same browser at the same moment.
+func LoadPageAndScreenshot(t testing.TB, url, path string) string {
+	t.Helper()
+	out := screenshot(t, path, "--dump-dom", budgetFlag(Budget), url)
+	if !strings.Contains(out, "<html") {
+		t.Fatalf("chromium returned no DOM for %s:\n%s", url, out)
+	}
+	return out
+}
+
+func screenshot(t testing.TB, path string, args ...string) string {
+	t.Helper()
 	_ = os.Remove(path) // so that a stale file cannot pass for a new one
-	run(t, "--screenshot="+path, "--window-size=1280,900", "--hide-scrollbars", budgetFlag(Budget), url)
+	out := run(t, append([]string{"--screenshot=" + path, "--window-size=1280,900", "--hide-scrollbars"}, args...)...)
 	info, err := os.Stat(path)
 	if err != nil {
-		t.Fatalf("screenshot of %s: %v", url, err)
+		t.Fatalf("screenshot %s: %v", path, err)
 	}
 	if info.Size() == 0 {
-		t.Fatalf("screenshot of %s is empty", url)
+		t.Fatalf("screenshot %s is empty", path)
 	}
+	return out
 }
 
 func budgetFlag(d time.Duration) string {
