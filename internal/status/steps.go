@@ -32,7 +32,9 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 		now.Groups[g.Group] = journal.GroupNow{Topics: groupTopics(g), Ready: g.Verdict == VerdictReady, OnTarget: g.ActiveOnTarget > 0}
 	}
 	if c.opts.Record != "" && len(out.Errors) == 0 {
-		c.record(ctx, f, story, observed(story, out, now.Selected, time.Now().UTC(), c.opts.Record))
+		// To the millisecond, as the journal keeps times: a step shows the
+		// same time before and after it is read back.
+		c.record(ctx, f, story, observed(story, out, now.Selected, time.Now().UTC().Truncate(time.Millisecond), c.opts.Record))
 	}
 	topics, groups := journal.Phases(story, now)
 

@@ -63,7 +63,6 @@
     'switched': 'badge-switched',
   };
 
-
   // The phases of the seed's steps, in order; FINISHED ones are folded
   // away under the migration table.
   const PHASES = ['mirroring', 'consumers-ready', 'consumers-switched', 'producers-drained', 'verified', 'done'];
@@ -72,7 +71,7 @@
   const FINISHED_NAMES = 8; // finished topics and groups named in the folded summary
   const finished = (x) => !!(x.step && FINISHED.has(x.step.phase));
 
-  // duration says how long ago t was before now, in words.
+  // duration says a number of seconds in words.
   function duration(seconds) {
     const s = Math.max(0, Math.round(seconds));
     if (s < 60) return s + ' s';
@@ -358,8 +357,10 @@
   async function readLagHistory() {
     if (Date.now() - lagHistoryAt < LAG_HISTORY_MS) return;
     lagHistoryAt = Date.now();
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
     try {
-      const res = await fetch('api/v1/history', { cache: 'no-store', headers: { Accept: 'application/json' } });
+      const res = await fetch('api/v1/history', { cache: 'no-store', signal: abort.signal, headers: { Accept: 'application/json' } });
       if (!res.ok) return;
       const body = await res.json();
       const m = new Map();
@@ -369,6 +370,8 @@
       lagHistory = m;
     } catch (_) {
       // The sparklines keep what they had; the status poll reports errors.
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -388,7 +391,7 @@
       } else if (!body || !Array.isArray(body.flows)) {
         fail('unexpected answer from api/v1/status');
       } else {
-        await readLagHistory();
+        readLagHistory(); // not awaited: the sparklines follow at a later poll
         render(body);
       }
     } catch (e) {
