@@ -21,6 +21,13 @@ const (
 	PhaseRolledBack Phase = "rolled-back"        // a group whose consumers went back to the source
 )
 
+// Order lists the phases: the way forward, then the two ways out of it.
+var Order = []Phase{PhaseMirroring, PhaseReady, PhaseSwitched, PhaseDrained, PhaseVerified, PhaseDone, PhaseRemoved, PhaseRolledBack}
+
+// Switched tells whether a group in phase p runs on the target: switched
+// or further on the way forward.
+func (p Phase) Switched() bool { return rank[p] >= rank[PhaseSwitched] }
+
 // rank orders the phases of the way forward.
 var rank = map[Phase]int{PhaseNone: 0, PhaseRemoved: 0, PhaseRolledBack: 1, PhaseMirroring: 1, PhaseReady: 2, PhaseSwitched: 3, PhaseDrained: 4, PhaseVerified: 5, PhaseDone: 6}
 

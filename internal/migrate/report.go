@@ -87,10 +87,6 @@ func subject(name, target string, topics []string, st *status.Step) Subject {
 	return Subject{Name: name, Target: target, Topics: topics, Phase: st.Phase, Since: st.Since, By: st.By, Timeline: tl}
 }
 
-// phaseOrder lists the phases as a report's summary shows them.
-var phaseOrder = []journal.Phase{journal.PhaseMirroring, journal.PhaseReady, journal.PhaseSwitched, journal.PhaseDrained,
-	journal.PhaseVerified, journal.PhaseDone, journal.PhaseRemoved, journal.PhaseRolledBack}
-
 // Markdown writes the story as a Markdown document: per flow, a summary
 // of the phases, then each group and topic with a table of its steps.
 // Times are in UTC.
@@ -106,7 +102,7 @@ func (s Story) Markdown(w io.Writer) error {
 			fmt.Fprintf(b, "> **Not read:** %s\n\n", md(e))
 		}
 		b.WriteString("| Phase | Groups | Topics |\n|---|---:|---:|\n")
-		for _, p := range phaseOrder {
+		for _, p := range journal.Order {
 			g, t := count(f.Groups, p), count(f.Topics, p)
 			if g+t > 0 {
 				fmt.Fprintf(b, "| %s | %d | %d |\n", p, g, t)

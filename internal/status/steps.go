@@ -56,7 +56,7 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 			// are stopped on the target: its target commits are its own
 			// (ahead of any translation), not a reason against starting
 			// them there again.
-			if switched(st.Phase) && g.ActiveOnSource == 0 && g.Verdict == VerdictNotReady {
+			if st.Phase.Switched() && g.ActiveOnSource == 0 && g.Verdict == VerdictNotReady {
 				out.Groups[i].Verdict, out.Groups[i].Reasons = VerdictSwitched, []string{}
 			}
 		}
@@ -65,17 +65,11 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 		st := groups[name]
 		g := Group{Group: name, Verdict: VerdictNotReady, Reasons: []string{"the flow selects none of its topics now"},
 			Partitions: []GroupPartition{}, Step: step(st, story.Timeline(journal.GroupSubject, name))}
-		if switched(st.Phase) {
+		if st.Phase.Switched() {
 			g.Verdict, g.Reasons = VerdictSwitched, []string{}
 		}
 		out.Groups = append(out.Groups, g)
 	}
-}
-
-// switched tells whether a group in phase p runs on the target: switched,
-// or further.
-func switched(p journal.Phase) bool {
-	return p == journal.PhaseSwitched || p == journal.PhaseDrained || p == journal.PhaseVerified || p == journal.PhaseDone
 }
 
 // record writes the steps a running worker saw to the flow's journal and

@@ -56,8 +56,8 @@ type Topic struct {
 type App struct {
 	Kind, Name, Phase string
 	// InPhase is the time in phase in seconds, "" when the phase's start
-	// is unknown; Since the time it began as shown, or "seen now".
-	InPhase, Since string
+	// is unknown.
+	InPhase string
 	// Finished is true for a row folded away under "Finished"; Member
 	// for a topic listed under the group that reads it.
 	Finished, Member bool
@@ -134,11 +134,6 @@ func ReadPage(dom string) (Page, error) {
 			a := App{Kind: tr.Attrs["data-kind"], Name: r.field(tr, "name"), Phase: tr.Attrs["data-phase"],
 				InPhase: r.field(tr, "inPhase"), Finished: finished[tr], LagPoints: -1,
 				Member: slices.Contains(strings.Fields(tr.Attrs["class"]), "member")}
-			if cell, ok := tr.Find("data-field", "since"); ok && len(cell.parts) > 0 {
-				if text, ok := cell.parts[0].(string); ok {
-					a.Since = text
-				}
-			}
 			for _, li := range tr.All("data-event", "") {
 				a.Timeline = append(a.Timeline, li.Attrs["data-event"])
 			}
