@@ -316,7 +316,7 @@ func thereAndBack(t *testing.T, c switchClient) {
 	moveProducers := func(from *liveProducer, to *bedCluster, alias string) *liveProducer {
 		t.Helper()
 		next := from.stop(t)
-		code, out := runs(t, 3*time.Minute, "migrate", "failover", "-c", cfg, "--to", alias, "--topic", topic, "--timeout", "2m")
+		code, out := runs(t, 3*time.Minute, "migrate", "failover", "-c", cfg, "--to", alias, "--topic", topic, "--timeout", "2m", "--quiet-window", "2s")
 		if code != 0 || !strings.Contains(out, "drained both ways") {
 			t.Fatalf("migrate failover --to %s exited %d:\n%s", alias, code, out)
 		}

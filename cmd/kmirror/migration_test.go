@@ -170,7 +170,7 @@ func TestConsumerFirstMigration(t *testing.T) {
 	// (d) The producers stop on the source; drain.
 	close(producing)
 	<-producerDone
-	code, out = runs(t, 2*time.Minute, "migrate", "drain", "-c", path, "--topic", "app1-t1,app1-t2", "--timeout", "1m")
+	code, out = runs(t, 2*time.Minute, "migrate", "drain", "-c", path, "--topic", "app1-t1,app1-t2", "--timeout", "1m", "--quiet-window", "2s")
 	if code != 0 || !strings.Contains(out, "drained: everything on app1-t1, app1-t2 is on the target") {
 		t.Fatalf("migrate drain: exit %d\n%s", code, out)
 	}

@@ -208,7 +208,7 @@ func drainCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return df.run(cmd.Context(), g, "kmirror migrate drain", nil, func(cfg *config.Config) string {
-				return fmt.Sprintf("drained: everything on %s is on the target; switch the producers", strings.Join(df.topics, ", "))
+				return fmt.Sprintf("drained: everything on %s is on the target and nothing wrote to it for %s; switch the producers", strings.Join(df.topics, ", "), df.quiet)
 			})
 		},
 	}
@@ -265,9 +265,9 @@ Consumers follow with 'migrate ready' or 'migrate rollback'.`,
 
 // drainFlags are the flags of the commands that wait for topics to drain.
 type drainFlags struct {
-	cf                configFlags
-	topics            []string
-	timeout, interval time.Duration
+	cf                       configFlags
+	topics                   []string
+	timeout, interval, quiet time.Duration
 }
 
 func (df *drainFlags) register(cmd *cobra.Command) {
@@ -275,6 +275,8 @@ func (df *drainFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&df.topics, "topic", nil, "source topics to drain (repeat or separate with commas; required)")
 	cmd.Flags().DurationVar(&df.timeout, "timeout", 10*time.Minute, "give up after this long")
 	cmd.Flags().DurationVar(&df.interval, "interval", time.Second, "time between looks")
+	cmd.Flags().DurationVar(&df.quiet, "quiet-window", migrate.DefaultQuietWindow,
+		"the partitions count as drained only once no producer has written to them for this long (end offsets, DescribeProducers, open transactions): make it longer than your producers' longest pause")
 	_ = cmd.MarkFlagRequired("topic")
 }
 
@@ -295,23 +297,30 @@ func (df *drainFlags) run(ctx context.Context, g *globals, what string, check fu
 			return &exitError{code: ExitFailure, err: err}
 		}
 	}
+	if df.quiet <= 0 || df.timeout < df.quiet {
+		return usage(fmt.Errorf("--timeout %s must be at least --quiet-window %s (and that above 0): the topics count as drained only after a quiet window", df.timeout, df.quiet))
+	}
 	if _, err := cluster.CheckAll(ctx, cfg.Clusters, logger); err != nil {
 		return &exitError{code: ExitFailure, err: err}
 	}
-	d, err := migrate.NewDrainer(ctx, cfg, df.topics, logger)
+	d, err := migrate.NewDrainer(ctx, cfg, df.topics, df.quiet, logger)
 	if err != nil {
 		return &exitError{code: ExitFailure, err: err}
 	}
 	defer d.Close()
 	tty := isTerminal(g.stdout)
 	var last migrate.DrainState
+	noted := map[string]bool{}
 	err = d.Wait(ctx, df.interval, df.timeout, func(st migrate.DrainState) {
 		last = st
-		for _, m := range st.Moving {
-			if tty {
-				fmt.Fprintln(g.stdout)
+		for _, n := range st.Notes {
+			if !noted[n] {
+				noted[n] = true
+				if tty {
+					fmt.Fprintln(g.stdout)
+				}
+				fmt.Fprintf(g.stdout, "note: %s\n", n)
 			}
-			fmt.Fprintf(g.stdout, "warning: the source end of %s moved: a producer still writes to it; stop it before switching producers\n", m)
 		}
 		printDrain(g.stdout, st, tty)
 	})
@@ -324,28 +333,65 @@ func (df *drainFlags) run(ctx context.Context, g *globals, what string, check fu
 		fmt.Fprintln(g.stdout, done(cfg))
 		return nil
 	case errors.Is(err, migrate.ErrTimeout):
-		return &exitError{code: ExitFailure, err: fmt.Errorf("%w after %s: %d records remain on %s", err, df.timeout, last.Remaining, strings.Join(last.Partitions, ", "))}
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%w after %s: %s", err, df.timeout, notDrained(last))}
 	case ctx.Err() != nil:
 		return &exitError{code: ExitFailure, err: errors.New("interrupted before the topics were drained")}
 	}
 	return &exitError{code: ExitFailure, err: err}
 }
 
-// printDrain draws a progress bar on a terminal, a plain line otherwise.
+// notDrained says why a look was not drained, naming every partition.
+func notDrained(st migrate.DrainState) string {
+	var why []string
+	if st.Remaining > 0 || len(st.Partitions) > 0 {
+		why = append(why, fmt.Sprintf("%d records remain on %s", st.Remaining, strings.Join(st.Partitions, ", ")))
+	}
+	if len(st.Written) > 0 {
+		lines := make([]string, len(st.Written))
+		for i, w := range st.Written {
+			lines[i] = "\n  - " + w.Describe(st.At)
+		}
+		why = append(why, fmt.Sprintf("%d partitions are still written to: stop their producers%s", len(st.Written), strings.Join(lines, "")))
+	} else if st.Quiet < st.Window {
+		why = append(why, fmt.Sprintf("quiet for %s only of the %s window", st.Quiet.Round(100*time.Millisecond), st.Window))
+	}
+	return strings.Join(why, "; ")
+}
+
+// printDrain draws a progress bar on a terminal, a plain line otherwise;
+// each says what the drain waits for.
 func printDrain(w io.Writer, st migrate.DrainState, tty bool) {
 	done := 1.0
 	if st.Initial > 0 {
 		done = 1 - float64(st.Remaining)/float64(st.Initial)
+	}
+	waiting := ""
+	switch {
+	case len(st.Written) > 0:
+		waiting = fmt.Sprintf("; still written: %s", st.Written[0].Name())
+		if len(st.Written) > 1 {
+			waiting += fmt.Sprintf(" and %d more", len(st.Written)-1)
+		}
+	case st.Quiet < st.Window:
+		waiting = fmt.Sprintf("; quiet for %s of %s", st.Quiet.Truncate(time.Second), st.Window)
 	}
 	if !tty {
 		fmt.Fprintf(w, "%3.0f%% drained, %d records remain", done*100, st.Remaining)
 		if len(st.Partitions) > 0 {
 			fmt.Fprintf(w, " on %s", strings.Join(st.Partitions, ", "))
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintln(w, waiting)
+		const most = 10
+		for i, wr := range st.Written {
+			if i == most {
+				fmt.Fprintf(w, "  - and %d more\n", len(st.Written)-most)
+				break
+			}
+			fmt.Fprintf(w, "  - %s\n", wr.Describe(st.At))
+		}
 		return
 	}
 	const width = 30
 	n := int(done * width)
-	fmt.Fprintf(w, "\r[%s%s] %3.0f%% %d records remain\x1b[K", strings.Repeat("#", n), strings.Repeat(" ", width-n), done*100, st.Remaining)
+	fmt.Fprintf(w, "\r[%s%s] %3.0f%% %d records remain%s\x1b[K", strings.Repeat("#", n), strings.Repeat(" ", width-n), done*100, st.Remaining, waiting)
 }

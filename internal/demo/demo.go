@@ -191,7 +191,10 @@ func (d *demo) run(ctx context.Context) (Summary, error) {
 	}
 	producers.Close()
 	d.say("(d) the producers stopped on the source after %d records; `kmirror migrate drain` waits for the last ones", len(d.written))
-	drainer, err := migrate.NewDrainer(ctx, d.cfg, topics, d.opts.Log)
+	// The demo stopped its producers itself: a short quiet window shows
+	// the rule without making the demo wait migrate drain's default.
+	const quiet = time.Second
+	drainer, err := migrate.NewDrainer(ctx, d.cfg, topics, quiet, d.opts.Log)
 	if err != nil {
 		return sum, err
 	}
@@ -199,7 +202,7 @@ func (d *demo) run(ctx context.Context) (Summary, error) {
 	if err := drainer.Wait(ctx, 200*time.Millisecond, time.Minute, func(st migrate.DrainState) {}); err != nil {
 		return sum, fmt.Errorf("drain: %w", err)
 	}
-	d.say("    drained: every source partition's end is on the target")
+	d.say("    drained: every source partition's end is on the target, and nothing wrote to them for %s", quiet)
 	journal.Note(ctx, d.cfg, d.opts.Log, drainer.Events(time.Now(), journal.By("kmirror demo (migrate drain)"))...)
 	rep, err := verify.Run(ctx, d.cfg, verify.Options{Topics: topics}, d.opts.Log)
 	if err != nil {

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,40 +22,69 @@ import (
 // ErrTimeout is returned when the topics were not drained in time.
 var ErrTimeout = errors.New("not drained before the timeout")
 
+// DefaultQuietWindow is how long no producer may have written to the
+// drained partitions before they count as drained.
+const DefaultQuietWindow = 10 * time.Second
+
 // DrainState is one look at the topics being drained.
 type DrainState struct {
+	// At is the time of the look.
+	At time.Time
 	// Remaining is the number of source offsets not yet on the target;
 	// Initial what remained at the first look.
 	Remaining, Initial int64
 	// Partitions lists the partitions not yet drained, as "topic[p]".
 	Partitions []string
-	// Moving lists the partitions whose source end moved since the last
-	// look: a producer still writes to them.
-	Moving []string
+	// Written lists the partitions a producer still writes to (see
+	// writers.go), sorted by cluster, topic and partition.
+	Written []Written
+	// Quiet is how long the drain has seen no write to any partition;
+	// Window how long it must be for the partitions to count as drained.
+	Quiet, Window time.Duration
+	// Notes say what the drain cannot see: a broker that does not answer
+	// one of its questions.
+	Notes []string
 }
 
-// Drained tells whether everything on the source is on the target.
-func (s DrainState) Drained() bool { return s.Remaining == 0 && len(s.Partitions) == 0 }
+// Drained tells whether everything on the source is on the target and no
+// producer has written to it for the quiet window.
+func (s DrainState) Drained() bool {
+	return s.Remaining == 0 && len(s.Partitions) == 0 && len(s.Written) == 0 && s.Quiet >= s.Window
+}
 
-// Drainer watches source topics until the mirror has copied everything on
-// them.
+// Drainer watches source topics until no producer writes to them and the
+// mirror has copied everything on them.
 type Drainer struct {
 	cfg    *config.Config
 	log    *slog.Logger
+	window time.Duration
 	topics map[*config.Flow][]string
 	// sources are admin clients of each flow's source, kept for every look.
 	sources map[*config.Flow]*kgo.Client
-	ends    map[progress.Partition]int64
+	// ends are the source ends of the last look; moved when each was last
+	// seen moving (absent: not since the first look).
+	ends    map[sourcePartition]int64
+	moved   map[sourcePartition]time.Time
+	started time.Time
 	first   bool
 	init    int64
 }
 
+type sourcePartition struct {
+	cluster string
+	topicPartition
+}
+
 // NewDrainer checks that every topic is mirrored by a flow of cfg: it
-// connects to the sources and selects the topics as the mirror does. Close
-// releases its clients.
-func NewDrainer(ctx context.Context, cfg *config.Config, topics []string, log *slog.Logger) (*Drainer, error) {
-	d := &Drainer{cfg: cfg, log: log, topics: map[*config.Flow][]string{}, sources: map[*config.Flow]*kgo.Client{},
-		ends: map[progress.Partition]int64{}, first: true}
+// connects to the sources and selects the topics as the mirror does. The
+// topics count as drained once nothing has written to them for window
+// (DefaultQuietWindow when 0). Close releases its clients.
+func NewDrainer(ctx context.Context, cfg *config.Config, topics []string, window time.Duration, log *slog.Logger) (*Drainer, error) {
+	if window <= 0 {
+		window = DefaultQuietWindow
+	}
+	d := &Drainer{cfg: cfg, log: log, window: window, topics: map[*config.Flow][]string{}, sources: map[*config.Flow]*kgo.Client{},
+		ends: map[sourcePartition]int64{}, moved: map[sourcePartition]time.Time{}, first: true}
 	found := map[string]bool{}
 	for _, f := range cfg.Flows {
 		cl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Source), log)...)
@@ -95,9 +125,15 @@ func (d *Drainer) Close() {
 	}
 }
 
-// Look compares the source ends of the topics with the stored progress.
+// Look compares the source ends of the topics with the stored progress,
+// and asks the sources who still writes to them.
 func (d *Drainer) Look(ctx context.Context) (DrainState, error) {
-	var st DrainState
+	now := time.Now()
+	if d.first {
+		d.started = now
+	}
+	st := DrainState{At: now, Window: d.window}
+	quietSince := d.started
 	for f, topics := range d.topics {
 		adm := kadm.NewClient(d.sources[f])
 		ends, err := adm.ListEndOffsets(ctx, topics...)
@@ -108,49 +144,68 @@ func (d *Drainer) Look(ctx context.Context) (DrainState, error) {
 		if err != nil {
 			return st, fmt.Errorf("list offsets of %q: %w", f.Source, err)
 		}
+		if err := ends.Error(); err != nil {
+			return st, fmt.Errorf("end offsets on %q: %w", f.Source, err)
+		}
 		copied, err := progress.ReadNext(ctx, f, d.cfg.Cluster(f.Target), d.log)
 		if err != nil {
 			return st, err
 		}
-		var lerr error
+		looks := map[topicPartition]*partitionLook{}
 		ends.Each(func(o kadm.ListedOffset) {
-			if o.Err != nil {
-				lerr = fmt.Errorf("end offset of %s[%d] on %q: %w", o.Topic, o.Partition, f.Source, o.Err)
-				return
+			looks[topicPartition{o.Topic, o.Partition}] = &partitionLook{end: o.Offset, stable: -1}
+		})
+		st.Notes = append(st.Notes, lookWriters(ctx, adm, f.Source, topics, looks)...)
+		var ws []Written
+		for tp, l := range looks {
+			k := sourcePartition{f.Source, tp}
+			// The first look cannot tell a move: the window starts
+			// there (quietSince), not at a write.
+			if prev, ok := d.ends[k]; ok && prev != l.end {
+				d.moved[k] = now
 			}
-			k := progress.Partition{Topic: o.Topic, Partition: o.Partition}
-			name := fmt.Sprintf("%s[%d]", o.Topic, o.Partition)
-			// With the way back under the same names, the flow back
-			// writes to this source too: a moving end says nothing.
-			if prev, ok := d.ends[k]; ok && prev != o.Offset && d.cfg.Paired(f) == nil {
-				st.Moving = append(st.Moving, name)
+			d.ends[k] = l.end
+			if w, ok := written(f.Source, tp.topic, tp.partition, *l, d.moved[k], now, d.window); ok {
+				ws = append(ws, w)
 			}
-			d.ends[k] = o.Offset
+			if m := d.moved[k]; m.After(quietSince) {
+				quietSince = m
+			}
 			next := int64(-1)
-			if n, ok := copied[k]; ok {
+			if n, ok := copied[progress.Partition{Topic: tp.topic, Partition: tp.partition}]; ok {
 				next = n
 			}
 			start := int64(0)
-			if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Err == nil {
+			if s, ok := starts.Lookup(tp.topic, tp.partition); ok && s.Err == nil {
 				start = s.Offset
 			}
+			name := fmt.Sprintf("%s[%d]", tp.topic, tp.partition)
 			switch {
-			case next < 0 && o.Offset <= start:
+			case next < 0 && l.end <= start:
 				// Empty: nothing to drain.
 			case next < 0:
 				st.Partitions = append(st.Partitions, name+" (not mirrored yet)")
-				st.Remaining += o.Offset - start
-			case next < o.Offset:
+				st.Remaining += l.end - start
+			case next < l.end:
 				st.Partitions = append(st.Partitions, name)
-				st.Remaining += o.Offset - next
+				st.Remaining += l.end - next
 			}
-		})
-		if lerr != nil {
-			return st, lerr
+		}
+		st.Notes = append(st.Notes, nameTransactions(ctx, adm, f.Source, ws)...)
+		st.Written = append(st.Written, ws...)
+	}
+	for _, w := range st.Written {
+		for _, p := range w.Producers {
+			if p.LastWrite.After(quietSince) && !p.LastWrite.After(now) {
+				quietSince = p.LastWrite
+			}
 		}
 	}
+	st.Quiet = now.Sub(quietSince)
 	slices.Sort(st.Partitions)
-	slices.Sort(st.Moving)
+	slices.SortFunc(st.Written, func(a, b Written) int {
+		return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
 	if d.first {
 		d.first, d.init = false, st.Remaining
 	}
