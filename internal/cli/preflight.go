@@ -22,7 +22,7 @@ func preflightCmd(g *globals) *cobra.Command {
 	var producerRate, consumerRate, requestPct int64
 	cmd := &cobra.Command{
 		Use:   "preflight -c FILE [--kafkauser] [--rollback]",
-		Short: "Check connectivity, authentication and every ACL the configuration needs; --kafkauser prints least-privilege Strimzi KafkaUsers",
+		Short: "Check connectivity, authentication and every ACL the configuration needs; --kafkauser prints least-privilege Strimzi KafkaUsers, offline",
 		Long: `preflight connects and authenticates to every cluster of the configuration, works out
 every permission kmirror needs there for the topics and groups the flows select now,
 and checks each one. It exits 1 when one is missing, naming it.
