@@ -56,7 +56,6 @@ func TestValidate(t *testing.T) {
 	}{
 		{"validate-seed", []string{"validate", "-c", "../config/testdata/seed-kmm2.yaml", "--secrets-dir", secrets}, ExitOK},
 		{"validate-seed-strict", []string{"validate", "-c", "../config/testdata/seed-kmm2.yaml", "--secrets-dir", secrets, "--strict"}, ExitFailure},
-		{"validate-no-secrets-dir", []string{"validate", "-c", "../config/testdata/seed-kmm2.yaml"}, ExitFailure},
 		{"validate-bad-regex", []string{"validate", "-c", "../config/testdata/invalid/bad-regex.yaml"}, ExitFailure},
 	}
 	for _, tt := range tests {

@@ -45,6 +45,9 @@ namespace the pods run in.
 					fmt.Fprintln(g.stderr, "warning:", d)
 				}
 			}
+			for _, n := range notChecked(cfg) {
+				fmt.Fprintln(g.stderr, "note:", n)
+			}
 			o.Version, o.Source = version, filepath.Base(path)
 			if !cmd.Flags().Changed("image") {
 				o.Image = "kmirror:" + version

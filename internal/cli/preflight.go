@@ -22,25 +22,33 @@ func preflightCmd(g *globals) *cobra.Command {
 	var producerRate, consumerRate, requestPct int64
 	cmd := &cobra.Command{
 		Use:   "preflight -c FILE [--kafkauser] [--rollback]",
-		Short: "Check connectivity, authentication and every ACL the configuration needs; --kafkauser prints least-privilege Strimzi KafkaUsers",
+		Short: "Check connectivity, authentication and every ACL the configuration needs; --kafkauser prints least-privilege Strimzi KafkaUsers, offline",
 		Long: `preflight connects and authenticates to every cluster of the configuration, works out
 every permission kmirror needs there for the topics and groups the flows select now,
 and checks each one. It exits 1 when one is missing, naming it.
 
 --kafkauser prints, without connecting, a least-privilege Strimzi KafkaUser for each
 cluster, with ACLs named by the flows' patterns: literal names for a list of names,
-prefixes for "prefix.*", and "*" for any other regular expression.
+prefixes for "prefix.*", and "*" for any other regular expression. It needs no
+--secrets-dir: without it, each secret is noted on stderr as not checked, and a
+user authenticating with a client certificate from a secret is named after that
+secret (Strimzi's User Operator names a user's secret after the user); with it,
+after the certificate's CN. Checking the permissions needs --secrets-dir when the
+configuration names secrets.
 
 --rollback adds what 'kmirror migrate rollback' needs: committing the groups'
 offsets on the source (Read on the groups there). Without it the source stays
 read-only.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cf.load()
-			if err != nil {
-				return &exitError{code: ExitFailure, err: err}
-			}
 			if kafkaUser {
+				cfg, err := cf.loadOffline()
+				if err != nil {
+					return &exitError{code: ExitFailure, err: err}
+				}
+				for _, n := range notChecked(cfg) {
+					fmt.Fprintln(g.stderr, "note:", n)
+				}
 				var q preflight.Quotas
 				set := func(p **int64, flag string, v int64) {
 					if cmd.Flags().Changed(flag) {
@@ -60,6 +68,10 @@ read-only.`,
 				}
 				_, err = g.stdout.Write(out)
 				return err
+			}
+			cfg, err := cf.load()
+			if err != nil {
+				return &exitError{code: ExitFailure, err: err}
 			}
 			log, err := g.logger()
 			if err != nil {
@@ -86,7 +98,7 @@ read-only.`,
 	}
 	cf.register(cmd)
 	f := cmd.Flags()
-	f.BoolVar(&kafkaUser, "kafkauser", false, "print least-privilege Strimzi KafkaUser resources instead of checking")
+	f.BoolVar(&kafkaUser, "kafkauser", false, "print least-privilege Strimzi KafkaUser resources instead of checking, offline (no --secrets-dir needed)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&rollback, "rollback", false, "add what 'kmirror migrate rollback' needs: Read on the groups on the source")
 	f.Int64Var(&producerRate, "quota-producer-byte-rate", 0, "with --kafkauser: spec.quotas.producerByteRate of the source users (bytes/s per broker)")

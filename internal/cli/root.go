@@ -58,8 +58,29 @@ func (f *configFlags) register(cmd *cobra.Command) {
 	_ = cmd.MarkFlagRequired("config")
 }
 
+// load reads the configuration for a command that connects: every secret
+// it names must be read, so without --secrets-dir it fails in one line.
 func (f *configFlags) load() (*config.Config, error) {
 	return config.Load(f.path, config.Options{SecretsDir: f.secretsDir, Strict: f.strict})
+}
+
+// loadOffline reads the configuration for a command that does not
+// connect: without --secrets-dir, the secrets it names are not read but
+// listed by notChecked (errors with --strict).
+func (f *configFlags) loadOffline() (*config.Config, error) {
+	return config.Load(f.path, config.Options{SecretsDir: f.secretsDir, Strict: f.strict, Offline: true})
+}
+
+// notChecked says of each secret of cfg that was not read that it was
+// not checked, where the configuration names it.
+func notChecked(cfg *config.Config) []string {
+	var out []string
+	for _, r := range cfg.References {
+		if r.Kind == config.RefSecret {
+			out = append(out, fmt.Sprintf("%s: %s: %s", r.At, r, config.NotChecked))
+		}
+	}
+	return out
 }
 
 // Execute runs the command line and returns the process exit code.

@@ -16,9 +16,17 @@ func validateCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate -c FILE",
 		Short: "Check a configuration offline and print the effective settings and every warning",
-		Args:  cobra.NoArgs,
+		Long: `validate reads the configuration without connecting, checks it, and prints the
+effective settings of every cluster and flow, every warning and every note.
+
+The Kubernetes secrets it names are read and checked under --secrets-dir DIR
+(DIR/<secretName>/<key>). Without --secrets-dir each is listed as not checked,
+which is no error: a Strimzi User Operator makes the users' secrets only once
+their KafkaUsers exist (kmirror preflight --kafkauser prints them). --strict
+makes each an error, as it does each warning.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cf.load()
+			cfg, err := cf.loadOffline()
 			if err != nil {
 				fmt.Fprintln(g.stdout, "invalid:", err)
 				return &exitError{code: ExitFailure}
@@ -94,20 +102,33 @@ func describe(w io.Writer, cfg *config.Config) {
 			notes = append(notes, d)
 		}
 	}
+	unchecked := notChecked(cfg)
 	for _, part := range []struct {
 		name string
-		list []config.Diagnostic
-	}{{"warnings", warnings}, {"notes (accepted without effect)", notes}} {
+		list []string
+	}{{"warnings", lines(warnings)}, {"notes (accepted without effect)", lines(notes)}, {"secrets", unchecked}} {
 		if len(part.list) == 0 {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s\n", part.name)
-		for _, d := range part.list {
-			fmt.Fprintf(w, "  %s\n", d)
+		for _, l := range part.list {
+			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
-	fmt.Fprintf(w, "\nvalid: %d %s, %d %s, %d %s\n", len(cfg.Flows), plural(len(cfg.Flows), "flow"),
+	fmt.Fprintf(w, "\nvalid: %d %s, %d %s, %d %s", len(cfg.Flows), plural(len(cfg.Flows), "flow"),
 		len(cfg.Clusters), plural(len(cfg.Clusters), "cluster"), len(warnings), plural(len(warnings), "warning"))
+	if len(unchecked) > 0 {
+		fmt.Fprintf(w, "; %d secret %s %s", len(unchecked), plural(len(unchecked), "key"), config.NotChecked)
+	}
+	fmt.Fprintln(w)
+}
+
+func lines(ds []config.Diagnostic) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	return out
 }
 
 func row(w io.Writer, indent int, name, value string) {
@@ -157,7 +178,7 @@ func describeTLS(t *config.TLS) string {
 	if t.SkipHostnameVerification {
 		s += ", hostname not verified"
 	}
-	if t.Certificate != nil {
+	if t.MutualTLS() {
 		s += ", client certificate from " + t.CertificateFrom
 	}
 	return s
@@ -167,7 +188,7 @@ func describeAuth(c *config.Cluster) string {
 	switch {
 	case c.SASL != nil:
 		return fmt.Sprintf("SASL %s as %q, password %s", c.SASL.Mechanism, c.SASL.Username, c.SASL.Password)
-	case c.TLS != nil && c.TLS.Certificate != nil:
+	case c.TLS.MutualTLS():
 		return "mutual TLS"
 	}
 	return "none"

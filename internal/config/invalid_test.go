@@ -21,7 +21,7 @@ func TestInvalidConfigurations(t *testing.T) {
 		{"heartbeat-above-session.yaml", []string{`mirrors[0].sourceConnector.config."heartbeat.interval.ms" (line 13): heartbeat.interval.ms (6000) must be below session.timeout.ms (6000)`}},
 		{"tasksmax-zero.yaml", []string{`mirrors[0].sourceConnector.config."tasks.max" (line 12): "0" must be at least 1`}},
 		{"bad-regex.yaml", []string{`mirrors[0].topicsPattern (line 10): "(unclosed" is not a valid regular expression`}},
-		{"missing-secret.yaml", []string{`spec.clusters[1].authentication.passwordSecret.password (line 14): secret "absent-secret": no --secrets-dir given`}},
+		{"missing-secret.yaml", []string{`cluster "b": secret absent-secret/password: not read (no --secrets-dir given); commands that connect (run, plan, preflight, …) need --secrets-dir DIR`}},
 		{"two-targets.properties", []string{"the flows have 2 target clusters (b, c)"}},
 		{"pair-without-eos.properties", []string{`a->b.enabled (line 4): flows a->b and b->a copy the same topic names both ways: both need exactly.once.source.support: enabled`}},
 		{"pair-mixed-policy.properties", []string{`flows a->b and b->a: one uses the identity replication policy, the other not`}},

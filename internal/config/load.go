@@ -13,16 +13,26 @@ import (
 // Options are how a configuration is loaded.
 type Options struct {
 	// SecretsDir holds Kubernetes secrets as mounted files:
-	// SecretsDir/<secretName>/<key>.
+	// SecretsDir/<secretName>/<key>. Without it, a configuration that
+	// names a secret does not load, in one error naming the first secret
+	// (a client cannot connect without them); but see Offline.
 	SecretsDir string
+	// Offline loads a configuration to check or print it, not to connect
+	// with it: without SecretsDir, each secret it names is recorded in
+	// Config.References instead of read, and the cluster keeps the shape
+	// of its TLS and authentication (mechanism, user name, where the
+	// certificates come from) without the material. Strict makes each
+	// such secret an error. Files and environment variables are read.
+	Offline bool
 	// Strict turns warnings into errors.
 	Strict bool
 	// LookupEnv reads environment variables; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// Unresolved reads none of the secrets, files and environment
 	// variables the configuration names, and misses none: each is recorded
-	// in Config.References instead, for the pods that will have them. The
-	// clusters' TLS and authentication are then left empty.
+	// in Config.References instead, for the pods that will have them.
+	// Clusters keep the shape of what secrets hold, as with Offline;
+	// material from files and variables is left out.
 	Unresolved bool
 }
 
@@ -45,6 +55,7 @@ func Parse(path string, data []byte, opts Options) (*Config, error) {
 	} else {
 		r = l.loadYAML(data)
 	}
+	l.unread()
 	var cfg *Config
 	if r != nil {
 		cfg = build(r, l.d)
@@ -99,7 +110,14 @@ type loader struct {
 	dir    string
 	d      *diags
 	native bool
-	refs   []Reference // with opts.Unresolved
+	// alias is the alias of the cluster being read, for references.
+	alias string
+	// refs are what the configuration names and the loader did not read:
+	// everything with opts.Unresolved, the secrets without opts.SecretsDir.
+	refs []Reference
+	// unreadAt is where refs[i] is named, when refs are the secrets not
+	// read for want of opts.SecretsDir (not opts.Unresolved).
+	unreadAt []loc
 }
 
 func (l *loader) lookupEnv(name string) (string, bool) {
@@ -129,37 +147,67 @@ func (l *loader) file(path string, at loc) ([]byte, bool) {
 	return data, true
 }
 
-func (l *loader) secretDir(secret string, at loc) (string, bool) {
-	if l.opts.SecretsDir == "" && !l.opts.Unresolved {
-		l.d.errorf(at, "secret %q: no --secrets-dir given (Kubernetes secrets are read from DIR/<secretName>/<key>)", secret)
-		return "", false
-	}
+// secretDir checks a secret's name and returns its directory; deferred
+// is true when the secret is recorded instead of read (Unresolved, or no
+// SecretsDir).
+func (l *loader) secretDir(secret string, at loc) (dir string, deferred, ok bool) {
 	if !validSecretName(secret) {
 		l.d.errorf(at, "%q is not a valid secret name", secret)
-		return "", false
+		return "", false, false
 	}
-	return filepath.Join(l.opts.SecretsDir, secret), true
+	return filepath.Join(l.opts.SecretsDir, secret), l.opts.Unresolved || l.opts.SecretsDir == "", true
 }
 
 // secret reads one key of a Kubernetes secret mounted under SecretsDir.
-func (l *loader) secret(secret, key string, at loc) ([]byte, bool) {
-	dir, ok := l.secretDir(secret, at)
+// Unresolved or without SecretsDir it reads nothing and records the
+// reference: read is false, ok true. ok is false after an error.
+func (l *loader) secret(secret, key string, at loc) (data []byte, read, ok bool) {
+	dir, deferred, ok := l.secretDir(secret, at)
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
 	if !validSecretName(key) {
 		l.d.errorf(at, "%q is not a valid secret key", key)
-		return nil, false
+		return nil, false, false
 	}
-	if l.ref(RefSecret, secret, key, at) {
-		return nil, false
+	if deferred {
+		l.deferSecret(secret, key, at)
+		return nil, false, true
 	}
 	data, err := os.ReadFile(filepath.Join(dir, key))
 	if err != nil {
 		l.d.errorf(at, "secret %q key %q: %v", secret, key, unwrapPath(err))
-		return nil, false
+		return nil, false, false
 	}
-	return data, true
+	return data, true, true
+}
+
+// deferSecret records a secret key (or glob pattern of keys) that is not
+// read.
+func (l *loader) deferSecret(secret, key string, at loc) {
+	l.record(RefSecret, secret, key, at)
+	if !l.opts.Unresolved {
+		l.unreadAt = append(l.unreadAt, at)
+	}
+}
+
+// unread reports the secrets not read for want of SecretsDir: offline, a
+// note each, which the caller prints from Config.References, or with
+// Strict an error each; otherwise one error, naming the first.
+func (l *loader) unread() {
+	switch {
+	case len(l.unreadAt) == 0:
+	case l.opts.Offline && l.opts.Strict:
+		for i, at := range l.unreadAt {
+			l.d.errorf(at, "%s: %s (--strict)", l.refs[i], NotChecked)
+		}
+	case !l.opts.Offline:
+		first, more := l.refs[0], ""
+		if n := len(l.unreadAt) - 1; n > 0 {
+			more = fmt.Sprintf(" and %d more", n)
+		}
+		l.d.errorf(loc{}, "cluster %q: %s%s: not read (no --secrets-dir given); commands that connect (run, plan, preflight, …) need --secrets-dir DIR", first.Cluster, first, more)
+	}
 }
 
 // validSecretName keeps secret references inside the secrets directory.

@@ -37,9 +37,10 @@ type Config struct {
 	// document: non-breaking spaces read as spaces, other documents of the
 	// file left out. Only with Options.Unresolved; nil for MM2 properties.
 	Document []byte
-	// References are the secrets, files, environment variables and
-	// inline passwords the configuration names, when loaded with
-	// Options.Unresolved.
+	// References are what the configuration names and loading did not
+	// read: its secrets, files, environment variables and inline
+	// passwords with Options.Unresolved; its secrets, not checked, with
+	// Options.Offline and no SecretsDir. Empty otherwise.
 	References []Reference
 	// Diagnostics are the warnings and notes found while loading.
 	Diagnostics []Diagnostic
@@ -145,14 +146,23 @@ type TLS struct {
 	CAs []string
 	// Certificate is the client certificate for mutual TLS, if any.
 	Certificate *tls.Certificate
-	// CertificateFrom describes where the client certificate came from.
+	// CertificateFrom describes where the client certificate comes from;
+	// set when the configuration gives one, even if it was not read
+	// (Options.Offline without a SecretsDir): see MutualTLS.
 	CertificateFrom string
+	// CertificateSecret is the Kubernetes secret of the client
+	// certificate; "" when it comes from elsewhere.
+	CertificateSecret string
 	// ServerName overrides the name verified in the broker certificate.
 	ServerName string
 	// SkipHostnameVerification keeps verifying the chain but not the name,
 	// as ssl.endpoint.identification.algorithm= (empty) does in Java.
 	SkipHostnameVerification bool
 }
+
+// MutualTLS reports whether the cluster is given a client certificate,
+// read or not.
+func (t *TLS) MutualTLS() bool { return t != nil && t.CertificateFrom != "" }
 
 // SASL mechanisms kmirror speaks.
 const (

@@ -4,9 +4,13 @@ package config
 // a key of a Kubernetes secret, a file, an environment variable, or a
 // password written in the file itself. Options.Unresolved records them
 // instead of reading them, for whoever makes them available elsewhere
-// (kmirror's Kubernetes manifests mount the secrets).
+// (kmirror's Kubernetes manifests mount the secrets); Options.Offline
+// without a SecretsDir records the secrets, which were not checked.
 type Reference struct {
 	Kind RefKind
+	// Cluster is the alias of the cluster that names it; "" when the
+	// configuration names it outside a cluster.
+	Cluster string
 	// Name is the secret's name, the file's path or the variable's name;
 	// "" for an inline password.
 	Name string
@@ -17,6 +21,24 @@ type Reference struct {
 	// "spec.clusters[0].authentication.passwordSecret.password (line 30)".
 	At string
 }
+
+// String names what is referred to: "secret mm2-source-cluster/tls.crt",
+// "file /etc/ca.pem", "environment variable A_PASSWORD", "password
+// written in the configuration".
+func (r Reference) String() string {
+	switch r.Kind {
+	case RefSecret:
+		return "secret " + r.Name + "/" + r.Key
+	case RefFile:
+		return "file " + r.Name
+	case RefEnv:
+		return "environment variable " + r.Name
+	}
+	return "password written in the configuration"
+}
+
+// NotChecked is what a command that reads no secrets says of each.
+const NotChecked = "not checked (no --secrets-dir)"
 
 // RefKind is what a Reference names.
 type RefKind string
@@ -34,6 +56,10 @@ func (l *loader) ref(kind RefKind, name, key string, at loc) bool {
 	if !l.opts.Unresolved {
 		return false
 	}
-	l.refs = append(l.refs, Reference{Kind: kind, Name: name, Key: key, At: Diagnostic{Key: at.key, Line: at.line}.where()})
+	l.record(kind, name, key, at)
 	return true
+}
+
+func (l *loader) record(kind RefKind, name, key string, at loc) {
+	l.refs = append(l.refs, Reference{Kind: kind, Cluster: l.alias, Name: name, Key: key, At: Diagnostic{Key: at.key, Line: at.line}.where()})
 }

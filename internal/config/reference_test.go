@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,14 +20,14 @@ func TestUnresolvedSeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []config.Reference{
-		{Kind: config.RefSecret, Name: "my-source-cluster-cluster-ca-cert", Key: "ca.crt", At: "spec.clusters[0].tls.trustedCertificates[0].certificate (line 17)"},
-		{Kind: config.RefSecret, Name: "mm2-source-cluster", Key: "tls.crt", At: "spec.clusters[0].authentication.certificateAndKey.certificate (line 21)"},
-		{Kind: config.RefSecret, Name: "mm2-source-cluster", Key: "tls.key", At: "spec.clusters[0].authentication.certificateAndKey.key (line 22)"},
-		{Kind: config.RefSecret, Name: "my-target-cluster-cluster-ca-cert", Key: "ca.crt", At: "spec.clusters[1].tls.trustedCertificates[0].certificate (line 29)"},
-		{Kind: config.RefSecret, Name: "mm2-target-cluster", Key: "password", At: "spec.clusters[1].authentication.passwordSecret.password (line 34)"},
+		{Kind: config.RefSecret, Cluster: "my-source-cluster", Name: "my-source-cluster-cluster-ca-cert", Key: "ca.crt", At: "spec.clusters[0].tls.trustedCertificates[0].certificate (line 17)"},
+		{Kind: config.RefSecret, Cluster: "my-source-cluster", Name: "mm2-source-cluster", Key: "tls.crt", At: "spec.clusters[0].authentication.certificateAndKey.certificate (line 21)"},
+		{Kind: config.RefSecret, Cluster: "my-source-cluster", Name: "mm2-source-cluster", Key: "tls.key", At: "spec.clusters[0].authentication.certificateAndKey.key (line 22)"},
+		{Kind: config.RefSecret, Cluster: "my-target-cluster", Name: "my-target-cluster-cluster-ca-cert", Key: "ca.crt", At: "spec.clusters[1].tls.trustedCertificates[0].certificate (line 29)"},
+		{Kind: config.RefSecret, Cluster: "my-target-cluster", Name: "mm2-target-cluster", Key: "password", At: "spec.clusters[1].authentication.passwordSecret.password (line 34)"},
 	}
 	if !reflect.DeepEqual(cfg.References, want) {
-		t.Errorf("references:\n%+v\nwant:\n%+v", cfg.References, want)
+		t.Errorf("references:\n%#v\nwant:\n%#v", cfg.References, want)
 	}
 	if cfg.Name != "my-mirror-maker-2" || cfg.Namespace != "" || cfg.Replicas != 2 {
 		t.Errorf("name %q namespace %q replicas %d", cfg.Name, cfg.Namespace, cfg.Replicas)
@@ -57,13 +58,13 @@ func TestUnresolvedNative(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []config.Reference{
-		{Kind: config.RefSecret, Name: "a-ca", Key: "*.crt", At: "clusters[0].tls.trustedCertificates[0].pattern (line 12)"},
-		{Kind: config.RefFile, Name: "/etc/ca.pem", At: "clusters[0].tls.caFile (line 9)"},
-		{Kind: config.RefEnv, Name: "A_PASSWORD", At: "clusters[0].authentication.passwordEnv (line 16)"},
-		{Kind: config.RefInline, At: "clusters[1].authentication.password (line 22)"},
+		{Kind: config.RefSecret, Cluster: "a", Name: "a-ca", Key: "*.crt", At: "clusters[0].tls.trustedCertificates[0].pattern (line 12)"},
+		{Kind: config.RefFile, Cluster: "a", Name: "/etc/ca.pem", At: "clusters[0].tls.caFile (line 9)"},
+		{Kind: config.RefEnv, Cluster: "a", Name: "A_PASSWORD", At: "clusters[0].authentication.passwordEnv (line 16)"},
+		{Kind: config.RefInline, Cluster: "b", At: "clusters[1].authentication.password (line 22)"},
 	}
 	if !reflect.DeepEqual(cfg.References, want) {
-		t.Errorf("references:\n%+v\nwant:\n%+v", cfg.References, want)
+		t.Errorf("references:\n%#v\nwant:\n%#v", cfg.References, want)
 	}
 	if cfg.Format != config.FormatNative || len(cfg.Document) == 0 {
 		t.Errorf("format %s, document %q", cfg.Format, cfg.Document)
@@ -119,5 +120,89 @@ func TestDocumentWithoutClusterState(t *testing.T) {
 	}
 	if resolved, err := config.Load("testdata/seed-kmm2.yaml", config.Options{SecretsDir: seedSecrets(t)}); err != nil || resolved.Document != nil {
 		t.Errorf("resolved, the document is kept (%v)", err)
+	}
+}
+
+// TestSecretsWithoutDir: without a secrets directory, offline loading
+// records each secret as not checked and keeps the clusters' shape; with
+// --strict each is an error; loading to connect fails in one error naming
+// the first. A secrets directory that lacks a key is an error either way.
+func TestSecretsWithoutDir(t *testing.T) {
+	const seed = "testdata/seed-kmm2.yaml"
+	partial := seedSecrets(t)
+	if err := os.Remove(filepath.Join(partial, "mm2-source-cluster", "tls.key")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		opts   config.Options
+		refs   int      // secrets recorded, when it loads
+		errors []string // each one diagnostic of the error; none: it loads
+	}{
+		{name: "offline", opts: config.Options{Offline: true}, refs: 5},
+		{name: "offline with secrets", opts: config.Options{Offline: true, SecretsDir: seedSecrets(t)}},
+		{name: "offline strict", opts: config.Options{Offline: true, Strict: true}, errors: []string{
+			`line 6: 1210 non-breaking spaces (U+00A0), as in text copied from a web page, are read as spaces (--strict)`,
+			`spec.clusters[0].tls.trustedCertificates[0].certificate (line 17): secret my-source-cluster-cluster-ca-cert/ca.crt: not checked (no --secrets-dir) (--strict)`,
+			`spec.clusters[0].authentication.certificateAndKey.certificate (line 21): secret mm2-source-cluster/tls.crt: not checked (no --secrets-dir) (--strict)`,
+			`spec.clusters[0].authentication.certificateAndKey.key (line 22): secret mm2-source-cluster/tls.key: not checked (no --secrets-dir) (--strict)`,
+			`spec.clusters[1].tls.trustedCertificates[0].certificate (line 29): secret my-target-cluster-cluster-ca-cert/ca.crt: not checked (no --secrets-dir) (--strict)`,
+			`spec.clusters[1].authentication.passwordSecret.password (line 34): secret mm2-target-cluster/password: not checked (no --secrets-dir) (--strict)`,
+			`spec.clusters[1].config."producer.ack" (line 46): unknown key, ignored; did you mean producer.acks? (--strict)`,
+			`spec.clusters[1].config.offset_flush_timeout (line 53): unknown key, ignored; did you mean offset.flush.timeout.ms? (--strict)`,
+			`spec.clusters[1].config.task_shutdown_graceful_timeout_ms (line 54): unknown key, ignored; did you mean task.shutdown.graceful.timeout.ms? (--strict)`,
+		}},
+		{name: "to connect", opts: config.Options{}, errors: []string{
+			`cluster "my-source-cluster": secret my-source-cluster-cluster-ca-cert/ca.crt and 4 more: not read (no --secrets-dir given); commands that connect (run, plan, preflight, …) need --secrets-dir DIR`,
+		}},
+		{name: "to connect, strict", opts: config.Options{Strict: true}, errors: []string{
+			`line 6: 1210 non-breaking spaces (U+00A0), as in text copied from a web page, are read as spaces (--strict)`,
+			`cluster "my-source-cluster": secret my-source-cluster-cluster-ca-cert/ca.crt and 4 more: not read (no --secrets-dir given); commands that connect (run, plan, preflight, …) need --secrets-dir DIR`,
+			`spec.clusters[1].config."producer.ack" (line 46): unknown key, ignored; did you mean producer.acks? (--strict)`,
+			`spec.clusters[1].config.offset_flush_timeout (line 53): unknown key, ignored; did you mean offset.flush.timeout.ms? (--strict)`,
+			`spec.clusters[1].config.task_shutdown_graceful_timeout_ms (line 54): unknown key, ignored; did you mean task.shutdown.graceful.timeout.ms? (--strict)`,
+		}},
+		{name: "offline, a key missing", opts: config.Options{Offline: true, SecretsDir: partial}, errors: []string{
+			`spec.clusters[0].authentication.certificateAndKey.key (line 22): secret "mm2-source-cluster" key "tls.key": ` + filepath.Join(partial, "mm2-source-cluster", "tls.key") + `: no such file or directory`,
+		}},
+		{name: "to connect, a key missing", opts: config.Options{SecretsDir: partial}, errors: []string{
+			`spec.clusters[0].authentication.certificateAndKey.key (line 22): secret "mm2-source-cluster" key "tls.key": ` + filepath.Join(partial, "mm2-source-cluster", "tls.key") + `: no such file or directory`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Load(seed, tt.opts)
+			if len(tt.errors) > 0 {
+				var cerr *config.Error
+				if !errors.As(err, &cerr) {
+					t.Fatalf("Load = %v, want a *config.Error", err)
+				}
+				var got []string
+				for _, d := range cerr.Errors {
+					got = append(got, d.String())
+				}
+				if !slices.Equal(got, tt.errors) {
+					t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.errors, "\n"))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cfg.References) != tt.refs {
+				t.Errorf("%d references, want %d: %v", len(cfg.References), tt.refs, cfg.References)
+			}
+			// Read or not, the clusters say how kmirror authenticates.
+			src, tgt := cfg.Cluster("my-source-cluster"), cfg.Cluster("my-target-cluster")
+			if !src.TLS.MutualTLS() || src.TLS.CertificateSecret != "mm2-source-cluster" || (src.TLS.Certificate == nil) != (tt.refs > 0) {
+				t.Errorf("source TLS: %+v", src.TLS)
+			}
+			if !slices.Equal(src.TLS.CAs, []string{"secret my-source-cluster-cluster-ca-cert/ca.crt"}) || (src.TLS.RootCAs == nil) != (tt.refs > 0) {
+				t.Errorf("source trust: %v", src.TLS.CAs)
+			}
+			if tgt.SASL == nil || tgt.SASL.Mechanism != config.MechanismSCRAMSHA512 || tgt.SASL.Username != "kafka.mm2.migration-user" || tgt.SASL.Password.IsZero() != (tt.refs > 0) {
+				t.Errorf("target SASL: %+v", tgt.SASL)
+			}
+		})
 	}
 }

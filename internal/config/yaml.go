@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -318,6 +319,8 @@ func (l *loader) cluster(y ynode, target bool) *rawCluster {
 	}
 	o.expect = []string{"alias", "bootstrapServers", "tls", "authentication", "config"}
 	rc.alias, rc.at, _ = o.required("alias", l.d)
+	l.alias = rc.alias
+	defer func() { l.alias = "" }()
 	rc.bootstrap, rc.bootAt, _ = o.required("bootstrapServers", l.d)
 	var ignored map[string]string
 	if target {
@@ -360,13 +363,20 @@ func (l *loader) tls(y ynode) *TLS {
 		case hasCert == hasPattern:
 			l.d.errorf(at, "give exactly one of certificate and pattern")
 		case hasCert:
-			if data, ok := l.secret(secret, cert, certAt); ok {
-				cas, from = l.addCerts(cas, from, data, "secret "+secret+"/"+cert, certAt)
+			what := "secret " + secret + "/" + cert
+			if data, read, ok := l.secret(secret, cert, certAt); ok && !read {
+				from = append(from, what)
+			} else if ok {
+				cas, from = l.addCerts(cas, from, data, what, certAt)
 			}
 		default:
-			files, ok := l.secretGlob(secret, pattern, patAt)
+			files, read, ok := l.secretGlob(secret, pattern, patAt)
+			if ok && !read {
+				from = append(from, "secret "+secret+"/"+pattern)
+				continue
+			}
 			for _, name := range files {
-				if data, ok := l.secret(secret, name, patAt); ok {
+				if data, _, ok := l.secret(secret, name, patAt); ok {
 					cas, from = l.addCerts(cas, from, data, "secret "+secret+"/"+name, patAt)
 				}
 			}
@@ -425,7 +435,8 @@ func (l *loader) authentication(y ynode, rc *rawCluster) {
 	case authTLS:
 		o.expect = []string{"type", "certificateAndKey", "certFile", "keyFile"}
 		var certPEM, keyPEM []byte
-		var what string
+		var what, fromSecret string
+		read := true
 		if ck, ok := o.get("certificateAndKey"); ok {
 			co, _ := ck.object(l.d)
 			secret, _, ok1 := co.required("secretName", l.d)
@@ -435,12 +446,13 @@ func (l *loader) authentication(y ynode, rc *rawCluster) {
 			if !(ok1 && ok2 && ok3) {
 				return
 			}
-			certPEM, ok2 = l.secret(secret, cert, certAt)
-			keyPEM, ok3 = l.secret(secret, key, keyAt)
+			var read2, read3 bool
+			certPEM, read2, ok2 = l.secret(secret, cert, certAt)
+			keyPEM, read3, ok3 = l.secret(secret, key, keyAt)
 			if !(ok2 && ok3) {
 				return
 			}
-			what = "secret " + secret
+			what, fromSecret, read = "secret "+secret, secret, read2 && read3
 		} else if l.native && (o.has("certFile") || o.has("keyFile")) {
 			cert, certAt, ok1 := o.required("certFile", l.d)
 			key, keyAt, ok2 := o.required("keyFile", l.d)
@@ -457,16 +469,19 @@ func (l *loader) authentication(y ynode, rc *rawCluster) {
 			l.d.errorf(at, "type tls needs certificateAndKey%s", map[bool]string{true: " or certFile and keyFile", false: ""}[l.native])
 			return
 		}
-		c, err := keyPair(certPEM, keyPEM)
-		if err != nil {
-			l.d.errorf(at, "%s: %v", what, err)
-			return
+		var c *tls.Certificate
+		if read {
+			var err error
+			if c, err = keyPair(certPEM, keyPEM); err != nil {
+				l.d.errorf(at, "%s: %v", what, err)
+				return
+			}
 		}
 		if rc.tls == nil {
 			l.d.errorf(at, "type tls needs the cluster's tls field: client certificates are sent over TLS")
 			return
 		}
-		rc.tls.Certificate, rc.tls.CertificateFrom = c, what
+		rc.tls.Certificate, rc.tls.CertificateFrom, rc.tls.CertificateSecret = c, what, fromSecret
 	case authSCRAMSHA256, authSCRAMSHA512, authPlain:
 		o.expect = []string{"type", "username", "passwordSecret", "passwordFile", "passwordEnv", "password"}
 		user, _, ok := o.required("username", l.d)
@@ -511,7 +526,8 @@ func (l *loader) password(o *yobj, at loc) (Secret, bool) {
 		if !(ok1 && ok2) {
 			return Secret{}, false
 		}
-		data, ok := l.secret(secret, key, keyAt)
+		// Not read, the password is empty; the authentication stays.
+		data, _, ok := l.secret(secret, key, keyAt)
 		return NewSecret(strings.TrimRight(string(data), "\r\n")), ok
 	case "passwordFile":
 		path, pat, _ := o.str("passwordFile", l.d)
@@ -539,20 +555,25 @@ func (l *loader) password(o *yobj, at loc) (Secret, bool) {
 	return NewSecret(y.n.Value), true
 }
 
-// secretGlob lists the keys of a mounted secret that match a glob pattern.
-func (l *loader) secretGlob(secret, pattern string, at loc) ([]string, bool) {
-	dir, ok := l.secretDir(secret, at)
-	if !ok || l.ref(RefSecret, secret, pattern, at) {
-		return nil, false
+// secretGlob lists the keys of a mounted secret that match a glob
+// pattern; read is false when the pattern is recorded instead, as secret
+// does.
+func (l *loader) secretGlob(secret, pattern string, at loc) (names []string, read, ok bool) {
+	dir, deferred, ok := l.secretDir(secret, at)
+	if !ok {
+		return nil, false, false
+	}
+	if deferred {
+		l.deferSecret(secret, pattern, at)
+		return nil, false, true
 	}
 	matches, err := filepath.Glob(filepath.Join(dir, pattern))
 	if err != nil {
 		l.d.errorf(at, "%q is not a valid pattern: %v", pattern, err)
-		return nil, false
+		return nil, false, false
 	}
-	var names []string
 	for _, m := range matches {
 		names = append(names, filepath.Base(m))
 	}
-	return names, true
+	return names, true, true
 }

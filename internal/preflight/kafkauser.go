@@ -126,8 +126,11 @@ func newUser(c *config.Cluster, needs []Need) KafkaUser {
 		u.Spec.Authentication = &Authentication{Type: "scram-sha-512"}
 	case c.SASL != nil:
 		u.note += fmt.Sprintf("; kmirror authenticates with SASL %s, which a KafkaUser does not offer: set spec.authentication", c.SASL.Mechanism)
-	case c.TLS != nil && c.TLS.Certificate != nil:
+	case c.TLS.MutualTLS():
 		u.Spec.Authentication = &Authentication{Type: "tls"}
+		if c.TLS.Certificate == nil && c.TLS.CertificateSecret != "" {
+			u.note += fmt.Sprintf("\nnamed after the secret %s of its certificate: the User Operator names a user's secret after the user;\nthe certificate's CN, the name Kafka authorizes, is not checked (no --secrets-dir)", c.TLS.CertificateSecret)
+		}
 	default:
 		u.note += "; kmirror connects without authentication: set spec.authentication"
 	}
@@ -156,7 +159,9 @@ func newUser(c *config.Cluster, needs []Need) KafkaUser {
 }
 
 // userName is the KafkaUser's name, which Strimzi makes the SCRAM user
-// name or the certificate's CN.
+// name or the certificate's CN. A certificate not read is named by its
+// secret: the User Operator gives the user's secret the user's name, so
+// that this KafkaUser makes the secret the configuration reads.
 func userName(c *config.Cluster) string {
 	switch {
 	case c.SASL != nil:
@@ -165,6 +170,8 @@ func userName(c *config.Cluster) string {
 		if cert, err := x509.ParseCertificate(c.TLS.Certificate.Certificate[0]); err == nil && cert.Subject.CommonName != "" {
 			return cert.Subject.CommonName
 		}
+	case c.TLS.MutualTLS() && c.TLS.CertificateSecret != "":
+		return c.TLS.CertificateSecret
 	}
 	return "kmirror"
 }
