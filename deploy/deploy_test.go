@@ -199,7 +199,7 @@ func TestRules(t *testing.T) {
 	// The alerts deploy/README.md documents.
 	for _, name := range []string{"KmirrorDown", "KmirrorDataLossGap", "KmirrorPartitionsStopped",
 		"KmirrorReplicationLagGrowing", "KmirrorReplicationLagHigh", "KmirrorHeartbeatMissing",
-		"KmirrorGroupUntranslated", "KmirrorTransactionsAborting"} {
+		"KmirrorGroupUntranslated", "KmirrorTransactionsAborting", "KmirrorNoWorker", "KmirrorFlowStalled"} {
 		if !seen[name] {
 			t.Errorf("alert %s is missing", name)
 		}

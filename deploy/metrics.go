@@ -26,6 +26,9 @@ var Metrics = []Metric{
 	{"kmirror_tasks_assigned", "gauge", []string{"source", "target"}},
 	{"kmirror_rebalances_total", "counter", []string{"source", "target"}},
 	{"kmirror_transactions_total", "counter", []string{"source", "target", "result"}},
+	{"kmirror_flow_workers", "gauge", []string{"source", "target"}},
+	{"kmirror_flow_progress_age_seconds", "gauge", []string{"source", "target"}},
+	{"kmirror_partitions_stalled", "gauge", []string{"source", "target"}},
 }
 
 // Metric is a metric's name, type and label names.

@@ -53,6 +53,9 @@ var (
 	stoppedDesc    = prometheus.NewDesc("kmirror_partitions_stopped", "Partitions not being copied: stopped or on a blocked topic.", flowLabels, nil)
 	tasksDesc      = prometheus.NewDesc("kmirror_tasks_assigned", "Copy tasks this worker runs.", flowLabels, nil)
 	rebalanceDesc  = prometheus.NewDesc("kmirror_rebalances_total", "Rebalances of the flow's workers' group this worker went through, after its first.", flowLabels, nil)
+	workersDesc    = prometheus.NewDesc("kmirror_flow_workers", "Workers in the flow's workers' group on the target, as this worker last saw it.", flowLabels, nil)
+	progressAge    = prometheus.NewDesc("kmirror_flow_progress_age_seconds", "Time since the flow's progress last moved, on any partition; absent before it ever moved.", flowLabels, nil)
+	stalledDesc    = prometheus.NewDesc("kmirror_partitions_stalled", "Partitions behind their source's end whose progress has not moved for 2 minutes.", flowLabels, nil)
 )
 
 // stateCollector reads gauges from the flows and the latest status report
@@ -92,6 +95,13 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, f := range report.Flows {
+		if f.Workers != nil { // nil: the group could not be described
+			ch <- prometheus.MustNewConstMetric(workersDesc, prometheus.GaugeValue, float64(len(f.Workers)), f.Source, f.Target)
+		}
+		if f.LastProgress != nil {
+			ch <- prometheus.MustNewConstMetric(progressAge, prometheus.GaugeValue, max(0, report.Time.Sub(*f.LastProgress).Seconds()), f.Source, f.Target)
+		}
+		ch <- prometheus.MustNewConstMetric(stalledDesc, prometheus.GaugeValue, float64(len(f.Stalled)), f.Source, f.Target)
 		for _, t := range f.Topics {
 			ch <- prometheus.MustNewConstMetric(lagRecordsDesc, prometheus.GaugeValue, float64(t.LagRecords), f.Source, f.Target, t.Topic)
 			ch <- prometheus.MustNewConstMetric(lagSecondsDesc, prometheus.GaugeValue, t.LagSeconds, f.Source, f.Target, t.Topic)

@@ -22,14 +22,19 @@ import (
 	"github.com/kmirror/kmirror/internal/migrate"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
+	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
 func TestStatusOutput(t *testing.T) {
 	i := func(v int64) *int64 { return &v }
 	rate := 1234.5
 	since := time.Date(2026, 11, 24, 11, 30, 0, 0, time.UTC)
+	lastProgress := time.Date(2026, 11, 24, 11, 59, 58, 0, time.UTC)
 	r := status.Report{Time: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), Flows: []status.Flow{{
-		Name: "source->target", Source: "source", Target: "target", Direction: status.DirectionForward, State: status.StateCopying,
+		Name: "source->target", Source: "source", Target: "target", Direction: status.DirectionForward,
+		State: status.StateStalled, StateReason: "the progress of app1-t2[1] has not moved for 2m0s while the source is ahead",
+		Workers: []workgroup.Worker{{ID: "kmirror-1f0c", Client: "kmirror", Host: "/10.0.0.7", Holds: workgroup.Partitions{"app1-t1": {0, 1}, "app1-t2": {0, 1}}}},
+		LastProgress: &lastProgress, Stalled: []string{"app1-t2[1]"},
 		Heartbeat: &status.Heartbeat{Time: time.Date(2026, 11, 24, 11, 59, 59, 0, time.UTC), RTTSeconds: 0.004},
 		Topics: []status.Topic{
 			{Topic: "app1-t1", Target: "app1-t1", LagRecords: 0, Copied: 5000, RecordsPerSecond: &rate, Partitions: []status.Partition{},
@@ -139,7 +144,8 @@ func TestMigrateCommands(t *testing.T) {
 		t.Errorf("unknown group: exit %d\n%s", code, out)
 	}
 	if code, out, errOut := execute(t, ctx, "status", "-c", path, "--interval", "100ms"); code != ExitOK ||
-		!strings.Contains(out, "flow source->target") || !strings.Contains(out, "app1-g: READY") {
+		!strings.Contains(out, "flow source->target") || !strings.Contains(out, "app1-g: READY") ||
+		!strings.Contains(out, "  workers: 1; progress last moved: 20") || !strings.Contains(out, ": 2 held: app1-t1[0,1]") {
 		t.Errorf("status: exit %d\n%s%s", code, out, errOut)
 	}
 
@@ -187,9 +193,8 @@ func TestMigrateCommands(t *testing.T) {
 		t.Errorf("unknown topic: exit %d\n%s", code, errOut)
 	}
 
-	// With the mirror stopped and a producer still writing, drain names
-	// the partitions written and times out naming what remains.
-	stopMirror()
+	// With a producer still writing, drain names the partitions written
+	// and times out naming them.
 	produce(50, 5)
 	pctx, stopProducing := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -208,10 +213,28 @@ func TestMigrateCommands(t *testing.T) {
 	stopProducing()
 	wg.Wait()
 	if code != ExitFailure || !strings.Contains(errOut, "not drained before the timeout after 2s") ||
-		!strings.Contains(out, "; still written: app1-t1[") || !strings.Contains(errOut, "records remain on app1-t1[0], app1-t1[1]") ||
+		!strings.Contains(out, "; still written: app1-t1[") ||
 		!strings.Contains(errOut, "2 partitions are still written to: stop their producers") ||
 		!strings.Contains(errOut, `- app1-t1[0] on "source": its end moved `) || !strings.Contains(errOut, `- app1-t1[1] on "source": its end moved `) {
+		t.Errorf("drain with a producer writing: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// With the mirror stopped, nothing will copy what remains: the
+	// commands that wait on it say so at once, and status shows the flow
+	// stopped.
+	stopMirror()
+	produce(100, 4)
+	noWorker := `flow source->target: stopped: no kmirror worker runs this flow (its workers' group "kmirror.source.target" on "target" has no member)`
+	code, out, errOut = execute(t, ctx, "migrate", "drain", "-c", path, "--topic", "app1-t1", "--interval", "100ms")
+	if code != ExitFailure || !strings.Contains(errOut, noWorker) {
 		t.Errorf("drain with the mirror stopped: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := execute(t, ctx, "migrate", "ready", "-c", path, "--group", "app1-g"); code != ExitFailure || !strings.Contains(out, noWorker) {
+		t.Errorf("ready with the mirror stopped: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := execute(t, ctx, "status", "-c", path, "--interval", "100ms"); code != ExitOK ||
+		!strings.Contains(out, "flow source->target (stopped: no kmirror worker runs this flow)") || !strings.Contains(out, "  workers: 0; progress last moved: 20") {
+		t.Errorf("status with the mirror stopped: exit %d\n%s%s", code, out, errOut)
 	}
 }
 

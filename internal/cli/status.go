@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,18 +19,20 @@ import (
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/status"
+	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
 // statusFlags are the flags of the commands that read a migration's state.
 type statusFlags struct {
 	configFlags
-	maxLag time.Duration
-	json   bool
+	maxLag, stallAfter time.Duration
+	json               bool
 }
 
 func (f *statusFlags) register(cmd *cobra.Command) {
 	f.configFlags.register(cmd)
 	cmd.Flags().DurationVar(&f.maxLag, "max-lag", status.DefaultMaxLag, "replication lag under which a consumer group may be switched")
+	cmd.Flags().DurationVar(&f.stallAfter, "stalled-after", status.DefaultStallAfter, "a flow is stalled when a partition behind its source's end has not moved for this long")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON (the schema is in the README)")
 }
 
@@ -45,7 +50,7 @@ func (f *statusFlags) collector(ctx context.Context, g *globals, opts status.Opt
 	if _, err := cluster.CheckAll(ctx, cfg.Clusters, logger); err != nil {
 		return nil, nil, &exitError{code: ExitFailure, err: err}
 	}
-	opts.MaxLag = f.maxLag
+	opts.MaxLag, opts.StallAfter = f.maxLag, f.stallAfter
 	c, err := status.New(cfg, logger, opts)
 	if err != nil {
 		return nil, nil, &exitError{code: ExitFailure, err: err}
@@ -125,6 +130,46 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
+// printWorkers writes the flow's workers and when its progress last
+// moved.
+func printWorkers(w io.Writer, f status.Flow) {
+	last := "never"
+	if f.LastProgress != nil {
+		last = f.LastProgress.Format(time.RFC3339)
+	}
+	fmt.Fprintf(w, "  workers: %d; progress last moved: %s\n", len(f.Workers), last)
+	for _, wk := range f.Workers {
+		var held []string
+		n := 0
+		for _, t := range slices.Sorted(maps.Keys(wk.Holds)) {
+			ps := wk.Holds[t]
+			n += len(ps)
+			name := t + "["
+			if t == workgroup.Slots {
+				name = "slots ["
+			}
+			held = append(held, name+joinInts(ps)+"]")
+		}
+		const most = 4
+		if len(held) > most {
+			held = append(held[:most], fmt.Sprintf("and %d more topics", len(held)-most))
+		}
+		fmt.Fprintf(w, "    %s %s (%s): %d held: %s\n", wk.Host, wk.Client, wk.ID, n, strings.Join(held, ", "))
+	}
+	if len(f.Stalled) > 0 {
+		fmt.Fprintf(w, "  stalled: %s\n", strings.Join(f.Stalled, ", "))
+	}
+}
+
+// joinInts writes numbers separated by commas.
+func joinInts(ns []int32) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(int(n))
+	}
+	return strings.Join(s, ",")
+}
+
 // printStatus writes a report for people.
 func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
 	for i, f := range r.Flows {
@@ -135,7 +180,12 @@ func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
 		if f.Direction == status.DirectionBack {
 			way = ", the way back"
 		}
-		fmt.Fprintf(w, "flow %s (%s%s)\n", f.Name, f.State, way)
+		state := f.State
+		if f.StateReason != "" {
+			state += ": " + f.StateReason
+		}
+		fmt.Fprintf(w, "flow %s (%s%s)\n", f.Name, state, way)
+		printWorkers(w, f)
 		if f.Heartbeat != nil {
 			fmt.Fprintf(w, "  last heartbeat %s (round trip %.3fs)\n", f.Heartbeat.Time.Format(time.RFC3339), f.Heartbeat.RTTSeconds)
 		}

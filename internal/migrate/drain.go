@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -114,6 +115,12 @@ func NewDrainer(ctx context.Context, cfg *config.Config, topics []string, window
 	if len(missing) > 0 {
 		d.Close()
 		return nil, fmt.Errorf("no flow mirrors topic %s: check the name and the topics pattern", strings.Join(missing, ", "))
+	}
+	// Without a worker nothing will copy what remains: say so now rather
+	// than wait for the timeout.
+	if err := requireWorkers(ctx, cfg, slices.Collect(maps.Keys(d.topics)), log); err != nil {
+		d.Close()
+		return nil, err
 	}
 	return d, nil
 }

@@ -36,6 +36,11 @@ func Ready(r status.Report, group string) Verdict {
 		for _, g := range f.Groups {
 			if g.Group == group {
 				v.Flows = append(v.Flows, GroupInFlow{Flow: f.Name, Group: g})
+				// Nothing syncs the group's offsets, nor copies what its
+				// producers still write on the source.
+				if f.State == status.StateStopped {
+					v.Reasons = append(v.Reasons, noWorker(f.Source, f.Target))
+				}
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/progress"
+	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
 // Back is the verdict on rolling a group's consumers back from the target
@@ -179,9 +180,31 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 	// With the same names copied the other way, the records written on
 	// the target are on the source too, through the flow back's map.
 	var back progress.Snapshot
-	if pf := cfg.Paired(f); pf != nil {
+	pf := cfg.Paired(f)
+	if pf != nil {
 		if back, err = progress.Read(ctx, pf, cfg.Cluster(f.Target), cfg.Cluster(f.Source), log); err != nil {
 			return fb, nil, srcCl, fmt.Errorf("read the progress of %s: %w", pf.Name(), err)
+		}
+	}
+	// A commit past what is recorded as copied waits for the flow that
+	// copies it (this one, or the flow back): without a worker there,
+	// waiting is in vain, and the reason says so instead.
+	copier, copierAdm := f, tgt
+	if pf != nil {
+		copier, copierAdm = pf, src
+	}
+	workers, err := workgroup.Describe(ctx, copierAdm, workgroup.Name(copier.Source, copier.Target))
+	if err != nil {
+		return fb, nil, srcCl, err
+	}
+	stopped := len(workers) == 0
+	noted := false
+	waitFor := func(reason string) {
+		if !stopped {
+			*reasons = append(*reasons, reason)
+		} else if !noted {
+			*reasons = append(*reasons, noWorker(copier.Source, copier.Target))
+			noted = true
 		}
 	}
 	offsets := kadm.Offsets{}
@@ -208,7 +231,13 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 			offsets.Add(kadm.Offset{Topic: topic, Partition: o.Partition, At: s, LeaderEpoch: -1, Metadata: o.Metadata})
 		case offsetmap.NotYetMirrored:
 			if back != nil {
-				*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d is not translated yet: the flow back has not copied the target's records up to it (wait a second and retry)", where, o.At))
+				waitFor(fmt.Sprintf("%s: the target commit %d is not translated yet: the flow back has not copied the target's records up to it (wait a second and retry)", where, o.At))
+				break
+			}
+			if stopped {
+				*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d lies past the last copy recorded (%d): the group read records that are not on the source (written to the target), or copied but not saved when the worker stopped",
+					where, o.At, saved.Map.End().Target))
+				waitFor("")
 				break
 			}
 			*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d lies past the last copy recorded (%d): the group read records that are not on the source "+

@@ -69,6 +69,11 @@ type partition struct {
 	deletes  []offsetmap.Segment
 	// dirty says the progress changed since it was last persisted.
 	dirty bool
+	// moved is when a reader of the progress (Flow.Copied) first saw the
+	// next offset at seen: how long the partition has not moved, without
+	// a clock read on the copy path.
+	moved time.Time
+	seen  int64
 	// failed is the first produce error, for the record at source offset
 	// failedAt: acknowledgements of records after it do not count.
 	failed   error
@@ -101,7 +106,7 @@ type Gap struct {
 func newPartition(key progress.Partition, target string, topicID [16]byte, m *offsetmap.Partition, producer *kgo.Client,
 	fail func(error), metrics partitionMetrics) *partition {
 	p := &partition{key: key, target: target, topicID: topicID, m: m, producer: producer, fail: fail, metrics: metrics,
-		committed: m.End().Source}
+		committed: m.End().Source, moved: time.Now(), seen: m.End().Source}
 	p.ack = p.acked
 	return p
 }

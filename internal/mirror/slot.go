@@ -15,6 +15,7 @@ import (
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/progress"
+	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
 // Exactly-once mode (exactly.once.source.support: enabled).
@@ -34,7 +35,7 @@ import (
 
 // slotTopic is the name under which the workers' group shares out an
 // exactly-once flow's slots: not a valid topic name, so never a topic's.
-const slotTopic = "kmirror/slots"
+const slotTopic = workgroup.Slots
 
 // slotOf is the slot of partition k among n: a topic's partitions fill
 // consecutive slots, so that they spread evenly.

@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
@@ -68,7 +69,10 @@ func (fl *Flow) Copied(_ context.Context, tp progress.Partition) (progress.Copie
 	if p.slot != nil {
 		next = p.committed // what an open transaction holds may yet abort
 	}
-	return progress.Copied{Start: p.m.Start(), Next: next, Stopped: p.stopped}, true, nil
+	if next != p.seen {
+		p.seen, p.moved = next, time.Now()
+	}
+	return progress.Copied{Start: p.m.Start(), Next: next, Stopped: p.stopped, Moved: p.moved}, true, nil
 }
 
 // Saved reads what the flow's workers persisted (the partitions other

@@ -115,6 +115,7 @@ func takeMark(marks map[Partition]Mark, r *kgo.Record, topic string, log *slog.L
 		log.Warn("ignoring an unreadable progress record", "topic", topic, "err", err)
 		return
 	}
+	m.Written = r.Timestamp
 	marks[p] = m
 }
 

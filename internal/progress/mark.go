@@ -2,6 +2,7 @@ package progress
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/kmirror/kmirror/internal/kstruct"
 	"github.com/kmirror/kmirror/internal/offsetmap"
@@ -35,6 +36,10 @@ type Mark struct {
 	TopicID   [16]byte
 	Start     int64
 	End       offsetmap.Segment
+	// Written is when the mark was persisted (its record's timestamp),
+	// for a mark read from the topic; it is not part of the value. A
+	// worker persists a partition's mark only when it moved.
+	Written time.Time
 }
 
 // EncodeMark returns the record key and value of partition p's mark.

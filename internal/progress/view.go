@@ -31,6 +31,10 @@ type Copied struct {
 	Start, Next int64
 	// Stopped says why copying the partition stopped, when it did.
 	Stopped string
+	// Moved is when Next last moved, as far as the view knows: when its
+	// progress was last persisted, or a worker's own record of it; zero
+	// when unknown.
+	Moved time.Time
 }
 
 // Translation is a committed source offset translated to the target.
@@ -93,7 +97,7 @@ func (s Snapshot) Copied(_ context.Context, p Partition) (Copied, bool, error) {
 	if !ok {
 		return Copied{}, false, nil
 	}
-	return Copied{Start: sp.Map.Start(), Next: sp.Map.End().Source}, true, nil
+	return Copied{Start: sp.Map.Start(), Next: sp.Map.End().Source, Moved: sp.Written}, true, nil
 }
 
 // Translate implements View.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,10 +19,15 @@ import (
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
+	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
 // DefaultMaxLag is the replication lag under which a group may be switched.
 const DefaultMaxLag = 10 * time.Second
+
+// DefaultStallAfter is how long a partition behind its source's end may go
+// without its progress moving before its flow is StateStalled.
+const DefaultStallAfter = 2 * time.Minute
 
 // Live is what a running worker knows beyond the clusters.
 type Live struct {
@@ -36,6 +42,9 @@ type Live struct {
 type Options struct {
 	// MaxLag is the lag threshold of the switch verdict; DefaultMaxLag when 0.
 	MaxLag time.Duration
+	// StallAfter is how long a partition behind may go without moving
+	// before its flow is stalled; DefaultStallAfter when 0.
+	StallAfter time.Duration
 	// Live, when set, gives a running worker's view of a flow by name;
 	// without it the progress is read from the clusters.
 	Live func(flow string) (Live, bool)
@@ -75,6 +84,9 @@ type sample struct {
 func New(cfg *config.Config, log *slog.Logger, opts Options) (*Collector, error) {
 	if opts.MaxLag <= 0 {
 		opts.MaxLag = DefaultMaxLag
+	}
+	if opts.StallAfter <= 0 {
+		opts.StallAfter = DefaultStallAfter
 	}
 	c := &Collector{cfg: cfg, log: log.With("component", "status"), opts: opts,
 		clients: map[string]*kgo.Client{}, prev: map[string]sample{}, flows: cfg.Flows, journals: map[string]*journal.Follower{}, recordFails: map[string]bool{}}
@@ -128,7 +140,7 @@ func (c *Collector) Collect(ctx context.Context) Report {
 
 func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	out := Flow{Name: f.Name(), Source: f.Source, Target: f.Target, Direction: DirectionForward,
-		Topics: []Topic{}, Groups: []Group{}, Blocked: []Blocked{}, Errors: []string{}}
+		Workers: []workgroup.Worker{}, Stalled: []string{}, Topics: []Topic{}, Groups: []Group{}, Blocked: []Blocked{}, Errors: []string{}}
 	if c.cfg.Back(f) {
 		out.Direction = DirectionBack
 	}
@@ -163,7 +175,7 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 		fail(err)
 		return out
 	}
-	topics, err := c.topics(ctx, f, src, sel.Topics, view)
+	topics, moved, err := c.topics(ctx, f, src, sel.Topics, view)
 	if err != nil {
 		fail(err)
 	}
@@ -178,6 +190,24 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 			out.State = StateCopying
 		}
 	}
+	if !moved.last.IsZero() {
+		out.LastProgress = &moved.last
+	}
+	out.Stalled = moved.stalled
+	workers, werr := workgroup.Describe(ctx, tgt, workgroup.Name(f.Source, f.Target))
+	switch {
+	case werr != nil:
+		fail(werr)
+		out.Workers = nil // unknown, not none
+	case len(workers) == 0:
+		out.State, out.StateReason = StateStopped, ReasonNoWorker
+	case len(moved.stalled) > 0 && err == nil:
+		out.State = StateStalled
+		out.StateReason = fmt.Sprintf("the progress of %s has not moved for %s while the source is ahead", listed(moved.stalled, 5), c.opts.StallAfter)
+	}
+	if len(workers) > 0 {
+		out.Workers = workers
+	}
 	groups, err := c.groups(ctx, f, src, tgt, view, lagOf)
 	if err != nil {
 		fail(err)
@@ -187,10 +217,29 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	return out
 }
 
-// topics computes the lag of every selected topic.
-func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client, sel []mirror.Topic, view progress.View) ([]Topic, error) {
+// moved is what the progress of a flow's partitions says of its movement.
+type moved struct {
+	// last is when any partition's progress last moved.
+	last time.Time
+	// stalled lists the partitions behind their source's end whose
+	// progress has not moved for StallAfter, as "topic[p]".
+	stalled []string
+}
+
+// listed names the first n of names, and how many more there are.
+func listed(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}
+
+// topics computes the lag of every selected topic, and how its progress
+// moves.
+func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client, sel []mirror.Topic, view progress.View) ([]Topic, moved, error) {
+	mv := moved{stalled: []string{}}
 	if len(sel) == 0 {
-		return []Topic{}, nil
+		return []Topic{}, mv, nil
 	}
 	names := make([]string, len(sel))
 	for i, t := range sel {
@@ -198,11 +247,11 @@ func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client
 	}
 	ends, err := src.ListEndOffsets(ctx, names...)
 	if err != nil {
-		return []Topic{}, fmt.Errorf("list end offsets of %q: %w", f.Source, err)
+		return []Topic{}, mv, fmt.Errorf("list end offsets of %q: %w", f.Source, err)
 	}
 	starts, err := src.ListStartOffsets(ctx, names...)
 	if err != nil {
-		return []Topic{}, fmt.Errorf("list start offsets of %q: %w", f.Source, err)
+		return []Topic{}, mv, fmt.Errorf("list start offsets of %q: %w", f.Source, err)
 	}
 	now := time.Now()
 	// The age of the oldest record not yet copied needs that record: a
@@ -219,7 +268,7 @@ func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client
 			part := Partition{Partition: p, SourceEnd: e.Offset}
 			copied, ok, err := view.Copied(ctx, progress.Partition{Topic: t.Source, Partition: p})
 			if err != nil {
-				return out, fmt.Errorf("read the progress of %s: %w", f.Name(), err)
+				return out, mv, fmt.Errorf("read the progress of %s: %w", f.Name(), err)
 			}
 			s, sok := starts.Lookup(t.Source, p)
 			from := copied.Next
@@ -235,6 +284,12 @@ func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client
 			}
 			part.LagRecords = max(0, e.Offset-from)
 			tp.LagRecords += part.LagRecords
+			if ok && copied.Moved.After(mv.last) {
+				mv.last = copied.Moved
+			}
+			if ok && part.LagRecords > 0 && part.Stopped == "" && !copied.Moved.IsZero() && now.Sub(copied.Moved) > c.opts.StallAfter {
+				mv.stalled = append(mv.stalled, fmt.Sprintf("%s[%d]", t.Source, p))
+			}
 			if part.LagRecords > 0 {
 				lagging = append(lagging, lagSample{t.Source, p, from, part.LagRecords})
 			}
@@ -264,7 +319,7 @@ func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client
 		}
 	}
 	c.mu.Unlock()
-	return out, nil
+	return out, mv, nil
 }
 
 // MaxAgeSamples bounds how many lagging partitions have the age of their

@@ -1,6 +1,10 @@
 package status
 
-import "time"
+import (
+	"time"
+
+	"github.com/kmirror/kmirror/internal/workgroup"
+)
 
 // Verdicts for switching a consumer group's consumers to the target.
 const (
@@ -30,7 +34,17 @@ const (
 	StateCaughtUp = "caught-up"
 	StateCopying  = "copying"
 	StateUnknown  = "unknown"
+	// StateStopped: no kmirror worker is in the flow's workers' group;
+	// nothing copies it, whatever its lag.
+	StateStopped = "stopped"
+	// StateStalled: workers run the flow, but the progress of some
+	// partitions behind their source's end has not moved for
+	// Options.StallAfter.
+	StateStalled = "stalled"
 )
+
+// ReasonNoWorker is why a flow is StateStopped.
+const ReasonNoWorker = "no kmirror worker runs this flow"
 
 // Flow is one source → target flow.
 type Flow struct {
@@ -40,13 +54,26 @@ type Flow struct {
 	// Direction is "forward" for a flow into the configuration's target,
 	// "back" for the way back of one (B->A next to A->B). State is
 	// "caught-up" when every selected topic is copied to its source's end,
-	// "copying" while records remain, "unknown" when the flow's state
-	// could not be read.
-	Direction string    `json:"direction"`
-	State     string    `json:"state"`
-	Topics    []Topic   `json:"topics"`
-	Groups    []Group   `json:"groups"`
-	Blocked   []Blocked `json:"blocked"`
+	// "copying" while records remain, "stopped" when no worker runs the
+	// flow, "stalled" when partitions behind do not move (Stalled),
+	// "unknown" when the flow's state could not be read; StateReason says
+	// why a flow is stopped or stalled.
+	Direction   string `json:"direction"`
+	State       string `json:"state"`
+	StateReason string `json:"stateReason,omitempty"`
+	// Workers are the kmirror workers in the flow's workers' group on the
+	// target, with what each holds; empty when none runs the flow, null
+	// when the group could not be described (Errors says why).
+	Workers []workgroup.Worker `json:"workers"`
+	// LastProgress is when the flow's progress last moved, on any
+	// partition; null when it never did as far as can be seen.
+	LastProgress *time.Time `json:"lastProgress"`
+	// Stalled lists the partitions ("topic[p]") whose progress has not
+	// moved for Options.StallAfter while their source's end is ahead.
+	Stalled []string  `json:"stalled"`
+	Topics  []Topic   `json:"topics"`
+	Groups  []Group   `json:"groups"`
+	Blocked []Blocked `json:"blocked"`
 	// Heartbeat is the last acknowledged heartbeat; only a running worker
 	// knows it.
 	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`

@@ -292,6 +292,18 @@
     return chart;
   }
 
+  // workersLine says who runs the flow (each worker's host and how much
+  // it holds) and when its progress last moved.
+  function workersLine(f) {
+    if (f.workers == null) return el('p', { class: 'muted', 'data-field': 'workers' }, 'workers: unknown');
+    const held = (w) => Object.values(w.holds || {}).reduce((n, ps) => n + ps.length, 0);
+    const who = f.workers.map((w) => `${w.host} (${held(w)} held)`).join(', ');
+    const last = f.lastProgress ? 'progress last moved ' + clock(f.lastProgress) : 'no progress yet';
+    const stalled = list(f.stalled).length ? '; stalled: ' + list(f.stalled).join(', ') : '';
+    return el('p', { class: f.workers.length ? 'muted' : 'warn', 'data-field': 'workers', 'data-workers': f.workers.length },
+      `workers: ${f.workers.length}${who ? ' — ' + who : ''}; ${last}${stalled}`);
+  }
+
   function renderFlow(f, time) {
     const hb = f.heartbeat;
     const errors = list(f.errors);
@@ -299,9 +311,11 @@
       el('header', { class: 'flow-head' },
         el('h2', {}, f.name),
         el('span', { class: 'route', 'data-field': 'direction' }, `${f.source} → ${f.target}` + (f.direction === 'back' ? ' (the way back)' : '')),
-        el('span', { class: 'muted', 'data-field': 'state' }, f.state || ''),
+        el('span', { class: f.state === 'stopped' || f.state === 'stalled' ? 'warn' : 'muted', 'data-field': 'state' },
+          (f.state || '') + (f.stateReason ? ': ' + f.stateReason : '')),
         el('span', { class: 'muted' }, 'updated ' + clock(time)),
         errors.length ? el('ul', { class: 'errors', 'data-field': 'errors' }, ...errors.map((e) => el('li', {}, e))) : null),
+      workersLine(f),
       el('h3', {}, 'Migration'),
       migration(f, time),
       el('h3', {}, 'Topics'),
