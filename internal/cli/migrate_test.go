@@ -33,7 +33,7 @@ func TestStatusOutput(t *testing.T) {
 	r := status.Report{Time: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC), Flows: []status.Flow{{
 		Name: "source->target", Source: "source", Target: "target", Direction: status.DirectionForward,
 		State: status.StateStalled, StateReason: "the progress of app1-t2[1] has not moved for 2m0s while the source is ahead",
-		Workers: []workgroup.Worker{{ID: "kmirror-1f0c", Client: "kmirror", Host: "/10.0.0.7", Holds: workgroup.Partitions{"app1-t1": {0, 1}, "app1-t2": {0, 1}}}},
+		Workers:      []workgroup.Worker{{ID: "kmirror-1f0c", Client: "kmirror", Host: "/10.0.0.7", Holds: workgroup.Partitions{"app1-t1": {0, 1}, "app1-t2": {0, 1}}}},
 		LastProgress: &lastProgress, Stalled: []string{"app1-t2[1]"},
 		Heartbeat: &status.Heartbeat{Time: time.Date(2026, 11, 24, 11, 59, 59, 0, time.UTC), RTTSeconds: 0.004},
 		Topics: []status.Topic{
