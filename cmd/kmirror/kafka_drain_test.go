@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -67,7 +69,9 @@ func idempotent(kafka bool) []string {
 // step (d) of the migration: "drained" only once no producer writes to the
 // topic. Each kind of producer writes to a partition of its own while the
 // mirror runs; migrate drain must say "not drained", naming each partition
-// with what shows its producer; once they stop, drained.
+// with what shows its producer; once they stop, drained. Then status names
+// the worker, and once it stops, the flow is stopped and drain says so at
+// once.
 func TestDrainSeesLiveProducers(t *testing.T) {
 	src, tgt := clusters(t)
 	kafka := onKafka()
@@ -91,7 +95,7 @@ func TestDrainSeesLiveProducers(t *testing.T) {
       config:
         replication.policy.class: identity
 `, topic))
-	runWorker(t, cfg)
+	worker := runWorker(t, cfg)
 
 	var stops []func(*testing.T)
 	for i, w := range writers {
@@ -123,6 +127,33 @@ func TestDrainSeesLiveProducers(t *testing.T) {
 	code, out = runs(t, 2*time.Minute, "migrate", "drain", "-c", cfg, "--topic", topic, "--quiet-window", "3s", "--timeout", "90s", "--interval", "200ms")
 	if code != 0 || !strings.Contains(out, "drained: everything on "+topic+" is on the target and nothing wrote to it for 3s") {
 		t.Fatalf("drain once the producers stopped: exit %d\n%s", code, out)
+	}
+
+	flow := func() status.Flow {
+		t.Helper()
+		code, out := runs(t, time.Minute, "status", "-c", cfg, "--json", "--log-level", "error")
+		var r status.Report
+		if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil || len(r.Flows) != 1 {
+			t.Fatalf("status --json: exit %d, %v\n%s", code, err, out)
+		}
+		return r.Flows[0]
+	}
+	f := flow()
+	if len(f.Workers) != 1 || len(f.Workers[0].Holds[topic]) != len(drainWriters) || f.LastProgress == nil || f.State != status.StateCaughtUp {
+		t.Errorf("status with the worker running: state %q, workers %+v, last progress %v", f.State, f.Workers, f.LastProgress)
+	}
+	if err := worker.cmd.Process.Signal(sigterm); err != nil {
+		t.Fatal(err)
+	}
+	if code := worker.exit(t, time.Minute); code != 0 {
+		t.Fatalf("kmirror run exited %d after SIGTERM:\n%s", code, worker.output())
+	}
+	if f := flow(); f.State != status.StateStopped || f.StateReason != status.ReasonNoWorker || f.Workers == nil || len(f.Workers) != 0 {
+		t.Errorf("status with no worker: state %q (%s), workers %+v", f.State, f.StateReason, f.Workers)
+	}
+	code, out = runs(t, time.Minute, "migrate", "drain", "-c", cfg, "--topic", topic)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("flow %s->%s: stopped: no kmirror worker runs this flow", alias, uniq(t, "drain-tgt"))) {
+		t.Errorf("drain with no worker: exit %d\n%s", code, out)
 	}
 }
 
