@@ -41,6 +41,8 @@ read-only.`,
 				return &exitError{code: ExitFailure, err: err}
 			}
 			if kafkaUser {
+				// The KafkaUsers are YAML to apply: the warnings go aside.
+				printWarnings(g.stderr, cfg)
 				var q preflight.Quotas
 				set := func(p **int64, flag string, v int64) {
 					if cmd.Flags().Changed(flag) {
@@ -65,9 +67,16 @@ read-only.`,
 			if err != nil {
 				return err
 			}
+			if !asJSON {
+				printWarnings(g.stdout, cfg)
+			}
 			rep, err := preflight.Run(cmd.Context(), cfg, preflight.Options{Timeout: preflightTimeout, Rollback: rollback}, log)
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
+			}
+			warnings, _ := diagnostics(cfg)
+			for _, d := range warnings {
+				rep.Warnings = append(rep.Warnings, d.String())
 			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)

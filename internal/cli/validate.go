@@ -86,7 +86,17 @@ func describe(w io.Writer, cfg *config.Config) {
 		row(w, 4, "producer", describeProducer(f.Producer))
 		row(w, 4, "consumer", describeConsumer(f.Consumer))
 	}
-	var warnings, notes []config.Diagnostic
+	warnings, notes := diagnostics(cfg)
+	printDiagnostics(w, "\nwarnings", warnings)
+	printDiagnostics(w, "\nnotes (accepted without effect)", notes)
+	fmt.Fprintf(w, "\nvalid: %d %s, %d %s, %d %s\n", len(cfg.Flows), plural(len(cfg.Flows), "flow"),
+		len(cfg.Clusters), plural(len(cfg.Clusters), "cluster"), len(warnings), plural(len(warnings), "warning"))
+}
+
+// diagnostics are the findings of validate's offline checks, which
+// config.Load made: the warnings (probably mistakes) and the notes (keys
+// accepted without effect). plan and preflight print the warnings first.
+func diagnostics(cfg *config.Config) (warnings, notes []config.Diagnostic) {
 	for _, d := range cfg.Diagnostics {
 		if d.Level == config.LevelWarning {
 			warnings = append(warnings, d)
@@ -94,20 +104,29 @@ func describe(w io.Writer, cfg *config.Config) {
 			notes = append(notes, d)
 		}
 	}
-	for _, part := range []struct {
-		name string
-		list []config.Diagnostic
-	}{{"warnings", warnings}, {"notes (accepted without effect)", notes}} {
-		if len(part.list) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s\n", part.name)
-		for _, d := range part.list {
-			fmt.Fprintf(w, "  %s\n", d)
-		}
+	return warnings, notes
+}
+
+// printDiagnostics prints a section of diagnostics under its title, or
+// nothing when there are none.
+func printDiagnostics(w io.Writer, title string, list []config.Diagnostic) {
+	if len(list) == 0 {
+		return
 	}
-	fmt.Fprintf(w, "\nvalid: %d %s, %d %s, %d %s\n", len(cfg.Flows), plural(len(cfg.Flows), "flow"),
-		len(cfg.Clusters), plural(len(cfg.Clusters), "cluster"), len(warnings), plural(len(warnings), "warning"))
+	fmt.Fprintln(w, title)
+	for _, d := range list {
+		fmt.Fprintf(w, "  %s\n", d)
+	}
+}
+
+// printWarnings prints the warnings of validate's offline checks, for a
+// command that goes on to connect (plan, preflight), followed by an empty
+// line.
+func printWarnings(w io.Writer, cfg *config.Config) {
+	if warnings, _ := diagnostics(cfg); len(warnings) > 0 {
+		printDiagnostics(w, "warnings", warnings)
+		fmt.Fprintln(w)
+	}
 }
 
 func row(w io.Writer, indent int, name, value string) {

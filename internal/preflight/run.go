@@ -22,6 +22,9 @@ import (
 // Report is the outcome of a preflight: every cluster reached (or why
 // not), every need with its status, and notes on what was not checked.
 type Report struct {
+	// Warnings are validate's warnings about the configuration, which
+	// the caller adds.
+	Warnings []string       `json:"warnings,omitempty"`
 	Clusters []ClusterCheck `json:"clusters"`
 	Results  []Result       `json:"permissions"`
 	Notes    []string       `json:"notes,omitempty"`
