@@ -87,7 +87,7 @@ read-only.`,
 			} else {
 				printPreflight(g.stdout, rep)
 			}
-			if rep.Unreachable() || len(rep.Missing()) > 0 {
+			if rep.Unreachable() || len(rep.Missing()) > 0 || len(rep.Failing()) > 0 {
 				return &exitError{code: ExitFailure}
 			}
 			return nil
@@ -130,27 +130,51 @@ func printPreflight(w io.Writer, rep preflight.Report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Cluster, r.Resource, r.Resource.Pattern, r.Operation, status, r.Why)
 	}
 	tw.Flush()
+	if len(rep.Requirements) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLUSTER\tSUBJECT\tSETTING\tSTATUS\tDETAIL")
+		for _, r := range rep.Requirements {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Cluster, r.Subject, r.Setting, r.Status, r.Detail)
+		}
+		tw.Flush()
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	missing := rep.Missing()
-	if len(missing) == 0 {
+	missing, failing := rep.Missing(), rep.Failing()
+	if len(missing) == 0 && len(failing) == 0 {
 		unknown := 0
 		for _, r := range rep.Results {
 			if r.Status == preflight.Unknown {
 				unknown++
 			}
 		}
+		for _, r := range rep.Requirements {
+			if r.Status == preflight.Unknown {
+				unknown++
+			}
+		}
 		if unknown > 0 {
-			fmt.Fprintf(w, "ok: nothing missing; %d not checkable (unknown)\n", unknown)
+			fmt.Fprintf(w, "ok: nothing missing or failing; %d not checkable (unknown)\n", unknown)
 			return
 		}
-		fmt.Fprintln(w, "ok: every permission present")
+		fmt.Fprintln(w, "ok: every permission present, every requirement met")
 		return
 	}
-	var names []string
-	for _, r := range missing {
-		names = append(names, fmt.Sprintf("%s on %s of %q", r.Operation, r.Resource, r.Cluster))
+	// Last, so that the last lines name what is wrong.
+	if len(missing) > 0 {
+		var names []string
+		for _, r := range missing {
+			names = append(names, fmt.Sprintf("%s on %s of %q", r.Operation, r.Resource, r.Cluster))
+		}
+		fmt.Fprintf(w, "missing: %s\n", strings.Join(names, ", "))
 	}
-	fmt.Fprintf(w, "missing: %s\n", strings.Join(names, ", "))
+	if len(failing) > 0 {
+		var names []string
+		for _, r := range failing {
+			names = append(names, fmt.Sprintf("%s of %s on %q", r.Setting, r.Subject, r.Cluster))
+		}
+		fmt.Fprintf(w, "fails: %s\n", strings.Join(names, ", "))
+	}
 }

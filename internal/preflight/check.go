@@ -337,14 +337,29 @@ func (ch *checker) byACLs(ctx context.Context, res Result, op kmsg.ACLOperation)
 		res.Status, res.Reason = Unknown, "the broker does not report it, and reading ACLs needs Describe on the cluster"
 	case ch.aclsErr != nil:
 		res.Status, res.Reason = Unknown, fmt.Sprintf("the broker does not report it, and reading ACLs failed: %v", ch.aclsErr)
+	case allowed(ch.acls, ch.principal, res.Resource, op):
+		res.Status, res.Reason = Present, fmt.Sprintf("from the ACLs of %s", ch.principal)
+	case ch.super():
+		res.Status, res.Reason = Present, fmt.Sprintf("%s is a super user: no ACL names it, yet the broker grants it ClusterAction", ch.principal)
 	default:
-		res.Status = Missing
-		if allowed(ch.acls, ch.principal, res.Resource, op) {
-			res.Status = Present
-		}
-		res.Reason = fmt.Sprintf("from the ACLs of %s", ch.principal)
+		res.Status, res.Reason = Missing, fmt.Sprintf("from the ACLs of %s", ch.principal)
 	}
 	return res
+}
+
+// super tells a super user (super.users), whom the authorizer lets do
+// anything without an ACL: no ACL names it, yet the broker grants it
+// ClusterAction on the cluster, which only brokers need.
+func (ch *checker) super() bool {
+	if ch.clusterOps == notGiven || ch.clusterOps&(1<<int32(kmsg.ACLOperationClusterAction)) == 0 {
+		return false
+	}
+	for _, a := range ch.acls {
+		if a.Principal == ch.principal {
+			return false
+		}
+	}
+	return true
 }
 
 // allowed evaluates ACLs as Kafka's authorizer does for principal on a

@@ -20,7 +20,10 @@ type Report struct {
 	Warnings []string       `json:"warnings,omitempty"`
 	Clusters []ClusterCheck `json:"clusters"`
 	Results  []Result       `json:"permissions"`
-	Notes    []string       `json:"notes,omitempty"`
+	// Requirements are what run asks of the clusters besides
+	// permissions: replication factors, partitions, limits.
+	Requirements []Requirement `json:"requirements"`
+	Notes        []string      `json:"notes,omitempty"`
 }
 
 // ClusterCheck is whether a cluster could be reached and authenticated
@@ -48,6 +51,17 @@ func (r Report) Missing() []Result {
 	for _, res := range r.Results {
 		if res.Status == Missing && !res.Optional {
 			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// Failing returns the requirements run would fail on.
+func (r Report) Failing() []Requirement {
+	var out []Requirement
+	for _, req := range r.Requirements {
+		if req.Status == Fails {
+			out = append(out, req)
 		}
 	}
 	return out
@@ -89,11 +103,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 		return rep, nil
 	}
 	var needs []Need
-	for _, f := range cfg.Flows {
+	views := make([]*flowView, len(cfg.Flows))
+	for i, f := range cfg.Flows {
 		v, err := currentScope(ctx, f, clients[f.Source], clients[f.Target])
 		if err != nil {
 			return rep, fmt.Errorf("flow %s: %w", f.Name(), err)
 		}
+		views[i] = v
 		rep.Notes = append(rep.Notes, v.notes...)
 		scope := v.scope
 		scope.Rollback = opts.Rollback
@@ -111,5 +127,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 			rep.Results = append(rep.Results, checkCluster(ctx, clients[c.Alias], c, mine)...)
 		}
 	}
+	rq := &requirer{clients: clients, facts: map[string]clusterFacts{}, errs: map[string]error{}}
+	for i, f := range cfg.Flows {
+		rq.flow(ctx, f, views[i])
+	}
+	rep.Requirements = rq.out
 	return rep, nil
 }

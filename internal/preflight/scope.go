@@ -20,9 +20,13 @@ import (
 
 // topicState is what a cluster said about one topic.
 type topicState struct {
-	// Partitions and Replicas (of its first partition) when it exists.
+	// Partitions and Replicas (of its first partition) when it exists;
+	// InSync is the fewest in-sync replicas of a partition, Behind that
+	// partition.
 	Partitions int32
 	Replicas   int
+	InSync     int
+	Behind     int32
 	// Err is UNKNOWN_TOPIC_OR_PARTITION for a topic that does not exist,
 	// TOPIC_AUTHORIZATION_FAILED for one the user may not describe
 	// (whether or not it exists).
@@ -52,7 +56,12 @@ func describeTopics(ctx context.Context, cl *kgo.Client, names []string) (map[st
 		}
 		st := topicState{Partitions: int32(len(t.Partitions)), Err: kerr.ErrorForCode(t.ErrorCode)}
 		if len(t.Partitions) > 0 {
-			st.Replicas = len(t.Partitions[0].Replicas)
+			st.Replicas, st.InSync = len(t.Partitions[0].Replicas), len(t.Partitions[0].ISR)
+		}
+		for _, p := range t.Partitions {
+			if len(p.ISR) < st.InSync {
+				st.InSync, st.Behind = len(p.ISR), p.Partition
+			}
 		}
 		out[*t.Topic] = st
 	}
