@@ -3,15 +3,21 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.yaml.in/yaml/v3"
 
+	"github.com/kmirror/kmirror/internal/preflight"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -194,5 +200,197 @@ func produceBig(t *testing.T, c *bedCluster, topic string, value []byte) {
 	cl := c.Client(t, kgo.ProducerBatchMaxBytes(int32(2*len(value))), kgo.MaxBufferedBytes(4*len(value)))
 	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Value: value}).FirstErr(); err != nil {
 		t.Fatalf("produce to %s: %v", topic, err)
+	}
+}
+
+// seedAs writes the seed's KafkaMirrorMaker2 for the test clusters (see
+// seedResource) under aliases and a target user of the test's own, so
+// that its internal topics are its own on the shared clusters; with
+// published, it keeps the seed's replication factors (3).
+func seedAs(t *testing.T, src, tgt *bedCluster, topics, groups, user string, published bool) (path, source, target string) {
+	t.Helper()
+	path = seedResource(t, src, tgt, topics, groups)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	source, target = uniq(t, "seed-source"), uniq(t, "seed-target")
+	text := strings.NewReplacer(`"my-source-cluster"`, strconv.Quote(source), `"my-target-cluster"`, strconv.Quote(target),
+		"username: "+seedUser, "username: "+user).Replace(string(data))
+	if published {
+		text = strings.NewReplacer("heartbeats.topic.replication.factor: -1", "heartbeats.topic.replication.factor: 3",
+			"checkpoints.topic.replication.factor: -1", "checkpoints.topic.replication.factor: 3").Replace(text)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, source, target
+}
+
+// The issue's seed resource on a one-broker target: plan and preflight
+// print validate's warnings first (the seed's producer.ack typo), and
+// preflight fails on checkpoints.topic.replication.factor=3, on which run
+// then fails.
+func TestPreflightSeedOnOneBroker(t *testing.T) {
+	needsKafka(t, "the seed's mutual TLS and SCRAM over TLS")
+	src, tgt := clusters(t)
+	user, password := uniq(t, "kafka.mm2.seed-user"), "pw-"+uniq(t, "seed")
+	if _, err := tgt.admin(t).AlterUserSCRAMs(context.Background(), nil, []kadm.UpsertSCRAM{{User: user, Mechanism: kadm.ScramSha512, Iterations: 8192, Password: password}}); err != nil {
+		t.Fatal(err)
+	}
+	grant(t, src, seedSourceACLs(user, true)...)
+	grant(t, tgt, seedTargetACLs(user)...)
+	topic := uniq(t, "seed-t1")
+	src.createTopic(t, topic, 1, nil)
+	tgt.createTopic(t, topic, 1, nil)
+	cfg, source, target := seedAs(t, src, tgt, topic, "^app1.*$", user, true)
+	secrets := seedSecrets(t, src, tgt, user, password)
+	const warning = `"producer.ack" (line 46): unknown key, ignored; did you mean producer.acks?`
+
+	for _, cmd := range []string{"plan", "preflight"} {
+		began := time.Now()
+		code, out := runs(t, time.Minute, cmd, "-c", cfg, "--secrets-dir", secrets)
+		t.Logf("%s took %s", cmd, time.Since(began).Round(time.Millisecond))
+		noSecrets(t, cmd, out, []string{password})
+		if first, _, _ := strings.Cut(out, "\n\n"); !strings.HasPrefix(first, "warnings\n") || !strings.Contains(first, warning) {
+			t.Errorf("%s does not begin with the warning %q:\n%s", cmd, warning, out)
+		}
+		want, fails := 0, fmt.Sprintf(`checkpoints.topic.replication.factor of topic:%s.checkpoints.internal on %q`, source, target)
+		if cmd == "preflight" {
+			want = 1
+		}
+		if code != want || cmd == "preflight" && !strings.Contains(out, "fails: "+fails) {
+			t.Errorf("%s exited %d, want %d naming %s:\n%s", cmd, code, want, fails, out)
+		}
+	}
+	p := start(t, "run", "-c", cfg, "--secrets-dir", secrets, "--http", "")
+	if code := p.exit(t, time.Minute); code != 1 {
+		t.Errorf("run exited %d, want 1", code)
+	}
+	testbed.WaitFor(t, 10*time.Second, "run to fail on the replication factor", func() bool {
+		return strings.Contains(p.output(), "replication.factor=3: INVALID_REPLICATION_FACTOR")
+	})
+}
+
+// A user granted nothing at all, on Kafka's StandardAuthorizer: preflight
+// prints the whole table, every row missing or unknown, one for each ACL
+// of the KafkaUsers --kafkauser prints, and says what it cannot list;
+// those KafkaUsers applied, it passes.
+func TestPreflightWithNothingGranted(t *testing.T) {
+	needsKafka(t, "the StandardAuthorizer")
+	src, tgt := clusters(t)
+	user, password := uniq(t, "kafka.mm2.nothing"), "pw-"+uniq(t, "nothing")
+	if _, err := tgt.admin(t).AlterUserSCRAMs(context.Background(), nil, []kadm.UpsertSCRAM{{User: user, Mechanism: kadm.ScramSha512, Iterations: 8192, Password: password}}); err != nil {
+		t.Fatal(err)
+	}
+	topics := []string{uniq(t, "nothing-t1"), uniq(t, "nothing-t2")}
+	for _, topic := range topics {
+		src.createTopic(t, topic, 2, nil)
+		tgt.createTopic(t, topic, 2, nil) // the seed creates no target topics
+	}
+	cfg, source, target := seedAs(t, src, tgt, strings.Join(topics, ", "), "^(app1.*|app2.*)$", user, false)
+	secrets := seedSecrets(t, src, tgt, user, password)
+
+	began := time.Now()
+	code, out := runs(t, time.Minute, "preflight", "-c", cfg, "--secrets-dir", secrets)
+	t.Logf("preflight with nothing granted took %s", time.Since(began).Round(time.Millisecond))
+	noSecrets(t, "preflight", out, []string{password})
+	if code != 1 || !strings.Contains(out, "\nmissing: ") {
+		t.Fatalf("preflight exited %d, want 1 naming what is missing:\n%s", code, out)
+	}
+	rows := map[string]string{} // "cluster resource operation" → status
+	for _, m := range regexp.MustCompile(`(?m)^(\S+)\s+((?:topic|group|transactionalId):\S+|cluster)\s+(literal|prefix)\s+(\w+)\s+(present|missing|unknown)`).FindAllStringSubmatch(out, -1) {
+		rows[m[1]+" "+m[2]+" "+m[4]] = m[5]
+		if m[5] == "present" {
+			t.Errorf("present with nothing granted: %s", m[0])
+		}
+	}
+	for _, topic := range topics {
+		if note := fmt.Sprintf("cannot list topic %q on %s: needs Describe on topic:%s", topic, source, topic); !strings.Contains(out, note) {
+			t.Errorf("no note %q", note)
+		}
+	}
+	if note := fmt.Sprintf("cannot list the groups of %s matching group:app1* or group:app2*", source); !strings.Contains(out, note) {
+		t.Errorf("no note %q", note)
+	}
+
+	code, users := runs(t, time.Minute, "preflight", "-c", cfg, "--secrets-dir", secrets, "--kafkauser")
+	if code != 0 {
+		t.Fatalf("preflight --kafkauser exited %d:\n%s", code, users)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(users[strings.Index(users, "apiVersion:"):]))
+	for {
+		var u preflight.KafkaUser
+		if err := dec.Decode(&u); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			t.Fatalf("decode the KafkaUsers: %v\n%s", err, users)
+		}
+		alias := u.Metadata.Labels["strimzi.io/cluster"]
+		c := map[string]*bedCluster{source: src, target: tgt}[alias]
+		if c == nil || u.Metadata.Name != user {
+			t.Fatalf("KafkaUser %+v for cluster %q, want %q on %s or %s", u.Metadata, alias, user, source, target)
+		}
+		for _, a := range u.Spec.Authorization.ACLs {
+			res := a.Resource.Type + ":" + a.Resource.Name
+			if a.Resource.PatternType == preflight.Prefixed {
+				res += "*"
+			}
+			if a.Resource.Type == preflight.TypeCluster {
+				res = "cluster"
+			}
+			for _, op := range a.Operations {
+				if _, ok := rows[alias+" "+res+" "+op]; !ok {
+					t.Errorf("no row for %s %s %s, which the KafkaUser grants", alias, res, op)
+				}
+			}
+		}
+		grantUser(t, c, u)
+	}
+	if t.Failed() {
+		t.Fatalf("preflight:\n%s", out)
+	}
+	code, out = runs(t, time.Minute, "preflight", "-c", cfg, "--secrets-dir", secrets)
+	if code != 0 {
+		t.Fatalf("with the KafkaUsers' ACLs, preflight exited %d:\n%s", code, out)
+	}
+}
+
+// grantUser creates the ACLs of a KafkaUser, as Strimzi's User Operator
+// does.
+func grantUser(t *testing.T, c *bedCluster, u preflight.KafkaUser) {
+	t.Helper()
+	ops := map[string]kadm.ACLOperation{"Read": kadm.OpRead, "Write": kadm.OpWrite, "Create": kadm.OpCreate, "Describe": kadm.OpDescribe,
+		"Alter": kadm.OpAlter, "DescribeConfigs": kadm.OpDescribeConfigs, "AlterConfigs": kadm.OpAlterConfigs, "IdempotentWrite": kadm.OpIdempotentWrite}
+	for _, a := range u.Spec.Authorization.ACLs {
+		b := kadm.NewACLs().Allow("User:" + u.Metadata.Name).AllowHosts(a.Host)
+		switch a.Resource.Type {
+		case preflight.TypeTopic:
+			b = b.Topics(a.Resource.Name)
+		case preflight.TypeGroup:
+			b = b.Groups(a.Resource.Name)
+		case preflight.TypeTransactionalID:
+			b = b.TransactionalIDs(a.Resource.Name)
+		case preflight.TypeCluster:
+			b = b.Clusters()
+		}
+		pattern := kadm.ACLPatternLiteral
+		if a.Resource.PatternType == preflight.Prefixed {
+			pattern = kadm.ACLPatternPrefixed
+		}
+		var want []kadm.ACLOperation
+		for _, op := range a.Operations {
+			want = append(want, ops[op])
+		}
+		res, err := c.admin(t).CreateACLs(context.Background(), b.ResourcePatternType(pattern).Operations(want...))
+		if err == nil {
+			for _, r := range res {
+				err = errors.Join(err, r.Err)
+			}
+		}
+		if err != nil {
+			t.Fatalf("create the ACL %+v: %v", a, err)
+		}
 	}
 }

@@ -144,12 +144,18 @@ func orNoAnswer(err error) error {
 func (rq *requirer) creation(alias, subject, key string, rf int16, r kadm.CreateTopicResponse, err error, facts clusterFacts, ferr error) (int, settings, bool) {
 	switch {
 	case err == nil:
+		// A broker answers -1 to a user who may not describe the
+		// topic's configs.
 		replicas := int(r.ReplicationFactor)
 		if replicas <= 0 {
 			replicas = int(rf)
 		}
+		if replicas <= 0 {
+			rq.add(Requirement{alias, subject, key, OK, fmt.Sprintf("run creates it with the broker's default.replication.factor (%s=-1), which %q accepts", key, alias)})
+			return 0, created(r), true
+		}
 		rq.add(Requirement{alias, subject, key, OK, fmt.Sprintf("run creates it with %s (%s=%d); %q has %s", count(replicas, "replica"), key, rf, alias, count(facts.brokers, "broker"))})
-		return replicas, created(r), replicas > 0
+		return replicas, created(r), true
 	case errors.Is(err, kerr.InvalidReplicationFactor):
 		rq.add(Requirement{alias, subject, key, Fails, tooFewBrokers(alias, key, rf, -1, facts.brokers)})
 		return 0, settings{}, false
@@ -245,6 +251,10 @@ func (rq *requirer) minInsync(alias, subject, name string, s settings, facts clu
 	n, perr := strconv.Atoi(v)
 	if perr != nil {
 		rq.add(Requirement{alias, subject, key, Unknown, fmt.Sprintf("%s=%q is not a number", key, v)})
+		return
+	}
+	if rs.replicas <= 0 {
+		rq.add(Requirement{alias, subject, key, Unknown, fmt.Sprintf("%d (%s); the broker does not say how many replicas it would get (it tells a user with DescribeConfigs on topic:%s)", n, from, name)})
 		return
 	}
 	capped := facts.produceVersion >= capsMinInsync
