@@ -22,10 +22,14 @@ func preflightCmd(g *globals) *cobra.Command {
 	var producerRate, consumerRate, requestPct int64
 	cmd := &cobra.Command{
 		Use:   "preflight -c FILE [--kafkauser] [--rollback]",
-		Short: "Check connectivity, authentication and every ACL the configuration needs; --kafkauser prints least-privilege Strimzi KafkaUsers",
-		Long: `preflight connects and authenticates to every cluster of the configuration, works out
-every permission kmirror needs there for the topics and groups the flows select now,
-and checks each one. It exits 1 when one is missing, naming it.
+		Short: "Check connectivity, authentication, every ACL the configuration needs and what run asks of the clusters; --kafkauser prints least-privilege Strimzi KafkaUsers",
+		Long: `preflight prints validate's warnings, connects and authenticates to every cluster of
+the configuration, works out every permission kmirror needs there for the topics and
+groups the flows select now (from the configuration, for what it cannot list), and
+checks each one; then it checks what run will ask of the clusters: internal topics'
+replication factors, target topics' partitions, cleanup policies and size limits,
+the producer's limits. It exits 1 when a permission is missing or a check fails,
+naming them and how to fix each.
 
 --kafkauser prints, without connecting, a least-privilege Strimzi KafkaUser for each
 cluster, with ACLs named by the flows' patterns: literal names for a list of names,
@@ -74,11 +78,11 @@ read-only.`,
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
-			warnings, _ := diagnostics(cfg)
-			for _, d := range warnings {
-				rep.Warnings = append(rep.Warnings, d.String())
-			}
 			if asJSON {
+				warnings, _ := diagnostics(cfg)
+				for _, d := range warnings {
+					rep.Warnings = append(rep.Warnings, d.String())
+				}
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(rep); err != nil {
