@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/cluster"
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -55,7 +56,7 @@ func startBed(t testing.TB, src, tgt *testbed.Cluster, mirrorLines string, opts 
 		defer wg.Done()
 		if opts.manualRounds {
 			// Run would create the checkpoints topic.
-			if err := cluster.EnsureCompactedTopic(ctx, b.tgtAdm, f.Replication.CheckpointsTopic(f.Source), -1, ""); err != nil {
+			if err := cluster.EnsureInternalTopic(ctx, b.tgtAdm, f.InternalTopic(config.InternalCheckpoints)); err != nil {
 				t.Errorf("checkpoints topic: %v", err)
 			}
 			return

@@ -110,7 +110,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 		return nil
 	}
 	if s.cfg.EmitCheckpoints {
-		if err := cluster.EnsureCompactedTopic(ctx, s.tgt, s.topic, s.cfg.CheckpointsReplicationFactor, config.KeyCheckpointsReplication); err != nil {
+		if err := cluster.EnsureInternalTopic(ctx, s.tgt, s.cfg.InternalTopic(config.InternalCheckpoints)); err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while starting
 			}

@@ -30,6 +30,7 @@ func planCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			printWarnings(g.stdout, cfg)
 			for i, f := range cfg.Flows {
 				if i > 0 {
 					fmt.Fprintln(g.stdout)

@@ -22,10 +22,14 @@ func preflightCmd(g *globals) *cobra.Command {
 	var producerRate, consumerRate, requestPct int64
 	cmd := &cobra.Command{
 		Use:   "preflight -c FILE [--kafkauser] [--rollback]",
-		Short: "Check connectivity, authentication and every ACL the configuration needs; --kafkauser prints least-privilege Strimzi KafkaUsers, offline",
-		Long: `preflight connects and authenticates to every cluster of the configuration, works out
-every permission kmirror needs there for the topics and groups the flows select now,
-and checks each one. It exits 1 when one is missing, naming it.
+		Short: "Check connectivity, authentication, every ACL the configuration needs and what run asks of the clusters; --kafkauser prints least-privilege Strimzi KafkaUsers, offline",
+		Long: `preflight prints validate's warnings, connects and authenticates to every cluster of
+the configuration, works out every permission kmirror needs there for the topics and
+groups the flows select now (from the configuration, for what it cannot list), and
+checks each one; then it checks what run will ask of the clusters: internal topics'
+replication factors, target topics' partitions, cleanup policies and size limits,
+the producer's limits. It exits 1 when a permission is missing or a check fails,
+naming them and how to fix each.
 
 --kafkauser prints, without connecting, a least-privilege Strimzi KafkaUser for each
 cluster, with ACLs named by the flows' patterns: literal names for a list of names,
@@ -46,6 +50,9 @@ read-only.`,
 				if err != nil {
 					return &exitError{code: ExitFailure, err: err}
 				}
+				// The KafkaUsers are YAML to apply: the warnings and
+				// notes go aside.
+				printWarnings(g.stderr, cfg)
 				for _, n := range notChecked(cfg) {
 					fmt.Fprintln(g.stderr, "note:", n)
 				}
@@ -77,11 +84,18 @@ read-only.`,
 			if err != nil {
 				return err
 			}
+			if !asJSON {
+				printWarnings(g.stdout, cfg)
+			}
 			rep, err := preflight.Run(cmd.Context(), cfg, preflight.Options{Timeout: preflightTimeout, Rollback: rollback}, log)
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
 			if asJSON {
+				warnings, _ := diagnostics(cfg)
+				for _, d := range warnings {
+					rep.Warnings = append(rep.Warnings, d.String())
+				}
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(rep); err != nil {
@@ -90,7 +104,7 @@ read-only.`,
 			} else {
 				printPreflight(g.stdout, rep)
 			}
-			if rep.Unreachable() || len(rep.Missing()) > 0 {
+			if rep.Unreachable() || len(rep.Missing()) > 0 || len(rep.Failing()) > 0 {
 				return &exitError{code: ExitFailure}
 			}
 			return nil
@@ -133,27 +147,51 @@ func printPreflight(w io.Writer, rep preflight.Report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Cluster, r.Resource, r.Resource.Pattern, r.Operation, status, r.Why)
 	}
 	tw.Flush()
+	if len(rep.Requirements) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLUSTER\tSUBJECT\tSETTING\tSTATUS\tDETAIL")
+		for _, r := range rep.Requirements {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Cluster, r.Subject, r.Setting, r.Status, r.Detail)
+		}
+		tw.Flush()
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	missing := rep.Missing()
-	if len(missing) == 0 {
+	missing, failing := rep.Missing(), rep.Failing()
+	if len(missing) == 0 && len(failing) == 0 {
 		unknown := 0
 		for _, r := range rep.Results {
 			if r.Status == preflight.Unknown {
 				unknown++
 			}
 		}
+		for _, r := range rep.Requirements {
+			if r.Status == preflight.Unknown {
+				unknown++
+			}
+		}
 		if unknown > 0 {
-			fmt.Fprintf(w, "ok: nothing missing; %d not checkable (unknown)\n", unknown)
+			fmt.Fprintf(w, "ok: nothing missing or failing; %d not checkable (unknown)\n", unknown)
 			return
 		}
-		fmt.Fprintln(w, "ok: every permission present")
+		fmt.Fprintln(w, "ok: every permission present, every requirement met")
 		return
 	}
-	var names []string
-	for _, r := range missing {
-		names = append(names, fmt.Sprintf("%s on %s of %q", r.Operation, r.Resource, r.Cluster))
+	// Last, so that the last lines name what is wrong.
+	if len(missing) > 0 {
+		var names []string
+		for _, r := range missing {
+			names = append(names, fmt.Sprintf("%s on %s of %q", r.Operation, r.Resource, r.Cluster))
+		}
+		fmt.Fprintf(w, "missing: %s\n", strings.Join(names, ", "))
 	}
-	fmt.Fprintf(w, "missing: %s\n", strings.Join(names, ", "))
+	if len(failing) > 0 {
+		var names []string
+		for _, r := range failing {
+			names = append(names, fmt.Sprintf("%s of %s on %q", r.Setting, r.Subject, r.Cluster))
+		}
+		fmt.Fprintf(w, "fails: %s\n", strings.Join(names, ", "))
+	}
 }

@@ -94,24 +94,13 @@ func describe(w io.Writer, cfg *config.Config) {
 		row(w, 4, "producer", describeProducer(f.Producer))
 		row(w, 4, "consumer", describeConsumer(f.Consumer))
 	}
-	var warnings, notes []config.Diagnostic
-	for _, d := range cfg.Diagnostics {
-		if d.Level == config.LevelWarning {
-			warnings = append(warnings, d)
-		} else {
-			notes = append(notes, d)
-		}
-	}
+	warnings, notes := diagnostics(cfg)
+	printDiagnostics(w, "\nwarnings", warnings)
+	printDiagnostics(w, "\nnotes (accepted without effect)", notes)
 	unchecked := notChecked(cfg)
-	for _, part := range []struct {
-		name string
-		list []string
-	}{{"warnings", lines(warnings)}, {"notes (accepted without effect)", lines(notes)}, {"secrets", unchecked}} {
-		if len(part.list) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s\n", part.name)
-		for _, l := range part.list {
+	if len(unchecked) > 0 {
+		fmt.Fprintln(w, "\nsecrets")
+		for _, l := range unchecked {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
@@ -123,12 +112,40 @@ func describe(w io.Writer, cfg *config.Config) {
 	fmt.Fprintln(w)
 }
 
-func lines(ds []config.Diagnostic) []string {
-	out := make([]string, len(ds))
-	for i, d := range ds {
-		out[i] = d.String()
+// diagnostics are the findings of validate's offline checks, which
+// config.Load made: the warnings (probably mistakes) and the notes (keys
+// accepted without effect). plan and preflight print the warnings first.
+func diagnostics(cfg *config.Config) (warnings, notes []config.Diagnostic) {
+	for _, d := range cfg.Diagnostics {
+		if d.Level == config.LevelWarning {
+			warnings = append(warnings, d)
+		} else {
+			notes = append(notes, d)
+		}
 	}
-	return out
+	return warnings, notes
+}
+
+// printDiagnostics prints a section of diagnostics under its title, or
+// nothing when there are none.
+func printDiagnostics(w io.Writer, title string, list []config.Diagnostic) {
+	if len(list) == 0 {
+		return
+	}
+	fmt.Fprintln(w, title)
+	for _, d := range list {
+		fmt.Fprintf(w, "  %s\n", d)
+	}
+}
+
+// printWarnings prints the warnings of validate's offline checks, for a
+// command that goes on to connect (plan, preflight), followed by an empty
+// line.
+func printWarnings(w io.Writer, cfg *config.Config) {
+	if warnings, _ := diagnostics(cfg); len(warnings) > 0 {
+		printDiagnostics(w, "warnings", warnings)
+		fmt.Fprintln(w)
+	}
 }
 
 func row(w io.Writer, indent int, name, value string) {

@@ -221,6 +221,15 @@ func (f *Flow) TransactionalID(slot int32) string {
 // for the ACLs that grant them.
 func (f *Flow) TransactionalIDPrefix() string { return "kmirror." + f.Source + "." + f.Target + "." }
 
+// TransactionTimeout is how long the target lets a slot's transaction
+// stay open before it aborts it (exactly-once mode): long enough for a
+// commit interval and a slow commit, short enough that a frozen worker's
+// transaction does not hold readers of the target back for long. It must
+// not exceed the target's transaction.max.timeout.ms.
+func (f *Flow) TransactionTimeout() time.Duration {
+	return max(30*time.Second, 3*f.TransactionInterval)
+}
+
 // ProgressTopic is the name of kmirror's progress topic of the flow, on
 // the target: one per source cluster, shared by the flows from it.
 func (f *Flow) ProgressTopic() string { return "kmirror-progress." + f.Source + ".internal" }

@@ -43,7 +43,7 @@ func (e *Emitter) Run(ctx context.Context) error {
 	if !e.cfg.EmitHeartbeats {
 		return nil
 	}
-	if err := cluster.EnsureCompactedTopic(ctx, e.adm, policy.HeartbeatsTopic, e.cfg.HeartbeatsReplicationFactor, config.KeyHeartbeatsReplicationFactor); err != nil {
+	if err := cluster.EnsureInternalTopic(ctx, e.adm, e.cfg.InternalTopic(config.InternalHeartbeats)); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
 		}

@@ -22,7 +22,7 @@ func Record(ctx context.Context, f *config.Flow, tgt *kgo.Client, events ...Even
 		return nil
 	}
 	topic := f.JournalTopic()
-	if err := cluster.EnsureCompactedTopic(ctx, kadm.NewClient(tgt), topic, f.OffsetSyncsReplicationFactor, config.KeyOffsetSyncsReplication); err != nil {
+	if err := cluster.EnsureInternalTopic(ctx, kadm.NewClient(tgt), f.InternalTopic(config.InternalJournal)); err != nil {
 		return err
 	}
 	recs := make([]*kgo.Record, 0, len(events))

@@ -101,20 +101,12 @@ func (s *slot) failure() error {
 	return s.err
 }
 
-// transactionTimeout is how long the broker lets a slot's transaction stay
-// open before it aborts it: long enough for a commit interval and a slow
-// commit, short enough that a frozen worker's transaction does not hold
-// readers of the target back for long.
-func (fl *Flow) transactionTimeout() time.Duration {
-	return max(30*time.Second, 3*fl.cfg.TransactionInterval)
-}
-
 // claim opens slot id: it fences the slot's earlier producers, then begins
 // a transaction.
 func (fl *Flow) claim(ctx context.Context, id int32) (*slot, error) {
 	opts := append(cluster.Options(fl.tgt, fl.log), cluster.ProducerOptions(fl.cfg.Producer)...)
 	opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.TransactionalID(fl.cfg.TransactionalID(id)), kgo.TransactionTimeout(fl.transactionTimeout()),
+		kgo.TransactionalID(fl.cfg.TransactionalID(id)), kgo.TransactionTimeout(fl.cfg.TransactionTimeout()),
 		// The worker's buffer is shared by the slots it may own.
 		kgo.MaxBufferedBytes(int(max(fl.cfg.Producer.BufferMemory/int64(fl.cfg.TransactionSlots), 4<<20))))
 	cl, err := kgo.NewClient(opts...)
@@ -147,7 +139,7 @@ func (fl *Flow) explainTransactions(id int32, err error) error {
 		return errFatal{fmt.Errorf("slot %d: missing IdempotentWrite on the cluster %q (%w)", id, fl.cfg.Target, err)}
 	case errors.Is(err, kerr.InvalidTransactionTimeout):
 		return errFatal{fmt.Errorf("slot %d: %q refuses a transaction timeout of %s (three times %s, at least 30 s): raise its transaction.max.timeout.ms or lower %s (%w)",
-			id, fl.cfg.Target, fl.transactionTimeout(), config.KeyTransactionInterval, config.KeyTransactionInterval, err)}
+			id, fl.cfg.Target, fl.cfg.TransactionTimeout(), config.KeyTransactionInterval, config.KeyTransactionInterval, err)}
 	}
 	return fmt.Errorf("slot %d: fence its earlier producers: %w", id, err)
 }
@@ -307,7 +299,7 @@ func (fl *Flow) slotParts(s *slot) []*partition {
 func (fl *Flow) commit(ctx context.Context, s *slot) error {
 	// A commit under way finishes when the run stops: what it took from
 	// the partitions is in it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fl.transactionTimeout())
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fl.cfg.TransactionTimeout())
 	defer cancel()
 	s.gate.Lock()
 	defer s.gate.Unlock()

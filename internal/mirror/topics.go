@@ -73,21 +73,51 @@ func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow
 		}
 		return ready, blocked, nil
 	}
-	configs := map[string]map[string]*string{}
-	if f.SyncTopicConfigs {
-		if configs, err = sourceConfigs(ctx, src, f, missing); err != nil {
-			return nil, nil, err
-		}
+	created, err := CreateTargetTopics(ctx, src, tgt, f, missing, false)
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, t := range missing {
-		_, err := tgt.CreateTopic(ctx, t.Partitions, f.ReplicationFactor, configs[t.Source], t.Target)
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		if err := created[t.Target].Err; err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			blocked = append(blocked, Blocked{t.Source, fmt.Sprintf("create target topic %q: %v", t.Target, err)})
 			continue
 		}
 		ready = append(ready, t)
 	}
 	return ready, blocked, nil
+}
+
+// CreateTargetTopics creates the target topics of topics as the flow
+// creates them: with the source topic's partitions, replication.factor,
+// and with sync.topic.configs.enabled the configs set on the source topic
+// (less config.properties.exclude). With validateOnly, the target only
+// says whether it would, and with which settings. The answers are by
+// target name; each carries its topic's error.
+func CreateTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic, validateOnly bool) (kadm.CreateTopicResponses, error) {
+	configs := map[string]map[string]*string{}
+	if f.SyncTopicConfigs {
+		var err error
+		if configs, err = sourceConfigs(ctx, src, f, topics); err != nil {
+			return nil, err
+		}
+	}
+	create := tgt.CreateTopics
+	if validateOnly {
+		create = tgt.ValidateCreateTopics
+	}
+	out := kadm.CreateTopicResponses{}
+	for _, t := range topics {
+		resps, err := create(ctx, t.Partitions, f.ReplicationFactor, configs[t.Source], t.Target)
+		r, ok := resps[t.Target]
+		switch {
+		case err != nil:
+			r = kadm.CreateTopicResponse{Topic: t.Target, Err: err}
+		case !ok:
+			r = kadm.CreateTopicResponse{Topic: t.Target, Err: errors.New("no answer from the broker")}
+		}
+		out[t.Target] = r
+	}
+	return out, nil
 }
 
 // sourceConfigs returns the configs set on the source topics, less those

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -65,21 +66,19 @@ func checkCluster(ctx context.Context, cl *kgo.Client, c *config.Cluster, needs 
 		topics: map[string]answer{}, groups: map[string]answer{}, creates: map[string]error{}}
 	var topics, groups, creates []string
 	for _, n := range needs {
-		if n.Resource.Pattern != Literal || n.Resource.Name == "*" {
-			continue
-		}
+		name := askedName(n.Resource)
 		switch {
 		case n.Resource.Type == TypeTopic && n.Operation == OpCreate:
-			creates = appendNew(creates, n.Resource.Name)
+			creates = appendNew(creates, name)
 		case n.Resource.Type == TypeTopic:
-			topics = appendNew(topics, n.Resource.Name)
+			topics = appendNew(topics, name)
 		case n.Resource.Type == TypeGroup:
-			groups = appendNew(groups, n.Resource.Name)
+			groups = appendNew(groups, name)
 		}
 	}
 	ch.describeCluster(ctx)
-	ch.describeTopics(ctx, topics)
-	ch.describeGroups(ctx, groups)
+	ch.topics = topicAnswers(ctx, cl, topics)
+	ch.groups = groupAnswers(ctx, cl, groups)
 	ch.validateCreates(ctx, creates)
 
 	results := make([]Result, len(needs))
@@ -125,9 +124,32 @@ func (ch *checker) describeCluster(ctx context.Context) {
 	}
 }
 
-func (ch *checker) describeTopics(ctx context.Context, names []string) {
+// probeName is the topic or group name the broker is asked about for
+// every name ("*"): one that exists nowhere, covered by an ACL for every
+// name.
+const probeName = "kmirror-preflight-probe"
+
+// askedName is the name the broker is asked about for a resource: its own,
+// or for a prefix or every name, one they cover (the prefix itself, or
+// probeName), whose answer stands for them.
+func askedName(r Resource) string {
+	switch {
+	case r.Type == TypeCluster:
+		return ""
+	case r.Pattern == Prefixed:
+		return r.Name
+	case r.Name == "*":
+		return probeName
+	}
+	return r.Name
+}
+
+// topicAnswers asks what the user may do with each named topic, each
+// answered on its own.
+func topicAnswers(ctx context.Context, cl *kgo.Client, names []string) map[string]answer {
+	out := map[string]answer{}
 	if len(names) == 0 {
-		return
+		return out
 	}
 	req := kmsg.NewPtrMetadataRequest()
 	req.IncludeTopicAuthorizedOperations = true
@@ -137,41 +159,45 @@ func (ch *checker) describeTopics(ctx context.Context, names []string) {
 		t.Topic = kmsg.StringPtr(name)
 		req.Topics = append(req.Topics, t)
 	}
-	resp, err := req.RequestWith(ctx, ch.cl)
+	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
 		for _, name := range names {
-			ch.topics[name] = answer{ops: notGiven, err: err}
+			out[name] = answer{ops: notGiven, err: err}
 		}
-		return
+		return out
 	}
 	for _, t := range resp.Topics {
 		if t.Topic != nil {
-			ch.topics[*t.Topic] = answer{ops: t.AuthorizedOperations, err: kerr.ErrorForCode(t.ErrorCode)}
+			out[*t.Topic] = answer{ops: t.AuthorizedOperations, err: kerr.ErrorForCode(t.ErrorCode)}
 		}
 	}
+	return out
 }
 
-func (ch *checker) describeGroups(ctx context.Context, names []string) {
+// groupAnswers asks what the user may do with each named group.
+func groupAnswers(ctx context.Context, cl *kgo.Client, names []string) map[string]answer {
+	out := map[string]answer{}
 	if len(names) == 0 {
-		return
+		return out
 	}
 	req := kmsg.NewPtrDescribeGroupsRequest()
 	req.Groups = names
 	req.IncludeAuthorizedOperations = true
-	for _, shard := range ch.cl.RequestSharded(ctx, req) {
+	for _, shard := range cl.RequestSharded(ctx, req) {
 		if shard.Err != nil {
 			// FindCoordinator refuses a group the user may not describe.
 			if sreq, ok := shard.Req.(*kmsg.DescribeGroupsRequest); ok {
 				for _, g := range sreq.Groups {
-					ch.groups[g] = answer{ops: notGiven, err: shard.Err}
+					out[g] = answer{ops: notGiven, err: shard.Err}
 				}
 			}
 			continue
 		}
 		for _, g := range shard.Resp.(*kmsg.DescribeGroupsResponse).Groups {
-			ch.groups[g.Group] = answer{ops: g.AuthorizedOperations, err: kerr.ErrorForCode(g.ErrorCode)}
+			out[g.Group] = answer{ops: g.AuthorizedOperations, err: kerr.ErrorForCode(g.ErrorCode)}
 		}
 	}
+	return out
 }
 
 // validateCreates asks the broker to validate creating the topics: it
@@ -215,10 +241,8 @@ func (ch *checker) check(ctx context.Context, n Need) Result {
 			res.Status, res.Reason = Missing, fmt.Sprintf("the broker refuses to describe transactional id %q, so not even Describe is granted", id)
 			return res
 		}
-	case n.Resource.Pattern != Literal || n.Resource.Name == "*":
-		// Only ACLs can tell.
 	case n.Resource.Type == TypeTopic && n.Operation == OpCreate:
-		err := ch.creates[n.Resource.Name]
+		err := ch.creates[askedName(n.Resource)]
 		switch {
 		case err == nil, errors.Is(err, kerr.TopicAlreadyExists):
 			res.Status = Present
@@ -234,17 +258,26 @@ func (ch *checker) check(ctx context.Context, n Need) Result {
 		}
 		res.Reason = fmt.Sprintf("CreateTopics (validate only) failed: %v", err)
 	case n.Resource.Type == TypeTopic:
-		a := ch.topics[n.Resource.Name]
+		a := ch.topics[askedName(n.Resource)]
 		if r, ok := byAnswer(res, a, op, kerr.TopicAuthorizationFailed, kerr.UnknownTopicOrPartition); ok {
-			return r
+			return stands(r)
 		}
 	case n.Resource.Type == TypeGroup:
-		a := ch.groups[n.Resource.Name]
+		a := ch.groups[askedName(n.Resource)]
 		if r, ok := byAnswer(res, a, op, kerr.GroupAuthorizationFailed, kerr.GroupIDNotFound); ok {
-			return r
+			return stands(r)
 		}
 	}
 	return ch.byACLs(ctx, res, op)
+}
+
+// stands says, of a need for a prefix or every name decided by the
+// broker's answer about one name they cover, which name it asked about.
+func stands(res Result) Result {
+	if name := askedName(res.Resource); name != res.Resource.Name {
+		res.Reason = strings.TrimPrefix(res.Reason+fmt.Sprintf("; as the broker answers for %s %q", res.Resource.Type, name), "; ")
+	}
+	return res
 }
 
 // byAnswer decides a need from the broker's answer about a topic or group,
@@ -304,14 +337,29 @@ func (ch *checker) byACLs(ctx context.Context, res Result, op kmsg.ACLOperation)
 		res.Status, res.Reason = Unknown, "the broker does not report it, and reading ACLs needs Describe on the cluster"
 	case ch.aclsErr != nil:
 		res.Status, res.Reason = Unknown, fmt.Sprintf("the broker does not report it, and reading ACLs failed: %v", ch.aclsErr)
+	case allowed(ch.acls, ch.principal, res.Resource, op):
+		res.Status, res.Reason = Present, fmt.Sprintf("from the ACLs of %s", ch.principal)
+	case ch.super():
+		res.Status, res.Reason = Present, fmt.Sprintf("%s is a super user: no ACL names it, yet the broker grants it ClusterAction", ch.principal)
 	default:
-		res.Status = Missing
-		if allowed(ch.acls, ch.principal, res.Resource, op) {
-			res.Status = Present
-		}
-		res.Reason = fmt.Sprintf("from the ACLs of %s", ch.principal)
+		res.Status, res.Reason = Missing, fmt.Sprintf("from the ACLs of %s", ch.principal)
 	}
 	return res
+}
+
+// super tells a super user (super.users), whom the authorizer lets do
+// anything without an ACL: no ACL names it, yet the broker grants it
+// ClusterAction on the cluster, which only brokers need.
+func (ch *checker) super() bool {
+	if ch.clusterOps == notGiven || ch.clusterOps&(1<<int32(kmsg.ACLOperationClusterAction)) == 0 {
+		return false
+	}
+	for _, a := range ch.acls {
+		if a.Principal == ch.principal {
+			return false
+		}
+	}
+	return true
 }
 
 // allowed evaluates ACLs as Kafka's authorizer does for principal on a

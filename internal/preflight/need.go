@@ -9,7 +9,6 @@ import (
 
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mm2"
-	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
@@ -168,27 +167,16 @@ func Derive(f *config.Flow, scope Scope) []Need {
 	}
 
 	// Internal topics: each is created on every start (CreateTopics; one
-	// that exists is fine), written, and the first two read back at start.
-	internal := func(alias, name, what string, read bool) {
-		add(alias, topic(name), "create it at start (CreateTopics; an existing topic is fine)", OpCreate)
-		add(alias, topic(name), "write "+what+" (Produce)", OpWrite)
-		if read {
-			add(alias, topic(name), "read "+what+" back at start (Fetch)", OpRead)
+	// that exists is fine), written, and some read back at start.
+	for _, it := range f.InternalTopics() {
+		add(it.Cluster, topic(it.Name), "create it at start (CreateTopics; an existing topic is fine)", OpCreate)
+		add(it.Cluster, topic(it.Name), "write "+it.Holds+" (Produce)", OpWrite)
+		if it.ReadAtStart {
+			add(it.Cluster, topic(it.Name), "read "+it.Holds+" back at start (Fetch)", OpRead)
 		}
-	}
-	internal(tgt, f.ProgressTopic(), "the copy progress", true)
-	internal(tgt, f.JournalTopic(), "the migration's journal", true)
-	if at, topic := f.OffsetSyncs(); at == src {
-		internal(src, topic, "the offset map ("+config.KeyOffsetSyncsLocation+"=source)", true)
-		needs = append(needs, idempotent(src))
-	} else {
-		internal(tgt, topic, "the offset map", true)
-	}
-	if f.EmitCheckpoints {
-		internal(tgt, f.Replication.CheckpointsTopic(src), "MM2-format checkpoints", false)
-	}
-	if f.EmitHeartbeats {
-		internal(tgt, policy.HeartbeatsTopic, "MM2-format heartbeats", false)
+		if it.Cluster == src && !slices.Contains(needs, idempotent(src)) {
+			needs = append(needs, idempotent(src))
+		}
 	}
 	needs = append(needs, idempotent(tgt))
 	// The workers of the flow share its partitions through this group.

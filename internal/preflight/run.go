@@ -2,29 +2,28 @@ package preflight
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kmirror/kmirror/internal/checkpoint"
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mirror"
-	"github.com/kmirror/kmirror/internal/policy"
 )
 
 // Report is the outcome of a preflight: every cluster reached (or why
 // not), every need with its status, and notes on what was not checked.
 type Report struct {
+	// Warnings are validate's warnings about the configuration, which
+	// the caller adds.
+	Warnings []string       `json:"warnings,omitempty"`
 	Clusters []ClusterCheck `json:"clusters"`
 	Results  []Result       `json:"permissions"`
-	Notes    []string       `json:"notes,omitempty"`
+	// Requirements are what run asks of the clusters besides
+	// permissions: replication factors, partitions, limits.
+	Requirements []Requirement `json:"requirements"`
+	Notes        []string      `json:"notes,omitempty"`
 }
 
 // ClusterCheck is whether a cluster could be reached and authenticated
@@ -52,6 +51,17 @@ func (r Report) Missing() []Result {
 	for _, res := range r.Results {
 		if res.Status == Missing && !res.Optional {
 			out = append(out, res)
+		}
+	}
+	return out
+}
+
+// Failing returns the requirements run would fail on.
+func (r Report) Failing() []Requirement {
+	var out []Requirement
+	for _, req := range r.Requirements {
+		if req.Status == Fails {
+			out = append(out, req)
 		}
 	}
 	return out
@@ -93,12 +103,15 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 		return rep, nil
 	}
 	var needs []Need
-	for _, f := range cfg.Flows {
-		scope, notes, err := currentScope(ctx, f, kadm.NewClient(clients[f.Source]), kadm.NewClient(clients[f.Target]))
+	views := make([]*flowView, len(cfg.Flows))
+	for i, f := range cfg.Flows {
+		v, err := currentScope(ctx, f, clients[f.Source], clients[f.Target])
 		if err != nil {
 			return rep, fmt.Errorf("flow %s: %w", f.Name(), err)
 		}
-		rep.Notes = append(rep.Notes, notes...)
+		views[i] = v
+		rep.Notes = append(rep.Notes, v.notes...)
+		scope := v.scope
 		scope.Rollback = opts.Rollback
 		needs = append(needs, Derive(f, scope.WithMM2(f, cfg.Cluster(f.Target)))...)
 	}
@@ -114,106 +127,10 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 			rep.Results = append(rep.Results, checkCluster(ctx, clients[c.Alias], c, mine)...)
 		}
 	}
+	rq := &requirer{clients: clients, facts: map[string]clusterFacts{}, errs: map[string]error{}}
+	for i, f := range cfg.Flows {
+		rq.flow(ctx, f, views[i])
+	}
+	rep.Requirements = rq.out
 	return rep, nil
-}
-
-// currentScope is what flow f selects now: the source topics discovery
-// selects, and those the topics pattern names literally but the user may
-// not see (a missing Describe hides a topic from listings); their target
-// topics, the missing ones to create; and the selected groups.
-func currentScope(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (Scope, []string, error) {
-	var scope Scope
-	var notes []string
-	sel, err := mirror.Discover(ctx, src, f)
-	if err != nil {
-		return scope, nil, err
-	}
-	var names []string
-	for _, t := range sel.Topics {
-		names = append(names, t.Source)
-	}
-	filter := policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}
-	var unlisted []string
-	for _, r := range Grants(TypeTopic, f.Topics) {
-		if r.Pattern != Literal || r.Name == "*" || slices.Contains(names, r.Name) || policy.IsInternal(r.Name) {
-			continue
-		}
-		if v, err := filter.Select(r.Name); err == nil && v.Selected {
-			unlisted = append(unlisted, r.Name)
-		}
-	}
-	if len(unlisted) > 0 {
-		details, err := src.ListTopics(ctx, unlisted...)
-		if err != nil {
-			return scope, nil, fmt.Errorf("describe topics of %q: %w", f.Source, err)
-		}
-		for _, name := range unlisted {
-			if d, ok := details[name]; ok && errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-				notes = append(notes, fmt.Sprintf("topic %q of %s's topics pattern does not exist on %s; not checked", name, f.Name(), f.Source))
-				continue
-			}
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	if len(names) == 0 {
-		notes = append(notes, fmt.Sprintf("%s selects no topic of %s now; topic permissions not checked", f.Name(), f.Source))
-	}
-	remotes := make([]string, len(names))
-	for i, name := range names {
-		scope.SourceTopics = append(scope.SourceTopics, topic(name))
-		remotes[i] = f.Replication.RemoteTopic(f.Source, name)
-		scope.TargetTopics = append(scope.TargetTopics, topic(remotes[i]))
-	}
-	if len(remotes) > 0 {
-		existing, err := tgt.ListTopics(ctx, remotes...)
-		if err != nil {
-			return scope, nil, fmt.Errorf("describe topics of %q: %w", f.Target, err)
-		}
-		for _, name := range remotes {
-			d, ok := existing[name]
-			if ok && d.Err == nil {
-				continue
-			}
-			if !f.TopicCreation {
-				notes = append(notes, fmt.Sprintf("target topic %q is not on %s (or not visible) and %s is false: create it", name, f.Target, config.KeyTopicCreation))
-				continue
-			}
-			scope.CreateTopics = append(scope.CreateTopics, topic(name))
-		}
-	}
-	if f.EmitCheckpoints || f.SyncGroupOffsets {
-		groups, err := selectedGroups(ctx, f, src)
-		if err != nil {
-			return scope, nil, err
-		}
-		if len(groups) == 0 {
-			notes = append(notes, fmt.Sprintf("%s selects no group of %s now; group permissions not checked", f.Name(), f.Source))
-		}
-		for _, g := range groups {
-			scope.Groups = append(scope.Groups, Resource{Type: TypeGroup, Name: g, Pattern: Literal})
-		}
-	}
-	return scope, notes, nil
-}
-
-// selectedGroups lists the source groups the flow follows now, and those
-// its groups pattern names literally (a group the user may not describe
-// is not listed).
-func selectedGroups(ctx context.Context, f *config.Flow, src *kadm.Client) ([]string, error) {
-	filter := policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}
-	out, err := checkpoint.SelectGroups(ctx, src, f.Source, filter)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range Grants(TypeGroup, f.Groups) {
-		if r.Pattern != Literal || r.Name == "*" || slices.Contains(out, r.Name) {
-			continue
-		}
-		if v, err := filter.Select(r.Name); err == nil && v.Selected {
-			out = append(out, r.Name)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
 }

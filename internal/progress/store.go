@@ -32,11 +32,10 @@ func NewStore(f *config.Flow, syncs, target *kgo.Client) *Store {
 // Ensure creates the flow's progress and offset-syncs topics, unless they
 // exist.
 func (s *Store) Ensure(ctx context.Context) error {
-	rf := s.f.OffsetSyncsReplicationFactor
-	if err := cluster.EnsureCompactedTopic(ctx, kadm.NewClient(s.target), s.f.ProgressTopic(), rf, config.KeyOffsetSyncsReplication); err != nil {
+	if err := cluster.EnsureInternalTopic(ctx, kadm.NewClient(s.target), s.f.InternalTopic(config.InternalProgress)); err != nil {
 		return err
 	}
-	return cluster.EnsureCompactedTopic(ctx, kadm.NewClient(s.syncs), s.syncsTopic, rf, config.KeyOffsetSyncsReplication)
+	return cluster.EnsureInternalTopic(ctx, kadm.NewClient(s.syncs), s.f.InternalTopic(config.InternalOffsetSyncs))
 }
 
 // Pending is what is to be persisted of one partition: offset-map
