@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -179,16 +178,28 @@ func kcatSkip() string {
 // a shell loop does (kcat -P reads its input to the end before it sends).
 func startKcat(t *testing.T, brokers, topic string, p int32) func(*testing.T) {
 	t.Helper()
+	return every(200*time.Millisecond, "kcat", func(_ context.Context, n int) error {
+		cmd := exec.Command("kcat", "-P", "-b", brokers, "-t", topic, "-p", fmt.Sprint(p))
+		cmd.Stdin = strings.NewReader(fmt.Sprintf("kcat/%d\n", n))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v\n%s", err, out)
+		}
+		return nil
+	})
+}
+
+// every calls write with n = 0, 1, … every interval until stopped; the
+// stop it returns fails the test on write's first error (one that comes
+// of the stop itself aside).
+func every(interval time.Duration, what string, write func(ctx context.Context, n int) error) func(*testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		tick := time.NewTicker(200 * time.Millisecond)
+		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for n := 0; ; n++ {
-			cmd := exec.Command("kcat", "-P", "-b", brokers, "-t", topic, "-p", fmt.Sprint(p))
-			cmd.Stdin = strings.NewReader(fmt.Sprintf("kcat/%d\n", n))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				done <- fmt.Errorf("kcat: %v\n%s", err, out)
+			if err := write(ctx, n); err != nil && ctx.Err() == nil {
+				done <- err
 				return
 			}
 			select {
@@ -203,7 +214,7 @@ func startKcat(t *testing.T, brokers, topic string, p int32) func(*testing.T) {
 		t.Helper()
 		cancel()
 		if err := <-done; err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", what, err)
 		}
 	}
 }
@@ -218,21 +229,7 @@ func startJavaWriter(t *testing.T, brokers, topic string, p int32) func(*testing
 // Stopping it closes its standard input and waits for it to exit 0.
 func startProcess(t *testing.T, cmd *exec.Cmd, ready string) func(*testing.T) {
 	t.Helper()
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	stdin, stdout, stderr := pipeProcess(t, cmd)
 	lines := make(chan string, 16)
 	go func() {
 		defer close(lines)
@@ -285,33 +282,9 @@ func kgoWriter(interval time.Duration, opts ...kgo.Opt) func(t *testing.T, broke
 	return func(t *testing.T, brokers, topic string, p int32) func(*testing.T) {
 		t.Helper()
 		cl := newWriterClient(t, brokers, opts...)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() {
-			tick := time.NewTicker(interval)
-			defer tick.Stop()
-			for n := 0; ; n++ {
-				r := &kgo.Record{Topic: topic, Partition: p, Value: fmt.Appendf(nil, "kgo/%d", n)}
-				if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil && ctx.Err() == nil {
-					done <- err
-					return
-				}
-				select {
-				case <-ctx.Done():
-					done <- nil
-					return
-				case <-tick.C:
-				}
-			}
-		}()
-		return func(t *testing.T) {
-			t.Helper()
-			cancel()
-			if err := <-done; err != nil {
-				t.Fatalf("franz-go writer of %s[%d]: %v", topic, p, err)
-			}
-			cl.Close()
-		}
+		return every(interval, fmt.Sprintf("franz-go writer of %s[%d]", topic, p), func(ctx context.Context, n int) error {
+			return cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: p, Value: fmt.Appendf(nil, "kgo/%d", n)}).FirstErr()
+		})
 	}
 }
 

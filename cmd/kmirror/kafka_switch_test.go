@@ -217,20 +217,7 @@ func startKgo(t *testing.T, brokers, group, topic, protocol, reset, isolation st
 // input ends.
 func startProgram(t *testing.T, cmd *exec.Cmd) *switchRun {
 	t.Helper()
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout, stderr := pipeProcess(t, cmd)
 	r := &switchRun{recs: map[int32][]consumed{}}
 	var mu sync.Mutex
 	var bad []string
@@ -279,11 +266,31 @@ func startProgram(t *testing.T, cmd *exec.Cmd) *switchRun {
 			t.Fatalf("%s did not stop within a minute:\n%s", filepath.Base(cmd.Path), stderr.String())
 		}
 	}
-	t.Cleanup(func() {
-		stdin.Close()
-		_ = cmd.Process.Kill()
-	})
+	t.Cleanup(func() { stdin.Close() })
 	return r
+}
+
+// pipeProcess starts a client program with pipes to its standard input
+// and output, its standard error kept; it dies with the test's process,
+// and is killed at the test's end.
+func pipeProcess(t *testing.T, cmd *exec.Cmd) (io.WriteCloser, io.Reader, *strings.Builder) {
+	t.Helper()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &strings.Builder{}
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return stdin, stdout, stderr
 }
 
 // liveProducer writes to every partition of a topic, a record per

@@ -90,19 +90,7 @@ func controlFault(c *testbed.Cluster, key kmsg.Key, limit int, act func(kmsg.Req
 // a broker that timed out before it wrote.
 func unwrittenTimeout(t *testing.T, src, tgt *testbed.Cluster) fault {
 	return controlFault(tgt, kmsg.Produce, 0, func(req kmsg.Request) (kmsg.Response, error, bool) {
-		preq := req.(*kmsg.ProduceRequest)
-		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range preq.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, kerr.RequestTimedOut.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return testbed.RefuseProduce(req.(*kmsg.ProduceRequest), kerr.RequestTimedOut.Code), nil, true
 	})
 }
 

@@ -151,14 +151,8 @@ func topicAnswers(ctx context.Context, cl *kgo.Client, names []string) map[strin
 	if len(names) == 0 {
 		return out
 	}
-	req := kmsg.NewPtrMetadataRequest()
+	req := metadataOf(names)
 	req.IncludeTopicAuthorizedOperations = true
-	req.AllowAutoTopicCreation = false
-	for _, name := range names {
-		t := kmsg.NewMetadataRequestTopic()
-		t.Topic = kmsg.StringPtr(name)
-		req.Topics = append(req.Topics, t)
-	}
 	resp, err := req.RequestWith(ctx, cl)
 	if err != nil {
 		for _, name := range names {
@@ -432,4 +426,17 @@ func principal(c *config.Cluster) string {
 		}
 	}
 	return "User:ANONYMOUS"
+}
+
+// metadataOf asks for the metadata of the topics names, without asking the
+// broker to create them (a broker with auto.create.topics.enable would).
+func metadataOf(names []string) *kmsg.MetadataRequest {
+	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = false
+	for _, name := range names {
+		t := kmsg.NewMetadataRequestTopic()
+		t.Topic = kmsg.StringPtr(name)
+		req.Topics = append(req.Topics, t)
+	}
+	return req
 }

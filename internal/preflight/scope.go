@@ -40,14 +40,7 @@ func describeTopics(ctx context.Context, cl *kgo.Client, names []string) (map[st
 	if len(names) == 0 {
 		return out, nil
 	}
-	req := kmsg.NewPtrMetadataRequest()
-	req.AllowAutoTopicCreation = false // a broker with auto.create.topics.enable must not create them
-	for _, name := range names {
-		t := kmsg.NewMetadataRequestTopic()
-		t.Topic = kmsg.StringPtr(name)
-		req.Topics = append(req.Topics, t)
-	}
-	resp, err := req.RequestWith(ctx, cl)
+	resp, err := metadataOf(names).RequestWith(ctx, cl)
 	if err != nil {
 		return nil, err
 	}

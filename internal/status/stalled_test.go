@@ -48,18 +48,7 @@ func TestStalledFlowIsReported(t *testing.T) {
 		if !slices.ContainsFunc(preq.Topics, func(rt kmsg.ProduceRequestTopic) bool { return rt.Topic == "source.app-a" || rt.TopicID == copyID }) {
 			return nil, nil, false
 		}
-		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range preq.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition, sp.ErrorCode = rp.Partition, kerr.NotEnoughReplicas.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return testbed.RefuseProduce(preq, kerr.NotEnoughReplicas.Code), nil, true
 	})
 	produceValues(t, src, "app-a", 10, first)
 
