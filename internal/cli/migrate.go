@@ -204,8 +204,23 @@ func drainCmd(g *globals) *cobra.Command {
 	var df drainFlags
 	cmd := &cobra.Command{
 		Use:   "drain -c FILE --topic T…",
-		Short: "After the producers stopped: wait until everything on the source topics is on the target (exit 0 drained, 1 timeout)",
-		Args:  cobra.NoArgs,
+		Short: "After the producers stopped: wait until no producer wrote to the source topics for a quiet window and everything on them is on the target (exit 0 drained, 1 not)",
+		Long: `drain is step (d) of a consumer-first migration: once the producers of topics are
+stopped on the source, it waits until
+
+  - no producer has written to their partitions for --quiet-window (10s): their end
+    offsets stay put, Kafka's DescribeProducers lists no idempotent or transactional
+    producer that wrote within the window, and no transaction is open on them (last
+    stable offset below the end);
+  - everything up to the source's end is on the target;
+
+then says the producers may start on the target (exit 0). While it waits it names
+every partition still written, with the producer ids and when each last wrote; after
+--timeout it exits 1 with the same. A producer without idempotence shows only
+through the end offsets: make the window longer than its longest pause. A broker that
+cannot answer one of these questions gets a note, and the rest still count. With no
+kmirror worker running the flow it fails at once.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return df.run(cmd.Context(), g, "kmirror migrate drain", nil, func(cfg *config.Config) string {
 				return fmt.Sprintf("drained: everything on %s is on the target and nothing wrote to it for %s; switch the producers", strings.Join(df.topics, ", "), df.quiet)
@@ -228,8 +243,9 @@ replication): stop the producers where they write, then
 
   kmirror migrate failover -c FILE --to B --topic T…
 
-waits until everything written on A is on B and everything written on B is on A,
-then says the producers may start on B: the flow back copies what they write there
+waits until no producer wrote on either cluster for --quiet-window (as 'migrate
+drain' judges it), and everything written on A is on B and everything written on B
+is on A, then says the producers may start on B: the flow back copies what they write there
 back to A, from exactly where it is, nothing twice. --to A is the way back.
 Consumers follow with 'migrate ready' or 'migrate rollback'.`,
 		Args: cobra.NoArgs,
