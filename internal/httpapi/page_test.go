@@ -15,6 +15,7 @@ import (
 	"github.com/kmirror/kmirror/internal/httpapi"
 	"github.com/kmirror/kmirror/internal/httpapi/browsertest"
 	"github.com/kmirror/kmirror/internal/status"
+	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
 // xssGroup is a group name that would inject an image if the page used it
@@ -54,7 +55,10 @@ func reportAt(n int) status.Report {
 	return status.Report{
 		Time: time.Now(),
 		Flows: []status.Flow{{
-			Name: "source->target", Source: "source", Target: "target",
+			Name: "source->target", Source: "source", Target: "target", State: status.StateCopying,
+			Workers: []workgroup.Worker{{ID: "w-1", Client: "kmirror", Host: "/10.0.0.7", Holds: workgroup.Partitions{"app1-t1": {0, 1}, "app1-t2": {0}}},
+				{ID: "w-2", Client: "kmirror", Host: "/10.0.0.8", Holds: workgroup.Partitions{"app1-t2": {1}, "app2-t1": {0}}}},
+			LastProgress: &hb.Time,
 			Topics: []status.Topic{
 				{Topic: "app1-t1", Target: "app1-t1", LagRecords: lag, LagSeconds: float64(tri) * 1.5, RecordsPerSecond: &rate, Copied: 10000 + 500*int64(n)},
 				{Topic: "app1-t2", Target: "app1-t2", LagRecords: lag / 3, LagSeconds: 0.4, RecordsPerSecond: &rate, Copied: 2000 + 100*int64(n),
@@ -71,7 +75,8 @@ func reportAt(n int) status.Report {
 			Heartbeat: hb,
 			Errors:    []string{},
 		}, {
-			Name: "east->target", Source: "east", Target: "target",
+			Name: "east->target", Source: "east", Target: "target", State: status.StateStopped, StateReason: status.ReasonNoWorker,
+			Workers: []workgroup.Worker{}, Stalled: []string{},
 			Topics: []status.Topic{}, Groups: []status.Group{}, Blocked: []status.Blocked{},
 			Errors: []string{"describe groups on east: NOT_COORDINATOR"},
 		}},
@@ -132,6 +137,17 @@ func checkRendered(t *testing.T, page browsertest.Page) {
 		}
 		checkTopics(t, f, wf)
 		checkGroups(t, f, wf)
+		if state := wf.State + ": " + wf.StateReason; wf.StateReason != "" && f.State != state || wf.StateReason == "" && f.State != wf.State {
+			t.Errorf("flow %s shows state %q, want %q (%s)", wf.Name, f.State, wf.State, wf.StateReason)
+		}
+		if f.WorkerCount != len(wf.Workers) {
+			t.Errorf("flow %s shows %d workers, want %d: %q", wf.Name, f.WorkerCount, len(wf.Workers), f.Workers)
+		}
+		for _, w := range wf.Workers {
+			if !strings.Contains(f.Workers, w.Host) {
+				t.Errorf("flow %s: the workers line %q does not name %s", wf.Name, f.Workers, w.Host)
+			}
+		}
 		if wf.Heartbeat != nil && f.HeartbeatPoints < 1 {
 			t.Errorf("flow %s: heartbeat chart has no point", wf.Name)
 		}

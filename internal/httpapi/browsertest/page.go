@@ -31,6 +31,11 @@ type Page struct {
 type Flow struct {
 	Name   string
 	Errors []string
+	// State is the flow's state as shown, with its reason; Workers the
+	// line that names its workers, and WorkerCount how many (-1 when
+	// unknown).
+	State, Workers string
+	WorkerCount    int
 	// Apps are the rows of the migration table: the topics and groups in
 	// a migration, the finished ones (folded away) included.
 	Apps            []App
@@ -118,7 +123,13 @@ func ReadPage(dom string) (Page, error) {
 		}
 	}
 	for _, sec := range app.All("data-flow", "") {
-		f := Flow{Name: sec.Attrs["data-flow"]}
+		f := Flow{Name: sec.Attrs["data-flow"], State: r.field(sec, "state"), WorkerCount: -1}
+		if w, ok := sec.Find("data-field", "workers"); ok {
+			f.Workers = strings.TrimSpace(w.Text())
+			if n, ok := w.Attrs["data-workers"]; ok {
+				f.WorkerCount = r.int(n)
+			}
+		}
 		if errs, ok := sec.Find("data-field", "errors"); ok {
 			for _, li := range errs.Tags("li") {
 				f.Errors = append(f.Errors, li.Text())
