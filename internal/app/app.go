@@ -34,9 +34,11 @@ const StatusInterval = 2 * time.Second
 
 // App runs every flow of one configuration.
 type App struct {
-	cfg  *config.Config
-	log  *slog.Logger
-	opts Options
+	cfg *config.Config
+	// log is the App's own logger; base the one it was given, which the
+	// parts it makes name themselves on (component=…, once).
+	log, base *slog.Logger
+	opts      Options
 
 	registry *prometheus.Registry
 	metrics  metrics
@@ -72,7 +74,7 @@ type flowRun struct {
 // New prepares an App; nothing runs until Run. Its metrics go to a registry
 // of its own (Gatherer).
 func New(cfg *config.Config, logger *slog.Logger, opts ...Options) *App {
-	a := &App{cfg: cfg, log: logger.With("component", "app"), registry: prometheus.NewRegistry(), history: status.NewHistory()}
+	a := &App{cfg: cfg, log: logger.With("component", "app"), base: logger, registry: prometheus.NewRegistry(), history: status.NewHistory()}
 	if len(opts) > 0 {
 		a.opts = opts[0]
 	}
@@ -126,7 +128,7 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, f := range a.cfg.Flows {
 		src, tgt := a.cfg.Cluster(f.Source), a.cfg.Cluster(f.Target)
-		fl := mirror.NewFlow(f, src, tgt, a.cfg.Paired(f), a.log)
+		fl := mirror.NewFlow(f, src, tgt, a.cfg.Paired(f), a.base)
 		fl.Instrument(a.metrics.mirror)
 		run := &flowRun{cfg: f, mirror: fl}
 		a.mu.Lock()
@@ -140,12 +142,12 @@ func (a *App) Run(ctx context.Context) error {
 			return nil
 		})
 		g.Go(func() error {
-			srcCl, err := kgo.NewClient(cluster.Options(src, a.log)...)
+			srcCl, err := kgo.NewClient(cluster.Options(src, a.base)...)
 			if err != nil {
 				return err
 			}
 			defer srcCl.Close()
-			tgtCl, err := kgo.NewClient(cluster.Options(tgt, a.log)...)
+			tgtCl, err := kgo.NewClient(cluster.Options(tgt, a.base)...)
 			if err != nil {
 				return err
 			}
@@ -154,9 +156,9 @@ func (a *App) Run(ctx context.Context) error {
 			if pv := fl.Paired(); pv != nil {
 				view = pv
 			}
-			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, view, a.log)
+			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, view, a.base)
 			s.Instrument(a.metrics.checkpoint)
-			hb := heartbeat.NewEmitter(f, tgtCl, a.log)
+			hb := heartbeat.NewEmitter(f, tgtCl, a.base)
 			hb.Instrument(a.metrics.heartbeat)
 			a.mu.Lock()
 			run.syncer, run.heartbeat = s, hb
@@ -235,7 +237,7 @@ func (a *App) Reload(cfg *config.Config) []string {
 
 // refreshStatus keeps the status report fresh until ctx ends.
 func (a *App) refreshStatus(ctx context.Context) error {
-	c, err := status.New(a.cfg, a.log, status.Options{MaxLag: a.opts.MaxLag, Partitions: true, Live: a.live, Record: journal.By("kmirror run")})
+	c, err := status.New(a.cfg, a.base, status.Options{MaxLag: a.opts.MaxLag, Partitions: true, Live: a.live, Record: journal.By("kmirror run")})
 	if err != nil {
 		return err
 	}
@@ -312,6 +314,6 @@ func (a *App) HTTP() httpapi.Options {
 		History:  a.history.Snapshot,
 		Ready:    a.Ready,
 		Gatherer: a.registry,
-		Log:      a.log,
+		Log:      a.base,
 	}
 }

@@ -132,6 +132,27 @@ func TestVersion(t *testing.T) {
 	if code != ExitOK || !strings.HasPrefix(out, "kmirror dev (commit unknown, go1.") {
 		t.Errorf("exit %d, %q", code, out)
 	}
+	if code, flag, errOut := execute(t, context.Background(), "--version"); code != ExitOK || flag != out {
+		t.Errorf("--version: exit %d, %q%s; want %q", code, flag, errOut, out)
+	}
+}
+
+// A command interrupted (SIGINT, SIGTERM) while it connects exits 130,
+// without a message: the interruption is the user's own.
+func TestInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kmirror.yaml")
+	// Nothing listens on port 1: the connection waits, or fails, until
+	// the interruption.
+	testbed.WriteFiles(t, dir, map[string][]byte{"kmirror.yaml": []byte(testbed.NativeConfigAt("127.0.0.1:1", "127.0.0.1:1", `    topicsPattern: "app1-.*"
+`))})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, args := range [][]string{{"plan", "-c", path}, {"status", "-c", path}, {"migrate", "drain", "-c", path, "--topic", "app1-t1"}} {
+		if code, out, errOut := execute(t, ctx, args...); code != ExitInterrupted || errOut != "" {
+			t.Errorf("%v interrupted: exit %d, want %d and nothing on stderr\n%s%s", args, code, ExitInterrupted, out, errOut)
+		}
+	}
 }
 
 // Failover needs the way back under the same names, and names the

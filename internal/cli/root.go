@@ -20,6 +20,10 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1 // invalid configuration, failed check, fatal error
 	ExitUsage   = 2 // wrong flags or arguments
+	// ExitInterrupted: a command that fails once SIGINT or SIGTERM
+	// interrupted it (128 + SIGINT, as shells report). run and status
+	// --watch stop cleanly instead, with 0.
+	ExitInterrupted = 130
 )
 
 // exitError carries an exit code; its message, if any, was printed already
@@ -92,6 +96,11 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
+	// Interrupted (SIGINT, SIGTERM): what failed failed for that; exit
+	// as a shell reports a process killed by SIGINT, without a message.
+	if ctx.Err() != nil {
+		return ExitInterrupted
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
@@ -112,6 +121,8 @@ func newRoot(g *globals) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	})
+	root.Version = versionLine()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	root.SetOut(g.stdout)

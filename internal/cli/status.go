@@ -117,6 +117,8 @@ func statusCmd(g *globals) *cobra.Command {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// Names such as "source->target" stay readable; this JSON is no HTML.
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 

@@ -182,12 +182,13 @@ func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") 
 
 // md makes text safe in a Markdown table cell or heading: no line
 // breaks, and the characters that would end a cell or start markup
-// escaped.
+// escaped. '>' starts markup only at the start of a line, where md's
+// text never stands, so "source->target" reads as written.
 func md(s string) string {
 	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
 	var b strings.Builder
 	for _, r := range s {
-		if strings.ContainsRune("\\`*_{}[]<>()#+!|~", r) {
+		if strings.ContainsRune("\\`*_{}[]<()#+!|~", r) {
 			b.WriteRune('\\')
 		}
 		b.WriteRune(r)
