@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -171,5 +172,23 @@ func TestFailoverNeedsTheWayBack(t *testing.T) {
 		if code != ExitFailure || !strings.Contains(errOut, tt.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
 			t.Errorf("--to %s: exit %d, stderr %q, want 1 and one line with %q\nstdout: %s", tt.to, code, errOut, tt.want, out)
 		}
+	}
+}
+
+// $KMIRROR_CONFIG and $KMIRROR_SECRETS_DIR stand for -c and --secrets-dir,
+// as the generated Deployment sets them for `kubectl exec … kmirror …`.
+func TestConfigFromEnvironment(t *testing.T) {
+	if code, _, errOut := execute(t, context.Background(), "validate"); code != ExitUsage || !strings.Contains(errOut, `required flag(s) "config" not set`) {
+		t.Errorf("neither -c nor $%s: exit %d\n%s", config.EnvFile, code, errOut)
+	}
+	t.Setenv(config.EnvFile, seedResource)
+	if code, out, errOut := execute(t, context.Background(), "validate"); code != ExitOK || !strings.Contains(out, "5 secret keys not checked") {
+		t.Errorf("$%s: exit %d\n%s%s", config.EnvFile, code, out, errOut)
+	}
+	// The secrets are read from the directory it names: an empty one
+	// lacks them.
+	t.Setenv(config.EnvSecretsDir, t.TempDir())
+	if code, out, errOut := execute(t, context.Background(), "validate"); code != ExitFailure || !strings.Contains(out+errOut, `secret "my-source-cluster-cluster-ca-cert" key "ca.crt"`) {
+		t.Errorf("$%s: exit %d\n%s%s", config.EnvSecretsDir, code, out, errOut)
 	}
 }

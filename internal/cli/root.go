@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -56,10 +57,13 @@ type configFlags struct {
 }
 
 func (f *configFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&f.path, "config", "c", "", "configuration file: a Strimzi KafkaMirrorMaker2, native YAML, or MM2 properties (required)")
-	cmd.Flags().StringVar(&f.secretsDir, "secrets-dir", "", "directory of mounted Kubernetes secrets: DIR/<secretName>/<key>")
+	file, fromEnv := os.LookupEnv(config.EnvFile)
+	cmd.Flags().StringVarP(&f.path, "config", "c", file, "configuration file: a Strimzi KafkaMirrorMaker2, native YAML, or MM2 properties (required, unless $"+config.EnvFile+" names it)")
+	cmd.Flags().StringVar(&f.secretsDir, "secrets-dir", os.Getenv(config.EnvSecretsDir), "directory of mounted Kubernetes secrets: DIR/<secretName>/<key> (default $"+config.EnvSecretsDir+")")
 	cmd.Flags().BoolVar(&f.strict, "strict", false, "treat warnings (unknown keys, …) as errors")
-	_ = cmd.MarkFlagRequired("config")
+	if !fromEnv || file == "" {
+		_ = cmd.MarkFlagRequired("config")
+	}
 }
 
 // load reads the configuration for a command that connects: every secret

@@ -10,6 +10,14 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// Environment variables that stand for the flags every command that reads
+// a configuration has, so that `kubectl exec … kmirror status` in a
+// worker's pod needs neither: the generated Deployment sets both.
+const (
+	EnvFile       = "KMIRROR_CONFIG"      // -c/--config
+	EnvSecretsDir = "KMIRROR_SECRETS_DIR" // --secrets-dir
+)
+
 // Options are how a configuration is loaded.
 type Options struct {
 	// SecretsDir holds Kubernetes secrets as mounted files:

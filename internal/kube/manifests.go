@@ -134,8 +134,11 @@ func Manifests(cfg *config.Config, o Options) ([]byte, error) {
 		d.Secrets = append(d.Secrets, mount{Volume: fmt.Sprintf("secret-%d", i), Secret: name, Path: path.Join(SecretsDir, name)})
 	}
 	d.Args = []string{"run", "-c", path.Join(ConfigDir, ConfigKey), "--http", fmt.Sprintf(":%d", HTTPPort), "--log-format", "json"}
+	// The same for `kubectl exec … kmirror status` and the other commands.
+	d.Env = []envVar{{config.EnvFile, path.Join(ConfigDir, ConfigKey)}}
 	if len(d.Secrets) > 0 {
 		d.Args = append(d.Args, "--secrets-dir", SecretsDir)
+		d.Env = append(d.Env, envVar{config.EnvSecretsDir, SecretsDir})
 	}
 	d.ProbePort = "http"
 	if o.WebSecret != "" {
@@ -169,6 +172,7 @@ type data struct {
 	Document                                []string
 	ConfigHash                              string
 	Args                                    []string
+	Env                                     []envVar
 	Secrets                                 []mount
 	Memory                                  memory
 	GoMemLimit                              string
@@ -198,3 +202,6 @@ func q(s string) string {
 var manifests = template.Must(template.New("manifests").Funcs(template.FuncMap{
 	"q": q,
 }).Parse(manifestsTemplate))
+
+// envVar is one environment variable of the worker's container.
+type envVar struct{ Name, Value string }

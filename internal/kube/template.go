@@ -81,6 +81,10 @@ spec:
             # letting the kernel kill the worker.
             - name: GOMEMLIMIT
               value: {{q .GoMemLimit}}
+{{- range .Env}}
+            - name: {{.Name}}
+              value: {{q .Value}}
+{{- end}}
           ports:
             - name: http
               containerPort: {{.HTTPPort}}
