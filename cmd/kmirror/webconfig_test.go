@@ -63,7 +63,7 @@ basic_auth_users:
         replication.policy.class: identity
 `))
 
-	run := start(t, "run", "-c", config, "--http", "127.0.0.1:0", "--web.config.file", webConfig, "--probes", "127.0.0.1:0", "--log-level", "debug")
+	run := start(t, "run", "-c", config, "--http", "127.0.0.1:0", "--web-config-file", webConfig, "--probes", "127.0.0.1:0", "--log-level", "debug")
 	run.waitFor(t, "running; stop with SIGINT or SIGTERM", 30*time.Second)
 	addrs := map[string]string{}
 	for _, m := range regexp.MustCompile(`"serving HTTP" addr=(\S+) endpoints="([^"]*)"`).FindAllStringSubmatch(run.output(), -1) {
@@ -156,7 +156,7 @@ func TestRunRefusesABadWebConfig(t *testing.T) {
 		t.Fatalf("exit %d, want 1:\n%s", code, run.output())
 	}
 	out := run.output()
-	if !strings.Contains(out, "--web.config.file") || !strings.Contains(out, webConfig) || !strings.Contains(out, "basic_auth_users") {
+	if !strings.Contains(out, "--web-config-file") || !strings.Contains(out, webConfig) || !strings.Contains(out, "basic_auth_users") {
 		t.Errorf("the error does not name the flag, the file and the key:\n%s", out)
 	}
 	for _, leak := range []string{"plain-Secret-pw", "'p'", "started with"} {

@@ -95,8 +95,8 @@ func TestDeployKubernetesMatchesRun(t *testing.T) {
 				if got := port(flag("probes")); got != o.Port(t, "probes") {
 					t.Errorf("--probes serves on %d, the container port probes is %d", got, o.Port(t, "probes"))
 				}
-				if flag("web.config.file") != filepath.Join(kube.WebDir, kube.WebConfigKey) {
-					t.Errorf("--web.config.file %q", flag("web.config.file"))
+				if flag("web-config-file") != filepath.Join(kube.WebDir, kube.WebConfigKey) {
+					t.Errorf("--web-config-file %q", flag("web-config-file"))
 				}
 				probes = httpapi.Probes(httpapi.Options{})
 			}

@@ -86,8 +86,9 @@ func runCmd(g *globals) *cobra.Command {
 	}
 	cf.register(cmd)
 	cmd.Flags().StringVar(&httpAddr, "http", DefaultHTTPAddr, `serve metrics, health, the status API and page on this address ("" turns it off)`)
-	cmd.Flags().StringVar(&webConfig, "web.config.file", "", "secure --http with TLS, client certificates or basic auth: a Prometheus exporter-toolkit web configuration file")
-	cmd.Flags().StringVar(&probesAddr, "probes", "", `also serve /healthz and /readyz alone, plain, on this address: for kubelet probes when --web.config.file asks for credentials ("" off)`)
+	cmd.Flags().StringVar(&webConfig, "web-config-file", "", "secure --http with TLS, client certificates or basic auth: a Prometheus exporter-toolkit web configuration file")
+	cmd.Flags().StringVar(&webConfig, "web.config.file", "", "the same as --web-config-file, in the Prometheus exporters' spelling")
+	cmd.Flags().StringVar(&probesAddr, "probes", "", `also serve /healthz and /readyz alone, plain, on this address: for kubelet probes when --web-config-file asks for credentials ("" off)`)
 	cmd.Flags().BoolVar(&opts.MetricsPartitions, "metrics-partitions", false, "add a partition label to the lag metrics")
 	cmd.Flags().DurationVar(&opts.MaxLag, "max-lag", status.DefaultMaxLag, "replication lag under which a consumer group may be switched (status page, metrics)")
 	return cmd

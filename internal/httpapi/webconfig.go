@@ -25,7 +25,7 @@ func ValidateWebConfig(path string) error {
 		return nil
 	}
 	if err := web.Validate(path); err != nil {
-		return fmt.Errorf("--web.config.file %q: %s", path, redactValues(err))
+		return fmt.Errorf("--web-config-file %q: %s", path, redactValues(err))
 	}
 	return nil
 }

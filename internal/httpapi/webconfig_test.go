@@ -111,7 +111,7 @@ func TestValidateWebConfig(t *testing.T) {
 				t.Fatal("no error")
 			}
 			msg := err.Error()
-			if !strings.Contains(msg, "--web.config.file") || !strings.Contains(msg, path) || !strings.Contains(msg, tc.want) {
+			if !strings.Contains(msg, "--web-config-file") || !strings.Contains(msg, path) || !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q does not name the flag, the file and %q", msg, tc.want)
 			}
 			if strings.Contains(msg, "Hunter2") || strings.Contains(msg, "'H'") {

@@ -142,7 +142,7 @@ func Manifests(cfg *config.Config, o Options) ([]byte, error) {
 	}
 	d.ProbePort = "http"
 	if o.WebSecret != "" {
-		d.Args = append(d.Args, "--web.config.file", path.Join(WebDir, WebConfigKey), "--probes", fmt.Sprintf(":%d", ProbesPort))
+		d.Args = append(d.Args, "--web-config-file", path.Join(WebDir, WebConfigKey), "--probes", fmt.Sprintf(":%d", ProbesPort))
 		d.ProbePort = "probes"
 	}
 	d.Memory = workerMemory(cfg, d.Replicas, o.Partitions)
