@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -190,5 +192,31 @@ func TestConfigFromEnvironment(t *testing.T) {
 	t.Setenv(config.EnvSecretsDir, t.TempDir())
 	if code, out, errOut := execute(t, context.Background(), "validate"); code != ExitFailure || !strings.Contains(out+errOut, `secret "my-source-cluster-cluster-ca-cert" key "ca.crt"`) {
 		t.Errorf("$%s: exit %d\n%s%s", config.EnvSecretsDir, code, out, errOut)
+	}
+}
+
+// The demo's default status page port taken, it serves the page on
+// another and says so; an address the user chose and cannot have is an
+// error that names the flag.
+func TestDemoPortTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if code, out, errOut := execute(t, ctx, "demo", "--http", ln.Addr().String(), "--records", "10"); code != ExitFailure || !strings.Contains(errOut, "choose another address with --http ADDR") {
+		t.Errorf("--http on a taken address: exit %d\n%s%s", code, out, errOut)
+	}
+	// The default port: taken here, unless something else holds it
+	// already, which takes it as well.
+	if def, err := net.Listen("tcp", "127.0.0.1:9721"); err == nil {
+		defer def.Close()
+	}
+	code, out, errOut := execute(t, ctx, "demo", "--records", "10")
+	if code != ExitOK || !strings.Contains(out, "127.0.0.1:9721 is taken: the status page goes on another port (--http ADDR chooses one)") ||
+		!strings.Contains(out, "status page: http://127.0.0.1:") || strings.Contains(out, "status page: http://127.0.0.1:9721/") {
+		t.Errorf("the default port taken: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/spf13/cobra"
 
@@ -31,8 +32,16 @@ func demoCmd(g *globals) *cobra.Command {
 			}
 			if httpAddr != "" {
 				ln, err := httpapi.Listen(httpAddr)
+				if err != nil && !cmd.Flags().Changed("http") {
+					// The default port is taken (a worker runs, or another
+					// demo): any free port does for a demo.
+					host, _, _ := net.SplitHostPort(httpAddr)
+					if ln, err = httpapi.Listen(net.JoinHostPort(host, "0")); err == nil {
+						fmt.Fprintf(g.stdout, "%s is taken: the status page goes on another port (--http ADDR chooses one)\n", httpAddr)
+					}
+				}
 				if err != nil {
-					return &exitError{code: ExitFailure, err: err}
+					return &exitError{code: ExitFailure, err: fmt.Errorf("%w: choose another address with --http ADDR, or --http \"\" for no status page", err)}
 				}
 				fmt.Fprintf(g.stdout, "status page: http://%s/\n", ln.Addr())
 				opts.Serve = func(ctx context.Context, a *app.App) error {
