@@ -48,6 +48,9 @@ namespace the pods run in.
 			for _, n := range notChecked(cfg) {
 				fmt.Fprintln(g.stderr, "note:", n)
 			}
+			for _, w := range kube.Unreachable(cfg) {
+				fmt.Fprintln(g.stderr, "warning:", w)
+			}
 			o.Version, o.Source = version, filepath.Base(path)
 			if !cmd.Flags().Changed("image") {
 				o.Image = "kmirror:" + version

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"path"
 	"regexp"
 	"slices"
@@ -205,3 +206,22 @@ var manifests = template.Must(template.New("manifests").Funcs(template.FuncMap{
 
 // envVar is one environment variable of the worker's container.
 type envVar struct{ Name, Value string }
+
+// Unreachable warns of each cluster of cfg whose bootstrap servers a pod
+// cannot reach as written: loopback addresses name the pod itself.
+func Unreachable(cfg *config.Config) []string {
+	var out []string
+	for _, c := range cfg.Clusters {
+		for _, b := range c.Bootstrap {
+			host, _, err := net.SplitHostPort(b)
+			if err != nil {
+				host = b
+			}
+			ip := net.ParseIP(host)
+			if host == "localhost" || ip != nil && ip.IsLoopback() {
+				out = append(out, fmt.Sprintf("cluster %q: bootstrap server %s is this machine's loopback: a pod reaches itself there, not Kafka; give the brokers' Service (e.g. my-cluster-kafka-bootstrap:9093)", c.Alias, b))
+			}
+		}
+	}
+	return out
+}
