@@ -133,6 +133,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetErr(g.stderr)
 	root.AddCommand(versionCmd(g), validateCmd(g), planCmd(g), runCmd(g), statusCmd(g), migrateCmd(g), preflightCmd(g), verifyCmd(g), deployCmd(g), devClusterCmd(g), demoCmd(g))
 	typeUsageErrors(root)
+	addExamples(root)
 	return root
 }
 

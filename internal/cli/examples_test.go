@@ -1,0 +1,50 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// Every command a user runs has examples in its help, and each example
+// names the command and parses with its flags.
+func TestEveryCommandHasExamples(t *testing.T) {
+	var out bytes.Buffer
+	root := newRoot(&globals{stdout: &out, stderr: &out})
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c.HasSubCommands() || c.Hidden || c == root || c.Name() == "help" || c.Name() == "completion" || c.Parent().Name() == "completion" {
+			return
+		}
+		path := commandPath(c)
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("kmirror %s has no examples", path)
+			return
+		}
+		for line := range strings.Lines(c.Example) {
+			// The command line alone: before a pipe or a redirection.
+			line, _, _ = strings.Cut(line, "|")
+			line, _, _ = strings.Cut(line, ">")
+			args := strings.Fields(line)
+			if len(args) < 1 || args[0] != "kmirror" {
+				t.Errorf("kmirror %s: example %q does not start with kmirror", path, line)
+				continue
+			}
+			found, rest, err := root.Find(args[1:])
+			if err != nil || found != c && !(path == "version" && found == root) {
+				t.Errorf("kmirror %s: example %q runs %q (%v)", path, line, commandPath(found), err)
+				continue
+			}
+			found.InitDefaultVersionFlag() // cobra adds --version when it executes
+			if err := found.ParseFlags(rest); err != nil {
+				t.Errorf("kmirror %s: example %q: %v", path, line, err)
+			}
+		}
+	}
+	walk(root)
+}
