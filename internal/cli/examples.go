@@ -26,7 +26,7 @@ var examples = map[string]string{
   kmirror migrate report -c kmm2.yaml --json`,
 	"preflight": `  kmirror preflight -c kmm2.yaml --secrets-dir ./secrets
   kmirror preflight -c kmm2.yaml --kafkauser | kubectl apply -f -`,
-	"verify": `  kmirror verify -c kmm2.yaml --topic app1-t1,app1-t2`,
+	"verify":            `  kmirror verify -c kmm2.yaml --topic app1-t1,app1-t2`,
 	"deploy kubernetes": `  kmirror deploy kubernetes -c kmm2.yaml --image registry.example.com/kmirror:v1.0.0 | kubectl apply -f -`,
 	"demo": `  kmirror demo
   kmirror demo --keep-running --http 127.0.0.1:8080`,
