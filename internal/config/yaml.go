@@ -253,9 +253,11 @@ func (l *loader) resource(y ynode) *raw {
 		l.d.errorf(at, "%q is not a KafkaMirrorMaker2 version kmirror knows (v1, v1beta2)", api)
 	}
 	spec, ok := o.get("spec")
+	if !ok {
+		o.missing("spec", loc{key: child(y.path, "spec"), line: doc.Line}, l.d)
+	}
 	o.finish(l.d, nil)
 	if !ok {
-		l.d.errorf(loc{key: child(y.path, "spec"), line: doc.Line}, "required")
 		return r
 	}
 	l.spec(spec, r)
@@ -298,7 +300,7 @@ func (l *loader) spec(y ynode, r *raw) {
 	}
 	mirrors := o.list("mirrors", l.d)
 	if !o.has("mirrors") {
-		l.d.errorf(loc{key: child(y.path, "mirrors"), line: y.n.Line}, "required")
+		o.missing("mirrors", loc{key: child(y.path, "mirrors"), line: y.n.Line}, l.d)
 	}
 	for _, m := range mirrors {
 		if f := l.mirror(m, v1, r); f != nil {
@@ -319,7 +321,7 @@ func (l *loader) mirror(y ynode, v1 bool, r *raw) *rawFlow {
 	if v1 {
 		src, ok := o.get("source")
 		if !ok {
-			l.d.errorf(loc{key: child(y.path, "source"), line: y.n.Line}, "required")
+			o.missing("source", loc{key: child(y.path, "source"), line: y.n.Line}, l.d)
 			return nil
 		}
 		rc := l.cluster(src, false)
@@ -593,7 +595,7 @@ func (l *loader) password(o *yobj, at loc) (Secret, bool) {
 		if l.native {
 			l.d.errorf(at, "give exactly one of passwordSecret, passwordFile, passwordEnv and password")
 		} else {
-			l.d.errorf(loc{key: child(o.path, "passwordSecret"), line: at.line}, "required")
+			o.missing("passwordSecret", loc{key: child(o.path, "passwordSecret"), line: at.line}, l.d)
 		}
 		return Secret{}, false
 	}
