@@ -31,7 +31,7 @@ func fuzzLoader(f *testing.F, name string, seeds ...string) {
 }
 
 func FuzzLoadStrimzi(f *testing.F) {
-	fuzzLoader(f, "kmm2.yaml", "testdata/seed-kmm2.yaml", "testdata/v1-kmm2.yaml", "testdata/invalid/missing-secret.yaml")
+	fuzzLoader(f, "kmm2.yaml", "testdata/seed-kmm2.yaml", "testdata/v1-kmm2.yaml", "testdata/kmm2-list.yaml", "testdata/invalid/missing-secret.yaml")
 }
 
 func FuzzLoadNative(f *testing.F) {

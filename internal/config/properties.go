@@ -26,6 +26,11 @@ func (l *loader) loadProperties(data []byte) *raw {
 
 	list, ok := p.Get(KeyClusters)
 	if !ok {
+		for _, k := range p.Keys() {
+			if suggest(k, []string{KeyClusters}) == KeyClusters {
+				l.d.errorf(at(k), "unknown key%s", didYouMean(KeyClusters))
+			}
+		}
 		l.d.errorf(loc{key: KeyClusters}, "required: the comma-separated cluster aliases")
 		return nil
 	}

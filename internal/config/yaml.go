@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -17,6 +19,9 @@ import (
 const (
 	strimziGroup = "kafka.strimzi.io/"
 	strimziKind  = "KafkaMirrorMaker2"
+	// kubeList is what kubectl get prints for several resources, or for
+	// a kind without a name.
+	kubeList = "List"
 )
 
 var nbsp = []byte("\u00a0")
@@ -61,27 +66,44 @@ func (l *loader) loadYAML(data []byte) *raw {
 	}
 	// A file may hold several resources (e.g. KafkaUsers next to the
 	// KafkaMirrorMaker2); kmirror reads the KafkaMirrorMaker2.
-	var mm2 []*yaml.Node
+	var mm2 []ynode
 	var kinds []string
 	for _, doc := range docs {
 		if doc.Kind != yaml.MappingNode {
 			continue
 		}
 		o, _ := ynode{n: doc}.object(&diags{})
-		if k, ok := o.fields["kind"]; ok {
-			kinds = append(kinds, k.Value)
-			if k.Value == strimziKind {
-				mm2 = append(mm2, doc)
+		k, ok := o.fields["kind"]
+		if !ok {
+			continue
+		}
+		kinds = append(kinds, k.Value)
+		switch k.Value {
+		case strimziKind:
+			mm2 = append(mm2, ynode{n: doc})
+		case kubeList:
+			items, ok := l.listItems(o)
+			if !ok {
+				return nil
 			}
+			mm2 = append(mm2, items...)
 		}
 	}
 	switch {
 	case len(mm2) == 1:
 		r := l.resource(mm2[0])
 		if l.opts.Unresolved {
-			r.document = l.encode(withoutClusterState(mm2[0]))
+			r.document = l.encode(withoutClusterState(mm2[0].n))
 		}
 		return r
+	case len(mm2) > 1 && mm2[0].path != "":
+		var names []string
+		for _, y := range mm2 {
+			names = append(names, fmt.Sprintf("%s %s", y.path, resourceName(y.n)))
+		}
+		l.d.errorf(loc{key: "items", line: mm2[0].n.Line}, "the List holds %d KafkaMirrorMaker2 resources (%s); kmirror reads one: pick it, e.g. kubectl get kmm2 NAME -o yaml",
+			len(mm2), strings.Join(names, ", "))
+		return nil
 	case len(mm2) > 1:
 		l.d.errorf(loc{key: "kind"}, "the file holds %d KafkaMirrorMaker2 resources; give kmirror one", len(mm2))
 		return nil
@@ -144,8 +166,67 @@ func (l *loader) encode(doc *yaml.Node) []byte {
 	return b.Bytes()
 }
 
-func (l *loader) resource(doc *yaml.Node) *raw {
-	o, _ := ynode{n: doc}.object(l.d)
+// listItems returns the KafkaMirrorMaker2 resources of a Kubernetes List,
+// what "kubectl get kmm2 -o yaml" prints without a name, each with its
+// path (items[0]) so that diagnostics name the key as written. Items of
+// other kinds are warned about; a List without a KafkaMirrorMaker2 is an
+// error. ok is false after an error.
+func (l *loader) listItems(o *yobj) (mm2 []ynode, ok bool) {
+	if api := o.fields["apiVersion"]; api != nil && api.Value != "v1" {
+		l.d.errorf(loc{key: "apiVersion", line: api.Line}, "%q is not the version of a Kubernetes List (v1)", api.Value)
+		return nil, false
+	}
+	items := o.list("items", l.d)
+	if len(items) == 0 && !o.has("items") {
+		l.d.errorf(loc{key: "items", line: o.n.Line}, "required: a List holds its resources in items")
+		return nil, false
+	}
+	var others []string
+	for _, y := range items {
+		kind := ""
+		if y.n.Kind == yaml.MappingNode {
+			io, _ := y.object(&diags{})
+			if k := io.fields["kind"]; k != nil && k.Kind == yaml.ScalarNode {
+				kind = k.Value
+			}
+		}
+		if kind == strimziKind {
+			mm2 = append(mm2, y)
+			continue
+		}
+		what := "an item without a kind"
+		if kind != "" {
+			what = fmt.Sprintf("%s %s", kind, resourceName(y.n))
+		}
+		others = append(others, what)
+		l.d.warnf(y.at(), "%s ignored: kmirror reads the KafkaMirrorMaker2", what)
+	}
+	if len(mm2) == 0 {
+		if len(items) == 0 {
+			l.d.errorf(loc{key: "items", line: o.n.Line}, "the List is empty: it holds no KafkaMirrorMaker2 resource")
+		} else {
+			l.d.errorf(loc{key: "items", line: items[0].n.Line}, "the List holds no KafkaMirrorMaker2 resource, only %s", strings.Join(others, ", "))
+		}
+		return nil, false
+	}
+	return mm2, true
+}
+
+// resourceName is a resource's metadata.name, quoted, or "(no name)".
+func resourceName(n *yaml.Node) string {
+	o, _ := ynode{n: n}.object(&diags{})
+	if md := o.fields["metadata"]; md != nil {
+		mo, _ := ynode{n: md}.object(&diags{})
+		if name := mo.fields["name"]; name != nil && name.Kind == yaml.ScalarNode && name.Value != "" {
+			return strconv.Quote(name.Value)
+		}
+	}
+	return "(no name)"
+}
+
+func (l *loader) resource(y ynode) *raw {
+	doc := y.n
+	o, _ := y.object(l.d)
 	r := &raw{format: FormatStrimzi}
 	api, at, _ := o.required("apiVersion", l.d)
 	o.get("kind")
@@ -172,9 +253,11 @@ func (l *loader) resource(doc *yaml.Node) *raw {
 		l.d.errorf(at, "%q is not a KafkaMirrorMaker2 version kmirror knows (v1, v1beta2)", api)
 	}
 	spec, ok := o.get("spec")
+	if !ok {
+		o.missing("spec", loc{key: child(y.path, "spec"), line: doc.Line}, l.d)
+	}
 	o.finish(l.d, nil)
 	if !ok {
-		l.d.errorf(loc{key: "spec", line: doc.Line}, "required")
 		return r
 	}
 	l.spec(spec, r)
@@ -217,7 +300,7 @@ func (l *loader) spec(y ynode, r *raw) {
 	}
 	mirrors := o.list("mirrors", l.d)
 	if !o.has("mirrors") {
-		l.d.errorf(loc{key: child(y.path, "mirrors"), line: y.n.Line}, "required")
+		o.missing("mirrors", loc{key: child(y.path, "mirrors"), line: y.n.Line}, l.d)
 	}
 	for _, m := range mirrors {
 		if f := l.mirror(m, v1, r); f != nil {
@@ -238,7 +321,7 @@ func (l *loader) mirror(y ynode, v1 bool, r *raw) *rawFlow {
 	if v1 {
 		src, ok := o.get("source")
 		if !ok {
-			l.d.errorf(loc{key: child(y.path, "source"), line: y.n.Line}, "required")
+			o.missing("source", loc{key: child(y.path, "source"), line: y.n.Line}, l.d)
 			return nil
 		}
 		rc := l.cluster(src, false)
@@ -512,7 +595,7 @@ func (l *loader) password(o *yobj, at loc) (Secret, bool) {
 		if l.native {
 			l.d.errorf(at, "give exactly one of passwordSecret, passwordFile, passwordEnv and password")
 		} else {
-			l.d.errorf(loc{key: child(o.path, "passwordSecret"), line: at.line}, "required")
+			o.missing("passwordSecret", loc{key: child(o.path, "passwordSecret"), line: at.line}, l.d)
 		}
 		return Secret{}, false
 	}

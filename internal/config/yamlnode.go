@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
@@ -55,13 +56,15 @@ type yobj struct {
 	fields map[string]*yaml.Node
 	keys   map[string]*yaml.Node
 	used   map[string]bool
+	// reported are the unknown fields already reported by missing.
+	reported map[string]bool
 	// expect lists the schema's fields, for suggestions.
 	expect []string
 }
 
 // object reads a mapping; an empty node is an empty mapping.
 func (y ynode) object(d *diags) (*yobj, bool) {
-	o := &yobj{ynode: y, fields: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}, used: map[string]bool{}}
+	o := &yobj{ynode: y, fields: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}, used: map[string]bool{}, reported: map[string]bool{}}
 	if y.n == nil || (y.n.Kind == yaml.ScalarNode && y.n.Tag == "!!null") {
 		return o, true
 	}
@@ -119,12 +122,30 @@ func (o *yobj) str(name string, d *diags) (string, loc, bool) {
 func (o *yobj) required(name string, d *diags) (string, loc, bool) {
 	v, at, ok := o.str(name, d)
 	if !ok && !o.has(name) {
-		d.errorf(at, "required")
+		o.missing(name, at, d)
 	} else if ok && v == "" {
 		d.errorf(at, "must not be empty")
 		ok = false
 	}
 	return v, at, ok
+}
+
+// missing reports a required field that is not there. A field nobody
+// read whose closest known name is the missing one is most likely it,
+// misspelt: it is reported first, as an error, for the "required" alone
+// would not say where the mistake is.
+func (o *yobj) missing(name string, at loc, d *diags) {
+	known := append(slices.Clone(o.expect), name)
+	for _, k := range o.order {
+		if o.used[k] || o.reported[k] || slices.Contains(o.expect, k) || k == name {
+			continue
+		}
+		if suggest(k, known) == name {
+			o.reported[k] = true
+			d.errorf(loc{key: child(o.path, k), line: o.keys[k].Line}, "unknown field%s", didYouMean(name))
+		}
+	}
+	d.errorf(at, "required")
 }
 
 func (o *yobj) integer(name string, d *diags) (int, loc, bool) {
@@ -194,7 +215,7 @@ func (o *yobj) finish(d *diags, ignored map[string]string) {
 		known = append(known, k)
 	}
 	for _, k := range o.order {
-		if o.used[k] {
+		if o.used[k] || o.reported[k] {
 			continue
 		}
 		at := loc{key: child(o.path, k), line: o.keys[k].Line}

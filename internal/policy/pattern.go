@@ -48,7 +48,7 @@ func Compile(text string) (Pattern, error) {
 		}
 		// \A and \z anchor the whole name like Java's matches(); "$" would
 		// also match before a final newline.
-		wrapped := `\A(?:` + item + `)\z`
+		wrapped := `\A(?:` + javaToNET(item) + `)\z`
 		re, err := regexp2.Compile(wrapped, regexp2.None)
 		if err != nil {
 			// Show the engine's message about the item as written.
