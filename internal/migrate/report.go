@@ -163,13 +163,12 @@ func result(e status.StepEvent) string {
 	if e.Verdict != "" {
 		parts = append(parts, e.Verdict)
 	}
-	keys := make([]string, 0, len(e.Counts))
-	for k := range e.Counts {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, e.Counts[k]))
+	for _, k := range journal.CountNames(e.Counts) {
+		// The verdict says it already: "identical", not "identical,
+		// …, identical 4000".
+		if k != e.Verdict {
+			parts = append(parts, fmt.Sprintf("%s %d", k, e.Counts[k]))
+		}
 	}
 	out := strings.Join(parts, ", ")
 	if len(e.Reasons) > 0 {
