@@ -2,7 +2,9 @@ package status
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/kmirror/kmirror/internal/journal"
@@ -130,6 +132,26 @@ type StepEvent struct {
 	Counts  Counts    `json:"counts,omitempty"`
 	// Topics are the topics a group event's group read (source names).
 	Topics []string `json:"topics,omitempty"`
+}
+
+// Summary is the event's verdict, counts and reasons in a few words:
+// "identical, compared 4000, missing 0, extra 0". A count the verdict
+// names ("identical") is said by the verdict.
+func (e StepEvent) Summary() string {
+	var parts []string
+	if e.Verdict != "" {
+		parts = append(parts, e.Verdict)
+	}
+	for _, k := range journal.CountNames(e.Counts) {
+		if k != e.Verdict {
+			parts = append(parts, fmt.Sprintf("%s %d", k, e.Counts[k]))
+		}
+	}
+	out := strings.Join(parts, ", ")
+	if len(e.Reasons) > 0 {
+		out += ": " + strings.Join(e.Reasons, "; ")
+	}
+	return out
 }
 
 // Counts are an event's figures by name. Their JSON object lists them in
