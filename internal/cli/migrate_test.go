@@ -44,8 +44,8 @@ func TestStatusOutput(t *testing.T) {
 				{Partition: 0, SourceEnd: 80, Next: i(60), LagRecords: 20, LagSeconds: 3.25},
 				{Partition: 1, SourceEnd: 62, Next: i(40), LagRecords: 22, LagSeconds: 1.5},
 			}, Step: &status.Step{Phase: "mirroring", Timeline: []status.StepEvent{}}},
-			{Topic: "app0-t1", Target: "app0-t1", Partitions: []status.Partition{}, Step: &status.Step{Phase: "done", Since: &since, By: "kmirror run on host2", Timeline: []status.StepEvent{
-				{Event: "verified", Time: since.Add(-time.Minute), By: "kmirror verify on host1", Verdict: "identical", Counts: map[string]int64{"compared": 5000, "missing": 0, "extra": 0}},
+			{Topic: "app0-t1", Target: "app0-t1", Copied: 5000, Partitions: []status.Partition{}, Step: &status.Step{Phase: "done", Since: &since, By: "kmirror run on host2", Timeline: []status.StepEvent{
+				{Event: "verified", Time: since.Add(-time.Minute), By: "kmirror verify on host1", Verdict: "identical", Counts: map[string]int64{"compared": 5000, "identical": 5000, "missing": 0, "extra": 0}},
 				{Event: "removed", Time: since, By: "kmirror run on host2"}}}},
 		},
 		Blocked: []status.Blocked{{Topic: "app1-t3", Reason: "the target topic has fewer partitions"}},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
@@ -224,6 +225,17 @@ func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
 		// Empty cells leave blanks at the ends of lines.
 		for line := range strings.Lines(table.String()) {
 			fmt.Fprintln(w, strings.TrimRight(line, " \n"))
+		}
+		// A finished topic keeps what its verification found.
+		for _, t := range f.Topics {
+			if t.Step == nil || (t.Step.Phase != string(journal.PhaseDone) && t.Step.Phase != string(journal.PhaseRemoved)) {
+				continue
+			}
+			for _, e := range t.Step.Timeline {
+				if e.Event == string(journal.Verified) {
+					fmt.Fprintf(w, "  %s verified %s: %s\n", t.Topic, e.Time.UTC().Format(time.RFC3339), e.Summary())
+				}
+			}
 		}
 		for _, b := range f.Blocked {
 			fmt.Fprintf(w, "  blocked: %s: %s\n", b.Topic, b.Reason)

@@ -77,7 +77,7 @@ func Handler(o Options) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, get())
 	})
-	registerPage(mux)
+	registerPage(mux, o.Status, log)
 	return secure(mux)
 }
 

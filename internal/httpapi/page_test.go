@@ -221,7 +221,9 @@ func sameRate(got, want *float64) bool {
 // page says so and keeps showing the last report.
 func TestPageShowsAPIFailure(t *testing.T) {
 	browsertest.Chromium(t)
-	src := &changingReport{failFrom: 2}
+	// Call 1 is the server's first render of the page, call 2 the first
+	// poll; the API fails from the second poll on.
+	src := &changingReport{failFrom: 3}
 	url := browsertest.StartServer(t, httpapi.Handler(httpapi.Options{Status: src.Status}))
 
 	page := browsertest.Read(t, browsertest.LoadPage(t, url))

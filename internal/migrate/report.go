@@ -152,30 +152,9 @@ func writeSubjects(b *strings.Builder, title string, ss []Subject) {
 		}
 		b.WriteString("| Time | Step | Result | By |\n|---|---|---|---|\n")
 		for _, e := range s.Timeline {
-			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", utc(e.Time), e.Event, md(result(e)), md(e.By))
+			fmt.Fprintf(b, "| %s | %s | %s | %s |\n", utc(e.Time), e.Event, md(e.Summary()), md(e.By))
 		}
 	}
-}
-
-// result is an event's verdict, figures and reasons in a few words.
-func result(e status.StepEvent) string {
-	var parts []string
-	if e.Verdict != "" {
-		parts = append(parts, e.Verdict)
-	}
-	keys := make([]string, 0, len(e.Counts))
-	for k := range e.Counts {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, e.Counts[k]))
-	}
-	out := strings.Join(parts, ", ")
-	if len(e.Reasons) > 0 {
-		out += ": " + strings.Join(e.Reasons, "; ")
-	}
-	return out
 }
 
 func utc(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }

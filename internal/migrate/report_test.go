@@ -36,7 +36,8 @@ func TestReportMarkdown(t *testing.T) {
 			{Topic: "app1-t1", Target: "app1-t1", Step: &status.Step{Phase: "done", Since: since(40), By: "kmirror run on w1", Timeline: []status.StepEvent{
 				{Event: "started", Time: at(0), By: "kmirror run on w1", Counts: map[string]int64{"partitions": 2}},
 				{Event: "drained", Time: at(20), By: "kmirror migrate drain on ops"},
-				{Event: "verified", Time: at(30), By: "kmirror verify on ops", Verdict: "identical", Counts: map[string]int64{"compared": 5000, "missing": 0}},
+				{Event: "verified", Time: at(30), By: "kmirror verify on ops", Verdict: "identical", Counts: map[string]int64{
+					"partitions": 2, "notMirrored": 0, "recreated": 0, "compared": 5000, "identical": 5000, "altered": 0, "missing": 0, "extra": 0}},
 				{Event: "removed", Time: at(40), By: "kmirror run on w1"},
 			}}},
 			{Topic: "app2-t1", Target: "source.app2-t1", Step: &status.Step{Phase: "mirroring"}},

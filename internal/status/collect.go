@@ -213,8 +213,36 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 		fail(err)
 	}
 	out.Groups = groups
-	c.steps(ctx, f, &out, sel.Topics)
+	c.steps(ctx, f, &out, sel.Topics, func(names []string) map[string]int64 { return c.copiedOf(ctx, src, view, names) })
 	return out
+}
+
+// copiedOf sums, for topics the flow no longer selects, what their
+// stored progress says was copied: kmirror keeps a topic's progress after
+// it left the allow-list. A topic whose partitions the source no longer
+// lists, or whose progress cannot be read, is left out (the caller falls
+// back on the journal).
+func (c *Collector) copiedOf(ctx context.Context, src *kadm.Client, view progress.View, names []string) map[string]int64 {
+	copied := map[string]int64{}
+	if len(names) == 0 {
+		return copied
+	}
+	ends, err := src.ListEndOffsets(ctx, names...)
+	if err != nil {
+		c.log.Debug("cannot list the partitions of finished topics", "err", err)
+		return copied
+	}
+	ends.Each(func(e kadm.ListedOffset) {
+		if e.Err != nil {
+			return
+		}
+		cp, ok, err := view.Copied(ctx, progress.Partition{Topic: e.Topic, Partition: e.Partition})
+		if err != nil || !ok {
+			return
+		}
+		copied[e.Topic] += cp.Next - cp.Start
+	})
+	return copied
 }
 
 // moved is what the progress of a flow's partitions says of its movement.

@@ -1,7 +1,13 @@
 package status
 
 import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/kmirror/kmirror/internal/journal"
 
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
@@ -118,14 +124,58 @@ type Step struct {
 
 // StepEvent is one recorded step of a topic or group (a journal event).
 type StepEvent struct {
-	Event   string           `json:"event"` // started, caught-up, translated, ready, …
-	Time    time.Time        `json:"time"`
-	By      string           `json:"by"`
-	Verdict string           `json:"verdict,omitempty"`
-	Reasons []string         `json:"reasons,omitempty"`
-	Counts  map[string]int64 `json:"counts,omitempty"`
+	Event   string    `json:"event"` // started, caught-up, translated, ready, …
+	Time    time.Time `json:"time"`
+	By      string    `json:"by"`
+	Verdict string    `json:"verdict,omitempty"`
+	Reasons []string  `json:"reasons,omitempty"`
+	Counts  Counts    `json:"counts,omitempty"`
 	// Topics are the topics a group event's group read (source names).
 	Topics []string `json:"topics,omitempty"`
+}
+
+// Summary is the event's verdict, counts and reasons in a few words:
+// "identical, compared 4000, missing 0, extra 0". A count the verdict
+// names ("identical") is said by the verdict.
+func (e StepEvent) Summary() string {
+	var parts []string
+	if e.Verdict != "" {
+		parts = append(parts, e.Verdict)
+	}
+	for _, k := range journal.CountNames(e.Counts) {
+		if k != e.Verdict {
+			parts = append(parts, fmt.Sprintf("%s %d", k, e.Counts[k]))
+		}
+	}
+	out := strings.Join(parts, ", ")
+	if len(e.Reasons) > 0 {
+		out += ": " + strings.Join(e.Reasons, "; ")
+	}
+	return out
+}
+
+// Counts are an event's figures by name. Their JSON object lists them in
+// journal.CountNames' order (compared, identical, missing, extra…), so
+// that a reader that keeps an object's order (the page) shows them so.
+type Counts map[string]int64
+
+// MarshalJSON writes the counts in journal.CountNames' order.
+func (c Counts) MarshalJSON() ([]byte, error) {
+	if c == nil {
+		return []byte("null"), nil
+	}
+	b := []byte{'{'}
+	for i, name := range journal.CountNames(c) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, err := json.Marshal(name)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), strconv.FormatInt(c[name], 10)...)
+	}
+	return append(b, '}'), nil
 }
 
 // Partition is one partition of a mirrored topic.

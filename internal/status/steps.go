@@ -16,9 +16,11 @@ import (
 // from the flow's journal and what out shows of the clusters, and lists
 // the topics and groups whose migration the journal tells of although
 // the flow no longer selects them (a topic done and removed from the
-// allow-list). A journal that cannot be read leaves the steps out: the
-// rest of the report stands.
-func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, selected []mirror.Topic) {
+// allow-list). Such a topic keeps what was copied: copiedOf's figure from
+// its stored progress, else the largest "copied" its journal recorded. A
+// journal that cannot be read leaves the steps out: the rest of the report
+// stands.
+func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, selected []mirror.Topic, copiedOf func(topics []string) map[string]int64) {
 	story, err := c.story(ctx, f)
 	if err != nil {
 		c.log.Warn("the migration's journal cannot be read; status shows no steps", "topic", f.JournalTopic(), "err", err)
@@ -44,8 +46,14 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 			delete(topics, t.Topic)
 		}
 	}
-	for _, name := range sortedKeys(topics) {
-		out.Topics = append(out.Topics, Topic{Topic: name, Target: f.Replication.RemoteTopic(f.Source, name),
+	left := sortedKeys(topics)
+	copied := copiedOf(left)
+	for _, name := range left {
+		n, ok := copied[name]
+		if !ok {
+			n = journalCopied(story, name)
+		}
+		out.Topics = append(out.Topics, Topic{Topic: name, Target: f.Replication.RemoteTopic(f.Source, name), Copied: n,
 			Partitions: []Partition{}, Step: step(topics[name], story.Timeline(journal.TopicSubject, name))})
 	}
 	for i, g := range out.Groups {
@@ -121,6 +129,17 @@ func (c *Collector) story(ctx context.Context, f *config.Flow) (*journal.Story, 
 		c.log.Warn("skipped a record of the migration's journal that is not a journal event", "err", p)
 	}
 	return story, err
+}
+
+// journalCopied is the largest count of copied records the journal
+// recorded of a topic (its caught-up and removed steps): what a topic whose
+// progress can no longer be read is known to have had copied.
+func journalCopied(story *journal.Story, topic string) int64 {
+	var n int64
+	for _, e := range story.Timeline(journal.TopicSubject, topic) {
+		n = max(n, e.Counts["copied"])
+	}
+	return n
 }
 
 func step(st journal.Standing, timeline []journal.Event) *Step {

@@ -118,7 +118,9 @@
     return el('ol', { class: 'timeline', 'data-field': 'timeline' }, ...events.map((e) => {
       const facts = [];
       if (e.verdict) facts.push(e.verdict);
-      for (const [k, v] of Object.entries(e.counts || {})) facts.push(`${k} ${num(v)}`);
+      // The counts come in the order they read (compared, identical,
+      // missing, extra…); the one the verdict names is said by it.
+      for (const [k, v] of Object.entries(e.counts || {})) if (k !== e.verdict) facts.push(`${k} ${num(v)}`);
       return el('li', { 'data-event': e.event, title: (e.by ? 'by ' + e.by : '') + (list(e.reasons).length ? '\n' + list(e.reasons).join('\n') : '') },
         el('span', { class: 'event' }, e.event),
         ' ' + clock(e.time) + (facts.length ? ' · ' + facts.join(', ') : ''));
@@ -200,6 +202,14 @@
     return details;
   }
 
+  // allFinished says that every one of a table's n topics or groups has
+  // finished its migration (empty when none has).
+  function allFinished(n, kind) {
+    if (n === 0) return '';
+    return (n === 1 ? `The one ${kind} finished its migration` : `All ${num(n)} ${kind}s finished their migration`) +
+      ': listed under "Finished" above.';
+  }
+
   function topicsTable(f) {
     const topics = list(f.topics).filter((t) => !finished(t));
     const maxLag = Math.max(0, ...topics.map((t) => t.lagRecords || 0));
@@ -223,7 +233,7 @@
     });
     if (rows.length === 0) {
       rows.push(el('tr', {}, el('td', { colspan: 7, class: 'empty' },
-        list(f.topics).some(finished) ? 'No topic mirrored now: those migrated are listed as finished above.' : 'No topic mirrored yet.')));
+        allFinished(list(f.topics).filter(finished).length, 'topic') || 'No topic mirrored yet.')));
     }
     return el('table', { class: 'topics' },
       el('thead', {}, el('tr', {},
@@ -254,7 +264,7 @@
         el('ul', { class: 'reasons' }, ...list(g.reasons).map((r) => el('li', {}, r))))));
     if (rows.length === 0) {
       rows.push(el('tr', {}, el('td', { colspan: 5, class: 'empty' },
-        list(f.groups).some(finished) ? 'No group to switch now: those migrated are listed as finished above.' : 'No consumer group selected.')));
+        allFinished(list(f.groups).filter(finished).length, 'group') || 'No consumer group selected.')));
     }
     return el('table', { class: 'groups' },
       el('thead', {}, el('tr', {},
