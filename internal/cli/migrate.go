@@ -284,6 +284,7 @@ type drainFlags struct {
 	cf                       configFlags
 	topics                   []string
 	timeout, interval, quiet time.Duration
+	json                     bool
 }
 
 func (df *drainFlags) register(cmd *cobra.Command) {
@@ -291,6 +292,7 @@ func (df *drainFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&df.topics, "topic", nil, "source topics to drain (repeat or separate with commas; required)")
 	cmd.Flags().DurationVar(&df.timeout, "timeout", 10*time.Minute, "give up after this long")
 	cmd.Flags().DurationVar(&df.interval, "interval", time.Second, "time between looks")
+	cmd.Flags().BoolVar(&df.json, "json", false, "print the last look as JSON at the end, instead of the progress (the schema is in the README)")
 	cmd.Flags().DurationVar(&df.quiet, "quiet-window", migrate.DefaultQuietWindow,
 		"the partitions count as drained only once no producer has written to them for this long (end offsets, DescribeProducers, open transactions): make it longer than your producers' longest pause")
 	_ = cmd.MarkFlagRequired("topic")
@@ -324,11 +326,14 @@ func (df *drainFlags) run(ctx context.Context, g *globals, what string, check fu
 		return &exitError{code: ExitFailure, err: err}
 	}
 	defer d.Close()
-	tty := isTerminal(g.stdout)
+	tty := isTerminal(g.stdout) && !df.json
 	var last migrate.DrainState
 	noted := map[string]bool{}
 	err = d.Wait(ctx, df.interval, df.timeout, func(st migrate.DrainState) {
 		last = st
+		if df.json {
+			return
+		}
 		for _, n := range st.Notes {
 			if !noted[n] {
 				noted[n] = true
@@ -343,10 +348,17 @@ func (df *drainFlags) run(ctx context.Context, g *globals, what string, check fu
 	if tty {
 		fmt.Fprintln(g.stdout)
 	}
+	if df.json && (err == nil || errors.Is(err, migrate.ErrTimeout)) {
+		if jerr := writeJSON(g.stdout, drainReport{Drained: err == nil, Topics: df.topics, Last: last}); jerr != nil {
+			return jerr
+		}
+	}
 	switch {
 	case err == nil:
 		journal.Note(ctx, cfg, logger, d.Events(time.Now(), journal.By(what))...)
-		fmt.Fprintln(g.stdout, done(cfg))
+		if !df.json {
+			fmt.Fprintln(g.stdout, done(cfg))
+		}
 		return nil
 	case errors.Is(err, migrate.ErrTimeout):
 		return &exitError{code: ExitFailure, err: fmt.Errorf("%w after %s: %s", err, df.timeout, notDrained(last))}
@@ -354,6 +366,14 @@ func (df *drainFlags) run(ctx context.Context, g *globals, what string, check fu
 		return &exitError{code: ExitFailure, err: errors.New("interrupted before the topics were drained")}
 	}
 	return &exitError{code: ExitFailure, err: err}
+}
+
+// drainReport is what drain and failover print with --json: the verdict
+// and the last look.
+type drainReport struct {
+	Drained bool               `json:"drained"`
+	Topics  []string           `json:"topics"`
+	Last    migrate.DrainState `json:"last"`
 }
 
 // notDrained says why a look was not drained, naming every partition.

@@ -153,6 +153,21 @@ func TestMigrateCommands(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "drained: everything on app1-t1 is on the target and nothing wrote to it for 1s") {
 		t.Fatalf("drain: exit %d\n%s%s", code, out, errOut)
 	}
+	code, out, errOut = execute(t, ctx, "migrate", "drain", "-c", path, "--topic", "app1-t1", "--interval", "100ms", "--quiet-window", "1s", "--json")
+	var drained struct {
+		Drained bool
+		Topics  []string
+		Last    struct {
+			Remaining                   int64
+			Partitions                  []string
+			Written                     []migrate.Written
+			QuietSeconds, WindowSeconds float64
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &drained); code != ExitOK || err != nil || !drained.Drained || !slices.Equal(drained.Topics, []string{"app1-t1"}) ||
+		drained.Last.Remaining != 0 || drained.Last.Partitions == nil || len(drained.Last.Written) != 0 || drained.Last.WindowSeconds != 1 || drained.Last.QuietSeconds < 1 {
+		t.Errorf("drain --json: exit %d, %v, %+v\n%s%s", code, err, drained, out, errOut)
+	}
 	// The journal tells the story: the group's last verdict, the drain.
 	story, problems, err := journal.Read(ctx, cfg.Flows[0], []kgo.Opt{kgo.SeedBrokers(tgt.Addr)})
 	if err != nil || len(problems) > 0 {

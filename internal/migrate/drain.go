@@ -3,6 +3,7 @@ package migrate
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,21 +31,43 @@ const DefaultQuietWindow = 10 * time.Second
 // DrainState is one look at the topics being drained.
 type DrainState struct {
 	// At is the time of the look.
-	At time.Time
+	At time.Time `json:"time"`
 	// Remaining is the number of source offsets not yet on the target;
 	// Initial what remained at the first look.
-	Remaining, Initial int64
+	Remaining int64 `json:"remaining"`
+	Initial   int64 `json:"initial"`
 	// Partitions lists the partitions not yet drained, as "topic[p]".
-	Partitions []string
+	Partitions []string `json:"partitions"`
 	// Written lists the partitions a producer still writes to (see
 	// writers.go), sorted by cluster, topic and partition.
-	Written []Written
+	Written []Written `json:"written"`
 	// Quiet is how long the drain has seen no write to any partition;
 	// Window how long it must be for the partitions to count as drained.
-	Quiet, Window time.Duration
+	Quiet  time.Duration `json:"-"`
+	Window time.Duration `json:"-"`
 	// Notes say what the drain cannot see: a broker that does not answer
 	// one of its questions.
-	Notes []string
+	Notes []string `json:"notes"`
+}
+
+// MarshalJSON writes the durations in seconds.
+func (s DrainState) MarshalJSON() ([]byte, error) {
+	type plain DrainState
+	p := plain(s)
+	if p.Partitions == nil {
+		p.Partitions = []string{}
+	}
+	if p.Written == nil {
+		p.Written = []Written{}
+	}
+	if p.Notes == nil {
+		p.Notes = []string{}
+	}
+	return json.Marshal(struct {
+		plain
+		QuietSeconds  float64 `json:"quietSeconds"`
+		WindowSeconds float64 `json:"windowSeconds"`
+	}{p, s.Quiet.Seconds(), s.Window.Seconds()})
 }
 
 // Drained tells whether everything on the source is on the target and no
