@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +220,24 @@ func TestDemoPortTaken(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "127.0.0.1:9721 is taken: the status page goes on another port (--http ADDR chooses one)") ||
 		!strings.Contains(out, "status page: http://127.0.0.1:") || strings.Contains(out, "status page: http://127.0.0.1:9721/") {
 		t.Errorf("the default port taken: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// validate --json: the verdict and every diagnostic, with key and line.
+func TestValidateJSON(t *testing.T) {
+	var v validation
+	code, out, errOut := execute(t, context.Background(), "validate", "-c", seedResource, "--json")
+	if err := json.Unmarshal([]byte(out), &v); code != ExitOK || err != nil || !v.Valid || v.Format != "Strimzi KafkaMirrorMaker2" ||
+		len(v.Flows) != 1 || len(v.Clusters) != 2 || len(v.NotChecked) != 5 || len(v.Errors) != 0 ||
+		!slices.ContainsFunc(v.Warnings, func(d diagnostic) bool { return strings.Contains(d.Message, "did you mean producer.acks?") && d.Line > 0 }) {
+		t.Errorf("the seed's resource: exit %d, %v, %+v\n%s%s", code, err, v, out, errOut)
+	}
+	dir := t.TempDir()
+	testbed.WriteFiles(t, dir, map[string][]byte{"bad.yaml": []byte("clusters:\n  - alias: a\nmirrors:\n  - sourceCluster: a\n    targetCluster: b\n    sourceConnector:\n      tasksMax: abc\n")})
+	v = validation{}
+	code, out, errOut = execute(t, context.Background(), "validate", "-c", filepath.Join(dir, "bad.yaml"), "--json")
+	if err := json.Unmarshal([]byte(out), &v); code != ExitFailure || err != nil || v.Valid || len(v.Errors) == 0 ||
+		!slices.ContainsFunc(v.Errors, func(d diagnostic) bool { return strings.Contains(d.Key, "tasksMax") && d.Line == 7 }) {
+		t.Errorf("an invalid file: exit %d, %v, %+v\n%s%s", code, err, v, out, errOut)
 	}
 }

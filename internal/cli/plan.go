@@ -17,6 +17,7 @@ import (
 
 func planCmd(g *globals) *cobra.Command {
 	var cf configFlags
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "plan -c FILE",
 		Short: "Connect and show what each flow would copy, create and follow, and why",
@@ -30,22 +31,108 @@ func planCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printWarnings(g.stdout, cfg)
+			if !asJSON {
+				printWarnings(g.stdout, cfg)
+			}
+			rep := planReport{Warnings: []string{}, Flows: []flowPlan{}}
 			for i, f := range cfg.Flows {
-				if i > 0 {
-					fmt.Fprintln(g.stdout)
-				}
 				p, err := plan(cmd.Context(), cfg, f, log)
 				if err != nil {
 					return &exitError{code: ExitFailure, err: err}
 				}
+				if asJSON {
+					rep.Flows = append(rep.Flows, newFlowPlan(f, p))
+					continue
+				}
+				if i > 0 {
+					fmt.Fprintln(g.stdout)
+				}
 				printPlan(g.stdout, f, p)
 			}
-			return nil
+			if !asJSON {
+				return nil
+			}
+			warnings, _ := diagnostics(cfg)
+			for _, d := range warnings {
+				rep.Warnings = append(rep.Warnings, d.String())
+			}
+			return writeJSON(g.stdout, rep)
 		},
 	}
 	cf.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON (the schema is in the README)")
 	return cmd
+}
+
+// planReport is what plan prints with --json.
+type planReport struct {
+	Warnings []string   `json:"warnings"`
+	Flows    []flowPlan `json:"flows"`
+}
+
+type flowPlan struct {
+	Flow     string          `json:"flow"`
+	Policy   string          `json:"policy"`
+	Topics   []plannedTopic  `json:"topics"`
+	Skipped  []skippedTopic  `json:"skipped"`
+	Groups   []plannedGroup  `json:"groups"`
+	TakeOver []takenOverPlan `json:"takeOver"`
+	// MM2Running names MirrorMaker 2's Connect group that still has
+	// members; MM2Unknown says why that could not be told.
+	MM2Running string   `json:"mm2Running,omitempty"`
+	MM2Unknown string   `json:"mm2Unknown,omitempty"`
+	Warnings   []string `json:"warnings"`
+}
+
+type plannedTopic struct {
+	Source      string   `json:"source"`
+	Target      string   `json:"target"`
+	Partitions  int32    `json:"partitions"`
+	Action      string   `json:"action"`
+	Reason      string   `json:"reason,omitempty"`
+	ConfigDiffs []string `json:"configDiffs"`
+}
+
+type skippedTopic struct {
+	Topic  string `json:"topic"`
+	Reason string `json:"reason"`
+}
+
+type plannedGroup struct {
+	Group    string `json:"group"`
+	Selected bool   `json:"selected"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+type takenOverPlan struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	MM2Next   int64  `json:"mm2Next"`
+	Resume    int64  `json:"resume"`
+}
+
+// newFlowPlan is the JSON form of flow f's plan p: fields named here, so
+// that the contract does not follow the copy engine's types.
+func newFlowPlan(f *config.Flow, p mirror.Plan) flowPlan {
+	fp := flowPlan{Flow: f.Name(), Policy: f.Replication.Name(), Topics: []plannedTopic{}, Skipped: []skippedTopic{},
+		Groups: []plannedGroup{}, TakeOver: []takenOverPlan{}, Warnings: append([]string{}, p.Warnings...), MM2Running: p.TakeOver.Running}
+	for _, t := range p.Topics {
+		fp.Topics = append(fp.Topics, plannedTopic{Source: t.Source, Target: t.Target, Partitions: t.Partitions, Action: t.Action, Reason: t.Reason,
+			ConfigDiffs: append([]string{}, t.ConfigDiffs...)})
+	}
+	for _, s := range p.Skipped {
+		fp.Skipped = append(fp.Skipped, skippedTopic{s.Topic, s.Reason})
+	}
+	for _, g := range p.Groups {
+		fp.Groups = append(fp.Groups, plannedGroup{g.Group, g.Selected, g.Reason})
+	}
+	for _, t := range p.TakeOver.Partitions {
+		fp.TakeOver = append(fp.TakeOver, takenOverPlan{t.Topic, t.Partition, t.MM2Next, t.Resume})
+	}
+	if p.TakeOver.Err != nil {
+		fp.MM2Unknown = p.TakeOver.Err.Error()
+	}
+	return fp
 }
 
 func plan(ctx context.Context, cfg *config.Config, f *config.Flow, log *slog.Logger) (mirror.Plan, error) {

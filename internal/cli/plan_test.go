@@ -57,4 +57,9 @@ func TestPlan(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	golden(t, "plan", out)
+	code, out, errOut = execute(t, context.Background(), "plan", "-c", filepath.Join(dir, "kmirror.yaml"), "--json")
+	if code != ExitOK {
+		t.Fatalf("--json: exit %d: %s", code, errOut)
+	}
+	golden(t, "plan-json", out)
 }

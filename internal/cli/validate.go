@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 func validateCmd(g *globals) *cobra.Command {
 	var cf configFlags
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "validate -c FILE",
 		Short: "Check a configuration offline and print the effective settings and every warning",
@@ -27,6 +29,9 @@ makes each an error, as it does each warning.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := cf.loadOffline()
+			if asJSON {
+				return writeValidation(g.stdout, cfg, err)
+			}
 			if err != nil {
 				fmt.Fprintln(g.stdout, "invalid:", err)
 				return &exitError{code: ExitFailure}
@@ -36,7 +41,67 @@ makes each an error, as it does each warning.`,
 		},
 	}
 	cf.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the verdict and every diagnostic as JSON (the schema is in the README)")
 	return cmd
+}
+
+// validation is what validate prints with --json. The effective settings
+// are left out: the text form shows them.
+type validation struct {
+	Valid    bool         `json:"valid"`
+	Format   string       `json:"format,omitempty"`
+	Flows    []string     `json:"flows"`
+	Clusters []string     `json:"clusters"`
+	Errors   []diagnostic `json:"errors"`
+	Warnings []diagnostic `json:"warnings"`
+	Notes    []diagnostic `json:"notes"`
+	// NotChecked are the secrets not read for want of --secrets-dir.
+	NotChecked []string `json:"notChecked"`
+}
+
+type diagnostic struct {
+	Key     string `json:"key,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func diagnosticsOf(ds []config.Diagnostic) []diagnostic {
+	out := []diagnostic{}
+	for _, d := range ds {
+		out = append(out, diagnostic{d.Key, d.Line, d.Msg})
+	}
+	return out
+}
+
+// writeValidation prints validate's verdict as JSON: exit 0 valid, 1
+// not, as the text form.
+func writeValidation(w io.Writer, cfg *config.Config, err error) error {
+	v := validation{Valid: err == nil, Flows: []string{}, Clusters: []string{}, Errors: []diagnostic{}, Warnings: []diagnostic{}, Notes: []diagnostic{}, NotChecked: []string{}}
+	if err != nil {
+		var cerr *config.Error
+		if !errors.As(err, &cerr) {
+			return &exitError{code: ExitFailure, err: err}
+		}
+		v.Errors = diagnosticsOf(cerr.Errors)
+	} else {
+		v.Format = formatNames[cfg.Format]
+		for _, f := range cfg.Flows {
+			v.Flows = append(v.Flows, f.Name())
+		}
+		for _, c := range cfg.Clusters {
+			v.Clusters = append(v.Clusters, c.Alias)
+		}
+		warnings, notes := diagnostics(cfg)
+		v.Warnings, v.Notes = diagnosticsOf(warnings), diagnosticsOf(notes)
+		v.NotChecked = append(v.NotChecked, notChecked(cfg)...)
+	}
+	if err := writeJSON(w, v); err != nil {
+		return err
+	}
+	if !v.Valid {
+		return &exitError{code: ExitFailure}
+	}
+	return nil
 }
 
 var formatNames = map[config.Format]string{
