@@ -229,7 +229,9 @@ func TestValidateJSON(t *testing.T) {
 	code, out, errOut := execute(t, context.Background(), "validate", "-c", seedResource, "--json")
 	if err := json.Unmarshal([]byte(out), &v); code != ExitOK || err != nil || !v.Valid || v.Format != "Strimzi KafkaMirrorMaker2" ||
 		len(v.Flows) != 1 || len(v.Clusters) != 2 || len(v.NotChecked) != 5 || len(v.Errors) != 0 ||
-		!slices.ContainsFunc(v.Warnings, func(d diagnostic) bool { return strings.Contains(d.Message, "did you mean producer.acks?") && d.Line > 0 }) {
+		!slices.ContainsFunc(v.Warnings, func(d diagnostic) bool {
+			return strings.Contains(d.Message, "did you mean producer.acks?") && d.Line > 0
+		}) {
 		t.Errorf("the seed's resource: exit %d, %v, %+v\n%s%s", code, err, v, out, errOut)
 	}
 	dir := t.TempDir()
