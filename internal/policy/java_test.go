@@ -97,22 +97,7 @@ func TestJavaOnlySyntax(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.pattern, func(t *testing.T) {
-			p, err := Compile(tt.pattern)
-			if err != nil {
-				t.Fatalf("Compile: %v", err)
-			}
-			for _, name := range tt.match {
-				if ok, err := p.Match(name); !ok || err != nil {
-					t.Errorf("Match(%q) = %v, %v; want true", name, ok, err)
-				}
-			}
-			for _, name := range tt.nomatch {
-				if ok, err := p.Match(name); ok || err != nil {
-					t.Errorf("Match(%q) = %v, %v; want false", name, ok, err)
-				}
-			}
-		})
+		t.Run(tt.pattern, func(t *testing.T) { checkMatches(t, tt.pattern, tt.match, tt.nomatch) })
 	}
 }
 

@@ -55,22 +55,7 @@ func TestPatternMatchesWholeName(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.pattern, func(t *testing.T) {
-			p, err := Compile(tt.pattern)
-			if err != nil {
-				t.Fatalf("Compile: %v", err)
-			}
-			for _, name := range tt.match {
-				if ok, err := p.Match(name); !ok || err != nil {
-					t.Errorf("Match(%q) = %v, %v; want true", name, ok, err)
-				}
-			}
-			for _, name := range tt.nomatch {
-				if ok, err := p.Match(name); ok || err != nil {
-					t.Errorf("Match(%q) = %v, %v; want false", name, ok, err)
-				}
-			}
-		})
+		t.Run(tt.pattern, func(t *testing.T) { checkMatches(t, tt.pattern, tt.match, tt.nomatch) })
 	}
 }
 
@@ -128,5 +113,25 @@ func TestUnmatched(t *testing.T) {
 	got := p.Unmatched([]string{"app1-t1", "app2-a", "other"})
 	if strings.Join(got, "|") != "app1-t3|^x$" {
 		t.Errorf("Unmatched = %q", got)
+	}
+}
+
+// checkMatches compiles pattern and checks that it matches each of match
+// and none of nomatch.
+func checkMatches(t *testing.T, pattern string, match, nomatch []string) {
+	t.Helper()
+	p, err := Compile(pattern)
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	for _, name := range match {
+		if ok, err := p.Match(name); !ok || err != nil {
+			t.Errorf("Match(%q) = %v, %v; want true", name, ok, err)
+		}
+	}
+	for _, name := range nomatch {
+		if ok, err := p.Match(name); ok || err != nil {
+			t.Errorf("Match(%q) = %v, %v; want false", name, ok, err)
+		}
 	}
 }
