@@ -109,6 +109,8 @@ func TestExitCodes(t *testing.T) {
 		{"missing required flag", []string{"validate"}, ExitUsage, `required flag(s) "config" not set`},
 		{"missing required flag of a subcommand", []string{"migrate", "ready", "-c", quickstart}, ExitUsage, `required flag(s) "group" not set`},
 		{"flag without its value", []string{"validate", "-c"}, ExitUsage, "flag needs an argument: 'c' in -c"},
+		{"not an address", []string{"run", "-c", quickstart, "--http", "nonsense"}, ExitUsage, `--http: listen address "nonsense": address nonsense: missing port in address: give HOST:PORT or :PORT`},
+		{"not a port", []string{"run", "-c", quickstart, "--probes", "127.0.0.1:abc"}, ExitUsage, `--probes: listen address "127.0.0.1:abc": port "abc" is not a number from 0 to 65535: give HOST:PORT or :PORT`},
 		{"bad flag value", []string{"migrate", "drain", "-c", quickstart, "--topic", "t", "--timeout", "abc"}, ExitUsage,
 			`invalid argument "abc" for "--timeout" flag: time: invalid duration "abc"`},
 		{"positional argument", []string{"validate", "-c", quickstart, "extra"}, ExitUsage, `unknown command "extra" for "kmirror validate"`},

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -30,6 +33,13 @@ func runCmd(g *globals) *cobra.Command {
 			logger, err := g.logger()
 			if err != nil {
 				return err
+			}
+			for flag, addr := range map[string]string{"--http": httpAddr, "--probes": probesAddr} {
+				if addr != "" {
+					if err := checkAddr(addr); err != nil {
+						return usage(fmt.Errorf("%s: %w", flag, err))
+					}
+				}
 			}
 			cfg, err := cf.load()
 			if err != nil {
@@ -114,4 +124,20 @@ func reloadOnHangup(ctx context.Context, hup <-chan os.Signal, cf *configFlags, 
 			logger.Warn("SIGHUP: this change takes effect only on restart", "change", change)
 		}
 	}
+}
+
+// checkAddr tells a listen address that cannot be one ("nonsense",
+// "host:abc"), a usage error, from one that cannot be had now (a port in
+// use), which is not.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+			err = fmt.Errorf("port %q is not a number from 0 to 65535", port)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w: give HOST:PORT or :PORT", addr, err)
+	}
+	return nil
 }

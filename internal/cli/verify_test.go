@@ -213,7 +213,7 @@ func TestVerifyErrors(t *testing.T) {
 		want string
 	}{
 		{"no topic", []string{"-c", b.path}, ExitUsage, `required flag(s) "topic" not set`},
-		{"not selected", []string{"-c", b.path, "--topic", "orders,other"}, ExitUsage,
+		{"not selected", []string{"-c", b.path, "--topic", "orders,other"}, ExitFailure,
 			`topic "other" is not selected by any flow (source->target copies 'orders, late' except`},
 		{"bad timestamp", []string{"-c", b.path, "--topic", "orders", "--from-timestamp", "yesterday"}, ExitUsage,
 			`--from-timestamp "yesterday" is neither RFC 3339`},
