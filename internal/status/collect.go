@@ -140,13 +140,26 @@ func (c *Collector) Collect(ctx context.Context) Report {
 
 func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	out := Flow{Name: f.Name(), Source: f.Source, Target: f.Target, Direction: DirectionForward,
-		Workers: []workgroup.Worker{}, Stalled: []string{}, Topics: []Topic{}, Groups: []Group{}, Blocked: []Blocked{}, Errors: []string{}}
+		Stalled: []string{}, Topics: []Topic{}, Groups: []Group{}, Blocked: []Blocked{}, Errors: []string{}}
 	if c.cfg.Back(f) {
 		out.Direction = DirectionBack
 	}
 	out.State = StateUnknown
 	src, tgt := kadm.NewClient(c.clients[f.Source]), kadm.NewClient(c.clients[f.Target])
 	fail := func(err error) { out.Errors = append(out.Errors, err.Error()) }
+	// Who runs the flow first: that none does is worth saying even when
+	// the rest cannot be read. Workers stays nil (unknown, not none) when
+	// the group cannot be described.
+	workers, werr := workgroup.Describe(ctx, tgt, workgroup.Name(f.Source, f.Target))
+	if werr != nil {
+		fail(werr)
+	} else {
+		out.Workers = append([]workgroup.Worker{}, workers...)
+	}
+	stopped := werr == nil && len(workers) == 0
+	if stopped {
+		out.State, out.StateReason = StateStopped, ReasonNoWorker
+	}
 
 	var view progress.View
 	if c.opts.Live != nil {
@@ -180,34 +193,26 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 		fail(err)
 	}
 	out.Topics = topics
-	if err == nil {
-		out.State = StateCaughtUp
-	}
 	lagOf := map[string]float64{}
 	for _, t := range topics {
 		lagOf[t.Topic] = t.LagSeconds
-		if t.LagRecords > 0 && err == nil {
-			out.State = StateCopying
-		}
 	}
 	if !moved.last.IsZero() {
 		out.LastProgress = &moved.last
 	}
 	out.Stalled = moved.stalled
-	workers, werr := workgroup.Describe(ctx, tgt, workgroup.Name(f.Source, f.Target))
 	switch {
-	case werr != nil:
-		fail(werr)
-		out.Workers = nil // unknown, not none
-	case len(workers) == 0:
-		out.State, out.StateReason = StateStopped, ReasonNoWorker
-	case len(moved.stalled) > 0 && err == nil:
+	case stopped || err != nil:
+		// Stopped whatever the lag, or unknown.
+	case len(moved.stalled) > 0:
 		out.State = StateStalled
 		out.StateReason = fmt.Sprintf("the progress of %s has not moved for %s while the source is ahead", listed(moved.stalled, 5), c.opts.StallAfter)
+	case slices.ContainsFunc(topics, func(t Topic) bool { return t.LagRecords > 0 }):
+		out.State = StateCopying
+	default:
+		out.State = StateCaughtUp
 	}
-	if len(workers) > 0 {
-		out.Workers = workers
-	}
+
 	groups, err := c.groups(ctx, f, src, tgt, view, lagOf)
 	if err != nil {
 		fail(err)
