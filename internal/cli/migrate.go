@@ -29,17 +29,24 @@ func migrateCmd(g *globals) *cobra.Command {
 func readyCmd(g *globals) *cobra.Command {
 	var sf statusFlags
 	var group string
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "ready -c FILE --group G",
 		Short: "Tell whether group G's consumers can be switched to the target now (exit 0 ready, 1 not)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if wait < 0 {
+				return usage(fmt.Errorf("--wait %s is negative", wait))
+			}
 			cfg, c, err := sf.collector(cmd.Context(), g, status.Options{})
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			v := migrate.Ready(c.Collect(cmd.Context()), group)
+			v, err := waitReady(cmd.Context(), c, group, wait)
+			if err != nil {
+				return err
+			}
 			logger, _ := g.logger() // checked by the collector
 			journal.Note(cmd.Context(), cfg, logger, v.Events(time.Now(), journal.By("kmirror migrate ready"))...)
 			if sf.json {
@@ -57,8 +64,26 @@ func readyCmd(g *globals) *cobra.Command {
 	}
 	sf.register(cmd)
 	cmd.Flags().StringVar(&group, "group", "", "the consumer group (required)")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "ask again every second until the group is ready or this long has passed (0: answer at once)")
 	_ = cmd.MarkFlagRequired("group")
 	return cmd
+}
+
+// waitReady asks whether group is ready, and asks again every second for
+// up to wait while it is not; the last verdict is the answer.
+func waitReady(ctx context.Context, c *status.Collector, group string, wait time.Duration) (migrate.Verdict, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		v := migrate.Ready(c.Collect(ctx), group)
+		if v.Ready || !time.Now().Before(deadline) {
+			return v, nil
+		}
+		select {
+		case <-ctx.Done():
+			return v, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func reportCmd(g *globals) *cobra.Command {
@@ -73,7 +98,7 @@ producers-drained, verified, done; or removed, rolled-back), since when and by
 what, and each step recorded — started, caught-up, translated, ready, switched,
 drained, verified, removed, rolled-back — with its verdict, reasons and counts.
 Markdown (the default) is for a change ticket; --json gives the same as JSON
-(the schema is in the README).`,
+(the schema is in docs/cli.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, c, err := sf.collector(cmd.Context(), g, status.Options{})
@@ -292,7 +317,7 @@ func (df *drainFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&df.topics, "topic", nil, "source topics to drain (repeat or separate with commas; required)")
 	cmd.Flags().DurationVar(&df.timeout, "timeout", 10*time.Minute, "give up after this long")
 	cmd.Flags().DurationVar(&df.interval, "interval", time.Second, "time between looks")
-	cmd.Flags().BoolVar(&df.json, "json", false, "print the last look as JSON at the end, instead of the progress (the schema is in the README)")
+	cmd.Flags().BoolVar(&df.json, "json", false, "print the last look as JSON at the end, instead of the progress (the schema is in docs/cli.md)")
 	cmd.Flags().DurationVar(&df.quiet, "quiet-window", migrate.DefaultQuietWindow,
 		"the partitions count as drained only once no producer has written to them for this long (end offsets, DescribeProducers, open transactions): make it longer than your producers' longest pause")
 	_ = cmd.MarkFlagRequired("topic")

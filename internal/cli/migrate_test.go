@@ -107,9 +107,12 @@ func TestMigrateCommands(t *testing.T) {
 `))})
 	ctx := context.Background()
 
-	code, out, _ := execute(t, ctx, "migrate", "ready", "-c", path, "--group", "app1-g")
+	code, out, _ := execute(t, ctx, "migrate", "ready", "-c", path, "--group", "app1-g", "--wait", "1s")
 	if code != ExitFailure || !strings.Contains(out, "NOT READY") || !strings.Contains(out, "app1-t1[0]: committed offset 20 is not mirrored yet") {
-		t.Fatalf("before mirroring: exit %d\n%s", code, out)
+		t.Fatalf("before mirroring, after --wait 1s: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := execute(t, ctx, "migrate", "ready", "-c", path, "--group", "app1-g", "--wait", "-1s"); code != ExitUsage || !strings.Contains(errOut, "--wait -1s is negative") {
+		t.Errorf("--wait -1s: exit %d\n%s", code, errOut)
 	}
 
 	cfg, err := config.Load(path, config.Options{})
@@ -132,10 +135,10 @@ func TestMigrateCommands(t *testing.T) {
 	}
 	t.Cleanup(stopMirror)
 
-	testbed.WaitFor(t, 30*time.Second, "migrate ready to say yes", func() bool {
-		code, out, _ = execute(t, ctx, "migrate", "ready", "-c", path, "--group", "app1-g")
-		return code == ExitOK
-	})
+	// --wait asks until the worker has translated and committed the offsets.
+	if code, out, _ = execute(t, ctx, "migrate", "ready", "-c", path, "--group", "app1-g", "--wait", "30s"); code != ExitOK {
+		t.Fatalf("--wait 30s with a worker running: exit %d\n%s", code, out)
+	}
 	golden(t, "migrate-ready", out)
 	if code, out, _ := execute(t, ctx, "migrate", "ready", "-c", path, "--group", "app1-g", "--json"); code != ExitOK || !strings.Contains(out, `"ready": true`) {
 		t.Errorf("--json: exit %d\n%s", code, out)

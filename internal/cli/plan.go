@@ -60,7 +60,7 @@ func planCmd(g *globals) *cobra.Command {
 		},
 	}
 	cf.register(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON (the schema is in the README)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON (the schema is in docs/cli.md)")
 	return cmd
 }
 

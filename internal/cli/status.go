@@ -34,7 +34,7 @@ func (f *statusFlags) register(cmd *cobra.Command) {
 	f.configFlags.register(cmd)
 	cmd.Flags().DurationVar(&f.maxLag, "max-lag", status.DefaultMaxLag, "replication lag under which a consumer group may be switched")
 	cmd.Flags().DurationVar(&f.stallAfter, "stalled-after", status.DefaultStallAfter, "a flow is stalled when a partition behind its source's end has not moved for this long")
-	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON (the schema is in the README)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON (the schema is in docs/cli.md)")
 }
 
 // collector loads the configuration, checks that every cluster answers,

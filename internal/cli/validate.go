@@ -41,7 +41,7 @@ makes each an error, as it does each warning.`,
 		},
 	}
 	cf.register(cmd)
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the verdict and every diagnostic as JSON (the schema is in the README)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the verdict and every diagnostic as JSON (the schema is in docs/cli.md)")
 	return cmd
 }
 

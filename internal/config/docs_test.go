@@ -8,9 +8,9 @@ import (
 	"testing"
 )
 
-var updateReadme = flag.Bool("update-readme", false, "rewrite the key tables in README.md")
+var updateReadme = flag.Bool("update-readme", false, "rewrite the key tables in docs/configuration.md")
 
-const readme = "../../README.md"
+const readme = "../../docs/configuration.md"
 
 // keyTables renders the README's tables of keys from the registries, so
 // the documentation lists exactly the keys kmirror knows, with their
@@ -55,7 +55,7 @@ func TestReadmeListsEveryKey(t *testing.T) {
 	text := string(data)
 	i, j := strings.Index(text, begin), strings.Index(text, end)
 	if i < 0 || j < i {
-		t.Fatalf("README.md has no %q … %q section", begin, end)
+		t.Fatalf("docs/configuration.md has no %q … %q section", begin, end)
 	}
 	want := keyTables()
 	if got := text[i+len(begin) : j]; got != want {
@@ -65,6 +65,6 @@ func TestReadmeListsEveryKey(t *testing.T) {
 			}
 			return
 		}
-		t.Errorf("README.md's key tables are out of date: go test ./internal/config -run Readme -update-readme")
+		t.Errorf("docs/configuration.md's key tables are out of date: go test ./internal/config -run Readme -update-readme")
 	}
 }

@@ -34,7 +34,7 @@ type memory struct {
 func workerMemory(cfg *config.Config, replicas, partitions int) memory {
 	var held float64
 	m := memory{Why: []string{
-		"Memory: the README's bound (\"Memory while the target is blocked\"), for a worker holding",
+		"Memory: the bound in docs/operations.md (\"Memory while the target is blocked\"), for a worker holding",
 		"every partition (the last one left): 64 MiB idle + 2.75 × Σ flows (2 × producer.buffer.memory",
 		"+ 3 × tasks × what one fetch of a task holds).",
 	}}

@@ -20,8 +20,8 @@ metadata:
 {{- end -}}
 # kmirror workers for {{q .Source}}, made by "kmirror deploy kubernetes".
 # They replace the KafkaMirrorMaker2's Connect pods: set its spec.replicas
-# to 0 (kmirror takes over once MM2's Connect group is empty). The README's
-# "Replacing Strimzi's KafkaMirrorMaker2 with kmirror" walks through it.
+# to 0 (kmirror takes over once MM2's Connect group is empty). The
+# Kubernetes guide (docs/kubernetes.md) walks through it.
 #
 # The configuration: the KafkaMirrorMaker2 resource as it is. kmirror reads
 # it, with the secrets it names mounted below.
