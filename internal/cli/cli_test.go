@@ -225,16 +225,28 @@ func TestDemoPortTaken(t *testing.T) {
 	}
 }
 
-// validate --json: the verdict and every diagnostic, with key and line.
+// seedSecretKeys are the secret keys the seed's resource names.
+var seedSecretKeys = []string{"mm2-source-cluster/tls.crt", "mm2-source-cluster/tls.key", "mm2-target-cluster/password",
+	"my-source-cluster-cluster-ca-cert/ca.crt", "my-target-cluster-cluster-ca-cert/ca.crt"}
+
+// validate --json: the verdict and every diagnostic, with key and line,
+// and the secret keys the configuration names, read or not.
 func TestValidateJSON(t *testing.T) {
 	var v validation
 	code, out, errOut := execute(t, context.Background(), "validate", "-c", seedResource, "--json")
 	if err := json.Unmarshal([]byte(out), &v); code != ExitOK || err != nil || !v.Valid || v.Format != "Strimzi KafkaMirrorMaker2" ||
-		len(v.Flows) != 1 || len(v.Clusters) != 2 || len(v.NotChecked) != 5 || len(v.Errors) != 0 ||
+		len(v.Flows) != 1 || len(v.Clusters) != 2 || len(v.NotChecked) != 5 || len(v.Errors) != 0 || !slices.Equal(v.Secrets, seedSecretKeys) ||
 		!slices.ContainsFunc(v.Warnings, func(d diagnostic) bool {
 			return strings.Contains(d.Message, "did you mean producer.acks?") && d.Line > 0
 		}) {
 		t.Errorf("the seed's resource: exit %d, %v, %+v\n%s%s", code, err, v, out, errOut)
+	}
+	// Read from --secrets-dir, the secrets are checked and still listed.
+	v = validation{}
+	secrets, _ := testbed.SeedSecrets(t)
+	code, out, errOut = execute(t, context.Background(), "validate", "-c", seedResource, "--json", "--secrets-dir", secrets)
+	if err := json.Unmarshal([]byte(out), &v); code != ExitOK || err != nil || len(v.NotChecked) != 0 || !slices.Equal(v.Secrets, seedSecretKeys) {
+		t.Errorf("the seed's resource with its secrets: exit %d, %v, %+v\n%s%s", code, err, v, out, errOut)
 	}
 	dir := t.TempDir()
 	testbed.WriteFiles(t, dir, map[string][]byte{"bad.yaml": []byte("clusters:\n  - alias: a\nmirrors:\n  - sourceCluster: a\n    targetCluster: b\n    sourceConnector:\n      tasksMax: abc\n")})
