@@ -94,7 +94,7 @@ func TestExamplesAreValid(t *testing.T) {
 // Wrong flags and arguments exit 2 with one line on stderr naming the
 // mistake; a command that fails exits 1.
 func TestExitCodes(t *testing.T) {
-	const quickstart = "../../examples/quickstart.yaml"
+	const quickstart, seedLocal = "../../examples/quickstart.yaml", "../../examples/seed/kmm2-local.yaml"
 	tests := []struct {
 		name   string
 		args   []string
@@ -117,6 +117,12 @@ func TestExitCodes(t *testing.T) {
 		{"bad log level", []string{"run", "--log-level", "loud", "-c", quickstart}, ExitUsage, `--log-level "loud" is not debug, info, warn or error`},
 		{"bad log level in plan", []string{"plan", "--log-level", "loud", "-c", quickstart}, ExitUsage, `--log-level "loud" is not debug, info, warn or error`},
 		{"failure", []string{"validate", "-c", "does-not-exist.yaml"}, ExitFailure, ""},
+		{"dev-cluster -c without --secrets-dir", []string{"dev-cluster", "-c", seedLocal}, ExitUsage,
+			`if any flags in the group [config secrets-dir] are set they must all be set; missing [secrets-dir]`},
+		{"dev-cluster -c with --listen", []string{"dev-cluster", "-c", seedLocal, "--secrets-dir", "d", "--listen", "127.0.0.1:0"}, ExitUsage,
+			`if any flags in the group [config listen] are set none of the others can be; [config listen] were all set`},
+		{"dev-cluster --cluster without -c", []string{"dev-cluster", "--cluster", "a"}, ExitUsage, "--cluster picks clusters of the configuration: give -c FILE"},
+		{"dev-cluster -c with a cluster it lacks", []string{"dev-cluster", "-c", seedLocal, "--secrets-dir", "d", "--cluster", "nope"}, ExitFailure, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
