@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -162,4 +164,75 @@ func aclBuilders(t *testing.T, u seedKafkaUser, principal string, leaveOut ...st
 		out = append(out, b)
 	}
 	return out
+}
+
+// exampleLocal is the seed's resource for dev clusters on this machine.
+const exampleLocal = "../../examples/seed/kmm2-local.yaml"
+
+// body is a resource without the comment lines it begins with.
+func body(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	for len(lines) > 0 && strings.HasPrefix(lines[0], "#") {
+		lines = lines[1:]
+	}
+	return lines
+}
+
+// The local copy is the seed's resource but for the two bootstrap
+// servers, which point at this machine.
+func TestSeedLocalDiffersOnlyInAddresses(t *testing.T) {
+	seed, local := body(t, exampleKMM2), body(t, exampleLocal)
+	if len(seed) != len(local) {
+		t.Fatalf("%s has %d lines after its comments, %s %d", exampleLocal, len(local), exampleKMM2, len(seed))
+	}
+	replaced := map[string]string{"my-source-cluster-kafka-bootstrap:9093": "127.0.0.1:19093", "my-target-cluster-kafka-bootstrap:9093": "127.0.0.1:29093"}
+	for i := range seed {
+		if seed[i] == local[i] {
+			continue
+		}
+		was := strings.Fields(strings.ReplaceAll(seed[i], "\u00a0", " "))
+		now := strings.Fields(strings.ReplaceAll(local[i], "\u00a0", " "))
+		if len(was) < 2 || was[0] != "bootstrapServers:" || !slices.Equal(now, append([]string{was[0], replaced[was[1]]}, was[2:]...)) {
+			t.Errorf("line %d of the resource differs:\n%q\n%q", i+1, seed[i], local[i])
+			continue
+		}
+		delete(replaced, was[1])
+	}
+	if len(replaced) > 0 {
+		t.Errorf("%s still has %v", exampleLocal, slices.Collect(maps.Keys(replaced)))
+	}
+}
+
+// exampleCommands are the kmirror commands the local resource's comments
+// say to run, by their first argument, each with its continuation lines.
+func exampleCommands(t *testing.T) map[string][]string {
+	t.Helper()
+	data, err := os.ReadFile(exampleLocal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := map[string][]string{}
+	var cur []string
+	for line := range strings.Lines(string(data)) {
+		text, ok := strings.CutPrefix(strings.TrimSpace(line), "#")
+		if !ok {
+			break
+		}
+		text = strings.TrimSpace(text)
+		if cur == nil && !strings.HasPrefix(text, "kmirror ") {
+			continue
+		}
+		more := strings.HasSuffix(text, `\`)
+		cur = append(cur, strings.Fields(strings.TrimSuffix(text, `\`))...)
+		if !more {
+			cmds[cur[1]] = cur[1:]
+			cur = nil
+		}
+	}
+	return cmds
 }
