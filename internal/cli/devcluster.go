@@ -22,15 +22,15 @@ func devClusterCmd(g *globals) *cobra.Command {
 It prints one line, "dev-cluster ready: …", once the brokers accept connections.
 
 With -c FILE, it runs a cluster for each cluster of the configuration (or
-those --cluster names), on its bootstrap servers, which must be addresses
-of this machine: with TLS when the configuration uses TLS, requiring a
-client certificate when it authenticates with one, and with its SASL user.
-It makes up the Kubernetes secrets the configuration names (a CA, a client
-certificate, a password) and writes them under --secrets-dir DIR as
-DIR/<secretName>/<key>, where kmirror reads them, once the clusters run,
-anew at each start. DIR must be new, empty, or one dev-cluster made. A
-client with a certificate is not subject to ACLs: kfake authorizes SASL
-users only.`,
+those --cluster names) as the configuration reaches it: on its bootstrap
+servers (addresses of this machine), with TLS if it uses TLS, asking for a
+client certificate if it authenticates with one, and for its SASL user. It
+makes up the Kubernetes secrets the configuration names (a CA, a client
+certificate and key, a password), anew at each start, and once the clusters
+run writes them under --secrets-dir DIR as DIR/<secretName>/<key>, where
+kmirror reads them; DIR must be new, empty, or dev-cluster's own. It prints
+a ready line per cluster. kfake authorizes SASL users only: a client
+authenticated by its certificate is subject to no ACL.`,
 		Example: `  kmirror dev-cluster --listen 127.0.0.1:9092
   kmirror dev-cluster --listen 127.0.0.1:9092 --brokers 3 --topic orders:12
   kmirror dev-cluster --listen 127.0.0.1:9093 --tls --superuser SCRAM-SHA-512:admin:admin --acls --data-dir /tmp/target
