@@ -238,8 +238,8 @@ func TestPreflightSeedOnOneBroker(t *testing.T) {
 	if _, err := tgt.admin(t).AlterUserSCRAMs(context.Background(), nil, []kadm.UpsertSCRAM{{User: user, Mechanism: kadm.ScramSha512, Iterations: 8192, Password: password}}); err != nil {
 		t.Fatal(err)
 	}
-	grant(t, src, seedSourceACLs(user, true)...)
-	grant(t, tgt, seedTargetACLs(user)...)
+	grant(t, src, seedSourceACLs(t, user, true)...)
+	grant(t, tgt, seedTargetACLs(t, user)...)
 	topic := uniq(t, "seed-t1")
 	src.createTopic(t, topic, 1, nil)
 	tgt.createTopic(t, topic, 1, nil)

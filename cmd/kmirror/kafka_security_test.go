@@ -19,28 +19,24 @@ import (
 // seedUser is the seed's KafkaUser on both clusters.
 const seedUser = "kafka.mm2.migration-user"
 
-// seedSourceACLs are the seed's source KafkaUser's ACLs, for principal.
-func seedSourceACLs(principal string, describeConfigs bool) []*kadm.ACLBuilder {
-	topicOps := []kadm.ACLOperation{kadm.OpRead}
+// seedSourceACLs are the ACLs of the seed's source KafkaUser
+// (examples/seed/kafkausers.yaml), for principal; without
+// describeConfigs, but DescribeConfigs.
+func seedSourceACLs(t *testing.T, principal string, describeConfigs bool) []*kadm.ACLBuilder {
+	t.Helper()
+	source, _ := seedKafkaUsers(t)
 	if describeConfigs {
-		topicOps = append(topicOps, kadm.OpDescribeConfigs)
+		return aclBuilders(t, source, principal)
 	}
-	p := "User:" + principal
-	return []*kadm.ACLBuilder{
-		kadm.NewACLs().Allow(p).AllowHosts("*").Topics("*").Operations(topicOps...),
-		kadm.NewACLs().Allow(p).AllowHosts("*").Groups("*").Operations(kadm.OpDescribe),
-		kadm.NewACLs().Allow(p).AllowHosts("*").Clusters().Operations(kadm.OpDescribe),
-	}
+	return aclBuilders(t, source, principal, "DescribeConfigs")
 }
 
-// seedTargetACLs are the seed's target KafkaUser's ACLs.
-func seedTargetACLs(principal string) []*kadm.ACLBuilder {
-	p := "User:" + principal
-	return []*kadm.ACLBuilder{
-		kadm.NewACLs().Allow(p).AllowHosts("*").Topics("*").Operations(kadm.OpAll),
-		kadm.NewACLs().Allow(p).AllowHosts("*").Clusters().Operations(kadm.OpDescribe),
-		kadm.NewACLs().Allow(p).AllowHosts("*").Groups("*").Operations(kadm.OpAll),
-	}
+// seedTargetACLs are the ACLs of the seed's target KafkaUser, for
+// principal.
+func seedTargetACLs(t *testing.T, principal string) []*kadm.ACLBuilder {
+	t.Helper()
+	_, target := seedKafkaUsers(t)
+	return aclBuilders(t, target, principal)
 }
 
 // The seed's security: the source with mutual TLS, the target with
@@ -59,10 +55,10 @@ func TestSeedSecurity(t *testing.T) {
 	if _, err := tgt.admin(t).AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{{User: seedUser, Mechanism: kadm.ScramSha512, Iterations: 8192, Password: password}}); err != nil {
 		t.Fatal(err)
 	}
-	grant(t, src, seedSourceACLs(seedUser, true)...)
-	grant(t, tgt, seedTargetACLs(seedUser)...)
+	grant(t, src, seedSourceACLs(t, seedUser, true)...)
+	grant(t, tgt, seedTargetACLs(t, seedUser)...)
 	const otherUser = "kafka.mm2.no-describeconfigs"
-	grant(t, src, seedSourceACLs(otherUser, false)...)
+	grant(t, src, seedSourceACLs(t, otherUser, false)...)
 
 	topics := []string{uniq(t, "sec-app1-t1"), uniq(t, "sec-app1-t2")}
 	group := uniq(t, "sec-app1-consumer")

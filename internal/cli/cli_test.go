@@ -94,7 +94,7 @@ func TestExamplesAreValid(t *testing.T) {
 // Wrong flags and arguments exit 2 with one line on stderr naming the
 // mistake; a command that fails exits 1.
 func TestExitCodes(t *testing.T) {
-	const quickstart = "../../examples/quickstart.yaml"
+	const quickstart, seedLocal = "../../examples/quickstart.yaml", "../../examples/seed/kmm2-local.yaml"
 	tests := []struct {
 		name   string
 		args   []string
@@ -117,6 +117,12 @@ func TestExitCodes(t *testing.T) {
 		{"bad log level", []string{"run", "--log-level", "loud", "-c", quickstart}, ExitUsage, `--log-level "loud" is not debug, info, warn or error`},
 		{"bad log level in plan", []string{"plan", "--log-level", "loud", "-c", quickstart}, ExitUsage, `--log-level "loud" is not debug, info, warn or error`},
 		{"failure", []string{"validate", "-c", "does-not-exist.yaml"}, ExitFailure, ""},
+		{"dev-cluster -c without --secrets-dir", []string{"dev-cluster", "-c", seedLocal}, ExitUsage,
+			`if any flags in the group [config secrets-dir] are set they must all be set; missing [secrets-dir]`},
+		{"dev-cluster -c with --listen", []string{"dev-cluster", "-c", seedLocal, "--secrets-dir", "d", "--listen", "127.0.0.1:0"}, ExitUsage,
+			`if any flags in the group [config listen] are set none of the others can be; [config listen] were all set`},
+		{"dev-cluster --cluster without -c", []string{"dev-cluster", "--cluster", "a"}, ExitUsage, "--cluster picks clusters of the configuration: give -c FILE"},
+		{"dev-cluster -c with a cluster it lacks", []string{"dev-cluster", "-c", seedLocal, "--secrets-dir", "d", "--cluster", "nope"}, ExitFailure, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,16 +231,28 @@ func TestDemoPortTaken(t *testing.T) {
 	}
 }
 
-// validate --json: the verdict and every diagnostic, with key and line.
+// seedSecretKeys are the secret keys the seed's resource names.
+var seedSecretKeys = []string{"mm2-source-cluster/tls.crt", "mm2-source-cluster/tls.key", "mm2-target-cluster/password",
+	"my-source-cluster-cluster-ca-cert/ca.crt", "my-target-cluster-cluster-ca-cert/ca.crt"}
+
+// validate --json: the verdict and every diagnostic, with key and line,
+// and the secret keys the configuration names, read or not.
 func TestValidateJSON(t *testing.T) {
 	var v validation
 	code, out, errOut := execute(t, context.Background(), "validate", "-c", seedResource, "--json")
 	if err := json.Unmarshal([]byte(out), &v); code != ExitOK || err != nil || !v.Valid || v.Format != "Strimzi KafkaMirrorMaker2" ||
-		len(v.Flows) != 1 || len(v.Clusters) != 2 || len(v.NotChecked) != 5 || len(v.Errors) != 0 ||
+		len(v.Flows) != 1 || len(v.Clusters) != 2 || len(v.NotChecked) != 5 || len(v.Errors) != 0 || !slices.Equal(v.Secrets, seedSecretKeys) ||
 		!slices.ContainsFunc(v.Warnings, func(d diagnostic) bool {
 			return strings.Contains(d.Message, "did you mean producer.acks?") && d.Line > 0
 		}) {
 		t.Errorf("the seed's resource: exit %d, %v, %+v\n%s%s", code, err, v, out, errOut)
+	}
+	// Read from --secrets-dir, the secrets are checked and still listed.
+	v = validation{}
+	secrets, _ := testbed.SeedSecrets(t)
+	code, out, errOut = execute(t, context.Background(), "validate", "-c", seedResource, "--json", "--secrets-dir", secrets)
+	if err := json.Unmarshal([]byte(out), &v); code != ExitOK || err != nil || len(v.NotChecked) != 0 || !slices.Equal(v.Secrets, seedSecretKeys) {
+		t.Errorf("the seed's resource with its secrets: exit %d, %v, %+v\n%s%s", code, err, v, out, errOut)
 	}
 	dir := t.TempDir()
 	testbed.WriteFiles(t, dir, map[string][]byte{"bad.yaml": []byte("clusters:\n  - alias: a\nmirrors:\n  - sourceCluster: a\n    targetCluster: b\n    sourceConnector:\n      tasksMax: abc\n")})

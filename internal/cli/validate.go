@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +31,11 @@ makes each an error, as it does each warning.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := cf.loadOffline()
 			if asJSON {
-				return writeValidation(g.stdout, cfg, err)
+				var secrets []string
+				if err == nil {
+					secrets = secretKeys(cf.path)
+				}
+				return writeValidation(g.stdout, cfg, err, secrets)
 			}
 			if err != nil {
 				fmt.Fprintln(g.stdout, "invalid:", err)
@@ -57,6 +62,10 @@ type validation struct {
 	Notes    []diagnostic `json:"notes"`
 	// NotChecked are the secrets not read for want of --secrets-dir.
 	NotChecked []string `json:"notChecked"`
+	// Secrets are the keys of Kubernetes secrets the configuration names,
+	// read or not, each once, as SECRET/KEY (KEY may be the glob pattern
+	// of a trustedCertificates entry): what --secrets-dir must hold.
+	Secrets []string `json:"secrets"`
 }
 
 type diagnostic struct {
@@ -75,8 +84,9 @@ func diagnosticsOf(ds []config.Diagnostic) []diagnostic {
 
 // writeValidation prints validate's verdict as JSON: exit 0 valid, 1
 // not, as the text form.
-func writeValidation(w io.Writer, cfg *config.Config, err error) error {
-	v := validation{Valid: err == nil, Flows: []string{}, Clusters: []string{}, Errors: []diagnostic{}, Warnings: []diagnostic{}, Notes: []diagnostic{}, NotChecked: []string{}}
+func writeValidation(w io.Writer, cfg *config.Config, err error, secrets []string) error {
+	v := validation{Valid: err == nil, Flows: []string{}, Clusters: []string{}, Errors: []diagnostic{}, Warnings: []diagnostic{},
+		Notes: []diagnostic{}, NotChecked: []string{}, Secrets: append([]string{}, secrets...)}
 	if err != nil {
 		var cerr *config.Error
 		if !errors.As(err, &cerr) {
@@ -102,6 +112,25 @@ func writeValidation(w io.Writer, cfg *config.Config, err error) error {
 		return &exitError{code: ExitFailure}
 	}
 	return nil
+}
+
+// secretKeys lists the secret keys the configuration at path names, as
+// SECRET/KEY, each once, whether --secrets-dir holds them or not: loaded
+// unresolved, every one is recorded and none read. Nil when it does not
+// load so (the caller has the errors of the load that reads them).
+func secretKeys(path string) []string {
+	cfg, err := config.Load(path, config.Options{Unresolved: true})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, r := range cfg.References {
+		if r.Kind == config.RefSecret {
+			out = append(out, r.Name+"/"+r.Key)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 var formatNames = map[config.Format]string{

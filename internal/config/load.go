@@ -169,7 +169,7 @@ func (l *loader) secretDir(secret string, at loc) (dir string, deferred, ok bool
 // secret reads one key of a Kubernetes secret mounted under SecretsDir.
 // Unresolved or without SecretsDir it reads nothing and records the
 // reference: read is false, ok true. ok is false after an error.
-func (l *loader) secret(secret, key string, at loc) (data []byte, read, ok bool) {
+func (l *loader) secret(secret, key string, use Use, at loc) (data []byte, read, ok bool) {
 	dir, deferred, ok := l.secretDir(secret, at)
 	if !ok {
 		return nil, false, false
@@ -179,7 +179,7 @@ func (l *loader) secret(secret, key string, at loc) (data []byte, read, ok bool)
 		return nil, false, false
 	}
 	if deferred {
-		l.deferSecret(secret, key, at)
+		l.deferSecret(secret, key, use, at)
 		return nil, false, true
 	}
 	data, err := os.ReadFile(filepath.Join(dir, key))
@@ -192,8 +192,8 @@ func (l *loader) secret(secret, key string, at loc) (data []byte, read, ok bool)
 
 // deferSecret records a secret key (or glob pattern of keys) that is not
 // read.
-func (l *loader) deferSecret(secret, key string, at loc) {
-	l.record(RefSecret, secret, key, at)
+func (l *loader) deferSecret(secret, key string, use Use, at loc) {
+	l.record(Reference{Kind: RefSecret, Name: secret, Key: key, Use: use}, at)
 	if !l.opts.Unresolved {
 		l.unreadAt = append(l.unreadAt, at)
 	}

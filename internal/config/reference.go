@@ -17,6 +17,8 @@ type Reference struct {
 	// Key is the secret's key, or the glob pattern of a secret's keys
 	// (trustedCertificates[].pattern); "" otherwise.
 	Key string
+	// Use is what a secret's key holds; "" for what is not a secret.
+	Use Use
 	// At is where the configuration names it, as a diagnostic does:
 	// "spec.clusters[0].authentication.passwordSecret.password (line 30)".
 	At string
@@ -50,16 +52,29 @@ const (
 	RefInline RefKind = "password" // a password written in the configuration
 )
 
+// Use is what a secret's key holds, so that whoever provides the secret
+// (kmirror dev-cluster makes them up) knows what to put there.
+type Use string
+
+const (
+	UseTrust       Use = "trust"       // CA certificates to trust, PEM
+	UseCertificate Use = "certificate" // the client certificate, PEM
+	UseKey         Use = "key"         // the client certificate's private key, PEM
+	UsePassword    Use = "password"    // a SASL password
+)
+
 // ref records a reference while loading unresolved; it reports whether
 // loading is unresolved, in which case the caller reads nothing.
 func (l *loader) ref(kind RefKind, name, key string, at loc) bool {
 	if !l.opts.Unresolved {
 		return false
 	}
-	l.record(kind, name, key, at)
+	l.record(Reference{Kind: kind, Name: name, Key: key}, at)
 	return true
 }
 
-func (l *loader) record(kind RefKind, name, key string, at loc) {
-	l.refs = append(l.refs, Reference{Kind: kind, Cluster: l.alias, Name: name, Key: key, At: Diagnostic{Key: at.key, Line: at.line}.where()})
+// record adds r, named at at by the cluster being read.
+func (l *loader) record(r Reference, at loc) {
+	r.Cluster, r.At = l.alias, Diagnostic{Key: at.key, Line: at.line}.where()
+	l.refs = append(l.refs, r)
 }

@@ -13,18 +13,19 @@ import (
 )
 
 // TestUnresolvedSeed: unresolved, the seed's resource loads without its
-// secrets, and names each secret key it would read, where it names it.
+// secrets, and names each secret key it would read, what it holds, and
+// where it names it.
 func TestUnresolvedSeed(t *testing.T) {
 	cfg, err := config.Load("testdata/seed-kmm2.yaml", config.Options{Unresolved: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []config.Reference{
-		{Kind: config.RefSecret, Cluster: "my-source-cluster", Name: "my-source-cluster-cluster-ca-cert", Key: "ca.crt", At: "spec.clusters[0].tls.trustedCertificates[0].certificate (line 17)"},
-		{Kind: config.RefSecret, Cluster: "my-source-cluster", Name: "mm2-source-cluster", Key: "tls.crt", At: "spec.clusters[0].authentication.certificateAndKey.certificate (line 21)"},
-		{Kind: config.RefSecret, Cluster: "my-source-cluster", Name: "mm2-source-cluster", Key: "tls.key", At: "spec.clusters[0].authentication.certificateAndKey.key (line 22)"},
-		{Kind: config.RefSecret, Cluster: "my-target-cluster", Name: "my-target-cluster-cluster-ca-cert", Key: "ca.crt", At: "spec.clusters[1].tls.trustedCertificates[0].certificate (line 29)"},
-		{Kind: config.RefSecret, Cluster: "my-target-cluster", Name: "mm2-target-cluster", Key: "password", At: "spec.clusters[1].authentication.passwordSecret.password (line 34)"},
+		{Kind: config.RefSecret, Cluster: "my-source-cluster", Name: "my-source-cluster-cluster-ca-cert", Key: "ca.crt", Use: config.UseTrust, At: "spec.clusters[0].tls.trustedCertificates[0].certificate (line 17)"},
+		{Kind: config.RefSecret, Cluster: "my-source-cluster", Name: "mm2-source-cluster", Key: "tls.crt", Use: config.UseCertificate, At: "spec.clusters[0].authentication.certificateAndKey.certificate (line 21)"},
+		{Kind: config.RefSecret, Cluster: "my-source-cluster", Name: "mm2-source-cluster", Key: "tls.key", Use: config.UseKey, At: "spec.clusters[0].authentication.certificateAndKey.key (line 22)"},
+		{Kind: config.RefSecret, Cluster: "my-target-cluster", Name: "my-target-cluster-cluster-ca-cert", Key: "ca.crt", Use: config.UseTrust, At: "spec.clusters[1].tls.trustedCertificates[0].certificate (line 29)"},
+		{Kind: config.RefSecret, Cluster: "my-target-cluster", Name: "mm2-target-cluster", Key: "password", Use: config.UsePassword, At: "spec.clusters[1].authentication.passwordSecret.password (line 34)"},
 	}
 	if !reflect.DeepEqual(cfg.References, want) {
 		t.Errorf("references:\n%#v\nwant:\n%#v", cfg.References, want)
@@ -58,7 +59,7 @@ func TestUnresolvedNative(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []config.Reference{
-		{Kind: config.RefSecret, Cluster: "a", Name: "a-ca", Key: "*.crt", At: "clusters[0].tls.trustedCertificates[0].pattern (line 12)"},
+		{Kind: config.RefSecret, Cluster: "a", Name: "a-ca", Key: "*.crt", Use: config.UseTrust, At: "clusters[0].tls.trustedCertificates[0].pattern (line 12)"},
 		{Kind: config.RefFile, Cluster: "a", Name: "/etc/ca.pem", At: "clusters[0].tls.caFile (line 9)"},
 		{Kind: config.RefEnv, Cluster: "a", Name: "A_PASSWORD", At: "clusters[0].authentication.passwordEnv (line 16)"},
 		{Kind: config.RefInline, Cluster: "b", At: "clusters[1].authentication.password (line 22)"},

@@ -447,19 +447,19 @@ func (l *loader) tls(y ynode) *TLS {
 			l.d.errorf(at, "give exactly one of certificate and pattern")
 		case hasCert:
 			what := "secret " + secret + "/" + cert
-			if data, read, ok := l.secret(secret, cert, certAt); ok && !read {
+			if data, read, ok := l.secret(secret, cert, UseTrust, certAt); ok && !read {
 				from = append(from, what)
 			} else if ok {
 				cas, from = l.addCerts(cas, from, data, what, certAt)
 			}
 		default:
-			files, read, ok := l.secretGlob(secret, pattern, patAt)
+			files, read, ok := l.secretGlob(secret, pattern, UseTrust, patAt)
 			if ok && !read {
 				from = append(from, "secret "+secret+"/"+pattern)
 				continue
 			}
 			for _, name := range files {
-				if data, _, ok := l.secret(secret, name, patAt); ok {
+				if data, _, ok := l.secret(secret, name, UseTrust, patAt); ok {
 					cas, from = l.addCerts(cas, from, data, "secret "+secret+"/"+name, patAt)
 				}
 			}
@@ -530,8 +530,8 @@ func (l *loader) authentication(y ynode, rc *rawCluster) {
 				return
 			}
 			var read2, read3 bool
-			certPEM, read2, ok2 = l.secret(secret, cert, certAt)
-			keyPEM, read3, ok3 = l.secret(secret, key, keyAt)
+			certPEM, read2, ok2 = l.secret(secret, cert, UseCertificate, certAt)
+			keyPEM, read3, ok3 = l.secret(secret, key, UseKey, keyAt)
 			if !(ok2 && ok3) {
 				return
 			}
@@ -610,7 +610,7 @@ func (l *loader) password(o *yobj, at loc) (Secret, bool) {
 			return Secret{}, false
 		}
 		// Not read, the password is empty; the authentication stays.
-		data, _, ok := l.secret(secret, key, keyAt)
+		data, _, ok := l.secret(secret, key, UsePassword, keyAt)
 		return NewSecret(strings.TrimRight(string(data), "\r\n")), ok
 	case "passwordFile":
 		path, pat, _ := o.str("passwordFile", l.d)
@@ -641,13 +641,13 @@ func (l *loader) password(o *yobj, at loc) (Secret, bool) {
 // secretGlob lists the keys of a mounted secret that match a glob
 // pattern; read is false when the pattern is recorded instead, as secret
 // does.
-func (l *loader) secretGlob(secret, pattern string, at loc) (names []string, read, ok bool) {
+func (l *loader) secretGlob(secret, pattern string, use Use, at loc) (names []string, read, ok bool) {
 	dir, deferred, ok := l.secretDir(secret, at)
 	if !ok {
 		return nil, false, false
 	}
 	if deferred {
-		l.deferSecret(secret, pattern, at)
+		l.deferSecret(secret, pattern, use, at)
 		return nil, false, true
 	}
 	matches, err := filepath.Glob(filepath.Join(dir, pattern))

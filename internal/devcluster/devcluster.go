@@ -1,11 +1,14 @@
 // Package devcluster runs a local Kafka-protocol cluster (franz-go's kfake)
 // for trying kmirror out, for the demo, and for tests that need brokers in
 // a separate process: listen addresses, broker count, SASL users, ACLs,
-// TLS and a data directory for persistence across restarts.
+// TLS (with client certificates) and a data directory for persistence
+// across restarts. Standins makes dev clusters that stand for the
+// clusters of a configuration, with the secrets it names made up.
 package devcluster
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -31,10 +34,16 @@ type Options struct {
 	Superusers []string
 	Users      []string
 	ACLs       bool
-	// TLS turns on TLS with a certificate made at start, whose CA is
-	// written to CAFile (DataDir/ca.crt by default).
+	// TLS turns on TLS with a certificate made at start, signed by CA
+	// (made at start when nil), which is written to CAFile (when CA is
+	// nil, DataDir/ca.crt or a temporary file by default).
 	TLS    bool
+	CA     *pki.CA
 	CAFile string
+	// ClientAuth, with TLS, requires every client to present a
+	// certificate signed by the CA (mutual TLS). kfake authorizes SASL
+	// users only: a client so authenticated is not subject to ACLs.
+	ClientAuth bool
 	// DataDir keeps the cluster's data across restarts.
 	DataDir string
 	// Topics are "name" or "name:partitions", created at start.
@@ -94,12 +103,15 @@ func Start(o Options) (*Cluster, error) {
 		opts = append(opts, kfake.User(m, u, p))
 	}
 	caFile := ""
-	if o.TLS {
-		cfg, path, err := selfSigned(host, o.CAFile, o.DataDir)
+	switch {
+	case o.TLS:
+		cfg, path, err := serverTLS(host, o)
 		if err != nil {
 			return nil, err
 		}
 		opts, caFile = append(opts, kfake.TLS(cfg)), path
+	case o.ClientAuth:
+		return nil, errors.New("client certificates need TLS")
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
@@ -184,12 +196,25 @@ func parseTopic(s string) (string, int32, error) {
 	return name, int32(n), nil
 }
 
-// selfSigned makes a CA and a broker certificate for host, and writes the CA
-// where clients can find it.
-func selfSigned(host, caFile, dataDir string) (*tls.Config, string, error) {
-	ca, err := pki.NewCA("kmirror dev-cluster CA")
-	if err != nil {
-		return nil, "", err
+// serverTLS makes a broker certificate for host, signed by o.CA or a CA
+// made here, and writes the CA where clients can find it: o.CAFile, or
+// when the CA is made here, a file of its own.
+func serverTLS(host string, o Options) (*tls.Config, string, error) {
+	ca, caFile := o.CA, o.CAFile
+	if ca == nil {
+		var err error
+		if ca, err = pki.NewCA("kmirror dev-cluster CA"); err != nil {
+			return nil, "", err
+		}
+		if caFile == "" {
+			dir := o.DataDir
+			if dir == "" {
+				if dir, err = os.MkdirTemp("", "kmirror-dev-cluster-"); err != nil {
+					return nil, "", err
+				}
+			}
+			caFile = filepath.Join(dir, "ca.crt")
+		}
 	}
 	names := []string{host}
 	if host != "localhost" {
@@ -199,20 +224,19 @@ func selfSigned(host, caFile, dataDir string) (*tls.Config, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if caFile == "" {
-		dir := dataDir
-		if dir == "" {
-			if dir, err = os.MkdirTemp("", "kmirror-dev-cluster-"); err != nil {
-				return nil, "", err
-			}
+	if caFile != "" {
+		if err := os.MkdirAll(filepath.Dir(caFile), 0o755); err != nil {
+			return nil, "", err
 		}
-		caFile = filepath.Join(dir, "ca.crt")
+		if err := os.WriteFile(caFile, ca.PEM, 0o644); err != nil {
+			return nil, "", fmt.Errorf("write CA: %w", err)
+		}
 	}
-	if err := os.MkdirAll(filepath.Dir(caFile), 0o755); err != nil {
-		return nil, "", err
+	cfg := &tls.Config{Certificates: []tls.Certificate{broker.TLS}, MinVersion: tls.VersionTLS12}
+	if o.ClientAuth {
+		pool := x509.NewCertPool()
+		pool.AddCert(ca.Cert)
+		cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, pool
 	}
-	if err := os.WriteFile(caFile, ca.PEM, 0o644); err != nil {
-		return nil, "", fmt.Errorf("write CA: %w", err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{broker.TLS}, MinVersion: tls.VersionTLS12}, caFile, nil
+	return cfg, caFile, nil
 }
