@@ -470,3 +470,36 @@ func checkOAuthError(t *testing.T, err error, want string) {
 	}
 	noOAuthSecret(t, "the error", err.Error())
 }
+
+// Strimzi's v1 API has no type oauth: kmirror reads it, and warns that
+// Strimzi would not.
+func TestOAuthInStrimziV1(t *testing.T) {
+	text := `apiVersion: kafka.strimzi.io/v1
+kind: KafkaMirrorMaker2
+metadata:
+  name: mm2
+spec:
+  target:
+    alias: target
+    bootstrapServers: target:9093
+    authentication:
+      type: oauth
+      accessTokenLocation: /var/run/secrets/kubernetes.io/serviceaccount/token
+  mirrors:
+    - source:
+        alias: source
+        bootstrapServers: source:9092
+      topicsPattern: ".*"
+`
+	cfg, err := Parse("kmm2.yaml", []byte(text), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"warning: spec.target.authentication.type (line 10): Strimzi's v1 API has no type oauth (deprecated since Strimzi 0.49 for type custom): Strimzi would refuse this resource; kmirror reads it as v1beta2 does"}
+	if got := diagStrings(cfg.Diagnostics); !slices.Equal(got, want) {
+		t.Errorf("diagnostics %q, want %q", got, want)
+	}
+	if o := cfg.Cluster("target").SASL.OAuth; o.AccessTokenFile != "/var/run/secrets/kubernetes.io/serviceaccount/token" {
+		t.Errorf("OAuth %+v", o)
+	}
+}

@@ -248,7 +248,7 @@ func (l *loader) resource(y ynode) *raw {
 	case !ok && api != "":
 		l.d.errorf(at, "%q is not a Strimzi API version (%sv1 or %sv1beta2)", api, strimziGroup, strimziGroup)
 	case version == "v1", version == "v1beta2", version == "v1beta1", version == "v1alpha1":
-		r.version = api
+		r.version, l.version = api, version
 	case ok:
 		l.d.errorf(at, "%q is not a KafkaMirrorMaker2 version kmirror knows (v1, v1beta2)", api)
 	}
@@ -581,6 +581,9 @@ func (l *loader) authentication(y ynode, rc *rawCluster) {
 		}
 		rc.sasl = &SASL{Mechanism: strings.ToUpper(typ), Username: user, Password: pw}
 	case authOAuth:
+		if l.version == "v1" {
+			l.d.warnf(at, "Strimzi's v1 API has no type oauth (deprecated since Strimzi 0.49 for type custom): Strimzi would refuse this resource; kmirror reads it as v1beta2 does")
+		}
 		o.expect = oauthFields
 		if l.native {
 			o.expect = append(slices.Clone(oauthFields), nativeOAuthFields...)
