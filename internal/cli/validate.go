@@ -297,12 +297,50 @@ func describeTLS(t *config.TLS) string {
 
 func describeAuth(c *config.Cluster) string {
 	switch {
+	case c.SASL != nil && c.SASL.OAuth != nil:
+		return "SASL OAUTHBEARER: " + describeOAuth(c.SASL.OAuth)
 	case c.SASL != nil:
 		return fmt.Sprintf("SASL %s as %q, password %s", c.SASL.Mechanism, c.SASL.Username, c.SASL.Password)
 	case c.TLS.MutualTLS():
 		return "mutual TLS"
 	}
 	return "none"
+}
+
+// describeOAuth says where a cluster's OAuth tokens come from.
+func describeOAuth(o *config.OAuth) string {
+	var parts []string
+	switch {
+	case o.AccessTokenFile != "":
+		return "the access token in " + o.AccessTokenFile + ", read at each authentication"
+	case o.Given():
+		return fmt.Sprintf("an access token given (%s)", o.AccessToken)
+	case o.Grant == config.GrantRefreshToken:
+		parts = append(parts, fmt.Sprintf("refresh token %s of client %q", o.RefreshToken, o.ClientID))
+	case o.Grant == config.GrantPassword:
+		parts = append(parts, fmt.Sprintf("password grant as user %q (password %s)", o.Username, o.Password))
+	case o.Grant == config.GrantClientCredentials:
+		parts = append(parts, fmt.Sprintf("client credentials of client %q", o.ClientID))
+	default:
+		parts = append(parts, fmt.Sprintf("grant %s of client %q", o.Grant, o.ClientID))
+	}
+	if !o.ClientSecret.IsZero() {
+		parts[0] += fmt.Sprintf(" (secret %s)", o.ClientSecret)
+	}
+	parts[0] += " from " + o.Endpoint()
+	if o.Scope != "" {
+		parts = append(parts, fmt.Sprintf("scope %q", o.Scope))
+	}
+	if o.Audience != "" {
+		parts = append(parts, fmt.Sprintf("audience %q", o.Audience))
+	}
+	if o.TLS != nil {
+		parts = append(parts, "endpoint "+describeTLS(o.TLS))
+	}
+	if o.MaxTokenExpiry > 0 {
+		parts = append(parts, "tokens used at most "+o.MaxTokenExpiry.String())
+	}
+	return strings.Join(parts, ", ")
 }
 
 func describeDelivery(f *config.Flow) string {

@@ -83,6 +83,9 @@ func (w *AuthWatch) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ ti
 func (w *AuthWatch) Failed() bool { return w.failed.Load() }
 
 func authReason(c *config.Cluster) string {
+	if o := c.SASL.OAuth; o != nil {
+		return fmt.Sprintf("authentication failed (OAUTHBEARER with %s): the brokers refused the token: check its audience, issuer, subject and signing key against the brokers' OAuth settings", describeOAuth(o))
+	}
 	return fmt.Sprintf("authentication failed (%s as user %q): check the username and password", c.SASL.Mechanism, c.SASL.Username)
 }
 
@@ -106,7 +109,12 @@ func Explain(c *config.Cluster, err error) error {
 	var hostname x509.HostnameError
 	var recordHeader tls.RecordHeaderError
 	var netErr *net.OpError
+	var tokenErr *TokenError
 	switch {
+	case c.SASL != nil && c.SASL.OAuth != nil && errors.As(err, &tokenErr):
+		e.Reason = tokenReason(c.SASL.OAuth, tokenErr)
+	case errors.Is(err, errNoToken):
+		e.Reason = "cannot read the OAuth access token"
 	case c.SASL != nil && (errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState)):
 		e.Reason = authReason(c)
 	case c.SASL == nil && strings.Contains(err.Error(), "SASL is required"):
@@ -133,6 +141,21 @@ func Explain(c *config.Cluster, err error) error {
 		e.Reason = "cannot connect"
 	}
 	return e
+}
+
+// tokenReason says why no OAuth token came, and what to check.
+func tokenReason(o *config.OAuth, e *TokenError) string {
+	switch {
+	case e.Status == 0:
+		return "cannot get an OAuth token: the token endpoint did not answer"
+	case !e.refused():
+		return "cannot get an OAuth token: the token endpoint refused the request"
+	case o.Grant == config.GrantRefreshToken:
+		return fmt.Sprintf("cannot get an OAuth token for client %q: the token endpoint refused the client or its refresh token (check clientId, clientSecret and refreshToken)", o.ClientID)
+	case o.Grant == config.GrantPassword:
+		return fmt.Sprintf("cannot get an OAuth token for user %q: the token endpoint refused the user or the client (check username, passwordSecret, clientId and clientSecret)", o.Username)
+	}
+	return fmt.Sprintf("cannot get an OAuth token for client %q: the token endpoint refused its credentials (check clientId and clientSecret)", o.ClientID)
 }
 
 func isEOF(err error) bool {

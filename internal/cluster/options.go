@@ -52,6 +52,8 @@ func Options(c *config.Cluster, logger *slog.Logger) []kgo.Opt {
 
 func mechanism(s *config.SASL) sasl.Mechanism {
 	switch s.Mechanism {
+	case config.MechanismOAuthBearer:
+		return oauthMechanism(s.OAuth)
 	case config.MechanismPlain:
 		return plain.Auth{User: s.Username, Pass: s.Password.Reveal()}.AsMechanism()
 	case config.MechanismSCRAMSHA256:

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -133,12 +134,12 @@ var noEffectClientKeys = []string{
 
 // securityKeys configure TLS and SASL. Properties files set them per cluster;
 // YAML configurations use tls and authentication instead.
-var securityKeys = []string{
+var securityKeys = slices.Concat([]string{
 	"security.protocol", "sasl.mechanism", "sasl.jaas.config",
 	"ssl.truststore.location", "ssl.truststore.password", "ssl.truststore.type", "ssl.truststore.certificates",
 	"ssl.keystore.location", "ssl.keystore.password", "ssl.keystore.type", "ssl.key.password",
 	"ssl.keystore.certificate.chain", "ssl.keystore.key", "ssl.endpoint.identification.algorithm",
-}
+}, oauthSecurityKeys())
 
 // securityNoEffectKeys are security keys accepted without effect: Go's TLS
 // stack chooses protocols and ciphers itself.

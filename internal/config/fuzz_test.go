@@ -31,7 +31,7 @@ func fuzzLoader(f *testing.F, name string, seeds ...string) {
 }
 
 func FuzzLoadStrimzi(f *testing.F) {
-	fuzzLoader(f, "kmm2.yaml", "testdata/seed-kmm2.yaml", "testdata/v1-kmm2.yaml", "testdata/kmm2-list.yaml", "testdata/invalid/missing-secret.yaml")
+	fuzzLoader(f, "kmm2.yaml", "testdata/seed-kmm2.yaml", "testdata/v1-kmm2.yaml", "testdata/kmm2-list.yaml", "testdata/invalid/missing-secret.yaml", "testdata/oauth-kmm2.yaml")
 }
 
 func FuzzLoadNative(f *testing.F) {
@@ -39,7 +39,7 @@ func FuzzLoadNative(f *testing.F) {
 }
 
 func FuzzLoadProperties(f *testing.F) {
-	fuzzLoader(f, "mm2.properties", "testdata/mm2.properties", "testdata/invalid/two-targets.properties", "testdata/invalid/bad-jaas.properties")
+	fuzzLoader(f, "mm2.properties", "testdata/mm2.properties", "testdata/invalid/two-targets.properties", "testdata/invalid/bad-jaas.properties", "testdata/oauth.properties")
 }
 
 func FuzzParseJAAS(f *testing.F) {

@@ -36,7 +36,7 @@ func TestInvalidConfigurations(t *testing.T) {
 		{"bad-location.yaml", []string{`"elsewhere" is not one of source, target`}},
 		{"conflicting-connectors.yaml", []string{`mirrors[0].checkpointConnector.config."replication.policy.class" (line 15): "default" disagrees with "identity" at mirrors[0].sourceConnector.config."replication.policy.class"`}},
 		{"bad-auth-type.yaml", []string{`clusters[1].authentication.type (line 8): "kerberos" is not an authentication type`}},
-		{"oauth.yaml", []string{`authentication type "oauth" is not supported by kmirror`}},
+		{"oauth.yaml", []string{`clusters[1].authentication.type (line 8): type oauth needs tokenEndpointUri and clientId with clientSecret or refreshToken (or username with passwordSecret), or accessToken or accessTokenLocation`}},
 		{"missing-env.yaml", []string{`clusters[1].authentication.passwordEnv (line 10): environment variable KMIRROR_TEST_UNSET_VARIABLE is not set`}},
 		{"missing-ca-file.yaml", []string{`clusters[1].tls.caFile (line 8): testdata/invalid/does-not-exist.crt: no such file or directory`}},
 		{"bad-rf.yaml", []string{`config."replication.factor" (line 12): "0" must be -1 (the broker's default) or at least 1`}},

@@ -118,6 +118,8 @@ type loader struct {
 	dir    string
 	d      *diags
 	native bool
+	// version is a Strimzi resource's API version: v1, v1beta2, ….
+	version string
 	// alias is the alias of the cluster being read, for references.
 	alias string
 	// refs are what the configuration names and the loader did not read:

@@ -169,13 +169,19 @@ const (
 	MechanismPlain       = "PLAIN"
 	MechanismSCRAMSHA256 = "SCRAM-SHA-256"
 	MechanismSCRAMSHA512 = "SCRAM-SHA-512"
+	// MechanismOAuthBearer sends an OAuth 2.0 access token (RFC 7628).
+	MechanismOAuthBearer = "OAUTHBEARER"
 )
 
 // SASL is a cluster's SASL authentication.
 type SASL struct {
 	Mechanism string
-	Username  string
-	Password  Secret
+	// Username and Password are PLAIN's and SCRAM's credentials.
+	Username string
+	Password Secret
+	// OAuth is where OAUTHBEARER's tokens come from; nil for the other
+	// mechanisms.
+	OAuth *OAuth
 }
 
 // Flow is one source→target replication, a Strimzi "mirror".

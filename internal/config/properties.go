@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/x509"
+	"maps"
 	"slices"
 	"strings"
 
@@ -231,7 +232,7 @@ func (l *loader) propertiesSecurity(alias string, entries []entry, rc *rawCluste
 		rc.tls = l.propertiesTLS(get, secret)
 	}
 	if useSASL {
-		rc.sasl = l.propertiesSASL(alias, get)
+		rc.sasl = l.propertiesSASL(sec, get)
 	}
 	return rest
 }
@@ -292,25 +293,38 @@ func (l *loader) propertiesTLS(get func(string) (string, loc, bool), secret func
 	return t
 }
 
-func (l *loader) propertiesSASL(alias string, get func(string) (string, loc, bool)) *SASL {
+func (l *loader) propertiesSASL(sec map[string]entry, get func(string) (string, loc, bool)) *SASL {
 	mech, mat, ok := get("sasl.mechanism")
 	mech = strings.ToUpper(strings.TrimSpace(mech))
 	if !ok {
-		l.d.errorf(mat, "required with SASL (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; Java's default GSSAPI is not supported)")
+		l.d.errorf(mat, "required with SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER; Java's default GSSAPI is not supported)")
 		return nil
 	}
 	module := scramLoginModule
 	switch mech {
 	case MechanismPlain:
 		module = plainLoginModule
+	case MechanismOAuthBearer:
+		module = oauthLoginModule
 	case MechanismSCRAMSHA256, MechanismSCRAMSHA512:
 	default:
-		l.d.errorf(mat, "%q is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512)", mech)
+		l.d.errorf(mat, "%q is not supported (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)", mech)
 		return nil
+	}
+	if mech != MechanismOAuthBearer {
+		for _, k := range slices.Sorted(maps.Keys(sec)) {
+			if isOAuthKey(k) {
+				l.d.warnf(sec[k].at, "ignored: sasl.mechanism is %s, not OAUTHBEARER", mech)
+			}
+		}
 	}
 	text, jat, ok := get("sasl.jaas.config")
 	if !ok {
-		l.d.errorf(jat, "required with SASL: %s required username=\"…\" password=\"…\";", module)
+		if mech == MechanismOAuthBearer {
+			l.d.errorf(jat, "required with SASL: %s required clientId=\"…\" clientSecret=\"…\";", module)
+		} else {
+			l.d.errorf(jat, "required with SASL: %s required username=\"…\" password=\"…\";", module)
+		}
 		return nil
 	}
 	j, err := parseJAAS(text)
@@ -321,6 +335,9 @@ func (l *loader) propertiesSASL(alias string, get func(string) (string, loc, boo
 	if j.module != module {
 		l.d.errorf(jat, "sasl.mechanism %s needs the login module %s, not %s", mech, module, j.module)
 		return nil
+	}
+	if mech == MechanismOAuthBearer {
+		return l.propertiesOAuth(sec, get, j, jat)
 	}
 	user, pw := j.options["username"], j.options["password"]
 	if user == "" || pw == "" {

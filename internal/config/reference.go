@@ -61,6 +61,7 @@ const (
 	UseCertificate Use = "certificate" // the client certificate, PEM
 	UseKey         Use = "key"         // the client certificate's private key, PEM
 	UsePassword    Use = "password"    // a SASL password
+	UseOAuthSecret Use = "oauth"       // an OAuth client secret, refresh token or access token
 )
 
 // ref records a reference while loading unresolved; it reports whether

@@ -26,7 +26,15 @@ func (c *Config) Validate() error {
 		if len(cl.Bootstrap) == 0 {
 			errs = append(errs, fmt.Errorf("cluster %q has no bootstrap servers", cl.Alias))
 		}
-		if cl.SASL != nil && (cl.SASL.Username == "" || cl.SASL.Password.IsZero()) {
+		switch s := cl.SASL; {
+		case s == nil:
+		case s.Mechanism == MechanismOAuthBearer && s.OAuth == nil:
+			errs = append(errs, fmt.Errorf("cluster %q: OAUTHBEARER needs its OAuth settings", cl.Alias))
+		case s.Mechanism == MechanismOAuthBearer:
+			if err := s.OAuth.validate(); err != nil {
+				errs = append(errs, fmt.Errorf("cluster %q: %w", cl.Alias, err))
+			}
+		case s.Username == "" || s.Password.IsZero():
 			errs = append(errs, fmt.Errorf("cluster %q: SASL needs a username and a password", cl.Alias))
 		}
 	}

@@ -248,7 +248,7 @@ func (l *loader) resource(y ynode) *raw {
 	case !ok && api != "":
 		l.d.errorf(at, "%q is not a Strimzi API version (%sv1 or %sv1beta2)", api, strimziGroup, strimziGroup)
 	case version == "v1", version == "v1beta2", version == "v1beta1", version == "v1alpha1":
-		r.version = api
+		r.version, l.version = api, version
 	case ok:
 		l.d.errorf(at, "%q is not a KafkaMirrorMaker2 version kmirror knows (v1, v1beta2)", api)
 	}
@@ -428,9 +428,32 @@ func (l *loader) tls(y ynode) *TLS {
 	if !ok {
 		return nil
 	}
-	var cas []*x509.Certificate
-	var from []string
-	for _, tc := range o.list("trustedCertificates", l.d) {
+	cas, from := l.trustedCertificates(o.list("trustedCertificates", l.d))
+	if l.native {
+		if path, at, ok := o.str("caFile", l.d); ok {
+			if data, ok := l.file(path, at); ok {
+				cas, from = l.addCerts(cas, from, data, "file "+path, at)
+			}
+		}
+	}
+	t := newTLS(cas, from)
+	if l.native {
+		if name, _, ok := o.str("serverName", l.d); ok {
+			t.ServerName = name
+		}
+		o.expect = []string{"trustedCertificates", "caFile", "serverName"}
+	} else {
+		o.expect = []string{"trustedCertificates"}
+	}
+	o.finish(l.d, nil)
+	return t
+}
+
+// trustedCertificates reads a list of Strimzi's CertSecretSource
+// ({secretName, certificate} or {secretName, pattern}): the certificates
+// read, and where each comes from, for display (also when not read).
+func (l *loader) trustedCertificates(items []ynode) (cas []*x509.Certificate, from []string) {
+	for _, tc := range items {
 		to, ok := tc.object(l.d)
 		if !ok {
 			continue
@@ -468,24 +491,7 @@ func (l *loader) tls(y ynode) *TLS {
 			}
 		}
 	}
-	if l.native {
-		if path, at, ok := o.str("caFile", l.d); ok {
-			if data, ok := l.file(path, at); ok {
-				cas, from = l.addCerts(cas, from, data, "file "+path, at)
-			}
-		}
-	}
-	t := newTLS(cas, from)
-	if l.native {
-		if name, _, ok := o.str("serverName", l.d); ok {
-			t.ServerName = name
-		}
-		o.expect = []string{"trustedCertificates", "caFile", "serverName"}
-	} else {
-		o.expect = []string{"trustedCertificates"}
-	}
-	o.finish(l.d, nil)
-	return t
+	return cas, from
 }
 
 func (l *loader) addCerts(cas []*x509.Certificate, from []string, data []byte, what string, at loc) ([]*x509.Certificate, []string) {
@@ -503,6 +509,7 @@ const (
 	authSCRAMSHA256 = "scram-sha-256"
 	authSCRAMSHA512 = "scram-sha-512"
 	authPlain       = "plain"
+	authOAuth       = "oauth"
 )
 
 func (l *loader) authentication(y ynode, rc *rawCluster) {
@@ -573,69 +580,146 @@ func (l *loader) authentication(y ynode, rc *rawCluster) {
 			return
 		}
 		rc.sasl = &SASL{Mechanism: strings.ToUpper(typ), Username: user, Password: pw}
-	case "oauth", "custom":
-		l.d.errorf(at, "authentication type %q is not supported by kmirror (tls, scram-sha-256, scram-sha-512, plain)", typ)
+	case authOAuth:
+		if l.version == "v1" {
+			l.d.warnf(at, "Strimzi's v1 API has no type oauth (deprecated since Strimzi 0.49 for type custom): Strimzi would refuse this resource; kmirror reads it as v1beta2 does")
+		}
+		o.expect = oauthFields
+		if l.native {
+			o.expect = append(slices.Clone(oauthFields), nativeOAuthFields...)
+		}
+		// Its fields are many: a misspelt one is reported even when
+		// the rest cannot be used.
+		if oa, ok := l.oauth(o, at); ok {
+			rc.sasl = &SASL{Mechanism: MechanismOAuthBearer, OAuth: oa}
+		}
+	case "custom":
+		l.d.errorf(at, "authentication type %q is not supported by kmirror (tls, scram-sha-256, scram-sha-512, plain, oauth)", typ)
 		return
 	default:
-		l.d.errorf(at, "%q is not an authentication type (tls, scram-sha-256, scram-sha-512, plain)", typ)
+		l.d.errorf(at, "%q is not an authentication type (tls, scram-sha-256, scram-sha-512, plain, oauth)", typ)
 		return
 	}
 	o.finish(l.d, nil)
 }
 
+// secretSource names the fields that may give one secret of an
+// authentication: a Kubernetes secret ({secretName, <key>}), and in native
+// YAML a file, an environment variable or the value itself ("" where the
+// secret has no such field).
+type secretSource struct {
+	secret, key, file, env, inline string
+	use                            Use // what the secret's key holds
+}
+
+var passwordSource = secretSource{secret: "passwordSecret", key: "password", file: "passwordFile", env: "passwordEnv", inline: "password", use: UsePassword}
+
+// fields are the source's fields a configuration may hold.
+func (s secretSource) fields(native bool) []string {
+	if !native {
+		return []string{s.secret}
+	}
+	var out []string
+	for _, f := range []string{s.secret, s.file, s.env, s.inline} {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // password reads the one password source of a SASL authentication.
 func (l *loader) password(o *yobj, at loc) (Secret, bool) {
+	pw, given, ok := l.secretFrom(o, passwordSource, at)
+	if !given {
+		if l.native {
+			l.d.errorf(at, "give exactly one of %s", andList(passwordSource.fields(true)))
+		} else {
+			o.missing(passwordSource.secret, loc{key: child(o.path, passwordSource.secret), line: at.line}, l.d)
+		}
+	}
+	return pw, given && ok
+}
+
+// secretFrom reads the secret src names in o. given is false when o holds
+// none of its fields; ok is false after an error. A secret not read
+// (Options.Offline, Options.Unresolved) is empty, with ok true.
+func (l *loader) secretFrom(o *yobj, src secretSource, at loc) (s Secret, given, ok bool) {
 	var sources []string
-	for _, f := range []string{"passwordSecret", "passwordFile", "passwordEnv", "password"} {
-		if o.has(f) && (l.native || f == "passwordSecret") {
+	for _, f := range src.fields(l.native) {
+		if o.has(f) {
 			sources = append(sources, f)
 		}
 	}
-	if len(sources) != 1 {
-		if l.native {
-			l.d.errorf(at, "give exactly one of passwordSecret, passwordFile, passwordEnv and password")
-		} else {
-			o.missing("passwordSecret", loc{key: child(o.path, "passwordSecret"), line: at.line}, l.d)
-		}
-		return Secret{}, false
+	switch len(sources) {
+	case 0:
+		return Secret{}, false, true
+	case 1:
+	default:
+		l.d.errorf(at, "give exactly one of %s", andList(src.fields(true)))
+		return Secret{}, true, false
 	}
 	switch sources[0] {
-	case "passwordSecret":
-		ps, _ := o.get("passwordSecret")
+	case src.secret:
+		ps, _ := o.get(src.secret)
 		po, _ := ps.object(l.d)
 		secret, _, ok1 := po.required("secretName", l.d)
-		key, keyAt, ok2 := po.required("password", l.d)
+		key, keyAt, ok2 := po.required(src.key, l.d)
 		po.finish(l.d, nil)
 		if !(ok1 && ok2) {
-			return Secret{}, false
+			return Secret{}, true, false
 		}
-		// Not read, the password is empty; the authentication stays.
-		data, _, ok := l.secret(secret, key, UsePassword, keyAt)
-		return NewSecret(strings.TrimRight(string(data), "\r\n")), ok
-	case "passwordFile":
-		path, pat, _ := o.str("passwordFile", l.d)
+		// Not read, the secret is empty; the authentication stays.
+		data, read, ok := l.secret(secret, key, src.use, keyAt)
+		s, full := l.nonEmpty(data, read && ok, keyAt, fmt.Sprintf("secret %q key %q", secret, key))
+		return s, true, ok && full
+	case src.file:
+		path, pat, _ := o.str(src.file, l.d)
 		data, ok := l.file(path, pat)
-		return NewSecret(strings.TrimRight(string(data), "\r\n")), ok
-	case "passwordEnv":
-		name, eat, _ := o.str("passwordEnv", l.d)
+		s, full := l.nonEmpty(data, ok, pat, path)
+		return s, true, ok && full
+	case src.env:
+		name, eat, _ := o.str(src.env, l.d)
 		if l.ref(RefEnv, name, "", eat) {
-			return Secret{}, false
+			return Secret{}, true, false
 		}
 		v, ok := l.lookupEnv(name)
 		if !ok {
 			l.d.errorf(eat, "environment variable %s is not set", name)
+			return Secret{}, true, false
 		}
-		return NewSecret(v), ok
+		s, full := l.nonEmpty([]byte(v), true, eat, "environment variable "+name)
+		return s, true, full
 	}
-	y, _ := o.get("password")
+	y, _ := o.get(src.inline)
 	if y.n.Kind != yaml.ScalarNode {
 		l.d.errorf(y.at(), "must be a value")
-		return Secret{}, false
+		return Secret{}, true, false
 	}
 	if l.ref(RefInline, "", "", y.at()) {
+		return Secret{}, true, false
+	}
+	s, full := l.nonEmpty([]byte(y.n.Value), true, y.at(), "the value")
+	return s, true, full
+}
+
+// nonEmpty is a secret read, without the line end a file has; one read
+// empty is an error (full is false), for it cannot authenticate.
+func (l *loader) nonEmpty(data []byte, read bool, at loc, what string) (s Secret, full bool) {
+	v := strings.TrimRight(string(data), "\r\n")
+	if read && v == "" {
+		l.d.errorf(at, "%s is empty", what)
 		return Secret{}, false
 	}
-	return NewSecret(y.n.Value), true
+	return NewSecret(v), true
+}
+
+// andList joins names as "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // secretGlob lists the keys of a mounted secret that match a glob

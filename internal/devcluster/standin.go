@@ -106,6 +106,9 @@ func standin(c *config.Cluster, refs []config.Reference, base Options) (Standin,
 			o.ClientAuth, made[config.UseCertificate], made[config.UseKey] = true, client.CertPEM, client.KeyPEM
 		}
 	}
+	if c.SASL != nil && c.SASL.OAuth != nil {
+		return Standin{}, errors.New("dev-cluster cannot stand in for OAuth (SASL/OAUTHBEARER): its brokers know PLAIN and SCRAM users only")
+	}
 	if c.SASL != nil {
 		password := rand.Text()
 		o.Users = append(o.Users, c.SASL.Mechanism+":"+c.SASL.Username+":"+password)

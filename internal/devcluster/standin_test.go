@@ -190,6 +190,16 @@ func TestStandinsPickAndRefuse(t *testing.T) {
         - secretName: target-ca
           pattern: "*.crt"
 `, "    tls: {}\n", 1), `cluster "target": its TLS trusts the system's certificate authorities`},
+		{"OAuth", strings.Replace(seedLike, `      type: scram-sha-512
+      username: kafka.mm2.migration-user
+      passwordSecret:
+        secretName: mm2-target
+        password: password`, `      type: oauth
+      tokenEndpointUri: https://sso.example.com/token
+      clientId: kmirror
+      clientSecret:
+        secretName: kmirror-oauth
+        key: secret`, 1), `cluster "target": dev-cluster cannot stand in for OAuth`},
 		{"a secret two clusters name", strings.Replace(seedLike, "secretName: target-ca\n          pattern: \"*.crt\"", "secretName: source-ca\n          certificate: ca.crt", 1),
 			`secret source-ca/ca.crt is named by clusters "source" and "target"`},
 	} {

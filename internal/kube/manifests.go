@@ -22,14 +22,17 @@ import (
 
 // Where the pods find what kmirror reads, and the ports it serves.
 const (
-	ConfigDir     = "/etc/kmirror/config"
-	ConfigKey     = "config.yaml" // the ConfigMap's key, a file in ConfigDir
-	SecretsDir    = "/etc/kmirror/secrets"
-	WebDir        = "/etc/kmirror/web"
-	WebConfigKey  = "web-config.yml" // the web configuration's key in its Secret, a file in WebDir
-	HTTPPort      = 9721
-	ProbesPort    = 9722
-	containerName = "kmirror"
+	ConfigDir    = "/etc/kmirror/config"
+	ConfigKey    = "config.yaml" // the ConfigMap's key, a file in ConfigDir
+	SecretsDir   = "/etc/kmirror/secrets"
+	WebDir       = "/etc/kmirror/web"
+	WebConfigKey = "web-config.yml" // the web configuration's key in its Secret, a file in WebDir
+	// ServiceAccountDir is where Kubernetes mounts the pod's service
+	// account token, when asked to.
+	ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+	HTTPPort          = 9721
+	ProbesPort        = 9722
+	containerName     = "kmirror"
 )
 
 // Grace is how long Kubernetes waits after SIGTERM before it kills a
@@ -90,7 +93,20 @@ func Manifests(cfg *config.Config, o Options) ([]byte, error) {
 			errs = append(errs, fmt.Errorf("%s: a password written in the configuration would land in a ConfigMap: put it in a Kubernetes secret (passwordSecret)", r.At))
 		}
 	}
-	d := data{Image: o.Image, Version: o.Version, Source: o.Source, Namespace: o.Namespace, Web: o.WebSecret,
+	// A token file can only be the service account's, which Kubernetes
+	// mounts: the manifests give the pod nothing else of this machine.
+	var saToken bool
+	for _, c := range cfg.Clusters {
+		if c.SASL == nil || c.SASL.OAuth == nil || c.SASL.OAuth.AccessTokenFile == "" {
+			continue
+		}
+		if f := c.SASL.OAuth.AccessTokenFile; strings.HasPrefix(f, ServiceAccountDir+"/") {
+			saToken = true
+		} else {
+			errs = append(errs, fmt.Errorf("cluster %q: the access token file %s is not in the pod: give the token in a Kubernetes secret (accessToken), or use the service account's (%s/token)", c.Alias, f, ServiceAccountDir))
+		}
+	}
+	d := data{Image: o.Image, ServiceAccountToken: saToken, Version: o.Version, Source: o.Source, Namespace: o.Namespace, Web: o.WebSecret,
 		HTTPPort: HTTPPort, ProbesPort: ProbesPort, Grace: int(Grace / time.Second)}
 	d.Name = o.Name
 	if d.Name == "" {
@@ -181,6 +197,7 @@ type data struct {
 	Web                                     string
 	HTTPPort, ProbesPort                    int
 	ProbePort                               string
+	ServiceAccountToken                     bool
 }
 
 // Constants the template shows.

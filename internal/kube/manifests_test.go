@@ -3,6 +3,7 @@ package kube_test
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -228,8 +229,11 @@ func check(t *testing.T, cfg *config.Config, o kubetest.Objects, opts kube.Optio
 	if ps := pod.Spec.SecurityContext; ps == nil || ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot || ps.SeccompProfile == nil {
 		t.Errorf("pod security context: %+v", ps)
 	}
-	if pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken {
-		t.Error("the pod mounts a service account token it has no use for")
+	saToken := slices.ContainsFunc(cfg.Clusters, func(c *config.Cluster) bool {
+		return c.SASL != nil && c.SASL.OAuth != nil && strings.HasPrefix(c.SASL.OAuth.AccessTokenFile, kube.ServiceAccountDir+"/")
+	})
+	if pod.Spec.AutomountServiceAccountToken == nil || *pod.Spec.AutomountServiceAccountToken != saToken {
+		t.Errorf("the pod mounts the service account token: %v, want %v (its token is an access token)", pod.Spec.AutomountServiceAccountToken, saToken)
 	}
 	if g := pod.Spec.TerminationGracePeriodSeconds; g == nil || *g <= int64(mirror.StopTimeout.Seconds()) {
 		t.Errorf("termination grace %v s, not above the clean stop's %s", g, mirror.StopTimeout)
@@ -357,5 +361,62 @@ func TestKustomization(t *testing.T) {
 		if name, _, _ := strings.Cut(image, ":"); name != k.Images[0].Name {
 			t.Errorf("the kustomization sets image %q; the Deployment runs %q", k.Images[0].Name, image)
 		}
+	}
+}
+
+// OAuth: the client secret, the refresh token, the access token and the
+// token endpoint's trusted certificates are secrets the pods mount like
+// the others; the service account's token is mounted when it is the
+// access token, and another file of this machine is refused.
+func TestOAuthManifests(t *testing.T) {
+	opts := kube.Options{Namespace: "kafka"}
+	cfg, out := render(t, "../config/testdata/oauth-kmm2.yaml", opts)
+	check(t, cfg, kubetest.Decode(t, out), opts)
+	for _, s := range []string{"kmirror-oauth", "kmirror-oauth-refresh", "sso-ca"} {
+		if !strings.Contains(string(out), "secretName: "+s+"\n") {
+			t.Errorf("the secret %s is not mounted:\n%s", s, out)
+		}
+	}
+
+	dir := t.TempDir()
+	token := func(auth string) string {
+		path := filepath.Join(dir, fmt.Sprintf("kmm2-%d.yaml", len(auth)))
+		text := `apiVersion: kafka.strimzi.io/v1beta2
+kind: KafkaMirrorMaker2
+metadata:
+  name: token
+spec:
+  replicas: 1
+  connectCluster: target
+  clusters:
+    - alias: source
+      bootstrapServers: source-kafka-bootstrap:9092
+    - alias: target
+      bootstrapServers: target-kafka-bootstrap:9093
+      authentication:
+        type: oauth
+` + auth + `  mirrors:
+    - sourceCluster: source
+      targetCluster: target
+`
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, auth := range []string{
+		"        accessToken: {secretName: kmirror-token, key: token}\n",
+		"        accessTokenLocation: /var/run/secrets/kubernetes.io/serviceaccount/token\n",
+	} {
+		cfg, out := render(t, token(auth), kube.Options{})
+		check(t, cfg, kubetest.Decode(t, out), kube.Options{})
+	}
+	cfg, err := config.Load(token("        accessTokenLocation: /home/me/token\n"), config.Options{Unresolved: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kube.Manifests(cfg, kube.Options{Image: "kmirror:dev"})
+	if want := `cluster "target": the access token file /home/me/token is not in the pod`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Manifests = %v, want %q", err, want)
 	}
 }

@@ -59,8 +59,14 @@ spec:
         # A changed configuration rolls the workers.
         kmirror.io/config-sha256: {{q .ConfigHash}}
     spec:
+{{- if .ServiceAccountToken}}
+      # The service account's token is an OAuth access token
+      # (accessTokenLocation); kmirror never talks to the Kubernetes API.
+      automountServiceAccountToken: true
+{{- else}}
       # kmirror talks to Kafka only, never to the Kubernetes API.
       automountServiceAccountToken: false
+{{- end}}
       enableServiceLinks: false
       # SIGTERM: stop fetching, wait for acknowledgements, persist the
       # progress, leave the group ({{.StopTimeout}} s at most).

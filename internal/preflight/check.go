@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 )
 
@@ -62,7 +63,7 @@ type answer struct {
 
 // checkCluster checks needs, all of one cluster, through cl.
 func checkCluster(ctx context.Context, cl *kgo.Client, c *config.Cluster, needs []Need) []Result {
-	ch := &checker{cl: cl, principal: principal(c), clusterOps: notGiven,
+	ch := &checker{cl: cl, principal: principal(ctx, c), clusterOps: notGiven,
 		topics: map[string]answer{}, groups: map[string]answer{}, creates: map[string]error{}}
 	var topics, groups, creates []string
 	for _, n := range needs {
@@ -329,6 +330,8 @@ func (ch *checker) byACLs(ctx context.Context, res Result, op kmsg.ACLOperation)
 		res.Status, res.Reason = Present, "the cluster has no authorizer"
 	case errors.Is(ch.aclsErr, kerr.ClusterAuthorizationFailed):
 		res.Status, res.Reason = Unknown, "the broker does not report it, and reading ACLs needs Describe on the cluster"
+	case ch.principal == "":
+		res.Status, res.Reason = Unknown, "the broker does not report it, and kmirror cannot read the principal from its OAuth token (not a JWT, or without the sub claim)"
 	case ch.aclsErr != nil:
 		res.Status, res.Reason = Unknown, fmt.Sprintf("the broker does not report it, and reading ACLs failed: %v", ch.aclsErr)
 	case allowed(ch.acls, ch.principal, res.Resource, op):
@@ -413,11 +416,19 @@ func grants(a kadm.DescribedACL, op kmsg.ACLOperation) bool {
 	return false
 }
 
-// principal is who the cluster sees: the SASL user, else the subject of
-// the client certificate (Kafka's default principal for mutual TLS;
-// Strimzi's is CN=<user>, the same for its certificates), else ANONYMOUS.
-func principal(c *config.Cluster) string {
+// principal is who the cluster sees: the user its OAuth token names, the
+// SASL user, else the subject of the client certificate (Kafka's default
+// principal for mutual TLS; Strimzi's is CN=<user>, the same for its
+// certificates), else ANONYMOUS. "" when the token names none kmirror can
+// read (an opaque token).
+func principal(ctx context.Context, c *config.Cluster) string {
 	switch {
+	case c.SASL != nil && c.SASL.OAuth != nil:
+		p, err := cluster.Principal(ctx, c)
+		if err != nil {
+			return ""
+		}
+		return p
 	case c.SASL != nil:
 		return "User:" + c.SASL.Username
 	case c.TLS != nil && c.TLS.Certificate != nil && len(c.TLS.Certificate.Certificate) > 0:

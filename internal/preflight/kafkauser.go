@@ -122,6 +122,13 @@ func newUser(c *config.Cluster, needs []Need) KafkaUser {
 		Metadata: Metadata{Name: userName(c), Namespace: namespace, Labels: map[string]string{"strimzi.io/cluster": name}}}
 	u.note = fmt.Sprintf("kmirror's user on cluster %q", c.Alias)
 	switch {
+	case c.SASL != nil && c.SASL.OAuth != nil:
+		// Strimzi's KafkaUser of an OAuth user has no authentication: the
+		// authorization server authenticates it; the KafkaUser gives it
+		// its ACLs, under the name the brokers take from its token.
+		u.note += fmt.Sprintf("; kmirror authenticates with OAuth 2.0 (%s), so the user has no spec.authentication:\n"+
+			"its name must be the principal the brokers take from the token (their listener's userNameClaim, by default the sub claim;\n"+
+			"for a Keycloak service account, e.g. service-account-%s): rename it if it differs", oauthWho(c.SASL.OAuth), userName(c))
 	case c.SASL != nil && c.SASL.Mechanism == config.MechanismSCRAMSHA512:
 		u.Spec.Authentication = &Authentication{Type: "scram-sha-512"}
 	case c.SASL != nil:
@@ -164,6 +171,14 @@ func newUser(c *config.Cluster, needs []Need) KafkaUser {
 // that this KafkaUser makes the secret the configuration reads.
 func userName(c *config.Cluster) string {
 	switch {
+	case c.SASL != nil && c.SASL.OAuth != nil:
+		switch o := c.SASL.OAuth; {
+		case o.Grant == config.GrantPassword:
+			return o.Username
+		case o.ClientID != "":
+			return o.ClientID
+		}
+		return "kmirror"
 	case c.SASL != nil:
 		return c.SASL.Username
 	case c.TLS != nil && c.TLS.Certificate != nil && len(c.TLS.Certificate.Certificate) > 0:
@@ -174,6 +189,17 @@ func userName(c *config.Cluster) string {
 		return c.TLS.CertificateSecret
 	}
 	return "kmirror"
+}
+
+// oauthWho says whose tokens kmirror authenticates with.
+func oauthWho(o *config.OAuth) string {
+	switch {
+	case o.Grant == config.GrantPassword:
+		return fmt.Sprintf("user %q", o.Username)
+	case o.ClientID != "":
+		return fmt.Sprintf("client %q", o.ClientID)
+	}
+	return "a token given"
 }
 
 // strimziCluster reads the Strimzi cluster name (and namespace) from a

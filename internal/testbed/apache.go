@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -66,6 +67,25 @@ type KafkaOptions struct {
 	Jars string
 	// Heap is each node's maximum Java heap (default 768m).
 	Heap string
+	// OAuth adds a SASL_PLAINTEXT listener (Kafka.OAuthAddr) whose
+	// clients authenticate with OAUTHBEARER, their tokens checked by
+	// Kafka's OAuthBearerValidatorCallbackHandler.
+	OAuth *KafkaOAuth
+}
+
+// KafkaOAuth is how the brokers check OAuth tokens.
+type KafkaOAuth struct {
+	// JWKSURL serves the keys that sign the tokens; the brokers may
+	// fetch it alone (org.apache.kafka.sasl.oauthbearer.allowed.urls,
+	// Kafka 3.9.1 and 4.0+).
+	JWKSURL string
+	// Audience is the aud claim a token must carry; "" takes any.
+	Audience string
+	// Reauth is the listener's connections.max.reauth.ms: a session ends
+	// after it or when its token expires, whichever comes first, and the
+	// client authenticates again. 0, Kafka's default, lets sessions
+	// outlive their tokens.
+	Reauth time.Duration
 }
 
 // Kafka is an Apache Kafka cluster in KRaft mode whose nodes are real
@@ -79,9 +99,13 @@ type Kafka struct {
 	// brokers' and clients' certificates.
 	TLSAddr, SASLAddr string
 	CA                *pki.CA
+	// OAuthAddr is the SASL_PLAINTEXT (OAUTHBEARER) listener of a
+	// cluster with KafkaOptions.OAuth.
+	OAuthAddr string
 
 	jars  string
 	heap  string
+	jvm   []string // further JVM options of the nodes
 	dir   string
 	nodes []*Node
 }
@@ -193,24 +217,29 @@ func startKafka(opts KafkaOptions) (*Kafka, error) {
 		return nil, err
 	}
 	k := &Kafka{Version: KafkaVersion(jars), jars: jars, heap: opts.Heap, dir: dir}
+	if opts.OAuth != nil {
+		k.jvm = append(k.jvm, "-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls="+opts.OAuth.JWKSURL)
+	}
 	if opts.Secure {
 		if k.CA, err = pki.NewCA("kmirror-test-kafka-ca"); err != nil {
 			return k, err
 		}
 	}
-	ports, err := freePorts(opts.Nodes * 4)
+	// Each node's ports: PLAINTEXT, CONTROLLER, SSL, SASL_SSL, OAUTH.
+	const perNode = 5
+	ports, err := freePorts(opts.Nodes * perNode)
 	if err != nil {
 		return k, err
 	}
 	var voters []string
 	for i := range opts.Nodes {
-		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[i*4+1]))
+		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[i*perNode+1]))
 	}
 	for i := range opts.Nodes {
-		n := &Node{ID: i + 1, k: k, Addr: net.JoinHostPort(opts.Host, fmt.Sprint(ports[i*4]))}
+		n := &Node{ID: i + 1, k: k, Addr: net.JoinHostPort(opts.Host, fmt.Sprint(ports[i*perNode]))}
 		n.conf = filepath.Join(dir, fmt.Sprintf("node-%d.properties", n.ID))
 		n.log = filepath.Join(dir, fmt.Sprintf("node-%d.log", n.ID))
-		props, err := k.nodeConfig(n, opts, ports[i*4:i*4+4], strings.Join(voters, ","))
+		props, err := k.nodeConfig(n, opts, ports[i*perNode:(i+1)*perNode], strings.Join(voters, ","))
 		if err != nil {
 			return k, err
 		}
@@ -219,15 +248,19 @@ func startKafka(opts KafkaOptions) (*Kafka, error) {
 		}
 		k.nodes = append(k.nodes, n)
 	}
-	var addrs, tlsAddrs, saslAddrs []string
+	var addrs, tlsAddrs, saslAddrs, oauthAddrs []string
 	for i, n := range k.nodes {
 		addrs = append(addrs, n.Addr)
-		tlsAddrs = append(tlsAddrs, fmt.Sprintf("127.0.0.1:%d", ports[i*4+2]))
-		saslAddrs = append(saslAddrs, fmt.Sprintf("127.0.0.1:%d", ports[i*4+3]))
+		tlsAddrs = append(tlsAddrs, fmt.Sprintf("127.0.0.1:%d", ports[i*perNode+2]))
+		saslAddrs = append(saslAddrs, fmt.Sprintf("127.0.0.1:%d", ports[i*perNode+3]))
+		oauthAddrs = append(oauthAddrs, fmt.Sprintf("127.0.0.1:%d", ports[i*perNode+4]))
 	}
 	k.Addr = strings.Join(addrs, ",")
 	if opts.Secure {
 		k.TLSAddr, k.SASLAddr = strings.Join(tlsAddrs, ","), strings.Join(saslAddrs, ",")
+	}
+	if opts.OAuth != nil {
+		k.OAuthAddr = strings.Join(oauthAddrs, ",")
 	}
 	clusterID := newClusterID()
 	// Formatting is a JVM each; they run side by side.
@@ -312,6 +345,23 @@ func (k *Kafka) nodeConfig(n *Node, opts KafkaOptions, ports []int, voters strin
 			props[key] = v
 		}
 	}
+	if o := opts.OAuth; o != nil {
+		l := fmt.Sprintf("OAUTH://127.0.0.1:%d", ports[4])
+		listeners = append(listeners, l)
+		advertised = append(advertised, l)
+		protocols += ",OAUTH:SASL_PLAINTEXT"
+		const p = "listener.name.oauth."
+		props[p+"sasl.enabled.mechanisms"] = "OAUTHBEARER"
+		props[p+"oauthbearer.sasl.jaas.config"] = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+		props[p+"oauthbearer.sasl.server.callback.handler.class"] = "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler"
+		props["sasl.oauthbearer.jwks.endpoint.url"] = o.JWKSURL
+		if o.Audience != "" {
+			props["sasl.oauthbearer.expected.audience"] = o.Audience
+		}
+		if o.Reauth > 0 {
+			props[p+"oauthbearer.connections.max.reauth.ms"] = fmt.Sprint(o.Reauth.Milliseconds())
+		}
+	}
 	props["listeners"] = strings.Join(listeners, ",")
 	props["advertised.listeners"] = strings.Join(advertised, ",")
 	props["listener.security.protocol.map"] = protocols
@@ -370,7 +420,7 @@ func (k *Kafka) Stop() {
 }
 
 func (n *Node) start() error {
-	cmd, done, err := startJava(n.log, n.k.jars, n.k.heap, "kafka.Kafka", n.conf)
+	cmd, done, err := startJava(n.log, n.k.jars, n.k.heap, append(slices.Clone(n.k.jvm), "kafka.Kafka", n.conf)...)
 	if err != nil {
 		return fmt.Errorf("start Kafka node %d: %w", n.ID, err)
 	}
@@ -382,6 +432,7 @@ func (n *Node) start() error {
 
 // startJava starts a Java main class of the jars in dir with a heap of at
 // most heap, its output appended to log; done closes when it has exited.
+// args may begin with further JVM options.
 // The process dies with the test binary, whatever ends it.
 func startJava(log, dir, heap string, args ...string) (*exec.Cmd, chan struct{}, error) {
 	f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)

@@ -1,6 +1,7 @@
 // Package testbed prepares what kmirror's tests run against: Kubernetes
-// secrets mounted as files, certificates, kfake clusters, and Apache Kafka
-// brokers and MirrorMaker 2 as processes. It is imported by tests and by the
+// secrets mounted as files, certificates, kfake clusters, an OAuth 2.0
+// authorization server, and Apache Kafka brokers and MirrorMaker 2 as
+// processes. It is imported by tests and by the
 // benchmark harness (LaunchKafka, LaunchMM2).
 package testbed
 
