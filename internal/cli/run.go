@@ -54,7 +54,7 @@ func runCmd(g *globals) *cobra.Command {
 			for _, d := range cfg.Warnings() {
 				logger.Warn(d.String())
 			}
-			opts.Version, opts.Commit = version, commit
+			opts.Version, opts.Commit = build()
 			a := app.New(cfg, logger, opts)
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
