@@ -83,7 +83,9 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			p.mu.Lock()
@@ -91,9 +93,11 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
 			p.mu.Unlock()
 		}
 	}()
+	// done closes once every line the process wrote is in lines.
 	go func() {
 		p.err = p.cmd.Wait()
 		pw.Close()
+		<-scanned
 		close(p.done)
 	}()
 	t.Cleanup(func() {

@@ -171,7 +171,9 @@ func waitPhase(t *testing.T, config, key, phase string, kinds ...string) {
 
 // TestDemoPageShowsTheFinishedMigration: once `kmirror demo
 // --keep-running` has walked the migration, its status page tells every
-// topic and group as done, folded under "Finished".
+// topic and group as done, folded under "Finished", each topic with the
+// records it copied (as the status API has them); the topics table says
+// they all finished, not that no topic is mirrored.
 func TestDemoPageShowsTheFinishedMigration(t *testing.T) {
 	browsertest.Chromium(t)
 	demo := start(t, "demo", "--keep-running", "--http", "127.0.0.1:0", "--records", "2000")
@@ -179,7 +181,17 @@ func TestDemoPageShowsTheFinishedMigration(t *testing.T) {
 	url := line[strings.Index(line, "http://"):]
 	demo.waitFor(t, "still running (--keep-running)", 2*time.Minute)
 
-	page, err := browsertest.ReadPage(browsertest.LoadPage(t, url))
+	rep, err := getReport(url + "api/v1/status")
+	if err != nil || len(rep.Flows) != 1 {
+		t.Fatalf("the demo's status: %v %+v", err, rep)
+	}
+	copied := map[string]int64{}
+	for _, tp := range rep.Flows[0].Topics {
+		copied[tp.Topic] = tp.Copied
+	}
+
+	dom := browsertest.LoadPage(t, url)
+	page, err := browsertest.ReadPage(dom)
 	if err != nil || len(page.Flows) != 1 {
 		t.Fatalf("the demo's page: %v %+v", err, page)
 	}
@@ -188,10 +200,16 @@ func TestDemoPageShowsTheFinishedMigration(t *testing.T) {
 		if a.Phase != "done" || !a.Finished || len(a.Timeline) == 0 {
 			t.Errorf("%s %s: %+v, want done, finished, with its steps", a.Kind, a.Name, a)
 		}
+		if a.Kind == "topic" && (a.Copied == nil || *a.Copied == 0 || *a.Copied != copied[a.Name]) {
+			t.Errorf("topic %s: the page shows %v records copied, the status API %d", a.Name, a.Copied, copied[a.Name])
+		}
 		counts[a.Kind]++
 	}
 	if counts["topic"] != 5 || counts["group"] != 2 {
 		t.Errorf("the page lists %v, want the demo's 5 topics and 2 groups", counts)
+	}
+	if !strings.Contains(dom, "All 5 topics finished their migration") || strings.Contains(dom, "No topic mirrored") {
+		t.Errorf("the topics table does not say all 5 topics finished:\n%s", dom)
 	}
 	// #finished unfolds the finished ones, for the screenshot.
 	shot := filepath.Join(browsertest.ArtifactDir(t), "demo-finished.png")

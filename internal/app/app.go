@@ -58,6 +58,9 @@ type Options struct {
 	MetricsPartitions bool
 	// MaxLag is the lag threshold of the switch verdicts.
 	MaxLag time.Duration
+	// ConnectTimeout bounds the check of each cluster at start;
+	// 0 is cluster.DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 }
 
 // flowRun is what runs for one flow.
@@ -288,7 +291,7 @@ func (a *App) live(name string) (status.Live, bool) {
 
 // connect checks every cluster at once and reports every failure.
 func (a *App) connect(ctx context.Context) error {
-	infos, err := cluster.CheckAll(ctx, a.cfg.Clusters, nil)
+	infos, err := cluster.CheckAll(ctx, a.cfg.Clusters, cluster.Connect{Timeout: a.opts.ConnectTimeout, Log: a.log})
 	if ctx.Err() != nil {
 		return nil
 	}

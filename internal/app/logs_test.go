@@ -2,12 +2,16 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -90,6 +94,65 @@ func TestClientLogsReachTheLogger(t *testing.T) {
 	for _, want := range []string{"mirror source", "mirror target"} {
 		if !seen[want] {
 			t.Errorf("no franz-go log of the %s client; seen %v", want, seen)
+		}
+	}
+}
+
+// A run whose flow fails at start returns that failure, and what the
+// failure cuts short logs nothing of its own: the status refresh that was
+// reading the migration's journal says no "journal cannot be read …
+// context canceled" beside the real cause. The target holds the journal
+// read until the flow failed, and fails the flow's first topic creation
+// once the journal is being read.
+func TestFailedStartLogsOnlyTheCause(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	if err := src.CreateTopic("app-a", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
+	journalTopic := cfg.Flows[0].JournalTopic()
+	reading, failed := make(chan struct{}), make(chan struct{})
+	var readOnce sync.Once
+	tgt.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		tgt.KeepControl()
+		for _, rt := range req.(*kmsg.MetadataRequest).Topics {
+			if rt.Topic != nil && *rt.Topic == journalTopic {
+				readOnce.Do(func() { close(reading) })
+				tgt.SleepControl(func() { <-failed })
+			}
+		}
+		return nil, nil, false
+	})
+	tgt.ControlKey(int16(kmsg.CreateTopics), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		tgt.KeepControl()
+		tgt.SleepControl(func() { <-reading })
+		resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+		for _, rt := range req.(*kmsg.CreateTopicsRequest).Topics {
+			st := kmsg.NewCreateTopicsResponseTopic()
+			st.Topic, st.ErrorCode = rt.Topic, kerr.PolicyViolation.Code
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	h := &records{}
+	a := New(cfg, slog.New(h))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := a.Run(ctx)
+	close(failed)
+	if err == nil || !errors.Is(err, kerr.PolicyViolation) {
+		t.Fatalf("Run = %v, want the flow's POLICY_VIOLATION", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.recs {
+		text := r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			text += " " + a.String()
+			return true
+		})
+		if r.Level >= slog.LevelWarn || strings.Contains(text, "context canceled") {
+			t.Errorf("logged beside the cause: %s %s", r.Level, text)
 		}
 	}
 }

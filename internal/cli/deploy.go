@@ -53,7 +53,10 @@ namespace the pods run in.
 			}
 			o.Version, o.Source = version, filepath.Base(path)
 			if !cmd.Flags().Changed("image") {
+				// Kept for the scripts and the kustomization that rewrite
+				// it, but no registry serves it: say how to get one.
 				o.Image = "kmirror:" + version
+				fmt.Fprintln(g.stderr, "warning:", noImage(o.Image))
 			}
 			out, err := kube.Manifests(cfg, o)
 			if err != nil {
@@ -66,11 +69,17 @@ namespace the pods run in.
 	cmd.Flags().StringVarP(&path, "config", "c", "", "a Strimzi KafkaMirrorMaker2 resource, or its spec as native YAML (required)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "treat warnings (unknown keys, …) as errors")
 	_ = cmd.MarkFlagRequired("config")
-	cmd.Flags().StringVar(&o.Image, "image", "", `container image (default "kmirror:<version>"; build it with go run ./deploy/image)`)
+	cmd.Flags().StringVar(&o.Image, "image", "", `container image (default "kmirror:<version>", which no registry serves; build and push one with go run ./deploy/image -push REGISTRY/kmirror:TAG)`)
 	cmd.Flags().StringVar(&o.Name, "name", "", `name of the objects (default "<metadata.name>-kmirror")`)
 	cmd.Flags().StringVarP(&o.Namespace, "namespace", "n", "", "namespace of the objects, where the secrets are (default: the resource's)")
 	cmd.Flags().IntVar(&o.Replicas, "replicas", 0, "workers (default: the resource's spec.replicas, or 1)")
 	cmd.Flags().IntVar(&o.Partitions, "partitions", 0, "the most source partitions one flow selects, for the memory limit (default: assume tasks.max per worker)")
 	cmd.Flags().StringVar(&o.WebSecret, "web-config-secret", "", "a Secret with web-config.yml (TLS, basic auth) securing the HTTP endpoints, and username, password, ca.crt for Prometheus")
 	return cmd
+}
+
+// noImage is the warning for manifests made without --image.
+func noImage(image string) string {
+	return fmt.Sprintf("no --image: the pods run %q, which no registry serves; build and push an image from kmirror's source tree "+
+		"with \"go run ./deploy/image -push REGISTRY/kmirror:TAG\" and give --image REGISTRY/kmirror:TAG (or set the image with kustomize's images:)", image)
 }

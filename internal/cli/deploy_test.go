@@ -20,7 +20,8 @@ import (
 const seedResource = "../config/testdata/seed-kmm2.yaml"
 
 // TestDeployKubernetesGolden: the generator's output for the seed's
-// resource is deploy/kubernetes/kmirror.yaml, with the image it is given.
+// resource is deploy/kubernetes/kmirror.yaml, with the image it is given;
+// without --image, a warning says how to build and push one.
 func TestDeployKubernetesGolden(t *testing.T) {
 	code, out, errOut := execute(t, t.Context(), "deploy", "kubernetes", "-c", seedResource)
 	if code != 0 {
@@ -37,14 +38,21 @@ func TestDeployKubernetesGolden(t *testing.T) {
 	if !strings.Contains(errOut, `did you mean producer.acks?`) || strings.Contains(errOut, "loopback") {
 		t.Errorf("the resource's warnings are not shown, or a loopback warned of that is not there: %q", errOut)
 	}
+	noImage := `warning: no --image: the pods run "kmirror:dev", which no registry serves; build and push an image from kmirror's source tree with "go run ./deploy/image -push REGISTRY/kmirror:TAG" and give --image REGISTRY/kmirror:TAG`
+	if !strings.Contains(errOut, noImage) {
+		t.Errorf("no warning that kmirror:dev is served by no registry:\n%s", errOut)
+	}
 	// A laptop's configuration: a pod cannot reach 127.0.0.1.
 	code, _, errOut = execute(t, t.Context(), "deploy", "kubernetes", "-c", "../../examples/quickstart.yaml")
 	if code != 0 || !strings.Contains(errOut, `warning: cluster "source": bootstrap server 127.0.0.1:9092 is this machine's loopback: a pod reaches itself there`) {
 		t.Errorf("loopback bootstrap servers: exit %d, %q", code, errOut)
 	}
-	code, out, _ = execute(t, t.Context(), "deploy", "kubernetes", "-c", seedResource, "--image", "registry.example.com/kmirror:v9")
+	code, out, errOut = execute(t, t.Context(), "deploy", "kubernetes", "-c", seedResource, "--image", "registry.example.com/kmirror:v9")
 	if code != 0 || kubetest.Decode(t, []byte(out)).Container(t).Image != "registry.example.com/kmirror:v9" {
 		t.Errorf("--image is not the container's image (exit %d)", code)
+	}
+	if strings.Contains(errOut, "--image") {
+		t.Errorf("a warning about --image, which was given:\n%s", errOut)
 	}
 	code, _, errOut = execute(t, t.Context(), "deploy", "kubernetes", "-c", "../config/testdata/mm2.properties")
 	if code != ExitFailure || !strings.Contains(errOut, "MM2 properties") {

@@ -141,6 +141,7 @@ func printVerdict(w io.Writer, v migrate.Verdict, maxLag time.Duration) {
 
 func rollbackCmd(g *globals) *cobra.Command {
 	var cf configFlags
+	var cn connectFlags
 	var group string
 	var dryRun, asJSON bool
 	cmd := &cobra.Command{
@@ -162,11 +163,15 @@ committing them.`,
 			if err != nil {
 				return err
 			}
+			conn, err := cn.connect(logger)
+			if err != nil {
+				return err
+			}
 			cfg, err := cf.load()
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
-			if _, err := cluster.CheckAll(ctx, cfg.Clusters, logger); err != nil {
+			if _, err := cluster.CheckAll(ctx, cfg.Clusters, conn); err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
 			b, err := migrate.Rollback(ctx, cfg, group, !dryRun, logger)
@@ -188,6 +193,7 @@ committing them.`,
 		},
 	}
 	cf.register(cmd)
+	cn.register(cmd)
 	cmd.Flags().StringVar(&group, "group", "", "the consumer group (required)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "give the verdict and the translated offsets without committing them")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the verdict as JSON")
@@ -307,6 +313,7 @@ Consumers follow with 'migrate ready' or 'migrate rollback'.`,
 // drainFlags are the flags of the commands that wait for topics to drain.
 type drainFlags struct {
 	cf                       configFlags
+	conn                     connectFlags
 	topics                   []string
 	timeout, interval, quiet time.Duration
 	json                     bool
@@ -314,6 +321,7 @@ type drainFlags struct {
 
 func (df *drainFlags) register(cmd *cobra.Command) {
 	df.cf.register(cmd)
+	df.conn.register(cmd)
 	cmd.Flags().StringSliceVar(&df.topics, "topic", nil, "source topics to drain (repeat or separate with commas; required)")
 	cmd.Flags().DurationVar(&df.timeout, "timeout", 10*time.Minute, "give up after this long")
 	cmd.Flags().DurationVar(&df.interval, "interval", time.Second, "time between looks")
@@ -331,6 +339,10 @@ func (df *drainFlags) run(ctx context.Context, g *globals, what string, check fu
 	if err != nil {
 		return err
 	}
+	conn, err := df.conn.connect(logger)
+	if err != nil {
+		return err
+	}
 	cfg, err := df.cf.load()
 	if err != nil {
 		return &exitError{code: ExitFailure, err: err}
@@ -343,7 +355,7 @@ func (df *drainFlags) run(ctx context.Context, g *globals, what string, check fu
 	if df.quiet <= 0 || df.timeout < df.quiet {
 		return usage(fmt.Errorf("--timeout %s must be at least --quiet-window %s (and that above 0): the topics count as drained only after a quiet window", df.timeout, df.quiet))
 	}
-	if _, err := cluster.CheckAll(ctx, cfg.Clusters, logger); err != nil {
+	if _, err := cluster.CheckAll(ctx, cfg.Clusters, conn); err != nil {
 		return &exitError{code: ExitFailure, err: err}
 	}
 	d, err := migrate.NewDrainer(ctx, cfg, df.topics, df.quiet, logger)

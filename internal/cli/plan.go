@@ -17,26 +17,31 @@ import (
 
 func planCmd(g *globals) *cobra.Command {
 	var cf configFlags
+	var cn connectFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "plan -c FILE",
 		Short: "Connect and show what each flow would copy, create and follow, and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := cf.load()
-			if err != nil {
-				return &exitError{code: ExitFailure, err: err}
-			}
 			log, err := g.logger()
 			if err != nil {
 				return err
+			}
+			conn, err := cn.connect(log)
+			if err != nil {
+				return err
+			}
+			cfg, err := cf.load()
+			if err != nil {
+				return &exitError{code: ExitFailure, err: err}
 			}
 			if !asJSON {
 				printWarnings(g.stdout, cfg)
 			}
 			rep := planReport{Warnings: []string{}, Flows: []flowPlan{}}
 			for i, f := range cfg.Flows {
-				p, err := plan(cmd.Context(), cfg, f, log)
+				p, err := plan(cmd.Context(), cfg, f, conn, log)
 				if err != nil {
 					return &exitError{code: ExitFailure, err: err}
 				}
@@ -60,6 +65,7 @@ func planCmd(g *globals) *cobra.Command {
 		},
 	}
 	cf.register(cmd)
+	cn.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the plan as JSON (the schema is in docs/cli.md)")
 	return cmd
 }
@@ -135,7 +141,7 @@ func newFlowPlan(f *config.Flow, p mirror.Plan) flowPlan {
 	return fp
 }
 
-func plan(ctx context.Context, cfg *config.Config, f *config.Flow, log *slog.Logger) (mirror.Plan, error) {
+func plan(ctx context.Context, cfg *config.Config, f *config.Flow, conn cluster.Connect, log *slog.Logger) (mirror.Plan, error) {
 	src, tgt := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
 	srcCl, err := kgo.NewClient(cluster.Options(src, log)...)
 	if err != nil {
@@ -147,7 +153,7 @@ func plan(ctx context.Context, cfg *config.Config, f *config.Flow, log *slog.Log
 		return mirror.Plan{}, err
 	}
 	defer tgtCl.Close()
-	if _, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, nil); err != nil {
+	if _, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, conn); err != nil {
 		return mirror.Plan{}, err
 	}
 	p, err := mirror.MakePlan(ctx, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), f)

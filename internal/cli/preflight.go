@@ -6,18 +6,15 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kmirror/kmirror/internal/preflight"
 )
 
-// preflightTimeout bounds each cluster's connection check.
-const preflightTimeout = 30 * time.Second
-
 func preflightCmd(g *globals) *cobra.Command {
 	var cf configFlags
+	var cn connectFlags
 	var kafkaUser, asJSON, rollback bool
 	var producerRate, consumerRate, requestPct int64
 	cmd := &cobra.Command{
@@ -76,18 +73,22 @@ read-only.`,
 				_, err = g.stdout.Write(out)
 				return err
 			}
-			cfg, err := cf.load()
-			if err != nil {
-				return &exitError{code: ExitFailure, err: err}
-			}
 			log, err := g.logger()
 			if err != nil {
 				return err
 			}
+			conn, err := cn.connect(log)
+			if err != nil {
+				return err
+			}
+			cfg, err := cf.load()
+			if err != nil {
+				return &exitError{code: ExitFailure, err: err}
+			}
 			if !asJSON {
 				printWarnings(g.stdout, cfg)
 			}
-			rep, err := preflight.Run(cmd.Context(), cfg, preflight.Options{Timeout: preflightTimeout, Rollback: rollback}, log)
+			rep, err := preflight.Run(cmd.Context(), cfg, preflight.Options{Timeout: conn.Timeout, Rollback: rollback}, log)
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
@@ -111,6 +112,7 @@ read-only.`,
 		},
 	}
 	cf.register(cmd)
+	cn.register(cmd)
 	f := cmd.Flags()
 	f.BoolVar(&kafkaUser, "kafkauser", false, "print least-privilege Strimzi KafkaUser resources instead of checking, offline (no --secrets-dir needed)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 )
 
@@ -64,6 +66,23 @@ func (f *configFlags) register(cmd *cobra.Command) {
 	if !fromEnv || file == "" {
 		_ = cmd.MarkFlagRequired("config")
 	}
+}
+
+// connectFlags are the flags of commands that connect to the clusters.
+type connectFlags struct{ timeout time.Duration }
+
+func (f *connectFlags) register(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&f.timeout, "connect-timeout", cluster.DefaultConnectTimeout,
+		fmt.Sprintf("how long to wait for each cluster to answer before giving up (after %s, it says it still waits)", cluster.StillWaitingAfter))
+}
+
+// connect is how the command checks the clusters, telling log of those it
+// still waits for; a timeout that is not above 0 is a usage error.
+func (f *connectFlags) connect(log *slog.Logger) (cluster.Connect, error) {
+	if f.timeout <= 0 {
+		return cluster.Connect{}, usage(fmt.Errorf("--connect-timeout %s: give a duration above 0, such as 30s", f.timeout))
+	}
+	return cluster.Connect{Timeout: f.timeout, Log: log}, nil
 }
 
 // load reads the configuration for a command that connects: every secret

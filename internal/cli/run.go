@@ -23,6 +23,7 @@ const DefaultHTTPAddr = ":9721"
 
 func runCmd(g *globals) *cobra.Command {
 	var cf configFlags
+	var cn connectFlags
 	var opts app.Options
 	var httpAddr, probesAddr, webConfig string
 	cmd := &cobra.Command{
@@ -34,6 +35,11 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			conn, err := cn.connect(logger)
+			if err != nil {
+				return err
+			}
+			opts.ConnectTimeout = conn.Timeout
 			for flag, addr := range map[string]string{"--http": httpAddr, "--probes": probesAddr} {
 				if addr != "" {
 					if err := checkAddr(addr); err != nil {
@@ -48,7 +54,7 @@ func runCmd(g *globals) *cobra.Command {
 			for _, d := range cfg.Warnings() {
 				logger.Warn(d.String())
 			}
-			opts.Version, opts.Commit = version, commit
+			opts.Version, opts.Commit = build()
 			a := app.New(cfg, logger, opts)
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
@@ -95,6 +101,7 @@ func runCmd(g *globals) *cobra.Command {
 		},
 	}
 	cf.register(cmd)
+	cn.register(cmd)
 	cmd.Flags().StringVar(&httpAddr, "http", DefaultHTTPAddr, `serve metrics, health, the status API and page on this address ("" turns it off)`)
 	cmd.Flags().StringVar(&webConfig, "web-config-file", "", "secure --http with TLS, client certificates or basic auth: a Prometheus exporter-toolkit web configuration file")
 	cmd.Flags().StringVar(&webConfig, "web.config.file", "", "the same as --web-config-file, in the Prometheus exporters' spelling")

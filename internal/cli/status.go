@@ -26,12 +26,14 @@ import (
 // statusFlags are the flags of the commands that read a migration's state.
 type statusFlags struct {
 	configFlags
+	conn               connectFlags
 	maxLag, stallAfter time.Duration
 	json               bool
 }
 
 func (f *statusFlags) register(cmd *cobra.Command) {
 	f.configFlags.register(cmd)
+	f.conn.register(cmd)
 	cmd.Flags().DurationVar(&f.maxLag, "max-lag", status.DefaultMaxLag, "replication lag under which a consumer group may be switched")
 	cmd.Flags().DurationVar(&f.stallAfter, "stalled-after", status.DefaultStallAfter, "a flow is stalled when a partition behind its source's end has not moved for this long")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON (the schema is in docs/cli.md)")
@@ -44,11 +46,15 @@ func (f *statusFlags) collector(ctx context.Context, g *globals, opts status.Opt
 	if err != nil {
 		return nil, nil, err
 	}
+	conn, err := f.conn.connect(logger)
+	if err != nil {
+		return nil, nil, err
+	}
 	cfg, err := f.load()
 	if err != nil {
 		return nil, nil, &exitError{code: ExitFailure, err: err}
 	}
-	if _, err := cluster.CheckAll(ctx, cfg.Clusters, logger); err != nil {
+	if _, err := cluster.CheckAll(ctx, cfg.Clusters, conn); err != nil {
 		return nil, nil, &exitError{code: ExitFailure, err: err}
 	}
 	opts.MaxLag, opts.StallAfter = f.maxLag, f.stallAfter

@@ -17,6 +17,7 @@ import (
 
 func verifyCmd(g *globals) *cobra.Command {
 	var cf configFlags
+	var cn connectFlags
 	var topics []string
 	var from string
 	var asJSON bool
@@ -34,7 +35,11 @@ func verifyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o := verify.Options{MaxMismatches: maxMismatches}
+			conn, err := cn.connect(logger)
+			if err != nil {
+				return err
+			}
+			o := verify.Options{MaxMismatches: maxMismatches, ConnectTimeout: conn.Timeout}
 			if maxMismatches < 0 {
 				return &exitError{code: ExitUsage, err: fmt.Errorf("--max-mismatches %d is negative", maxMismatches)}
 			}
@@ -84,6 +89,7 @@ func verifyCmd(g *globals) *cobra.Command {
 		},
 	}
 	cf.register(cmd)
+	cn.register(cmd)
 	cmd.Flags().StringSliceVar(&topics, "topic", nil, "source topic to verify; repeat or comma-separate (required)")
 	cmd.Flags().StringVar(&from, "from-timestamp", "", "start each partition at the first source record at or after this time: RFC 3339 or epoch milliseconds")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")

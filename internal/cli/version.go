@@ -27,20 +27,44 @@ func versionCmd(g *globals) *cobra.Command {
 	}
 }
 
-// versionLine is what `kmirror version` and `kmirror --version` print:
-// the stamped version and commit, or, in a binary go install built, the
-// module's version and the commit its build info records.
+// versionLine is what `kmirror version` and `kmirror --version` print.
 func versionLine() string {
-	v, c := version, commit
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
+	v, c := build()
+	return fmt.Sprintf("kmirror %s (commit %s, %s %s/%s)", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// build is this binary's version and commit: those stamped at release
+// builds, else what the Go toolchain recorded in a binary go build or go
+// install made from a checkout — the module's version (since Go 1.24 a
+// pseudo-version such as v0.0.0-20260101120000-0123456789ab, with +dirty
+// for uncommitted changes) and the VCS revision, with +dirty as well. A
+// binary built without VCS information (-buildvcs=false) is "dev" at
+// commit "unknown".
+func build() (v, c string) {
+	v, c = version, commit
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v, c
+	}
+	if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	if c == "unknown" {
+		var rev, modified string
 		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && c == "unknown" {
-				c = s.Value
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value
+			}
+		}
+		if rev != "" {
+			c = rev
+			if modified == "true" {
+				c += "+dirty"
 			}
 		}
 	}
-	return fmt.Sprintf("kmirror %s (commit %s, %s %s/%s)", v, c, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return v, c
 }

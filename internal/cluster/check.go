@@ -42,13 +42,48 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// DefaultConnectTimeout bounds the first connection to a cluster unless a
+// command is told otherwise (--connect-timeout): what it waits before it
+// says a cluster cannot be reached.
+const DefaultConnectTimeout = 30 * time.Second
+
+// StillWaitingAfter is how long a check waits for a cluster before it says
+// that it still waits, so that a broker that accepts connections but does
+// not answer is not a silence as long as the timeout.
+const StillWaitingAfter = 3 * time.Second
+
+// Connect is how a command checks the clusters before it uses them.
+type Connect struct {
+	// Timeout bounds each cluster's check; 0 is DefaultConnectTimeout.
+	Timeout time.Duration
+	// Log, when set, hears of each cluster still not answering after
+	// StillWaitingAfter. The check's own client stays quiet: what went
+	// wrong is the error it returns.
+	Log *slog.Logger
+}
+
+func (o Connect) timeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DefaultConnectTimeout
+}
+
 // Check connects to a cluster, authenticates, and reads its metadata,
-// within timeout.
-func Check(ctx context.Context, c *config.Cluster, timeout time.Duration, logger *slog.Logger) (Info, error) {
+// within o's timeout.
+func Check(ctx context.Context, c *config.Cluster, o Connect) (Info, error) {
+	timeout := o.timeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if o.Log != nil {
+		addrs := strings.Join(c.Bootstrap, ", ")
+		still := time.AfterFunc(StillWaitingAfter, func() {
+			o.Log.Warn(fmt.Sprintf("still waiting for %s at %s", c.Alias, addrs), "cluster", c.Alias, "address", addrs, "timeout", timeout)
+		})
+		defer still.Stop()
+	}
 	var watch AuthWatch
-	cl, err := kgo.NewClient(append(Options(c, logger), kgo.RetryTimeout(timeout), kgo.WithHooks(&watch))...)
+	cl, err := kgo.NewClient(append(Options(c, nil), kgo.RetryTimeout(timeout), kgo.WithHooks(&watch))...)
 	if err != nil {
 		return Info{}, &Error{Alias: c.Alias, Reason: "invalid client settings", Err: err}
 	}
@@ -58,9 +93,13 @@ func Check(ctx context.Context, c *config.Cluster, timeout time.Duration, logger
 		if watch.Failed() {
 			return Info{}, &Error{Alias: c.Alias, Err: err, Reason: authReason(c)}
 		}
-		if c.TLS != nil && errors.Is(err, context.DeadlineExceeded) && tcpReachable(c.Bootstrap) {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && tcpReachable(c.Bootstrap) {
+			if c.TLS != nil {
+				return Info{}, &Error{Alias: c.Alias, Err: err,
+					Reason: "connected, but no TLS handshake completed: is this a plaintext listener? (remove tls, or use its TLS listener)"}
+			}
 			return Info{}, &Error{Alias: c.Alias, Err: err,
-				Reason: "connected, but no TLS handshake completed: is this a plaintext listener? (remove tls, or use its TLS listener)"}
+				Reason: fmt.Sprintf("connected to %s, but no answer came within %s: is it a Kafka listener, and is its broker up?", strings.Join(c.Bootstrap, ", "), timeout)}
 		}
 		return Info{}, Explain(c, err)
 	}
@@ -163,20 +202,22 @@ func isEOF(err error) bool {
 	return strings.Contains(s, "EOF") || strings.Contains(s, "connection reset")
 }
 
-// ConnectTimeout bounds the first connection to a cluster: what the
-// commands wait before they say a cluster cannot be reached.
-const ConnectTimeout = 30 * time.Second
+// CheckAll checks every cluster at once and returns what it learnt of each
+// (by position; zero for a cluster that failed) and every failure joined.
+func CheckAll(ctx context.Context, clusters []*config.Cluster, o Connect) ([]Info, error) {
+	infos, errs := CheckEach(ctx, clusters, o)
+	return infos, errors.Join(errs...)
+}
 
-// CheckAll checks every cluster at once, within ConnectTimeout, and
-// returns what it learnt of each (by position; zero for a cluster that
-// failed) and every failure joined.
-func CheckAll(ctx context.Context, clusters []*config.Cluster, logger *slog.Logger) ([]Info, error) {
+// CheckEach checks every cluster at once and returns, by position, what it
+// learnt of each and each one's failure.
+func CheckEach(ctx context.Context, clusters []*config.Cluster, o Connect) ([]Info, []error) {
 	infos := make([]Info, len(clusters))
 	errs := make([]error, len(clusters))
 	var wg sync.WaitGroup
 	for i, c := range clusters {
-		wg.Go(func() { infos[i], errs[i] = Check(ctx, c, ConnectTimeout, logger) })
+		wg.Go(func() { infos[i], errs[i] = Check(ctx, c, o) })
 	}
 	wg.Wait()
-	return infos, errors.Join(errs...)
+	return infos, errs
 }

@@ -1,11 +1,17 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,7 +124,7 @@ func TestCheck(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := tt.cluster
 			c.Alias, c.ClientID = "my-cluster", "kmirror-test"
-			info, err := Check(context.Background(), &c, 5*time.Second, nil)
+			info, err := Check(context.Background(), &c, Connect{Timeout: 5 * time.Second})
 			if tt.reason == "" {
 				if err != nil {
 					t.Fatalf("Check: %v", err)
@@ -141,6 +147,75 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A broker that accepts connections and never answers: the check says it
+// still waits after StillWaitingAfter, then fails at its timeout with one
+// error that names the cluster and the address.
+func TestCheckSilentBroker(t *testing.T) {
+	addr := silentListener(t)
+	var log bytes.Buffer
+	var mu sync.Mutex
+	c := config.Cluster{Alias: "quiet", ClientID: "kmirror-test", Bootstrap: []string{addr}}
+	timeout := StillWaitingAfter + time.Second
+	_, err := Check(context.Background(), &c, Connect{Timeout: timeout, Log: slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, nil))})
+	want := fmt.Sprintf(`cluster "quiet": connected to %s, but no answer came within %s`, addr, timeout)
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("Check = %v\nwant %q…", err, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Count(log.String(), fmt.Sprintf("still waiting for quiet at %s", addr)); got != 1 {
+		t.Errorf("%d notices that the check still waits, want 1:\n%s", got, log.String())
+	}
+}
+
+// silentListener accepts connections and reads what comes, answering
+// nothing, until the test ends.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(io.Discard, conn) })
+		}
+	})
+	return ln.Addr().String()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func TestClientOptionsAreAccepted(t *testing.T) {

@@ -281,7 +281,7 @@ func TestCheckOAuthOnKfake(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &config.Cluster{Alias: "my-cluster", ClientID: "kmirror-test", Bootstrap: []string{tt.addr},
 				SASL: &config.SASL{Mechanism: config.MechanismOAuthBearer, OAuth: tt.o}}
-			_, err := Check(context.Background(), c, 5*time.Second, nil)
+			_, err := Check(context.Background(), c, Connect{Timeout: 5 * time.Second})
 			if tt.reason == "" {
 				if err != nil {
 					t.Fatal(err)

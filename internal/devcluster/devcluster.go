@@ -69,10 +69,33 @@ func Start(o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	sasl := len(o.Superusers)+len(o.Users) > 0
+	var tlsConfig *tls.Config
+	caFile := ""
+	switch {
+	case o.TLS:
+		if tlsConfig, caFile, err = serverTLS(host, o); err != nil {
+			return nil, err
+		}
+	case o.ClientAuth:
+		return nil, errors.New("client certificates need TLS")
+	}
+	// TLS is served here rather than with kfake.TLS so that, with SASL,
+	// handshakeListener sees the protocol above it (see handshake.go).
 	opts := []kfake.Opt{kfake.NumBrokers(o.Brokers), kfake.Ports(ports...),
 		kfake.ListenFn(func(network, address string) (net.Listener, error) {
 			_, port, _ := net.SplitHostPort(address)
-			return net.Listen(network, net.JoinHostPort(host, port))
+			ln, err := net.Listen(network, net.JoinHostPort(host, port))
+			if err != nil {
+				return nil, err
+			}
+			if tlsConfig != nil {
+				ln = tls.NewListener(ln, tlsConfig)
+			}
+			if sasl {
+				ln = handshakeListener{ln}
+			}
+			return ln, nil
 		})}
 	if o.ClusterID != "" {
 		opts = append(opts, kfake.ClusterID(o.ClusterID))
@@ -83,7 +106,7 @@ func Start(o Options) (*Cluster, error) {
 	if o.ACLs {
 		opts = append(opts, kfake.EnableACLs())
 	}
-	if len(o.Superusers)+len(o.Users) > 0 {
+	if sasl {
 		opts = append(opts, kfake.EnableSASL())
 	} else if o.ACLs {
 		return nil, errors.New("--acls needs at least one --superuser to manage them")
@@ -101,17 +124,6 @@ func Start(o Options) (*Cluster, error) {
 			return nil, fmt.Errorf("--user: %w", err)
 		}
 		opts = append(opts, kfake.User(m, u, p))
-	}
-	caFile := ""
-	switch {
-	case o.TLS:
-		cfg, path, err := serverTLS(host, o)
-		if err != nil {
-			return nil, err
-		}
-		opts, caFile = append(opts, kfake.TLS(cfg)), path
-	case o.ClientAuth:
-		return nil, errors.New("client certificates need TLS")
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -81,21 +82,31 @@ func TestPageFirstRenderWithoutJavaScript(t *testing.T) {
 
 // TestPageSaysAllFinished: when every topic and group of a flow finished
 // its migration, the topics and groups tables say so, not that nothing
-// is mirrored.
+// is mirrored, and each finished topic's row keeps the records it copied.
 func TestPageSaysAllFinished(t *testing.T) {
 	browsertest.Chromium(t)
 	rep := migratingReport(time.Now())
 	f := &rep.Flows[0]
 	f.Topics = f.Topics[1:]                  // app0-t1, done
 	f.Topics = append(f.Topics, f.Topics[0]) // and another
-	f.Topics[1].Topic, f.Topics[1].Target = "app0-t2", "app0-t2"
+	f.Topics[1].Topic, f.Topics[1].Target, f.Topics[1].Copied = "app0-t2", "app0-t2", 7
 	f.Groups = f.Groups[1:] // app0-g, done
 	url := browsertest.StartServer(t, httpapi.Handler(httpapi.Options{
 		Status: func(context.Context) (status.Report, error) { return rep, nil },
 	}))
 	dom := browsertest.LoadPage(t, url)
-	if page := browsertest.Read(t, dom); page.State != "ok" {
-		t.Fatalf("page state %q", page.State)
+	page := browsertest.Read(t, dom)
+	if page.State != "ok" || len(page.Flows) != 1 {
+		t.Fatalf("page state %q, %d flows", page.State, len(page.Flows))
+	}
+	copied := map[string]int64{}
+	for _, a := range page.Flows[0].Apps {
+		if a.Kind == "topic" && a.Copied != nil {
+			copied[a.Name] = *a.Copied
+		}
+	}
+	if want := map[string]int64{"app0-t1": 4000, "app0-t2": 7}; !maps.Equal(copied, want) {
+		t.Errorf("finished topics show %v records copied, want %v", copied, want)
 	}
 	for _, w := range []string{`All 2 topics finished their migration: listed under "Finished" above.`, `The one group finished its migration: listed under "Finished" above.`} {
 		if !strings.Contains(strings.ReplaceAll(dom, "&quot;", `"`), w) {

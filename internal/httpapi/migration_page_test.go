@@ -27,10 +27,10 @@ func migratingReport(now time.Time) status.Report {
 	return status.Report{Time: now, Flows: []status.Flow{{
 		Name: "source->target", Source: "source", Target: "target", Direction: status.DirectionForward, State: status.StateCaughtUp,
 		Topics: []status.Topic{
-			{Topic: "app1-t1", Target: "app1-t1", Partitions: []status.Partition{{Partition: 0}},
+			{Topic: "app1-t1", Target: "app1-t1", Copied: 120, Partitions: []status.Partition{{Partition: 0}},
 				Step: &status.Step{Phase: "consumers-switched", Since: at(5), By: "kmirror run on w1",
 					Timeline: []status.StepEvent{ev("started", 90, "kmirror run on w1"), ev("caught-up", 89, "kmirror run on w1")}}},
-			{Topic: "app0-t1", Target: "app0-t1", Partitions: []status.Partition{},
+			{Topic: "app0-t1", Target: "app0-t1", Copied: 4000, Partitions: []status.Partition{},
 				Step: &status.Step{Phase: "done", Since: at(60), By: "kmirror run on w1",
 					Timeline: []status.StepEvent{ev("started", 300, "kmirror run on w1"), ev("verified", 70, "kmirror verify on ops"), ev("removed", 60, "kmirror run on w1")}}},
 		},
@@ -50,8 +50,9 @@ func migratingReport(now time.Time) status.Report {
 
 // TestPageTellsTheMigration: the page lists each topic and group with its
 // phase, time in phase and recorded steps, a lag sparkline for the topics
-// still copied, and the finished ones folded away but listed; the topics
-// and groups tables show only what is still mirrored.
+// still copied, and the finished ones folded away but listed, a finished
+// topic with the records it had copied; the topics and groups tables show
+// only what is still mirrored.
 func TestPageTellsTheMigration(t *testing.T) {
 	browsertest.Chromium(t)
 	now := time.Now()
@@ -81,11 +82,12 @@ func TestPageTellsTheMigration(t *testing.T) {
 		finished   bool
 		timeline   []string
 		lagPoints  int
+		copied     int64 // -1: the row shows no copied figure
 	}{
-		{"group app1-g", "consumers-switched", 5, false, []string{"translated", "ready", "switched"}, -1},
-		{"topic app1-t1", "consumers-switched", 5, false, []string{"started", "caught-up"}, 10},
-		{"group app0-g", "done", 60, true, []string{"switched"}, -1},
-		{"topic app0-t1", "done", 60, true, []string{"started", "verified", "removed"}, -1},
+		{"group app1-g", "consumers-switched", 5, false, []string{"translated", "ready", "switched"}, -1, -1},
+		{"topic app1-t1", "consumers-switched", 5, false, []string{"started", "caught-up"}, 10, -1},
+		{"group app0-g", "done", 60, true, []string{"switched"}, -1, -1},
+		{"topic app0-t1", "done", 60, true, []string{"started", "verified", "removed"}, -1, 4000},
 	}
 	if len(f.Apps) != len(want) {
 		t.Errorf("%d rows in the migration table, want %d: %+v", len(f.Apps), len(want), f.Apps)
@@ -101,6 +103,13 @@ func TestPageTellsTheMigration(t *testing.T) {
 			t.Errorf("%s: time in phase %q is no number of seconds", w.app, a.InPhase)
 		}
 		inPhase := time.Duration(seconds) * time.Second
+		copied := int64(-1)
+		if a.Copied != nil {
+			copied = *a.Copied
+		}
+		if copied != w.copied {
+			t.Errorf("%s: shows %d records copied, want %d (-1: no figure)", w.app, copied, w.copied)
+		}
 		if a.Phase != w.phase || a.Finished != w.finished || !slices.Equal(a.Timeline, w.timeline) || a.LagPoints != w.lagPoints ||
 			(inPhase-time.Duration(w.inPhase)*time.Minute).Abs() > time.Minute {
 			t.Errorf("%s: %+v, want phase %s for %d min, finished %v, timeline %v, %d lag points", w.app, a, w.phase, w.inPhase, w.finished, w.timeline, w.lagPoints)

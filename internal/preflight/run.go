@@ -69,7 +69,8 @@ func (r Report) Failing() []Requirement {
 
 // Options are what a check takes besides the configuration.
 type Options struct {
-	// Timeout bounds each cluster's connection check.
+	// Timeout bounds each cluster's connection check; 0 is
+	// cluster.DefaultConnectTimeout.
 	Timeout time.Duration
 	// Rollback adds what `kmirror migrate rollback` needs.
 	Rollback bool
@@ -86,13 +87,13 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 			cl.Close()
 		}
 	}()
-	for _, c := range cfg.Clusters {
-		info, err := cluster.Check(ctx, c, opts.Timeout, nil)
-		if err != nil {
+	infos, errs := cluster.CheckEach(ctx, cfg.Clusters, cluster.Connect{Timeout: opts.Timeout, Log: log})
+	for i, c := range cfg.Clusters {
+		if err := errs[i]; err != nil {
 			rep.Clusters = append(rep.Clusters, ClusterCheck{Alias: c.Alias, Error: err.Error()})
 			continue
 		}
-		rep.Clusters = append(rep.Clusters, ClusterCheck{Alias: c.Alias, ClusterID: info.ClusterID})
+		rep.Clusters = append(rep.Clusters, ClusterCheck{Alias: c.Alias, ClusterID: infos[i].ClusterID})
 		cl, err := kgo.NewClient(cluster.Options(c, log)...)
 		if err != nil {
 			return rep, fmt.Errorf("client of %q: %w", c.Alias, err)

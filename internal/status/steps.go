@@ -19,11 +19,15 @@ import (
 // allow-list). Such a topic keeps what was copied: copiedOf's figure from
 // its stored progress, else the largest "copied" its journal recorded. A
 // journal that cannot be read leaves the steps out: the rest of the report
-// stands.
+// stands. A read cut short by ctx is no unreadable journal and is not
+// logged: whoever ended ctx (a worker stopping, or failing at start) says
+// why.
 func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, selected []mirror.Topic, copiedOf func(topics []string) map[string]int64) {
 	story, err := c.story(ctx, f)
 	if err != nil {
-		c.log.Warn("the migration's journal cannot be read; status shows no steps", "topic", f.JournalTopic(), "err", err)
+		if ctx.Err() == nil {
+			c.log.Warn("the migration's journal cannot be read; status shows no steps", "topic", f.JournalTopic(), "err", err)
+		}
 		return
 	}
 	now := journal.Now{Selected: map[string]bool{}, Groups: map[string]journal.GroupNow{}}

@@ -40,6 +40,9 @@ type Options struct {
 	// Workers is how many partitions are compared at once;
 	// DefaultWorkers when 0.
 	Workers int
+	// ConnectTimeout bounds the check of each cluster before the
+	// comparison; 0 is cluster.DefaultConnectTimeout.
+	ConnectTimeout time.Duration
 }
 
 // Run compares the requested topics of every flow that copies them. A
@@ -88,7 +91,7 @@ type job struct {
 func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Options, log *slog.Logger) ([]Partition, error) {
 	f := ft.flow
 	src, tgt := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
-	infos, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, nil)
+	infos, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, cluster.Connect{Timeout: o.ConnectTimeout, Log: log})
 	if err != nil {
 		return nil, err
 	}

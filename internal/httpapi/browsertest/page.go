@@ -71,6 +71,9 @@ type App struct {
 	// LagPoints counts the points of the topic's lag sparkline; -1 when
 	// the row has none.
 	LagPoints int
+	// Copied is the records copied a finished topic's row shows; nil
+	// when the row shows no such figure.
+	Copied *int64
 }
 
 // Blocked is a row of a flow's blocked-topics table.
@@ -150,6 +153,10 @@ func ReadPage(dom string) (Page, error) {
 			}
 			if chart, ok := tr.Find("data-chart", "lag"); ok {
 				a.LagPoints = r.int(chart.Attrs["data-points"])
+			}
+			if fig, ok := tr.Find("data-field", "copied"); ok {
+				n := int64(r.int(fig.Attrs["data-value"]))
+				a.Copied = &n
 			}
 			f.Apps = append(f.Apps, a)
 		}

@@ -128,7 +128,8 @@
   }
 
   // appRow is a topic's or group's row; a topic listed under the group
-  // that reads it is indented.
+  // that reads it is indented. A finished topic, which the topics table no
+  // longer lists, keeps its figure here: the records copied.
   function appRow(f, app, now) {
     const { kind, name, step } = app;
     const phase = (step && step.phase) || 'mirroring';
@@ -145,6 +146,9 @@
         isNaN(since) ? 'seen now' : clock(step.since), step && step.by ? el('div', { class: 'by' }, step.by) : null),
       el('td', { 'data-field': 'story' },
         kind === 'topic' && !FINISHED.has(phase) ? sparkline(f.name, name) : null,
+        kind === 'topic' && FINISHED.has(phase)
+          ? el('div', { class: 'figure', 'data-field': 'copied', 'data-value': app.copied || 0 }, num(app.copied || 0) + ' records copied')
+          : null,
         timeline(step)));
   }
 
@@ -170,11 +174,11 @@
       for (const name of [...reads].sort()) {
         const t = topics.get(name);
         if (!t) continue;
-        apps.push({ kind: 'topic', name, step: t.step, member: true });
+        apps.push({ kind: 'topic', name, step: t.step, copied: t.copied, member: true });
         topics.delete(name);
       }
     }
-    for (const t of topics.values()) apps.push({ kind: 'topic', name: t.topic, step: t.step });
+    for (const t of topics.values()) apps.push({ kind: 'topic', name: t.topic, step: t.step, copied: t.copied });
     const active = apps.filter((a) => !finished(a));
     const done = apps.filter((a) => finished(a));
     const rows = active.map((a) => appRow(f, a, now));
