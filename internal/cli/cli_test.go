@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -147,6 +148,14 @@ func TestVersion(t *testing.T) {
 	}
 	if code, flag, errOut := execute(t, context.Background(), "--version"); code != ExitOK || flag != out {
 		t.Errorf("--version: exit %d, %q%s; want %q", code, flag, errOut, out)
+	}
+	code, js, _ := execute(t, context.Background(), "version", "--json")
+	var v struct{ Version, Commit, Go, Platform string }
+	if err := json.Unmarshal([]byte(js), &v); code != ExitOK || err != nil {
+		t.Fatalf("version --json: exit %d, %v\n%s", code, err, js)
+	}
+	if want := fmt.Sprintf("kmirror %s (commit %s, %s %s)\n", v.Version, v.Commit, v.Go, v.Platform); want != out {
+		t.Errorf("version --json says %+v; the line says %q", v, out)
 	}
 }
 

@@ -7,7 +7,8 @@ import "github.com/spf13/cobra"
 // command has one.
 var examples = map[string]string{
 	"version": `  kmirror version
-  kmirror --version`,
+  kmirror --version
+  kmirror version --json`,
 	"validate": `  kmirror validate -c kmm2.yaml
   kmirror validate -c kmm2.yaml --secrets-dir ./secrets --strict`,
 	"plan": `  kmirror plan -c kmm2.yaml --secrets-dir ./secrets`,
@@ -15,7 +16,8 @@ var examples = map[string]string{
   kmirror run -c connect-mirror-maker.properties --http 127.0.0.1:9721`,
 	"status": `  kmirror status -c kmm2.yaml --watch
   kmirror status -c kmm2.yaml --json --partitions`,
-	"migrate ready": `  kmirror migrate ready -c kmm2.yaml --group app1-consumer`,
+	"migrate ready": `  kmirror migrate ready -c kmm2.yaml --group app1-consumer
+  kmirror migrate ready -c kmm2.yaml --group app1-consumer --wait 5m`,
 	"migrate drain": `  kmirror migrate drain -c kmm2.yaml --topic app1-t1,app1-t2
   kmirror migrate drain -c kmm2.yaml --topic app1-t1 --quiet-window 30s --timeout 20m`,
 	"migrate rollback": `  kmirror migrate rollback -c kmm2.yaml --group app1-consumer --dry-run

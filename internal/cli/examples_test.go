@@ -48,3 +48,33 @@ func TestEveryCommandHasExamples(t *testing.T) {
 	}
 	walk(root)
 }
+
+// withoutJSON are the commands that report nothing a script reads as
+// JSON, and why; every other command takes --json.
+var withoutJSON = map[string]string{
+	"run":               "it serves its report at /api/v1/status",
+	"deploy kubernetes": "it prints Kubernetes manifests",
+	"dev-cluster":       "it runs clusters and prints one ready line a cluster",
+	"demo":              "it narrates; status --json reads the clusters it leaves running",
+}
+
+// TestEveryReportingCommandHasJSON: a command that reports takes --json.
+func TestEveryReportingCommandHasJSON(t *testing.T) {
+	var out bytes.Buffer
+	root := newRoot(&globals{stdout: &out, stderr: &out})
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !c.Runnable() || c.HasSubCommands() || c.Hidden || c == root || c.Name() == "help" || c.Name() == "completion" || c.Parent().Name() == "completion" {
+			return
+		}
+		path := commandPath(c)
+		_, exempt := withoutJSON[path]
+		if has := c.Flags().Lookup("json") != nil; has == exempt {
+			t.Errorf("kmirror %s: --json %v, exempt %v (%s)", path, has, exempt, withoutJSON[path])
+		}
+	}
+	walk(root)
+}

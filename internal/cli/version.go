@@ -16,15 +16,30 @@ var (
 )
 
 func versionCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, commit and Go version (also: kmirror --version)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if asJSON {
+				v, c := build()
+				return writeJSON(g.stdout, versionReport{Version: v, Commit: c, Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH})
+			}
 			fmt.Fprintln(g.stdout, versionLine())
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the version as JSON: version, commit, go, platform")
+	return cmd
+}
+
+// versionReport is what version prints with --json.
+type versionReport struct {
+	Version  string `json:"version"`
+	Commit   string `json:"commit"`
+	Go       string `json:"go"`
+	Platform string `json:"platform"`
 }
 
 // versionLine is what `kmirror version` and `kmirror --version` print.
