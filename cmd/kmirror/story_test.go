@@ -211,6 +211,9 @@ func TestDemoPageShowsTheFinishedMigration(t *testing.T) {
 	if !strings.Contains(dom, "All 5 topics finished their migration") || strings.Contains(dom, "No topic mirrored") {
 		t.Errorf("the topics table does not say all 5 topics finished:\n%s", dom)
 	}
+	if strings.Contains(dom, "no progress yet") || !strings.Contains(dom, "nothing left to copy: every topic finished") {
+		t.Errorf("the workers line does not say every topic finished:\n%s", dom)
+	}
 	// #finished unfolds the finished ones, for the screenshot.
 	shot := filepath.Join(browsertest.ArtifactDir(t), "demo-finished.png")
 	browsertest.Screenshot(t, url+"#finished", shot)

@@ -312,7 +312,9 @@
     if (f.workers == null) return el('p', { class: 'muted', 'data-field': 'workers' }, 'workers: unknown');
     const held = (w) => Object.values(w.holds || {}).reduce((n, ps) => n + ps.length, 0);
     const who = f.workers.map((w) => `${w.host} (${held(w)} held)`).join(', ');
-    const last = f.lastProgress ? 'progress last moved ' + clock(f.lastProgress) : 'no progress yet';
+    const topics = list(f.topics);
+    const last = f.lastProgress ? 'progress last moved ' + clock(f.lastProgress)
+      : topics.length && topics.every(finished) ? 'nothing left to copy: every topic finished' : 'no progress yet';
     const stalled = list(f.stalled).length ? '; stalled: ' + list(f.stalled).join(', ') : '';
     return el('p', { class: f.workers.length ? 'muted' : 'warn', 'data-field': 'workers', 'data-workers': f.workers.length },
       `workers: ${f.workers.length}${who ? ' — ' + who : ''}; ${last}${stalled}`);
