@@ -2,14 +2,13 @@ package main_test
 
 import (
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/kmirror/kmirror/internal/testbed"
 )
 
 // A cluster whose broker accepts connections and never answers: every
@@ -19,7 +18,7 @@ import (
 // usage error.
 func TestConnectTimeoutOnSilentBroker(t *testing.T) {
 	_, live, _ := devCluster(t, "--topic", "orders:1")
-	quiet := silentBroker(t)
+	quiet := testbed.SilentBroker(t)
 	// Both ways under the same names, so that every migrate command has
 	// what it asks of the configuration before it connects.
 	cfg := filepath.Join(t.TempDir(), "kmirror.yaml")
@@ -91,41 +90,4 @@ mirrors:
 			}
 		})
 	}
-}
-
-// silentBroker listens on a free port, accepts every connection and reads
-// what comes, answering nothing, until the test ends.
-func silentBroker(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, conn)
-			mu.Unlock()
-			wg.Go(func() { _, _ = io.Copy(io.Discard, conn) })
-		}
-	})
-	return ln.Addr().String()
 }

@@ -8,23 +8,33 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Every command a user runs has examples in its help, and each example
-// names the command and parses with its flags.
-func TestEveryCommandHasExamples(t *testing.T) {
-	var out bytes.Buffer
-	root := newRoot(&globals{stdout: &out, stderr: &out})
+// leafCommands are the commands a user runs: every runnable command under
+// root but help and completion.
+func leafCommands(root *cobra.Command) []*cobra.Command {
+	var out []*cobra.Command
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		for _, sub := range c.Commands() {
 			walk(sub)
 		}
-		if !c.Runnable() || c.HasSubCommands() || c.Hidden || c == root || c.Name() == "help" || c.Name() == "completion" || c.Parent().Name() == "completion" {
-			return
+		if c.Runnable() && !c.HasSubCommands() && !c.Hidden && c != root && c.Name() != "help" && c.Name() != "completion" && c.Parent().Name() != "completion" {
+			out = append(out, c)
 		}
+	}
+	walk(root)
+	return out
+}
+
+// Every command a user runs has examples in its help, and each example
+// names the command and parses with its flags.
+func TestEveryCommandHasExamples(t *testing.T) {
+	var out bytes.Buffer
+	root := newRoot(&globals{stdout: &out, stderr: &out})
+	for _, c := range leafCommands(root) {
 		path := commandPath(c)
 		if strings.TrimSpace(c.Example) == "" {
 			t.Errorf("kmirror %s has no examples", path)
-			return
+			continue
 		}
 		for line := range strings.Lines(c.Example) {
 			// The command line alone: before a pipe or a redirection.
@@ -46,7 +56,6 @@ func TestEveryCommandHasExamples(t *testing.T) {
 			}
 		}
 	}
-	walk(root)
 }
 
 // withoutJSON are the commands that report nothing a script reads as
@@ -61,20 +70,11 @@ var withoutJSON = map[string]string{
 // TestEveryReportingCommandHasJSON: a command that reports takes --json.
 func TestEveryReportingCommandHasJSON(t *testing.T) {
 	var out bytes.Buffer
-	root := newRoot(&globals{stdout: &out, stderr: &out})
-	var walk func(c *cobra.Command)
-	walk = func(c *cobra.Command) {
-		for _, sub := range c.Commands() {
-			walk(sub)
-		}
-		if !c.Runnable() || c.HasSubCommands() || c.Hidden || c == root || c.Name() == "help" || c.Name() == "completion" || c.Parent().Name() == "completion" {
-			return
-		}
+	for _, c := range leafCommands(newRoot(&globals{stdout: &out, stderr: &out})) {
 		path := commandPath(c)
 		_, exempt := withoutJSON[path]
 		if has := c.Flags().Lookup("json") != nil; has == exempt {
 			t.Errorf("kmirror %s: --json %v, exempt %v (%s)", path, has, exempt, withoutJSON[path])
 		}
 	}
-	walk(root)
 }

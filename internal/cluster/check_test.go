@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/pki"
+	"github.com/kmirror/kmirror/internal/testbed"
 )
 
 // testPKI is a CA, a broker certificate for host, and a client certificate.
@@ -153,7 +153,7 @@ func TestCheck(t *testing.T) {
 // still waits after StillWaitingAfter, then fails at its timeout with one
 // error that names the cluster and the address.
 func TestCheckSilentBroker(t *testing.T) {
-	addr := silentListener(t)
+	addr := testbed.SilentBroker(t)
 	var log bytes.Buffer
 	var mu sync.Mutex
 	c := config.Cluster{Alias: "quiet", ClientID: "kmirror-test", Bootstrap: []string{addr}}
@@ -168,43 +168,6 @@ func TestCheckSilentBroker(t *testing.T) {
 	if got := strings.Count(log.String(), fmt.Sprintf("still waiting for quiet at %s", addr)); got != 1 {
 		t.Errorf("%d notices that the check still waits, want 1:\n%s", got, log.String())
 	}
-}
-
-// silentListener accepts connections and reads what comes, answering
-// nothing, until the test ends.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, conn)
-			mu.Unlock()
-			wg.Go(func() { _, _ = io.Copy(io.Discard, conn) })
-		}
-	})
-	return ln.Addr().String()
 }
 
 type lockedWriter struct {
