@@ -8,6 +8,7 @@ type Internal int
 // A flow's internal topics.
 const (
 	InternalProgress Internal = iota
+	InternalOffsetMap
 	InternalOffsetSyncs
 	InternalJournal
 	InternalCheckpoints
@@ -41,11 +42,13 @@ func (f *Flow) InternalTopic(which Internal) InternalTopic {
 	switch which {
 	case InternalOffsetSyncs:
 		at, name := f.OffsetSyncs()
-		holds := "the offset map"
+		holds := "MM2-format offset syncs"
 		if at == f.Source {
 			holds += " (" + KeyOffsetSyncsLocation + "=source)"
 		}
 		return syncs(at, name, holds)
+	case InternalOffsetMap:
+		return syncs(f.Target, f.OffsetMapTopic(), "the exact offset map")
 	case InternalJournal:
 		return syncs(f.Target, f.JournalTopic(), "the migration's journal")
 	case InternalCheckpoints:
@@ -59,10 +62,10 @@ func (f *Flow) InternalTopic(which Internal) InternalTopic {
 }
 
 // InternalTopics lists the internal topics the flow's workers create when
-// they start: the progress, the offset syncs and the journal always, the
-// checkpoints and heartbeats when they are emitted.
+// they start: the progress, the offset map, the offset syncs and the
+// journal always, the checkpoints and heartbeats when they are emitted.
 func (f *Flow) InternalTopics() []InternalTopic {
-	which := []Internal{InternalProgress, InternalOffsetSyncs, InternalJournal}
+	which := []Internal{InternalProgress, InternalOffsetMap, InternalOffsetSyncs, InternalJournal}
 	if f.EmitCheckpoints {
 		which = append(which, InternalCheckpoints)
 	}

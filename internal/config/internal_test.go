@@ -17,6 +17,7 @@ func TestInternalTopics(t *testing.T) {
 	}{
 		{"defaults", func(*Flow) {}, []string{
 			"b kmirror-progress.a.internal offset-syncs.topic.replication.factor=-1",
+			"b kmirror-offset-map.a.internal offset-syncs.topic.replication.factor=-1",
 			"b mm2-offset-syncs.a.internal offset-syncs.topic.replication.factor=-1",
 			"b kmirror-journal.a.internal offset-syncs.topic.replication.factor=-1",
 			"b a.checkpoints.internal checkpoints.topic.replication.factor=3",
@@ -26,6 +27,7 @@ func TestInternalTopics(t *testing.T) {
 			f.OffsetSyncsLocation, f.EmitCheckpoints, f.EmitHeartbeats = "source", false, false
 		}, []string{
 			"b kmirror-progress.a.internal offset-syncs.topic.replication.factor=-1",
+			"b kmirror-offset-map.a.internal offset-syncs.topic.replication.factor=-1",
 			"a mm2-offset-syncs.b.internal offset-syncs.topic.replication.factor=-1",
 			"b kmirror-journal.a.internal offset-syncs.topic.replication.factor=-1",
 		}},

@@ -28,6 +28,8 @@ const (
 	KeyCheckpointsReplication      = "checkpoints.topic.replication.factor"
 	KeyOffsetSyncsReplication      = "offset-syncs.topic.replication.factor"
 	KeyOffsetSyncsLocation         = "offset-syncs.topic.location"
+	KeyEmitOffsetSyncs             = "emit.offset-syncs.enabled"
+	KeyOffsetLagMax                = "offset.lag.max"
 	KeyTopicCreation               = "topic.creation.enable"
 	KeySyncTopicConfigs            = "sync.topic.configs.enabled"
 	KeySyncTopicConfigsInterval    = "sync.topic.configs.interval.seconds"
@@ -69,7 +71,6 @@ const (
 // Names of MM2 connector keys kmirror accepts and ignores; ConnectorKeys
 // says why.
 const (
-	KeyEmitOffsetSyncs = "emit.offset-syncs.enabled"
 	// KeyCheckpointTasksMax is how a properties file or a native config sets
 	// the checkpoint connector's tasks.max; Strimzi resources use
 	// checkpointConnector.tasksMax.
@@ -144,6 +145,12 @@ var ConnectorKeys = []Key{
 		apply: func(s *Settings, v string) error { return setBool(&s.EmitHeartbeats, v) }},
 	{Name: KeyEmitHeartbeatsInterval, MM2Default: "1", Default: "1",
 		apply: func(s *Settings, v string) error { return setSeconds(&s.EmitHeartbeatsInterval, v) }},
+	{Name: KeyEmitOffsetSyncs, MM2Default: "true", Default: "true",
+		Why: "MM2-format offset syncs, for MirrorMaker 2 and the tools that read them; false writes none (kmirror's own exact offset map, in a topic of its own, is always kept: resuming and translating depend on it)",
+		apply: func(s *Settings, v string) error { return setBool(&s.EmitOffsetSyncs, v) }},
+	{Name: KeyOffsetLagMax, MM2Default: "100", Default: "100",
+		Why: "how many records apart kmirror's MM2-format offset syncs lie at most (and one at each gap), each exact, so that MM2 translates kmirror's range at least as well as its own",
+		apply: func(s *Settings, v string) error { return setNumberBetween(&s.OffsetLagMax, v, 1, 1<<31-1) }},
 	{Name: KeyEmitCheckpoints, MM2Default: "true", Default: "true",
 		apply: func(s *Settings, v string) error { return setBool(&s.EmitCheckpoints, v) }},
 	{Name: KeyEmitCheckpointsInterval, MM2Default: "60", Default: "1", Why: "a source commit reaches the target within seconds",
@@ -197,9 +204,7 @@ var ConnectorKeys = []Key{
 		apply: func(s *Settings, v string) error { return setMillisAtLeast(&s.RebalanceTimeout, v, 1000) }},
 
 	// MM2 keys kmirror understands and does not need.
-	{Name: KeyEmitOffsetSyncs, MM2Default: "true", Why: "kmirror always keeps its exact offset map: resuming after a crash and translating group offsets depend on it"},
 	{Name: KeyCheckpointTasksMax, MM2Default: "1", Why: "kmirror translates every group of a flow in one loop per worker; the group offsets of a flow are fetched in one request"},
-	{Name: "offset.lag.max", MM2Default: "100", Why: "kmirror's offset map is exact, not sampled"},
 	{Name: "consumer.poll.timeout.ms", MM2Default: "1000", Why: "kmirror fetches continuously"},
 	{Name: "admin.timeout.ms", MM2Default: "60000", Why: "admin requests use the client's request timeouts"},
 	{Name: "source.cluster.alias", Why: "the flow's source alias is used"},

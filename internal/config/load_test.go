@@ -204,7 +204,6 @@ B.group.id = mm2-cluster
 // emit.offset-syncs.enabled and checkpoint.tasks.max are accepted, and
 // noted as ignored with the reason, in both formats: nothing reads them.
 func TestIgnoredConnectorKeys(t *testing.T) {
-	const syncsWhy = "kmirror always keeps its exact offset map: resuming after a crash and translating group offsets depend on it"
 	const tasksWhy = "kmirror translates every group of a flow in one loop per worker; the group offsets of a flow are fetched in one request"
 	tests := []struct {
 		name, file, text string
@@ -214,20 +213,14 @@ func TestIgnoredConnectorKeys(t *testing.T) {
 A.bootstrap.servers = 127.0.0.1:9092
 B.bootstrap.servers = 127.0.0.1:9093
 A->B.enabled = true
-A->B.emit.offset-syncs.enabled = false
 A->B.checkpoint.tasks.max = 4
 `, []string{
-			"note: A->B.emit.offset-syncs.enabled (line 5): accepted; no effect in kmirror: " + syncsWhy,
-			"note: A->B.checkpoint.tasks.max (line 6): accepted; no effect in kmirror: " + tasksWhy,
+			"note: A->B.checkpoint.tasks.max (line 5): accepted; no effect in kmirror: " + tasksWhy,
 		}},
-		{"resource", "kmirror.yaml", abResource + `    sourceConnector:
-      config:
-        emit.offset-syncs.enabled: false
-    checkpointConnector:
+		{"resource", "kmirror.yaml", abResource + `    checkpointConnector:
       tasksMax: 4
 `, []string{
-			`note: mirrors[0].sourceConnector.config."emit.offset-syncs.enabled" (line 12): accepted; no effect in kmirror: ` + syncsWhy,
-			"note: mirrors[0].checkpointConnector.tasksMax (line 14): accepted; no effect in kmirror: " + tasksWhy,
+			"note: mirrors[0].checkpointConnector.tasksMax (line 11): accepted; no effect in kmirror: " + tasksWhy,
 		}},
 	}
 	for _, tt := range tests {
@@ -390,5 +383,38 @@ sync.group.offsets.enabled = false
 	}
 	if def.Peer(def.Flows[0]) == nil || def.Paired(def.Flows[0]) != nil {
 		t.Errorf("with the default policy the flows are peers but not paired")
+	}
+}
+
+// MM2's offset-sync keys steer kmirror's MM2-format syncs: emitted by
+// default every 100 records, as MM2 does; emit.offset-syncs.enabled=false
+// writes none, offset.lag.max spaces them.
+func TestOffsetSyncKeys(t *testing.T) {
+	base := `clusters = A, B
+A.bootstrap.servers = 127.0.0.1:9092
+B.bootstrap.servers = 127.0.0.1:9093
+A->B.enabled = true
+`
+	for _, tt := range []struct {
+		name, extra string
+		emit        bool
+		lag         int
+	}{
+		{"defaults", "", true, 100},
+		{"off", "A->B.emit.offset-syncs.enabled = false\n", false, 100},
+		{"denser", "A->B.offset.lag.max = 10\n", true, 10},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("mm2.properties", []byte(base+tt.extra), Options{Strict: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := cfg.Flows[0]; f.EmitOffsetSyncs != tt.emit || f.OffsetLagMax != tt.lag {
+				t.Errorf("emit %v, lag %d; want %v, %d", f.EmitOffsetSyncs, f.OffsetLagMax, tt.emit, tt.lag)
+			}
+		})
+	}
+	if _, err := Parse("mm2.properties", []byte(base+"A->B.offset.lag.max = 0\n"), Options{}); err == nil || !strings.Contains(err.Error(), "offset.lag.max") {
+		t.Errorf("offset.lag.max = 0: %v", err)
 	}
 }

@@ -236,6 +236,11 @@ func (f *Flow) TransactionTimeout() time.Duration {
 	return max(30*time.Second, 3*f.TransactionInterval)
 }
 
+// OffsetMapTopic is the name of the topic on the target that holds the
+// flow's exact offset map: kmirror's own, so that the offset-syncs topic,
+// which MirrorMaker 2 reads, holds MM2's format alone.
+func (f *Flow) OffsetMapTopic() string { return "kmirror-offset-map." + f.Source + ".internal" }
+
 // ProgressTopic is the name of kmirror's progress topic of the flow, on
 // the target: one per source cluster, shared by the flows from it.
 func (f *Flow) ProgressTopic() string { return "kmirror-progress." + f.Source + ".internal" }
@@ -259,6 +264,10 @@ type Settings struct {
 	OffsetSyncsReplicationFactor int16
 
 	OffsetSyncsLocation string // "source" or "target"
+	// EmitOffsetSyncs writes MM2-format offset syncs, one at each gap in
+	// the copies and at most OffsetLagMax records apart.
+	EmitOffsetSyncs bool
+	OffsetLagMax    int
 	TopicCreation       bool
 
 	SyncTopicConfigs         bool

@@ -272,6 +272,29 @@ func (fl *Flow) open(ctx context.Context) error {
 	return fl.store.Ensure(ctx)
 }
 
+// moveLegacyMap moves the exact offset map an older kmirror kept in the
+// offset-syncs topic, as the cache last read it, to the map's own topic,
+// so that the offset-syncs topic holds MM2's format alone, and says what
+// it did. It runs after a read of the cache, not when the flow opens: in
+// exactly-once mode a read waits for open transactions, which only the
+// slots' fencing ends.
+func (fl *Flow) moveLegacyMap(ctx context.Context) error {
+	legacy := fl.cache.Legacy()
+	if len(legacy) == 0 {
+		return nil
+	}
+	n, err := fl.store.MoveLegacy(ctx, legacy)
+	if err != nil {
+		return err
+	}
+	at, syncs := fl.cfg.OffsetSyncs()
+	fl.log.Info("moved the exact offset map out of the offset-syncs topic, which MirrorMaker 2 reads, into a topic of its own; "+
+		"MM2 can read the offset-syncs topic again once compaction has removed the moved records' tombstones "+
+		"(delete.retention.ms after they are compacted), or at once if it is deleted with every worker stopped (kmirror makes it again)",
+		"segments", n, "partitions", len(legacy), "from", syncs, "on", at, "to", fl.cfg.OffsetMapTopic())
+	return nil
+}
+
 // every runs fn on each tick of interval until ctx ends; a failed run is
 // logged and tried again on the next tick.
 func (fl *Flow) every(ctx context.Context, interval time.Duration, what string, fn func(context.Context) error) error {

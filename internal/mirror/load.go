@@ -27,6 +27,11 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 	if err != nil {
 		return nil, nil, err
 	}
+	if !dryRun {
+		if err := fl.moveLegacyMap(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	byName := map[string]Topic{}
 	var names []string
 	for _, t := range topics {
@@ -225,6 +230,9 @@ func (fl *Flow) newPartition(k progress.Partition, t Topic, m *offsetmap.Partiti
 		fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, k.Topic, fl.paired != nil || fl.cfg.ProvenanceHeader))
 	if fl.cfg.ProvenanceHeader {
 		p.origin = &origin{source: []byte(fl.clusterID), target: []byte(fl.targetID)}
+	}
+	if fl.cfg.EmitOffsetSyncs {
+		p.syncEvery = int64(fl.cfg.OffsetLagMax)
 	}
 	return p
 }

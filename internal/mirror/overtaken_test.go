@@ -93,7 +93,7 @@ func TestRetentionOvertakesTheMirror(t *testing.T) {
 }
 
 // Segments wholly below the source log start are deleted from the
-// offset-syncs topic, but the last of them: it tells a rollback where the
+// offset-map topic, but the last of them: it tells a rollback where the
 // copies of the deleted records end on the target. The one that covers
 // the log start stays.
 func TestSegmentsBelowTheLogStartAreDeleted(t *testing.T) {
@@ -115,7 +115,7 @@ func TestSegmentsBelowTheLogStartAreDeleted(t *testing.T) {
 	r := start(t, cfg)
 	syncs := func() []int64 {
 		recs := map[string]bool{}
-		err := cluster.ScanTopic(t.Context(), []kgo.Opt{kgo.SeedBrokers(tgt.Addr)}, "mm2-offset-syncs.source.internal", func(r *kgo.Record) {
+		err := cluster.ScanTopic(t.Context(), []kgo.Opt{kgo.SeedBrokers(tgt.Addr)}, "kmirror-offset-map.source.internal", func(r *kgo.Record) {
 			recs[string(r.Key)] = r.Value != nil
 		})
 		if err != nil {

@@ -319,8 +319,7 @@ func (fl *Flow) commit(ctx context.Context, s *slot) error {
 			items = append(items, it)
 		}
 	}
-	syncs, marks := fl.store.Records(fl.Worker(), items)
-	for _, r := range append(syncs, marks...) {
+	for _, r := range fl.store.Records(fl.Worker(), items).All() {
 		s.producer.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				s.fail(fmt.Errorf("write progress: %w", err))

@@ -1,6 +1,7 @@
 package mm2
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -76,6 +77,16 @@ func (h History) Add(s Sync) History {
 		return h
 	}
 	return append(h, s)
+}
+
+// Through is the history up to the sync at source offset upstream, the
+// syncs past it left out.
+func (h History) Through(upstream int64) History {
+	i, found := slices.BinarySearchFunc(h, upstream, func(s Sync, u int64) int { return cmp.Compare(s.Upstream, u) })
+	if found {
+		i++
+	}
+	return h[:i]
 }
 
 // Last is the latest sync; ok is false for an empty history.

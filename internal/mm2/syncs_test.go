@@ -95,3 +95,15 @@ func FuzzHistory(f *testing.F) {
 		}
 	})
 }
+
+func TestHistoryThrough(t *testing.T) {
+	h := History{{Upstream: 10, Downstream: 5}, {Upstream: 20, Downstream: 15}, {Upstream: 30, Downstream: 25}}
+	for _, tt := range []struct {
+		upstream int64
+		want     int
+	}{{5, 0}, {10, 1}, {15, 1}, {20, 2}, {30, 3}, {99, 3}} {
+		if got := h.Through(tt.upstream); len(got) != tt.want {
+			t.Errorf("Through(%d) = %v, want the first %d", tt.upstream, got, tt.want)
+		}
+	}
+}

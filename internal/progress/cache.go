@@ -14,20 +14,25 @@ import (
 	"github.com/kmirror/kmirror/internal/offsetmap"
 )
 
-// Cache follows a flow's progress and offset-syncs topics: the first read
-// reads them whole, each later one only what was written since. A running
-// worker keeps one for its life, so that neither a new assignment nor a
-// status report reads the topics whole again.
+// Cache follows a flow's progress, offset-map and offset-syncs topics:
+// the first read reads them whole, each later one only what was written
+// since. A running worker keeps one for its life, so that neither a new
+// assignment nor a status report reads the topics whole again.
 type Cache struct {
 	log *slog.Logger
 
-	mu              sync.Mutex
-	progress, syncs *cluster.Tail
-	progressTopic   string
-	syncsTopic      string
-	marks           map[Partition]Mark
-	segments        map[Partition]map[int64]offsetmap.Segment
-	mm2             map[Partition]mm2.History
+	mu                    sync.Mutex
+	progress, maps, syncs *cluster.Tail
+	progressTopic         string
+	mapTopic, syncsTopic  string
+	marks                 map[Partition]Mark
+	segments              map[Partition]map[int64]offsetmap.Segment
+	// legacy are the segments an older kmirror wrote into the offset-syncs
+	// topic, which MM2 reads, before the map had a topic of its own: they
+	// count where the map's topic has none, until they are moved
+	// (MoveLegacy).
+	legacy map[Partition]map[int64]offsetmap.Segment
+	mm2    map[Partition]mm2.History
 	// snap and snapMM2 are what Read hands out, nil once more was read:
 	// copies, since the maps above change in place as more is read.
 	snap    Snapshot
@@ -37,16 +42,30 @@ type Cache struct {
 // NewCache prepares a Cache of flow f's topics; nothing is read before
 // Read. Close it when done.
 func NewCache(f *config.Flow, src, tgt *config.Cluster, log *slog.Logger) (*Cache, error) {
-	c := &Cache{log: log, progressTopic: f.ProgressTopic(), marks: map[Partition]Mark{},
-		segments: map[Partition]map[int64]offsetmap.Segment{}, mm2: map[Partition]mm2.History{}}
-	var err error
-	if c.progress, err = cluster.NewTail(cluster.Options(tgt, log), c.progressTopic, c.takeMark); err != nil {
-		return nil, err
-	}
+	c := &Cache{log: log, progressTopic: f.ProgressTopic(), mapTopic: f.OffsetMapTopic(), marks: map[Partition]Mark{},
+		segments: map[Partition]map[int64]offsetmap.Segment{}, legacy: map[Partition]map[int64]offsetmap.Segment{},
+		mm2: map[Partition]mm2.History{}}
 	_, c.syncsTopic = f.OffsetSyncs()
-	if c.syncs, err = cluster.NewTail(cluster.Options(syncsCluster(f, src, tgt), log), c.syncsTopic, c.takeSync); err != nil {
-		c.progress.Close()
-		return nil, err
+	var tails []*cluster.Tail
+	for _, t := range []struct {
+		cl    *config.Cluster
+		topic string
+		take  func(*kgo.Record)
+		into  **cluster.Tail
+	}{
+		{tgt, c.progressTopic, c.takeMark, &c.progress},
+		{tgt, c.mapTopic, c.takeSegment, &c.maps},
+		{syncsCluster(f, src, tgt), c.syncsTopic, c.takeSync, &c.syncs},
+	} {
+		tail, err := cluster.NewTail(cluster.Options(t.cl, log), t.topic, t.take)
+		if err != nil {
+			for _, open := range tails {
+				open.Close()
+			}
+			return nil, err
+		}
+		*t.into = tail
+		tails = append(tails, tail)
 	}
 	return c, nil
 }
@@ -54,45 +73,73 @@ func NewCache(f *config.Flow, src, tgt *config.Cluster, log *slog.Logger) (*Cach
 // Close closes the Cache's clients.
 func (c *Cache) Close() {
 	c.progress.Close()
+	c.maps.Close()
 	c.syncs.Close()
 }
 
-// Read catches up with both topics and returns what they hold: the saved state of every partition with a
-// progress, and MirrorMaker 2's offset syncs of every partition, those
-// kmirror has no progress for included (the two share the offset-syncs
-// topic). Unreadable records are logged and skipped, as a restarting
-// worker does. The results are shared by every caller until more is read,
-// and must not be changed: a caller that copies from a Saved map restores
-// its own (Saved.CopyMap).
+// Read catches up with the topics and returns what they hold: the saved
+// state of every partition with a progress, and MirrorMaker 2's offset
+// syncs of every partition below what kmirror copied of it (all of them
+// where kmirror has no progress). Unreadable records are logged and
+// skipped, as a restarting worker does. The results are shared by every
+// caller until more is read, and must not be changed: a caller that
+// copies from a Saved map restores its own (Saved.CopyMap).
 func (c *Cache) Read(ctx context.Context) (Snapshot, map[Partition]mm2.History, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// The progress first: a flush writes a mark only after the segments
-	// below its end, so the syncs read up to their end after that hold
-	// the segments of every mark read. The other way round a mark written
+	// below its end, so the map read up to its end after that holds the
+	// segments of every mark read. The other way round a mark written
 	// between the two reads names segments the read missed, and the map
-	// restored from it translates wrongly.
-	if err := c.progress.CatchUp(ctx); err != nil {
-		return nil, nil, err
-	}
-	if err := c.syncs.CatchUp(ctx); err != nil {
-		return nil, nil, err
+	// restored from it translates wrongly. The offset syncs before the
+	// map: moving a legacy segment writes it to the map before its
+	// tombstone to the syncs, so that a segment gone from the syncs read
+	// is in the map read after it.
+	for _, t := range []*cluster.Tail{c.progress, c.syncs, c.maps} {
+		if err := t.CatchUp(ctx); err != nil {
+			return nil, nil, err
+		}
 	}
 	if c.snap == nil {
 		c.snapMM2 = make(map[Partition]mm2.History, len(c.mm2))
 		for p, h := range c.mm2 {
+			if m, ok := c.marks[p]; ok {
+				// kmirror's own syncs, past its start, say less than its
+				// exact map: only MM2's up to it are kept.
+				h = h.Through(m.Start)
+				c.mm2[p] = h
+			}
 			c.snapMM2[p] = slices.Clone(h)
 		}
 		c.snap = make(Snapshot, len(c.marks))
 		for p, m := range c.marks {
-			segs := make([]offsetmap.Segment, 0, len(c.segments[p]))
+			segs := make([]offsetmap.Segment, 0, len(c.segments[p])+len(c.legacy[p]))
 			for _, s := range c.segments[p] {
 				segs = append(segs, s)
+			}
+			for src, s := range c.legacy[p] {
+				if _, moved := c.segments[p][src]; !moved {
+					segs = append(segs, s)
+				}
 			}
 			c.snap[p] = Saved{Mark: m, Map: offsetmap.Restore(m.Start, m.End, segs), MM2: c.snapMM2[p]}
 		}
 	}
 	return c.snap, c.snapMM2, nil
+}
+
+// Legacy returns the segments an older kmirror left in the offset-syncs
+// topic, by partition, as of the last Read.
+func (c *Cache) Legacy() map[Partition][]offsetmap.Segment {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[Partition][]offsetmap.Segment, len(c.legacy))
+	for p, segs := range c.legacy {
+		for _, s := range segs {
+			out[p] = append(out[p], s)
+		}
+	}
+	return out
 }
 
 func (c *Cache) takeMark(r *kgo.Record) {
@@ -119,6 +166,37 @@ func takeMark(marks map[Partition]Mark, r *kgo.Record, topic string, log *slog.L
 	marks[p] = m
 }
 
+// takeSegment applies a record of the offset-map topic.
+func (c *Cache) takeSegment(r *kgo.Record) {
+	c.snap = nil
+	sk, ok, err := DecodeSegmentKey(r.Key)
+	if !ok || err != nil {
+		c.log.Warn("ignoring an unreadable offset-map record", "topic", c.mapTopic, "err", err)
+		return
+	}
+	takeSegment(c.segments, sk, r.Value, c.mapTopic, c.log)
+}
+
+// takeSegment applies a segment record to segs: a tombstone deletes it.
+func takeSegment(segs map[Partition]map[int64]offsetmap.Segment, sk SegmentKey, value []byte, topic string, log *slog.Logger) {
+	p := Partition{sk.Topic, sk.Partition}
+	if value == nil {
+		delete(segs[p], sk.Source)
+		return
+	}
+	target, count, err := DecodeSegmentValue(value)
+	if err != nil {
+		log.Warn("ignoring an unreadable offset-map record", "topic", topic, "err", err)
+		return
+	}
+	if segs[p] == nil {
+		segs[p] = map[int64]offsetmap.Segment{}
+	}
+	segs[p][sk.Source] = offsetmap.Segment{Source: sk.Source, Target: target, Count: count}
+}
+
+// takeSync applies a record of the offset-syncs topic: MM2's format, from
+// MM2 or from kmirror, or a segment an older kmirror wrote there.
 func (c *Cache) takeSync(r *kgo.Record) {
 	c.snap = nil
 	sk, ok, err := DecodeSegmentKey(r.Key)
@@ -126,20 +204,7 @@ func (c *Cache) takeSync(r *kgo.Record) {
 	case ok && err != nil:
 		c.log.Warn("ignoring an unreadable offset sync", "topic", c.syncsTopic, "err", err)
 	case ok:
-		p := Partition{sk.Topic, sk.Partition}
-		if r.Value == nil {
-			delete(c.segments[p], sk.Source)
-			return
-		}
-		target, count, err := DecodeSegmentValue(r.Value)
-		if err != nil {
-			c.log.Warn("ignoring an unreadable offset sync", "topic", c.syncsTopic, "err", err)
-			return
-		}
-		if c.segments[p] == nil {
-			c.segments[p] = map[int64]offsetmap.Segment{}
-		}
-		c.segments[p][sk.Source] = offsetmap.Segment{Source: sk.Source, Target: target, Count: count}
+		takeSegment(c.legacy, sk, r.Value, c.syncsTopic, c.log)
 	case r.Value == nil: // MM2 writes no tombstones; nothing to forget
 	default:
 		mp, s, ok, err := mm2.DecodeSync(r.Key, r.Value)
