@@ -268,7 +268,7 @@ type Settings struct {
 	// the copies and at most OffsetLagMax records apart.
 	EmitOffsetSyncs bool
 	OffsetLagMax    int
-	TopicCreation       bool
+	TopicCreation   bool
 
 	SyncTopicConfigs         bool
 	SyncTopicConfigsInterval time.Duration
