@@ -22,12 +22,15 @@ var examples = map[string]string{
   kmirror migrate drain -c kmm2.yaml --topic app1-t1 --quiet-window 30s --timeout 20m`,
 	"migrate rollback": `  kmirror migrate rollback -c kmm2.yaml --group app1-consumer --dry-run
   kmirror migrate rollback -c kmm2.yaml --group app1-consumer`,
+	"migrate hand-back": `  kmirror migrate hand-back -c connect-mirror-maker.properties --dry-run
+  kmirror migrate hand-back -c connect-mirror-maker.properties --json`,
 	"migrate failover": `  kmirror migrate failover -c kmm2.yaml --to B --topic orders
   kmirror migrate failover -c kmm2.yaml --to A --topic orders`,
 	"migrate report": `  kmirror migrate report -c kmm2.yaml > migration.md
   kmirror migrate report -c kmm2.yaml --json`,
 	"preflight": `  kmirror preflight -c kmm2.yaml --secrets-dir ./secrets
-  kmirror preflight -c kmm2.yaml --kafkauser | kubectl apply -f -`,
+  kmirror preflight -c kmm2.yaml --kafkauser | kubectl apply -f -
+  kmirror preflight -c connect-mirror-maker.properties --hand-back`,
 	"verify":            `  kmirror verify -c kmm2.yaml --topic app1-t1,app1-t2`,
 	"deploy kubernetes": `  kmirror deploy kubernetes -c kmm2.yaml --image registry.example.com/kmirror:v1.0.0 | kubectl apply -f -`,
 	"demo": `  kmirror demo

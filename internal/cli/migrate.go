@@ -22,7 +22,7 @@ func migrateCmd(g *globals) *cobra.Command {
 		Use:   "migrate",
 		Short: "Checks for the steps of a consumer-first migration",
 	})
-	cmd.AddCommand(readyCmd(g), drainCmd(g), rollbackCmd(g), failoverCmd(g), reportCmd(g))
+	cmd.AddCommand(readyCmd(g), drainCmd(g), rollbackCmd(g), failoverCmd(g), handBackCmd(g), reportCmd(g))
 	return cmd
 }
 

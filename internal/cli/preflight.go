@@ -15,10 +15,10 @@ import (
 func preflightCmd(g *globals) *cobra.Command {
 	var cf configFlags
 	var cn connectFlags
-	var kafkaUser, asJSON, rollback bool
+	var kafkaUser, asJSON, rollback, handBack bool
 	var producerRate, consumerRate, requestPct int64
 	cmd := &cobra.Command{
-		Use:   "preflight -c FILE [--kafkauser] [--rollback]",
+		Use:   "preflight -c FILE [--kafkauser] [--rollback] [--hand-back]",
 		Short: "Check connectivity, authentication, every ACL the configuration needs and what run asks of the clusters; --kafkauser prints least-privilege Strimzi KafkaUsers, offline",
 		Long: `preflight prints validate's warnings, connects and authenticates to every cluster of
 the configuration, works out every permission kmirror needs there for the topics and
@@ -39,7 +39,9 @@ configuration names secrets.
 
 --rollback adds what 'kmirror migrate rollback' needs: committing the groups'
 offsets on the source (Read on the groups there). Without it the source stays
-read-only.`,
+read-only. --hand-back adds what 'kmirror migrate hand-back' needs: Create, Read
+and Write on MirrorMaker 2's Connect offsets topic, Read and Write on the
+offset-syncs topic, Write on the checkpoints topic, Describe on the workers' group.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if kafkaUser {
@@ -62,7 +64,7 @@ read-only.`,
 				set(&q.ProducerByteRate, "quota-producer-byte-rate", producerRate)
 				set(&q.ConsumerByteRate, "quota-consumer-byte-rate", consumerRate)
 				set(&q.RequestPercentage, "quota-request-percentage", requestPct)
-				opts := preflight.UserOptions{Rollback: rollback}
+				opts := preflight.UserOptions{Rollback: rollback, HandBack: handBack}
 				if q != (preflight.Quotas{}) {
 					opts.SourceQuotas = &q
 				}
@@ -88,7 +90,7 @@ read-only.`,
 			if !asJSON {
 				printWarnings(g.stdout, cfg)
 			}
-			rep, err := preflight.Run(cmd.Context(), cfg, preflight.Options{Timeout: conn.Timeout, Rollback: rollback}, log)
+			rep, err := preflight.Run(cmd.Context(), cfg, preflight.Options{Timeout: conn.Timeout, Rollback: rollback, HandBack: handBack}, log)
 			if err != nil {
 				return &exitError{code: ExitFailure, err: err}
 			}
@@ -117,6 +119,7 @@ read-only.`,
 	f.BoolVar(&kafkaUser, "kafkauser", false, "print least-privilege Strimzi KafkaUser resources instead of checking, offline (no --secrets-dir needed)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&rollback, "rollback", false, "add what 'kmirror migrate rollback' needs: Read on the groups on the source")
+	f.BoolVar(&handBack, "hand-back", false, "add what 'kmirror migrate hand-back' needs: MirrorMaker 2's Connect offsets topic on the target")
 	f.Int64Var(&producerRate, "quota-producer-byte-rate", 0, "with --kafkauser: spec.quotas.producerByteRate of the source users (bytes/s per broker)")
 	f.Int64Var(&consumerRate, "quota-consumer-byte-rate", 0, "with --kafkauser: spec.quotas.consumerByteRate of the source users (bytes/s per broker)")
 	f.Int64Var(&requestPct, "quota-request-percentage", 0, "with --kafkauser: spec.quotas.requestPercentage of the source users")

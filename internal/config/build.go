@@ -344,6 +344,12 @@ func applyClientEntries(rc *rawCluster, c *Cluster, cc *clusterClients, d *diags
 					c.ConnectGroup = strings.TrimSpace(e.value)
 				}
 				d.notef(e.at, "a Kafka Connect key; kmirror has no Connect worker and reads it only to take over from the MirrorMaker 2 that ran there")
+			case e.key == keyConnectOffsetsReplication:
+				if err := setReplicationFactor(&c.ConnectOffsetsReplication, e.value); err != nil {
+					d.errorf(e.at, "%v", err)
+					continue
+				}
+				d.notef(e.at, "a Kafka Connect key; kmirror has no Connect worker and reads it only to create MirrorMaker 2's offsets topic in 'kmirror migrate hand-back'")
 			case e.key == KeyExactlyOnceSource:
 				cc.exactlyOnce.parse(e, d)
 			case isConnectOnly(e.key):

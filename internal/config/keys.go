@@ -240,6 +240,9 @@ const KeyExactlyOnceSource = "exactly.once.source.support"
 const (
 	keyConnectOffsetsTopic = "offset.storage.topic"
 	keyConnectGroup        = "group.id"
+	// keyConnectOffsetsReplication is read by 'kmirror migrate hand-back',
+	// which creates the offsets topic as the Connect worker would.
+	keyConnectOffsetsReplication = "offset.storage.replication.factor"
 )
 
 // connectOnlyKeys mean something to a Kafka Connect worker or connector and

@@ -136,6 +136,11 @@ type Cluster struct {
 	// and ran its workers: a takeover looks there first. Empty when unset.
 	ConnectOffsetsTopic string
 	ConnectGroup        string
+	// ConnectOffsetsReplication is the worker's
+	// offset.storage.replication.factor, with which 'kmirror migrate
+	// hand-back' creates the Connect offsets topic when MM2 never made it;
+	// 0 when unset, for the broker's default.
+	ConnectOffsetsReplication int16
 }
 
 // TLS is the TLS material for a cluster, already read and parsed.

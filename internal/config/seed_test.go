@@ -27,7 +27,7 @@ func TestSeedResource(t *testing.T) {
 		"note: spec.replicas (line 9): kmirror starts no processes: run 2 kmirror workers with this configuration to share the work",
 		"note: spec.version (line 8): ignored: kmirror speaks to any Kafka version the brokers offer",
 		`note: spec.clusters[1].config."config.storage.replication.factor" (line 38): a Kafka Connect key; kmirror has no Connect worker and ignores it`,
-		`note: spec.clusters[1].config."offset.storage.replication.factor" (line 39): a Kafka Connect key; kmirror has no Connect worker and ignores it`,
+		`note: spec.clusters[1].config."offset.storage.replication.factor" (line 39): a Kafka Connect key; kmirror has no Connect worker and reads it only to create MirrorMaker 2's offsets topic in 'kmirror migrate hand-back'`,
 		`note: spec.clusters[1].config."status.storage.replication.factor" (line 40): a Kafka Connect key; kmirror has no Connect worker and ignores it`,
 		`warning: spec.clusters[1].config."producer.ack" (line 46): unknown key, ignored; did you mean producer.acks?`,
 		`note: spec.clusters[1].config."producer.linger.ms" (line 50): records wait up to 1.5s before they are sent, unless 1 MB of a partition's records is buffered: kmirror's batches do not end at batch.size as MM2's do; kmirror batches well without a linger (0)`,

@@ -29,14 +29,15 @@ const (
 	Verified   Kind = "verified"    // topic: a verify result, identical or not, with its counts
 	Removed    Kind = "removed"     // topic: left the selection
 	RolledBack Kind = "rolled-back" // group: migrate rollback committed its offsets on the source
+	HandedBack Kind = "handed-back" // topic: migrate hand-back wrote MirrorMaker 2's positions, for MM2 to copy on
 )
 
 // order lists the kinds in the order a migration takes them.
-var order = []Kind{Started, CaughtUp, Translated, Ready, Switched, Drained, Verified, Removed, RolledBack}
+var order = []Kind{Started, CaughtUp, Translated, Ready, Switched, Drained, Verified, Removed, RolledBack, HandedBack}
 
 // kinds says which subject each kind is about.
 var kinds = map[Kind]SubjectKind{
-	Started: TopicSubject, CaughtUp: TopicSubject, Drained: TopicSubject, Verified: TopicSubject, Removed: TopicSubject,
+	Started: TopicSubject, CaughtUp: TopicSubject, Drained: TopicSubject, Verified: TopicSubject, Removed: TopicSubject, HandedBack: TopicSubject,
 	Translated: GroupSubject, Ready: GroupSubject, Switched: GroupSubject, RolledBack: GroupSubject,
 }
 

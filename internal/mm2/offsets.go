@@ -1,6 +1,7 @@
 package mm2
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,4 +113,71 @@ func Positions(recs []*kgo.Record, source string) (map[Partition]int64, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// OffsetsTopicPartitions is Connect's default offset.storage.partitions:
+// a worker that finds its offsets topic missing creates it compacted with
+// this many partitions.
+const OffsetsTopicPartitions = 25
+
+// Layout is where an MM2 started on a configuration keeps its source
+// positions: its Connect offsets topic on the target, and the name of
+// its copying connector, which the topic's keys begin with.
+type Layout struct {
+	OffsetsTopic string
+	Connector    string
+}
+
+// LayoutOf is the layout of an MM2 replicating from source to target:
+// dedicated mode's (connect-mirror-maker.sh on a properties file) or
+// Strimzi's (a KafkaMirrorMaker2 resource, a Connect cluster with one
+// connector per flow named source->target.MirrorSourceConnector).
+// offsetsTopic, the target's offset.storage.topic, wins when set.
+func LayoutOf(source, target, offsetsTopic string, strimzi bool) Layout {
+	topics := OffsetsTopics(source)
+	l := Layout{OffsetsTopic: topics[0], Connector: sourceConnector}
+	if strimzi {
+		l = Layout{OffsetsTopic: topics[1], Connector: source + "->" + target + "." + sourceConnector}
+	}
+	if offsetsTopic != "" {
+		l.OffsetsTopic = offsetsTopic
+	}
+	return l
+}
+
+// Encode returns the record of a Connect offsets topic that makes the
+// connector resume source partition p at next: Connect's JSON converter's
+// bytes (no schema, no spaces), key
+// ["<connector>",{"cluster":"<source>","partition":N,"topic":"T"}] and
+// value {"offset":next-1}, the last offset copied. The bytes must be
+// Connect's own: the worker looks positions up by the key's bytes, and
+// partitions the topic by their hash (Kafka's murmur2, as
+// kgo.StickyKeyPartitioner(nil) does), so a key spelt otherwise would be
+// another key beside MM2's. The fields are in the order Java's HashMap
+// gives MirrorUtils.wrapPartition's, which is also sorted order.
+func (l Layout) Encode(source string, p Partition, next int64) (key, value []byte, err error) {
+	type partition struct {
+		Cluster   string `json:"cluster"`
+		Partition int32  `json:"partition"`
+		Topic     string `json:"topic"`
+	}
+	key, err = compactJSON([]any{l.Connector, partition{source, p.Partition, p.Topic}})
+	if err != nil {
+		return nil, nil, err
+	}
+	value, err = compactJSON(struct {
+		Offset int64 `json:"offset"`
+	}{next - 1})
+	return key, value, err
+}
+
+// compactJSON encodes v as Jackson does: '>' of "A->B" stays as it is.
+func compactJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

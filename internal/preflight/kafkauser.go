@@ -79,6 +79,8 @@ type UserOptions struct {
 	SourceQuotas *Quotas
 	// Rollback adds what `kmirror migrate rollback` needs.
 	Rollback bool
+	// HandBack adds what `kmirror migrate hand-back` needs.
+	HandBack bool
 }
 
 // KafkaUsers returns a least-privilege KafkaUser for every cluster of cfg:
@@ -89,6 +91,7 @@ func KafkaUsers(cfg *config.Config, opts UserOptions) []KafkaUser {
 	for _, f := range cfg.Flows {
 		scope := PatternScope(f).WithMM2(f, cfg.Cluster(f.Target))
 		scope.Rollback = opts.Rollback
+		scope = scope.WithHandBack(opts.HandBack, cfg, f)
 		needs = append(needs, Derive(f, scope)...)
 		sources[f.Source] = true
 	}

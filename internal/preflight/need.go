@@ -91,12 +91,27 @@ type Scope struct {
 	// Rollback says `kmirror migrate rollback` is asked for: it commits
 	// the groups' offsets on the source, which the copy never does.
 	Rollback bool
+	// HandBack says `kmirror migrate hand-back` is asked for: it writes
+	// MirrorMaker 2's positions into its Connect offsets topic, HandBackTopic.
+	HandBack      bool
+	HandBackTopic string
 }
 
 // WithMM2 adds to s what a takeover from MirrorMaker 2 reads on tgt, the
 // flow's target cluster.
 func (s Scope) WithMM2(f *config.Flow, tgt *config.Cluster) Scope {
 	s.MM2Topics, s.MM2Groups = mm2.Look(f.Source, tgt.ConnectOffsetsTopic, tgt.ConnectGroup)
+	return s
+}
+
+// WithHandBack adds to s, when handBack is set, what `kmirror migrate
+// hand-back` needs for flow f of cfg: the Connect offsets topic MM2
+// started on cfg reads.
+func (s Scope) WithHandBack(handBack bool, cfg *config.Config, f *config.Flow) Scope {
+	if handBack {
+		s.HandBack = true
+		s.HandBackTopic = mm2.LayoutOf(f.Source, f.Target, cfg.Cluster(f.Target).ConnectOffsetsTopic, cfg.Format != config.FormatProperties).OffsetsTopic
+	}
 	return s
 }
 
@@ -140,6 +155,20 @@ func Derive(f *config.Flow, scope Scope) []Need {
 			add(src, r, "commit its offsets translated back (kmirror migrate rollback: OffsetCommit; Read also allows DescribeGroups and OffsetFetch)", OpRead)
 			add(tgt, r, "read its committed offsets to translate them back (kmirror migrate rollback: OffsetFetch, DescribeGroups)", OpDescribe)
 		}
+	}
+
+	if scope.HandBack {
+		why := "hand the flow back to MirrorMaker 2 (kmirror migrate hand-back: "
+		add(tgt, topic(scope.HandBackTopic), why+"create MM2's Connect offsets topic when it is missing)", OpCreate)
+		add(tgt, topic(scope.HandBackTopic), why+"write MM2's source positions)", OpWrite)
+		add(tgt, topic(scope.HandBackTopic), why+"see whether it exists)", OpRead)
+		syncsAt, syncs := f.OffsetSyncs()
+		add(syncsAt, topic(syncs), why+"read the offset syncs for an older kmirror's records, and write the sync of each last copy)", OpRead, OpWrite)
+		if f.EmitCheckpoints {
+			add(tgt, topic(f.InternalTopic(config.InternalCheckpoints).Name), why+"write one round of checkpoints)", OpWrite)
+		}
+		workers := Resource{Type: TypeGroup, Name: workgroup.Name(src, tgt), Pattern: Literal}
+		add(tgt, workers, why+"refuse while a kmirror worker runs (DescribeGroups))", OpDescribe)
 	}
 
 	// Target: the mirrored topics.

@@ -74,6 +74,8 @@ type Options struct {
 	Timeout time.Duration
 	// Rollback adds what `kmirror migrate rollback` needs.
 	Rollback bool
+	// HandBack adds what `kmirror migrate hand-back` needs.
+	HandBack bool
 }
 
 // Run connects and authenticates to every cluster of cfg, then works out
@@ -114,6 +116,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options, log *slog.Logger
 		rep.Notes = append(rep.Notes, v.notes...)
 		scope := v.scope
 		scope.Rollback = opts.Rollback
+		scope = scope.WithHandBack(opts.HandBack, cfg, f)
 		needs = append(needs, Derive(f, scope.WithMM2(f, cfg.Cluster(f.Target)))...)
 	}
 	needs = Merge(needs)
