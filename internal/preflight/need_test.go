@@ -66,3 +66,37 @@ func TestDerive(t *testing.T) {
 		})
 	}
 }
+
+// TestDeriveHandBack checks what --hand-back adds: MM2's Connect offsets
+// topic of the configuration's layout, the offset syncs read and written,
+// the workers' group described.
+func TestDeriveHandBack(t *testing.T) {
+	repl, err := policy.NewReplication("default", ".", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &config.Flow{Source: "a", Target: "b", Settings: config.Settings{Topics: policy.MustCompile("orders"), Replication: repl,
+		OffsetSyncsLocation: "target", EmitCheckpoints: true}}
+	for _, c := range []struct {
+		format config.Format
+		topic  string
+	}{{config.FormatProperties, "mm2-offsets.a.internal"}, {config.FormatStrimzi, "mirrormaker2-cluster-offsets"}} {
+		t.Run(string(c.format), func(t *testing.T) {
+			cfg := &config.Config{Format: c.format, Clusters: []*config.Cluster{{Alias: "a"}, {Alias: "b"}}, Flows: []*config.Flow{f}}
+			var got []string
+			for _, n := range Merge(Derive(f, PatternScope(f).WithHandBack(true, cfg, f))) {
+				got = append(got, n.Cluster+" "+n.Resource.String()+" "+n.Operation)
+			}
+			for _, want := range []string{"b topic:" + c.topic + " Create", "b topic:" + c.topic + " Write", "b topic:" + c.topic + " Read",
+				"b topic:mm2-offset-syncs.a.internal Read", "b topic:mm2-offset-syncs.a.internal Write", "b topic:a.checkpoints.internal Write", "b group:kmirror.a.b Describe"} {
+				if !slices.Contains(got, want) {
+					t.Errorf("no %q in %q", want, got)
+				}
+			}
+			without := Merge(Derive(f, PatternScope(f).WithHandBack(false, cfg, f)))
+			if slices.ContainsFunc(without, func(n Need) bool { return n.Resource.Name == c.topic }) {
+				t.Errorf("%s needed without --hand-back", c.topic)
+			}
+		})
+	}
+}
