@@ -17,6 +17,7 @@ import (
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/mm2"
+	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -154,5 +155,14 @@ func TestHandBack(t *testing.T) {
 	code, out, errOut = execute(t, ctx, "migrate", "report", "-c", path)
 	if code != ExitOK || !strings.Contains(out, "handed-back") {
 		t.Errorf("report after hand-back: exit %d\n%s%s", code, out, errOut)
+	}
+	// An older kmirror's segment in the offset-syncs topic: MM2 cannot
+	// read it, and hand-back says how to remove it.
+	k, v := progress.EncodeSegment("app1-t1", 0, offsetmap.Segment{Source: 0, Target: 0, Count: 26})
+	tgt.Produce(t, []*kgo.Record{{Topic: fl.SyncsTopic, Key: k, Value: v}})
+	code, out, errOut = execute(t, ctx, "migrate", "hand-back", "-c", path)
+	if code != ExitFailure || !strings.Contains(out, `still holds 1 offset-map records of an older kmirror`) ||
+		!strings.Contains(out, "kafka-topics.sh --bootstrap-server TARGET --delete --topic mm2-offset-syncs.source.internal") {
+		t.Errorf("hand-back with an old segment: exit %d\n%s%s", code, out, errOut)
 	}
 }
