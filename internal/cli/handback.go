@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/migrate"
 )
@@ -41,20 +40,9 @@ without writing; --json prints the same as JSON (the schema is in docs/cli.md).
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			logger, err := g.logger()
+			cfg, logger, err := connected(ctx, g, &cf, &cn)
 			if err != nil {
 				return err
-			}
-			conn, err := cn.connect(logger)
-			if err != nil {
-				return err
-			}
-			cfg, err := cf.load()
-			if err != nil {
-				return &exitError{code: ExitFailure, err: err}
-			}
-			if _, err := cluster.CheckAll(ctx, cfg.Clusters, conn); err != nil {
-				return &exitError{code: ExitFailure, err: err}
 			}
 			hb, err := migrate.HandBackTo(ctx, cfg, dryRun, logger)
 			if err != nil {

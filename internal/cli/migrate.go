@@ -159,20 +159,9 @@ committing them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			logger, err := g.logger()
+			cfg, logger, err := connected(ctx, g, &cf, &cn)
 			if err != nil {
 				return err
-			}
-			conn, err := cn.connect(logger)
-			if err != nil {
-				return err
-			}
-			cfg, err := cf.load()
-			if err != nil {
-				return &exitError{code: ExitFailure, err: err}
-			}
-			if _, err := cluster.CheckAll(ctx, cfg.Clusters, conn); err != nil {
-				return &exitError{code: ExitFailure, err: err}
 			}
 			b, err := migrate.Rollback(ctx, cfg, group, !dryRun, logger)
 			if err != nil {

@@ -91,6 +91,30 @@ func (f *configFlags) load() (*config.Config, error) {
 	return config.Load(f.path, config.Options{SecretsDir: f.secretsDir, Strict: f.strict})
 }
 
+// connected loads the configuration of a command that connects and checks
+// its clusters: the logger the command logs to, and the configuration,
+// once every cluster answered. A bad flag is a usage error; a
+// configuration that does not load, or a cluster that does not answer,
+// a failure.
+func connected(ctx context.Context, g *globals, cf *configFlags, cn *connectFlags) (*config.Config, *slog.Logger, error) {
+	logger, err := g.logger()
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := cn.connect(logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return nil, nil, &exitError{code: ExitFailure, err: err}
+	}
+	if _, err := cluster.CheckAll(ctx, cfg.Clusters, conn); err != nil {
+		return nil, nil, &exitError{code: ExitFailure, err: err}
+	}
+	return cfg, logger, nil
+}
+
 // loadOffline reads the configuration for a command that does not
 // connect: without --secrets-dir, the secrets it names are not read but
 // listed by notChecked (errors with --strict).
