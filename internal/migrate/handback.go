@@ -151,9 +151,11 @@ func prepareHandBack(ctx context.Context, cfg *config.Config, f *config.Flow, lo
 		*reasons = append(*reasons, fmt.Sprintf("flow %s: %d kmirror workers still run in its workers' group %q on %q: %s; stop them first: MM2 and kmirror must not copy at the same time",
 			f.Name(), len(workers), group, f.Target, strings.Join(names, ", ")))
 	}
+	// MM2 fails on the key of any such record, a tombstone's too: the
+	// topic is readable to it only once compaction removed them all.
 	legacy := 0
 	err = cluster.ScanTopic(ctx, cluster.Options(fl.syncsCluster, log), syncsTopic, func(r *kgo.Record) {
-		if _, ok, _ := progress.DecodeSegmentKey(r.Key); ok && r.Value != nil {
+		if _, ok, _ := progress.DecodeSegmentKey(r.Key); ok {
 			legacy++
 		}
 	})
@@ -161,7 +163,7 @@ func prepareHandBack(ctx context.Context, cfg *config.Config, f *config.Flow, lo
 		return nil, fmt.Errorf("read the offset syncs %q: %w", syncsTopic, err)
 	}
 	if legacy > 0 {
-		*reasons = append(*reasons, fmt.Sprintf("flow %s: the offset-syncs topic %q on %q still holds %d offset-map records of an older kmirror, which MM2 cannot read (docs/internals.md, \"Upgrading\"): with every worker stopped, delete it (kafka-topics.sh --bootstrap-server TARGET --delete --topic %s) and hand back again",
+		*reasons = append(*reasons, fmt.Sprintf("flow %s: the offset-syncs topic %q on %q still holds %d offset-map records (or their tombstones) of an older kmirror, which MM2 cannot read (docs/internals.md, \"Upgrading\"): with every worker stopped, delete it (kafka-topics.sh --bootstrap-server TARGET --delete --topic %s) and hand back again",
 			f.Name(), syncsTopic, syncsAt, legacy, syncsTopic))
 	}
 
