@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/migrate"
 )
@@ -27,7 +28,9 @@ copied:
     mm2-offsets.<source>.internal for an MM2 properties file, dedicated mode, or
     mirrormaker2-cluster-offsets for a Strimzi resource), in Connect's own format,
     creating the topic as Connect would when it is missing;
-  - an MM2-format offset sync of the last record copied, into the offset-syncs topic;
+  - an MM2-format offset sync of the last record copied, into the offset-syncs topic
+    (and into the source's too when offset-syncs.topic.location is unset: MM2 reads
+    them there by default);
 
 then one round of checkpoints for the flow's groups, when the flow emits them. MM2
 then resumes each partition at the record after kmirror's last copy.
@@ -85,6 +88,9 @@ func printHandBack(w io.Writer, hb migrate.HandBack) {
 	for _, f := range hb.Flows {
 		fmt.Fprintf(w, "flow %s: %s MM2's positions to %q (connector %q) and offset syncs to %q on %q\n",
 			f.Flow, written, f.OffsetsTopic, f.Connector, f.SyncsTopic, f.SyncsCluster)
+		if f.MM2SyncsTopic != "" {
+			fmt.Fprintf(w, "  and to %q on %q, where MM2 reads them (%s is unset: MM2's default is the source)\n", f.MM2SyncsTopic, f.MM2SyncsCluster, config.KeyOffsetSyncsLocation)
+		}
 		if f.CreateOffsetsTopic {
 			fmt.Fprintf(w, "  %q was missing: created as Connect creates it (compacted, 25 partitions)\n", f.OffsetsTopic)
 		}

@@ -96,6 +96,7 @@ func TestHandBack(t *testing.T) {
 		Reasons      []string
 		Flows        []struct {
 			Flow, OffsetsTopic, Connector, SyncsCluster, SyncsTopic, CheckpointsTopic string
+			MM2SyncsCluster, MM2SyncsTopic                                            string
 			CreateOffsetsTopic                                                        bool
 			Checkpoints                                                               int
 			Partitions                                                                []struct {
@@ -114,7 +115,8 @@ func TestHandBack(t *testing.T) {
 	}
 	fl := got.Flows[0]
 	if fl.Flow != "source->target" || fl.OffsetsTopic != offsetsTopic || fl.Connector != "source->target.MirrorSourceConnector" || !fl.CreateOffsetsTopic ||
-		fl.SyncsCluster != "target" || fl.SyncsTopic != "mm2-offset-syncs.source.internal" || fl.CheckpointsTopic != "source.checkpoints.internal" || fl.Checkpoints != 1 || len(fl.Partitions) != 2 {
+		fl.SyncsCluster != "target" || fl.SyncsTopic != "mm2-offset-syncs.source.internal" ||
+		fl.MM2SyncsCluster != "source" || fl.MM2SyncsTopic != "mm2-offset-syncs.target.internal" || fl.CheckpointsTopic != "source.checkpoints.internal" || fl.Checkpoints != 1 || len(fl.Partitions) != 2 {
 		t.Errorf("JSON flow: %s", out)
 	}
 	for _, p := range fl.Partitions {
@@ -139,17 +141,21 @@ func TestHandBack(t *testing.T) {
 			t.Errorf("%s in partition %d, Connect's worker writes it to %d", r.Key, r.Partition, p)
 		}
 	}
-	last := map[mm2.Partition]mm2.Sync{}
-	if err := cluster.ScanTopic(ctx, []kgo.Opt{kgo.SeedBrokers(tgt.Addr)}, fl.SyncsTopic, func(r *kgo.Record) {
-		if p, s, ok, _ := mm2.DecodeSync(r.Key, r.Value); ok {
-			last[p] = s
+	// The syncs: on the target, kmirror's location, and on the source,
+	// where MM2 reads them with offset-syncs.topic.location unset.
+	for _, at := range []struct{ addr, topic string }{{tgt.Addr, fl.SyncsTopic}, {src.Addr, fl.MM2SyncsTopic}} {
+		last := map[mm2.Partition]mm2.Sync{}
+		if err := cluster.ScanTopic(ctx, []kgo.Opt{kgo.SeedBrokers(at.addr)}, at.topic, func(r *kgo.Record) {
+			if p, s, ok, _ := mm2.DecodeSync(r.Key, r.Value); ok {
+				last[p] = s
+			}
+		}); err != nil {
+			t.Fatal(err)
 		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for p, next := range want {
-		if s := last[p]; s.Upstream != next-1 || s.Downstream != next-1 {
-			t.Errorf("last sync of %v: %+v, want %d → %d", p, s, next-1, next-1)
+		for p, next := range want {
+			if s := last[p]; s.Upstream != next-1 || s.Downstream != next-1 {
+				t.Errorf("%s: last sync of %v: %+v, want %d → %d", at.topic, p, s, next-1, next-1)
+			}
 		}
 	}
 	code, out, errOut = execute(t, ctx, "migrate", "report", "-c", path)

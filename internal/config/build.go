@@ -432,6 +432,9 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 			if key == KeyReplicationPolicyClass || key == KeyReplicationPolicySeparator {
 				classAt = e.at
 			}
+			if key == KeyOffsetSyncsLocation {
+				f.OffsetSyncsLocationSet = true
+			}
 			if key == KeySessionTimeout || key == KeyHeartbeatInterval {
 				timingAt = e.at
 			}

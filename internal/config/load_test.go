@@ -399,10 +399,13 @@ A->B.enabled = true
 		name, extra string
 		emit        bool
 		lag         int
+		mm2Reads    []string // where MM2 on the same file finds the syncs
 	}{
-		{"defaults", "", true, 100},
-		{"off", "A->B.emit.offset-syncs.enabled = false\n", false, 100},
-		{"denser", "A->B.offset.lag.max = 10\n", true, 10},
+		{"defaults", "", true, 100, []string{"B mm2-offset-syncs.A.internal", "A mm2-offset-syncs.B.internal"}},
+		{"off", "A->B.emit.offset-syncs.enabled = false\n", false, 100, []string{"B mm2-offset-syncs.A.internal", "A mm2-offset-syncs.B.internal"}},
+		{"denser", "A->B.offset.lag.max = 10\n", true, 10, []string{"B mm2-offset-syncs.A.internal", "A mm2-offset-syncs.B.internal"}},
+		{"on the target", "offset-syncs.topic.location = target\n", true, 100, []string{"B mm2-offset-syncs.A.internal"}},
+		{"on the source", "A->B.offset-syncs.topic.location = source\n", true, 100, []string{"A mm2-offset-syncs.B.internal"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, err := Parse("mm2.properties", []byte(base+tt.extra), Options{Strict: true})
@@ -411,6 +414,13 @@ A->B.enabled = true
 			}
 			if f := cfg.Flows[0]; f.EmitOffsetSyncs != tt.emit || f.OffsetLagMax != tt.lag {
 				t.Errorf("emit %v, lag %d; want %v, %d", f.EmitOffsetSyncs, f.OffsetLagMax, tt.emit, tt.lag)
+			}
+			var reads []string
+			for _, it := range cfg.Flows[0].MM2OffsetSyncs() {
+				reads = append(reads, it.Cluster+" "+it.Name)
+			}
+			if fmt.Sprint(reads) != fmt.Sprint(tt.mm2Reads) {
+				t.Errorf("MM2OffsetSyncs = %q, want %q", reads, tt.mm2Reads)
 			}
 		})
 	}

@@ -222,6 +222,21 @@ func (f *Flow) OffsetSyncsElsewhere() (cluster, topic string) {
 	return f.Source, f.Replication.OffsetSyncsTopic(f.Target)
 }
 
+// MM2OffsetSyncs lists where a MirrorMaker 2 started on the same
+// configuration finds the flow's offset syncs, the flow's own location
+// first: when the configuration leaves offset-syncs.topic.location unset
+// and kmirror keeps them on the target, MM2 (source by default) looks on
+// the source, and both are listed.
+func (f *Flow) MM2OffsetSyncs() []InternalTopic {
+	out := []InternalTopic{f.InternalTopic(InternalOffsetSyncs)}
+	if !f.OffsetSyncsLocationSet && f.OffsetSyncsLocation == "target" {
+		at, name := f.OffsetSyncsElsewhere()
+		out = append(out, InternalTopic{Cluster: at, Name: name, ReplicationFactor: f.OffsetSyncsReplicationFactor,
+			ReplicationKey: KeyOffsetSyncsReplication, Holds: "MM2-format offset syncs, where MM2 reads them by default"})
+	}
+	return out
+}
+
 // TransactionalID is the transactional.id of slot slot of the flow in
 // exactly-once mode: each slot's producer fences the slot's earlier ones.
 func (f *Flow) TransactionalID(slot int32) string {
@@ -269,6 +284,10 @@ type Settings struct {
 	OffsetSyncsReplicationFactor int16
 
 	OffsetSyncsLocation string // "source" or "target"
+	// OffsetSyncsLocationSet says the configuration names the location:
+	// left unset, MM2 reads and writes its syncs on the source (its
+	// default) where kmirror keeps them on the target.
+	OffsetSyncsLocationSet bool
 	// EmitOffsetSyncs writes MM2-format offset syncs, one at each gap in
 	// the copies and at most OffsetLagMax records apart.
 	EmitOffsetSyncs bool

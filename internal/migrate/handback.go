@@ -51,6 +51,11 @@ type FlowHandBack struct {
 	// SyncsCluster and SyncsTopic are where the offset syncs go.
 	SyncsCluster string `json:"syncsCluster"`
 	SyncsTopic   string `json:"syncsTopic"`
+	// MM2SyncsCluster and MM2SyncsTopic are where they go too when the
+	// configuration leaves offset-syncs.topic.location unset: MM2 then
+	// reads them on the source, kmirror wrote them on the target.
+	MM2SyncsCluster string `json:"mm2SyncsCluster,omitempty"`
+	MM2SyncsTopic   string `json:"mm2SyncsTopic,omitempty"`
 	// CheckpointsTopic is where one round of checkpoints went, "" when
 	// the flow emits none; Checkpoints how many were written.
 	CheckpointsTopic string                `json:"checkpointsTopic,omitempty"`
@@ -87,6 +92,7 @@ type handBackFlow struct {
 	snap                   progress.Snapshot
 	offsets, syncs         []*kgo.Record
 	src, tgt, syncsCluster *config.Cluster
+	cfg                    *config.Config
 }
 
 // HandBackTo prepares handing every flow of cfg back to MirrorMaker 2 and,
@@ -124,10 +130,13 @@ func HandBackTo(ctx context.Context, cfg *config.Config, dryRun bool, log *slog.
 func prepareHandBack(ctx context.Context, cfg *config.Config, f *config.Flow, log *slog.Logger, reasons *[]string) (*handBackFlow, error) {
 	src, tgt := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
 	syncsAt, syncsTopic := f.OffsetSyncs()
-	fl := &handBackFlow{f: f, src: src, tgt: tgt, syncsCluster: cfg.Cluster(syncsAt),
+	fl := &handBackFlow{f: f, src: src, tgt: tgt, syncsCluster: cfg.Cluster(syncsAt), cfg: cfg,
 		layout: mm2.LayoutOf(f.Source, f.Target, tgt.ConnectOffsetsTopic, cfg.Format != config.FormatProperties)}
 	fl.report = FlowHandBack{Flow: f.Name(), OffsetsTopic: fl.layout.OffsetsTopic, Connector: fl.layout.Connector,
 		SyncsCluster: syncsAt, SyncsTopic: syncsTopic, Partitions: []HandedBackPartition{}}
+	if at := f.MM2OffsetSyncs(); len(at) > 1 {
+		fl.report.MM2SyncsCluster, fl.report.MM2SyncsTopic = at[1].Cluster, at[1].Name
+	}
 	if f.EmitCheckpoints {
 		fl.report.CheckpointsTopic = f.InternalTopic(config.InternalCheckpoints).Name
 	}
@@ -197,7 +206,7 @@ func prepareHandBack(ctx context.Context, cfg *config.Config, f *config.Flow, lo
 		if s, ok := lastCopy(m.Segments()); ok {
 			hp.LastSync = &Sync{s.Upstream, s.Downstream}
 			k, v := mm2.EncodeSync(mp, s)
-			fl.syncs = append(fl.syncs, &kgo.Record{Topic: syncsTopic, Key: k, Value: v})
+			fl.syncs = append(fl.syncs, &kgo.Record{Key: k, Value: v})
 		}
 		fl.report.Partitions = append(fl.report.Partitions, hp)
 	}
@@ -233,16 +242,10 @@ func (fl *handBackFlow) write(ctx context.Context, log *slog.Logger) (int, error
 	if err := tgtCl.ProduceSync(ctx, fl.offsets...).FirstErr(); err != nil {
 		return 0, fmt.Errorf("write MM2's positions to %q on %q: %w", fl.layout.OffsetsTopic, fl.f.Target, err)
 	}
-	syncsCl, err := kgo.NewClient(cluster.Options(fl.syncsCluster, log)...)
-	if err != nil {
-		return 0, err
-	}
-	defer syncsCl.Close()
-	if err := cluster.EnsureInternalTopic(ctx, kadm.NewClient(syncsCl), fl.f.InternalTopic(config.InternalOffsetSyncs)); err != nil {
-		return 0, err
-	}
-	if err := syncsCl.ProduceSync(ctx, fl.syncs...).FirstErr(); err != nil {
-		return 0, fmt.Errorf("write the offset syncs to %q on %q: %w", fl.report.SyncsTopic, fl.syncsCluster.Alias, err)
+	for _, at := range fl.f.MM2OffsetSyncs() {
+		if err := fl.writeSyncs(ctx, at, log); err != nil {
+			return 0, err
+		}
 	}
 	if !fl.f.EmitCheckpoints {
 		return 0, nil
@@ -265,6 +268,27 @@ func (fl *handBackFlow) write(ctx context.Context, log *slog.Logger) (int, error
 		return st.Checkpoints, fmt.Errorf("write checkpoints: %w", err)
 	}
 	return st.Checkpoints, nil
+}
+
+// writeSyncs writes the sync of each partition's last copy into the
+// offset-syncs topic at, creating it when missing.
+func (fl *handBackFlow) writeSyncs(ctx context.Context, at config.InternalTopic, log *slog.Logger) error {
+	cl, err := kgo.NewClient(cluster.Options(fl.cfg.Cluster(at.Cluster), log)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := cluster.EnsureInternalTopic(ctx, kadm.NewClient(cl), at); err != nil {
+		return err
+	}
+	recs := make([]*kgo.Record, len(fl.syncs))
+	for i, r := range fl.syncs {
+		recs[i] = &kgo.Record{Topic: at.Name, Key: r.Key, Value: r.Value}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("write the offset syncs to %q on %q: %w", at.Name, at.Cluster, err)
+	}
+	return nil
 }
 
 // lastCopy is the offset sync of the last record an offset map's segments

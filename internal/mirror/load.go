@@ -66,7 +66,7 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 		}
 	}
 	var out []*partition
-	var crashed []resumeFrom
+	var crashed, past []resumeFrom
 	var fromMM2 []progress.Partition
 	for _, k := range keys {
 		t := byName[k.Topic]
@@ -77,11 +77,10 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 			if err != nil {
 				return nil, nil, err
 			}
-			if p != nil {
-				out = append(out, p)
-			}
 			if r != nil {
-				crashed = append(crashed, *r)
+				past = append(past, *r)
+			} else if p != nil {
+				out = append(out, p)
 			}
 		case mm2s.takenOver(k):
 			fromMM2 = append(fromMM2, k)
@@ -94,6 +93,25 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 			if r != nil {
 				crashed = append(crashed, *r)
 			}
+		}
+	}
+	// Past kmirror's progress the target holds what a worker copied before
+	// it crashed, or what MM2 copied after a hand-back.
+	if len(past) > 0 && mm2s.next == nil {
+		if mm2s.next, mm2s.topic, err = fl.readMM2Positions(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	back, err := fl.handedBack(ctx, &mm2s, past)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range past {
+		if back[r.p.key] {
+			fromMM2 = append(fromMM2, r.p.key)
+		} else {
+			out = append(out, r.p)
+			crashed = append(crashed, r)
 		}
 	}
 	taken, reports, err := fl.takeOver(ctx, mm2s, fromMM2, byName, o, dryRun)

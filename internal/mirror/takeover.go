@@ -55,24 +55,9 @@ type mm2State struct {
 // default is the source, kmirror's the target — for the partitions st has
 // none of. A topic that does not exist or cannot be read holds none.
 func (fl *Flow) readMM2SyncsElsewhere(ctx context.Context, st *mm2State) error {
-	at, topic := fl.cfg.OffsetSyncsElsewhere()
-	c := fl.tgt
-	if at == fl.src.Alias {
-		c = fl.src
-	}
-	found := map[progress.Partition]mm2.History{}
-	err := cluster.ScanTopic(ctx, cluster.Options(c, fl.log), topic, func(r *kgo.Record) {
-		if p, s, ok, _ := mm2.DecodeSync(r.Key, r.Value); ok {
-			k := progress.Partition{Topic: p.Topic, Partition: p.Partition}
-			found[k] = found[k].Add(s)
-		}
-	})
-	if errors.Is(err, kerr.TopicAuthorizationFailed) {
-		fl.log.Info("cannot read the other location of MirrorMaker 2's offset syncs, so cannot take over partitions whose syncs MM2 wrote there", "topic", topic, "cluster", c.Alias)
-		return nil
-	}
+	found, err := fl.scanMM2Syncs(ctx, true, func(progress.Partition) bool { return true })
 	if err != nil {
-		return fmt.Errorf("MirrorMaker 2's offset syncs: %w", err)
+		return err
 	}
 	for k, h := range found {
 		if len(st.syncs[k]) == 0 {
@@ -81,6 +66,81 @@ func (fl *Flow) readMM2SyncsElsewhere(ctx context.Context, st *mm2State) error {
 		}
 	}
 	return nil
+}
+
+// scanMM2Syncs reads the MM2 offset syncs of the partitions keep keeps, at
+// the flow's offset-syncs location or, elsewhere, at the other one. A
+// topic that does not exist or cannot be read holds none.
+func (fl *Flow) scanMM2Syncs(ctx context.Context, elsewhere bool, keep func(progress.Partition) bool) (map[progress.Partition]mm2.History, error) {
+	at, topic := fl.cfg.OffsetSyncs()
+	if elsewhere {
+		at, topic = fl.cfg.OffsetSyncsElsewhere()
+	}
+	c := fl.tgt
+	if at == fl.src.Alias {
+		c = fl.src
+	}
+	found := map[progress.Partition]mm2.History{}
+	err := cluster.ScanTopic(ctx, cluster.Options(c, fl.log), topic, func(r *kgo.Record) {
+		if p, s, ok, _ := mm2.DecodeSync(r.Key, r.Value); ok {
+			if k := (progress.Partition{Topic: p.Topic, Partition: p.Partition}); keep(k) {
+				found[k] = found[k].Add(s)
+			}
+		}
+	})
+	if errors.Is(err, kerr.TopicAuthorizationFailed) {
+		fl.log.Info("cannot read a location of MirrorMaker 2's offset syncs, so cannot take over partitions whose syncs MM2 wrote there", "topic", topic, "cluster", c.Alias)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("MirrorMaker 2's offset syncs: %w", err)
+	}
+	return found, nil
+}
+
+// handedBack picks, of the partitions resumed from kmirror's progress with
+// target records past it, those MirrorMaker 2 copied on after a hand-back:
+// MM2's Connect offsets resume them past kmirror's progress, and an MM2
+// offset sync names a record past it. They are taken over as from MM2,
+// since comparing every record MM2 copied since is unbounded; their
+// histories in st are the syncs of kmirror's range (its own, as dense as
+// offset.lag.max) and then MM2's past it, from whichever location holds
+// more of them — so that below the new start groups translate as MM2
+// translates them.
+func (fl *Flow) handedBack(ctx context.Context, st *mm2State, crashed []resumeFrom) (map[progress.Partition]bool, error) {
+	past := map[progress.Partition]int64{}
+	for _, r := range crashed {
+		if next, ok := st.next[r.p.key]; ok && next > r.p.end().Source {
+			past[r.p.key] = r.p.end().Source
+		}
+	}
+	if len(past) == 0 {
+		return nil, nil
+	}
+	keep := func(k progress.Partition) bool { _, ok := past[k]; return ok }
+	here, err := fl.scanMM2Syncs(ctx, false, keep)
+	if err != nil {
+		return nil, err
+	}
+	there, err := fl.scanMM2Syncs(ctx, true, keep)
+	if err != nil {
+		return nil, err
+	}
+	out := map[progress.Partition]bool{}
+	for k, end := range past {
+		before := here[k].Through(end - 1)
+		after, elsewhere := here[k][len(before):], false
+		if h := there[k]; len(h)-len(h.Through(end-1)) > len(after) {
+			after, elsewhere = h[len(h.Through(end-1)):], true
+		}
+		if len(after) == 0 {
+			continue
+		}
+		st.syncs[k] = append(slices.Clone(before), after...)
+		st.elsewhere[k] = elsewhere
+		out[k] = true
+	}
+	return out, nil
 }
 
 // takenOver tells whether MM2 copied partition k.

@@ -209,3 +209,72 @@ func mm2RunningIsSeen(t *testing.T, group string) {
 		return err == nil && running == ""
 	})
 }
+
+// After a hand-back MirrorMaker 2 copied on past kmirror's progress, and
+// kmirror takes the partitions back from it: from MM2's last offset sync,
+// whichever cluster MM2 wrote it on, past the records MM2 copied after its
+// last commit — not by comparing everything MM2 copied since — so that
+// nothing is copied twice. Below the new start groups translate as MM2
+// does, from kmirror's own MM2-format syncs and MM2's.
+func TestTakeBackAfterHandBack(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	for _, c := range []*testbed.Cluster{src, tgt} {
+		if err := c.CreateTopic("app-a", 2, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewPCG(30, 4))
+	seq := 0
+	topics, same := map[string]int32{"app-a": 2}, map[string]string{"app-a": "app-a"}
+	src.Produce(t, workload(rng, topics, 400, &seq))
+	r := start(t, testbed.Config(t, src, tgt, identity))
+	r.caughtUp(t, src, tgt, same, time.Minute)
+	r.stop(t)
+	kmirrorEnd := tgt.EndOffsets(t, "app-a")
+
+	// MM2 copies on from where kmirror stopped, and 30 records past its
+	// last commit; it writes its syncs on the target for one partition, on
+	// the source (its default) for the other.
+	src.Produce(t, workload(rng, topics, 400, &seq))
+	ends := src.EndOffsets(t, "app-a")
+	want := []TakenOver{}
+	for p, onSource := range []bool{false, true} {
+		p := int32(p)
+		from, copied := kmirrorEnd[p], ends[p]-5
+		anchor := (copied - 1) / 50 * 50 // its last sync
+		testbed.LeaveMM2(t, &src.Brokers, &tgt.Brokers, testbed.MM2Flow{Source: "source", Target: "target", SyncsOnSource: onSource}, "app-a",
+			map[int32]testbed.MM2Left{p: {From: from, Copied: copied, Committed: copied - 30, SyncEvery: 50}})
+		want = append(want, TakenOver{Topic: "app-a", Partition: p, MM2Next: copied - 30, OffsetsTopic: mm2.OffsetsTopics("source")[0],
+			Anchor: mm2.Sync{Upstream: anchor, Downstream: anchor}, Resume: copied})
+	}
+	cfg := testbed.Config(t, src, tgt, identity)
+	f := cfg.Flows[0]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	listed, err := kadm.NewClient(src.Client(t)).ListTopics(ctx, "app-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := PlanTakeover(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), []Topic{{Source: "app-a", Target: "app-a", ID: listed["app-a"].ID, Partitions: 2}}, testbed.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(plan.Partitions) != fmt.Sprint(want) {
+		t.Errorf("PlanTakeover after MM2 copied on = %+v, want %+v", plan.Partitions, want)
+	}
+
+	r = start(t, cfg)
+	src.Produce(t, workload(rng, topics, 100, &seq))
+	r.caughtUp(t, src, tgt, same, time.Minute)
+	sameTopic(t, src, tgt, "app-a", "app-a", 2)
+	for p := range int32(2) {
+		// kmirror's range, from its own syncs; MM2's, from MM2's.
+		for _, g := range []int64{kmirrorEnd[p] / 2, kmirrorEnd[p] + 60} {
+			tr, ok, _ := r.flow.Translate(t.Context(), progress.Partition{Topic: "app-a", Partition: p}, g)
+			if !ok || tr.Result != offsetmap.Exact || !tr.MM2 || tr.Offset > g || tr.Offset < g-100 {
+				t.Errorf("Translate(app-a[%d], %d) = %+v, %v; want as MM2 translates, from a sync at most 100 records below", p, g, tr, ok)
+			}
+		}
+	}
+	r.stop(t)
+}

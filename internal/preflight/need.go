@@ -164,6 +164,9 @@ func Derive(f *config.Flow, scope Scope) []Need {
 		add(tgt, topic(scope.HandBackTopic), why+"see whether it exists)", OpRead)
 		syncsAt, syncs := f.OffsetSyncs()
 		add(syncsAt, topic(syncs), why+"read the offset syncs for an older kmirror's records, and write the sync of each last copy)", OpRead, OpWrite)
+		for _, at := range f.MM2OffsetSyncs()[1:] {
+			add(at.Cluster, topic(at.Name), why+"write the sync of each last copy where MM2 reads them, "+config.KeyOffsetSyncsLocation+" being unset; create the topic when missing)", OpWrite, OpCreate)
+		}
 		if f.EmitCheckpoints {
 			add(tgt, topic(f.InternalTopic(config.InternalCheckpoints).Name), why+"write one round of checkpoints)", OpWrite)
 		}

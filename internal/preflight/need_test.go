@@ -69,7 +69,8 @@ func TestDerive(t *testing.T) {
 
 // TestDeriveHandBack checks what --hand-back adds: MM2's Connect offsets
 // topic of the configuration's layout, the offset syncs read and written,
-// the workers' group described.
+// the workers' group described; with offset-syncs.topic.location unset,
+// the source's offset-syncs topic too, where MM2 reads them by default.
 func TestDeriveHandBack(t *testing.T) {
 	repl, err := policy.NewReplication("default", ".", true)
 	if err != nil {
@@ -88,10 +89,16 @@ func TestDeriveHandBack(t *testing.T) {
 				got = append(got, n.Cluster+" "+n.Resource.String()+" "+n.Operation)
 			}
 			for _, want := range []string{"b topic:" + c.topic + " Create", "b topic:" + c.topic + " Write", "b topic:" + c.topic + " Read",
-				"b topic:mm2-offset-syncs.a.internal Read", "b topic:mm2-offset-syncs.a.internal Write", "b topic:a.checkpoints.internal Write", "b group:kmirror.a.b Describe"} {
+				"b topic:mm2-offset-syncs.a.internal Read", "b topic:mm2-offset-syncs.a.internal Write", "b topic:a.checkpoints.internal Write", "b group:kmirror.a.b Describe",
+				"a topic:mm2-offset-syncs.b.internal Write", "a topic:mm2-offset-syncs.b.internal Create"} {
 				if !slices.Contains(got, want) {
 					t.Errorf("no %q in %q", want, got)
 				}
+			}
+			set := *f
+			set.OffsetSyncsLocationSet = true
+			if slices.ContainsFunc(Merge(Derive(&set, PatternScope(&set).WithHandBack(true, cfg, &set))), func(n Need) bool { return n.Cluster == "a" && n.Operation == OpWrite }) {
+				t.Errorf("with %s=target set, hand-back writes nothing on the source", config.KeyOffsetSyncsLocation)
 			}
 			without := Merge(Derive(f, PatternScope(f).WithHandBack(false, cfg, f)))
 			if slices.ContainsFunc(without, func(n Need) bool { return n.Resource.Name == c.topic }) {

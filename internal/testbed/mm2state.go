@@ -24,6 +24,10 @@ type MM2Left struct {
 	Copied, Committed, SyncEvery int64
 	// SyncsFrom drops the syncs below it, as compaction does.
 	SyncsFrom int64
+	// From is where MM2 started copying, the target's end then the next
+	// offset of its copies: 0 for a first copy, kmirror's end for an MM2
+	// started after a hand-back.
+	From int64
 }
 
 // MM2Flow is the flow of a dedicated-mode MM2 with the identity policy:
@@ -50,11 +54,13 @@ func LeaveMM2(t testing.TB, src, tgt *Brokers, f MM2Flow, topic string, parts ma
 	if offsets == "" {
 		offsets = mm2.OffsetsTopics(f.Source)[0]
 	}
+	ends := tgt.EndOffsets(t, topic)
 	for p, l := range parts {
-		for i, r := range src.Read(t, topic, p)[:l.Copied] {
+		for i, r := range src.Read(t, topic, p)[l.From:l.Copied] {
+			at := l.From + int64(i)
 			copies = append(copies, &kgo.Record{Topic: topic, Partition: p, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp})
-			if int64(i)%l.SyncEvery == 0 && int64(i) >= l.SyncsFrom {
-				k, v := mm2.EncodeSync(mm2.Partition{Topic: topic, Partition: p}, mm2.Sync{Upstream: int64(i), Downstream: int64(i)})
+			if at%l.SyncEvery == 0 && at >= l.SyncsFrom {
+				k, v := mm2.EncodeSync(mm2.Partition{Topic: topic, Partition: p}, mm2.Sync{Upstream: at, Downstream: ends[p] + int64(i)})
 				syncRecs = append(syncRecs, &kgo.Record{Topic: syncs, Key: k, Value: v})
 			}
 		}
