@@ -160,9 +160,32 @@ func writeFile(t *testing.T, path string, data []byte) {
 
 // offset.storage.topic and group.id in the Connect cluster's config name
 // where a MirrorMaker 2 kmirror takes over from kept its positions and ran
-// its workers, in both formats; the note says so.
+// its workers, in both formats, and so do the v1 target's groupId and
+// offsetStorageTopic, which Strimzi gives the worker as those keys; the
+// note says so.
 func TestConnectKeysForTakeover(t *testing.T) {
-	for name, c := range map[string]struct{ file, text string }{
+	for name, c := range map[string]struct {
+		file, text string
+		notes      int
+	}{
+		"v1 resource": {"kmm2.yaml", `apiVersion: kafka.strimzi.io/v1
+kind: KafkaMirrorMaker2
+metadata:
+  name: mm2
+spec:
+  target:
+    alias: B
+    bootstrapServers: 127.0.0.1:9093
+    groupId: mm2-cluster
+    configStorageTopic: mm2-cluster-configs
+    offsetStorageTopic: mm2-cluster-offsets
+    statusStorageTopic: mm2-cluster-status
+  mirrors:
+    - source:
+        alias: A
+        bootstrapServers: 127.0.0.1:9092
+      topicsPattern: "orders"
+`, 4},
 		"resource": {"kmirror.yaml", `connectCluster: B
 clusters:
   - alias: A
@@ -176,7 +199,7 @@ mirrors:
   - sourceCluster: A
     targetCluster: B
     topicsPattern: "orders"
-`},
+`, 2},
 		"properties": {"mm2.properties", `clusters = A, B
 A.bootstrap.servers = 127.0.0.1:9092
 B.bootstrap.servers = 127.0.0.1:9093
@@ -184,7 +207,7 @@ A->B.enabled = true
 A->B.topics = orders
 B.offset.storage.topic = mm2-cluster-offsets
 B.group.id = mm2-cluster
-`},
+`, 2},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg, err := Parse(c.file, []byte(c.text), Options{})
@@ -194,7 +217,14 @@ B.group.id = mm2-cluster
 			if b := cfg.Cluster("B"); b.ConnectOffsetsTopic != "mm2-cluster-offsets" || b.ConnectGroup != "mm2-cluster" {
 				t.Errorf("Connect keys of B: %q, %q", b.ConnectOffsetsTopic, b.ConnectGroup)
 			}
-			if got := diagStrings(cfg.Diagnostics); len(got) != 2 || !strings.Contains(got[0], "take over from the MirrorMaker 2") {
+			got := diagStrings(cfg.Diagnostics)
+			takeover := 0
+			for _, d := range got {
+				if strings.Contains(d, "take over from the MirrorMaker 2") {
+					takeover++
+				}
+			}
+			if len(got) != c.notes || takeover != 2 {
 				t.Errorf("diagnostics %q", got)
 			}
 		})

@@ -408,7 +408,7 @@ func (l *loader) cluster(y ynode, target bool) *rawCluster {
 	var ignored map[string]string
 	if target {
 		ignored = map[string]string{}
-		for _, f := range []string{"groupId", "configStorageTopic", "offsetStorageTopic", "statusStorageTopic"} {
+		for _, f := range []string{"configStorageTopic", "statusStorageTopic"} {
 			ignored[f] = "a Kafka Connect setting; kmirror has no Connect worker"
 		}
 	}
@@ -419,6 +419,17 @@ func (l *loader) cluster(y ynode, target bool) *rawCluster {
 		l.authentication(a, rc)
 	}
 	rc.config = o.entries("config", 1, "cluster", l.d)
+	if target {
+		// Strimzi gives these fields to the Connect worker as group.id and
+		// offset.storage.topic, the keys a v1beta2 target sets in its
+		// config: the group MM2's workers ran in and the topic that holds
+		// its positions, which a takeover and a hand-back must find.
+		for _, f := range []struct{ field, key string }{{"groupId", keyConnectGroup}, {"offsetStorageTopic", keyConnectOffsetsTopic}} {
+			if v, at, ok := o.str(f.field, l.d); ok {
+				rc.config = append(rc.config, entry{key: f.key, value: v, at: at, layer: 2, group: "target"})
+			}
+		}
+	}
 	o.finish(l.d, ignored)
 	return rc
 }

@@ -64,17 +64,9 @@ func LaunchMM2(properties string, opts MM2Options) (*MM2, error) {
 	if err := os.WriteFile(conf, []byte(properties), 0o600); err != nil {
 		return nil, err
 	}
-	m := &MM2{Log: filepath.Join(opts.Dir, "mm2.log")}
-	cmd, done, err := startJava(m.Log, opts.Jars, opts.Heap, "org.apache.kafka.connect.mirror.MirrorMaker", conf)
+	p, err := startProcess(filepath.Join(opts.Dir, "mm2.log"), opts.Jars, opts.Heap, "org.apache.kafka.connect.mirror.MirrorMaker", conf)
 	if err != nil {
 		return nil, fmt.Errorf("start MirrorMaker 2: %w", err)
 	}
-	m.proc, m.done = cmd.Process, done
-	return m, nil
+	return &MM2{p}, nil
 }
-
-// Pid is MirrorMaker 2's process ID (the JVM's).
-func (m *MM2) Pid() int { return m.proc.Pid }
-
-// Tail returns the last n lines of MirrorMaker 2's log.
-func (m *MM2) Tail(n int) string { return tail(m.Log, n) }

@@ -89,8 +89,9 @@ func LeaveMM2(t testing.TB, src, tgt *Brokers, f MM2Flow, topic string, parts ma
 	syncsAt.Produce(t, syncRecs)
 }
 
-// MM2Job is one flow for a dedicated-mode MM2 to copy, configured to do
-// kmirror's job, as the tests and the benchmark harness run it.
+// MM2Job is one flow for MM2 to copy, configured to do kmirror's job, as
+// the tests and the benchmark harness run it: in dedicated mode on
+// Properties, or as Strimzi runs it (StrimziConnectors, StartConnectMM2).
 type MM2Job struct {
 	// Source and Target are the cluster aliases, SourceAddr and
 	// TargetAddr their bootstrap addresses.
