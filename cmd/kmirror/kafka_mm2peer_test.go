@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,34 +20,49 @@ func mm2Properties(src, tgt side, topics, groups string) string {
 }
 
 // MirrorMaker 2 itself, in dedicated mode from Maven Central's jars, runs
-// beside kmirror on the same brokers and copies a topic: the peer of the
-// comparisons and the takeover (issue #14). After a clean stop, package
-// mm2 reads from MM2's Connect offsets topic exactly where MM2 would resume.
+// beside kmirror on the same brokers, the same cluster aliases and so the
+// same offset-syncs, checkpoints and heartbeats topics, each copying its
+// own topic: neither breaks the other — both topics copied whole, no ERROR
+// in either's log. MM2 is also the peer of the comparisons and the
+// takeover (issue #14): after a clean stop, package mm2 reads from MM2's
+// Connect offsets topic exactly where MM2 would resume.
 func TestMM2RunsBeside(t *testing.T) {
 	needsKafka(t, "MirrorMaker 2 comes with the Kafka jars")
 	src, tgt := clusters(t)
-	topic := uniq(t, "mm2peer-orders")
-	src.createTopic(t, topic, 3, nil)
+	topic, ours := uniq(t, "mm2peer-orders"), uniq(t, "mm2peer-kmirror")
 	var recs []*kgo.Record
-	for i := range 300 {
-		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 3), Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
+	for _, name := range []string{topic, ours} {
+		src.createTopic(t, name, 3, nil)
+		for i := range 300 {
+			recs = append(recs, &kgo.Record{Topic: name, Partition: int32(i % 3), Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "v%d", i)})
+		}
 	}
 	src.Produce(t, recs)
 	began := time.Now()
-	alias := uniq(t, "mm2a")
-	mm2run := testbed.StartMM2(t, mm2Properties(side{alias: alias, addr: src.Addr}, side{alias: uniq(t, "mm2b"), addr: tgt.Addr}, topic, "none"))
-	testbed.WaitFor(t, 3*time.Minute, "MirrorMaker 2 to copy "+topic, func() bool {
+	srcSide, tgtSide := side{alias: uniq(t, "mm2a"), addr: src.Addr}, side{alias: uniq(t, "mm2b"), addr: tgt.Addr}
+	alias := srcSide.alias
+	mm2run := testbed.StartMM2(t, mm2Properties(srcSide, tgtSide, topic, "none"))
+	worker := runWorker(t, flowConfig(t, srcSide, tgtSide, groupSyncMirror(ours, "none", false)))
+	testbed.WaitFor(t, 3*time.Minute, "MirrorMaker 2 to copy "+topic+" and kmirror "+ours, func() bool {
 		if mm2run.Exited() {
 			t.Fatalf("MirrorMaker 2 exited; its log is %s", mm2run.Log)
 		}
-		ends := tgt.EndOffsets(t, topic)
-		return ends[0] == 100 && ends[1] == 100 && ends[2] == 100
+		for _, name := range []string{topic, ours} {
+			ends := tgt.EndOffsets(t, name)
+			if ends[0] != 100 || ends[1] != 100 || ends[2] != 100 {
+				return false
+			}
+		}
+		return true
 	})
-	t.Logf("MirrorMaker 2 (heap %s) copied %d records %s after its start", testbed.MM2Heap, len(recs), time.Since(began).Round(100*time.Millisecond))
+	t.Logf("MirrorMaker 2 (heap %s) copied 300 records %s after its start, kmirror 300 beside it", testbed.MM2Heap, time.Since(began).Round(100*time.Millisecond))
 	compareTopic(t, src, tgt, topic, topic)
-	if !mm2run.Stop(time.Minute) {
-		t.Fatalf("MirrorMaker 2 did not stop within a minute of SIGTERM")
+	compareTopic(t, src, tgt, ours, ours)
+	stopWorker(t, worker)
+	if strings.Contains(worker.output(), "level=ERROR") {
+		t.Errorf("kmirror logged errors beside MirrorMaker 2:\n%s", worker.output())
 	}
+	stopMM2(t, mm2run, tgtSide, srcSide)
 
 	// Stopped cleanly, MM2 committed where it resumes each partition: the
 	// source's end, read back from its Connect offsets topic as kmirror

@@ -56,10 +56,10 @@ type switchRun struct {
 }
 
 func (r *switchRun) add(p int32, offset int64, value string) error {
-	_, s, ok := strings.Cut(value, "/")
-	seq, err := strconv.ParseInt(s, 10, 64)
-	if !ok || err != nil {
-		return fmt.Errorf("record %d of partition %d: value %q is not partition/seq", offset, p, value)
+	i := strings.LastIndex(value, "/")
+	seq, err := strconv.ParseInt(value[i+1:], 10, 64)
+	if i < 0 || err != nil {
+		return fmt.Errorf("record %d of partition %d: value %q does not end in /seq", offset, p, value)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -267,6 +267,12 @@ func TestTakeBackAfterHandBack(t *testing.T) {
 	src.Produce(t, workload(rng, topics, 100, &seq))
 	r.caughtUp(t, src, tgt, same, time.Minute)
 	sameTopic(t, src, tgt, "app-a", "app-a", 2)
+	for p, end := range src.EndOffsets(t, "app-a") {
+		if tr, ok, _ := r.flow.Translate(t.Context(), progress.Partition{Topic: "app-a", Partition: p}, end-3); !ok || tr.Result != offsetmap.Exact || tr.MM2 || tr.Offset != end-3 {
+			t.Errorf("Translate(app-a[%d], %d) = %+v, %v; want exact, past the new start", p, end-3, tr, ok)
+		}
+	}
+
 	for p := range int32(2) {
 		// kmirror's range, from its own syncs; MM2's, from MM2's.
 		for _, g := range []int64{kmirrorEnd[p] / 2, kmirrorEnd[p] + 60} {
@@ -277,4 +283,17 @@ func TestTakeBackAfterHandBack(t *testing.T) {
 		}
 	}
 	r.stop(t)
+	// What a checkpoint round outside the workers reads: the same.
+	stored, err := progress.Read(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, end := range src.EndOffsets(t, "app-a") {
+		if tr, ok, _ := stored.Translate(t.Context(), progress.Partition{Topic: "app-a", Partition: p}, end-3); !ok || tr.Result != offsetmap.Exact || tr.MM2 || tr.Offset != end-3 {
+			t.Errorf("stored Translate(app-a[%d], %d) = %+v, %v; want exact, past the new start", p, end-3, tr, ok)
+		}
+		if tr, ok, _ := stored.Translate(t.Context(), progress.Partition{Topic: "app-a", Partition: p}, kmirrorEnd[p]/2); !ok || !tr.MM2 {
+			t.Errorf("stored Translate(app-a[%d], %d) = %+v, %v; want as MM2 translates", p, kmirrorEnd[p]/2, tr, ok)
+		}
+	}
 }
