@@ -53,28 +53,11 @@ func TestMM2RoundTrip(t *testing.T) {
 	consumers := startGroups(t, src, topic, groups)
 	watch := watchTargetGroups(t, tgt, topic, append(groups, lagging))
 	steps := copySteps{t: t, tgt: tgt, topic: topic}
-	copiesOn := func(what string, more int64, exited func() bool) {
-		t.Helper()
-		from := tgt.EndOffsets(t, topic)
-		testbed.WaitFor(t, 3*time.Minute, what+" to copy on", func() bool {
-			if exited() {
-				t.Fatalf("%s exited", what)
-			}
-			ends := tgt.EndOffsets(t, topic)
-			for p := range int32(parts) {
-				if ends[p] < from[p]+more {
-					return false
-				}
-			}
-			return true
-		})
-	}
-
 	// 1. MirrorMaker 2 copies, and syncs the groups.
 	mm2run := testbed.StartMM2(t, props)
-	copiesOn("MirrorMaker 2", 150, mm2run.Exited)
+	waitCopied(t, tgt, topic, parts, steps.copied/parts+150, mm2run.Exited)
 	testbed.WaitFor(t, time.Minute, "MirrorMaker 2 to sync the groups", func() bool { return watch.synced(groups) })
-	stopMM2(t, mm2run, tgtSide, srcSide)
+	stopMM2(t, mm2run, mm2run.Log, tgtSide, srcSide)
 	steps.log("1. MM2 copied")
 
 	// 2. kmirror takes over.
@@ -86,7 +69,7 @@ func TestMM2RoundTrip(t *testing.T) {
 		}
 	})
 	worker.waitFor(t, "taking over from MirrorMaker 2", 2*time.Minute)
-	copiesOn("kmirror", 150, func() bool { return false })
+	waitCopied(t, tgt, topic, parts, steps.copied/parts+150, nil)
 	stopWorker(t, worker)
 	steps.log("2. kmirror took over")
 	kmirrorEnd := tgt.EndOffsets(t, topic)
@@ -109,7 +92,7 @@ func TestMM2RoundTrip(t *testing.T) {
 	}
 	began := time.Now()
 	mm2run = testbed.StartMM2(t, props)
-	copiesOn("MirrorMaker 2", 150, mm2run.Exited)
+	waitCopied(t, tgt, topic, parts, steps.copied/parts+150, mm2run.Exited)
 	// The groups stop committing: MM2's translation of where they stand
 	// is then compared with the exact one.
 	committed := consumers.stop(t)
@@ -121,7 +104,7 @@ func TestMM2RoundTrip(t *testing.T) {
 		return time.Since(began) >= mm2Soak
 	})
 	lag := watch.lagBehind(committed)
-	stopMM2(t, mm2run, tgtSide, srcSide)
+	stopMM2(t, mm2run, mm2run.Log, tgtSide, srcSide)
 	steps.log("3. MM2 copied on after the hand-back")
 	t.Logf("MM2's translation of the groups' last commits, in records behind kmirror's exact one, by partition: %v", lag)
 	now := watch.snapshot()
@@ -149,7 +132,7 @@ func TestMM2RoundTrip(t *testing.T) {
 	consumers = startGroups(t, src, topic, groups)
 	worker = runWorker(t, config)
 	worker.waitFor(t, "taking over from MirrorMaker 2", 2*time.Minute)
-	copiesOn("kmirror", 150, func() bool { return false })
+	waitCopied(t, tgt, topic, parts, steps.copied/parts+150, nil)
 	written := load.stop()
 	want := map[int32]int64{}
 	for p, n := range written {
@@ -197,6 +180,12 @@ func TestMM2RoundTrip(t *testing.T) {
 	}
 }
 
+// mirrorMaker is MirrorMaker 2 as a process: in dedicated mode
+// (testbed.MM2) or laid out as Strimzi runs it (testbed.ConnectMM2).
+type mirrorMaker interface {
+	Stop(within time.Duration) bool
+}
+
 // stopMM2 stops MirrorMaker 2 and fails the test on an ERROR in its log
 // before the stop: stopping, MM2's checkpoint task may still query groups
 // on an admin client already closing, and logs that as an error. Dedicated
@@ -204,9 +193,9 @@ func TestMM2RoundTrip(t *testing.T) {
 // false); MM2 3.9 logs errors there (its checkpoint connector's task
 // reconfiguration), which no kmirror command writes to: only the errors of
 // the flow copied count.
-func stopMM2(t *testing.T, m *testbed.MM2, tgt, src side) {
+func stopMM2(t *testing.T, m mirrorMaker, logFile string, tgt, src side) {
 	t.Helper()
-	log, err := os.ReadFile(m.Log)
+	log, err := os.ReadFile(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package main_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,16 +13,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/checkpoint"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
-// MirrorMaker 2's own client code reads kmirror's checkpoints:
+// MirrorMaker 2's own code reads what kmirror leaves: its client's
 // RemoteClusterUtils.translateOffsets (connect-mirror-client, from the
 // Kafka jars) on the target returns exactly the offsets kmirror translated
-// and committed to the target group. The source is written in
-// transactions, so that source and target offsets differ by the markers
-// kmirror does not copy, and the default replication policy renames the
-// topic.
+// and committed to the target group; and, after a hand-back, MM2's
+// MirrorCheckpointConnector translates a group committed since from
+// kmirror's offset syncs — exactly at the first record of a transaction,
+// where kmirror's copies have a gap and it writes a sync — while MM2 copies
+// nothing again. The source is written in transactions, so that source and
+// target offsets differ by the markers kmirror does not copy, and the
+// default replication policy renames the topic. kmirror runs on MM2's own
+// properties file.
 func TestMM2ReadsCheckpoints(t *testing.T) {
 	needsKafka(t, "MirrorMaker 2's RemoteClusterUtils comes with the Kafka jars")
 	src, tgt := clusters(t)
@@ -60,7 +67,14 @@ func TestMM2ReadsCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cfg := flowConfig(t, side{alias: alias, addr: src.Addr}, side{alias: uniq(t, "mm2tgt"), addr: tgt.Addr}, groupSyncMirror(topic, group, true))
+	late := uniq(t, "mm2-late")
+	srcSide, tgtSide := side{alias: alias, addr: src.Addr}, side{alias: uniq(t, "mm2tgt"), addr: tgt.Addr}
+	props := testbed.MM2Job{Source: srcSide.alias, Target: tgtSide.alias, SourceAddr: src.Addr, TargetAddr: tgt.Addr,
+		Topics: topic, Groups: group + "|" + late, DefaultPolicy: true}.Properties()
+	cfg := filepath.Join(t.TempDir(), "mm2.properties")
+	if err := os.WriteFile(cfg, []byte(props), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	w := runWorker(t, cfg)
 	// kmirror's translations, as it committed them to the target group.
 	synced := map[int32]int64{}
@@ -110,4 +124,40 @@ func TestMM2ReadsCheckpoints(t *testing.T) {
 		t.Errorf("RemoteClusterUtils.translateOffsets = %v, kmirror committed %v to the target group", got, synced)
 	}
 	stopWorker(t, w)
+
+	if code, handBack := runs(t, time.Minute, "migrate", "hand-back", "-c", cfg); code != 0 {
+		t.Fatalf("hand-back: exit %d\n%s", code, handBack)
+	}
+	// A group commits after the hand-back: only MM2 translates it. At the
+	// first record of the third and the fourth transaction (source offsets
+	// 2*(each+1) and 3*(each+1), target 2*each and 3*each), and inside the
+	// second.
+	lateAt := map[int32]int64{0: 2 * (each + 1), 1: 3 * (each + 1), 2: each + 1 + 5}
+	exact := map[int32]int64{0: 2 * each, 1: 3 * each, 2: each + 5}
+	commit(t, ctx, src.admin(t), late, topic, lateAt)
+	ends := tgt.EndOffsets(t, remote)
+	mm2run := testbed.StartMM2(t, props)
+	checkpoints := alias + ".checkpoints.internal"
+	translated := map[int32]int64{}
+	testbed.WaitFor(t, 2*time.Minute, "MirrorMaker 2's checkpoints of "+late, func() bool {
+		if mm2run.Exited() {
+			t.Fatalf("MirrorMaker 2 exited; its log is %s", mm2run.Log)
+		}
+		for _, r := range tgt.Read(t, checkpoints, 0) {
+			if c, err := checkpoint.Decode(r.Key, r.Value); err == nil && c.Group == late && c.Topic == remote {
+				translated[c.Partition] = c.Downstream
+			}
+		}
+		return len(translated) == parts
+	})
+	stopMM2(t, mm2run, mm2run.Log, tgtSide, srcSide)
+	t.Logf("%s committed %v on the source after the hand-back; MirrorMaker 2's checkpoints from kmirror's syncs: %v (exact: %v)", late, lateAt, translated, exact)
+	for p, want := range exact {
+		if p < 2 && translated[p] != want || translated[p] > want || translated[p] < want-each {
+			t.Errorf("MirrorMaker 2 translated %s %s[%d] at %d to %d; want %d (at a transaction's first record) or at most that, within a transaction, inside it", late, topic, p, lateAt[p], translated[p], want)
+		}
+	}
+	if after := tgt.EndOffsets(t, remote); fmt.Sprint(after) != fmt.Sprint(ends) {
+		t.Errorf("MirrorMaker 2 copied again after the hand-back: %s ends at %v, was %v", remote, after, ends)
+	}
 }

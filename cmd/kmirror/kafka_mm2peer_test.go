@@ -62,7 +62,7 @@ func TestMM2RunsBeside(t *testing.T) {
 	if strings.Contains(worker.output(), "level=ERROR") {
 		t.Errorf("kmirror logged errors beside MirrorMaker 2:\n%s", worker.output())
 	}
-	stopMM2(t, mm2run, tgtSide, srcSide)
+	stopMM2(t, mm2run, mm2run.Log, tgtSide, srcSide)
 
 	// Stopped cleanly, MM2 committed where it resumes each partition: the
 	// source's end, read back from its Connect offsets topic as kmirror

@@ -103,10 +103,13 @@ type MM2Job struct {
 	TasksMax int
 	// RefreshTopics makes MM2 look for new topics every second.
 	RefreshTopics bool
+	// DefaultPolicy keeps MM2's default replication policy (remote topics
+	// named source.topic) instead of the identity one.
+	DefaultPolicy bool
 }
 
-// Properties returns the job's mm2.properties: the identity policy,
-// offset syncs on the target, group offsets checkpointed and synced every
+// Properties returns the job's mm2.properties: the identity policy (unless
+// DefaultPolicy), offset syncs on the target, group offsets checkpointed and synced every
 // second (the shortest interval either mirror takes), groups refreshed
 // every second, and replication factors one broker can hold.
 func (j MM2Job) Properties() string {
@@ -118,7 +121,6 @@ func (j MM2Job) Properties() string {
 %[2]s->%[1]s.enabled = false
 %[1]s->%[2]s.topics = %[5]s
 %[1]s->%[2]s.groups = %[6]s
-replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy
 offset-syncs.topic.location = target
 sync.group.offsets.enabled = true
 sync.group.offsets.interval.seconds = 1
@@ -132,6 +134,9 @@ offset.storage.replication.factor = 1
 status.storage.replication.factor = 1
 config.storage.replication.factor = 1
 `, j.Source, j.Target, j.SourceAddr, j.TargetAddr, j.Topics, j.Groups)
+	if !j.DefaultPolicy {
+		b.WriteString("replication.policy.class = org.apache.kafka.connect.mirror.IdentityReplicationPolicy\n")
+	}
 	if j.TasksMax > 0 {
 		fmt.Fprintf(&b, "tasks.max = %d\n", j.TasksMax)
 	}
