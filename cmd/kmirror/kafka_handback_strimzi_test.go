@@ -22,15 +22,8 @@ import (
 // in the Connect workers' logs before their stops.
 func TestHandBackStrimziLayout(t *testing.T) {
 	needsKafka(t, "MirrorMaker 2 comes with the Kafka jars")
-	src, tgt := clusters(t)
-	topic := uniq(t, "strimzi-orders")
-	srcSide, tgtSide := side{alias: uniq(t, "hsa"), addr: src.Addr}, side{alias: uniq(t, "hsb"), addr: tgt.Addr}
-	const parts = 3
-	src.createTopic(t, topic, parts, nil)
-	var tps []tp
-	for p := range int32(parts) {
-		tps = append(tps, tp{topic, p})
-	}
+	src, tgt, topic, srcSide, tgtSide, tps := newMM2Bed(t, "strimzi-orders", "hs")
+	const parts = mm2Parts
 	job := testbed.MM2Job{Source: srcSide.alias, Target: tgtSide.alias, SourceAddr: src.Addr, TargetAddr: tgt.Addr,
 		Topics: topic, Groups: "none", RefreshTopics: true}
 	config := flowConfig(t, srcSide, tgtSide, job.StrimziMirror())

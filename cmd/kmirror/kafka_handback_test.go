@@ -31,17 +31,10 @@ const mm2Soak = 2 * time.Minute
 // commits them exactly.
 func TestMM2RoundTrip(t *testing.T) {
 	needsKafka(t, "MirrorMaker 2 comes with the Kafka jars")
-	src, tgt := clusters(t)
-	topic := uniq(t, "roundtrip-orders")
+	src, tgt, topic, srcSide, tgtSide, tps := newMM2Bed(t, "roundtrip-orders", "rt")
+	const parts = mm2Parts
 	groups := []string{uniq(t, "roundtrip-franz-go"), uniq(t, "roundtrip-java")}
 	lagging := uniq(t, "roundtrip-lagging")
-	srcSide, tgtSide := side{alias: uniq(t, "rta"), addr: src.Addr}, side{alias: uniq(t, "rtb"), addr: tgt.Addr}
-	const parts = 3
-	src.createTopic(t, topic, parts, nil)
-	var tps []tp
-	for p := range int32(parts) {
-		tps = append(tps, tp{topic, p})
-	}
 	// MM2 commits its positions every 5 s, so that a clean stop leaves
 	// them, as in production it leaves them within a minute.
 	props := mm2Properties(srcSide, tgtSide, topic, strings.Join(append(groups, lagging), "|")) + "offset.flush.interval.ms = 5000\n"
@@ -180,6 +173,24 @@ func TestMM2RoundTrip(t *testing.T) {
 	}
 }
 
+// mm2Parts is the partitions of the topic a MirrorMaker 2 suite copies.
+const mm2Parts = 3
+
+// newMM2Bed is what a MirrorMaker 2 suite starts from: the clusters, a
+// topic of mm2Parts partitions on the source (named after topic) and its
+// partitions, and the two sides of the flow (aliases after prefix).
+func newMM2Bed(t *testing.T, topic, prefix string) (src, tgt *bedCluster, name string, srcSide, tgtSide side, tps []tp) {
+	t.Helper()
+	src, tgt = clusters(t)
+	name = uniq(t, topic)
+	srcSide, tgtSide = side{alias: uniq(t, prefix+"a"), addr: src.Addr}, side{alias: uniq(t, prefix+"b"), addr: tgt.Addr}
+	src.createTopic(t, name, mm2Parts, nil)
+	for p := range int32(mm2Parts) {
+		tps = append(tps, tp{name, p})
+	}
+	return src, tgt, name, srcSide, tgtSide, tps
+}
+
 // mirrorMaker is MirrorMaker 2 as a process: in dedicated mode
 // (testbed.MM2) or laid out as Strimzi runs it (testbed.ConnectMM2).
 type mirrorMaker interface {
@@ -203,9 +214,11 @@ func stopMM2(t *testing.T, m mirrorMaker, logFile string, tgt, src side) {
 		t.Fatal("MirrorMaker 2 did not stop within a minute of SIGTERM")
 	}
 	back := "MirrorHerder-" + tgt.alias + "->" + src.alias
-	for _, line := range strings.Split(string(log), "\n") {
+	lines := strings.Split(string(log), "\n")
+	for i, line := range lines {
 		if strings.Contains(line, " ERROR ") && !strings.Contains(line, back) {
-			t.Errorf("MirrorMaker 2 logged an error: %s", line)
+			// The exception and where it came from follow.
+			t.Errorf("MirrorMaker 2 logged an error: %s", strings.Join(lines[i:min(i+4, len(lines))], "\n"))
 		}
 	}
 }

@@ -36,16 +36,9 @@ func TestTakeOverFromMM2(t *testing.T) {
 }
 
 func takeOverFromMM2(t *testing.T, kill bool) {
-	src, tgt := clusters(t)
-	topic := uniq(t, "takeover-orders")
+	src, tgt, topic, srcSide, tgtSide, tps := newMM2Bed(t, "takeover-orders", "tk")
+	const parts = mm2Parts
 	lagging, switching := uniq(t, "takeover-lagging"), uniq(t, "takeover-switching")
-	srcSide, tgtSide := side{alias: uniq(t, "tka"), addr: src.Addr}, side{alias: uniq(t, "tkb"), addr: tgt.Addr}
-	const parts = 3
-	src.createTopic(t, topic, parts, nil)
-	var tps []tp
-	for p := range int32(parts) {
-		tps = append(tps, tp{topic, p})
-	}
 	load := startLoad(t, src.Addr, tps, 300)
 	testbed.WaitFor(t, time.Minute, "records to lag behind", func() bool {
 		n, err := load.progress()
