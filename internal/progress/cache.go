@@ -3,6 +3,7 @@ package progress
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 
@@ -33,10 +34,12 @@ type Cache struct {
 	// (MoveLegacy).
 	legacy map[Partition]map[int64]offsetmap.Segment
 	mm2    map[Partition]mm2.History
-	// snap and snapMM2 are what Read hands out, nil once more was read:
+	// snap and snapMM2 are what Read hands out, nil before the first:
 	// copies, since the maps above change in place as more is read.
+	// dirty are the partitions read about since they were made.
 	snap    Snapshot
 	snapMM2 map[Partition]mm2.History
+	dirty   map[Partition]bool
 }
 
 // NewCache prepares a Cache of flow f's topics; nothing is read before
@@ -44,7 +47,7 @@ type Cache struct {
 func NewCache(f *config.Flow, src, tgt *config.Cluster, log *slog.Logger) (*Cache, error) {
 	c := &Cache{log: log, progressTopic: f.ProgressTopic(), mapTopic: f.OffsetMapTopic(), marks: map[Partition]Mark{},
 		segments: map[Partition]map[int64]offsetmap.Segment{}, legacy: map[Partition]map[int64]offsetmap.Segment{},
-		mm2: map[Partition]mm2.History{}}
+		mm2: map[Partition]mm2.History{}, dirty: map[Partition]bool{}}
 	_, c.syncsTopic = f.OffsetSyncs()
 	var tails []*cluster.Tail
 	for _, t := range []struct {
@@ -100,32 +103,64 @@ func (c *Cache) Read(ctx context.Context) (Snapshot, map[Partition]mm2.History, 
 			return nil, nil, err
 		}
 	}
+	c.snapshot()
+	return c.snap, c.snapMM2, nil
+}
+
+// snapshot makes what Read hands out from what was read: the first time
+// from everything, then anew for the partitions read about since (a
+// worker's flush touches those that moved), the others shared with the
+// snapshot before.
+func (c *Cache) snapshot() {
+	if c.snap != nil && len(c.dirty) == 0 {
+		return
+	}
 	if c.snap == nil {
-		c.snapMM2 = make(map[Partition]mm2.History, len(c.mm2))
-		for p, h := range c.mm2 {
-			if m, ok := c.marks[p]; ok {
-				// kmirror's own syncs, past its start, say less than its
-				// exact map: only MM2's up to it are kept.
-				h = h.Through(m.Start)
-				c.mm2[p] = h
-			}
-			c.snapMM2[p] = slices.Clone(h)
+		c.snap, c.snapMM2 = make(Snapshot, len(c.marks)), make(map[Partition]mm2.History, len(c.mm2))
+		for p := range c.mm2 {
+			c.dirty[p] = true
 		}
-		c.snap = make(Snapshot, len(c.marks))
-		for p, m := range c.marks {
-			segs := make([]offsetmap.Segment, 0, len(c.segments[p])+len(c.legacy[p]))
-			for _, s := range c.segments[p] {
-				segs = append(segs, s)
-			}
-			for src, s := range c.legacy[p] {
-				if _, moved := c.segments[p][src]; !moved {
-					segs = append(segs, s)
-				}
-			}
-			c.snap[p] = Saved{Mark: m, Map: offsetmap.Restore(m.Start, m.End, segs), MM2: c.snapMM2[p]}
+		for p := range c.marks {
+			c.dirty[p] = true
+		}
+	} else {
+		// Callers may still hold the snapshot handed out before.
+		c.snap, c.snapMM2 = maps.Clone(c.snap), maps.Clone(c.snapMM2)
+	}
+	for p := range c.dirty {
+		c.rebuild(p)
+	}
+	clear(c.dirty)
+}
+
+// rebuild makes partition p's part of the snapshot anew.
+func (c *Cache) rebuild(p Partition) {
+	m, marked := c.marks[p]
+	if h, ok := c.mm2[p]; ok {
+		if marked {
+			// kmirror's own syncs, past its start, say less than its
+			// exact map: only MM2's up to it are kept.
+			h = h.Through(m.Start)
+			c.mm2[p] = h
+		}
+		c.snapMM2[p] = slices.Clone(h)
+	} else {
+		delete(c.snapMM2, p)
+	}
+	if !marked {
+		delete(c.snap, p)
+		return
+	}
+	segs := make([]offsetmap.Segment, 0, len(c.segments[p])+len(c.legacy[p]))
+	for _, s := range c.segments[p] {
+		segs = append(segs, s)
+	}
+	for src, s := range c.legacy[p] {
+		if _, moved := c.segments[p][src]; !moved {
+			segs = append(segs, s)
 		}
 	}
-	return c.snap, c.snapMM2, nil
+	c.snap[p] = Saved{Mark: m, Map: offsetmap.Restore(m.Start, m.End, segs), MM2: c.snapMM2[p]}
 }
 
 // Legacy returns the segments an older kmirror left in the offset-syncs
@@ -143,38 +178,41 @@ func (c *Cache) Legacy() map[Partition][]offsetmap.Segment {
 }
 
 func (c *Cache) takeMark(r *kgo.Record) {
-	c.snap = nil
-	takeMark(c.marks, r, c.progressTopic, c.log)
+	if p, ok := takeMark(c.marks, r, c.progressTopic, c.log); ok {
+		c.dirty[p] = true
+	}
 }
 
 // takeMark applies a progress record to marks: the latest mark of each
 // partition; a tombstone removes it, an unreadable record is logged and
-// skipped, as a restarting worker does.
-func takeMark(marks map[Partition]Mark, r *kgo.Record, topic string, log *slog.Logger) {
+// skipped, as a restarting worker does. It returns the partition changed.
+func takeMark(marks map[Partition]Mark, r *kgo.Record, topic string, log *slog.Logger) (Partition, bool) {
 	if r.Value == nil {
-		if p, err := DecodeMarkKey(r.Key); err == nil {
+		p, err := DecodeMarkKey(r.Key)
+		if err == nil {
 			delete(marks, p)
 		}
-		return
+		return p, err == nil
 	}
 	p, m, err := DecodeMark(r.Key, r.Value)
 	if err != nil {
 		log.Warn("ignoring an unreadable progress record", "topic", topic, "err", err)
-		return
+		return p, false
 	}
 	m.Written = r.Timestamp
 	marks[p] = m
+	return p, true
 }
 
 // takeSegment applies a record of the offset-map topic.
 func (c *Cache) takeSegment(r *kgo.Record) {
-	c.snap = nil
 	sk, ok, err := DecodeSegmentKey(r.Key)
 	if !ok || err != nil {
 		c.log.Warn("ignoring an unreadable offset-map record", "topic", c.mapTopic, "err", err)
 		return
 	}
 	takeSegment(c.segments, sk, r.Value, c.mapTopic, c.log)
+	c.dirty[Partition{sk.Topic, sk.Partition}] = true
 }
 
 // takeSegment applies a segment record to segs: a tombstone deletes it.
@@ -198,13 +236,13 @@ func takeSegment(segs map[Partition]map[int64]offsetmap.Segment, sk SegmentKey, 
 // takeSync applies a record of the offset-syncs topic: MM2's format, from
 // MM2 or from kmirror, or a segment an older kmirror wrote there.
 func (c *Cache) takeSync(r *kgo.Record) {
-	c.snap = nil
 	sk, ok, err := DecodeSegmentKey(r.Key)
 	switch {
 	case ok && err != nil:
 		c.log.Warn("ignoring an unreadable offset sync", "topic", c.syncsTopic, "err", err)
 	case ok:
 		takeSegment(c.legacy, sk, r.Value, c.syncsTopic, c.log)
+		c.dirty[Partition{sk.Topic, sk.Partition}] = true
 	case r.Value == nil: // MM2 writes no tombstones; nothing to forget
 	default:
 		mp, s, ok, err := mm2.DecodeSync(r.Key, r.Value)
@@ -214,6 +252,7 @@ func (c *Cache) takeSync(r *kgo.Record) {
 		if ok {
 			p := Partition{mp.Topic, mp.Partition}
 			c.mm2[p] = c.mm2[p].Add(s)
+			c.dirty[p] = true
 		}
 	}
 }
