@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/kmirror/kmirror/bench/internal/workload"
@@ -185,22 +185,16 @@ func (rep *kafkaReport) steadyLine() string {
 }
 
 func (rep *kafkaReport) text() string {
-	var b strings.Builder
-	for _, l := range rep.header() {
-		fmt.Fprintln(&b, l)
-	}
-	fmt.Fprintln(&b)
-	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "measurement\tMirrorMaker 2\tkmirror\tkmirror ÷ MM2\t")
-	for _, r := range rep.rows() {
-		a, k, x := r.cells()
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t\n", r.name, a, k, x)
-	}
-	w.Flush()
+	var after []string
 	if l := rep.steadyLine(); l != "" {
-		fmt.Fprintln(&b, "\n"+l)
+		after = []string{"", l}
 	}
-	return b.String()
+	return textReport(rep.header(), "measurement\tMirrorMaker 2\tkmirror\tkmirror ÷ MM2", func(w io.Writer) {
+		for _, r := range rep.rows() {
+			a, k, x := r.cells()
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t\n", r.name, a, k, x)
+		}
+	}, after)
 }
 
 func (rep *kafkaReport) markdown() string {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -143,19 +144,27 @@ func (rep *report) settings() string {
 }
 
 func (rep *report) text() string {
+	return textReport(rep.header(), "measurement\trecords/s\tMB/s\tCPU-s/GB\tCPU-s/M rec\tpeak RSS MiB\tbrokers CPU-s/M rec\t÷ raw limit", func(w io.Writer) {
+		for _, r := range rep.rows() {
+			fmt.Fprintf(w, "%s\t%.0f\t%.1f\t%.2f\t%.2f\t%s\t%.2f\t%s\t\n", r.name, r.recordsPerSec, r.mbps, r.cpuPerGB, r.cpuPerMRec, rssCell(r), r.brokerCPUPerMRec, ratioCell(r.vsRaw))
+		}
+	}, append([]string{""}, rep.summary()...))
+}
+
+// textReport lays a report out as text: its header lines, a blank line,
+// the table — the tab-separated columns, then the rows rows writes —
+// aligned right, and the lines after it.
+func textReport(header []string, columns string, rows func(w io.Writer), after []string) string {
 	var b strings.Builder
-	for _, l := range rep.header() {
+	for _, l := range header {
 		fmt.Fprintln(&b, l)
 	}
 	fmt.Fprintln(&b)
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "measurement\trecords/s\tMB/s\tCPU-s/GB\tCPU-s/M rec\tpeak RSS MiB\tbrokers CPU-s/M rec\t÷ raw limit\t")
-	for _, r := range rep.rows() {
-		fmt.Fprintf(w, "%s\t%.0f\t%.1f\t%.2f\t%.2f\t%s\t%.2f\t%s\t\n", r.name, r.recordsPerSec, r.mbps, r.cpuPerGB, r.cpuPerMRec, rssCell(r), r.brokerCPUPerMRec, ratioCell(r.vsRaw))
-	}
+	fmt.Fprintln(w, columns+"\t")
+	rows(w)
 	w.Flush()
-	fmt.Fprintln(&b)
-	for _, l := range rep.summary() {
+	for _, l := range after {
 		fmt.Fprintln(&b, l)
 	}
 	return b.String()

@@ -337,19 +337,18 @@ type Settings struct {
 
 // Producer settings, from the target cluster's producer.* keys.
 type Producer struct {
-	Acks              string // "all", "1" or "0"
-	Idempotent        bool
-	BatchSize         int32
-	Linger            time.Duration
-	BufferMemory      int64
-	Compression       string // none, gzip, snappy, lz4, zstd
-	MaxRequestSize    int32
-	RequestTimeout    time.Duration
-	DeliveryTimeout   time.Duration // 0: retry until stopped
-	Retries           int           // -1: unlimited
-	MaxInFlight       int
-	ClientID          string
-	TransactionalMode bool
+	Acks            string // "all", "1" or "0"
+	Idempotent      bool
+	BatchSize       int32
+	Linger          time.Duration
+	BufferMemory    int64
+	Compression     string // none, gzip, snappy, lz4, zstd
+	MaxRequestSize  int32
+	RequestTimeout  time.Duration
+	DeliveryTimeout time.Duration // 0: retry until stopped
+	Retries         int           // -1: unlimited
+	MaxInFlight     int
+	ClientID        string
 }
 
 // Consumer settings, from the source cluster's consumer.* keys.
