@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/kstruct"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -25,64 +25,11 @@ import (
 // partition, as a read_committed consumer sees them: no aborted record,
 // no transaction marker.
 func readTopic(ctx context.Context, brokers, topic string) (map[int32][]*kgo.Record, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	want := map[int32]int64{}
-	consume := map[int32]kgo.Offset{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Err != nil {
-			err = errors.Join(err, o.Err)
-		} else if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-			consume[o.Partition] = kgo.NewOffset().AtStart()
-		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
-	}
 	out := map[int32][]*kgo.Record{}
-	if len(want) == 0 {
-		return out, nil
-	}
-	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: consume})
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("read %s: %w", topic, err)
-		}
-		fs.EachError(func(_ string, p int32, e error) { err = fmt.Errorf("read %s[%d]: %w", topic, p, e) })
-		if err != nil {
-			return nil, err
-		}
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			end, ok := want[p.Partition]
-			for _, r := range p.Records {
-				if !ok || r.Offset >= end {
-					break
-				}
-				if !r.Attrs.IsControl() {
-					out[r.Partition] = append(out[r.Partition], r)
-				}
-				if r.Offset+1 >= end {
-					delete(want, r.Partition)
-				}
-			}
-			// Aborted records at the end are not returned: the last
-			// stable offset says the partition is read.
-			if ok && len(p.Records) == 0 && p.LastStableOffset >= end {
-				delete(want, p.Partition)
-			}
-		})
-	}
-	return out, nil
+	err := cluster.ScanTopic(ctx, []kgo.Opt{kgo.SeedBrokers(strings.Split(brokers, ",")...)}, topic, func(r *kgo.Record) {
+		out[r.Partition] = append(out[r.Partition], r)
+	})
+	return out, err
 }
 
 // progressWrite is one record of the progress topic: the next source offset
