@@ -15,7 +15,8 @@ import (
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
-// identical translates every committed offset to itself on the same topic.
+// identical translates every committed offset to itself (Translate names
+// the target topic after the flow's policy).
 type identical struct{}
 
 func (identical) Copied(context.Context, progress.Partition) (progress.Copied, bool, error) {
@@ -64,7 +65,7 @@ func TestRoundSkipsACheckpointThatCannotBeEncoded(t *testing.T) {
 	}
 
 	warning := `level=WARN msg="checkpoint skipped" component=checkpoint flow=source->target group=` + long +
-		` topic=app-a partition=0 err="checkpoint key: string too long: 40004 bytes, at most 32767"`
+		` topic=source.app-a partition=0 err="checkpoint key: string too long: 40004 bytes, at most 32767"`
 	if got := strings.Count(logs.String(), "checkpoint skipped"); got != 1 || !strings.Contains(logs.String(), warning) {
 		t.Errorf("%d warnings, want 1 naming the group, topic and partition:\n%.500s", got, logs.String())
 	}
@@ -72,7 +73,7 @@ func TestRoundSkipsACheckpointThatCannotBeEncoded(t *testing.T) {
 	if len(recs) != 1 {
 		t.Fatalf("%d checkpoints written, want 1", len(recs))
 	}
-	want := Record{Group: "app-short", Topic: "app-a", Partition: 0, Upstream: 7, Downstream: 7}
+	want := Record{Group: "app-short", Topic: "source.app-a", Partition: 0, Upstream: 7, Downstream: 7}
 	if got, err := Decode(recs[0].Key, recs[0].Value); err != nil || got != want {
 		t.Errorf("checkpoint %+v, %v; want %+v", got, err, want)
 	}

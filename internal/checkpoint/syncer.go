@@ -185,14 +185,6 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 	defer func() {
 		s.metrics.round.WithLabelValues(s.cfg.Source, s.cfg.Target).Observe(time.Since(began).Seconds())
 	}()
-	if s.prior == nil {
-		prior, err := ReadCheckpoints(ctx, s.tgtCl.Opts(), s.topic)
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("cannot read the checkpoints written before; translating without them", "topic", s.topic, "err", err)
-			prior = Checkpoints{}
-		}
-		s.prior = prior
-	}
 	groups, err := s.selected(ctx)
 	if err != nil {
 		return Stats{}, err
@@ -216,7 +208,7 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 			if o.Err != nil || o.At < 0 {
 				continue
 			}
-			tr, mirrored, err := s.view.Translate(ctx, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
+			tr, mirrored, err := Translate(ctx, s.view, s.cfg, func() Checkpoints { return s.readPrior(ctx) }, g, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -224,7 +216,6 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 			if !mirrored {
 				continue // only offsets of replicated topics count
 			}
-			tr = s.prior.Improve(g, o.Partition, o.At, tr)
 			if tr.Result != offsetmap.Exact {
 				continue // not mirrored yet, or expired: nothing to sync
 			}
@@ -275,6 +266,20 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 		errs = append(errs, err)
 	}
 	return st, errors.Join(errs...)
+}
+
+// readPrior reads the checkpoints written before the syncer started —
+// MM2's, after a takeover — once, when a translation first needs them.
+func (s *Syncer) readPrior(ctx context.Context) Checkpoints {
+	if s.prior == nil {
+		prior, err := ReadCheckpoints(ctx, s.tgtCl.Opts(), s.topic)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("cannot read the checkpoints written before; translating without them", "topic", s.topic, "err", err)
+			prior = Checkpoints{}
+		}
+		s.prior = prior
+	}
+	return s.prior
 }
 
 // sync commits the translated offsets to the target groups that have no

@@ -47,6 +47,12 @@ func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.C
 	}
 	// MM2's checkpoints, read at the first offset in a range MM2 copied.
 	var prior checkpoint.Checkpoints
+	readPrior := func() checkpoint.Checkpoints {
+		if prior == nil {
+			prior = c.readCheckpoints(ctx, f)
+		}
+		return prior
+	}
 	out := make([]Group, 0, len(names))
 	for _, name := range names {
 		g := Group{Group: name, Reasons: []string{}, Partitions: []GroupPartition{}}
@@ -75,16 +81,9 @@ func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.C
 			if t, ok := tgtFetched.Lookup(gp.TargetTopic, o.Partition); ok && t.Err == nil && t.At >= 0 {
 				gp.Target = &t.At
 			}
-			tr, ok, err := view.Translate(ctx, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
+			tr, ok, err := checkpoint.Translate(ctx, view, f, readPrior, name, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
 			if err != nil {
 				return out, fmt.Errorf("read the progress of %s: %w", f.Name(), err)
-			}
-			if ok && tr.MM2 {
-				if prior == nil {
-					prior = c.readCheckpoints(ctx, f)
-				}
-				tr.Target = gp.TargetTopic
-				tr = prior.Improve(name, o.Partition, o.At, tr)
 			}
 			off := tr.Offset
 			switch {
