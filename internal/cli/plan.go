@@ -12,6 +12,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/mirror"
 )
 
@@ -161,7 +162,7 @@ func plan(ctx context.Context, cfg *config.Config, f *config.Flow, conn cluster.
 		return p, err
 	}
 	// Only topics the target already holds can hold MirrorMaker 2's copies.
-	var existing []mirror.Topic
+	var existing []discover.Topic
 	for _, t := range p.Topics {
 		if t.Action == mirror.ActionCopy {
 			existing = append(existing, t.Topic)

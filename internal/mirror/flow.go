@@ -16,6 +16,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/workgroup"
@@ -83,7 +84,7 @@ type Flow struct {
 	retention *retention
 	// avail are the topics ready to copy, by source name: what the group
 	// shares out. parts are the partitions this worker copies.
-	avail   map[string]Topic
+	avail   map[string]discover.Topic
 	parts   map[progress.Partition]*partition
 	tasks   []*task
 	blocked []Blocked

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/policy"
 )
 
@@ -20,7 +21,7 @@ const ActionCopy = "copy"
 
 // PlannedTopic is what the flow would do with a selected topic.
 type PlannedTopic struct {
-	Topic
+	discover.Topic
 	// Action is "copy", "create", "grow" or "blocked".
 	Action string
 	Reason string
@@ -39,7 +40,7 @@ type PlannedGroup struct {
 // Plan is what a flow would copy, without copying anything.
 type Plan struct {
 	Topics   []PlannedTopic
-	Skipped  []Skipped
+	Skipped  []discover.Skipped
 	Groups   []PlannedGroup
 	TakeOver TakeoverPlan
 	Warnings []string
@@ -48,7 +49,7 @@ type Plan struct {
 // MakePlan connects to both clusters of a flow and works out what it would
 // copy and create, and which groups it would follow.
 func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan, error) {
-	sel, err := Discover(ctx, src, f)
+	sel, err := discover.Topics(ctx, src, f)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -61,7 +62,7 @@ func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan,
 	if err != nil {
 		return Plan{}, fmt.Errorf("list topics of %q: %w", f.Target, err)
 	}
-	var wanted []Topic
+	var wanted []discover.Topic
 	for _, t := range sel.Topics {
 		pt := PlannedTopic{Topic: t, Action: ActionCopy}
 		d, ok := existing[t.Target]
@@ -129,7 +130,7 @@ func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan,
 }
 
 // configDiffs compares the configs set on source topics with the target's.
-func configDiffs(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic) (map[string][]string, error) {
+func configDiffs(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []discover.Topic) (map[string][]string, error) {
 	want, err := sourceConfigs(ctx, src, f, topics)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 )
 
 // Blocked is a selected topic that cannot be copied now, and why.
@@ -21,7 +22,7 @@ type Blocked struct {
 // syncTargetTopics makes the target topics ready: it creates missing ones
 // and grows smaller ones when topic.creation.enable allows, and otherwise
 // reports them. It returns the topics ready to copy.
-func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic) ([]Topic, []Blocked, error) {
+func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []discover.Topic) ([]discover.Topic, []Blocked, error) {
 	names := make([]string, len(topics))
 	for i, t := range topics {
 		names[i] = t.Target
@@ -30,8 +31,8 @@ func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow
 	if err != nil {
 		return nil, nil, fmt.Errorf("list topics of %q: %w", f.Target, err)
 	}
-	var missing []Topic
-	var ready []Topic
+	var missing []discover.Topic
+	var ready []discover.Topic
 	var blocked []Blocked
 	for _, t := range topics {
 		d, ok := existing[t.Target]
@@ -93,7 +94,7 @@ func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow
 // (less config.properties.exclude). With validateOnly, the target only
 // says whether it would, and with which settings. The answers are by
 // target name; each carries its topic's error.
-func CreateTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic, validateOnly bool) (kadm.CreateTopicResponses, error) {
+func CreateTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []discover.Topic, validateOnly bool) (kadm.CreateTopicResponses, error) {
 	configs := map[string]map[string]*string{}
 	if f.SyncTopicConfigs {
 		var err error
@@ -122,7 +123,7 @@ func CreateTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Fl
 
 // sourceConfigs returns the configs set on the source topics, less those
 // config.properties.exclude names.
-func sourceConfigs(ctx context.Context, src *kadm.Client, f *config.Flow, topics []Topic) (map[string]map[string]*string, error) {
+func sourceConfigs(ctx context.Context, src *kadm.Client, f *config.Flow, topics []discover.Topic) (map[string]map[string]*string, error) {
 	names := make([]string, len(topics))
 	for i, t := range topics {
 		names[i] = t.Source

@@ -3,6 +3,7 @@ package mirror
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/kmirror/kmirror/internal/offsetmap"
@@ -36,7 +37,7 @@ func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
 	r := fl.retention
 	fl.mu.Unlock()
 	slices.SortFunc(parts, func(a, b PartitionStatus) int {
-		if c := cmpString(a.Topic, b.Topic); c != 0 {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
 			return c
 		}
 		return int(a.Partition - b.Partition)

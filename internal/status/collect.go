@@ -15,6 +15,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
@@ -183,7 +184,7 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 				peerMaps(back, c.cfg.Cluster(f.Target), c.cfg.Cluster(f.Source), c.log))
 		}
 	}
-	sel, err := mirror.Discover(ctx, src, f)
+	sel, err := discover.Topics(ctx, src, f)
 	if err != nil {
 		fail(err)
 		return out
@@ -269,7 +270,7 @@ func listed(names []string, n int) string {
 
 // topics computes the lag of every selected topic, and how its progress
 // moves.
-func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client, sel []mirror.Topic, view progress.View) ([]Topic, moved, error) {
+func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client, sel []discover.Topic, view progress.View) ([]Topic, moved, error) {
 	mv := moved{stalled: []string{}}
 	if len(sel) == 0 {
 		return []Topic{}, mv, nil
