@@ -19,13 +19,13 @@ func (fl *Flow) refresh(ctx context.Context) error {
 	if err := fl.releaseUnselected(ctx); err != nil {
 		return err
 	}
-	ready, blocked, err := syncTargetTopics(ctx, fl.srcAdm, fl.tgtAdm, fl.cfg, sel.Topics)
+	ready, blocked, err := discover.SyncTargetTopics(ctx, fl.srcAdm, fl.tgtAdm, fl.cfg, sel.Topics)
 	if err != nil {
 		return err
 	}
 	fl.mu.Lock()
 	for topic := range fl.recreated {
-		blocked = append(blocked, Blocked{topic, recreatedReason})
+		blocked = append(blocked, discover.Blocked{Topic: topic, Reason: recreatedReason})
 	}
 	old := fl.blocked
 	fl.blocked = blocked

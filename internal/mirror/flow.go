@@ -87,7 +87,7 @@ type Flow struct {
 	avail   map[string]discover.Topic
 	parts   map[progress.Partition]*partition
 	tasks   []*task
-	blocked []Blocked
+	blocked []discover.Blocked
 	// recreated holds source topics whose id differs from the one their
 	// progress names, reported once and not copied.
 	recreated map[string]bool

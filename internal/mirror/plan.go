@@ -131,7 +131,7 @@ func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan,
 
 // configDiffs compares the configs set on source topics with the target's.
 func configDiffs(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []discover.Topic) (map[string][]string, error) {
-	want, err := sourceConfigs(ctx, src, f, topics)
+	want, err := discover.SourceConfigs(ctx, src, f, topics)
 	if err != nil {
 		return nil, err
 	}

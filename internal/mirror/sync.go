@@ -59,7 +59,7 @@ func (fl *Flow) syncConfigs(ctx context.Context, topics []discover.Topic) error 
 	if len(topics) == 0 {
 		return nil
 	}
-	want, err := sourceConfigs(ctx, fl.srcAdm, fl.cfg, topics)
+	want, err := discover.SourceConfigs(ctx, fl.srcAdm, fl.cfg, topics)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 )
@@ -49,7 +50,7 @@ func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
 }
 
 // Blocked returns the selected topics that cannot be copied, and why.
-func (fl *Flow) Blocked() []Blocked {
+func (fl *Flow) Blocked() []discover.Blocked {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	return slices.Clone(fl.blocked)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/discover"
-	"github.com/kmirror/kmirror/internal/mirror"
 )
 
 // largest is the largest record batch a selected source topic accepts,
@@ -51,7 +50,7 @@ func (rq *requirer) targetTopics(ctx context.Context, f *config.Flow, v *flowVie
 	targets := topicSettings(ctx, tgt, existing)
 	creates, cerr := kadm.CreateTopicResponses{}, error(nil)
 	if len(toCreate) > 0 {
-		creates, cerr = mirror.CreateTargetTopics(ctx, kadm.NewClient(src), kadm.NewClient(tgt), f, toCreate, true)
+		creates, cerr = discover.CreateTargetTopics(ctx, kadm.NewClient(src), kadm.NewClient(tgt), f, toCreate, true)
 	}
 	for _, t := range v.topics {
 		subject := "topic:" + t.Target

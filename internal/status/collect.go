@@ -17,7 +17,6 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/journal"
-	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/workgroup"
@@ -35,7 +34,7 @@ type Live struct {
 	// View is the worker's view of the flow's progress: from memory for
 	// what it copies, from the clusters for the rest.
 	View      progress.View
-	Blocked   []mirror.Blocked
+	Blocked   []discover.Blocked
 	Heartbeat *Heartbeat
 }
 
@@ -141,7 +140,7 @@ func (c *Collector) Collect(ctx context.Context) Report {
 
 func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	out := Flow{Name: f.Name(), Source: f.Source, Target: f.Target, Direction: DirectionForward,
-		Stalled: []string{}, Topics: []Topic{}, Groups: []Group{}, Blocked: []Blocked{}, Errors: []string{}}
+		Stalled: []string{}, Topics: []Topic{}, Groups: []Group{}, Blocked: []discover.Blocked{}, Errors: []string{}}
 	if c.cfg.Back(f) {
 		out.Direction = DirectionBack
 	}
@@ -166,9 +165,7 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	if c.opts.Live != nil {
 		if live, ok := c.opts.Live(f.Name()); ok {
 			view = live.View
-			for _, b := range live.Blocked {
-				out.Blocked = append(out.Blocked, Blocked{Topic: b.Topic, Reason: b.Reason})
-			}
+			out.Blocked = append(out.Blocked, live.Blocked...)
 			out.Heartbeat = live.Heartbeat
 		}
 	}

@@ -1,4 +1,4 @@
-package mirror
+package discover
 
 import (
 	"context"
@@ -10,19 +10,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/discover"
 )
 
 // Blocked is a selected topic that cannot be copied now, and why.
 type Blocked struct {
-	Topic  string
-	Reason string
+	Topic  string `json:"topic"`
+	Reason string `json:"reason"`
 }
 
-// syncTargetTopics makes the target topics ready: it creates missing ones
+// SyncTargetTopics makes the target topics ready: it creates missing ones
 // and grows smaller ones when topic.creation.enable allows, and otherwise
 // reports them. It returns the topics ready to copy.
-func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []discover.Topic) ([]discover.Topic, []Blocked, error) {
+func SyncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic) ([]Topic, []Blocked, error) {
 	names := make([]string, len(topics))
 	for i, t := range topics {
 		names[i] = t.Target
@@ -31,8 +30,8 @@ func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow
 	if err != nil {
 		return nil, nil, fmt.Errorf("list topics of %q: %w", f.Target, err)
 	}
-	var missing []discover.Topic
-	var ready []discover.Topic
+	var missing []Topic
+	var ready []Topic
 	var blocked []Blocked
 	for _, t := range topics {
 		d, ok := existing[t.Target]
@@ -94,11 +93,11 @@ func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow
 // (less config.properties.exclude). With validateOnly, the target only
 // says whether it would, and with which settings. The answers are by
 // target name; each carries its topic's error.
-func CreateTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []discover.Topic, validateOnly bool) (kadm.CreateTopicResponses, error) {
+func CreateTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic, validateOnly bool) (kadm.CreateTopicResponses, error) {
 	configs := map[string]map[string]*string{}
 	if f.SyncTopicConfigs {
 		var err error
-		if configs, err = sourceConfigs(ctx, src, f, topics); err != nil {
+		if configs, err = SourceConfigs(ctx, src, f, topics); err != nil {
 			return nil, err
 		}
 	}
@@ -121,9 +120,9 @@ func CreateTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Fl
 	return out, nil
 }
 
-// sourceConfigs returns the configs set on the source topics, less those
+// SourceConfigs returns the configs set on the source topics, less those
 // config.properties.exclude names.
-func sourceConfigs(ctx context.Context, src *kadm.Client, f *config.Flow, topics []discover.Topic) (map[string]map[string]*string, error) {
+func SourceConfigs(ctx context.Context, src *kadm.Client, f *config.Flow, topics []Topic) (map[string]map[string]*string, error) {
 	names := make([]string, len(topics))
 	for i, t := range topics {
 		names[i] = t.Source
