@@ -181,3 +181,10 @@ func (fl *Flow) syncACLs(ctx context.Context, topics []discover.Topic) error {
 	}
 	return errors.Join(errs...)
 }
+
+func deref(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return *s
+}

@@ -1,4 +1,4 @@
-package mirror
+package discover
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/policy"
 )
 
@@ -21,7 +20,7 @@ const ActionCopy = "copy"
 
 // PlannedTopic is what the flow would do with a selected topic.
 type PlannedTopic struct {
-	discover.Topic
+	Topic
 	// Action is "copy", "create", "grow" or "blocked".
 	Action string
 	Reason string
@@ -40,16 +39,15 @@ type PlannedGroup struct {
 // Plan is what a flow would copy, without copying anything.
 type Plan struct {
 	Topics   []PlannedTopic
-	Skipped  []discover.Skipped
+	Skipped  []Skipped
 	Groups   []PlannedGroup
-	TakeOver TakeoverPlan
 	Warnings []string
 }
 
 // MakePlan connects to both clusters of a flow and works out what it would
 // copy and create, and which groups it would follow.
 func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan, error) {
-	sel, err := discover.Topics(ctx, src, f)
+	sel, err := Topics(ctx, src, f)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -62,7 +60,7 @@ func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan,
 	if err != nil {
 		return Plan{}, fmt.Errorf("list topics of %q: %w", f.Target, err)
 	}
-	var wanted []discover.Topic
+	var wanted []Topic
 	for _, t := range sel.Topics {
 		pt := PlannedTopic{Topic: t, Action: ActionCopy}
 		d, ok := existing[t.Target]
@@ -130,8 +128,8 @@ func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan,
 }
 
 // configDiffs compares the configs set on source topics with the target's.
-func configDiffs(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []discover.Topic) (map[string][]string, error) {
-	want, err := discover.SourceConfigs(ctx, src, f, topics)
+func configDiffs(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic) (map[string][]string, error) {
+	want, err := SourceConfigs(ctx, src, f, topics)
 	if err != nil {
 		return nil, err
 	}
