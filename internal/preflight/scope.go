@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kmirror/kmirror/internal/checkpoint"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/policy"
@@ -212,7 +211,7 @@ func currentScope(ctx context.Context, f *config.Flow, src, tgt *kgo.Client) (*f
 // checked as the pattern names them.
 func (v *flowView) selectGroups(ctx context.Context, f *config.Flow, src *kgo.Client) error {
 	filter := policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}
-	groups, err := checkpoint.SelectGroups(ctx, kadm.NewClient(src), f.Source, filter)
+	groups, err := discover.SelectGroups(ctx, kadm.NewClient(src), f.Source, filter)
 	if err != nil {
 		return err
 	}
