@@ -32,9 +32,8 @@ type Selection struct {
 	Skipped []Skipped
 }
 
-// Topics lists the source topics and selects those the flow copies:
-// internal topics never, replicas of the target never (they would copy back
-// where they came from), the rest by the topics / topics.exclude filter.
+// Topics lists the source topics and selects those the flow copies, as
+// SelectTopic says; a topic the source cannot describe is skipped.
 func Topics(ctx context.Context, source *kadm.Client, f *config.Flow) (Selection, error) {
 	details, err := source.ListTopics(ctx)
 	if err != nil {
@@ -45,21 +44,13 @@ func Topics(ctx context.Context, source *kadm.Client, f *config.Flow) (Selection
 
 func selectTopics(details kadm.TopicDetails, f *config.Flow) Selection {
 	var sel Selection
-	filter := policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}
 	for _, name := range details.Names() {
 		d := details[name]
-		switch {
-		case d.Err != nil:
+		if d.Err != nil {
 			sel.Skipped = append(sel.Skipped, Skipped{name, fmt.Sprintf("cannot describe: %v", d.Err)})
 			continue
-		case policy.IsInternal(name):
-			sel.Skipped = append(sel.Skipped, Skipped{name, "internal topic"})
-			continue
-		case f.Replication.TopicSource(name) == f.Target:
-			sel.Skipped = append(sel.Skipped, Skipped{name, fmt.Sprintf("a replica of %s, the target (it would copy back)", f.Target)})
-			continue
 		}
-		v, err := filter.Select(name)
+		v, err := SelectTopic(f, name)
 		if err != nil {
 			sel.Skipped = append(sel.Skipped, Skipped{name, err.Error()})
 			continue
@@ -75,4 +66,19 @@ func selectTopics(details kadm.TopicDetails, f *config.Flow) Selection {
 	}
 	slices.SortFunc(sel.Topics, func(a, b Topic) int { return strings.Compare(a.Source, b.Source) })
 	return sel
+}
+
+// SelectTopic says whether flow f copies the source topic name, and if
+// not, why: never an internal topic, never a replica of the target (it
+// would copy back where it came from), else as the topics and
+// topics.exclude patterns say. An error is a pattern that could not be
+// matched in time.
+func SelectTopic(f *config.Flow, name string) (policy.Verdict, error) {
+	switch {
+	case policy.IsInternal(name):
+		return policy.Verdict{Reason: "internal topic"}, nil
+	case f.Replication.TopicSource(name) == f.Target:
+		return policy.Verdict{Reason: fmt.Sprintf("a replica of %s, the target (it would copy back)", f.Target)}, nil
+	}
+	return policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}.Select(name)
 }
