@@ -33,8 +33,8 @@ const (
 )
 
 // Flow copies the topics of one configured flow. It wires three parts:
-// the topic catalogue (discover.go, topics.go: what is selected and ready
-// on the target), the copier (tasks and partitions, shared out by the
+// the topic catalogue (refresh.go: what package discover selects and
+// makes ready on the target), the copier (tasks and partitions, shared out by the
 // workers' group in share.go), and the progress store (package progress,
 // persisted in persist.go, loaded in load.go).
 type Flow struct {
