@@ -12,7 +12,8 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 )
 
-// Blocked is a selected topic that cannot be copied now, and why.
+// Blocked is a selected topic that cannot be copied now, and why. Status
+// reports it as it is, so its JSON names are part of status's contract.
 type Blocked struct {
 	Topic  string `json:"topic"`
 	Reason string `json:"reason"`
