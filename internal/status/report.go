@@ -9,7 +9,6 @@ import (
 
 	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/journal"
-
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
