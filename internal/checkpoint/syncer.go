@@ -15,13 +15,11 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/progress"
 )
-
-// protocolConsumer is the protocol type of the groups a flow follows.
-const protocolConsumer = "consumer"
 
 // groupOffset is a group's committed source offset, translated: what the
 // sync commits on the target, with the source commit's metadata.
@@ -150,31 +148,11 @@ func (s *Syncer) selected(ctx context.Context) ([]string, error) {
 	if !relist && s.listed != nil && (!s.cfg.RefreshGroups || time.Since(s.listAt) < s.cfg.RefreshGroupsInterval) {
 		return s.listed, nil
 	}
-	out, err := SelectGroups(ctx, s.src, s.cfg.Source, filter)
+	out, err := discover.SelectGroups(ctx, s.src, s.cfg.Source, filter)
 	if err != nil {
 		return nil, err
 	}
 	s.listed, s.listAt = out, time.Now()
-	return out, nil
-}
-
-// SelectGroups lists the consumer groups of the source cluster (named
-// alias, for errors) that filter selects, sorted: the groups a flow
-// follows.
-func SelectGroups(ctx context.Context, src *kadm.Client, alias string, filter policy.Filter) ([]string, error) {
-	groups, err := src.ListGroups(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list groups of %q: %w", alias, err)
-	}
-	var out []string
-	for _, g := range groups.Sorted() {
-		if g.ProtocolType != protocolConsumer && g.ProtocolType != "" {
-			continue
-		}
-		if v, err := filter.Select(g.Group); err == nil && v.Selected {
-			out = append(out, g.Group)
-		}
-	}
 	return out, nil
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/app"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/migrate"
 	"github.com/kmirror/kmirror/internal/status"
@@ -48,7 +49,7 @@ func TestStatusOutput(t *testing.T) {
 				{Event: "verified", Time: since.Add(-time.Minute), By: "kmirror verify on host1", Verdict: "identical", Counts: map[string]int64{"compared": 5000, "identical": 5000, "missing": 0, "extra": 0}},
 				{Event: "removed", Time: since, By: "kmirror run on host2"}}}},
 		},
-		Blocked: []status.Blocked{{Topic: "app1-t3", Reason: "the target topic has fewer partitions"}},
+		Blocked: []discover.Blocked{{Topic: "app1-t3", Reason: "the target topic has fewer partitions"}},
 		Groups: []status.Group{
 			{Group: "app1-consumer", Verdict: status.VerdictReady, Reasons: []string{}, Partitions: []status.GroupPartition{
 				{Topic: "app1-t1", TargetTopic: "app1-t1", Partition: 0, Source: 17, Translated: i(15), Target: i(15), State: status.StateInSync, Translation: status.TranslationExact},

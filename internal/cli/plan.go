@@ -12,6 +12,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/mirror"
 )
 
@@ -118,8 +119,8 @@ type takenOverPlan struct {
 }
 
 // newFlowPlan is the JSON form of flow f's plan p: fields named here, so
-// that the contract does not follow the copy engine's types.
-func newFlowPlan(f *config.Flow, p mirror.Plan) flowPlan {
+// that the contract does not follow discover's and mirror's types.
+func newFlowPlan(f *config.Flow, p planned) flowPlan {
 	fp := flowPlan{Flow: f.Name(), Policy: f.Replication.Name(), Topics: []plannedTopic{}, Skipped: []skippedTopic{},
 		Groups: []plannedGroup{}, TakeOver: []takenOverPlan{}, Warnings: append([]string{}, p.Warnings...), MM2Running: p.TakeOver.Running}
 	for _, t := range p.Topics {
@@ -141,29 +142,37 @@ func newFlowPlan(f *config.Flow, p mirror.Plan) flowPlan {
 	return fp
 }
 
-func plan(ctx context.Context, cfg *config.Config, f *config.Flow, conn cluster.Connect, log *slog.Logger) (mirror.Plan, error) {
+// planned is what plan found for one flow: what discovery would copy,
+// create and follow, and what would be taken over from MirrorMaker 2.
+type planned struct {
+	discover.Plan
+	TakeOver mirror.TakeoverPlan
+}
+
+func plan(ctx context.Context, cfg *config.Config, f *config.Flow, conn cluster.Connect, log *slog.Logger) (planned, error) {
 	src, tgt := cfg.Cluster(f.Source), cfg.Cluster(f.Target)
 	srcCl, err := kgo.NewClient(cluster.Options(src, log)...)
 	if err != nil {
-		return mirror.Plan{}, err
+		return planned{}, err
 	}
 	defer srcCl.Close()
 	tgtCl, err := kgo.NewClient(cluster.Options(tgt, log)...)
 	if err != nil {
-		return mirror.Plan{}, err
+		return planned{}, err
 	}
 	defer tgtCl.Close()
 	if _, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, conn); err != nil {
-		return mirror.Plan{}, err
+		return planned{}, err
 	}
-	p, err := mirror.MakePlan(ctx, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), f)
+	dp, err := discover.MakePlan(ctx, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), f)
 	if err != nil {
-		return p, err
+		return planned{}, err
 	}
+	p := planned{Plan: dp}
 	// Only topics the target already holds can hold MirrorMaker 2's copies.
-	var existing []mirror.Topic
+	var existing []discover.Topic
 	for _, t := range p.Topics {
-		if t.Action == mirror.ActionCopy {
+		if t.Action == discover.ActionCopy {
 			existing = append(existing, t.Topic)
 		}
 	}
@@ -171,7 +180,7 @@ func plan(ctx context.Context, cfg *config.Config, f *config.Flow, conn cluster.
 	return p, err
 }
 
-func printPlan(w io.Writer, f *config.Flow, p mirror.Plan) {
+func printPlan(w io.Writer, f *config.Flow, p planned) {
 	fmt.Fprintf(w, "flow %s (policy %s)\n", f.Name(), f.Replication.Name())
 	fmt.Fprintf(w, "  topics: %d selected\n", len(p.Topics))
 	for _, t := range p.Topics {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/httpapi"
 	"github.com/kmirror/kmirror/internal/httpapi/browsertest"
 	"github.com/kmirror/kmirror/internal/status"
@@ -44,7 +45,7 @@ func migratingReport(now time.Time) status.Report {
 				Step: &status.Step{Phase: "done", Since: at(60), By: "kmirror run on w1",
 					Timeline: []status.StepEvent{{Event: "switched", Time: *at(80), By: "kmirror run on w1", Topics: []string{"app0-t1"}}}}},
 		},
-		Blocked: []status.Blocked{}, Errors: []string{},
+		Blocked: []discover.Blocked{}, Errors: []string{},
 	}}}
 }
 

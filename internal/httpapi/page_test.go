@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/httpapi"
 	"github.com/kmirror/kmirror/internal/httpapi/browsertest"
 	"github.com/kmirror/kmirror/internal/status"
@@ -65,7 +66,7 @@ func reportAt(n int) status.Report {
 					Partitions: []status.Partition{{Partition: 0}, {Partition: 1, Stopped: "the source's retention overtook the mirror: offsets 100-199 lost"}}},
 				{Topic: "app2-t1", Target: "app2-t1", LagRecords: 0, LagSeconds: 0, Copied: 7},
 			},
-			Blocked: []status.Blocked{{Topic: "app3-t1", Reason: "the source topic was recreated; delete the target topic to mirror it again"}},
+			Blocked: []discover.Blocked{{Topic: "app3-t1", Reason: "the source topic was recreated; delete the target topic to mirror it again"}},
 			Groups: []status.Group{
 				{Group: "app1-orders", Verdict: status.VerdictReady, Reasons: []string{}},
 				{Group: "app1-billing", Verdict: status.VerdictSwitched, ActiveOnTarget: 2, Reasons: []string{}},
@@ -77,7 +78,7 @@ func reportAt(n int) status.Report {
 		}, {
 			Name: "east->target", Source: "east", Target: "target", State: status.StateStopped, StateReason: status.ReasonNoWorker,
 			Workers: []workgroup.Worker{}, Stalled: []string{},
-			Topics: []status.Topic{}, Groups: []status.Group{}, Blocked: []status.Blocked{},
+			Topics: []status.Topic{}, Groups: []status.Group{}, Blocked: []discover.Blocked{},
 			Errors: []string{"describe groups on east: NOT_COORDINATOR"},
 		}},
 	}

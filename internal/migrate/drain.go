@@ -17,7 +17,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/progress"
 )
 
@@ -117,7 +117,7 @@ func NewDrainer(ctx context.Context, cfg *config.Config, topics []string, window
 			return nil, err
 		}
 		d.sources[f] = cl
-		sel, err := mirror.Discover(ctx, kadm.NewClient(cl), f)
+		sel, err := discover.Topics(ctx, kadm.NewClient(cl), f)
 		if err != nil {
 			d.Close()
 			return nil, err

@@ -12,7 +12,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/progress"
@@ -157,7 +157,7 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 		*reasons = append(*reasons, fmt.Sprintf("flow %s: %d consumers are active on the source: records would be processed twice; stop them", f.Name(), fb.ActiveOnSource))
 	}
 
-	sel, err := mirror.Discover(ctx, src, f)
+	sel, err := discover.Topics(ctx, src, f)
 	if err != nil {
 		return fb, nil, srcCl, err
 	}

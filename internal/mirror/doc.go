@@ -1,8 +1,8 @@
 // Package mirror is kmirror's copy path. A Flow wires three parts for one
 // configured flow:
-//   - the topic catalogue (discover.go, topics.go, sync.go, reconfigure.go):
-//     which source topics are selected, their target topics created, grown
-//     and kept in sync, and which are blocked and why;
+//   - the topic catalogue (refresh.go, sync.go, reconfigure.go): discovery
+//     (package discover) re-run on its interval, the target topics' configs
+//     and ACLs kept in sync, and which topics are blocked and why;
 //   - the copier (task.go, partition.go, share.go, retention.go): the
 //     partitions the workers' group gives this worker, split into tasks,
 //     each record copied to the same partition of the mapped target topic

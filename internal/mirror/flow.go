@@ -16,6 +16,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/workgroup"
@@ -32,8 +33,8 @@ const (
 )
 
 // Flow copies the topics of one configured flow. It wires three parts:
-// the topic catalogue (discover.go, topics.go: what is selected and ready
-// on the target), the copier (tasks and partitions, shared out by the
+// the topic catalogue (refresh.go: what package discover selects and
+// makes ready on the target), the copier (tasks and partitions, shared out by the
 // workers' group in share.go), and the progress store (package progress,
 // persisted in persist.go, loaded in load.go).
 type Flow struct {
@@ -83,10 +84,10 @@ type Flow struct {
 	retention *retention
 	// avail are the topics ready to copy, by source name: what the group
 	// shares out. parts are the partitions this worker copies.
-	avail   map[string]Topic
+	avail   map[string]discover.Topic
 	parts   map[progress.Partition]*partition
 	tasks   []*task
-	blocked []Blocked
+	blocked []discover.Blocked
 	// recreated holds source topics whose id differs from the one their
 	// progress names, reported once and not copied.
 	recreated map[string]bool

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 )
@@ -22,7 +23,7 @@ type offsets struct {
 // offset syncs when there are any, else from where MirrorMaker 2 left them
 // when it copied them, else from the start position. A dry run (a plan)
 // takes over even while MM2 runs, and writes nothing either way.
-func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partition, dryRun bool) ([]*partition, []TakenOver, error) {
+func (fl *Flow) load(ctx context.Context, topics []discover.Topic, keys []progress.Partition, dryRun bool) ([]*partition, []TakenOver, error) {
 	stored, histories, err := fl.cache.Read(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -32,7 +33,7 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 			return nil, nil, err
 		}
 	}
-	byName := map[string]Topic{}
+	byName := map[string]discover.Topic{}
 	var names []string
 	for _, t := range topics {
 		byName[t.Source] = t
@@ -150,7 +151,7 @@ func (fl *Flow) load(ctx context.Context, topics []Topic, keys []progress.Partit
 // holds more than the progress covers (a crash, or a worker that lost its
 // lease, wrote past it). A topic created again since the progress was
 // written is not copied: nil, nil.
-func (fl *Flow) fromSaved(k progress.Partition, t Topic, saved progress.Saved, o offsets) (*partition, *resumeFrom, error) {
+func (fl *Flow) fromSaved(k progress.Partition, t discover.Topic, saved progress.Saved, o offsets) (*partition, *resumeFrom, error) {
 	if saved.ClusterID != fl.clusterID {
 		return nil, nil, errFatal{fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
 			k.Topic, k.Partition, fl.cfg.Target, saved.ClusterID, fl.cfg.Source, fl.clusterID)}
@@ -186,7 +187,7 @@ func (fl *Flow) fromSaved(k progress.Partition, t Topic, saved progress.Saved, o
 // holds records (a worker copied them and died before it first persisted
 // its progress), they are compared from the target's log start with the
 // source from the start position, so that copies are not made twice.
-func (fl *Flow) fromStart(k progress.Partition, t Topic, o offsets) (*partition, *resumeFrom, error) {
+func (fl *Flow) fromStart(k progress.Partition, t discover.Topic, o offsets) (*partition, *resumeFrom, error) {
 	start, ok := o.srcStarts.Lookup(k.Topic, k.Partition)
 	if !ok || start.Err != nil {
 		return nil, nil, fmt.Errorf("start offset of %s[%d]: %v", k.Topic, k.Partition, start.Err)
@@ -212,7 +213,7 @@ func (fl *Flow) fromStart(k progress.Partition, t Topic, o offsets) (*partition,
 
 // endOffsets lists the end offsets of target topics, waiting briefly for
 // topics just created or grown to show all their partitions.
-func endOffsets(ctx context.Context, adm *kadm.Client, topics []Topic) (kadm.ListedOffsets, error) {
+func endOffsets(ctx context.Context, adm *kadm.Client, topics []discover.Topic) (kadm.ListedOffsets, error) {
 	names := make([]string, len(topics))
 	for i, t := range topics {
 		names[i] = t.Target
@@ -243,7 +244,7 @@ const recreatedReason = "the source topic was deleted and created again since it
 
 // newPartition makes the copy state of source partition k of topic t, with
 // offset map m, tied to this run of the flow.
-func (fl *Flow) newPartition(k progress.Partition, t Topic, m *offsetmap.Partition) *partition {
+func (fl *Flow) newPartition(k progress.Partition, t discover.Topic, m *offsetmap.Partition) *partition {
 	p := newPartition(k, t.Target, t.ID, m, fl.producer, fl.fail,
 		fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, k.Topic, fl.paired != nil || fl.cfg.ProvenanceHeader))
 	if fl.cfg.ProvenanceHeader {

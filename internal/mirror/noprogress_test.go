@@ -6,6 +6,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -66,7 +67,7 @@ func TestMirroredEndTranslatesPastAForeignRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fl.close()
-	parts, _, err := fl.load(t.Context(), []Topic{{Source: "app-a", Target: "app-a", Partitions: 1}}, []progress.Partition{{Topic: "app-a"}}, false)
+	parts, _, err := fl.load(t.Context(), []discover.Topic{{Source: "app-a", Target: "app-a", Partitions: 1}}, []progress.Partition{{Topic: "app-a"}}, false)
 	if err != nil || len(parts) != 1 {
 		t.Fatalf("load: %d partitions, %v", len(parts), err)
 	}

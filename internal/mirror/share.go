@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
@@ -72,9 +73,9 @@ func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
 
 // newlyOwned returns the partitions of ps that are selected and not
 // copied yet, and their topics.
-func (fl *Flow) newlyOwned(ps workgroup.Partitions) ([]Topic, []progress.Partition) {
+func (fl *Flow) newlyOwned(ps workgroup.Partitions) ([]discover.Topic, []progress.Partition) {
 	fl.mu.Lock()
-	var topics []Topic
+	var topics []discover.Topic
 	var keys []progress.Partition
 	for name, parts := range ps {
 		t, ok := fl.avail[name]
@@ -94,7 +95,7 @@ func (fl *Flow) newlyOwned(ps workgroup.Partitions) ([]Topic, []progress.Partiti
 
 // copyPartitions loads partitions keys of topics and starts copying them,
 // in slot s's transactions when s is set.
-func (fl *Flow) copyPartitions(ctx context.Context, topics []Topic, keys []progress.Partition, s *slot) error {
+func (fl *Flow) copyPartitions(ctx context.Context, topics []discover.Topic, keys []progress.Partition, s *slot) error {
 	if len(keys) == 0 {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
@@ -220,7 +221,7 @@ func (fl *Flow) openOwned(ctx context.Context) error {
 // copied yet: all of them when it opens, new ones as topics appear or grow.
 func (fl *Flow) startSlot(ctx context.Context, s *slot) error {
 	fl.mu.Lock()
-	var topics []Topic
+	var topics []discover.Topic
 	var keys []progress.Partition
 	for name, t := range fl.avail {
 		if fl.recreated[name] {

@@ -5,17 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kmirror/kmirror/internal/discover"
 )
 
 // syncLoop keeps the configs or ACLs of the target topics in line with the
 // source: once the worker has joined its group, then every interval. Only
 // the group's leader syncs, for every worker.
-func (fl *Flow) syncLoop(ctx context.Context, interval time.Duration, what string, sync func(context.Context, []Topic) error) error {
+func (fl *Flow) syncLoop(ctx context.Context, interval time.Duration, what string, sync func(context.Context, []discover.Topic) error) error {
 	run := func(ctx context.Context) error {
 		if !fl.member.Leader() {
 			return nil
@@ -36,27 +39,27 @@ func (fl *Flow) syncLoop(ctx context.Context, interval time.Duration, what strin
 }
 
 // readyTopics lists the topics ready to copy, by whichever worker.
-func (fl *Flow) readyTopics() []Topic {
+func (fl *Flow) readyTopics() []discover.Topic {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	var out []Topic
+	var out []discover.Topic
 	for name, t := range fl.avail {
 		if !fl.recreated[name] {
 			out = append(out, t)
 		}
 	}
-	slices.SortFunc(out, func(a, b Topic) int { return cmpString(a.Source, b.Source) })
+	slices.SortFunc(out, func(a, b discover.Topic) int { return strings.Compare(a.Source, b.Source) })
 	return out
 }
 
 // syncConfigs sets on each target topic the configs set on its source
 // topic (less config.properties.exclude), and removes those the source
 // does not set, as MM2 does with use.defaults.from=target.
-func (fl *Flow) syncConfigs(ctx context.Context, topics []Topic) error {
+func (fl *Flow) syncConfigs(ctx context.Context, topics []discover.Topic) error {
 	if len(topics) == 0 {
 		return nil
 	}
-	want, err := sourceConfigs(ctx, fl.srcAdm, fl.cfg, topics)
+	want, err := discover.SourceConfigs(ctx, fl.srcAdm, fl.cfg, topics)
 	if err != nil {
 		return err
 	}
@@ -118,7 +121,7 @@ func (fl *Flow) syncConfigs(ctx context.Context, topics []Topic) error {
 // syncACLs copies the literal topic ACLs of the selected topics to their
 // target topics, as MM2 does: ALLOW WRITE is not copied (only kmirror
 // writes to a mirrored topic) and ALLOW ALL becomes ALLOW READ.
-func (fl *Flow) syncACLs(ctx context.Context, topics []Topic) error {
+func (fl *Flow) syncACLs(ctx context.Context, topics []discover.Topic) error {
 	if len(topics) == 0 {
 		return nil
 	}
@@ -177,4 +180,11 @@ func (fl *Flow) syncACLs(ctx context.Context, topics []Topic) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return *s
 }

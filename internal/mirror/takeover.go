@@ -14,6 +14,7 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
@@ -215,7 +216,7 @@ func (fl *Flow) mm2Running(ctx context.Context) (string, error) {
 //
 // Unless dryRun, it first checks that MM2 stopped: taking over from an MM2
 // that still copies would copy every record twice.
-func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Partition, byName map[string]Topic, o offsets, dryRun bool) ([]*partition, []TakenOver, error) {
+func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Partition, byName map[string]discover.Topic, o offsets, dryRun bool) ([]*partition, []TakenOver, error) {
 	if len(keys) == 0 {
 		return nil, nil, nil
 	}
@@ -341,7 +342,7 @@ type TakeoverPlan struct {
 // the topics a flow would take over from MirrorMaker 2 and where their
 // copying would resume, comparing the target's tails with the source as
 // the takeover does. The topics must exist on the target.
-func PlanTakeover(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics []Topic, log *slog.Logger) (TakeoverPlan, error) {
+func PlanTakeover(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics []discover.Topic, log *slog.Logger) (TakeoverPlan, error) {
 	fl := NewFlow(f, src, tgt, nil, log)
 	var err error
 	if fl.srcCl, err = kgo.NewClient(append(cluster.Options(src, fl.log), cluster.ConsumerOptions(f.Consumer)...)...); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
@@ -155,7 +156,7 @@ func TestPlanTakeover(t *testing.T) {
 	ends := tgt.EndOffsets(t, "app-a")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	plan, err := PlanTakeover(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), []Topic{{Source: "app-a", Target: "app-a", Partitions: 1}}, testbed.Logger(t))
+	plan, err := PlanTakeover(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), []discover.Topic{{Source: "app-a", Target: "app-a", Partitions: 1}}, testbed.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +256,7 @@ func TestTakeBackAfterHandBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := PlanTakeover(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), []Topic{{Source: "app-a", Target: "app-a", ID: listed["app-a"].ID, Partitions: 2}}, testbed.Logger(t))
+	plan, err := PlanTakeover(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), []discover.Topic{{Source: "app-a", Target: "app-a", ID: listed["app-a"].ID, Partitions: 2}}, testbed.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

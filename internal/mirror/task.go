@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -208,7 +209,7 @@ func (t *task) close() { t.consumer.Close() }
 // fewest, so that no running partition moves.
 func (fl *Flow) assign(parts []*partition) error {
 	slices.SortFunc(parts, func(a, b *partition) int {
-		if c := cmpString(a.key.Topic, b.key.Topic); c != 0 {
+		if c := strings.Compare(a.key.Topic, b.key.Topic); c != 0 {
 			return c
 		}
 		return int(a.key.Partition - b.key.Partition)

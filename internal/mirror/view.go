@@ -3,8 +3,10 @@ package mirror
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 )
@@ -36,7 +38,7 @@ func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
 	r := fl.retention
 	fl.mu.Unlock()
 	slices.SortFunc(parts, func(a, b PartitionStatus) int {
-		if c := cmpString(a.Topic, b.Topic); c != 0 {
+		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
 			return c
 		}
 		return int(a.Partition - b.Partition)
@@ -48,7 +50,7 @@ func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
 }
 
 // Blocked returns the selected topics that cannot be copied, and why.
-func (fl *Flow) Blocked() []Blocked {
+func (fl *Flow) Blocked() []discover.Blocked {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	return slices.Clone(fl.blocked)

@@ -12,9 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kmirror/kmirror/internal/checkpoint"
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/policy"
 )
 
@@ -89,7 +88,7 @@ func (r Resource) covers(name string) bool {
 type flowView struct {
 	scope  Scope
 	notes  []string
-	topics []mirror.Topic
+	topics []discover.Topic
 	target map[string]topicState // by target name
 }
 
@@ -106,7 +105,7 @@ func (v *flowView) note(format string, args ...any) {
 // gets every row.
 func currentScope(ctx context.Context, f *config.Flow, src, tgt *kgo.Client) (*flowView, error) {
 	v := &flowView{target: map[string]topicState{}}
-	sel, err := mirror.Discover(ctx, kadm.NewClient(src), f)
+	sel, err := discover.Topics(ctx, kadm.NewClient(src), f)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +142,7 @@ func currentScope(ctx context.Context, f *config.Flow, src, tgt *kgo.Client) (*f
 			v.note("topic %q of %s's topics pattern does not exist on %s; not checked", name, f.Name(), f.Source)
 			continue
 		case ok && st.Err == nil:
-			v.topics = append(v.topics, mirror.Topic{Source: name, Target: f.Replication.RemoteTopic(f.Source, name), Partitions: st.Partitions})
+			v.topics = append(v.topics, discover.Topic{Source: name, Target: f.Replication.RemoteTopic(f.Source, name), Partitions: st.Partitions})
 		case ok && hidden(st.Err):
 			v.note("cannot list topic %q on %s: needs Describe on topic:%s; its rows follow the configuration", name, f.Source, name)
 		default:
@@ -212,7 +211,7 @@ func currentScope(ctx context.Context, f *config.Flow, src, tgt *kgo.Client) (*f
 // checked as the pattern names them.
 func (v *flowView) selectGroups(ctx context.Context, f *config.Flow, src *kgo.Client) error {
 	filter := policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}
-	groups, err := checkpoint.SelectGroups(ctx, kadm.NewClient(src), f.Source, filter)
+	groups, err := discover.SelectGroups(ctx, kadm.NewClient(src), f.Source, filter)
 	if err != nil {
 		return err
 	}

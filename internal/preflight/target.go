@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/mirror"
+	"github.com/kmirror/kmirror/internal/discover"
 )
 
 // largest is the largest record batch a selected source topic accepts,
@@ -35,7 +35,7 @@ func (rq *requirer) targetTopics(ctx context.Context, f *config.Flow, v *flowVie
 	src, tgt := rq.clients[f.Source], rq.clients[f.Target]
 	facts, ferr := rq.clusterFacts(ctx, f.Target)
 	var names, existing []string
-	var toCreate []mirror.Topic
+	var toCreate []discover.Topic
 	for _, t := range v.topics {
 		names = append(names, t.Source)
 		st := v.target[t.Target]
@@ -50,7 +50,7 @@ func (rq *requirer) targetTopics(ctx context.Context, f *config.Flow, v *flowVie
 	targets := topicSettings(ctx, tgt, existing)
 	creates, cerr := kadm.CreateTopicResponses{}, error(nil)
 	if len(toCreate) > 0 {
-		creates, cerr = mirror.CreateTargetTopics(ctx, kadm.NewClient(src), kadm.NewClient(tgt), f, toCreate, true)
+		creates, cerr = discover.CreateTargetTopics(ctx, kadm.NewClient(src), kadm.NewClient(tgt), f, toCreate, true)
 	}
 	for _, t := range v.topics {
 		subject := "topic:" + t.Target
@@ -122,7 +122,7 @@ func withDefaults(s settings, facts clusterFacts, ferr error) settings {
 }
 
 // partitions checks an existing target topic has the source's partitions.
-func (rq *requirer) partitions(f *config.Flow, subject string, t mirror.Topic, st topicState) {
+func (rq *requirer) partitions(f *config.Flow, subject string, t discover.Topic, st topicState) {
 	switch {
 	case st.Partitions >= t.Partitions:
 		rq.add(Requirement{f.Target, subject, "partitions", OK, fmt.Sprintf("%d, the source topic %q %d", st.Partitions, t.Source, t.Partitions)})
@@ -139,7 +139,7 @@ func (rq *requirer) partitions(f *config.Flow, subject string, t mirror.Topic, s
 // deletes by time and size loses what a compacted source keeps. (Of an
 // existing topic, sync.topic.configs.enabled sets the source's configs
 // only once copying started: too late for the first records.)
-func (rq *requirer) cleanupPolicy(f *config.Flow, subject string, t mirror.Topic, source, target settings, toCreate bool) {
+func (rq *requirer) cleanupPolicy(f *config.Flow, subject string, t discover.Topic, source, target settings, toCreate bool) {
 	const key = "cleanup.policy"
 	sv, err := source.get(key)
 	if err != nil {
@@ -182,7 +182,7 @@ func policies(v string) string {
 // maxMessageBytes checks the target topic takes the largest record batch
 // the source topic accepts, and the producer's batches. It returns the
 // source topic's max.message.bytes, 0 when unknown.
-func (rq *requirer) maxMessageBytes(f *config.Flow, subject string, t mirror.Topic, source, target settings) int64 {
+func (rq *requirer) maxMessageBytes(f *config.Flow, subject string, t discover.Topic, source, target settings) int64 {
 	const key = "max.message.bytes"
 	sv, err := source.number(key)
 	if err != nil {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/journal"
-	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/workgroup"
@@ -34,7 +34,7 @@ type Live struct {
 	// View is the worker's view of the flow's progress: from memory for
 	// what it copies, from the clusters for the rest.
 	View      progress.View
-	Blocked   []mirror.Blocked
+	Blocked   []discover.Blocked
 	Heartbeat *Heartbeat
 }
 
@@ -140,7 +140,7 @@ func (c *Collector) Collect(ctx context.Context) Report {
 
 func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	out := Flow{Name: f.Name(), Source: f.Source, Target: f.Target, Direction: DirectionForward,
-		Stalled: []string{}, Topics: []Topic{}, Groups: []Group{}, Blocked: []Blocked{}, Errors: []string{}}
+		Stalled: []string{}, Topics: []Topic{}, Groups: []Group{}, Blocked: []discover.Blocked{}, Errors: []string{}}
 	if c.cfg.Back(f) {
 		out.Direction = DirectionBack
 	}
@@ -165,9 +165,7 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	if c.opts.Live != nil {
 		if live, ok := c.opts.Live(f.Name()); ok {
 			view = live.View
-			for _, b := range live.Blocked {
-				out.Blocked = append(out.Blocked, Blocked{Topic: b.Topic, Reason: b.Reason})
-			}
+			out.Blocked = append(out.Blocked, live.Blocked...)
 			out.Heartbeat = live.Heartbeat
 		}
 	}
@@ -183,7 +181,7 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 				peerMaps(back, c.cfg.Cluster(f.Target), c.cfg.Cluster(f.Source), c.log))
 		}
 	}
-	sel, err := mirror.Discover(ctx, src, f)
+	sel, err := discover.Topics(ctx, src, f)
 	if err != nil {
 		fail(err)
 		return out
@@ -269,7 +267,7 @@ func listed(names []string, n int) string {
 
 // topics computes the lag of every selected topic, and how its progress
 // moves.
-func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client, sel []mirror.Topic, view progress.View) ([]Topic, moved, error) {
+func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client, sel []discover.Topic, view progress.View) ([]Topic, moved, error) {
 	mv := moved{stalled: []string{}}
 	if len(sel) == 0 {
 		return []Topic{}, mv, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/kmirror/kmirror/internal/checkpoint"
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/progress"
@@ -28,7 +29,7 @@ const (
 // groups computes the state and verdict of every selected group. lagOf
 // holds the lag in seconds of each selected source topic.
 func (c *Collector) groups(ctx context.Context, f *config.Flow, src, tgt *kadm.Client, view progress.View, lagOf map[string]float64) ([]Group, error) {
-	names, err := checkpoint.SelectGroups(ctx, src, f.Source, policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude})
+	names, err := discover.SelectGroups(ctx, src, f.Source, policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude})
 	if err != nil {
 		return []Group{}, err
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/journal"
-
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
@@ -76,10 +76,10 @@ type Flow struct {
 	LastProgress *time.Time `json:"lastProgress"`
 	// Stalled lists the partitions ("topic[p]") whose progress has not
 	// moved for Options.StallAfter while their source's end is ahead.
-	Stalled []string  `json:"stalled"`
-	Topics  []Topic   `json:"topics"`
-	Groups  []Group   `json:"groups"`
-	Blocked []Blocked `json:"blocked"`
+	Stalled []string           `json:"stalled"`
+	Topics  []Topic            `json:"topics"`
+	Groups  []Group            `json:"groups"`
+	Blocked []discover.Blocked `json:"blocked"`
 	// Heartbeat is the last acknowledged heartbeat; only a running worker
 	// knows it.
 	Heartbeat *Heartbeat `json:"heartbeat,omitempty"`
@@ -234,12 +234,6 @@ const (
 	TranslationExact = "exact"
 	TranslationMM2   = "mm2"
 )
-
-// Blocked is a selected topic that is not copied, and why.
-type Blocked struct {
-	Topic  string `json:"topic"`
-	Reason string `json:"reason"`
-}
 
 // Heartbeat is the last heartbeat a worker wrote and the target
 // acknowledged.

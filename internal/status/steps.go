@@ -8,8 +8,8 @@ import (
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
+	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/journal"
-	"github.com/kmirror/kmirror/internal/mirror"
 )
 
 // steps sets where each topic and group of out stands in the migration,
@@ -22,7 +22,7 @@ import (
 // stands. A read cut short by ctx is no unreadable journal and is not
 // logged: whoever ended ctx (a worker stopping, or failing at start) says
 // why.
-func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, selected []mirror.Topic, copiedOf func(topics []string) map[string]int64) {
+func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, selected []discover.Topic, copiedOf func(topics []string) map[string]int64) {
 	story, err := c.story(ctx, f)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -4,7 +4,7 @@
 // producers to the target, an operator wants proof that every source record
 // reached the target unchanged, in order, and that nothing else is there.
 //
-// The comparison follows kmirror's exact offset map (mirror.ReadStored):
+// The comparison follows kmirror's exact offset map (progress.Read):
 // each copied source record has one target offset, so the two logs are
 // walked together, streaming, without holding either in memory. Over the
 // mirrored range of each source partition it reports records that are

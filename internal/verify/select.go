@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/policy"
+	"github.com/kmirror/kmirror/internal/discover"
 )
 
 // NotSelectedError names topics that no flow of the configuration copies:
@@ -40,22 +40,16 @@ type flowTopics struct {
 }
 
 // selectTopics assigns each requested source topic to the flows that copy
-// it, with the rules of discovery (mirror.Discover): never an internal
-// topic, never a replica of the target, else the flow's topics and
-// topics.exclude patterns. It does not connect: whether the topic exists
-// is learnt later.
+// it, by discovery's rule (discover.SelectTopic). It does not connect:
+// whether the topic exists is learnt later.
 func selectTopics(cfg *config.Config, topics []string) ([]flowTopics, error) {
 	var out []flowTopics
 	var unselected []string
 	selected := map[string]bool{}
 	for _, f := range cfg.Flows {
 		ft := flowTopics{flow: f}
-		filter := policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}
 		for _, name := range topics {
-			if policy.IsInternal(name) || f.Replication.TopicSource(name) == f.Target {
-				continue
-			}
-			v, err := filter.Select(name)
+			v, err := discover.SelectTopic(f, name)
 			if err != nil {
 				return nil, fmt.Errorf("flow %s: topic %q: %w", f.Name(), name, err)
 			}

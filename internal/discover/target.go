@@ -1,4 +1,4 @@
-package mirror
+package discover
 
 import (
 	"context"
@@ -12,16 +12,17 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 )
 
-// Blocked is a selected topic that cannot be copied now, and why.
+// Blocked is a selected topic that cannot be copied now, and why. Status
+// reports it as it is, so its JSON names are part of status's contract.
 type Blocked struct {
-	Topic  string
-	Reason string
+	Topic  string `json:"topic"`
+	Reason string `json:"reason"`
 }
 
-// syncTargetTopics makes the target topics ready: it creates missing ones
+// SyncTargetTopics makes the target topics ready: it creates missing ones
 // and grows smaller ones when topic.creation.enable allows, and otherwise
 // reports them. It returns the topics ready to copy.
-func syncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic) ([]Topic, []Blocked, error) {
+func SyncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic) ([]Topic, []Blocked, error) {
 	names := make([]string, len(topics))
 	for i, t := range topics {
 		names[i] = t.Target
@@ -97,7 +98,7 @@ func CreateTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Fl
 	configs := map[string]map[string]*string{}
 	if f.SyncTopicConfigs {
 		var err error
-		if configs, err = sourceConfigs(ctx, src, f, topics); err != nil {
+		if configs, err = SourceConfigs(ctx, src, f, topics); err != nil {
 			return nil, err
 		}
 	}
@@ -120,9 +121,9 @@ func CreateTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Fl
 	return out, nil
 }
 
-// sourceConfigs returns the configs set on the source topics, less those
+// SourceConfigs returns the configs set on the source topics, less those
 // config.properties.exclude names.
-func sourceConfigs(ctx context.Context, src *kadm.Client, f *config.Flow, topics []Topic) (map[string]map[string]*string, error) {
+func SourceConfigs(ctx context.Context, src *kadm.Client, f *config.Flow, topics []Topic) (map[string]map[string]*string, error) {
 	names := make([]string, len(topics))
 	for i, t := range topics {
 		names[i] = t.Source

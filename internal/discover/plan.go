@@ -1,4 +1,4 @@
-package mirror
+package discover
 
 import (
 	"context"
@@ -41,14 +41,13 @@ type Plan struct {
 	Topics   []PlannedTopic
 	Skipped  []Skipped
 	Groups   []PlannedGroup
-	TakeOver TakeoverPlan
 	Warnings []string
 }
 
 // MakePlan connects to both clusters of a flow and works out what it would
 // copy and create, and which groups it would follow.
 func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan, error) {
-	sel, err := Discover(ctx, src, f)
+	sel, err := Topics(ctx, src, f)
 	if err != nil {
 		return Plan{}, err
 	}
@@ -130,7 +129,7 @@ func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan,
 
 // configDiffs compares the configs set on source topics with the target's.
 func configDiffs(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic) (map[string][]string, error) {
-	want, err := sourceConfigs(ctx, src, f, topics)
+	want, err := SourceConfigs(ctx, src, f, topics)
 	if err != nil {
 		return nil, err
 	}
