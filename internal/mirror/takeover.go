@@ -108,9 +108,9 @@ func (fl *Flow) scanMM2Syncs(ctx context.Context, elsewhere bool, keep func(prog
 // offset.lag.max) and then MM2's past it, from whichever location holds
 // more of them — so that below the new start groups translate as MM2
 // translates them.
-func (fl *Flow) handedBack(ctx context.Context, st *mm2State, crashed []resumeFrom) (map[progress.Partition]bool, error) {
+func (fl *Flow) handedBack(ctx context.Context, st *mm2State, beyond []resumeFrom) (map[progress.Partition]bool, error) {
 	past := map[progress.Partition]int64{}
-	for _, r := range crashed {
+	for _, r := range beyond {
 		if next, ok := st.next[r.p.key]; ok && next > r.p.end().Source {
 			past[r.p.key] = r.p.end().Source
 		}
