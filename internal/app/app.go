@@ -24,7 +24,6 @@ import (
 	"github.com/kmirror/kmirror/internal/httpapi"
 	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/mirror"
-	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/status"
 )
 
@@ -131,8 +130,7 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, f := range a.cfg.Flows {
 		src, tgt := a.cfg.Cluster(f.Source), a.cfg.Cluster(f.Target)
-		fl := mirror.NewFlow(f, src, tgt, a.cfg.Paired(f), a.base)
-		fl.Instrument(a.metrics.mirror)
+		fl := mirror.NewFlow(f, src, tgt, a.cfg.Paired(f), a.metrics.mirror, a.base)
 		run := &flowRun{cfg: f, mirror: fl}
 		a.mu.Lock()
 		a.flows = append(a.flows, run)
@@ -155,11 +153,7 @@ func (a *App) Run(ctx context.Context) error {
 				return err
 			}
 			defer tgtCl.Close()
-			var view progress.View = fl
-			if pv := fl.Paired(); pv != nil {
-				view = pv
-			}
-			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, view, a.base)
+			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, fl.View(mirror.Own), a.base)
 			s.Instrument(a.metrics.checkpoint)
 			hb := heartbeat.NewEmitter(f, tgtCl, a.base)
 			hb.Instrument(a.metrics.heartbeat)
@@ -275,10 +269,7 @@ func (a *App) live(name string) (status.Live, bool) {
 		if r.cfg.Name() != name {
 			continue
 		}
-		l := status.Live{View: progress.Layered(r.mirror, r.mirror.Saved), Blocked: r.mirror.Blocked()}
-		if pv := r.mirror.Paired(); pv != nil {
-			l.View = pv
-		}
+		l := status.Live{View: r.mirror.View(mirror.All), Blocked: r.mirror.Blocked()}
 		if r.heartbeat != nil {
 			if at, rtt := r.heartbeat.Last(); !at.IsZero() {
 				l.Heartbeat = &status.Heartbeat{Time: at.UTC(), RTTSeconds: rtt.Seconds()}

@@ -41,8 +41,8 @@ func startBed(t testing.TB, src, tgt *testbed.Cluster, mirrorLines string, opts 
 	f.Consumer.ReadCommitted = opts.readCommitted
 	log := testbed.Logger(t)
 	b := &bed{src: src, tgt: tgt, srcAdm: kadm.NewClient(src.Client(t)), tgtAdm: kadm.NewClient(tgt.Client(t))}
-	b.flow = mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, log)
-	b.syncer = NewSyncer(f, b.srcAdm, b.tgtAdm, tgt.Client(t), b.flow, log)
+	b.flow = mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, nil, log)
+	b.syncer = NewSyncer(f, b.srcAdm, b.tgtAdm, tgt.Client(t), b.flow.View(mirror.Own), log)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -100,7 +100,7 @@ func (b *bed) synced(t testing.TB, groups map[string]map[int32]int64, within tim
 					continue
 				}
 				seen++
-				tr, ok, _ := b.flow.Translate(ctx, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
+				tr, ok, _ := b.flow.View(mirror.Own).Translate(ctx, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
 				if got, found := resp.Lookup(tr.Target, o.Partition); !ok || !found || got.At != tr.Offset {
 					return fmt.Errorf("%s %s[%d]: source %d translated %+v (%v), target %+v", g, o.Topic, o.Partition, o.At, tr, ok, got)
 				}

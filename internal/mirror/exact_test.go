@@ -53,9 +53,7 @@ func (r *running) partition(t *testing.T, topic string, p int32, end int64) *par
 	t.Helper()
 	var ps *partition
 	testbed.WaitFor(t, 30*time.Second, fmt.Sprintf("%s[%d] mirrored to offset %d", topic, p, end), func() bool {
-		r.flow.mu.Lock()
-		ps = r.flow.parts[progress.Partition{Topic: topic, Partition: p}]
-		r.flow.mu.Unlock()
+		ps = copying(r.flow, progress.Partition{Topic: topic, Partition: p})
 		return ps != nil && ps.end().Source >= end
 	})
 	return ps

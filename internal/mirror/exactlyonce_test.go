@@ -79,6 +79,14 @@ func committedOnce(t *testing.T, tgt *testbed.Cluster, topic string, want map[in
 // other stops, a third starts: a read_committed reader of the target sees
 // every committed source record exactly once, in order, and no aborted
 // one; the offset map translates only what is committed.
+// openSlots counts the slots a worker has open.
+func openSlots(fl *Flow) int {
+	if r := fl.run.Load(); r != nil {
+		return len(r.slots.list())
+	}
+	return 0
+}
+
 func TestExactlyOnceMode(t *testing.T) {
 	src, tgt := testbed.NewCluster(t), groupTarget(t)
 	const topic, partitions = "app-eos", int32(4)
@@ -103,8 +111,8 @@ func TestExactlyOnceMode(t *testing.T) {
 	}
 	w1, w2 := start(t, cfg), start(t, cfg)
 	testbed.WaitFor(t, 30*time.Second, "both workers own slots", func() bool {
-		return len(w1.flow.openSlots()) > 0 && len(w2.flow.openSlots()) > 0 &&
-			len(w1.flow.openSlots())+len(w2.flow.openSlots()) == 5
+		n1, n2 := openSlots(w1.flow), openSlots(w2.flow)
+		return n1 > 0 && n2 > 0 && n1+n2 == 5
 	})
 	copiedAll(t, src, topic, 30*time.Second, w1.flow, w2.flow)
 	committedOnce(t, tgt, topic, want)
@@ -130,11 +138,11 @@ func TestExactlyOnceMode(t *testing.T) {
 	for p := range partitions {
 		k := progress.Partition{Topic: topic, Partition: p}
 		for _, fl := range []*Flow{w1.flow, w3.flow} {
-			c, ok, _ := fl.Copied(ctx, k)
+			c, ok, _ := fl.View(Own).Copied(ctx, k)
 			if !ok {
 				continue
 			}
-			tr, _, _ := fl.Translate(ctx, k, c.Next+1)
+			tr, _, _ := fl.View(Own).Translate(ctx, k, c.Next+1)
 			if tr.Result != offsetmap.NotYetMirrored {
 				t.Errorf("%s[%d]: the offset after the committed end translates (%v)", topic, p, tr.Result)
 			}

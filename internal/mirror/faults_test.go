@@ -402,10 +402,7 @@ func TestTargetClosingNewConnectionsIsRiddenOut(t *testing.T) {
 	r := start(t, testbed.Config(t, src, tgt, identity))
 	r.caughtUp(t, src, tgt, map[string]string{"app-a": "app-a"}, 30*time.Second)
 	inFlight := func(topic string, p int32) int {
-		r.flow.mu.Lock()
-		part := r.flow.parts[progress.Partition{Topic: topic, Partition: p}]
-		r.flow.mu.Unlock()
-		return part.inFlight()
+		return copying(r.flow, progress.Partition{Topic: topic, Partition: p}).inFlight()
 	}
 	testbed.WaitFor(t, 10*time.Second, "app-a[0] acknowledged", func() bool { return inFlight("app-a", 0) == 0 })
 	// The outage outlasts the worker's lease: it drops its partitions and

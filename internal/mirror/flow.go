@@ -5,19 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
-	"github.com/kmirror/kmirror/internal/discover"
-	"github.com/kmirror/kmirror/internal/policy"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
@@ -32,13 +27,15 @@ const (
 	StopTimeout = 30 * time.Second
 )
 
-// Flow copies the topics of one configured flow. It wires three parts:
-// the topic catalogue (refresh.go: what package discover selects and
-// makes ready on the target), the copier (tasks and partitions, shared out by the
-// workers' group in share.go), and the progress store (package progress,
-// persisted in persist.go, loaded in load.go).
+// Flow copies the topics of one configured flow. It holds what lasts
+// across runs — the settings, the worker's place in its workers' group and
+// the topic catalogue (catalogue.go) — and, while Run runs, the run: the
+// clients (conn.go), the starter that builds partitions from their
+// progress or from MirrorMaker 2 (load.go, takeover.go, resume.go), the
+// copier with its tasks and partitions (copier.go, task.go), shared out by
+// the group (share.go), and in exactly-once mode the slots (slot.go). Each
+// part is complete when made and has its own lock.
 type Flow struct {
-	// Made by NewFlow.
 	cfg      *config.Flow
 	src, tgt *config.Cluster
 	// paired is the flow the other way under the same names, or nil.
@@ -50,67 +47,43 @@ type Flow struct {
 	member *workgroup.Member
 	// throttle paces all the flow's tasks; nil when there is no cap.
 	throttle *rate.Limiter
-	// filter selects the topics; Reconfigure changes it (under mu), and
-	// kick asks the discovery loop to apply it at once.
-	filter policy.Filter
-	kick   chan struct{}
+	cat      *catalogue
 	// ready is set once the flow's tasks copy.
 	ready atomic.Bool
+	// run is the run under way, nil before Run opened it and after it
+	// ended.
+	run atomic.Pointer[run]
+}
 
-	// Made by Run (open) for the run, before the workers' group can give
-	// the worker anything to copy.
-	srcAdm, tgtAdm *kadm.Client
-	srcCl, tgtCl   *kgo.Client
-	producer       *kgo.Client
-	// clusterID and targetID are the source and target clusters' ids.
-	clusterID, targetID string
-	// store persists the progress and offset map; cache reads them back
-	// (what the workers persisted) when partitions are assigned.
-	store *progress.Store
-	// fail stops the run with the first partition failure.
-	fail func(error)
-
-	mu sync.Mutex
-	// cache and retention are made by open, spawn by Run, under mu: the
-	// status may ask before the run opened. spawn starts a task in the
-	// run's group of goroutines.
-	cache *progress.Cache
-	// peer follows the paired flow's progress, made by open when there is
-	// one; the tasks and the views read it under mu.
-	peer  *peer
-	spawn func(*task)
+// run is one Run of a flow: what it opened, complete before the workers'
+// group can give the worker anything to copy, and never changed.
+type run struct {
+	*Flow
+	*conn
+	// store persists the progress and offset map.
+	store   *progress.Store
+	starter *starter
+	copier  *copier
+	slots   *slotSet
+	// peer follows the paired flow's progress, nil without one.
+	peer *peer
 	// retention decides for the tasks what follows when the source's
 	// retention overtook a partition, and counts it.
 	retention *retention
-	// avail are the topics ready to copy, by source name: what the group
-	// shares out. parts are the partitions this worker copies.
-	avail   map[string]discover.Topic
-	parts   map[progress.Partition]*partition
-	tasks   []*task
-	blocked []discover.Blocked
-	// recreated holds source topics whose id differs from the one their
-	// progress names, reported once and not copied.
-	recreated map[string]bool
-
-	// In exactly-once mode (slot.go), owned are the slots the group gave
-	// this worker and slots those open, under mu; slotMu orders the
-	// slots' opening, commits and closing.
-	slotMu sync.Mutex
-	owned  map[int32]bool
-	slots  map[int32]*slot
-	// grow says the selection grew since the open slots last started
-	// their new partitions.
-	grow atomic.Bool
+	// fail stops the run with the first partition failure.
+	fail func(error)
 }
 
 // NewFlow prepares a flow; nothing connects until Run. paired is the flow
 // that copies the other way under the same topic names
 // (config.Config.Paired), or nil: its copies on f's source are not copied
-// back.
-func NewFlow(f *config.Flow, src, tgt *config.Cluster, paired *config.Flow, logger *slog.Logger) *Flow {
+// back. The flow counts into metrics; nil counts into a set of its own.
+func NewFlow(f *config.Flow, src, tgt *config.Cluster, paired *config.Flow, metrics *Metrics, logger *slog.Logger) *Flow {
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
 	fl := &Flow{cfg: f, src: src, tgt: tgt, paired: paired, log: logger.With("component", "mirror", "flow", f.Name()),
-		parts: map[progress.Partition]*partition{}, recreated: map[string]bool{}, owned: map[int32]bool{}, slots: map[int32]*slot{},
-		metrics: NewMetrics(nil), filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, kick: make(chan struct{}, 1)}
+		metrics: metrics, cat: newCatalogue(f)}
 	opts := workgroup.Options{Group: workgroup.Name(f.Source, f.Target),
 		SessionTimeout: f.SessionTimeout, HeartbeatInterval: f.HeartbeatInterval, RebalanceTimeout: f.RebalanceTimeout}
 	if f.ExactlyOnce {
@@ -126,9 +99,6 @@ func NewFlow(f *config.Flow, src, tgt *config.Cluster, paired *config.Flow, logg
 	}
 	return fl
 }
-
-// Instrument makes the flow count into m; call it before Run.
-func (fl *Flow) Instrument(m *Metrics) { fl.metrics = m }
 
 // Ready tells whether the flow has started copying: it has its share of
 // the partitions.
@@ -151,46 +121,44 @@ func (fl *Flow) Rebalances() int64 { return fl.member.Rebalances() }
 func (fl *Flow) Run(parent context.Context) error {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
-	fl.fail = func(err error) { cancel(err) }
-	if err := fl.open(ctx); err != nil {
-		fl.close()
+	g, gctx := errgroup.WithContext(ctx)
+	spawn := func(t *task) { g.Go(func() error { return t.run(gctx) }) }
+	r, err := fl.open(ctx, func(err error) { cancel(err) }, spawn)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting
 		}
 		return err
 	}
-	defer fl.close()
-	if err := fl.refresh(ctx); err != nil {
+	fl.run.Store(r)
+	defer r.close()
+	if err := r.refresh(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	fl.mu.Lock()
-	fl.spawn = func(t *task) { g.Go(func() error { return t.run(gctx) }) }
-	fl.mu.Unlock()
 	// The membership outlives the copying: heartbeats go on while the
 	// stop persists the progress, and only then does the worker leave.
 	defer fl.leave()
-	g.Go(func() error { return fl.member.Run(gctx, fl.tgtCl) })
+	g.Go(func() error { return fl.member.Run(gctx, r.tgtCl) })
 	fl.ready.Store(true)
 	defer fl.ready.Store(false)
 	if fl.cfg.ExactlyOnce {
 		g.Go(func() error {
-			return fl.every(gctx, fl.cfg.TransactionInterval, "committing transactions", fl.commitAll)
+			return fl.every(gctx, fl.cfg.TransactionInterval, "committing transactions", r.commitAll)
 		})
 	} else {
-		g.Go(func() error { return fl.every(gctx, FlushInterval, "persisting progress", fl.flush) })
+		g.Go(func() error { return fl.every(gctx, FlushInterval, "persisting progress", r.flush) })
 	}
-	g.Go(func() error { return fl.discoveryLoop(gctx) })
+	g.Go(func() error { return r.discoveryLoop(gctx) })
 	if fl.cfg.SyncTopicConfigs {
 		g.Go(func() error {
-			return fl.syncLoop(gctx, fl.cfg.SyncTopicConfigsInterval, "topic config sync", fl.syncConfigs)
+			return r.syncLoop(gctx, fl.cfg.SyncTopicConfigsInterval, "topic config sync", r.syncConfigs)
 		})
 	}
 	if fl.cfg.SyncTopicACLs {
-		g.Go(func() error { return fl.syncLoop(gctx, fl.cfg.SyncTopicACLsInterval, "topic ACL sync", fl.syncACLs) })
+		g.Go(func() error { return r.syncLoop(gctx, fl.cfg.SyncTopicACLsInterval, "topic ACL sync", r.syncACLs) })
 	}
 	// A task blocked handing a record to a full producer (the target is
 	// down) would hold the stop forever: past StopTimeout, closing the
@@ -204,96 +172,54 @@ func (fl *Flow) Run(parent context.Context) error {
 			case <-done:
 			case <-time.After(StopTimeout):
 				fl.log.Error("stopping took too long; abandoning unacknowledged records, they will be copied again")
-				fl.closeProducers()
+				r.closeProducers()
 			}
 		}
 	}()
-	err := g.Wait()
+	err = g.Wait()
 	close(done)
 	if cause := context.Cause(ctx); parent.Err() == nil && cause != nil && err == nil {
 		err = cause // a partition failed while its task was idle
 	}
-	return errors.Join(err, fl.stop())
+	return errors.Join(err, r.stop())
 }
 
-func (fl *Flow) open(ctx context.Context) error {
-	var err error
-	if fl.srcCl, err = kgo.NewClient(append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...)...); err != nil {
-		return fmt.Errorf("source client: %w", err)
-	}
-	if fl.tgtCl, err = kgo.NewClient(cluster.Options(fl.tgt, fl.log)...); err != nil {
-		return fmt.Errorf("target client: %w", err)
-	}
-	fl.srcAdm, fl.tgtAdm = kadm.NewClient(fl.srcCl), kadm.NewClient(fl.tgtCl)
-	fl.metrics.flow(fl.cfg.Source, fl.cfg.Target)
-	if !fl.cfg.ExactlyOnce { // else each slot has its producer
-		popts := append(cluster.Options(fl.tgt, fl.log), cluster.ProducerOptions(fl.cfg.Producer)...)
-		popts = append(popts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-		if fl.producer, err = kgo.NewClient(popts...); err != nil {
-			return fmt.Errorf("producer: %w", err)
+// open makes the run: it connects, and makes the store, the starter and
+// the copier. fail stops the run; spawn starts a task in it.
+func (fl *Flow) open(ctx context.Context, fail func(error), spawn func(*task)) (_ *run, err error) {
+	r := &run{Flow: fl, fail: fail, slots: newSlotSet()}
+	defer func() {
+		if err != nil {
+			r.close()
 		}
+	}()
+	if r.conn, err = dial(ctx, fl.cfg, fl.src, fl.tgt, !fl.cfg.ExactlyOnce, fl.log); err != nil {
+		return nil, err
 	}
-	syncs := fl.tgtCl
+	fl.metrics.flow(fl.cfg.Source, fl.cfg.Target)
+	syncs := r.tgtCl
 	if at, _ := fl.cfg.OffsetSyncs(); at == fl.src.Alias {
-		syncs = fl.srcCl
+		syncs = r.srcCl
 	}
-	fl.store = progress.NewStore(fl.cfg, syncs, fl.tgtCl)
+	r.store = progress.NewStore(fl.cfg, syncs, r.tgtCl)
 	if fl.paired != nil {
 		// The peer's progress lives on its target, this flow's source.
-		pe, err := newPeer(fl.paired, fl.tgt, fl.src, !fl.cfg.ProvenanceHeader, fl.log)
-		if err != nil {
-			return err
+		if r.peer, err = newPeer(fl.paired, fl.tgt, fl.src, !fl.cfg.ProvenanceHeader, fl.log); err != nil {
+			return nil, err
 		}
-		fl.mu.Lock()
-		fl.peer = pe
-		fl.mu.Unlock()
 	}
 	cache, err := progress.NewCache(fl.cfg, fl.src, fl.tgt, fl.log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fl.mu.Lock()
-	fl.cache = cache
-	fl.mu.Unlock()
-	md, err := fl.srcAdm.BrokerMetadata(ctx)
-	if err != nil {
-		return cluster.Explain(fl.src, err)
-	}
-	fl.clusterID = md.Cluster
-	if fl.cfg.ProvenanceHeader {
-		tmd, err := fl.tgtAdm.BrokerMetadata(ctx)
-		if err != nil {
-			return cluster.Explain(fl.tgt, err)
-		}
-		fl.targetID = tmd.Cluster
-	}
-	fl.mu.Lock()
-	fl.retention = &retention{src: fl.srcAdm, cfg: fl.cfg, log: fl.log, metrics: fl.metrics}
-	fl.mu.Unlock()
-	return fl.store.Ensure(ctx)
-}
-
-// moveLegacyMap moves the exact offset map an older kmirror kept in the
-// offset-syncs topic, as the cache last read it, to the map's own topic,
-// so that the offset-syncs topic holds MM2's format alone, and says what
-// it did. It runs after a read of the cache, not when the flow opens: in
-// exactly-once mode a read waits for open transactions, which only the
-// slots' fencing ends.
-func (fl *Flow) moveLegacyMap(ctx context.Context) error {
-	legacy := fl.cache.Legacy()
-	if len(legacy) == 0 {
-		return nil
-	}
-	n, err := fl.store.MoveLegacy(ctx, legacy)
-	if err != nil {
-		return err
-	}
-	at, syncs := fl.cfg.OffsetSyncs()
-	fl.log.Info("moved the exact offset map out of the offset-syncs topic, which MirrorMaker 2 reads, into a topic of its own; "+
-		"MM2 can read the offset-syncs topic again once compaction has removed the moved records' tombstones "+
-		"(delete.retention.ms after they are compacted), or at once if it is deleted with every worker stopped (kmirror makes it again)",
-		"segments", n, "partitions", len(legacy), "from", syncs, "on", at, "to", fl.cfg.OffsetMapTopic())
-	return nil
+	r.starter = &starter{conn: r.conn, cfg: fl.cfg, src: fl.src, tgt: fl.tgt, log: fl.log, cache: cache, store: r.store,
+		cat: fl.cat, fail: fail, metrics: fl.metrics, skips: fl.paired != nil || fl.cfg.ProvenanceHeader}
+	r.retention = &retention{src: r.srcAdm, cfg: fl.cfg, log: fl.log, metrics: fl.metrics}
+	r.copier = newCopier(fl.cfg.TasksMax, taskDeps{
+		consumerOpts: append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...),
+		log:          fl.log, retention: r.retention, throttle: fl.throttle, valid: fl.member.Valid, peer: r.peer,
+	}, spawn)
+	return r, r.store.Ensure(ctx)
 }
 
 // every runs fn on each tick of interval until ctx ends; a failed run is
@@ -315,28 +241,24 @@ func (fl *Flow) every(ctx context.Context, interval time.Duration, what string, 
 
 // stop finishes a run: every produced record acknowledged, the last
 // progress persisted, within StopTimeout.
-func (fl *Flow) stop() error {
+func (r *run) stop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), StopTimeout)
 	defer cancel()
-	fl.mu.Lock()
-	for _, t := range fl.tasks {
-		t.close()
-	}
-	fl.mu.Unlock()
-	if fl.cfg.ExactlyOnce {
-		if err := fl.stopSlots(ctx); err != nil {
+	r.copier.closeTasks()
+	if r.cfg.ExactlyOnce {
+		if err := r.stopSlots(ctx); err != nil {
 			return err
 		}
-		fl.log.Info("stopped; the last transactions committed")
+		r.log.Info("stopped; the last transactions committed")
 		return nil
 	}
-	if err := fl.producer.Flush(ctx); err != nil {
+	if err := r.producer.Flush(ctx); err != nil {
 		return fmt.Errorf("flush the producer: %w", err)
 	}
-	if err := fl.flush(ctx); err != nil {
+	if err := r.flush(ctx); err != nil {
 		return err
 	}
-	fl.log.Info("stopped; progress persisted")
+	r.log.Info("stopped; progress persisted")
 	return nil
 }
 
@@ -352,34 +274,24 @@ func (fl *Flow) leave() {
 }
 
 // closeProducers closes the producers, failing what they still hold.
-func (fl *Flow) closeProducers() {
-	if fl.producer != nil {
-		fl.producer.Close()
-	}
-	for _, s := range fl.openSlots() {
+func (r *run) closeProducers() {
+	r.closeProducer()
+	for _, s := range r.slots.list() {
 		s.producer.Close()
 	}
 }
 
-func (fl *Flow) close() {
-	fl.closeProducers()
-	for _, c := range []*kgo.Client{fl.srcCl, fl.tgtCl} {
-		if c != nil {
-			c.Close()
-		}
+// close closes what the run opened; the flow no longer reports it.
+func (r *run) close() {
+	r.Flow.run.CompareAndSwap(r, nil)
+	if r.conn != nil {
+		r.closeProducers()
+		r.conn.close()
 	}
-	fl.mu.Lock()
-	c := fl.cache
-	fl.cache = nil
-	fl.mu.Unlock()
-	if c != nil {
-		c.Close()
+	if r.starter != nil {
+		r.starter.cache.Close()
 	}
-	fl.mu.Lock()
-	pe := fl.peer
-	fl.peer = nil
-	fl.mu.Unlock()
-	if pe != nil {
-		pe.close()
+	if r.peer != nil {
+		r.peer.close()
 	}
 }

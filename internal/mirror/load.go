@@ -3,33 +3,86 @@ package mirror
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/discover"
+	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 )
+
+// starter builds the partitions a worker starts to copy, from their
+// stored progress, from where MirrorMaker 2 left them, or from the start
+// position, comparing the target's tail with the source where a previous
+// owner may have copied past what it persisted. A run makes one; a plan
+// makes one for a dry run, which writes nothing.
+type starter struct {
+	*conn
+	cfg      *config.Flow
+	src, tgt *config.Cluster
+	log      *slog.Logger
+	// cache reads back what the workers persisted.
+	cache *progress.Cache
+	// store writes the progress; nil in a dry run.
+	store *progress.Store
+	// cat learns of the topics created again since they were copied.
+	cat     *catalogue
+	fail    func(error)
+	metrics *Metrics
+	// skips says copies may be skipped (a flow the other way, or
+	// provenance headers): the partitions count what they skip.
+	skips bool
+}
+
+// dryRun tells whether the starter only plans: it takes over even while
+// MM2 runs, and writes nothing.
+func (sr *starter) dryRun() bool { return sr.store == nil }
+
+// moveLegacyMap moves the exact offset map an older kmirror kept in the
+// offset-syncs topic, as the cache last read it, to the map's own topic,
+// so that the offset-syncs topic holds MM2's format alone, and says what
+// it did. It runs after a read of the cache, not when the flow opens: in
+// exactly-once mode a read waits for open transactions, which only the
+// slots' fencing ends.
+func (sr *starter) moveLegacyMap(ctx context.Context) error {
+	legacy := sr.cache.Legacy()
+	if len(legacy) == 0 {
+		return nil
+	}
+	n, err := sr.store.MoveLegacy(ctx, legacy)
+	if err != nil {
+		return err
+	}
+	at, syncs := sr.cfg.OffsetSyncs()
+	sr.log.Info("moved the exact offset map out of the offset-syncs topic, which MirrorMaker 2 reads, into a topic of its own; "+
+		"MM2 can read the offset-syncs topic again once compaction has removed the moved records' tombstones "+
+		"(delete.retention.ms after they are compacted), or at once if it is deleted with every worker stopped (kmirror makes it again)",
+		"segments", n, "partitions", len(legacy), "from", syncs, "on", at, "to", sr.cfg.OffsetMapTopic())
+	return nil
+}
 
 // offsets are the log offsets of the partitions being loaded, listed once.
 type offsets struct {
 	srcStarts, srcEnds, tgtStarts, tgtEnds kadm.ListedOffsets
 }
 
-// load builds the state of new partitions: from the stored progress and
-// offset syncs when there are any, else from where MirrorMaker 2 left them
-// when it copied them, else from the start position. A dry run (a plan)
-// takes over even while MM2 runs, and writes nothing either way.
-func (fl *Flow) load(ctx context.Context, topics []discover.Topic, keys []progress.Partition, dryRun bool) ([]*partition, []TakenOver, error) {
-	stored, histories, err := fl.cache.Read(ctx)
+// load builds the state of new partitions, copied in slot s's
+// transactions when s is set: from the stored progress and offset syncs
+// when there are any, else from where MirrorMaker 2 left them when it
+// copied them, else from the start position.
+func (sr *starter) load(ctx context.Context, topics []discover.Topic, keys []progress.Partition, s *slot) ([]*partition, []TakenOver, error) {
+	stored, histories, err := sr.cache.Read(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !dryRun {
-		if err := fl.moveLegacyMap(ctx); err != nil {
+	if !sr.dryRun() {
+		if err := sr.moveLegacyMap(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -40,29 +93,29 @@ func (fl *Flow) load(ctx context.Context, topics []discover.Topic, keys []progre
 		names = append(names, t.Source)
 	}
 	var o offsets
-	if o.srcStarts, err = fl.srcAdm.ListStartOffsets(ctx, names...); err != nil {
+	if o.srcStarts, err = sr.srcAdm.ListStartOffsets(ctx, names...); err != nil {
 		return nil, nil, fmt.Errorf("list source offsets: %w", err)
 	}
-	if o.srcEnds, err = fl.srcAdm.ListEndOffsets(ctx, names...); err != nil {
+	if o.srcEnds, err = sr.srcAdm.ListEndOffsets(ctx, names...); err != nil {
 		return nil, nil, fmt.Errorf("list source offsets: %w", err)
 	}
-	if o.tgtEnds, err = endOffsets(ctx, fl.tgtAdm, topics); err != nil {
+	if o.tgtEnds, err = endOffsets(ctx, sr.tgtAdm, topics); err != nil {
 		return nil, nil, fmt.Errorf("list target offsets: %w", err)
 	}
 	targets := make([]string, len(topics))
 	for i, t := range topics {
 		targets[i] = t.Target
 	}
-	if o.tgtStarts, err = fl.tgtAdm.ListStartOffsets(ctx, targets...); err != nil {
+	if o.tgtStarts, err = sr.tgtAdm.ListStartOffsets(ctx, targets...); err != nil {
 		return nil, nil, fmt.Errorf("list target offsets: %w", err)
 	}
 	// Partitions kmirror never copied may have been MM2's.
 	mm2s := mm2State{syncs: maps.Clone(histories), elsewhere: map[progress.Partition]bool{}}
 	if slices.ContainsFunc(keys, func(k progress.Partition) bool { _, ok := stored[k]; return !ok }) {
-		if mm2s.next, mm2s.topic, err = fl.readMM2Positions(ctx); err != nil {
+		if mm2s.next, mm2s.topic, err = sr.readMM2Positions(ctx); err != nil {
 			return nil, nil, err
 		}
-		if err := fl.readMM2SyncsElsewhere(ctx, &mm2s); err != nil {
+		if err := sr.readMM2SyncsElsewhere(ctx, &mm2s); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -74,7 +127,7 @@ func (fl *Flow) load(ctx context.Context, topics []discover.Topic, keys []progre
 		saved, ok := stored[k]
 		switch {
 		case ok:
-			p, r, err := fl.fromSaved(k, t, saved, o)
+			p, r, err := sr.fromSaved(k, t, saved, o, s)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -86,7 +139,7 @@ func (fl *Flow) load(ctx context.Context, topics []discover.Topic, keys []progre
 		case mm2s.takenOver(k):
 			fromMM2 = append(fromMM2, k)
 		default:
-			p, r, err := fl.fromStart(k, t, o)
+			p, r, err := sr.fromStart(k, t, o, s)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -99,11 +152,11 @@ func (fl *Flow) load(ctx context.Context, topics []discover.Topic, keys []progre
 	// Past kmirror's progress the target holds what a worker copied before
 	// it crashed, or what MM2 copied after a hand-back.
 	if len(past) > 0 && mm2s.next == nil {
-		if mm2s.next, mm2s.topic, err = fl.readMM2Positions(ctx); err != nil {
+		if mm2s.next, mm2s.topic, err = sr.readMM2Positions(ctx); err != nil {
 			return nil, nil, err
 		}
 	}
-	back, err := fl.handedBack(ctx, &mm2s, past)
+	back, err := sr.handedBack(ctx, &mm2s, past)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -115,12 +168,12 @@ func (fl *Flow) load(ctx context.Context, topics []discover.Topic, keys []progre
 			crashed = append(crashed, r)
 		}
 	}
-	taken, reports, err := fl.takeOver(ctx, mm2s, fromMM2, byName, o, dryRun)
+	taken, reports, err := sr.takeOver(ctx, mm2s, fromMM2, byName, o, s)
 	if err != nil {
 		return nil, nil, err
 	}
 	out = append(out, taken...)
-	if fl.cfg.ExactlyOnce {
+	if sr.cfg.ExactlyOnce {
 		// The progress read covers exactly what is committed, the slot
 		// fenced: what the target holds past it was aborted, or is no copy.
 		for _, r := range crashed {
@@ -128,12 +181,12 @@ func (fl *Flow) load(ctx context.Context, topics []discover.Topic, keys []progre
 		}
 		return out, reports, nil
 	}
-	matched, err := fl.resume(ctx, crashed)
+	matched, err := sr.resume(ctx, crashed)
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, r := range crashed {
-		log := fl.log.With("topic", r.p.key.Topic, "partition", r.p.key.Partition)
+		log := sr.log.With("topic", r.p.key.Topic, "partition", r.p.key.Partition)
 		n, past := matched[r.p.key], r.tgtEnd-r.from
 		if n > 0 {
 			log.Info("resumed after the records a previous worker copied but did not persist; none is copied twice", "records", n)
@@ -151,18 +204,15 @@ func (fl *Flow) load(ctx context.Context, topics []discover.Topic, keys []progre
 // holds more than the progress covers (a crash, or a worker that lost its
 // lease, wrote past it). A topic created again since the progress was
 // written is not copied: nil, nil.
-func (fl *Flow) fromSaved(k progress.Partition, t discover.Topic, saved progress.Saved, o offsets) (*partition, *resumeFrom, error) {
-	if saved.ClusterID != fl.clusterID {
+func (sr *starter) fromSaved(k progress.Partition, t discover.Topic, saved progress.Saved, o offsets, s *slot) (*partition, *resumeFrom, error) {
+	if saved.ClusterID != sr.clusterID {
 		return nil, nil, errFatal{fmt.Errorf("the progress of %s[%d] on %q was written for source cluster %s, but %q is cluster %s: is this the right source?",
-			k.Topic, k.Partition, fl.cfg.Target, saved.ClusterID, fl.cfg.Source, fl.clusterID)}
+			k.Topic, k.Partition, sr.cfg.Target, saved.ClusterID, sr.cfg.Source, sr.clusterID)}
 	}
 	if saved.TopicID != t.ID {
-		fl.mu.Lock()
-		if !fl.recreated[k.Topic] {
-			fl.recreated[k.Topic] = true
-			fl.log.Error(recreatedReason, "topic", k.Topic)
+		if sr.cat.recreate(k.Topic) {
+			sr.log.Error(recreatedReason, "topic", k.Topic)
 		}
-		fl.mu.Unlock()
 		return nil, nil, nil
 	}
 	// Without the target's end, records a previous owner copied past the
@@ -173,8 +223,7 @@ func (fl *Flow) fromSaved(k progress.Partition, t discover.Topic, saved progress
 	if !tok || tend.Err != nil || !sok || send.Err != nil {
 		return nil, nil, fmt.Errorf("end offsets of %s[%d] and target %s[%d]: not available (%v, %v)", k.Topic, k.Partition, t.Target, k.Partition, send.Err, tend.Err)
 	}
-	p := fl.newPartition(k, t, saved.CopyMap())
-	p.mm2 = saved.MM2
+	p := sr.newPartition(k, t, saved.CopyMap(), saved.MM2, false, s)
 	if end := saved.Map.End().Target; tend.Offset > end {
 		return p, &resumeFrom{p: p, from: end, tgtEnd: tend.Offset, srcEnd: send.Offset}, nil
 	}
@@ -187,14 +236,14 @@ func (fl *Flow) fromSaved(k progress.Partition, t discover.Topic, saved progress
 // holds records (a worker copied them and died before it first persisted
 // its progress), they are compared from the target's log start with the
 // source from the start position, so that copies are not made twice.
-func (fl *Flow) fromStart(k progress.Partition, t discover.Topic, o offsets) (*partition, *resumeFrom, error) {
+func (sr *starter) fromStart(k progress.Partition, t discover.Topic, o offsets, s *slot) (*partition, *resumeFrom, error) {
 	start, ok := o.srcStarts.Lookup(k.Topic, k.Partition)
 	if !ok || start.Err != nil {
 		return nil, nil, fmt.Errorf("start offset of %s[%d]: %v", k.Topic, k.Partition, start.Err)
 	}
 	from := start.Offset
 	send, sok := o.srcEnds.Lookup(k.Topic, k.Partition)
-	if fl.cfg.Consumer.StartAt == "latest" && sok && send.Err == nil {
+	if sr.cfg.Consumer.StartAt == "latest" && sok && send.Err == nil {
 		from = send.Offset
 	}
 	tstart, tsok := o.tgtStarts.Lookup(t.Target, k.Partition)
@@ -203,8 +252,7 @@ func (fl *Flow) fromStart(k progress.Partition, t discover.Topic, o offsets) (*p
 		return nil, nil, fmt.Errorf("offsets of %s[%d] and target %s[%d]: not available (%v, %v, %v)", k.Topic, k.Partition, t.Target, k.Partition,
 			send.Err, tstart.Err, tend.Err)
 	}
-	p := fl.newPartition(k, t, offsetmap.New(from, tstart.Offset))
-	p.dirty = true
+	p := sr.newPartition(k, t, offsetmap.New(from, tstart.Offset), nil, true, s)
 	if tend.Offset > tstart.Offset {
 		return p, &resumeFrom{p: p, from: tstart.Offset, tgtEnd: tend.Offset, srcEnd: send.Offset}, nil
 	}
@@ -240,18 +288,21 @@ func endOffsets(ctx context.Context, adm *kadm.Client, topics []discover.Topic) 
 	}
 }
 
-const recreatedReason = "the source topic was deleted and created again since it was mirrored; not copying it on top of the old copy: delete its records from the progress topic to start over"
-
-// newPartition makes the copy state of source partition k of topic t, with
-// offset map m, tied to this run of the flow.
-func (fl *Flow) newPartition(k progress.Partition, t discover.Topic, m *offsetmap.Partition) *partition {
-	p := newPartition(k, t.Target, t.ID, m, fl.producer, fl.fail,
-		fl.metrics.partition(fl.cfg.Source, fl.cfg.Target, k.Topic, fl.paired != nil || fl.cfg.ProvenanceHeader))
-	if fl.cfg.ProvenanceHeader {
-		p.origin = &origin{source: []byte(fl.clusterID), target: []byte(fl.targetID)}
+// newPartition makes the copy state of source partition k of topic t,
+// with offset map m and, below it, MM2's syncs h; dirty says its progress
+// is not persisted yet. It copies in slot s's transactions when s is set,
+// else with the run's producer.
+func (sr *starter) newPartition(k progress.Partition, t discover.Topic, m *offsetmap.Partition, h mm2.History, dirty bool, s *slot) *partition {
+	spec := partitionSpec{key: k, target: t.Target, topicID: t.ID, m: m, mm2: h, dirty: dirty,
+		producer: sr.producer, fail: sr.fail, metrics: sr.metrics.partition(sr.cfg.Source, sr.cfg.Target, k.Topic, sr.skips)}
+	if s != nil {
+		spec.slot, spec.producer, spec.fail = s, s.producer, s.fail
 	}
-	if fl.cfg.EmitOffsetSyncs {
-		p.syncEvery = int64(fl.cfg.OffsetLagMax)
+	if sr.cfg.ProvenanceHeader {
+		spec.origin = &origin{source: []byte(sr.clusterID), target: []byte(sr.targetID)}
 	}
-	return p
+	if sr.cfg.EmitOffsetSyncs {
+		spec.syncEvery = int64(sr.cfg.OffsetLagMax)
+	}
+	return newPartition(spec)
 }

@@ -23,8 +23,15 @@ type running struct {
 
 func start(t *testing.T, cfg *config.Config) *running {
 	t.Helper()
+	return startFlow(t, cfg, nil)
+}
+
+// startFlow runs a worker of cfg's flow, with back the flow the other way
+// (or nil).
+func startFlow(t *testing.T, cfg *config.Config, back *config.Flow) *running {
+	t.Helper()
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), back, nil, testbed.Logger(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1), flow: fl}
 	go func() { r.done <- fl.Run(ctx) }()
@@ -125,7 +132,7 @@ func (r *running) caughtUp(t *testing.T, src, tgt *testbed.Cluster, topics map[s
 				continue
 			}
 			for p, end := range src.EndOffsets(t, s) {
-				c, ok, err := r.flow.Copied(t.Context(), progress.Partition{Topic: s, Partition: p})
+				c, ok, err := r.flow.View(Own).Copied(t.Context(), progress.Partition{Topic: s, Partition: p})
 				if err != nil || !ok || c.Next != end {
 					behind = append(behind, fmt.Sprintf("%s[%d] %d/%d", s, p, c.Next, end))
 				}
@@ -222,4 +229,12 @@ func TestReplicatesEveryRecord(t *testing.T) {
 			}
 		})
 	}
+}
+
+// copying returns the partition of key k the worker copies, or nil.
+func copying(fl *Flow, k progress.Partition) *partition {
+	if r := fl.run.Load(); r != nil {
+		return r.copier.partition(k)
+	}
+	return nil
 }

@@ -61,13 +61,13 @@ func TestMirroredEndTranslatesPastAForeignRecord(t *testing.T) {
 
 	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t))
-	fl.fail = func(err error) { t.Errorf("partition failed: %v", err) }
-	if err := fl.open(t.Context()); err != nil {
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, nil, testbed.Logger(t))
+	r, err := fl.open(t.Context(), func(err error) { t.Errorf("partition failed: %v", err) }, func(*task) {})
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer fl.close()
-	parts, _, err := fl.load(t.Context(), []discover.Topic{{Source: "app-a", Target: "app-a", Partitions: 1}}, []progress.Partition{{Topic: "app-a"}}, false)
+	defer r.close()
+	parts, _, err := r.starter.load(t.Context(), []discover.Topic{{Source: "app-a", Target: "app-a", Partitions: 1}}, []progress.Partition{{Topic: "app-a"}}, nil)
 	if err != nil || len(parts) != 1 {
 		t.Fatalf("load: %d partitions, %v", len(parts), err)
 	}

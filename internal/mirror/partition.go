@@ -42,19 +42,16 @@ type partition struct {
 	// producer writes the copies: the flow's, or in exactly-once mode the
 	// producer of the partition's slot.
 	producer *kgo.Client
-	// slot is the partition's slot in exactly-once mode, nil otherwise;
-	// set before the partition is shared, as producer and fail are.
+	// slot is the partition's slot in exactly-once mode, nil otherwise.
 	slot *slot
 
 	// origin, with provenance.header.enabled, holds the source and target
 	// clusters' ids: copies are stamped with the first, source records
-	// stamped with the second are not copied back. Set before the
-	// partition is shared.
+	// stamped with the second are not copied back.
 	origin *origin
 
 	// mm2 are MirrorMaker 2's offset syncs when kmirror took the
-	// partition over from MM2: they translate what lies below m. Set
-	// before the partition is shared, never changed.
+	// partition over from MM2: they translate what lies below m.
 	mm2 mm2.History
 
 	mu       sync.Mutex
@@ -109,21 +106,35 @@ type Gap struct {
 	From, To int64
 }
 
-// newPartition makes the copy state of source partition key, copied to
-// target (topic id topicID) by producer with offset map m; fail is told of
-// its first failure, metrics count its copies.
-func newPartition(key progress.Partition, target string, topicID [16]byte, m *offsetmap.Partition, producer *kgo.Client,
-	fail func(error), metrics partitionMetrics) *partition {
-	p := &partition{key: key, target: target, topicID: topicID, m: m, producer: producer, fail: fail, metrics: metrics,
-		committed: m.End().Source, moved: time.Now(), seen: m.End().Source, syncedAt: -1}
-	p.ack = p.acked
-	return p
+// partitionSpec is what a partition is made with.
+type partitionSpec struct {
+	key     progress.Partition
+	target  string
+	topicID [16]byte
+	// m is the offset map to copy on from; mm2 MM2's syncs below it.
+	m   *offsetmap.Partition
+	mm2 mm2.History
+	// dirty says the progress is not persisted yet.
+	dirty bool
+	// producer writes the copies, in slot's transactions when slot is
+	// set; fail is told of the first failure.
+	producer *kgo.Client
+	slot     *slot
+	fail     func(error)
+	origin   *origin
+	// syncEvery is offset.lag.max when MM2-format syncs are written, else
+	// 0.
+	syncEvery int64
+	metrics   partitionMetrics
 }
 
-// bind makes the partition copy in slot s's transactions; call it before
-// the partition is shared.
-func (p *partition) bind(s *slot) {
-	p.slot, p.producer, p.fail = s, s.producer, s.fail
+// newPartition makes the copy state of a source partition.
+func newPartition(s partitionSpec) *partition {
+	p := &partition{key: s.key, target: s.target, topicID: s.topicID, m: s.m, mm2: s.mm2, dirty: s.dirty,
+		producer: s.producer, slot: s.slot, fail: s.fail, origin: s.origin, syncEvery: s.syncEvery, metrics: s.metrics,
+		committed: s.m.End().Source, moved: time.Now(), seen: s.m.End().Source, syncedAt: -1}
+	p.ack = p.acked
+	return p
 }
 
 // produce hands the records of one fetch of this partition to its

@@ -21,7 +21,7 @@ import (
 func BenchmarkPartitionCopy(b *testing.B) {
 	for _, window := range []int{1, 100, 10_000} {
 		b.Run(fmt.Sprintf("window=%d", window), func(b *testing.B) {
-			p := newPartition(progress.Partition{Topic: "bench", Partition: 0}, "bench", [16]byte{}, offsetmap.New(0, 0), nil, func(error) {}, partitionMetrics{})
+			p := newPartition(partitionSpec{key: progress.Partition{Topic: "bench"}, target: "bench", m: offsetmap.New(0, 0), fail: func(error) {}})
 			recs := make([]*kgo.Record, window)
 			for i := range recs {
 				recs[i] = &kgo.Record{Topic: "bench", Value: make([]byte, 1024), Timestamp: time.Now()}
@@ -54,7 +54,7 @@ func BenchmarkPartitionCopy(b *testing.B) {
 // BenchmarkPartitionCopyContended runs send and acked on two goroutines, as
 // the task and the producer's promise goroutine do, on one partition.
 func BenchmarkPartitionCopyContended(b *testing.B) {
-	p := newPartition(progress.Partition{Topic: "bench", Partition: 0}, "bench", [16]byte{}, offsetmap.New(0, 0), nil, func(error) {}, partitionMetrics{})
+	p := newPartition(partitionSpec{key: progress.Partition{Topic: "bench"}, target: "bench", m: offsetmap.New(0, 0), fail: func(error) {}})
 	const window = 1024
 	recs := make([]*kgo.Record, window)
 	for i := range recs {

@@ -151,9 +151,10 @@ func (fl *Flow) Paired() progress.View {
 		return nil
 	}
 	return progress.Paired(fl.Saved, func(ctx context.Context, p progress.Partition, least int64) (*offsetmap.Partition, error) {
-		fl.mu.Lock()
-		pe := fl.peer
-		fl.mu.Unlock()
+		var pe *peer
+		if r := fl.run.Load(); r != nil {
+			pe = r.peer
+		}
 		if pe == nil { // not running: from the clusters
 			s, err := progress.Read(ctx, fl.paired, fl.tgt, fl.src, fl.log)
 			if err != nil {
@@ -174,7 +175,7 @@ func (fl *Flow) Paired() progress.View {
 // copy, already in the map, or another writer's. In exactly-once mode it
 // runs in a commit, with the slot's gate held alone and its producer
 // flushed. A failed listing is logged and tried again next time.
-func (fl *Flow) decide(ctx context.Context, parts []*partition) {
+func (r *run) decide(ctx context.Context, parts []*partition) {
 	idle := map[*partition]uint64{}
 	var targets []string
 	for _, p := range parts {
@@ -190,9 +191,9 @@ func (fl *Flow) decide(ctx context.Context, parts []*partition) {
 	if len(targets) == 0 {
 		return
 	}
-	ends, err := fl.tgtAdm.ListEndOffsets(ctx, targets...)
+	ends, err := r.tgtAdm.ListEndOffsets(ctx, targets...)
 	if err != nil {
-		fl.log.Warn("listing the target ends to tell the flow the other way what was written here failed; retrying", "err", err)
+		r.log.Warn("listing the target ends to tell the flow the other way what was written here failed; retrying", "err", err)
 		return
 	}
 	for p, sent := range idle {

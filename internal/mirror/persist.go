@@ -9,20 +9,15 @@ import (
 
 // flush persists what changed: the offset syncs, then the progress they
 // cover.
-func (fl *Flow) flush(ctx context.Context) error {
-	fl.mu.Lock()
-	parts := make([]*partition, 0, len(fl.parts))
-	for _, p := range fl.parts {
-		parts = append(parts, p)
-	}
-	fl.mu.Unlock()
-	if fl.paired != nil {
-		fl.decide(ctx, parts)
+func (r *run) flush(ctx context.Context) error {
+	parts := r.copier.partitions(nil)
+	if r.paired != nil {
+		r.decide(ctx, parts)
 	}
 	var taken []*partition
 	var items []progress.Pending
 	for _, p := range parts {
-		it := p.pending(fl.clusterID)
+		it := p.pending(r.clusterID)
 		if !it.Empty() {
 			taken, items = append(taken, p), append(items, it)
 		}
@@ -32,13 +27,13 @@ func (fl *Flow) flush(ctx context.Context) error {
 	}
 	// A worker that can no longer prove it owns its partitions must not
 	// write their progress over their next owner's.
-	if !fl.member.Valid() {
+	if !r.member.Valid() {
 		for i, p := range taken {
 			p.unpersisted(items[i])
 		}
 		return errors.New("not persisting progress: this worker's membership is not confirmed")
 	}
-	syncsWritten, err := fl.store.Flush(ctx, fl.Worker(), items)
+	syncsWritten, err := r.store.Flush(ctx, r.Worker(), items)
 	if err != nil {
 		for i, p := range taken {
 			if syncsWritten { // only the progress is to be written again
@@ -52,13 +47,11 @@ func (fl *Flow) flush(ctx context.Context) error {
 
 // truncate drops the offset-map segments that lie wholly below the source
 // log start: no committed offset there can be translated any more.
-func (fl *Flow) truncate(ctx context.Context) error {
-	fl.mu.Lock()
+func (r *run) truncate(ctx context.Context) error {
 	byTopic := map[string][]*partition{}
-	for _, p := range fl.parts {
+	for _, p := range r.copier.partitions(nil) {
 		byTopic[p.key.Topic] = append(byTopic[p.key.Topic], p)
 	}
-	fl.mu.Unlock()
 	if len(byTopic) == 0 {
 		return nil
 	}
@@ -66,7 +59,7 @@ func (fl *Flow) truncate(ctx context.Context) error {
 	for t := range byTopic {
 		topics = append(topics, t)
 	}
-	starts, err := fl.srcAdm.ListStartOffsets(ctx, topics...)
+	starts, err := r.srcAdm.ListStartOffsets(ctx, topics...)
 	if err != nil {
 		return err
 	}

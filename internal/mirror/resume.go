@@ -37,7 +37,7 @@ type resumeFrom struct {
 // the copy resumes after the last match. The previous owner may be a
 // kmirror worker or MirrorMaker 2. It returns how many records of each
 // partition matched.
-func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[progress.Partition]int, error) {
+func (sr *starter) resume(ctx context.Context, todo []resumeFrom) (map[progress.Partition]int, error) {
 	if len(todo) == 0 {
 		return nil, nil
 	}
@@ -73,7 +73,7 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[progress.Par
 		byTarget[progress.Partition{Topic: r.p.target, Partition: r.p.key.Partition}] = r.p.key
 	}
 
-	tgtCl, err := kgo.NewClient(append(cluster.Options(fl.tgt, fl.log), kgo.ConsumePartitions(tgtAt))...)
+	tgtCl, err := kgo.NewClient(append(cluster.Options(sr.tgt, sr.log), kgo.ConsumePartitions(tgtAt))...)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +89,7 @@ func (fl *Flow) resume(ctx context.Context, todo []resumeFrom) (map[progress.Par
 	}
 
 	if nsrc > 0 {
-		srcCl, err := kgo.NewClient(append(append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...),
+		srcCl, err := kgo.NewClient(append(append(cluster.Options(sr.src, sr.log), cluster.ConsumerOptions(sr.cfg.Consumer)...),
 			kgo.ConsumePartitions(srcAt), kgo.ConsumeResetOffset(kgo.NoResetOffset()))...)
 		if err != nil {
 			return nil, err

@@ -12,7 +12,9 @@ import (
 )
 
 // sharing is the flow as a member of its workers' group: it copies the
-// partitions the group gives it and no other.
+// partitions the group gives it and no other. The group calls it only
+// while the flow's run runs (Run starts the membership after it opened
+// the run, and leaves the group before it closes it).
 type sharing struct{ fl *Flow }
 
 var _ workgroup.Handler = sharing{}
@@ -20,95 +22,79 @@ var _ workgroup.Handler = sharing{}
 // Topics are the topics ready to copy: selected, present on the target and
 // not blocked.
 func (s sharing) Topics() map[string]int32 {
-	fl := s.fl
-	if fl.cfg.ExactlyOnce {
-		return map[string]int32{slotTopic: int32(fl.cfg.TransactionSlots)}
+	if s.fl.cfg.ExactlyOnce {
+		return map[string]int32{slotTopic: int32(s.fl.cfg.TransactionSlots)}
 	}
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	out := make(map[string]int32, len(fl.avail))
-	for name, t := range fl.avail {
-		if !fl.recreated[name] {
-			out[name] = t.Partitions
-		}
-	}
-	return out
+	return s.fl.cat.shares()
 }
 
 // Assigned loads the partitions' progress and starts copying them,
 // retrying while the worker still owns them.
 func (s sharing) Assigned(ctx context.Context, ps workgroup.Partitions) {
-	fl := s.fl
-	if fl.cfg.ExactlyOnce {
-		fl.gainSlots(ctx, slotsOwned(ps))
+	r := s.fl.run.Load()
+	if r.cfg.ExactlyOnce {
+		r.gainSlots(ctx, slotsOwned(ps))
 		return
 	}
 	for wait := time.Second; ; wait = min(2*wait, 10*time.Second) {
-		err := fl.start(ctx, ps)
+		err := r.start(ctx, ps)
 		if err == nil || ctx.Err() != nil {
 			return
 		}
 		var fatal errFatal
 		if errors.As(err, &fatal) {
-			fl.fail(err)
+			r.fail(err)
 			return
 		}
-		fl.log.Warn("starting to copy the assigned partitions failed; retrying", "err", err)
+		r.log.Warn("starting to copy the assigned partitions failed; retrying", "err", err)
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
-		if !fl.member.Valid() {
+		if !r.member.Valid() {
 			return // lost meanwhile: the group will say what is ours
 		}
 	}
 }
 
 // start begins copying partitions this worker now owns.
-func (fl *Flow) start(ctx context.Context, ps workgroup.Partitions) error {
-	topics, keys := fl.newlyOwned(ps)
-	return fl.copyPartitions(ctx, topics, keys, nil)
+func (r *run) start(ctx context.Context, ps workgroup.Partitions) error {
+	topics, keys := r.newlyOwned(ps)
+	return r.copyPartitions(ctx, topics, keys, nil)
 }
 
 // newlyOwned returns the partitions of ps that are selected and not
 // copied yet, and their topics.
-func (fl *Flow) newlyOwned(ps workgroup.Partitions) ([]discover.Topic, []progress.Partition) {
-	fl.mu.Lock()
+func (r *run) newlyOwned(ps workgroup.Partitions) ([]discover.Topic, []progress.Partition) {
 	var topics []discover.Topic
 	var keys []progress.Partition
 	for name, parts := range ps {
-		t, ok := fl.avail[name]
+		t, ok := r.cat.available(name)
 		if !ok {
 			continue // no longer selected: the next rebalance takes it back
 		}
 		topics = append(topics, t)
 		for _, p := range parts {
-			if _, running := fl.parts[progress.Partition{Topic: name, Partition: p}]; !running && p < t.Partitions {
-				keys = append(keys, progress.Partition{Topic: name, Partition: p})
+			if k := (progress.Partition{Topic: name, Partition: p}); r.copier.partition(k) == nil && p < t.Partitions {
+				keys = append(keys, k)
 			}
 		}
 	}
-	fl.mu.Unlock()
 	return topics, keys
 }
 
 // copyPartitions loads partitions keys of topics and starts copying them,
 // in slot s's transactions when s is set.
-func (fl *Flow) copyPartitions(ctx context.Context, topics []discover.Topic, keys []progress.Partition, s *slot) error {
+func (r *run) copyPartitions(ctx context.Context, topics []discover.Topic, keys []progress.Partition, s *slot) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	parts, _, err := fl.load(ctx, topics, keys, false)
+	parts, _, err := r.starter.load(ctx, topics, keys, s)
 	if err != nil {
 		return err
 	}
-	if s != nil {
-		for _, p := range parts {
-			p.bind(s)
-		}
-	}
-	if err := fl.awaitProducerMetadata(ctx, parts); err != nil {
+	if err := r.awaitProducerMetadata(ctx, parts); err != nil {
 		return err
 	}
 	count := map[string]int{}
@@ -117,17 +103,18 @@ func (fl *Flow) copyPartitions(ctx context.Context, topics []discover.Topic, key
 	}
 	for _, t := range topics {
 		if count[t.Source] > 0 {
-			fl.log.Info("copying", "topic", t.Source, "target", t.Target, "partitions", count[t.Source])
+			r.log.Info("copying", "topic", t.Source, "target", t.Target, "partitions", count[t.Source])
 		}
 	}
-	return fl.assign(parts)
+	return r.copier.assign(parts)
 }
 
 // Revoked stops copying partitions the group moves to another worker, and
 // persists their progress before the new owner starts.
 func (s sharing) Revoked(ctx context.Context, ps workgroup.Partitions) {
-	if s.fl.cfg.ExactlyOnce {
-		s.fl.loseSlots(ctx, slotsOwned(ps), true)
+	r := s.fl.run.Load()
+	if r.cfg.ExactlyOnce {
+		r.loseSlots(ctx, slotsOwned(ps), true)
 		return
 	}
 	var keys []progress.Partition
@@ -136,10 +123,10 @@ func (s sharing) Revoked(ctx context.Context, ps workgroup.Partitions) {
 			keys = append(keys, progress.Partition{Topic: topic, Partition: p})
 		}
 	}
-	if err := s.fl.release(ctx, keys, "handed to another worker; progress persisted"); err != nil && ctx.Err() == nil {
+	if err := r.release(ctx, keys, "handed to another worker; progress persisted"); err != nil && ctx.Err() == nil {
 		// The partitions may still get records written: nobody else may
 		// start on them while this process lives.
-		s.fl.fail(fmt.Errorf("hand over partitions: %w", err))
+		r.fail(fmt.Errorf("hand over partitions: %w", err))
 	}
 }
 
@@ -150,30 +137,20 @@ func (s sharing) Revoked(ctx context.Context, ps workgroup.Partitions) {
 // tail with the source from the persisted progress, and copies again only
 // what is not there.
 func (s sharing) Lost(ctx context.Context, ps workgroup.Partitions) {
-	fl := s.fl
-	if fl.cfg.ExactlyOnce {
-		fl.loseSlots(ctx, slotsOwned(ps), false)
-		fl.log.Warn("dropped the slots this worker can no longer prove it owns; their next owner fences them and copies from what is committed",
+	r := s.fl.run.Load()
+	if r.cfg.ExactlyOnce {
+		r.loseSlots(ctx, slotsOwned(ps), false)
+		r.log.Warn("dropped the slots this worker can no longer prove it owns; their next owner fences them and copies from what is committed",
 			"slots", len(slotsOwned(ps)))
 		return
 	}
-	fl.mu.Lock()
 	var keys []progress.Partition
 	for topic, parts := range ps {
 		for _, p := range parts {
-			k := progress.Partition{Topic: topic, Partition: p}
-			if part, ok := fl.parts[k]; ok {
-				part.discard()
-				delete(fl.parts, k)
-				keys = append(keys, k)
-			}
+			keys = append(keys, progress.Partition{Topic: topic, Partition: p})
 		}
 	}
-	tasks := append([]*task(nil), fl.tasks...)
-	fl.mu.Unlock()
-	for _, t := range tasks {
-		t.remove(keys)
-	}
+	keys = r.copier.drop(keys)
 	// A produce request in flight may have been appended by a leader that
 	// waits for its in-sync replicas (one of them died): the leader answers
 	// REQUEST_TIMED_OUT, yet the records become visible once it drops the
@@ -186,53 +163,47 @@ func (s sharing) Lost(ctx context.Context, ps workgroup.Partitions) {
 	// is still stuck then (a leader gone for longer) is aborted: failed
 	// once its request is answered or timed out, not retried.
 	fctx, cancel := context.WithTimeout(ctx, lostFlushTimeout)
-	err := fl.producer.Flush(fctx)
+	err := r.producer.Flush(fctx)
 	cancel()
 	for err != nil {
 		if ctx.Err() != nil {
-			fl.log.Error("stopping with produce requests of lost partitions in flight; they may still reach the target", "err", err)
+			r.log.Error("stopping with produce requests of lost partitions in flight; they may still reach the target", "err", err)
 			break
 		}
-		fl.log.Warn("waiting for produce requests of lost partitions to be answered before rejoining", "err", err)
-		actx, cancel := context.WithTimeout(ctx, fl.cfg.SessionTimeout)
-		err = fl.producer.AbortBufferedRecords(actx)
+		r.log.Warn("waiting for produce requests of lost partitions to be answered before rejoining", "err", err)
+		actx, cancel := context.WithTimeout(ctx, r.cfg.SessionTimeout)
+		err = r.producer.AbortBufferedRecords(actx)
 		cancel()
 	}
-	fl.log.Warn("stopped copying partitions this worker can no longer prove it owns; their next owner resumes from the persisted progress",
+	r.log.Warn("stopped copying partitions this worker can no longer prove it owns; their next owner resumes from the persisted progress",
 		"partitions", len(keys))
 }
 
 // release stops copying partitions: fetching stops, the records in flight
 // are acknowledged, and the progress is persisted before they are
 // forgotten.
-func (fl *Flow) release(ctx context.Context, keys []progress.Partition, why string) error {
-	fl.mu.Lock()
+func (r *run) release(ctx context.Context, keys []progress.Partition, why string) error {
 	var gone []*partition
+	var goneKeys []progress.Partition
 	for _, k := range keys {
-		if p, ok := fl.parts[k]; ok {
-			gone = append(gone, p)
+		if p := r.copier.partition(k); p != nil {
+			gone, goneKeys = append(gone, p), append(goneKeys, k)
 		}
 	}
-	tasks := append([]*task(nil), fl.tasks...)
-	fl.mu.Unlock()
 	if len(gone) == 0 {
 		return nil
 	}
-	for _, t := range tasks {
-		t.remove(keys)
-	}
-	if err := fl.persistReleased(ctx, gone); err != nil {
+	r.copier.unfetch(goneKeys)
+	if err := r.persistReleased(ctx, gone); err != nil {
 		return err
 	}
-	fl.mu.Lock()
+	r.copier.forget(goneKeys)
 	topics := map[string]int{}
 	for _, p := range gone {
-		delete(fl.parts, p.key)
 		topics[p.key.Topic]++
 	}
-	fl.mu.Unlock()
 	for topic, n := range topics {
-		fl.log.Info("stopped copying: "+why, "topic", topic, "partitions", n)
+		r.log.Info("stopped copying: "+why, "topic", topic, "partitions", n)
 	}
 	return nil
 }
@@ -240,9 +211,9 @@ func (fl *Flow) release(ctx context.Context, keys []progress.Partition, why stri
 // persistReleased persists the progress of partitions the tasks no longer
 // copy: once their records in flight are acknowledged, or, in exactly-once
 // mode, by committing their slots' transactions.
-func (fl *Flow) persistReleased(ctx context.Context, gone []*partition) error {
-	if fl.cfg.ExactlyOnce {
-		return fl.commitSlotsOf(ctx, gone)
+func (r *run) persistReleased(ctx context.Context, gone []*partition) error {
+	if r.cfg.ExactlyOnce {
+		return r.commitSlotsOf(ctx, gone)
 	}
 	deadline := time.Now().Add(StopTimeout)
 	for _, p := range gone {
@@ -257,7 +228,7 @@ func (fl *Flow) persistReleased(ctx context.Context, gone []*partition) error {
 			}
 		}
 	}
-	return fl.flush(ctx)
+	return r.flush(ctx)
 }
 
 // lostFlushTimeout bounds how long a worker that lost its partitions lets

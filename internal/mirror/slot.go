@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -104,12 +105,12 @@ func (s *slot) failure() error {
 
 // claim opens slot id: it fences the slot's earlier producers, then begins
 // a transaction.
-func (fl *Flow) claim(ctx context.Context, id int32) (*slot, error) {
-	opts := append(cluster.Options(fl.tgt, fl.log), cluster.ProducerOptions(fl.cfg.Producer)...)
+func (r *run) claim(ctx context.Context, id int32) (*slot, error) {
+	opts := append(cluster.Options(r.tgt, r.log), cluster.ProducerOptions(r.cfg.Producer)...)
 	opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.TransactionalID(fl.cfg.TransactionalID(id)), kgo.TransactionTimeout(fl.cfg.TransactionTimeout()),
+		kgo.TransactionalID(r.cfg.TransactionalID(id)), kgo.TransactionTimeout(r.cfg.TransactionTimeout()),
 		// The worker's buffer is shared by the slots it may own.
-		kgo.MaxBufferedBytes(int(max(fl.cfg.Producer.BufferMemory/int64(fl.cfg.TransactionSlots), 4<<20))))
+		kgo.MaxBufferedBytes(int(max(r.cfg.Producer.BufferMemory/int64(r.cfg.TransactionSlots), 4<<20))))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("slot %d producer: %w", id, err)
@@ -120,29 +121,103 @@ func (fl *Flow) claim(ctx context.Context, id int32) (*slot, error) {
 	// writes are refused from then on.
 	if _, _, err := cl.ProducerID(ctx); err != nil {
 		cl.Close()
-		return nil, fl.explainTransactions(id, err)
+		return nil, r.explainTransactions(id, err)
 	}
 	if err := cl.BeginTransaction(); err != nil {
 		cl.Close()
 		return nil, fmt.Errorf("slot %d: begin a transaction: %w", id, err)
 	}
-	return &slot{id: id, producer: cl, fatal: fl.fail}, nil
+	return &slot{id: id, producer: cl, fatal: r.fail}, nil
 }
 
 // explainTransactions names the permission a refused transactional
 // producer lacks; no retry helps with it.
-func (fl *Flow) explainTransactions(id int32, err error) error {
+func (r *run) explainTransactions(id int32, err error) error {
 	switch {
 	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
 		return errFatal{fmt.Errorf("slot %d: missing Write on TransactionalId:%s (prefixed) on %q: exactly-once mode writes in transactions (%w)",
-			id, fl.cfg.TransactionalIDPrefix(), fl.cfg.Target, err)}
+			id, r.cfg.TransactionalIDPrefix(), r.cfg.Target, err)}
 	case errors.Is(err, kerr.ClusterAuthorizationFailed):
-		return errFatal{fmt.Errorf("slot %d: missing IdempotentWrite on the cluster %q (%w)", id, fl.cfg.Target, err)}
+		return errFatal{fmt.Errorf("slot %d: missing IdempotentWrite on the cluster %q (%w)", id, r.cfg.Target, err)}
 	case errors.Is(err, kerr.InvalidTransactionTimeout):
 		return errFatal{fmt.Errorf("slot %d: %q refuses a transaction timeout of %s (three times %s, at least 30 s): raise its transaction.max.timeout.ms or lower %s (%w)",
-			id, fl.cfg.Target, fl.cfg.TransactionTimeout(), config.KeyTransactionInterval, config.KeyTransactionInterval, err)}
+			id, r.cfg.Target, r.cfg.TransactionTimeout(), config.KeyTransactionInterval, config.KeyTransactionInterval, err)}
 	}
 	return fmt.Errorf("slot %d: fence its earlier producers: %w", id, err)
+}
+
+// slotSet is what a worker holds of an exactly-once flow's slots: the
+// slots the group gave it, and those of them open.
+type slotSet struct {
+	// order is held while slots open, commit or close: one at a time.
+	order sync.Mutex
+	// grow says the selection grew since the open slots last started
+	// their new partitions.
+	grow atomic.Bool
+
+	mu    sync.Mutex
+	owned map[int32]bool
+	open  map[int32]*slot
+}
+
+func newSlotSet() *slotSet {
+	return &slotSet{owned: map[int32]bool{}, open: map[int32]*slot{}}
+}
+
+// own records that the group gave the worker slots ids.
+func (ss *slotSet) own(ids []int32) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for _, id := range ids {
+		ss.owned[id] = true
+	}
+}
+
+// disown records that the group took slot id back, and returns it when it
+// is open.
+func (ss *slotSet) disown(id int32) *slot {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.owned, id)
+	return ss.open[id]
+}
+
+// closed lists the slots the worker owns that are not open, in order.
+func (ss *slotSet) closed() []int32 {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	var ids []int32
+	for id := range ss.owned {
+		if ss.open[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (ss *slotSet) opened(s *slot) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.open[s.id] = s
+}
+
+func (ss *slotSet) closedSlot(s *slot) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.open, s.id)
+}
+
+// list returns the open slots, in order.
+func (ss *slotSet) list() []*slot {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	out := make([]*slot, 0, len(ss.open))
+	for _, s := range ss.open {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *slot) int { return int(a.id - b.id) })
+	return out
 }
 
 // slotsOwned turns an assignment of the group into slot numbers.
@@ -151,36 +226,24 @@ func slotsOwned(ps map[string][]int32) []int32 { return ps[slotTopic] }
 // gainSlots opens the slots the group gave this worker and starts copying
 // their partitions. A slot that cannot open now is opened again at the
 // next commit tick.
-func (fl *Flow) gainSlots(ctx context.Context, ids []int32) {
-	fl.slotMu.Lock()
-	defer fl.slotMu.Unlock()
-	fl.mu.Lock()
-	for _, id := range ids {
-		fl.owned[id] = true
-	}
-	fl.mu.Unlock()
-	if err := fl.openOwned(ctx); err != nil && ctx.Err() == nil {
-		fl.log.Warn("opening slots failed; retrying", "err", err)
+func (r *run) gainSlots(ctx context.Context, ids []int32) {
+	r.slots.order.Lock()
+	defer r.slots.order.Unlock()
+	r.slots.own(ids)
+	if err := r.openOwned(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("opening slots failed; retrying", "err", err)
 	}
 }
 
 // openOwned opens the slots this worker owns that are not open: after
-// they were gained, or after their transaction failed. fl.slotMu is held.
-func (fl *Flow) openOwned(ctx context.Context) error {
-	if !fl.member.Valid() {
+// they were gained, or after their transaction failed. r.slots.order is held.
+func (r *run) openOwned(ctx context.Context) error {
+	if !r.member.Valid() {
 		// The group may have given the slots to another worker already:
 		// claiming one would fence its new owner. Lost drops them.
 		return nil
 	}
-	fl.mu.Lock()
-	var ids []int32
-	for id := range fl.owned {
-		if fl.slots[id] == nil {
-			ids = append(ids, id)
-		}
-	}
-	fl.mu.Unlock()
-	slices.Sort(ids)
+	ids := r.slots.closed()
 	// Every slot is fenced before any is loaded: reading the progress
 	// waits for the transactions open on it, and one an earlier owner of
 	// these slots left open in the middle of its commit ends only when
@@ -188,27 +251,25 @@ func (fl *Flow) openOwned(ctx context.Context) error {
 	var errs []error
 	var claimed []*slot
 	for _, id := range ids {
-		s, err := fl.claim(ctx, id)
+		s, err := r.claim(ctx, id)
 		var fatal errFatal
 		if errors.As(err, &fatal) {
-			fl.fail(err) // the flow's stop closes the slots claimed
+			r.fail(err) // the flow's stop closes the slots claimed
 			return nil
 		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		fl.mu.Lock()
-		fl.slots[id] = s
-		fl.mu.Unlock()
+		r.slots.opened(s)
 		claimed = append(claimed, s)
 	}
 	for _, s := range claimed {
-		if err := fl.startSlot(ctx, s); err != nil {
-			fl.dropSlot(ctx, s, false)
+		if err := r.startSlot(ctx, s); err != nil {
+			r.dropSlot(ctx, s, false)
 			var fatal errFatal
 			if errors.As(err, &fatal) {
-				fl.fail(err)
+				r.fail(err)
 				return nil
 			}
 			errs = append(errs, fmt.Errorf("slot %d: %w", s.id, err))
@@ -219,18 +280,14 @@ func (fl *Flow) openOwned(ctx context.Context) error {
 
 // startSlot starts copying the selected partitions of slot s that are not
 // copied yet: all of them when it opens, new ones as topics appear or grow.
-func (fl *Flow) startSlot(ctx context.Context, s *slot) error {
-	fl.mu.Lock()
+func (r *run) startSlot(ctx context.Context, s *slot) error {
 	var topics []discover.Topic
 	var keys []progress.Partition
-	for name, t := range fl.avail {
-		if fl.recreated[name] {
-			continue
-		}
+	for _, t := range r.cat.ready() {
 		n := len(keys)
 		for p := range t.Partitions {
-			k := progress.Partition{Topic: name, Partition: p}
-			if _, running := fl.parts[k]; !running && slotOf(k, fl.cfg.TransactionSlots) == s.id {
+			k := progress.Partition{Topic: t.Source, Partition: p}
+			if r.copier.partition(k) == nil && slotOf(k, r.cfg.TransactionSlots) == s.id {
 				keys = append(keys, k)
 			}
 		}
@@ -238,69 +295,49 @@ func (fl *Flow) startSlot(ctx context.Context, s *slot) error {
 			topics = append(topics, t)
 		}
 	}
-	fl.mu.Unlock()
-	return fl.copyPartitions(ctx, topics, keys, s)
+	return r.copyPartitions(ctx, topics, keys, s)
 }
 
 // growSlots starts the partitions of new or grown topics in the open
 // slots; until it succeeds, each commit tick tries again.
-func (fl *Flow) growSlots(ctx context.Context) error {
-	fl.slotMu.Lock()
-	defer fl.slotMu.Unlock()
-	fl.grow.Store(true)
-	return fl.growOpen(ctx)
+func (r *run) growSlots(ctx context.Context) error {
+	r.slots.order.Lock()
+	defer r.slots.order.Unlock()
+	r.slots.grow.Store(true)
+	return r.growOpen(ctx)
 }
 
 // growOpen starts in the open slots the partitions that are selected and
-// not copied yet, when the selection grew. fl.slotMu is held.
-func (fl *Flow) growOpen(ctx context.Context) error {
-	if !fl.grow.Load() {
+// not copied yet, when the selection grew. r.slots.order is held.
+func (r *run) growOpen(ctx context.Context) error {
+	if !r.slots.grow.Load() {
 		return nil
 	}
 	var errs []error
-	for _, s := range fl.openSlots() {
-		if err := fl.startSlot(ctx, s); err != nil {
+	for _, s := range r.slots.list() {
+		if err := r.startSlot(ctx, s); err != nil {
 			errs = append(errs, fmt.Errorf("slot %d: %w", s.id, err))
 		}
 	}
 	if len(errs) == 0 {
-		fl.grow.Store(false)
+		r.slots.grow.Store(false)
 	}
 	return errors.Join(errs...)
 }
 
-func (fl *Flow) openSlots() []*slot {
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	out := make([]*slot, 0, len(fl.slots))
-	for _, s := range fl.slots {
-		out = append(out, s)
-	}
-	slices.SortFunc(out, func(a, b *slot) int { return int(a.id - b.id) })
-	return out
-}
-
 // slotParts returns the partitions of slot s.
-func (fl *Flow) slotParts(s *slot) []*partition {
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	var out []*partition
-	for _, p := range fl.parts {
-		if p.slot == s {
-			out = append(out, p)
-		}
-	}
-	return out
+func (r *run) slotParts(s *slot) []*partition {
+	return r.copier.partitions(func(p *partition) bool { return p.slot == s })
 }
 
 // commit ends the slot's transaction with everything its partitions
 // copied: it waits for every record handed to the producer, adds the
 // progress and offset-map segments that cover them, commits, and begins
 // the next transaction. An error leaves the transaction to abort.
-func (fl *Flow) commit(ctx context.Context, s *slot) error {
+func (r *run) commit(ctx context.Context, s *slot) error {
 	// A commit under way finishes when the run stops: what it took from
 	// the partitions is in it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fl.cfg.TransactionTimeout())
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.TransactionTimeout())
 	defer cancel()
 	s.gate.Lock()
 	defer s.gate.Unlock()
@@ -310,18 +347,18 @@ func (fl *Flow) commit(ctx context.Context, s *slot) error {
 	if err := s.failure(); err != nil {
 		return err
 	}
-	parts := fl.slotParts(s)
-	if fl.paired != nil {
-		fl.decide(ctx, parts)
+	parts := r.slotParts(s)
+	if r.paired != nil {
+		r.decide(ctx, parts)
 	}
 	var items []progress.Pending
 	for _, p := range parts {
-		if it := p.pending(fl.clusterID); !it.Empty() {
+		if it := p.pending(r.clusterID); !it.Empty() {
 			items = append(items, it)
 		}
 	}
-	for _, r := range fl.store.Records(fl.Worker(), items).All() {
-		s.producer.Produce(ctx, r, func(_ *kgo.Record, err error) {
+	for _, rec := range r.store.Records(r.Worker(), items).All() {
+		s.producer.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				s.fail(fmt.Errorf("write progress: %w", err))
 			}
@@ -337,14 +374,11 @@ func (fl *Flow) commit(ctx context.Context, s *slot) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	if len(items) > 0 {
-		fl.metrics.transactions.WithLabelValues(fl.cfg.Source, fl.cfg.Target, "committed").Inc()
+		r.metrics.transactions.WithLabelValues(r.cfg.Source, r.cfg.Target, "committed").Inc()
 	}
 	for _, it := range items {
 		if it.Mark != nil {
-			fl.mu.Lock()
-			p := fl.parts[it.Partition]
-			fl.mu.Unlock()
-			if p != nil {
+			if p := r.copier.partition(it.Partition); p != nil {
 				p.commitAt(it.Mark.End)
 			}
 		}
@@ -354,47 +388,44 @@ func (fl *Flow) commit(ctx context.Context, s *slot) error {
 
 // commitAll commits every open slot's transaction, starts again the slots
 // whose transaction failed, and opens the owned slots not open yet.
-func (fl *Flow) commitAll(ctx context.Context) error {
-	fl.slotMu.Lock()
-	defer fl.slotMu.Unlock()
-	slots, errs := fl.commitOpen(ctx)
+func (r *run) commitAll(ctx context.Context) error {
+	r.slots.order.Lock()
+	defer r.slots.order.Unlock()
+	slots, errs := r.commitOpen(ctx)
 	for i, s := range slots {
 		if errs[i] != nil {
-			fl.log.Warn("a slot's transaction failed: it is aborted, and the slot's partitions copy again from what is committed",
+			r.log.Warn("a slot's transaction failed: it is aborted, and the slot's partitions copy again from what is committed",
 				"slot", s.id, "err", errs[i])
-			fl.dropSlot(ctx, s, false)
+			r.dropSlot(ctx, s, false)
 		}
 	}
 	if ctx.Err() != nil {
 		return nil
 	}
-	return errors.Join(fl.openOwned(ctx), fl.growOpen(ctx))
+	return errors.Join(r.openOwned(ctx), r.growOpen(ctx))
 }
 
 // loseSlots gives up slots: with commit (they are handed to another
 // worker), what they copied is committed first; without (the worker can no
 // longer prove it owns them), their transactions are aborted. Either way
 // their next owner fences them before it reads their progress.
-func (fl *Flow) loseSlots(ctx context.Context, ids []int32, commit bool) {
-	fl.slotMu.Lock()
-	defer fl.slotMu.Unlock()
+func (r *run) loseSlots(ctx context.Context, ids []int32, commit bool) {
+	r.slots.order.Lock()
+	defer r.slots.order.Unlock()
 	for _, id := range ids {
-		fl.mu.Lock()
-		delete(fl.owned, id)
-		s := fl.slots[id]
-		fl.mu.Unlock()
+		s := r.slots.disown(id)
 		if s == nil {
 			continue
 		}
-		if err := fl.dropSlot(ctx, s, commit); err != nil && ctx.Err() == nil {
-			fl.log.Warn("handing a slot over: its last transaction aborted; its next owner copies that again", "slot", id, "err", err)
+		if err := r.dropSlot(ctx, s, commit); err != nil && ctx.Err() == nil {
+			r.log.Warn("handing a slot over: its last transaction aborted; its next owner copies that again", "slot", id, "err", err)
 		}
 	}
 }
 
 // dropSlot stops copying the slot's partitions and closes its producer,
-// committing first when asked, else aborting. fl.slotMu is held.
-func (fl *Flow) dropSlot(ctx context.Context, s *slot, commit bool) error {
+// committing first when asked, else aborting. r.slots.order is held.
+func (r *run) dropSlot(ctx context.Context, s *slot, commit bool) error {
 	// Best effort: the broker aborts a transaction anyway, at the next
 	// owner's fencing or at the transaction timeout.
 	abort := func() {
@@ -404,54 +435,45 @@ func (fl *Flow) dropSlot(ctx context.Context, s *slot, commit bool) error {
 			_ = s.producer.EndTransaction(actx, kgo.TryAbort)
 		}
 	}
-	parts := fl.slotParts(s)
+	parts := r.slotParts(s)
 	keys := make([]progress.Partition, len(parts))
 	for i, p := range parts {
 		keys[i] = p.key
 	}
-	fl.mu.Lock()
-	tasks := slices.Clone(fl.tasks)
-	fl.mu.Unlock()
 	if !commit {
 		// A task blocked handing records to a full producer lets go.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_ = s.producer.AbortBufferedRecords(actx)
 		cancel()
 	}
-	for _, t := range tasks {
-		t.remove(keys)
-	}
+	r.copier.unfetch(keys)
 	var err error
 	if commit {
-		err = fl.commit(ctx, s)
+		err = r.commit(ctx, s)
 	}
 	if !commit || err != nil {
 		abort()
-		fl.metrics.transactions.WithLabelValues(fl.cfg.Source, fl.cfg.Target, "aborted").Inc()
+		r.metrics.transactions.WithLabelValues(r.cfg.Source, r.cfg.Target, "aborted").Inc()
 	}
 	s.producer.Close()
-	fl.mu.Lock()
-	for _, k := range keys {
-		delete(fl.parts, k)
-	}
-	delete(fl.slots, s.id)
-	fl.mu.Unlock()
+	r.copier.forget(keys)
+	r.slots.closedSlot(s)
 	return err
 }
 
 // commitSlotsOf commits the transactions of the slots of parts, which
 // tasks no longer copy: their progress is then committed.
-func (fl *Flow) commitSlotsOf(ctx context.Context, parts []*partition) error {
-	fl.slotMu.Lock()
-	defer fl.slotMu.Unlock()
+func (r *run) commitSlotsOf(ctx context.Context, parts []*partition) error {
+	r.slots.order.Lock()
+	defer r.slots.order.Unlock()
 	seen := map[*slot]bool{}
 	var errs []error
 	for _, p := range parts {
 		if s := p.slot; s != nil && !seen[s] {
 			seen[s] = true
-			if err := fl.commit(ctx, s); err != nil {
+			if err := r.commit(ctx, s); err != nil {
 				errs = append(errs, fmt.Errorf("slot %d: %w", s.id, err))
-				fl.dropSlot(ctx, s, false)
+				r.dropSlot(ctx, s, false)
 			}
 		}
 	}
@@ -460,10 +482,10 @@ func (fl *Flow) commitSlotsOf(ctx context.Context, parts []*partition) error {
 
 // stopSlots commits every open slot's transaction on a clean stop; the
 // tasks stopped copying.
-func (fl *Flow) stopSlots(ctx context.Context) error {
-	fl.slotMu.Lock()
-	defer fl.slotMu.Unlock()
-	slots, errs := fl.commitOpen(ctx)
+func (r *run) stopSlots(ctx context.Context) error {
+	r.slots.order.Lock()
+	defer r.slots.order.Unlock()
+	slots, errs := r.commitOpen(ctx)
 	for i, s := range slots {
 		if errs[i] != nil {
 			errs[i] = fmt.Errorf("slot %d: commit the last transaction: %w", s.id, errs[i])
@@ -474,13 +496,13 @@ func (fl *Flow) stopSlots(ctx context.Context) error {
 
 // commitOpen commits the open slots' transactions at once — each waits for
 // its own producer and coordinator, and a slot's records for its commit —
-// and returns the slots and each one's error. fl.slotMu is held.
-func (fl *Flow) commitOpen(ctx context.Context) ([]*slot, []error) {
-	slots := fl.openSlots()
+// and returns the slots and each one's error. r.slots.order is held.
+func (r *run) commitOpen(ctx context.Context) ([]*slot, []error) {
+	slots := r.slots.list()
 	errs := make([]error, len(slots))
 	var wg sync.WaitGroup
 	for i, s := range slots {
-		wg.Go(func() { errs[i] = fl.commit(ctx, s) })
+		wg.Go(func() { errs[i] = r.commit(ctx, s) })
 	}
 	wg.Wait()
 	return slots, errs

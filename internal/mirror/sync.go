@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -18,14 +16,14 @@ import (
 // syncLoop keeps the configs or ACLs of the target topics in line with the
 // source: once the worker has joined its group, then every interval. Only
 // the group's leader syncs, for every worker.
-func (fl *Flow) syncLoop(ctx context.Context, interval time.Duration, what string, sync func(context.Context, []discover.Topic) error) error {
+func (r *run) syncLoop(ctx context.Context, interval time.Duration, what string, sync func(context.Context, []discover.Topic) error) error {
 	run := func(ctx context.Context) error {
-		if !fl.member.Leader() {
+		if !r.member.Leader() {
 			return nil
 		}
-		return sync(ctx, fl.readyTopics())
+		return sync(ctx, r.cat.ready())
 	}
-	for fl.member.Rebalances() == 0 {
+	for r.member.Rebalances() == 0 {
 		select {
 		case <-ctx.Done():
 			return nil
@@ -33,33 +31,19 @@ func (fl *Flow) syncLoop(ctx context.Context, interval time.Duration, what strin
 		}
 	}
 	if err := run(ctx); err != nil && ctx.Err() == nil {
-		fl.log.Warn(what+" failed; retrying", "err", err)
+		r.log.Warn(what+" failed; retrying", "err", err)
 	}
-	return fl.every(ctx, interval, what, run)
-}
-
-// readyTopics lists the topics ready to copy, by whichever worker.
-func (fl *Flow) readyTopics() []discover.Topic {
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	var out []discover.Topic
-	for name, t := range fl.avail {
-		if !fl.recreated[name] {
-			out = append(out, t)
-		}
-	}
-	slices.SortFunc(out, func(a, b discover.Topic) int { return strings.Compare(a.Source, b.Source) })
-	return out
+	return r.every(ctx, interval, what, run)
 }
 
 // syncConfigs sets on each target topic the configs set on its source
 // topic (less config.properties.exclude), and removes those the source
 // does not set, as MM2 does with use.defaults.from=target.
-func (fl *Flow) syncConfigs(ctx context.Context, topics []discover.Topic) error {
+func (r *run) syncConfigs(ctx context.Context, topics []discover.Topic) error {
 	if len(topics) == 0 {
 		return nil
 	}
-	want, err := discover.SourceConfigs(ctx, fl.srcAdm, fl.cfg, topics)
+	want, err := discover.SourceConfigs(ctx, r.srcAdm, r.cfg, topics)
 	if err != nil {
 		return err
 	}
@@ -67,7 +51,7 @@ func (fl *Flow) syncConfigs(ctx context.Context, topics []discover.Topic) error 
 	for i, t := range topics {
 		names[i] = t.Target
 	}
-	rcs, err := fl.tgtAdm.DescribeTopicConfigs(ctx, names...)
+	rcs, err := r.tgtAdm.DescribeTopicConfigs(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("describe configs of target topics: %w", err)
 	}
@@ -96,24 +80,24 @@ func (fl *Flow) syncConfigs(ctx context.Context, topics []discover.Topic) error 
 			if _, ok := want[t.Source][k]; ok {
 				continue
 			}
-			if excluded, _ := fl.cfg.ConfigPropertiesExclude.Match(k); !excluded {
+			if excluded, _ := r.cfg.ConfigPropertiesExclude.Match(k); !excluded {
 				alter = append(alter, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
 			}
 		}
 		if len(alter) == 0 {
 			continue
 		}
-		resp, err := fl.tgtAdm.AlterTopicConfigs(ctx, alter, t.Target)
+		resp, err := r.tgtAdm.AlterTopicConfigs(ctx, alter, t.Target)
 		if err == nil {
-			for _, r := range resp {
-				err = errors.Join(err, r.Err)
+			for _, res := range resp {
+				err = errors.Join(err, res.Err)
 			}
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("alter configs of target topic %q: %w", t.Target, err))
 			continue
 		}
-		fl.log.Info("synced topic configs", "topic", t.Target, "changes", len(alter))
+		r.log.Info("synced topic configs", "topic", t.Target, "changes", len(alter))
 	}
 	return errors.Join(errs...)
 }
@@ -121,7 +105,7 @@ func (fl *Flow) syncConfigs(ctx context.Context, topics []discover.Topic) error 
 // syncACLs copies the literal topic ACLs of the selected topics to their
 // target topics, as MM2 does: ALLOW WRITE is not copied (only kmirror
 // writes to a mirrored topic) and ALLOW ALL becomes ALLOW READ.
-func (fl *Flow) syncACLs(ctx context.Context, topics []discover.Topic) error {
+func (r *run) syncACLs(ctx context.Context, topics []discover.Topic) error {
 	if len(topics) == 0 {
 		return nil
 	}
@@ -134,7 +118,7 @@ func (fl *Flow) syncACLs(ctx context.Context, topics []discover.Topic) error {
 	req.ResourcePatternType = kmsg.ACLResourcePatternTypeLiteral
 	req.Operation = kmsg.ACLOperationAny
 	req.PermissionType = kmsg.ACLPermissionTypeAny
-	resp, err := req.RequestWith(ctx, fl.srcCl)
+	resp, err := req.RequestWith(ctx, r.srcCl)
 	if err == nil {
 		err = kerr.ErrorForCode(resp.ErrorCode)
 	}
@@ -142,7 +126,7 @@ func (fl *Flow) syncACLs(ctx context.Context, topics []discover.Topic) error {
 		return nil // no authorizer on the source: no ACLs to copy
 	}
 	if err != nil {
-		return fmt.Errorf("describe ACLs of %q: %w", fl.cfg.Source, err)
+		return fmt.Errorf("describe ACLs of %q: %w", r.cfg.Source, err)
 	}
 	create := kmsg.NewPtrCreateACLsRequest()
 	for _, res := range resp.Resources {
@@ -169,14 +153,14 @@ func (fl *Flow) syncACLs(ctx context.Context, topics []discover.Topic) error {
 	if len(create.Creations) == 0 {
 		return nil
 	}
-	cresp, err := create.RequestWith(ctx, fl.tgtCl)
+	cresp, err := create.RequestWith(ctx, r.tgtCl)
 	if err != nil {
-		return fmt.Errorf("create ACLs on %q: %w", fl.cfg.Target, err)
+		return fmt.Errorf("create ACLs on %q: %w", r.cfg.Target, err)
 	}
 	var errs []error
-	for _, r := range cresp.Results {
-		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
-			errs = append(errs, fmt.Errorf("create ACL on %q: %w", fl.cfg.Target, err))
+	for _, res := range cresp.Results {
+		if err := kerr.ErrorForCode(res.ErrorCode); err != nil {
+			errs = append(errs, fmt.Errorf("create ACL on %q: %w", r.cfg.Target, err))
 		}
 	}
 	return errors.Join(errs...)

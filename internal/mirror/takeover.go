@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -51,19 +50,19 @@ type mm2State struct {
 	elsewhere map[progress.Partition]bool
 }
 
-// readMM2SyncsElsewhere adds to st the MM2 offset syncs written at the
+// readMM2SyncsElsewhere adds to mm2s the MM2 offset syncs written at the
 // other location than the flow's offset-syncs.topic.location — MM2's
-// default is the source, kmirror's the target — for the partitions st has
+// default is the source, kmirror's the target — for the partitions mm2s has
 // none of. A topic that does not exist or cannot be read holds none.
-func (fl *Flow) readMM2SyncsElsewhere(ctx context.Context, st *mm2State) error {
-	found, err := fl.scanMM2Syncs(ctx, true, func(progress.Partition) bool { return true })
+func (sr *starter) readMM2SyncsElsewhere(ctx context.Context, mm2s *mm2State) error {
+	found, err := sr.scanMM2Syncs(ctx, true, func(progress.Partition) bool { return true })
 	if err != nil {
 		return err
 	}
 	for k, h := range found {
-		if len(st.syncs[k]) == 0 {
-			st.syncs[k] = h
-			st.elsewhere[k] = true
+		if len(mm2s.syncs[k]) == 0 {
+			mm2s.syncs[k] = h
+			mm2s.elsewhere[k] = true
 		}
 	}
 	return nil
@@ -72,17 +71,17 @@ func (fl *Flow) readMM2SyncsElsewhere(ctx context.Context, st *mm2State) error {
 // scanMM2Syncs reads the MM2 offset syncs of the partitions keep keeps, at
 // the flow's offset-syncs location or, elsewhere, at the other one. A
 // topic that does not exist or cannot be read holds none.
-func (fl *Flow) scanMM2Syncs(ctx context.Context, elsewhere bool, keep func(progress.Partition) bool) (map[progress.Partition]mm2.History, error) {
-	at, topic := fl.cfg.OffsetSyncs()
+func (sr *starter) scanMM2Syncs(ctx context.Context, elsewhere bool, keep func(progress.Partition) bool) (map[progress.Partition]mm2.History, error) {
+	at, topic := sr.cfg.OffsetSyncs()
 	if elsewhere {
-		at, topic = fl.cfg.OffsetSyncsElsewhere()
+		at, topic = sr.cfg.OffsetSyncsElsewhere()
 	}
-	c := fl.tgt
-	if at == fl.src.Alias {
-		c = fl.src
+	c := sr.tgt
+	if at == sr.src.Alias {
+		c = sr.src
 	}
 	found := map[progress.Partition]mm2.History{}
-	err := cluster.ScanTopic(ctx, cluster.Options(c, fl.log), topic, func(r *kgo.Record) {
+	err := cluster.ScanTopic(ctx, cluster.Options(c, sr.log), topic, func(r *kgo.Record) {
 		if p, s, ok, _ := mm2.DecodeSync(r.Key, r.Value); ok {
 			if k := (progress.Partition{Topic: p.Topic, Partition: p.Partition}); keep(k) {
 				found[k] = found[k].Add(s)
@@ -90,7 +89,7 @@ func (fl *Flow) scanMM2Syncs(ctx context.Context, elsewhere bool, keep func(prog
 		}
 	})
 	if errors.Is(err, kerr.TopicAuthorizationFailed) {
-		fl.log.Info("cannot read a location of MirrorMaker 2's offset syncs, so cannot take over partitions whose syncs MM2 wrote there", "topic", topic, "cluster", c.Alias)
+		sr.log.Info("cannot read a location of MirrorMaker 2's offset syncs, so cannot take over partitions whose syncs MM2 wrote there", "topic", topic, "cluster", c.Alias)
 		return nil, nil
 	}
 	if err != nil {
@@ -104,14 +103,14 @@ func (fl *Flow) scanMM2Syncs(ctx context.Context, elsewhere bool, keep func(prog
 // MM2's Connect offsets resume them past kmirror's progress, and an MM2
 // offset sync names a record past it. They are taken over as from MM2,
 // since comparing every record MM2 copied since is unbounded; their
-// histories in st are the syncs of kmirror's range (its own, as dense as
+// histories in mm2s are the syncs of kmirror's range (its own, as dense as
 // offset.lag.max) and then MM2's past it, from whichever location holds
 // more of them — so that below the new start groups translate as MM2
 // translates them.
-func (fl *Flow) handedBack(ctx context.Context, st *mm2State, beyond []resumeFrom) (map[progress.Partition]bool, error) {
+func (sr *starter) handedBack(ctx context.Context, mm2s *mm2State, beyond []resumeFrom) (map[progress.Partition]bool, error) {
 	past := map[progress.Partition]int64{}
 	for _, r := range beyond {
-		if next, ok := st.next[r.p.key]; ok && next > r.p.end().Source {
+		if next, ok := mm2s.next[r.p.key]; ok && next > r.p.end().Source {
 			past[r.p.key] = r.p.end().Source
 		}
 	}
@@ -119,11 +118,11 @@ func (fl *Flow) handedBack(ctx context.Context, st *mm2State, beyond []resumeFro
 		return nil, nil
 	}
 	keep := func(k progress.Partition) bool { _, ok := past[k]; return ok }
-	here, err := fl.scanMM2Syncs(ctx, false, keep)
+	here, err := sr.scanMM2Syncs(ctx, false, keep)
 	if err != nil {
 		return nil, err
 	}
-	there, err := fl.scanMM2Syncs(ctx, true, keep)
+	there, err := sr.scanMM2Syncs(ctx, true, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +136,8 @@ func (fl *Flow) handedBack(ctx context.Context, st *mm2State, beyond []resumeFro
 		if len(after) == 0 {
 			continue
 		}
-		st.syncs[k] = append(slices.Clone(before), after...)
-		st.elsewhere[k] = elsewhere
+		mm2s.syncs[k] = append(slices.Clone(before), after...)
+		mm2s.elsewhere[k] = elsewhere
 		out[k] = true
 	}
 	return out, nil
@@ -154,22 +153,22 @@ func (s mm2State) takenOver(k progress.Partition) bool {
 // the flow's source, from the first of its Connect offsets topics on the
 // target that holds any: the one the target's config names
 // (offset.storage.topic), then MM2's defaults.
-func (fl *Flow) readMM2Positions(ctx context.Context) (map[progress.Partition]int64, string, error) {
-	topics, _ := mm2.Look(fl.cfg.Source, fl.tgt.ConnectOffsetsTopic, fl.tgt.ConnectGroup)
+func (sr *starter) readMM2Positions(ctx context.Context) (map[progress.Partition]int64, string, error) {
+	topics, _ := mm2.Look(sr.cfg.Source, sr.tgt.ConnectOffsetsTopic, sr.tgt.ConnectGroup)
 	for _, topic := range topics {
 		var recs []*kgo.Record
-		err := cluster.ScanTopic(ctx, cluster.Options(fl.tgt, fl.log), topic, func(r *kgo.Record) { recs = append(recs, r) })
+		err := cluster.ScanTopic(ctx, cluster.Options(sr.tgt, sr.log), topic, func(r *kgo.Record) { recs = append(recs, r) })
 		if errors.Is(err, kerr.TopicAuthorizationFailed) {
-			fl.log.Info("cannot read MirrorMaker 2's offsets topic, so cannot take over from an MM2 that wrote there: grant Read and Describe on it to take over",
-				"topic", topic, "cluster", fl.cfg.Target)
+			sr.log.Info("cannot read MirrorMaker 2's offsets topic, so cannot take over from an MM2 that wrote there: grant Read and Describe on it to take over",
+				"topic", topic, "cluster", sr.cfg.Target)
 			continue
 		}
 		if err != nil {
 			return nil, "", fmt.Errorf("MirrorMaker 2's offsets: %w", err)
 		}
-		pos, err := mm2.Positions(recs, fl.cfg.Source)
+		pos, err := mm2.Positions(recs, sr.cfg.Source)
 		if err != nil {
-			fl.log.Warn("ignoring unreadable records of MirrorMaker 2's offsets topic", "topic", topic, "err", err)
+			sr.log.Warn("ignoring unreadable records of MirrorMaker 2's offsets topic", "topic", topic, "err", err)
 		}
 		if len(pos) > 0 {
 			out := make(map[progress.Partition]int64, len(pos))
@@ -189,16 +188,16 @@ var errMM2Running = errors.New("MirrorMaker 2 still runs")
 // mm2Running returns the first of MM2's Connect worker groups on the target
 // (the one the target's config names, group.id, then MM2's defaults) that
 // has members, "" when none has.
-func (fl *Flow) mm2Running(ctx context.Context) (string, error) {
-	_, names := mm2.Look(fl.cfg.Source, fl.tgt.ConnectOffsetsTopic, fl.tgt.ConnectGroup)
-	groups, err := cluster.DescribeGroups(ctx, fl.tgtAdm, names...)
+func (sr *starter) mm2Running(ctx context.Context) (string, error) {
+	_, names := mm2.Look(sr.cfg.Source, sr.tgt.ConnectOffsetsTopic, sr.tgt.ConnectGroup)
+	groups, err := cluster.DescribeGroups(ctx, sr.tgtAdm, names...)
 	if err != nil {
-		return "", fmt.Errorf("describe MirrorMaker 2's worker groups %s on %q: %w", strings.Join(names, ", "), fl.cfg.Target, err)
+		return "", fmt.Errorf("describe MirrorMaker 2's worker groups %s on %q: %w", strings.Join(names, ", "), sr.cfg.Target, err)
 	}
 	for _, name := range names {
 		g := groups[name]
 		if g.Err != nil {
-			return "", fmt.Errorf("describe MirrorMaker 2's worker group %q on %q: %w", name, fl.cfg.Target, g.Err)
+			return "", fmt.Errorf("describe MirrorMaker 2's worker group %q on %q: %w", name, sr.cfg.Target, g.Err)
 		}
 		if g.Active() {
 			return fmt.Sprintf("%s (%d members)", name, g.Members), nil
@@ -214,17 +213,19 @@ func (fl *Flow) mm2Running(ctx context.Context) (string, error) {
 // so that nothing MM2 copied is copied again, what it had not committed
 // included. What lies below the sync translates with MM2's syncs.
 //
-// Unless dryRun, it first checks that MM2 stopped: taking over from an MM2
-// that still copies would copy every record twice.
-func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Partition, byName map[string]discover.Topic, o offsets, dryRun bool) ([]*partition, []TakenOver, error) {
+// Unless in a dry run, it first checks that MM2 stopped: taking over from
+// an MM2 that still copies would copy every record twice. The partitions
+// copy in slot s's transactions when s is set.
+func (sr *starter) takeOver(ctx context.Context, mm2s mm2State, keys []progress.Partition, byName map[string]discover.Topic, o offsets, s *slot) ([]*partition, []TakenOver, error) {
 	if len(keys) == 0 {
 		return nil, nil, nil
 	}
+	dryRun := sr.dryRun()
 	if !dryRun {
-		if running, err := fl.mm2Running(ctx); err != nil {
-			fl.log.Warn("cannot tell whether MirrorMaker 2 still runs; taking over", "err", err)
+		if running, err := sr.mm2Running(ctx); err != nil {
+			sr.log.Warn("cannot tell whether MirrorMaker 2 still runs; taking over", "err", err)
 		} else if running != "" {
-			return nil, nil, fmt.Errorf("%w: its Connect group %s on %q; stop it, kmirror then takes over %d partitions it copied", errMM2Running, running, fl.cfg.Target, len(keys))
+			return nil, nil, fmt.Errorf("%w: its Connect group %s on %q; stop it, kmirror then takes over %d partitions it copied", errMM2Running, running, sr.cfg.Target, len(keys))
 		}
 	}
 	var (
@@ -236,15 +237,15 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Parti
 	for _, k := range keys {
 		t := byName[k.Topic]
 		rep := TakenOver{Topic: k.Topic, Partition: k.Partition, MM2Next: -1}
-		if next, ok := st.next[k]; ok {
-			rep.MM2Next, rep.OffsetsTopic = next, st.topic
+		if next, ok := mm2s.next[k]; ok {
+			rep.MM2Next, rep.OffsetsTopic = next, mm2s.topic
 		}
-		anchor, ok := st.syncs[k].Last()
+		anchor, ok := mm2s.syncs[k].Last()
 		if !ok {
-			_, syncs := fl.cfg.OffsetSyncs()
-			_, other := fl.cfg.OffsetSyncsElsewhere()
+			_, syncs := sr.cfg.OffsetSyncs()
+			_, other := sr.cfg.OffsetSyncsElsewhere()
 			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: its offsets topic %s resumes it at %d, but neither %q nor %q (offset-syncs.topic.location target and source) holds an MM2 offset sync of it that kmirror can read: without one kmirror cannot tell where MM2's copies end",
-				k.Topic, k.Partition, st.topic, rep.MM2Next, syncs, other)}
+				k.Topic, k.Partition, mm2s.topic, rep.MM2Next, syncs, other)}
 		}
 		rep.Anchor = anchor
 		srcStart, _ := o.srcStarts.Lookup(k.Topic, k.Partition)
@@ -255,32 +256,31 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Parti
 		}
 		if anchor.Downstream >= tgtEnd.Offset {
 			return nil, nil, errFatal{fmt.Errorf("take over %s[%d] from MirrorMaker 2: its last offset sync names target offset %d, but %s[%d] on %q ends at %d: was the target topic deleted or truncated since?",
-				k.Topic, k.Partition, anchor.Downstream, t.Target, k.Partition, fl.cfg.Target, tgtEnd.Offset)}
+				k.Topic, k.Partition, anchor.Downstream, t.Target, k.Partition, sr.cfg.Target, tgtEnd.Offset)}
 		}
-		p := fl.newPartition(k, t, offsetmap.New(anchor.Upstream, anchor.Downstream))
-		p.mm2 = st.syncs[k]
-		p.dirty = true
 		if anchor.Upstream < srcStart.Offset {
 			// The source's retention deleted the sync's record: nothing
 			// to compare with. Copy from MM2's position, or what is left.
 			from := max(rep.MM2Next, srcStart.Offset)
-			p.m = offsetmap.New(from, tgtEnd.Offset)
 			rep.Resume = from
-			fl.log.Warn("taking over from MirrorMaker 2 without comparing: the source no longer holds the record of MM2's last offset sync; records MM2 copied past its commit may be copied again",
+			out = append(out, sr.newPartition(k, t, offsetmap.New(from, tgtEnd.Offset), mm2s.syncs[k], true, s))
+			reports = append(reports, rep)
+			sr.log.Warn("taking over from MirrorMaker 2 without comparing: the source no longer holds the record of MM2's last offset sync; records MM2 copied past its commit may be copied again",
 				"topic", k.Topic, "partition", k.Partition, "from", from)
-		} else {
-			todo = append(todo, resumeFrom{p: p, from: anchor.Downstream, tgtEnd: tgtEnd.Offset, srcEnd: srcEnd.Offset})
-			compared[k] = true
+			continue
 		}
+		p := sr.newPartition(k, t, offsetmap.New(anchor.Upstream, anchor.Downstream), mm2s.syncs[k], true, s)
+		todo = append(todo, resumeFrom{p: p, from: anchor.Downstream, tgtEnd: tgtEnd.Offset, srcEnd: srcEnd.Offset})
+		compared[k] = true
 		out = append(out, p)
 		reports = append(reports, rep)
 	}
-	matched, err := fl.resume(ctx, todo)
+	matched, err := sr.resume(ctx, todo)
 	if err != nil {
 		return nil, nil, fmt.Errorf("take over from MirrorMaker 2: %w", err)
 	}
 	if !dryRun {
-		if err := fl.carryMM2Syncs(ctx, st, keys); err != nil {
+		if err := sr.carryMM2Syncs(ctx, mm2s, keys); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -295,13 +295,13 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Parti
 				p.key.Topic, p.key.Partition, rep.Anchor.Downstream, rep.Anchor.Upstream)}
 		}
 		rep.Resume = rep.Anchor.Upstream + int64(n)
-		log := fl.log.With("topic", p.key.Topic, "partition", p.key.Partition)
+		log := sr.log.With("topic", p.key.Topic, "partition", p.key.Partition)
 		if rep.MM2Next > rep.Resume {
 			log.Warn("the target's records do not match the source's up to where MirrorMaker 2 committed; copying resumes after the last match, and records MM2 copied past it may be copied again",
 				"mm2_committed", rep.MM2Next, "resume", rep.Resume)
 		}
 		if !dryRun {
-			log.Info("taking over from MirrorMaker 2", "mm2_resumes_at", rep.MM2Next, "resume", rep.Resume, "offsets_topic", st.topic)
+			log.Info("taking over from MirrorMaker 2", "mm2_resumes_at", rep.MM2Next, "resume", rep.Resume, "offsets_topic", mm2s.topic)
 		}
 	}
 	slices.SortFunc(reports, func(a, b TakenOver) int {
@@ -317,14 +317,14 @@ func (fl *Flow) takeOver(ctx context.Context, st mm2State, keys []progress.Parti
 // that MM2 wrote at the other location into the flow's offset-syncs topic,
 // in MM2's format, so that a restarted worker still translates what MM2
 // copied.
-func (fl *Flow) carryMM2Syncs(ctx context.Context, st mm2State, keys []progress.Partition) error {
+func (sr *starter) carryMM2Syncs(ctx context.Context, mm2s mm2State, keys []progress.Partition) error {
 	carry := map[progress.Partition]mm2.History{}
 	for _, k := range keys {
-		if st.elsewhere[k] {
-			carry[k] = st.syncs[k]
+		if mm2s.elsewhere[k] {
+			carry[k] = mm2s.syncs[k]
 		}
 	}
-	return fl.store.CarryMM2(ctx, carry)
+	return sr.store.CarryMM2(ctx, carry)
 }
 
 // TakeoverPlan is what a flow would take over from MirrorMaker 2.
@@ -343,26 +343,20 @@ type TakeoverPlan struct {
 // copying would resume, comparing the target's tails with the source as
 // the takeover does. The topics must exist on the target.
 func PlanTakeover(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics []discover.Topic, log *slog.Logger) (TakeoverPlan, error) {
-	fl := NewFlow(f, src, tgt, nil, log)
-	var err error
-	if fl.srcCl, err = kgo.NewClient(append(cluster.Options(src, fl.log), cluster.ConsumerOptions(f.Consumer)...)...); err != nil {
-		return TakeoverPlan{}, err
-	}
-	defer fl.srcCl.Close()
-	if fl.tgtCl, err = kgo.NewClient(cluster.Options(tgt, fl.log)...); err != nil {
-		return TakeoverPlan{}, err
-	}
-	defer fl.tgtCl.Close()
-	fl.srcAdm, fl.tgtAdm = kadm.NewClient(fl.srcCl), kadm.NewClient(fl.tgtCl)
-	if fl.cache, err = progress.NewCache(f, src, tgt, log); err != nil {
-		return TakeoverPlan{}, err
-	}
-	defer fl.cache.Close()
-	md, err := fl.srcAdm.BrokerMetadata(ctx)
+	log = log.With("component", "mirror", "flow", f.Name())
+	c, err := dial(ctx, f, src, tgt, false, log)
 	if err != nil {
-		return TakeoverPlan{}, cluster.Explain(src, err)
+		return TakeoverPlan{}, err
 	}
-	fl.clusterID = md.Cluster
+	defer c.close()
+	cache, err := progress.NewCache(f, src, tgt, log)
+	if err != nil {
+		return TakeoverPlan{}, err
+	}
+	defer cache.Close()
+	// Without a store the starter writes nothing: a dry run.
+	st := &starter{conn: c, cfg: f, src: src, tgt: tgt, log: log, cache: cache, cat: newCatalogue(f),
+		fail: func(error) {}, metrics: NewMetrics(nil)}
 	var keys []progress.Partition
 	for _, t := range topics {
 		for p := range t.Partitions {
@@ -373,11 +367,11 @@ func PlanTakeover(ctx context.Context, f *config.Flow, src, tgt *config.Cluster,
 	if len(keys) == 0 {
 		return plan, nil
 	}
-	if _, plan.Partitions, err = fl.load(ctx, topics, keys, true); err != nil {
+	if _, plan.Partitions, err = st.load(ctx, topics, keys, nil); err != nil {
 		return plan, err
 	}
 	if len(plan.Partitions) > 0 {
-		plan.Running, plan.Err = fl.mm2Running(ctx)
+		plan.Running, plan.Err = st.mm2Running(ctx)
 	}
 	return plan, nil
 }

@@ -78,7 +78,7 @@ func TestTakeOverFromMM2(t *testing.T) {
 		{"app-b", 0, 85, 85, false},
 		{"app-b", 1, 5, 5, false},
 	} {
-		tr, ok, _ := r.flow.Translate(t.Context(), progress.Partition{Topic: c.topic, Partition: c.partition}, c.g)
+		tr, ok, _ := r.flow.View(Own).Translate(t.Context(), progress.Partition{Topic: c.topic, Partition: c.partition}, c.g)
 		if !ok || tr.Result != offsetmap.Exact || tr.Offset != c.want || tr.MM2 != c.mm2 {
 			t.Errorf("Translate(%s[%d], %d) = %+v, %v; want %d (mm2 %v)", c.topic, c.partition, c.g, tr, ok, c.want, c.mm2)
 		}
@@ -126,7 +126,7 @@ func TestTakeOverWithoutSyncsFails(t *testing.T) {
 	tgt.Produce(t, []*kgo.Record{{Topic: offsets, Key: []byte(`["MirrorSourceConnector",{"cluster":"source","partition":0,"topic":"app-a"}]`), Value: []byte(`{"offset":0}`)}})
 	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, nil, testbed.Logger(t))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := fl.Run(ctx)
@@ -188,8 +188,7 @@ func mm2RunningIsSeen(t *testing.T, group string) {
 	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
 	cfg.Cluster(f.Target).ConnectGroup = "my-connect"
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t))
-	fl.tgtAdm = kadm.NewClient(tgt.Client(t))
+	sr := &starter{conn: &conn{tgtAdm: kadm.NewClient(tgt.Client(t))}, cfg: f, tgt: cfg.Cluster(f.Target)}
 	if err := tgt.CreateTopic("connect-configs", 1, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -200,13 +199,13 @@ func mm2RunningIsSeen(t *testing.T, group string) {
 		pctx, pcancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		worker.PollFetches(pctx) // joins the group
 		pcancel()
-		running, err := fl.mm2Running(ctx)
+		running, err := sr.mm2Running(ctx)
 		return err == nil && strings.HasPrefix(running, group)
 	})
 	worker.LeaveGroup()
 	worker.Close()
 	testbed.WaitFor(t, 30*time.Second, "MM2's worker group empty", func() bool {
-		running, err := fl.mm2Running(ctx)
+		running, err := sr.mm2Running(ctx)
 		return err == nil && running == ""
 	})
 }
@@ -269,7 +268,7 @@ func TestTakeBackAfterHandBack(t *testing.T) {
 	r.caughtUp(t, src, tgt, same, time.Minute)
 	sameTopic(t, src, tgt, "app-a", "app-a", 2)
 	for p, end := range src.EndOffsets(t, "app-a") {
-		if tr, ok, _ := r.flow.Translate(t.Context(), progress.Partition{Topic: "app-a", Partition: p}, end-3); !ok || tr.Result != offsetmap.Exact || tr.MM2 || tr.Offset != end-3 {
+		if tr, ok, _ := r.flow.View(Own).Translate(t.Context(), progress.Partition{Topic: "app-a", Partition: p}, end-3); !ok || tr.Result != offsetmap.Exact || tr.MM2 || tr.Offset != end-3 {
 			t.Errorf("Translate(app-a[%d], %d) = %+v, %v; want exact, past the new start", p, end-3, tr, ok)
 		}
 	}
@@ -277,7 +276,7 @@ func TestTakeBackAfterHandBack(t *testing.T) {
 	for p := range int32(2) {
 		// kmirror's range, from its own syncs; MM2's, from MM2's.
 		for _, g := range []int64{kmirrorEnd[p] / 2, kmirrorEnd[p] + 60} {
-			tr, ok, _ := r.flow.Translate(t.Context(), progress.Partition{Topic: "app-a", Partition: p}, g)
+			tr, ok, _ := r.flow.View(Own).Translate(t.Context(), progress.Partition{Topic: "app-a", Partition: p}, g)
 			if !ok || tr.Result != offsetmap.Exact || !tr.MM2 || tr.Offset > g || tr.Offset < g-100 {
 				t.Errorf("Translate(app-a[%d], %d) = %+v, %v; want as MM2 translates, from a sync at most 100 records below", p, g, tr, ok)
 			}

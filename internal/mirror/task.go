@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/time/rate"
 
-	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 )
@@ -203,51 +201,3 @@ func (t *task) handleOutOfRange(ctx context.Context, topic string, partition int
 }
 
 func (t *task) close() { t.consumer.Close() }
-
-// assign spreads new partitions over the tasks: the first ones round-robin
-// in (topic, partition) order as MM2 does, later ones to the task with the
-// fewest, so that no running partition moves.
-func (fl *Flow) assign(parts []*partition) error {
-	slices.SortFunc(parts, func(a, b *partition) int {
-		if c := strings.Compare(a.key.Topic, b.key.Topic); c != 0 {
-			return c
-		}
-		return int(a.key.Partition - b.key.Partition)
-	})
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	want := min(fl.cfg.TasksMax, len(fl.parts)+len(parts))
-	started := len(fl.tasks)
-	for len(fl.tasks) < want {
-		t, err := newTask(len(fl.tasks), taskDeps{
-			consumerOpts: append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...),
-			log:          fl.log, retention: fl.retention, throttle: fl.throttle, valid: fl.member.Valid, peer: fl.peer,
-		})
-		if err != nil {
-			return err
-		}
-		fl.tasks = append(fl.tasks, t)
-	}
-	batches := make([][]*partition, len(fl.tasks))
-	for _, p := range parts {
-		best := 0
-		for i, t := range fl.tasks {
-			if len(t.parts)+len(batches[i]) < len(fl.tasks[best].parts)+len(batches[best]) {
-				best = i
-			}
-		}
-		batches[best] = append(batches[best], p)
-		fl.parts[p.key] = p
-	}
-	for i, b := range batches {
-		if len(b) > 0 {
-			fl.tasks[i].add(b)
-		}
-	}
-	if fl.spawn != nil {
-		for _, t := range fl.tasks[started:] {
-			fl.spawn(t)
-		}
-	}
-	return nil
-}

@@ -24,44 +24,131 @@ type PartitionStatus struct {
 	Segments int
 }
 
-// Status returns the state of every partition, sorted, and the counts of
-// overtaken partitions and of source offsets lost to retention.
+// Status returns the state of every partition this worker copies,
+// sorted, and the counts of overtaken partitions and of source offsets
+// lost to retention.
 func (fl *Flow) Status() (parts []PartitionStatus, overtaken, lost int64) {
-	fl.mu.Lock()
-	for _, p := range fl.parts {
+	r := fl.run.Load()
+	if r == nil {
+		return nil, 0, 0 // not started
+	}
+	for _, p := range r.copier.partitions(nil) {
 		p.mu.Lock()
 		parts = append(parts, PartitionStatus{Topic: p.key.Topic, Target: p.target, Partition: p.key.Partition,
 			Start: p.m.Start(), Next: p.m.End().Source, Stopped: p.stopped, Gaps: slices.Clone(p.gaps),
 			Segments: len(p.m.Segments())})
 		p.mu.Unlock()
 	}
-	r := fl.retention
-	fl.mu.Unlock()
 	slices.SortFunc(parts, func(a, b PartitionStatus) int {
 		if c := strings.Compare(a.Topic, b.Topic); c != 0 {
 			return c
 		}
 		return int(a.Partition - b.Partition)
 	})
-	if r == nil {
-		return parts, 0, 0 // not started
-	}
-	return parts, r.overtaken.Load(), r.lost.Load()
+	return parts, r.retention.overtaken.Load(), r.retention.lost.Load()
 }
 
 // Blocked returns the selected topics that cannot be copied, and why.
-func (fl *Flow) Blocked() []discover.Blocked {
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	return slices.Clone(fl.blocked)
+func (fl *Flow) Blocked() []discover.Blocked { return fl.cat.Blocked() }
+
+// Saved reads what the flow's workers persisted (the partitions other
+// workers copy included): from the run's cache, which catches up with
+// what was written since its last read, or, when the flow does not run,
+// from the clusters.
+func (fl *Flow) Saved(ctx context.Context) (progress.Snapshot, error) {
+	r := fl.run.Load()
+	if r == nil {
+		return progress.Read(ctx, fl.cfg, fl.src, fl.tgt, fl.log)
+	}
+	s, _, err := r.starter.cache.Read(ctx)
+	return s, err
 }
 
-// Copied implements progress.View for the partitions this worker copies;
-// ok is false for the others. It reads nothing from the clusters.
-func (fl *Flow) Copied(_ context.Context, tp progress.Partition) (progress.Copied, bool, error) {
-	fl.mu.Lock()
-	p := fl.parts[tp]
-	fl.mu.Unlock()
+// Tasks is the number of tasks the flow runs.
+func (fl *Flow) Tasks() int {
+	if r := fl.run.Load(); r != nil {
+		return r.copier.taskCount()
+	}
+	return 0
+}
+
+// Scope says which partitions a flow's View answers for.
+type Scope int
+
+const (
+	// Own answers for the partitions this worker copies, and for no
+	// other. Checkpoints are written through it: with several workers
+	// each writes the checkpoints of the partitions it copies, from its
+	// own state, and every checkpoint is written by exactly one of them.
+	Own Scope = iota
+	// All answers for every partition of the flow: those this worker
+	// copies from its own state, the others from what their workers
+	// persisted. The status reads through it.
+	All
+)
+
+// View is the flow's progress.View for scope. Without a flow the other
+// way, it answers from this worker's partitions in memory (Own), then
+// from what the workers persisted (All). With one, every translation goes
+// through both flows' maps as persisted (progress.Paired; in exactly-once
+// mode that is what is committed), restricted to this worker's partitions
+// for Own. The view holds nothing of a run: made before Run, it answers
+// from the run under way when there is one. What other workers persisted
+// is read once per View(All), at its first question: make one per round
+// of questions (a status report).
+func (fl *Flow) View(scope Scope) progress.View {
+	if fl.paired != nil {
+		v := fl.Paired()
+		if scope == Own {
+			return ownView{fl: fl, View: v}
+		}
+		return v
+	}
+	if scope == Own {
+		return live{fl}
+	}
+	return progress.Layered(live{fl}, fl.Saved)
+}
+
+// ownView restricts a View to the partitions this worker copies.
+type ownView struct {
+	progress.View
+	fl *Flow
+}
+
+func (o ownView) copies(p progress.Partition) bool {
+	r := o.fl.run.Load()
+	return r != nil && r.copier.partition(p) != nil
+}
+
+func (o ownView) Copied(ctx context.Context, p progress.Partition) (progress.Copied, bool, error) {
+	if !o.copies(p) {
+		return progress.Copied{}, false, nil
+	}
+	return o.View.Copied(ctx, p)
+}
+
+func (o ownView) Translate(ctx context.Context, p progress.Partition, g int64) (progress.Translation, bool, error) {
+	if !o.copies(p) {
+		return progress.Translation{}, false, nil
+	}
+	return o.View.Translate(ctx, p, g)
+}
+
+// live is the View of the partitions this worker copies, from memory; ok
+// is false for the others. It reads nothing from the clusters.
+type live struct{ fl *Flow }
+
+func (l live) partition(tp progress.Partition) *partition {
+	r := l.fl.run.Load()
+	if r == nil {
+		return nil
+	}
+	return r.copier.partition(tp)
+}
+
+func (l live) Copied(_ context.Context, tp progress.Partition) (progress.Copied, bool, error) {
+	p := l.partition(tp)
 	if p == nil {
 		return progress.Copied{}, false, nil
 	}
@@ -77,34 +164,8 @@ func (fl *Flow) Copied(_ context.Context, tp progress.Partition) (progress.Copie
 	return progress.Copied{Start: p.m.Start(), Next: next, Stopped: p.stopped, Moved: p.moved}, true, nil
 }
 
-// Saved reads what the flow's workers persisted (the partitions other
-// workers copy included): from the flow's cache, which catches up with
-// what was written since its last read, or, before the run opened it,
-// from the clusters.
-func (fl *Flow) Saved(ctx context.Context) (progress.Snapshot, error) {
-	fl.mu.Lock()
-	c := fl.cache
-	fl.mu.Unlock()
-	if c == nil {
-		return progress.Read(ctx, fl.cfg, fl.src, fl.tgt, fl.log)
-	}
-	s, _, err := c.Read(ctx)
-	return s, err
-}
-
-// Tasks is the number of tasks the flow runs.
-func (fl *Flow) Tasks() int {
-	fl.mu.Lock()
-	defer fl.mu.Unlock()
-	return len(fl.tasks)
-}
-
-// Translate implements progress.View for the partitions this worker
-// copies; ok is false for the others. It reads nothing from the clusters.
-func (fl *Flow) Translate(_ context.Context, tp progress.Partition, g int64) (progress.Translation, bool, error) {
-	fl.mu.Lock()
-	p := fl.parts[tp]
-	fl.mu.Unlock()
+func (l live) Translate(_ context.Context, tp progress.Partition, g int64) (progress.Translation, bool, error) {
+	p := l.partition(tp)
 	if p == nil {
 		return progress.Translation{}, false, nil
 	}

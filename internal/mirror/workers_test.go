@@ -77,7 +77,7 @@ func copiedAll(t *testing.T, src *testbed.Cluster, topic string, within time.Dur
 		for p, end := range src.EndOffsets(t, topic) {
 			done := false
 			for _, fl := range fls {
-				if c, ok, _ := fl.Copied(t.Context(), progress.Partition{Topic: topic, Partition: p}); ok && c.Next == end {
+				if c, ok, _ := fl.View(Own).Copied(t.Context(), progress.Partition{Topic: topic, Partition: p}); ok && c.Next == end {
 					done = true
 				}
 			}
@@ -218,7 +218,7 @@ func TestWorkersGroupNeedsRead(t *testing.T) {
 	cfg := testbed.Config(t, src, tgt, identity)
 	cfg.Cluster("target").SASL = &config.SASL{Mechanism: config.MechanismPlain, Username: "mirror", Password: config.NewSecret("mirror-pw")}
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, nil, testbed.Logger(t))
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	err := fl.Run(ctx)
@@ -258,7 +258,7 @@ func TestResumeAfterCrashRepeatsNothing(t *testing.T) {
 
 	w = start(t, cfg)
 	copiedAll(t, src, "app-a", 30*time.Second, w.flow)
-	if tr, ok, _ := w.flow.Translate(t.Context(), progress.Partition{Topic: "app-a"}, 700); !ok || tr.Offset != 700 {
+	if tr, ok, _ := w.flow.View(Own).Translate(t.Context(), progress.Partition{Topic: "app-a"}, 700); !ok || tr.Offset != 700 {
 		t.Errorf("offset 700 of app-a[0] translates to %d (%v), want 700", tr.Offset, ok)
 	}
 	w.stop(t)
