@@ -161,8 +161,7 @@ func (a *App) Run(ctx context.Context) error {
 			}
 			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, view, a.base)
 			s.Instrument(a.metrics.checkpoint)
-			hb := heartbeat.NewEmitter(f, tgtCl, a.base)
-			hb.Instrument(a.metrics.heartbeat)
+			hb := heartbeat.NewEmitter(f, tgtCl, a.base, a.metrics.heartbeat)
 			a.mu.Lock()
 			run.syncer, run.heartbeat = s, hb
 			if run.reloaded != nil {
