@@ -159,8 +159,8 @@ func (a *App) Run(ctx context.Context) error {
 			if pv := fl.Paired(); pv != nil {
 				view = pv
 			}
-			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, view, a.base)
-			s.Instrument(a.metrics.checkpoint)
+			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, view, a.base,
+				checkpoint.Options{Metrics: a.metrics.checkpoint})
 			hb := heartbeat.NewEmitter(f, tgtCl, a.base, a.metrics.heartbeat)
 			a.mu.Lock()
 			run.syncer, run.heartbeat = s, hb
