@@ -159,14 +159,14 @@ func (a *App) Run(ctx context.Context) error {
 			if pv := fl.Paired(); pv != nil {
 				view = pv
 			}
-			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, view, a.base,
-				checkpoint.Options{Metrics: a.metrics.checkpoint})
 			hb := heartbeat.NewEmitter(f, tgtCl, a.base, a.metrics.heartbeat)
+			// Made under a.mu, so that a reload lands either in
+			// run.reloaded, which the syncer starts from, or in
+			// Reload's SetGroups on the syncer: never between.
 			a.mu.Lock()
+			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, view, a.base,
+				checkpoint.Options{Metrics: a.metrics.checkpoint, Groups: run.reloaded})
 			run.syncer, run.heartbeat = s, hb
-			if run.reloaded != nil {
-				s.SetGroups(run.reloaded)
-			}
 			a.mu.Unlock()
 			// Either failing ends the other and the run: a flow without
 			// heartbeats or group syncs is not left running silently.

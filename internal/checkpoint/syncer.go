@@ -80,6 +80,10 @@ type Options struct {
 	// Metrics is what the syncer counts into; nil is a set registered
 	// nowhere.
 	Metrics *Metrics
+	// Groups is the flow whose group selection (groups, groups.exclude)
+	// the syncer follows until SetGroups: the latest a reload gave a flow
+	// whose syncer starts after it. nil is the flow's own.
+	Groups *config.Flow
 }
 
 // NewSyncer prepares a syncer; src and tgt are admin clients of the flow's
@@ -90,11 +94,15 @@ func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, view pr
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
+	groups := f
+	if opts.Groups != nil {
+		groups = opts.Groups
+	}
 	return &Syncer{
 		cfg: f, src: src, tgt: tgt, tgtCl: tgtCl, view: view,
 		log:     logger.With("component", "checkpoint", "flow", f.Name()),
 		topic:   f.Replication.CheckpointsTopic(f.Source),
-		filter:  policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude},
+		filter:  policy.Filter{Include: groups.Groups, Exclude: groups.GroupsExclude},
 		emitted: map[emitKey]Record{},
 		metrics: metrics,
 	}
