@@ -75,12 +75,9 @@ type flowRun struct {
 }
 
 // New prepares an App; nothing runs until Run. Its metrics go to a registry
-// of its own (Gatherer).
-func New(cfg *config.Config, logger *slog.Logger, opts ...Options) *App {
-	a := &App{cfg: cfg, log: logger.With("component", "app"), base: logger, registry: prometheus.NewRegistry(), history: status.NewHistory()}
-	if len(opts) > 0 {
-		a.opts = opts[0]
-	}
+// of its own (Gatherer). The zero Options are the defaults.
+func New(cfg *config.Config, logger *slog.Logger, opts Options) *App {
+	a := &App{cfg: cfg, log: logger.With("component", "app"), base: logger, opts: opts, registry: prometheus.NewRegistry(), history: status.NewHistory()}
 	a.metrics = newMetrics(a)
 	return a
 }
