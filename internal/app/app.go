@@ -74,12 +74,9 @@ type flowRun struct {
 }
 
 // New prepares an App; nothing runs until Run. Its metrics go to a registry
-// of its own (Gatherer).
-func New(cfg *config.Config, logger *slog.Logger, opts ...Options) *App {
-	a := &App{cfg: cfg, log: logger.With("component", "app"), base: logger, registry: prometheus.NewRegistry(), history: status.NewHistory()}
-	if len(opts) > 0 {
-		a.opts = opts[0]
-	}
+// of its own (Gatherer). The zero Options are the defaults.
+func New(cfg *config.Config, logger *slog.Logger, opts Options) *App {
+	a := &App{cfg: cfg, log: logger.With("component", "app"), base: logger, opts: opts, registry: prometheus.NewRegistry(), history: status.NewHistory()}
 	a.metrics = newMetrics(a)
 	return a
 }
@@ -130,7 +127,7 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, f := range a.cfg.Flows {
 		src, tgt := a.cfg.Cluster(f.Source), a.cfg.Cluster(f.Target)
-		fl := mirror.NewFlow(f, src, tgt, a.cfg.Paired(f), a.metrics.mirror, a.base)
+		fl := mirror.NewFlow(f, src, tgt, a.cfg.Paired(f), a.base, a.metrics.mirror)
 		run := &flowRun{cfg: f, mirror: fl}
 		a.mu.Lock()
 		a.flows = append(a.flows, run)
@@ -153,15 +150,14 @@ func (a *App) Run(ctx context.Context) error {
 				return err
 			}
 			defer tgtCl.Close()
-			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, fl.View(mirror.Own), a.base)
-			s.Instrument(a.metrics.checkpoint)
-			hb := heartbeat.NewEmitter(f, tgtCl, a.base)
-			hb.Instrument(a.metrics.heartbeat)
+			hb := heartbeat.NewEmitter(f, tgtCl, a.base, a.metrics.heartbeat)
+			// Made under a.mu, so that a reload lands either in
+			// run.reloaded, which the syncer starts from, or in
+			// Reload's SetGroups on the syncer: never between.
 			a.mu.Lock()
+			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, fl.View(mirror.Own), a.base,
+				checkpoint.Options{Metrics: a.metrics.checkpoint, Groups: run.reloaded})
 			run.syncer, run.heartbeat = s, hb
-			if run.reloaded != nil {
-				s.SetGroups(run.reloaded)
-			}
 			a.mu.Unlock()
 			// Either failing ends the other and the run: a flow without
 			// heartbeats or group syncs is not left running silently.

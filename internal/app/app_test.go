@@ -31,7 +31,7 @@ func TestRunReportsStatus(t *testing.T) {
       config:
         sync.group.offsets.enabled: true
 `)
-	a := New(cfg, slog.New(slog.DiscardHandler))
+	a := New(cfg, slog.New(slog.DiscardHandler), Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

@@ -57,7 +57,7 @@ func TestClientLogsReachTheLogger(t *testing.T) {
 	src.Produce(t, []*kgo.Record{{Topic: "app-a", Value: []byte("a")}})
 	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"`)
 	h := &records{}
-	a := New(cfg, slog.New(h))
+	a := New(cfg, slog.New(h), Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -135,7 +135,7 @@ func TestFailedStartLogsOnlyTheCause(t *testing.T) {
 		return resp, nil, true
 	})
 	h := &records{}
-	a := New(cfg, slog.New(h))
+	a := New(cfg, slog.New(h), Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := a.Run(ctx)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -40,5 +41,47 @@ func TestSetGroupsForgetsUnselectedGroups(t *testing.T) {
 	b.stop()
 	if n := len(b.syncer.emitted); n != 0 {
 		t.Errorf("%d checkpoints of unselected groups still remembered", n)
+	}
+}
+
+// A syncer made after a reload (Options.Groups, as the App does when the
+// reload came before the syncer) follows the reloaded selection from its
+// first round.
+func TestSyncerStartsFromTheReloadedGroups(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	if err := src.CreateTopic("app-a", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"
+    groupsPattern: "app-.*"
+`)
+	f := cfg.Flows[0]
+	if err := tgt.CreateTopic(f.Replication.CheckpointsTopic(f.Source), 1, map[string]string{"cleanup.policy": "compact"}); err != nil {
+		t.Fatal(err)
+	}
+	srcAdm := kadm.NewClient(src.Client(t))
+	o := kadm.Offsets{}
+	o.Add(kadm.Offset{Topic: "app-a", Partition: 0, At: 7, LeaderEpoch: -1})
+	if _, err := srcAdm.CommitOffsets(t.Context(), "app-g", o); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := testbed.Config(t, src, tgt, `    topicsPattern: "app-.*"
+    groupsPattern: "billing-.*"
+`).Flows[0]
+	for _, tc := range []struct {
+		name   string
+		groups *config.Flow
+		want   int
+	}{
+		{"flow's own", nil, 1},
+		{"reloaded", reloaded, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewSyncer(f, srcAdm, kadm.NewClient(tgt.Client(t)), tgt.Client(t), identical{}, testbed.Logger(t), Options{Groups: tc.groups})
+			st, err := s.Round(t.Context())
+			if err != nil || st.Groups != tc.want {
+				t.Errorf("first round: %+v, %v; want %d groups followed", st, err, tc.want)
+			}
+		})
 	}
 }

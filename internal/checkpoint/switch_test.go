@@ -41,8 +41,8 @@ func startBed(t testing.TB, src, tgt *testbed.Cluster, mirrorLines string, opts 
 	f.Consumer.ReadCommitted = opts.readCommitted
 	log := testbed.Logger(t)
 	b := &bed{src: src, tgt: tgt, srcAdm: kadm.NewClient(src.Client(t)), tgtAdm: kadm.NewClient(tgt.Client(t))}
-	b.flow = mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, nil, log)
-	b.syncer = NewSyncer(f, b.srcAdm, b.tgtAdm, tgt.Client(t), b.flow.View(mirror.Own), log)
+	b.flow = mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, log, nil)
+	b.syncer = NewSyncer(f, b.srcAdm, b.tgtAdm, tgt.Client(t), b.flow.View(mirror.Own), log, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -75,17 +75,36 @@ type emitKey struct {
 	partition    int32
 }
 
+// Options tune a Syncer; the zero value is the default.
+type Options struct {
+	// Metrics is what the syncer counts into; nil is a set registered
+	// nowhere.
+	Metrics *Metrics
+	// Groups is the flow whose group selection (groups, groups.exclude)
+	// the syncer follows until SetGroups: the latest a reload gave a flow
+	// whose syncer starts after it. nil is the flow's own.
+	Groups *config.Flow
+}
+
 // NewSyncer prepares a syncer; src and tgt are admin clients of the flow's
 // clusters, tgtCl writes the checkpoints, view translates the committed
 // offsets (the running flow).
-func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, view progress.View, logger *slog.Logger) *Syncer {
+func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, view progress.View, logger *slog.Logger, opts Options) *Syncer {
+	metrics := opts.Metrics
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	groups := f
+	if opts.Groups != nil {
+		groups = opts.Groups
+	}
 	return &Syncer{
 		cfg: f, src: src, tgt: tgt, tgtCl: tgtCl, view: view,
 		log:     logger.With("component", "checkpoint", "flow", f.Name()),
 		topic:   f.Replication.CheckpointsTopic(f.Source),
-		filter:  policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude},
+		filter:  policy.Filter{Include: groups.Groups, Exclude: groups.GroupsExclude},
 		emitted: map[emitKey]Record{},
-		metrics: NewMetrics(nil),
+		metrics: metrics,
 	}
 }
 
@@ -97,9 +116,6 @@ func (s *Syncer) SetGroups(f *config.Flow) {
 	s.filter = policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}
 	s.relist = true
 }
-
-// Instrument makes the syncer count into m; call it before Run.
-func (s *Syncer) Instrument(m *Metrics) { s.metrics = m }
 
 // Run emits checkpoints every emit.checkpoints.interval.seconds and syncs
 // offsets every sync.group.offsets.interval.seconds until ctx ends.

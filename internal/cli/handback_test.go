@@ -54,7 +54,7 @@ func TestHandBack(t *testing.T) {
 	ctx := context.Background()
 	want := map[mm2.Partition]int64{{Topic: "app1-t1", Partition: 0}: 26, {Topic: "app1-t1", Partition: 1}: 25}
 
-	a := app.New(cfg, slog.New(slog.DiscardHandler))
+	a := app.New(cfg, slog.New(slog.DiscardHandler), app.Options{})
 	actx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(actx) }()

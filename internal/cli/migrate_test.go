@@ -120,7 +120,7 @@ func TestMigrateCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := app.New(cfg, slog.New(slog.DiscardHandler))
+	a := app.New(cfg, slog.New(slog.DiscardHandler), app.Options{})
 	actx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(actx) }()

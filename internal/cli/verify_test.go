@@ -68,7 +68,7 @@ func (b *verifyBed) mirror(t *testing.T, topics ...string) {
 		}
 	}
 	f := b.cfg.Flows[0]
-	fl := mirror.NewFlow(f, b.cfg.Cluster(f.Source), b.cfg.Cluster(f.Target), nil, nil, slog.New(slog.DiscardHandler))
+	fl := mirror.NewFlow(f, b.cfg.Cluster(f.Source), b.cfg.Cluster(f.Target), nil, slog.New(slog.DiscardHandler), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- fl.Run(ctx) }()

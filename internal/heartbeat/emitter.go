@@ -30,13 +30,15 @@ type Emitter struct {
 	metrics *Metrics
 }
 
-// NewEmitter prepares an emitter writing with cl to the flow's target.
-func NewEmitter(f *config.Flow, cl *kgo.Client, logger *slog.Logger) *Emitter {
-	return &Emitter{cfg: f, cl: cl, adm: kadm.NewClient(cl), log: logger.With("component", "heartbeat", "flow", f.Name()), metrics: NewMetrics(nil)}
+// NewEmitter prepares an emitter writing with cl to the flow's target and
+// counting into metrics; with nil metrics it counts into a set registered
+// nowhere.
+func NewEmitter(f *config.Flow, cl *kgo.Client, logger *slog.Logger, metrics *Metrics) *Emitter {
+	if metrics == nil {
+		metrics = NewMetrics(nil)
+	}
+	return &Emitter{cfg: f, cl: cl, adm: kadm.NewClient(cl), log: logger.With("component", "heartbeat", "flow", f.Name()), metrics: metrics}
 }
-
-// Instrument makes the emitter count into m; call it before Run.
-func (e *Emitter) Instrument(m *Metrics) { e.metrics = m }
 
 // Run emits until ctx ends, if emit.heartbeats.enabled.
 func (e *Emitter) Run(ctx context.Context) error {

@@ -57,7 +57,7 @@ func FuzzDecode(f *testing.F) {
 func TestEmitter(t *testing.T) {
 	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
 	cfg := testbed.Config(t, src, tgt, "")
-	e := NewEmitter(cfg.Flows[0], tgt.Client(t), slog.New(slog.DiscardHandler))
+	e := NewEmitter(cfg.Flows[0], tgt.Client(t), slog.New(slog.DiscardHandler), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.Run(ctx) }()

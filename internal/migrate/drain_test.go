@@ -45,7 +45,7 @@ func TestDrainWithoutDescribeProducers(t *testing.T) {
 	log := testbed.Logger(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- app.New(cfg, log).Run(ctx) }()
+	go func() { done <- app.New(cfg, log, app.Options{}).Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -78,7 +78,7 @@ type run struct {
 // that copies the other way under the same topic names
 // (config.Config.Paired), or nil: its copies on f's source are not copied
 // back. The flow counts into metrics; nil counts into a set of its own.
-func NewFlow(f *config.Flow, src, tgt *config.Cluster, paired *config.Flow, metrics *Metrics, logger *slog.Logger) *Flow {
+func NewFlow(f *config.Flow, src, tgt *config.Cluster, paired *config.Flow, logger *slog.Logger, metrics *Metrics) *Flow {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}

@@ -31,7 +31,7 @@ func start(t *testing.T, cfg *config.Config) *running {
 func startFlow(t *testing.T, cfg *config.Config, back *config.Flow) *running {
 	t.Helper()
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), back, nil, testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), back, testbed.Logger(t), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1), flow: fl}
 	go func() { r.done <- fl.Run(ctx) }()

@@ -61,7 +61,7 @@ func TestMirroredEndTranslatesPastAForeignRecord(t *testing.T) {
 
 	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, nil, testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t), nil)
 	r, err := fl.open(t.Context(), func(err error) { t.Errorf("partition failed: %v", err) }, func(*task) {})
 	if err != nil {
 		t.Fatal(err)

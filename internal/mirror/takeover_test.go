@@ -126,7 +126,7 @@ func TestTakeOverWithoutSyncsFails(t *testing.T) {
 	tgt.Produce(t, []*kgo.Record{{Topic: offsets, Key: []byte(`["MirrorSourceConnector",{"cluster":"source","partition":0,"topic":"app-a"}]`), Value: []byte(`{"offset":0}`)}})
 	cfg := testbed.Config(t, src, tgt, identity)
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, nil, testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t), nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	err := fl.Run(ctx)

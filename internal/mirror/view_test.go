@@ -41,7 +41,7 @@ func TestSavedBeforeDuringAndAfterARun(t *testing.T) {
 		t.Errorf("after the run: next %d, want 2", got)
 	}
 	f := cfg.Flows[0]
-	if got := next(NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, nil, testbed.Logger(t))); got != 2 {
+	if got := next(NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t), nil)); got != 2 {
 		t.Errorf("before a run: next %d, want 2", got)
 	}
 }

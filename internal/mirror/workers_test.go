@@ -218,7 +218,7 @@ func TestWorkersGroupNeedsRead(t *testing.T) {
 	cfg := testbed.Config(t, src, tgt, identity)
 	cfg.Cluster("target").SASL = &config.SASL{Mechanism: config.MechanismPlain, Username: "mirror", Password: config.NewSecret("mirror-pw")}
 	f := cfg.Flows[0]
-	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, nil, testbed.Logger(t))
+	fl := NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t), nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	err := fl.Run(ctx)

@@ -194,7 +194,7 @@ func replicate(t *testing.T, cfg *config.Config, tgt *secured, topics map[string
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- app.New(cfg, slog.New(slog.DiscardHandler)).Run(ctx) }()
+	go func() { done <- app.New(cfg, slog.New(slog.DiscardHandler), app.Options{}).Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -389,7 +389,7 @@ func TestExactlyOnceNeedsTransactionalIDs(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	err = app.New(cfg, slog.New(slog.DiscardHandler)).Run(ctx)
+	err = app.New(cfg, slog.New(slog.DiscardHandler), app.Options{}).Run(ctx)
 	if err == nil || !strings.Contains(err.Error(), "missing Write on TransactionalId:kmirror.source.target.") {
 		t.Fatalf("run: %v, want the missing permission named", err)
 	}

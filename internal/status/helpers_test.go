@@ -28,7 +28,7 @@ func produceValues(t *testing.T, c *testbed.Cluster, topic string, n int, partit
 // cleanly and fails the test on an error. The test's end stops it too.
 func runApp(t *testing.T, cfg *config.Config) (a *app.App, stop func()) {
 	t.Helper()
-	a = app.New(cfg, testbed.Logger(t))
+	a = app.New(cfg, testbed.Logger(t), app.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

@@ -24,7 +24,7 @@ func mirrorAll(t testing.TB, cfg *config.Config, src *testbed.Cluster, topics ..
 		}
 	}
 	f := cfg.Flows[0]
-	fl := mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, nil, testbed.Logger(t))
+	fl := mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, testbed.Logger(t), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- fl.Run(ctx) }()
