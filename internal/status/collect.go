@@ -49,10 +49,6 @@ type Options struct {
 	Live func(flow string) (Live, bool)
 	// Partitions keeps per-partition detail in the report.
 	Partitions bool
-	// Record, when set, has the collector write to each flow's journal
-	// the steps its reports show and the journal lacks (observed), as
-	// established by Record: a running worker's collector.
-	Record string
 }
 
 // Collector computes Reports for one configuration. It keeps the previous
