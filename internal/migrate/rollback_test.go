@@ -2,6 +2,7 @@ package migrate_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -96,10 +97,21 @@ func TestRollbackThroughThePairedFlow(t *testing.T) {
 	if len(back.Flows) != 1 || len(back.Flows[0].Partitions) != 1 {
 		t.Fatalf("%+v", back)
 	}
-	if bp := back.Flows[0].Partitions[0]; bp.Source == nil || *bp.Source != 12 || bp.Previous == nil || *bp.Previous != 3 {
-		t.Errorf("the commit at 12 goes back to %v, want 12 (%+v)", bp.Source, back)
+	bp := back.Flows[0].Partitions[0]
+	if bp.Source == nil || *bp.Source != 12 {
+		t.Errorf("the commit at 12 goes back to %s, want 12 (%+v)", offset(bp.Source), back)
+	}
+	if bp.Previous == nil || *bp.Previous != 3 {
+		t.Errorf("the previous source commit: %s, want 3", offset(bp.Previous))
 	}
 	if !back.Ready || back.Committed {
 		t.Errorf("ready %v, committed %v (dry run), reasons %v", back.Ready, back.Committed, back.Reasons)
 	}
+}
+
+func offset(o *int64) string {
+	if o == nil {
+		return "none"
+	}
+	return fmt.Sprint(*o)
 }
