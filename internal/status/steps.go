@@ -56,7 +56,7 @@ type stepsBasis struct {
 }
 
 // apply sets out's topics and groups to the basis' with their steps (see
-// steps); copiedOf is asked at the first call only.
+// steps); copiedOf is asked at the first call only (Record passes none).
 func (b *stepsBasis) apply(out *Flow, copiedOf func(topics []string) map[string]int64) {
 	story, f := b.story, b.flow
 	out.Topics, out.Groups = slices.Clone(b.topics), slices.Clone(b.groups)
@@ -69,7 +69,7 @@ func (b *stepsBasis) apply(out *Flow, copiedOf func(topics []string) map[string]
 		}
 	}
 	left := sortedKeys(topics)
-	if b.copied == nil {
+	if b.copied == nil && copiedOf != nil {
 		b.copied = copiedOf(left)
 	}
 	for _, name := range left {
