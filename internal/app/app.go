@@ -230,7 +230,7 @@ func (a *App) Reload(cfg *config.Config) []string {
 
 // refreshStatus keeps the status report fresh until ctx ends.
 func (a *App) refreshStatus(ctx context.Context) error {
-	c, err := status.New(a.cfg, a.base, status.Options{MaxLag: a.opts.MaxLag, Partitions: true, Live: a.live, Record: journal.By("kmirror run")})
+	c, err := status.New(a.cfg, a.base, status.Options{MaxLag: a.opts.MaxLag, Partitions: true, Live: a.live})
 	if err != nil {
 		return err
 	}
@@ -242,6 +242,8 @@ func (a *App) refreshStatus(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		r := c.Collect(ctx)
+		// A running worker writes to the journal the steps it sees.
+		c.Record(ctx, &r, journal.By("kmirror run"))
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
+	"github.com/kmirror/kmirror/internal/progress/progresstest"
 	"github.com/kmirror/kmirror/internal/testbed"
 	"github.com/kmirror/kmirror/internal/verify"
 )
@@ -119,7 +120,7 @@ func (b *verifyBed) tamper(t *testing.T) {
 	}
 	segs := append(slices.Clone(sp.Map.Segments()), offsetmap.Segment{Source: orig.Offset, Target: bad.Offset, Count: 1})
 	sp.Map = offsetmap.Restore(sp.Map.Start(), offsetmap.Segment{Source: orig.Offset + 1, Target: bad.Offset + 1}, segs)
-	if err := progress.Write(ctx, f, src, tgt, tp, sp); err != nil {
+	if err := progresstest.Write(ctx, f, src, tgt, tp, sp); err != nil {
 		t.Fatal(err)
 	}
 

@@ -76,16 +76,15 @@ func Rollback(ctx context.Context, cfg *config.Config, group string, commit bool
 		if v, err := (policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}).Select(group); err != nil || !v.Selected {
 			continue
 		}
-		fb, offsets, src, err := rollbackFlow(ctx, cfg, f, group, log, &b.Reasons)
-		if src != nil {
-			defer src.Close()
-		}
+		fr, err := rollbackFlow(ctx, cfg, f, group, log)
 		if err != nil {
 			return b, fmt.Errorf("flow %s: %w", f.Name(), err)
 		}
-		b.Flows = append(b.Flows, fb)
-		if len(offsets) > 0 {
-			commits = append(commits, todo{f, kadm.NewClient(src), offsets})
+		defer fr.src.Close()
+		b.Flows = append(b.Flows, fr.back)
+		b.Reasons = append(b.Reasons, fr.reasons...)
+		if len(fr.offsets) > 0 {
+			commits = append(commits, todo{f, kadm.NewClient(fr.src), fr.offsets})
 		}
 	}
 	if len(b.Flows) == 0 {
@@ -119,19 +118,34 @@ func Rollback(ctx context.Context, cfg *config.Config, group string, commit bool
 	return b, nil
 }
 
+// flowRollback is a group's rollback through one flow.
+type flowRollback struct {
+	back FlowBack
+	// reasons are what holds the rollback back in the flow.
+	reasons []string
+	// offsets are the translations to commit on the flow's source, with
+	// src, a client of it, which the caller closes.
+	offsets kadm.Offsets
+	src     *kgo.Client
+}
+
 // rollbackFlow translates group's committed target offsets of flow f back
-// to its source, appending to reasons what holds the rollback back. It
-// returns the offsets to commit on the source and the source's client,
-// which the caller closes.
-func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group string, log *slog.Logger, reasons *[]string) (FlowBack, kadm.Offsets, *kgo.Client, error) {
-	fb := FlowBack{Flow: f.Name(), Partitions: []BackPartition{}}
+// to its source. On an error it closes what it opened.
+func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group string, log *slog.Logger) (fr flowRollback, err error) {
+	fr.back = FlowBack{Flow: f.Name(), Partitions: []BackPartition{}}
+	fb := &fr.back
 	srcCl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Source), log)...)
 	if err != nil {
-		return fb, nil, nil, err
+		return fr, err
 	}
+	defer func() {
+		if err != nil {
+			srcCl.Close() // the caller has a client with a rollback only
+		}
+	}()
 	tgtCl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Target), log)...)
 	if err != nil {
-		return fb, nil, srcCl, err
+		return fr, err
 	}
 	defer tgtCl.Close()
 	src, tgt := kadm.NewClient(srcCl), kadm.NewClient(tgtCl)
@@ -139,10 +153,10 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 	for alias, adm := range map[string]*kadm.Client{f.Source: src, f.Target: tgt} {
 		d, err := cluster.DescribeGroups(ctx, adm, group)
 		if err != nil {
-			return fb, nil, srcCl, fmt.Errorf("describe group %q on %q: %w", group, alias, err)
+			return fr, fmt.Errorf("describe group %q on %q: %w", group, alias, err)
 		}
 		if d[group].Err != nil {
-			return fb, nil, srcCl, fmt.Errorf("describe group %q on %q: %w", group, alias, d[group].Err)
+			return fr, fmt.Errorf("describe group %q on %q: %w", group, alias, d[group].Err)
 		}
 		if alias == f.Source {
 			fb.ActiveOnSource = d[group].Members
@@ -151,15 +165,15 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 		}
 	}
 	if fb.ActiveOnTarget > 0 {
-		*reasons = append(*reasons, fmt.Sprintf("flow %s: %d consumers are active on the target: stop them, so that their last commit is the one rolled back", f.Name(), fb.ActiveOnTarget))
+		fr.reasons = append(fr.reasons, fmt.Sprintf("flow %s: %d consumers are active on the target: stop them, so that their last commit is the one rolled back", f.Name(), fb.ActiveOnTarget))
 	}
 	if fb.ActiveOnSource > 0 {
-		*reasons = append(*reasons, fmt.Sprintf("flow %s: %d consumers are active on the source: records would be processed twice; stop them", f.Name(), fb.ActiveOnSource))
+		fr.reasons = append(fr.reasons, fmt.Sprintf("flow %s: %d consumers are active on the source: records would be processed twice; stop them", f.Name(), fb.ActiveOnSource))
 	}
 
 	sel, err := discover.Topics(ctx, src, f)
 	if err != nil {
-		return fb, nil, srcCl, err
+		return fr, err
 	}
 	sourceOf := map[string]string{}
 	for _, t := range sel.Topics {
@@ -167,43 +181,46 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 	}
 	onTarget, err := tgt.FetchOffsets(ctx, group)
 	if err != nil {
-		return fb, nil, srcCl, fmt.Errorf("fetch the offsets of group %q on %q: %w", group, f.Target, err)
+		return fr, fmt.Errorf("fetch the offsets of group %q on %q: %w", group, f.Target, err)
 	}
 	onSource, err := src.FetchOffsets(ctx, group)
 	if err != nil {
-		return fb, nil, srcCl, fmt.Errorf("fetch the offsets of group %q on %q: %w", group, f.Source, err)
-	}
-	snap, err := progress.Read(ctx, f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), log)
-	if err != nil {
-		return fb, nil, srcCl, err
+		return fr, fmt.Errorf("fetch the offsets of group %q on %q: %w", group, f.Source, err)
 	}
 	// With the same names copied the other way, the records written on
-	// the target are on the source too, through the flow back's map.
-	var back progress.Snapshot
-	pf := cfg.Paired(f)
-	if pf != nil {
-		if back, err = progress.Read(ctx, pf, cfg.Cluster(f.Target), cfg.Cluster(f.Source), log); err != nil {
-			return fb, nil, srcCl, fmt.Errorf("read the progress of %s: %w", pf.Name(), err)
-		}
+	// the target are on the source too, through the paired flow's map.
+	paired := cfg.Paired(f)
+	pair, err := progress.NewPair(f, paired, cfg.Cluster(f.Source), cfg.Cluster(f.Target), log)
+	if err != nil {
+		return fr, err
+	}
+	defer pair.Close()
+	snap, err := pair.Own(ctx)
+	if err != nil {
+		return fr, err
+	}
+	back, err := pair.Paired(ctx)
+	if err != nil {
+		return fr, fmt.Errorf("read the progress of %s: %w", paired.Name(), err)
 	}
 	// A commit past what is recorded as copied waits for the flow that
 	// copies it (this one, or the flow back): without a worker there,
 	// waiting is in vain, and the reason says so instead.
 	copier, copierAdm := f, tgt
-	if pf != nil {
-		copier, copierAdm = pf, src
+	if paired != nil {
+		copier, copierAdm = paired, src
 	}
 	workers, err := workgroup.Describe(ctx, copierAdm, workgroup.Name(copier.Source, copier.Target))
 	if err != nil {
-		return fb, nil, srcCl, err
+		return fr, err
 	}
 	stopped := len(workers) == 0
 	noted := false
 	waitFor := func(reason string) {
 		if !stopped {
-			*reasons = append(*reasons, reason)
+			fr.reasons = append(fr.reasons, reason)
 		} else if !noted {
-			*reasons = append(*reasons, noWorker(copier.Source, copier.Target))
+			fr.reasons = append(fr.reasons, noWorker(copier.Source, copier.Target))
 			noted = true
 		}
 	}
@@ -220,7 +237,7 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 		where := fmt.Sprintf("flow %s: %s[%d]", f.Name(), o.Topic, o.Partition)
 		saved, ok := snap[progress.Partition{Topic: topic, Partition: o.Partition}]
 		if !ok {
-			*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d cannot be translated: nothing of the partition is recorded as copied", where, o.At))
+			fr.reasons = append(fr.reasons, fmt.Sprintf("%s: the target commit %d cannot be translated: nothing of the partition is recorded as copied", where, o.At))
 			fb.Partitions = append(fb.Partitions, bp)
 			continue
 		}
@@ -235,12 +252,12 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 				break
 			}
 			if stopped {
-				*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d lies past the last copy recorded (%d): the group read records that are not on the source (written to the target), or copied but not saved when the worker stopped",
+				fr.reasons = append(fr.reasons, fmt.Sprintf("%s: the target commit %d lies past the last copy recorded (%d): the group read records that are not on the source (written to the target), or copied but not saved when the worker stopped",
 					where, o.At, saved.Map.End().Target))
 				waitFor("")
 				break
 			}
-			*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d lies past the last copy recorded (%d): the group read records that are not on the source "+
+			fr.reasons = append(fr.reasons, fmt.Sprintf("%s: the target commit %d lies past the last copy recorded (%d): the group read records that are not on the source "+
 				"(written to the target: copy them back with the flow back, %s->%s, under the same names), or the copy's progress is not saved yet (wait a second and retry)",
 				where, o.At, saved.Map.End().Target, f.Target, f.Source))
 		case offsetmap.Expired:
@@ -248,9 +265,10 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 			if len(saved.MM2) > 0 {
 				why = "the offset lies where MirrorMaker 2 copied before kmirror took over, which has no exact map, or the source's retention deleted records the group has not read yet"
 			}
-			*reasons = append(*reasons, fmt.Sprintf("%s: the target commit %d cannot be translated back: %s", where, o.At, why))
+			fr.reasons = append(fr.reasons, fmt.Sprintf("%s: the target commit %d cannot be translated back: %s", where, o.At, why))
 		}
 		fb.Partitions = append(fb.Partitions, bp)
 	}
-	return fb, offsets, srcCl, nil
+	fr.offsets, fr.src = offsets, srcCl
+	return fr, nil
 }

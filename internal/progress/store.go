@@ -168,31 +168,6 @@ func (s *Store) CarryMM2(ctx context.Context, syncs map[Partition]mm2.History) e
 	return nil
 }
 
-// Write persists what flow f knows about one source partition, as a
-// running flow does, with clients of its own. The flow must not be
-// running for the partition, or the two would overwrite each other; the
-// topics must exist (a flow creates them when it first starts). Tests use
-// it to set up a saved state that copying alone does not produce.
-func Write(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, p Partition, sv Saved) error {
-	syncs, err := kgo.NewClient(cluster.Options(syncsCluster(f, src, tgt), nil)...)
-	if err != nil {
-		return err
-	}
-	defer syncs.Close()
-	target, err := kgo.NewClient(cluster.Options(tgt, nil)...)
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	m := sv.Mark
-	m.Start, m.End = sv.Map.Start(), sv.Map.End()
-	_, err = NewStore(f, syncs, target).Flush(ctx, "", []Pending{{Partition: p, Segments: sv.Map.Segments(), Mark: &m}})
-	if err != nil {
-		return fmt.Errorf("write the progress of %s[%d]: %w", p.Topic, p.Partition, err)
-	}
-	return nil
-}
-
 // syncsCluster is the cluster of src and tgt that holds flow f's offset
 // syncs.
 func syncsCluster(f *config.Flow, src, tgt *config.Cluster) *config.Cluster {

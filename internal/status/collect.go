@@ -17,7 +17,6 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/journal"
-	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
@@ -50,10 +49,6 @@ type Options struct {
 	Live func(flow string) (Live, bool)
 	// Partitions keeps per-partition detail in the report.
 	Partitions bool
-	// Record, when set, has the collector write to each flow's journal
-	// the steps its reports show and the journal lacks (observed), as
-	// established by Record: a running worker's collector.
-	Record string
 }
 
 // Collector computes Reports for one configuration. It keeps the previous
@@ -72,6 +67,12 @@ type Collector struct {
 	jmu         sync.Mutex
 	journals    map[string]*journal.Follower // by flow name
 	recordFails map[string]bool              // by flow name: the last record failed
+
+	// pmu guards pairs: each flow's stored progress and its paired
+	// flow's, followed for the collector's life, so that a refresh reads
+	// only what is new.
+	pmu   sync.Mutex
+	pairs map[string]*progress.Pair // by flow name
 }
 
 type sample struct {
@@ -89,7 +90,8 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Collector, error)
 		opts.StallAfter = DefaultStallAfter
 	}
 	c := &Collector{cfg: cfg, log: log.With("component", "status"), opts: opts,
-		clients: map[string]*kgo.Client{}, prev: map[string]sample{}, flows: cfg.Flows, journals: map[string]*journal.Follower{}, recordFails: map[string]bool{}}
+		clients: map[string]*kgo.Client{}, prev: map[string]sample{}, flows: cfg.Flows, journals: map[string]*journal.Follower{}, recordFails: map[string]bool{},
+		pairs: map[string]*progress.Pair{}}
 	for _, cl := range cfg.Clusters {
 		client, err := kgo.NewClient(cluster.Options(cl, c.log)...)
 		if err != nil {
@@ -107,9 +109,14 @@ func (c *Collector) Close() {
 		cl.Close()
 	}
 	c.jmu.Lock()
-	defer c.jmu.Unlock()
 	for _, fl := range c.journals {
 		fl.Close()
+	}
+	c.jmu.Unlock()
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	for _, p := range c.pairs {
+		p.Close()
 	}
 }
 
@@ -170,15 +177,10 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 		}
 	}
 	if view == nil {
-		saved, err := progress.Read(ctx, f, c.cfg.Cluster(f.Source), c.cfg.Cluster(f.Target), c.log)
-		if err != nil {
-			fail(fmt.Errorf("read the stored progress of %s: %w", f.Name(), err))
+		var err error
+		if view, err = c.stored(ctx, f); err != nil {
+			fail(err)
 			return out
-		}
-		view = saved
-		if back := c.cfg.Paired(f); back != nil {
-			view = progress.Paired(func(context.Context) (progress.Snapshot, error) { return saved, nil },
-				peerMaps(back, c.cfg.Cluster(f.Target), c.cfg.Cluster(f.Source), c.log))
 		}
 	}
 	sel, err := discover.Topics(ctx, src, f)
@@ -454,18 +456,23 @@ func stoppedBy(f *config.Flow, next, logStart, logEnd int64) string {
 	return ""
 }
 
-// peerMaps reads the progress of flow back (from src to tgt) once, at the
-// first translation that needs it.
-func peerMaps(back *config.Flow, src, tgt *config.Cluster, log *slog.Logger) progress.PeerMap {
-	var snap progress.Snapshot
-	return func(ctx context.Context, p progress.Partition, _ int64) (*offsetmap.Partition, error) {
-		if snap == nil {
-			s, err := progress.Read(ctx, back, src, tgt, log)
-			if err != nil {
-				return nil, fmt.Errorf("read the stored progress of %s: %w", back.Name(), err)
-			}
-			snap = s
+// stored is the View of flow f from what it and its paired flow stored,
+// through a reader kept for the collector's life.
+func (c *Collector) stored(ctx context.Context, f *config.Flow) (progress.View, error) {
+	c.pmu.Lock()
+	p, ok := c.pairs[f.Name()]
+	if !ok {
+		var err error
+		if p, err = progress.NewPair(f, c.cfg.Paired(f), c.cfg.Cluster(f.Source), c.cfg.Cluster(f.Target), c.log); err != nil {
+			c.pmu.Unlock()
+			return nil, fmt.Errorf("read the stored progress of %s: %w", f.Name(), err)
 		}
-		return snap[p].Map, nil
+		c.pairs[f.Name()] = p
 	}
+	c.pmu.Unlock()
+	v, err := p.View(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the stored progress of %s: %w", f.Name(), err)
+	}
+	return v, nil
 }

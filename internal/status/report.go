@@ -86,6 +86,10 @@ type Flow struct {
 	// Errors lists what could not be read for this flow; the rest of the
 	// flow's report is still filled in.
 	Errors []string `json:"errors"`
+
+	// basis is what the collector made the steps of from, for Record; nil
+	// when the journal could not be read.
+	basis *stepsBasis
 }
 
 // Topic is one mirrored source topic.

@@ -21,7 +21,7 @@ import (
 // journal that cannot be read leaves the steps out: the rest of the report
 // stands. A read cut short by ctx is no unreadable journal and is not
 // logged: whoever ended ctx (a worker stopping, or failing at start) says
-// why.
+// why. out keeps what its steps came from, for Record.
 func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, selected []discover.Topic, copiedOf func(topics []string) map[string]int64) {
 	story, err := c.story(ctx, f)
 	if err != nil {
@@ -37,12 +37,30 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 	for _, g := range out.Groups {
 		now.Groups[g.Group] = journal.GroupNow{Topics: groupTopics(g), Ready: g.Verdict == VerdictReady, OnTarget: g.ActiveOnTarget > 0}
 	}
-	if c.opts.Record != "" && len(out.Errors) == 0 {
-		// To the millisecond, as the journal keeps times: a step shows the
-		// same time before and after it is read back.
-		c.record(ctx, f, story, observed(story, out, now.Selected, time.Now().UTC().Truncate(time.Millisecond), c.opts.Record))
-	}
-	topics, groups := journal.Phases(story, now)
+	out.basis = &stepsBasis{flow: f, story: story, now: now, topics: slices.Clone(out.Topics), groups: slices.Clone(out.Groups)}
+	out.basis.apply(out, copiedOf)
+}
+
+// stepsBasis is what a flow's steps are made of: its journal as read, and
+// what its report showed of the clusters before the steps were added.
+type stepsBasis struct {
+	flow  *config.Flow
+	story *journal.Story
+	now   journal.Now
+	// topics and groups are the report's before its steps.
+	topics []Topic
+	groups []Group
+	// copied is copiedOf's answer for the topics the flow no longer
+	// selects, asked once.
+	copied map[string]int64
+}
+
+// apply sets out's topics and groups to the basis' with their steps (see
+// steps); copiedOf is asked at the first call only (Record passes none).
+func (b *stepsBasis) apply(out *Flow, copiedOf func(topics []string) map[string]int64) {
+	story, f := b.story, b.flow
+	out.Topics, out.Groups = slices.Clone(b.topics), slices.Clone(b.groups)
+	topics, groups := journal.Phases(story, b.now)
 
 	for i, t := range out.Topics {
 		if st, ok := topics[t.Topic]; ok {
@@ -51,9 +69,11 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 		}
 	}
 	left := sortedKeys(topics)
-	copied := copiedOf(left)
+	if b.copied == nil && copiedOf != nil {
+		b.copied = copiedOf(left)
+	}
 	for _, name := range left {
-		n, ok := copied[name]
+		n, ok := b.copied[name]
 		if !ok {
 			n = journalCopied(story, name)
 		}
@@ -81,6 +101,30 @@ func (c *Collector) steps(ctx context.Context, f *config.Flow, out *Flow, select
 			g.Verdict, g.Reasons = VerdictSwitched, []string{}
 		}
 		out.Groups = append(out.Groups, g)
+	}
+}
+
+// Record writes to each flow's journal the steps r shows and the journal
+// lacks (observed), as by (journal.By), and adds them to r's steps as if
+// read back: a running worker's refresh calls it after Collect, before it
+// hands r out. A flow whose report lists errors, or whose journal could
+// not be read, records nothing.
+func (c *Collector) Record(ctx context.Context, r *Report, by string) {
+	for i := range r.Flows {
+		out := &r.Flows[i]
+		b := out.basis
+		if b == nil || len(out.Errors) > 0 {
+			continue
+		}
+		// To the millisecond, as the journal keeps times: a step shows the
+		// same time before and after it is read back.
+		before := &Flow{Name: out.Name, Topics: b.topics, Groups: b.groups}
+		events := observed(b.story, before, b.now.Selected, time.Now().UTC().Truncate(time.Millisecond), by)
+		if len(events) == 0 {
+			continue
+		}
+		c.record(ctx, b.flow, b.story, events)
+		b.apply(out, nil)
 	}
 }
 

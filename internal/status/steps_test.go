@@ -3,12 +3,14 @@ package status_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/journal"
 	"github.com/kmirror/kmirror/internal/status"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -101,5 +103,62 @@ func TestStepsFromTheJournal(t *testing.T) {
 		if tp.Topic == "app0-t1" && (tp.Step.Since == nil || !tp.Step.Since.Equal(at.Add(11*time.Minute)) || tp.Step.By != "test") {
 			t.Errorf("app0-t1's step: %+v", tp.Step)
 		}
+	}
+}
+
+// TestCollectOnlyCollects: Collect writes nothing to the journal; Record
+// writes the steps the report shows and the journal lacks, once, and the
+// report shows them as if read back.
+func TestCollectOnlyCollects(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	if err := src.CreateTopic("app1-t1", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	produceValues(t, src, "app1-t1", 10, func(int) int32 { return 0 })
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "app1-t1"`)
+	f := cfg.Flows[0]
+	c, err := status.New(cfg, testbed.Logger(t), status.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	journaled := func() []journal.Event {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		story, _, err := journal.Read(ctx, f, cluster.Options(cfg.Cluster(f.Target), testbed.Logger(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return story.Timeline(journal.TopicSubject, "app1-t1")
+	}
+	started := func(s *status.Step) bool {
+		return s != nil && slices.ContainsFunc(s.Timeline, func(e status.StepEvent) bool { return e.Event == string(journal.Started) })
+	}
+
+	r := c.Collect(context.Background())
+	if len(r.Flows[0].Errors) > 0 || len(r.Flows[0].Topics) != 1 {
+		t.Fatalf("%+v", r.Flows[0])
+	}
+	if started(r.Flows[0].Topics[0].Step) {
+		t.Errorf("the report shows a step nothing recorded: %+v", r.Flows[0].Topics[0].Step)
+	}
+	if es := journaled(); len(es) > 0 {
+		t.Fatalf("Collect wrote to the journal: %+v", es)
+	}
+
+	c.Record(context.Background(), &r, "test")
+	if step := r.Flows[0].Topics[0].Step; !started(step) {
+		t.Errorf("after Record the report's step: %+v, want the topic started", step)
+	}
+	es := journaled()
+	if len(es) != 1 || es[0].Kind != journal.Started || es[0].By != "test" {
+		t.Fatalf("journal after Record: %+v", es)
+	}
+	// Recorded once: the next refresh finds the step in the journal.
+	r = c.Collect(context.Background())
+	c.Record(context.Background(), &r, "test")
+	if !started(r.Flows[0].Topics[0].Step) || len(journaled()) != 1 {
+		t.Errorf("the second refresh: step %+v, journal %+v", r.Flows[0].Topics[0].Step, journaled())
 	}
 }

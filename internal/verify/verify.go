@@ -95,7 +95,12 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 	if err != nil {
 		return nil, err
 	}
-	jobs, done, err := plan(ctx, f, src, tgt, ft.topics, o, log)
+	pair, err := progress.NewPair(f, cfg.Paired(f), src, tgt, log)
+	if err != nil {
+		return nil, err
+	}
+	defer pair.Close()
+	jobs, done, err := plan(ctx, f, pair, src, tgt, ft.topics, o, log)
 	if err != nil {
 		return nil, err
 	}
@@ -104,11 +109,11 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 			jobs[i].source, jobs[i].target = []byte(infos[0].ClusterID), []byte(infos[1].ClusterID)
 		}
 	}
-	if back := cfg.Paired(f); back != nil {
-		// The flow the other way keeps its map on this flow's source.
-		stored, err := progress.Read(ctx, back, tgt, src, log)
+	if paired := cfg.Paired(f); paired != nil {
+		// The paired flow keeps its map on this flow's source.
+		stored, err := pair.Paired(ctx)
 		if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return nil, fmt.Errorf("read the stored progress of %s: %w", back.Name(), err)
+			return nil, fmt.Errorf("read the stored progress of %s: %w", paired.Name(), err)
 		}
 		for i := range jobs {
 			if sp, ok := stored[progress.Partition{Topic: jobs[i].p.TargetTopic, Partition: jobs[i].p.Partition}]; ok {
@@ -144,11 +149,11 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 	return done, nil
 }
 
-// plan reads the stored offset maps and the logs' bounds, and returns the
-// partitions to compare, and those that need no reading (not mirrored yet,
-// recreated).
-func plan(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, topics []string, o Options, log *slog.Logger) ([]job, []Partition, error) {
-	stored, err := progress.Read(ctx, f, src, tgt, log)
+// plan reads the flow's stored offset maps (through pair) and the logs'
+// bounds, and returns the partitions to compare, and those that need no
+// reading (not mirrored yet, recreated).
+func plan(ctx context.Context, f *config.Flow, pair *progress.Pair, src, tgt *config.Cluster, topics []string, o Options, log *slog.Logger) ([]job, []Partition, error) {
+	stored, err := pair.Own(ctx)
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
 		// The flow never ran: the topics it stores its progress in
 		// are not there yet.

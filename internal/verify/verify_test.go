@@ -15,6 +15,7 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
+	"github.com/kmirror/kmirror/internal/progress/progresstest"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
@@ -223,7 +224,7 @@ func alterCopy(t *testing.T, cfg *config.Config, src, tgt *testbed.Cluster, part
 	}
 	segs := append(slices.Clone(sp.Map.Segments()), offsetmap.Segment{Source: orig.Offset, Target: cp.Offset, Count: 1})
 	sp.Map = offsetmap.Restore(sp.Map.Start(), offsetmap.Segment{Source: orig.Offset + 1, Target: cp.Offset + 1}, segs)
-	if err := progress.Write(ctx, f, srcCfg, tgtCfg, tp, sp); err != nil {
+	if err := progresstest.Write(ctx, f, srcCfg, tgtCfg, tp, sp); err != nil {
 		t.Fatal(err)
 	}
 }
