@@ -127,7 +127,7 @@ func (a *App) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, f := range a.cfg.Flows {
 		src, tgt := a.cfg.Cluster(f.Source), a.cfg.Cluster(f.Target)
-		fl := mirror.NewFlow(f, src, tgt, a.cfg.Paired(f), a.base, a.metrics.mirror)
+		fl := mirror.NewFlow(f, src, tgt, a.cfg.SameNamePair(f), a.base, a.metrics.mirror)
 		run := &flowRun{cfg: f, mirror: fl}
 		a.mu.Lock()
 		a.flows = append(a.flows, run)

@@ -173,7 +173,7 @@ committing them.`,
 					return err
 				}
 			} else {
-				printBack(g.stdout, b)
+				printRollback(g.stdout, b)
 			}
 			if !b.Ready {
 				return &exitError{code: ExitFailure}
@@ -190,7 +190,7 @@ committing them.`,
 	return cmd
 }
 
-func printBack(w io.Writer, b migrate.Back) {
+func printRollback(w io.Writer, b migrate.RollbackResult) {
 	switch {
 	case b.Committed:
 		fmt.Fprintf(w, "group %s: ROLLED BACK: its offsets are committed on the source\n", b.Group)
@@ -275,7 +275,7 @@ Consumers follow with 'migrate ready' or 'migrate rollback'.`,
 					return fmt.Errorf("--to %q is not a cluster of the configuration", to)
 				}
 				for _, f := range cfg.Flows {
-					if f.Target == to && cfg.Paired(f) != nil {
+					if f.Target == to && cfg.SameNamePair(f) != nil {
 						return nil
 					}
 				}
@@ -284,7 +284,7 @@ Consumers follow with 'migrate ready' or 'migrate rollback'.`,
 			return df.run(cmd.Context(), g, "kmirror migrate failover", check, func(cfg *config.Config) string {
 				var back []string
 				for _, f := range cfg.Flows {
-					if f.Source == to && cfg.Paired(f) != nil {
+					if f.Source == to && cfg.SameNamePair(f) != nil {
 						back = append(back, f.Name())
 					}
 				}

@@ -395,7 +395,7 @@ sync.group.offsets.enabled = false
 		t.Fatalf("%d flows", len(cfg.Flows))
 	}
 	ab, ba := cfg.Flows[0], cfg.Flows[1]
-	if cfg.Peer(ab) != ba || cfg.Paired(ab) != ba || cfg.Paired(ba) != ab {
+	if cfg.Pair(ab) != ba || cfg.SameNamePair(ab) != ba || cfg.SameNamePair(ba) != ab {
 		t.Errorf("a->b and b->a are not each other's peers")
 	}
 	if err := cfg.Validate(); err != nil {
@@ -411,7 +411,7 @@ sync.group.offsets.enabled = false
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.Peer(def.Flows[0]) == nil || def.Paired(def.Flows[0]) != nil {
+	if def.Pair(def.Flows[0]) == nil || def.SameNamePair(def.Flows[0]) != nil {
 		t.Errorf("with the default policy the flows are peers but not paired")
 	}
 }

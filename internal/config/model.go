@@ -56,13 +56,13 @@ func (c *Config) Cluster(alias string) *Cluster {
 	return nil
 }
 
-// Back reports whether f is the way back of a flow: it goes out of the
-// configuration's target.
-func (c *Config) Back(f *Flow) bool { return c.Target != "" && f.Target != c.Target }
+// LeavesTarget reports whether f is the way back of a flow: it goes out
+// of the configuration's target.
+func (c *Config) LeavesTarget(f *Flow) bool { return c.Target != "" && f.Target != c.Target }
 
-// Peer returns the flow that copies the other way between f's clusters
-// (B->A for A->B), or nil.
-func (c *Config) Peer(f *Flow) *Flow {
+// Pair returns f's pair, the flow that copies the other way between f's
+// clusters (B->A for A->B: the way back), or nil.
+func (c *Config) Pair(f *Flow) *Flow {
 	for _, g := range c.Flows {
 		if g.Source == f.Target && g.Target == f.Source {
 			return g
@@ -71,13 +71,13 @@ func (c *Config) Peer(f *Flow) *Flow {
 	return nil
 }
 
-// Paired returns f's peer when both copy the same topic names (identity
+// SameNamePair returns f's pair when both copy the same topic names (identity
 // replication both ways): each must then tell the records the other wrote
 // from those written on its source, or copy them back. Nil otherwise; with
 // the default policy the names tell (a replica of the target is never
 // copied back).
-func (c *Config) Paired(f *Flow) *Flow {
-	if g := c.Peer(f); g != nil && f.Replication.Identity() && g.Replication.Identity() {
+func (c *Config) SameNamePair(f *Flow) *Flow {
+	if g := c.Pair(f); g != nil && f.Replication.Identity() && g.Replication.Identity() {
 		return g
 	}
 	return nil

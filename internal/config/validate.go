@@ -81,9 +81,9 @@ func (c *Config) Validate() error {
 }
 
 // validatePair checks a flow copied both ways with identity names against
-// its peer (reported once, by the flow whose source sorts first).
+// its pair (reported once, by the flow whose source sorts first).
 func (c *Config) validatePair(f *Flow) []error {
-	g := c.Peer(f)
+	g := c.Pair(f)
 	if g == nil || f.Source > f.Target {
 		return nil
 	}
@@ -96,7 +96,7 @@ func (c *Config) validatePair(f *Flow) []error {
 		errs = append(errs, fmt.Errorf("flows %s and %s keep their offset syncs in the same topic %s on %s: set %s to target on both",
 			f.Name(), g.Name(), topic, at, KeyOffsetSyncsLocation))
 	}
-	if c.Paired(f) == nil {
+	if c.SameNamePair(f) == nil {
 		return errs
 	}
 	if (!f.ExactlyOnce || !g.ExactlyOnce) && (!f.ProvenanceHeader || !g.ProvenanceHeader) {

@@ -196,16 +196,15 @@ func prepareHandBack(ctx context.Context, cfg *config.Config, f *config.Flow, lo
 	})
 	for _, p := range keys {
 		m := fl.snap[p].Map
-		mp := mm2.Partition{Topic: p.Topic, Partition: p.Partition}
 		hp := HandedBackPartition{Topic: p.Topic, TargetTopic: f.Replication.RemoteTopic(f.Source, p.Topic), Partition: p.Partition, Resume: m.End().Source}
-		k, v, err := fl.layout.Encode(f.Source, mp, hp.Resume)
+		k, v, err := fl.layout.Encode(f.Source, p, hp.Resume)
 		if err != nil {
 			return nil, fmt.Errorf("encode the position of %s[%d]: %w", p.Topic, p.Partition, err)
 		}
 		fl.offsets = append(fl.offsets, &kgo.Record{Topic: fl.layout.OffsetsTopic, Key: k, Value: v})
 		if s, ok := lastCopy(m.Segments()); ok {
 			hp.LastSync = &Sync{s.Upstream, s.Downstream}
-			k, v := mm2.EncodeSync(mp, s)
+			k, v := mm2.EncodeSync(p, s)
 			fl.syncs = append(fl.syncs, &kgo.Record{Key: k, Value: v})
 		}
 		fl.report.Partitions = append(fl.report.Partitions, hp)

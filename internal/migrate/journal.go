@@ -32,13 +32,13 @@ func (v Verdict) Events(at time.Time, by string) []journal.Event {
 // Events are the rollback's steps for the migration's journal: once its
 // offsets were committed on the sources, the group rolled back in each
 // flow.
-func (b Back) Events(at time.Time, by string) []journal.Event {
+func (b RollbackResult) Events(at time.Time, by string) []journal.Event {
 	if !b.Committed {
 		return nil
 	}
 	var es []journal.Event
 	for _, f := range b.Flows {
-		topics := topicsOf(f.Partitions, func(p BackPartition) string { return p.Topic })
+		topics := topicsOf(f.Partitions, func(p RollbackPartition) string { return p.Topic })
 		es = append(es, journal.Event{Flow: f.Flow, Subject: journal.GroupSubject, Name: b.Group, Kind: journal.RolledBack, Time: at, By: by, Topics: topics})
 	}
 	return es

@@ -31,7 +31,7 @@ func TestJournalEvents(t *testing.T) {
 		}
 	}
 
-	b := Back{Group: "g", Flows: []FlowBack{{Flow: "A->B", Partitions: []BackPartition{{Topic: "t1"}, {Topic: "t1"}}}}}
+	b := RollbackResult{Group: "g", Flows: []FlowRollback{{Flow: "A->B", Partitions: []RollbackPartition{{Topic: "t1"}, {Topic: "t1"}}}}}
 	if es := b.Events(at, "test"); len(es) != 0 {
 		t.Errorf("a rollback not committed: %+v", es)
 	}

@@ -22,28 +22,28 @@ import (
 // Back is the verdict on rolling a group's consumers back from the target
 // to the source: its committed target offsets translated back, exactly,
 // through each flow's offset map.
-type Back struct {
+type RollbackResult struct {
 	Group string `json:"group"`
 	// Ready says the group can start on the source: every partition it
 	// committed on a mirrored target topic translates back, and no member
 	// runs on either cluster. Committed says the translations were
 	// committed to the group on the sources.
-	Ready     bool       `json:"ready"`
-	Committed bool       `json:"committed"`
-	Reasons   []string   `json:"reasons"`
-	Flows     []FlowBack `json:"flows"`
+	Ready     bool           `json:"ready"`
+	Committed bool           `json:"committed"`
+	Reasons   []string       `json:"reasons"`
+	Flows     []FlowRollback `json:"flows"`
 }
 
-// FlowBack is the group's rollback in one flow.
-type FlowBack struct {
-	Flow           string          `json:"flow"`
-	ActiveOnSource int             `json:"activeOnSource"`
-	ActiveOnTarget int             `json:"activeOnTarget"`
-	Partitions     []BackPartition `json:"partitions"`
+// FlowRollback is the group's rollback in one flow.
+type FlowRollback struct {
+	Flow           string              `json:"flow"`
+	ActiveOnSource int                 `json:"activeOnSource"`
+	ActiveOnTarget int                 `json:"activeOnTarget"`
+	Partitions     []RollbackPartition `json:"partitions"`
 }
 
-// BackPartition is one partition the group committed on the target.
-type BackPartition struct {
+// RollbackPartition is one partition the group committed on the target.
+type RollbackPartition struct {
 	Topic       string `json:"topic"` // on the source
 	TargetTopic string `json:"targetTopic"`
 	Partition   int32  `json:"partition"`
@@ -61,8 +61,8 @@ type BackPartition struct {
 // no members on either cluster: the source commit must not race a
 // consumer, and a consumer still running on the target would read on
 // past the translation.
-func Rollback(ctx context.Context, cfg *config.Config, group string, commit bool, log *slog.Logger) (Back, error) {
-	b := Back{Group: group, Reasons: []string{}, Flows: []FlowBack{}}
+func Rollback(ctx context.Context, cfg *config.Config, group string, commit bool, log *slog.Logger) (RollbackResult, error) {
+	b := RollbackResult{Group: group, Reasons: []string{}, Flows: []FlowRollback{}}
 	type todo struct {
 		f       *config.Flow
 		src     *kadm.Client
@@ -70,7 +70,7 @@ func Rollback(ctx context.Context, cfg *config.Config, group string, commit bool
 	}
 	var commits []todo
 	for _, f := range cfg.Flows {
-		if cfg.Back(f) {
+		if cfg.LeavesTarget(f) {
 			continue // the way back of a flow: the group goes back through the flow itself
 		}
 		if v, err := (policy.Filter{Include: f.Groups, Exclude: f.GroupsExclude}).Select(group); err != nil || !v.Selected {
@@ -118,9 +118,9 @@ func Rollback(ctx context.Context, cfg *config.Config, group string, commit bool
 	return b, nil
 }
 
-// flowRollback is a group's rollback through one flow.
-type flowRollback struct {
-	back FlowBack
+// flowRead is a group's rollback through one flow.
+type flowRead struct {
+	back FlowRollback
 	// reasons are what holds the rollback back in the flow.
 	reasons []string
 	// offsets are the translations to commit on the flow's source, with
@@ -131,8 +131,8 @@ type flowRollback struct {
 
 // rollbackFlow translates group's committed target offsets of flow f back
 // to its source. On an error it closes what it opened.
-func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group string, log *slog.Logger) (fr flowRollback, err error) {
-	fr.back = FlowBack{Flow: f.Name(), Partitions: []BackPartition{}}
+func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group string, log *slog.Logger) (fr flowRead, err error) {
+	fr.back = FlowRollback{Flow: f.Name(), Partitions: []RollbackPartition{}}
 	fb := &fr.back
 	srcCl, err := kgo.NewClient(cluster.Options(cfg.Cluster(f.Source), log)...)
 	if err != nil {
@@ -189,17 +189,17 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 	}
 	// With the same names copied the other way, the records written on
 	// the target are on the source too, through the paired flow's map.
-	paired := cfg.Paired(f)
-	pair, err := progress.NewPair(f, paired, cfg.Cluster(f.Source), cfg.Cluster(f.Target), log)
+	paired := cfg.SameNamePair(f)
+	reader, err := progress.NewReader(f, paired, cfg.Cluster(f.Source), cfg.Cluster(f.Target), log)
 	if err != nil {
 		return fr, err
 	}
-	defer pair.Close()
-	snap, err := pair.Own(ctx)
+	defer reader.Close()
+	snap, err := reader.Own(ctx)
 	if err != nil {
 		return fr, err
 	}
-	back, err := pair.Paired(ctx)
+	back, err := reader.Pair(ctx)
 	if err != nil {
 		return fr, fmt.Errorf("read the progress of %s: %w", paired.Name(), err)
 	}
@@ -230,7 +230,7 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 		if o.Err != nil || o.At < 0 || !mirrored {
 			continue // only offsets of mirrored topics go back
 		}
-		bp := BackPartition{Topic: topic, TargetTopic: o.Topic, Partition: o.Partition, Target: o.At}
+		bp := RollbackPartition{Topic: topic, TargetTopic: o.Topic, Partition: o.Partition, Target: o.At}
 		if prev, ok := onSource.Lookup(topic, o.Partition); ok && prev.Err == nil && prev.At >= 0 {
 			bp.Previous = &prev.At
 		}
@@ -241,7 +241,7 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 			fb.Partitions = append(fb.Partitions, bp)
 			continue
 		}
-		s, res := progress.BackPaired(saved.Map, back[progress.Partition{Topic: o.Topic, Partition: o.Partition}].Map, o.At)
+		s, res := progress.BackWithPair(saved.Map, back[progress.Partition{Topic: o.Topic, Partition: o.Partition}].Map, o.At)
 		switch res {
 		case offsetmap.Exact:
 			bp.Source = &s

@@ -38,7 +38,7 @@ func TestRollbackThroughThePairedFlow(t *testing.T) {
   - sourceCluster: target
     targetCluster: source`+identity+"\n")
 	f := cfg.Flows[0]
-	paired := cfg.Paired(f)
+	paired := cfg.SameNamePair(f)
 	if paired == nil {
 		t.Fatalf("set-up: %s has no paired flow", f.Name())
 	}

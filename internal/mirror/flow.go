@@ -38,8 +38,8 @@ const (
 type Flow struct {
 	cfg      *config.Flow
 	src, tgt *config.Cluster
-	// paired is the flow the other way under the same names, or nil.
-	paired  *config.Flow
+	// pair is the flow the other way under the same names, or nil.
+	pair    *config.Flow
 	log     *slog.Logger
 	metrics *Metrics
 	// member is the flow's place in its workers' group: it copies only
@@ -65,8 +65,8 @@ type run struct {
 	starter *starter
 	copier  *copier
 	slots   *slotSet
-	// peer follows the paired flow's progress, nil without one.
-	peer *peer
+	// pairMaps follows the pair's progress, nil without a pair.
+	pairMaps *pairMaps
 	// retention decides for the tasks what follows when the source's
 	// retention overtook a partition, and counts it.
 	retention *retention
@@ -74,15 +74,15 @@ type run struct {
 	fail func(error)
 }
 
-// NewFlow prepares a flow; nothing connects until Run. paired is the flow
+// NewFlow prepares a flow; nothing connects until Run. pair is the flow
 // that copies the other way under the same topic names
 // (config.Config.Paired), or nil: its copies on f's source are not copied
 // back. The flow counts into metrics; nil counts into a set of its own.
-func NewFlow(f *config.Flow, src, tgt *config.Cluster, paired *config.Flow, logger *slog.Logger, metrics *Metrics) *Flow {
+func NewFlow(f *config.Flow, src, tgt *config.Cluster, pair *config.Flow, logger *slog.Logger, metrics *Metrics) *Flow {
 	if metrics == nil {
 		metrics = NewMetrics(nil)
 	}
-	fl := &Flow{cfg: f, src: src, tgt: tgt, paired: paired, log: logger.With("component", "mirror", "flow", f.Name()),
+	fl := &Flow{cfg: f, src: src, tgt: tgt, pair: pair, log: logger.With("component", "mirror", "flow", f.Name()),
 		metrics: metrics, cat: newCatalogue(f)}
 	opts := workgroup.Options{Group: workgroup.Name(f.Source, f.Target),
 		SessionTimeout: f.SessionTimeout, HeartbeatInterval: f.HeartbeatInterval, RebalanceTimeout: f.RebalanceTimeout}
@@ -202,9 +202,9 @@ func (fl *Flow) open(ctx context.Context, fail func(error), spawn func(*task)) (
 		syncs = r.srcCl
 	}
 	r.store = progress.NewStore(fl.cfg, syncs, r.tgtCl)
-	if fl.paired != nil {
-		// The peer's progress lives on its target, this flow's source.
-		if r.peer, err = newPeer(fl.paired, fl.tgt, fl.src, !fl.cfg.ProvenanceHeader, fl.log); err != nil {
+	if fl.pair != nil {
+		// The pair's progress lives on its target, this flow's source.
+		if r.pairMaps, err = followPair(fl.pair, fl.tgt, fl.src, !fl.cfg.ProvenanceHeader, fl.log); err != nil {
 			return nil, err
 		}
 	}
@@ -213,11 +213,11 @@ func (fl *Flow) open(ctx context.Context, fail func(error), spawn func(*task)) (
 		return nil, err
 	}
 	r.starter = &starter{conn: r.conn, cfg: fl.cfg, src: fl.src, tgt: fl.tgt, log: fl.log, cache: cache, store: r.store,
-		cat: fl.cat, fail: fail, metrics: fl.metrics, skips: fl.paired != nil || fl.cfg.ProvenanceHeader}
+		cat: fl.cat, fail: fail, metrics: fl.metrics, skips: fl.pair != nil || fl.cfg.ProvenanceHeader}
 	r.retention = &retention{src: r.srcAdm, cfg: fl.cfg, log: fl.log, metrics: fl.metrics}
 	r.copier = newCopier(fl.cfg.TasksMax, taskDeps{
 		consumerOpts: append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...),
-		log:          fl.log, retention: r.retention, throttle: fl.throttle, valid: fl.member.Valid, peer: r.peer,
+		log:          fl.log, retention: r.retention, throttle: fl.throttle, valid: fl.member.Valid, pairMaps: r.pairMaps,
 	}, spawn)
 	return r, r.store.Ensure(ctx)
 }
@@ -291,7 +291,7 @@ func (r *run) close() {
 	if r.starter != nil {
 		r.starter.cache.Close()
 	}
-	if r.peer != nil {
-		r.peer.close()
+	if r.pairMaps != nil {
+		r.pairMaps.close()
 	}
 }

@@ -292,7 +292,7 @@ func endOffsets(ctx context.Context, adm *kadm.Client, topics []discover.Topic) 
 // with offset map m and, below it, MM2's syncs h; dirty says its progress
 // is not persisted yet. It copies in slot s's transactions when s is set,
 // else with the run's producer.
-func (sr *starter) newPartition(k progress.Partition, t discover.Topic, m *offsetmap.Partition, h mm2.History, dirty bool, s *slot) *partition {
+func (sr *starter) newPartition(k progress.Partition, t discover.Topic, m *offsetmap.Map, h mm2.History, dirty bool, s *slot) *partition {
 	spec := partitionSpec{key: k, target: t.Target, topicID: t.ID, m: m, mm2: h, dirty: dirty,
 		producer: sr.producer, fail: sr.fail, metrics: sr.metrics.partition(sr.cfg.Source, sr.cfg.Target, k.Topic, sr.skips)}
 	if s != nil {

@@ -13,7 +13,7 @@ type Metrics struct {
 	latency        *prometheus.HistogramVec
 	gaps, lost     *prometheus.CounterVec
 	transactions   *prometheus.CounterVec
-	peerCopies     *prometheus.CounterVec
+	pairCopies     *prometheus.CounterVec
 }
 
 // LatencyBuckets are the buckets of the replication latency histograms:
@@ -38,11 +38,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_transactions_total",
 			Help: "Transactions of exactly-once mode's slots, by result: committed (those that wrote something), or aborted (the slot then copies again from what is committed); 0 in the default mode."},
 			[]string{"source", "target", "result"}),
-		peerCopies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_records_not_copied_back_total",
+		pairCopies: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_records_not_copied_back_total",
 			Help: "Records of the source that the flow the other way wrote there (copies of the target's records, told by its exact offset map), not copied back."}, flowTopic),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.bytes, m.latency, m.gaps, m.lost, m.transactions, m.peerCopies)
+		reg.MustRegister(m.records, m.bytes, m.latency, m.gaps, m.lost, m.transactions, m.pairCopies)
 	}
 	return m
 }
@@ -77,7 +77,7 @@ func (m *Metrics) partition(source, target, topic string, skips bool) partitionM
 		latency: m.latency.WithLabelValues(source, target),
 	}
 	if skips {
-		pm.notCopiedBack = m.peerCopies.WithLabelValues(source, target, topic)
+		pm.notCopiedBack = m.pairCopies.WithLabelValues(source, target, topic)
 	}
 	return pm
 }

@@ -55,7 +55,7 @@ type partition struct {
 	mm2 mm2.History
 
 	mu       sync.Mutex
-	m        *offsetmap.Partition
+	m        *offsetmap.Map
 	inflight []inflight
 	// sent counts the fetches handed to the producer, so that a look at
 	// the target's end can tell whether a copy may have landed meanwhile.
@@ -112,7 +112,7 @@ type partitionSpec struct {
 	target  string
 	topicID [16]byte
 	// m is the offset map to copy on from; mm2 MM2's syncs below it.
-	m   *offsetmap.Partition
+	m   *offsetmap.Map
 	mm2 mm2.History
 	// dirty says the progress is not persisted yet.
 	dirty bool
@@ -141,7 +141,7 @@ func newPartition(s partitionSpec) *partition {
 // producer; in exactly-once mode all of them go into the slot's open
 // transaction. copies, when set, is the map of the flow the other way,
 // deciding every fetched offset: the records it wrote are not copied back.
-func (p *partition) produce(recs []*kgo.Record, copies *offsetmap.Partition) {
+func (p *partition) produce(recs []*kgo.Record, copies *offsetmap.Map) {
 	if p.slot != nil {
 		p.slot.gate.RLock()
 		defer p.slot.gate.RUnlock()
@@ -165,7 +165,7 @@ func (p *partition) commitAt(end offsetmap.Segment) {
 // flow the other way wrote, move the mirrored end past them. It returns
 // the records to produce, in recs's storage. One lock per fetch, not per
 // record: the producer's acknowledgements take the same lock.
-func (p *partition) send(recs []*kgo.Record, copies *offsetmap.Partition) []*kgo.Record {
+func (p *partition) send(recs []*kgo.Record, copies *offsetmap.Map) []*kgo.Record {
 	out := recs[:0]
 	p.mu.Lock()
 	p.sent++

@@ -11,7 +11,7 @@ import (
 // cover.
 func (r *run) flush(ctx context.Context) error {
 	parts := r.copier.partitions(nil)
-	if r.paired != nil {
+	if r.pair != nil {
 		r.decide(ctx, parts)
 	}
 	var taken []*partition

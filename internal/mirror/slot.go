@@ -348,7 +348,7 @@ func (r *run) commit(ctx context.Context, s *slot) error {
 		return err
 	}
 	parts := r.slotParts(s)
-	if r.paired != nil {
+	if r.pair != nil {
 		r.decide(ctx, parts)
 	}
 	var items []progress.Pending

@@ -83,8 +83,8 @@ func (sr *starter) scanMM2Syncs(ctx context.Context, elsewhere bool, keep func(p
 	found := map[progress.Partition]mm2.History{}
 	err := cluster.ScanTopic(ctx, cluster.Options(c, sr.log), topic, func(r *kgo.Record) {
 		if p, s, ok, _ := mm2.DecodeSync(r.Key, r.Value); ok {
-			if k := (progress.Partition{Topic: p.Topic, Partition: p.Partition}); keep(k) {
-				found[k] = found[k].Add(s)
+			if keep(p) {
+				found[p] = found[p].Add(s)
 			}
 		}
 	})
@@ -171,11 +171,7 @@ func (sr *starter) readMM2Positions(ctx context.Context) (map[progress.Partition
 			sr.log.Warn("ignoring unreadable records of MirrorMaker 2's offsets topic", "topic", topic, "err", err)
 		}
 		if len(pos) > 0 {
-			out := make(map[progress.Partition]int64, len(pos))
-			for p, next := range pos {
-				out[progress.Partition{Topic: p.Topic, Partition: p.Partition}] = next
-			}
-			return out, topic, nil
+			return pos, topic, nil
 		}
 	}
 	return nil, "", nil

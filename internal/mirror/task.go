@@ -42,9 +42,9 @@ type taskDeps struct {
 	// valid tells whether the worker still owns its partitions; a fetch
 	// made when it no longer does is dropped, and the partitions with it.
 	valid func() bool
-	// peer, when set, is the flow the other way: its copies on the source
+	// pairMaps, when set, follows the flow's pair: its copies on the source
 	// are not copied back.
-	peer *peer
+	pairMaps *pairMaps
 }
 
 func newTask(id int, d taskDeps) (*task, error) {
@@ -127,8 +127,8 @@ func (t *task) run(ctx context.Context) error {
 				return nil // stopping
 			}
 		}
-		// Before the lock: waiting for the peer must not hold a removal.
-		copies, err := t.peerCopies(ctx, fs)
+		// Before the lock: waiting for the pair must not hold a removal.
+		copies, err := t.pairCopies(ctx, fs)
 		if err != nil {
 			return nil // stopping
 		}
@@ -151,21 +151,21 @@ func (t *task) run(ctx context.Context) error {
 	}
 }
 
-// peerCopies returns, for each partition of fs, the peer's map that tells
-// its copies among the fetched records (none without a peer), once it
+// pairCopies returns, for each partition of fs, the pair's map that tells
+// its copies among the fetched records (none without a pair), once it
 // decides them all. Only the end of ctx makes it fail.
-func (t *task) peerCopies(ctx context.Context, fs kgo.Fetches) (map[progress.Partition]*offsetmap.Partition, error) {
-	if t.peer == nil {
+func (t *task) pairCopies(ctx context.Context, fs kgo.Fetches) (map[progress.Partition]*offsetmap.Map, error) {
+	if t.pairMaps == nil {
 		return nil, nil
 	}
-	out := map[progress.Partition]*offsetmap.Partition{}
+	out := map[progress.Partition]*offsetmap.Map{}
 	var err error
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if err != nil || len(fp.Records) == 0 {
 			return
 		}
 		k := progress.Partition{Topic: fp.Topic, Partition: fp.Partition}
-		out[k], err = t.peer.decided(ctx, k, fp.Records[len(fp.Records)-1].Offset+1)
+		out[k], err = t.pairMaps.decided(ctx, k, fp.Records[len(fp.Records)-1].Offset+1)
 	})
 	return out, err
 }

@@ -97,8 +97,8 @@ const (
 // is read once per View(All), at its first question: make one per round
 // of questions (a status report).
 func (fl *Flow) View(scope Scope) progress.View {
-	if fl.paired != nil {
-		v := fl.Paired()
+	if fl.pair != nil {
+		v := fl.pairView()
 		if scope == Own {
 			return ownView{fl: fl, View: v}
 		}

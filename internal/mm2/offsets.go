@@ -46,7 +46,8 @@ func withFirst(name string, defaults []string) []string {
 	return append([]string{name}, defaults...)
 }
 
-// Partition names a source partition.
+// Partition names a source partition, as MM2's records do; it is every
+// package's partition key (progress.Partition).
 type Partition struct {
 	Topic     string
 	Partition int32

@@ -37,10 +37,10 @@ func (r Result) String() string {
 	return "expired"
 }
 
-// Partition is the map of one partition: its segments and the mirrored
+// Map is the exact offset map of one partition: its segments and the mirrored
 // range [Start, End.Source) of source offsets, with End.Target the next
 // target offset. It is not safe for concurrent use.
-type Partition struct {
+type Map struct {
 	start int64
 	end   Segment
 	segs  []Segment
@@ -50,16 +50,16 @@ type Partition struct {
 
 // New starts the map of a partition whose copying starts at source offset
 // start, with target the next target offset.
-func New(start, target int64) *Partition {
-	return &Partition{start: start, end: Segment{Source: start, Target: target}}
+func New(start, target int64) *Map {
+	return &Map{start: start, end: Segment{Source: start, Target: target}}
 }
 
 // Restore rebuilds a map from persisted segments and range. What lies at or
 // past the persisted end (written before a crash lost the end) is dropped:
 // those records will be copied again. The restored last segment is closed,
 // so copying continues in a new segment.
-func Restore(start int64, end Segment, segs []Segment) *Partition {
-	p := &Partition{start: start, end: Segment{Source: end.Source, Target: end.Target}}
+func Restore(start int64, end Segment, segs []Segment) *Map {
+	p := &Map{start: start, end: Segment{Source: end.Source, Target: end.Target}}
 	sorted := append([]Segment(nil), segs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Source < sorted[j].Source })
 	for i, s := range sorted {
@@ -87,14 +87,14 @@ func (s Segment) lastSource() int64 { return s.Source + s.Count - 1 }
 func (s Segment) lastTarget() int64 { return s.Target + s.Count - 1 }
 
 // Start is the first source offset the map covers.
-func (p *Partition) Start() int64 { return p.start }
+func (p *Map) Start() int64 { return p.start }
 
 // End is the next source offset to copy and the next target offset.
-func (p *Partition) End() Segment { return p.end }
+func (p *Map) End() Segment { return p.end }
 
 // Segments returns the segments, oldest first; the open one has its current
 // count. The slice must not be changed.
-func (p *Partition) Segments() []Segment {
+func (p *Map) Segments() []Segment {
 	if p.open {
 		p.segs[len(p.segs)-1].Count = p.end.Target - p.segs[len(p.segs)-1].Target
 	}
@@ -105,7 +105,7 @@ func (p *Partition) Segments() []Segment {
 // target offset target; calls come in copy order. It returns the segments
 // to persist: none while the open segment grows, else the segment it closed
 // (with its count) and the new open one.
-func (p *Partition) Observe(source, target int64) ([]Segment, error) {
+func (p *Map) Observe(source, target int64) ([]Segment, error) {
 	if source < p.end.Source || target < p.end.Target {
 		return nil, fmt.Errorf("record %d→%d is behind the mirrored end %d→%d", source, target, p.end.Source, p.end.Target)
 	}
@@ -131,7 +131,7 @@ func (p *Partition) Observe(source, target int64) ([]Segment, error) {
 
 // Advance moves the mirrored end past source offsets that hold nothing to
 // copy: transaction markers, aborted records, compacted-away records.
-func (p *Partition) Advance(source int64) {
+func (p *Map) Advance(source int64) {
 	if source > p.end.Source {
 		p.end.Source = source
 	}
@@ -141,7 +141,7 @@ func (p *Partition) Advance(source int64) {
 // target holds after the mirrored end that are no copies of the source's
 // next ones: the next copy lands after them, and the mirrored end
 // translates to it. It returns the segment it closed, to persist.
-func (p *Partition) SkipTarget(target int64) []Segment {
+func (p *Map) SkipTarget(target int64) []Segment {
 	if target <= p.end.Target {
 		return nil
 	}
@@ -157,7 +157,7 @@ func (p *Partition) SkipTarget(target int64) []Segment {
 }
 
 // count is how many records segment i holds.
-func (p *Partition) count(i int) int64 {
+func (p *Map) count(i int) int64 {
 	if p.open && i == len(p.segs)-1 {
 		return p.end.Target - p.segs[i].Target
 	}
@@ -167,7 +167,7 @@ func (p *Partition) count(i int) int64 {
 // Translate returns the target offset of the first copied record whose
 // source offset is at least g, or the target end when there is none up to
 // the mirrored end.
-func (p *Partition) Translate(g int64) (int64, Result) {
+func (p *Map) Translate(g int64) (int64, Result) {
 	if g < p.start {
 		return 0, Expired
 	}
@@ -194,7 +194,7 @@ func (p *Partition) Translate(g int64) (int64, Result) {
 // knows no copies (NotYetMirrored: records written to the target by others,
 // or copies whose acknowledgement is not persisted yet); a source record
 // below Start is gone from the source (Expired).
-func (p *Partition) Back(t int64) (int64, Result) {
+func (p *Map) Back(t int64) (int64, Result) {
 	if t > p.end.Target {
 		return 0, NotYetMirrored
 	}
@@ -211,14 +211,14 @@ func (p *Partition) Back(t int64) (int64, Result) {
 }
 
 // IsCopy reports whether target offset t holds a copy the map knows of.
-func (p *Partition) IsCopy(t int64) bool {
+func (p *Map) IsCopy(t int64) bool {
 	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].Target+p.count(i) > t })
 	return i < len(p.segs) && t >= p.segs[i].Target
 }
 
 // FirstTarget returns the first target offset at or after t that holds a
 // copy; ok is false when there is none.
-func (p *Partition) FirstTarget(t int64) (int64, bool) {
+func (p *Map) FirstTarget(t int64) (int64, bool) {
 	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].Target+p.count(i) > t })
 	if i == len(p.segs) {
 		return 0, false
@@ -228,7 +228,7 @@ func (p *Partition) FirstTarget(t int64) (int64, bool) {
 
 // FirstSource returns the first source offset at or after s that was
 // copied; ok is false when there is none.
-func (p *Partition) FirstSource(s int64) (int64, bool) {
+func (p *Map) FirstSource(s int64) (int64, bool) {
 	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].Source+p.count(i) > s })
 	if i == len(p.segs) {
 		return 0, false
@@ -238,7 +238,7 @@ func (p *Partition) FirstSource(s int64) (int64, bool) {
 
 // Truncate forgets source offsets below logStart, which the source no
 // longer holds, and returns the segments it dropped, to delete them.
-func (p *Partition) Truncate(logStart int64) []Segment {
+func (p *Map) Truncate(logStart int64) []Segment {
 	if logStart <= p.start {
 		return nil
 	}
@@ -250,7 +250,7 @@ func (p *Partition) Truncate(logStart int64) []Segment {
 // last of them: Back needs to know where the copies of the forgotten
 // records end on the target, so that a group that has not read them all is
 // told they are gone from the source.
-func (p *Partition) dropBelow(offset int64) []Segment {
+func (p *Map) dropBelow(offset int64) []Segment {
 	i := 0
 	for i < len(p.segs) && p.segs[i].Source+p.count(i) <= offset && i < len(p.segs)-1 {
 		i++

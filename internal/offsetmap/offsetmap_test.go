@@ -58,7 +58,7 @@ func (c copied) backReference(t int64) (int64, Result) {
 // holds a record with probability keep (the rest are markers, aborted or
 // compacted records), into a target whose offsets jump with probability
 // jump (another writer, a restart). It feeds the map as the copy path does.
-func simulate(rng *rand.Rand, start, n int64, keep, jump float64) (copied, *Partition) {
+func simulate(rng *rand.Rand, start, n int64, keep, jump float64) (copied, *Map) {
 	t0 := rng.Int64N(1000)
 	p := New(start, t0)
 	c := copied{start: start, topic: map[int64]Segment{}}
@@ -100,7 +100,7 @@ func simulate(rng *rand.Rand, start, n int64, keep, jump float64) (copied, *Part
 	return c, p
 }
 
-func checkAll(t *testing.T, c copied, p *Partition) {
+func checkAll(t *testing.T, c copied, p *Map) {
 	t.Helper()
 	prev := int64(-1)
 	for g := c.start - 3; g <= c.end.Source+3; g++ {

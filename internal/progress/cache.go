@@ -212,12 +212,12 @@ func (c *Cache) takeSegment(r *kgo.Record) {
 		return
 	}
 	takeSegment(c.segments, sk, r.Value, c.mapTopic, c.log)
-	c.dirty[Partition{sk.Topic, sk.Partition}] = true
+	c.dirty[Partition{Topic: sk.Topic, Partition: sk.Partition}] = true
 }
 
 // takeSegment applies a segment record to segs: a tombstone deletes it.
 func takeSegment(segs map[Partition]map[int64]offsetmap.Segment, sk SegmentKey, value []byte, topic string, log *slog.Logger) {
-	p := Partition{sk.Topic, sk.Partition}
+	p := Partition{Topic: sk.Topic, Partition: sk.Partition}
 	if value == nil {
 		delete(segs[p], sk.Source)
 		return
@@ -242,7 +242,7 @@ func (c *Cache) takeSync(r *kgo.Record) {
 		c.log.Warn("ignoring an unreadable offset sync", "topic", c.syncsTopic, "err", err)
 	case ok:
 		takeSegment(c.legacy, sk, r.Value, c.syncsTopic, c.log)
-		c.dirty[Partition{sk.Topic, sk.Partition}] = true
+		c.dirty[Partition{Topic: sk.Topic, Partition: sk.Partition}] = true
 	case r.Value == nil: // MM2 writes no tombstones; nothing to forget
 	default:
 		mp, s, ok, err := mm2.DecodeSync(r.Key, r.Value)
@@ -250,7 +250,7 @@ func (c *Cache) takeSync(r *kgo.Record) {
 			c.log.Warn("ignoring an unreadable MirrorMaker 2 offset sync", "topic", c.syncsTopic, "err", err)
 		}
 		if ok {
-			p := Partition{mp.Topic, mp.Partition}
+			p := mp
 			c.mm2[p] = c.mm2[p].Add(s)
 			c.dirty[p] = true
 		}

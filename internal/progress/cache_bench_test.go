@@ -32,7 +32,7 @@ func BenchmarkCacheFlush(b *testing.B) {
 				for s := range int64(20) {
 					k, v := EncodeSegment(p.Topic, p.Partition, offsetmap.Segment{Source: s * 101, Target: s * 100, Count: 100})
 					c.takeSegment(&kgo.Record{Key: k, Value: v})
-					k, v = mm2.EncodeSync(mm2.Partition{Topic: p.Topic, Partition: p.Partition}, mm2.Sync{Upstream: s * 101, Downstream: s * 100})
+					k, v = mm2.EncodeSync(p, mm2.Sync{Upstream: s * 101, Downstream: s * 100})
 					c.takeSync(&kgo.Record{Key: k, Value: v})
 				}
 				mark(i, 20*101)

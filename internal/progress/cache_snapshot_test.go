@@ -16,7 +16,7 @@ func TestCacheSnapshotsOnlyWhatChanged(t *testing.T) {
 	c := &Cache{log: slog.New(slog.DiscardHandler), progressTopic: "p", mapTopic: "m", syncsTopic: "s",
 		marks: map[Partition]Mark{}, segments: map[Partition]map[int64]offsetmap.Segment{},
 		legacy: map[Partition]map[int64]offsetmap.Segment{}, mm2: map[Partition]mm2.History{}, dirty: map[Partition]bool{}}
-	a, b := Partition{"orders", 0}, Partition{"orders", 1}
+	a, b := Partition{Topic: "orders"}, Partition{Topic: "orders", Partition: 1}
 	mark := func(p Partition, end int64) {
 		k, v := EncodeMark(p, Mark{ClusterID: "c", Start: 5, End: offsetmap.Segment{Source: end, Target: end}})
 		c.takeMark(&kgo.Record{Key: k, Value: v})

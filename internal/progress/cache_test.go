@@ -20,7 +20,7 @@ func TestCacheCatchesUp(t *testing.T) {
 	if _, err := m.Observe(0, 0); err != nil {
 		t.Fatal(err)
 	}
-	mark := func(_ Partition, m *offsetmap.Partition) *Mark {
+	mark := func(_ Partition, m *offsetmap.Map) *Mark {
 		return &Mark{ClusterID: "c", Start: m.Start(), End: m.End()}
 	}
 	zm := &Mark{ClusterID: "c", Start: 1, End: offsetmap.Segment{Source: 2, Target: 2}}

@@ -5,14 +5,15 @@ import (
 	"time"
 
 	"github.com/kmirror/kmirror/internal/kstruct"
+	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 )
 
-// Partition names a source partition.
-type Partition struct {
-	Topic     string
-	Partition int32
-}
+// Partition names a source partition: the key of everything kmirror
+// keeps per partition. It is the type MirrorMaker 2's records are decoded
+// to (mm2.Partition, whose package cannot import this one), so that a key
+// is never converted from one to the other.
+type Partition = mm2.Partition
 
 // WorkerHeader is the header of a progress record that names the worker
 // (its member id in the workers' group) that wrote it, so that an operator

@@ -27,7 +27,7 @@ func TestFlushKeepsTheOffsetSyncsMM2s(t *testing.T) {
 	var read []mm2.Sync
 	scan(t, tgt, syncsTopic, func(r *kgo.Record) {
 		p, s, ok, err := mm2.DecodeSync(r.Key, r.Value)
-		if !ok || err != nil || p != (mm2.Partition{Topic: a.Topic, Partition: a.Partition}) {
+		if !ok || err != nil || p != a {
 			t.Errorf("%s holds a record MM2 cannot read: key %x (%v)", syncsTopic, r.Key, err)
 		}
 		read = append(read, s)

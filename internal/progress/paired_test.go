@@ -16,10 +16,10 @@ import (
 //	B: a0'…a9' at 0…9, marker 10, b0…b4 at 11…15, a10'…a14' at 16…20, marker 21
 //
 // It returns the maps (A->B, B->A) and every record's pair of offsets.
-func pairedMaps(t *testing.T) (out, in *offsetmap.Partition, pairs [][2]int64) {
+func pairedMaps(t *testing.T) (out, in *offsetmap.Map, pairs [][2]int64) {
 	t.Helper()
 	out, in = offsetmap.New(0, 0), offsetmap.New(0, 0)
-	observe := func(m *offsetmap.Partition, src, tgt int64) {
+	observe := func(m *offsetmap.Map, src, tgt int64) {
 		if _, err := m.Observe(src, tgt); err != nil {
 			t.Fatal(err)
 		}
@@ -54,8 +54,8 @@ func pairedMaps(t *testing.T) (out, in *offsetmap.Partition, pairs [][2]int64) {
 func TestPairedTranslationIsExactOnAMigration(t *testing.T) {
 	out, in, pairs := pairedMaps(t)
 	p := Partition{Topic: "t", Partition: 0}
-	v := Paired(func(context.Context) (Snapshot, error) { return Snapshot{p: {Map: out}}, nil },
-		func(context.Context, Partition, int64) (*offsetmap.Partition, error) { return in, nil })
+	v := WithPair(func(context.Context) (Snapshot, error) { return Snapshot{p: {Map: out}}, nil },
+		func(context.Context, Partition, int64) (*offsetmap.Map, error) { return in, nil })
 	for g := int64(0); g <= 21; g++ {
 		tr, ok, err := v.Translate(t.Context(), p, g)
 		if err != nil || !ok || tr.Result != offsetmap.Exact {
@@ -68,9 +68,9 @@ func TestPairedTranslationIsExactOnAMigration(t *testing.T) {
 		}
 	}
 	for b := int64(0); b <= 22; b++ {
-		a, res := BackPaired(out, in, b)
+		a, res := BackWithPair(out, in, b)
 		if res != offsetmap.Exact {
-			t.Fatalf("BackPaired(%d) = %v", b, res)
+			t.Fatalf("BackWithPair(%d) = %v", b, res)
 		}
 		for _, pr := range pairs {
 			if (pr[1] < b) != (pr[0] < a) {
@@ -105,11 +105,11 @@ func TestPairedTranslationWaitsForALaggingFlow(t *testing.T) {
 	}
 	// A group that read b0…b2 on B (offsets 11…13) resumes on A at b3's
 	// copy, 13, once A->B has read past the copies.
-	if a, res := BackPaired(out, in, 14); res != offsetmap.NotYetMirrored {
-		t.Fatalf("BackPaired(14) = %d %v with A->B behind the copies, want not yet mirrored", a, res)
+	if a, res := BackWithPair(out, in, 14); res != offsetmap.NotYetMirrored {
+		t.Fatalf("BackWithPair(14) = %d %v with A->B behind the copies, want not yet mirrored", a, res)
 	}
 	out.Advance(15)
-	if a, res := BackPaired(out, in, 14); res != offsetmap.Exact || a != 13 {
-		t.Fatalf("BackPaired(14) = %d %v, want 13", a, res)
+	if a, res := BackWithPair(out, in, 14); res != offsetmap.Exact || a != 13 {
+		t.Fatalf("BackWithPair(14) = %d %v, want 13", a, res)
 	}
 }

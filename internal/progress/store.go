@@ -110,7 +110,7 @@ func (s *Store) Records(worker string, items []Pending) Records {
 			rs.Map = append(rs.Map, &kgo.Record{Topic: mapTopic, Key: k}) // a tombstone
 		}
 		for _, sync := range it.Syncs {
-			k, v := mm2.EncodeSync(mm2.Partition{Topic: it.Partition.Topic, Partition: it.Partition.Partition}, sync)
+			k, v := mm2.EncodeSync(it.Partition, sync)
 			rs.Syncs = append(rs.Syncs, &kgo.Record{Topic: s.syncsTopic, Key: k, Value: v})
 		}
 		if it.Mark != nil {
@@ -155,7 +155,7 @@ func (s *Store) CarryMM2(ctx context.Context, syncs map[Partition]mm2.History) e
 	var recs []*kgo.Record
 	for p, h := range syncs {
 		for _, sync := range h {
-			k, v := mm2.EncodeSync(mm2.Partition{Topic: p.Topic, Partition: p.Partition}, sync)
+			k, v := mm2.EncodeSync(p, sync)
 			recs = append(recs, &kgo.Record{Topic: s.syncsTopic, Key: k, Value: v})
 		}
 	}

@@ -54,7 +54,7 @@ type Translation struct {
 
 // Translate translates the committed offset g of a partition with its
 // exact map m, and, below what m covers, with MM2's syncs h.
-func Translate(m *offsetmap.Partition, h mm2.History, g int64) Translation {
+func Translate(m *offsetmap.Map, h mm2.History, g int64) Translation {
 	off, res := m.Translate(g)
 	if res == offsetmap.Expired && len(h) > 0 {
 		mo, ok := h.Translate(g)
@@ -73,7 +73,7 @@ type Saved struct {
 	// Map is the exact offset map: its Start is the first source offset it
 	// covers, its End the next source offset to copy and the next target
 	// offset.
-	Map *offsetmap.Partition
+	Map *offsetmap.Map
 	// MM2 are MirrorMaker 2's offset syncs of the partition, when kmirror
 	// took it over from MM2: they translate the offsets below Map's start.
 	MM2 mm2.History
@@ -81,7 +81,7 @@ type Saved struct {
 
 // CopyMap returns a map of its own with what the saved map holds, for a
 // worker that copies on from it: a Saved is shared and never changed.
-func (s Saved) CopyMap() *offsetmap.Partition {
+func (s Saved) CopyMap() *offsetmap.Map {
 	return offsetmap.Restore(s.Map.Start(), s.Map.End(), s.Map.Segments())
 }
 
@@ -174,46 +174,46 @@ func (l *layered) Translate(ctx context.Context, p Partition, g int64) (Translat
 	return s.Translate(ctx, p, g)
 }
 
-// PeerMap returns the exact map of the flow that copies the same topic
+// PairMap returns the exact map of the flow that copies the same topic
 // names the other way, for partition p (the same name on both clusters),
 // once it covers the offsets below least of this flow's source when it can
 // (it may be older; the caller checks); nil when that flow copies nothing
 // into p.
-type PeerMap func(ctx context.Context, p Partition, least int64) (*offsetmap.Partition, error)
+type PairMap func(ctx context.Context, p Partition, least int64) (*offsetmap.Map, error)
 
-// Paired is the View of a flow whose peer copies the same topic names the
+// WithPair is the View of a flow whose pair copies the same topic names the
 // other way (both directions under identity names), from what the flow
 // persisted (own, read at each call; in exactly-once mode, what is
-// committed) and the peer's map. A group that read the source up to g has
-// read the source's own records below g, and the peer's copies below g:
+// committed) and the pair's map. A group that read the source up to g has
+// read the source's own records below g, and the pair's copies below g:
 // on the target, the copies of the first, and the originals of the
 // second. It resumes on the target at the first record it has not read of
 // either kind (translatePair). With producers on one cluster at a time
 // the two clusters hold the records in the same order, and the
 // translation is exact; with producers on both at once the order may
 // differ, and the group may read some records again, never skip one.
-func Paired(own func(context.Context) (Snapshot, error), peer PeerMap) View {
-	return &paired{own: own, peer: peer}
+func WithPair(own func(context.Context) (Snapshot, error), pair PairMap) View {
+	return &withPair{own: own, pair: pair}
 }
 
-type paired struct {
+type withPair struct {
 	own  func(context.Context) (Snapshot, error)
-	peer PeerMap
+	pair PairMap
 
-	// The last snapshot own returned, reused for pairedReuse: a round of
+	// The last snapshot own returned, reused for pairReuse: a round of
 	// translations (every group's every partition) reads it once.
 	mu   sync.Mutex
 	snap Snapshot
 	at   time.Time
 }
 
-// pairedReuse is how long a Paired view reuses what own returned.
-const pairedReuse = 500 * time.Millisecond
+// pairReuse is how long a WithPair view reuses what own returned.
+const pairReuse = 500 * time.Millisecond
 
-func (pv *paired) saved(ctx context.Context) (Snapshot, error) {
+func (pv *withPair) saved(ctx context.Context) (Snapshot, error) {
 	pv.mu.Lock()
 	defer pv.mu.Unlock()
-	if pv.snap != nil && time.Since(pv.at) < pairedReuse {
+	if pv.snap != nil && time.Since(pv.at) < pairReuse {
 		return pv.snap, nil
 	}
 	s, err := pv.own(ctx)
@@ -224,7 +224,7 @@ func (pv *paired) saved(ctx context.Context) (Snapshot, error) {
 	return s, nil
 }
 
-func (pv *paired) Copied(ctx context.Context, p Partition) (Copied, bool, error) {
+func (pv *withPair) Copied(ctx context.Context, p Partition) (Copied, bool, error) {
 	s, err := pv.saved(ctx)
 	if err != nil {
 		return Copied{}, false, err
@@ -232,7 +232,7 @@ func (pv *paired) Copied(ctx context.Context, p Partition) (Copied, bool, error)
 	return s.Copied(ctx, p)
 }
 
-func (pv *paired) Translate(ctx context.Context, p Partition, g int64) (Translation, bool, error) {
+func (pv *withPair) Translate(ctx context.Context, p Partition, g int64) (Translation, bool, error) {
 	s, err := pv.saved(ctx)
 	if err != nil {
 		return Translation{}, false, err
@@ -243,7 +243,7 @@ func (pv *paired) Translate(ctx context.Context, p Partition, g int64) (Translat
 	if !ok || err != nil || tr.Result != offsetmap.Exact || tr.MM2 {
 		return tr, ok, err
 	}
-	m, err := pv.peer(ctx, p, g)
+	m, err := pv.pair(ctx, p, g)
 	if err != nil || m == nil {
 		return tr, ok, err
 	}
@@ -252,28 +252,28 @@ func (pv *paired) Translate(ctx context.Context, p Partition, g int64) (Translat
 }
 
 // translatePair translates offset g of a partition of one cluster X to the
-// other, Y, when own copies X to Y and peer Y to X under the same names. A
-// group that read X below g read X's own records below g and the peer's
+// other, Y, when own copies X to Y and pair Y to X under the same names. A
+// group that read X below g read X's own records below g and the pair's
 // copies below g; on Y it resumes at the first record it has not read:
 // the first own copy of an X record at or after g (own.Translate), or the
-// first Y record whose copy on X lies at or after g (peer.Back), whichever
+// first Y record whose copy on X lies at or after g (pair.Back), whichever
 // comes first. Where one map answers with its end (it copied nothing at or
 // after g), it has not read on from there: when records the group read lie
 // between that end and the other's answer, the translation waits
 // (NotYetMirrored) rather than make the group read them again.
-func translatePair(own, peer *offsetmap.Partition, g int64) (int64, offsetmap.Result) {
+func translatePair(own, pair *offsetmap.Map, g int64) (int64, offsetmap.Result) {
 	a, res := own.Translate(g)
 	if res != offsetmap.Exact {
 		return 0, res
 	}
-	b, res := peer.Back(g)
+	b, res := pair.Back(g)
 	if res != offsetmap.Exact {
 		return 0, res
 	}
 	switch {
 	case b < a:
-		if _, copied := peer.FirstTarget(g); !copied {
-			// b is the peer's end: the own copies between it and a are
+		if _, copied := pair.FirstTarget(g); !copied {
+			// b is the pair's end: the own copies between it and a are
 			// of records below g.
 			if t, ok := own.FirstTarget(b); ok && t < a {
 				return 0, offsetmap.NotYetMirrored
@@ -284,7 +284,7 @@ func translatePair(own, peer *offsetmap.Partition, g int64) (int64, offsetmap.Re
 		if _, copied := own.FirstSource(g); !copied {
 			// a is own's end: the Y records between it and b were
 			// copied to X below g.
-			if s, ok := peer.FirstSource(a); ok && s < b {
+			if s, ok := pair.FirstSource(a); ok && s < b {
 				return 0, offsetmap.NotYetMirrored
 			}
 		}
@@ -292,13 +292,13 @@ func translatePair(own, peer *offsetmap.Partition, g int64) (int64, offsetmap.Re
 	return a, offsetmap.Exact
 }
 
-// BackPaired translates a committed target offset t back to the source
+// BackWithPair translates a committed target offset t back to the source
 // through both maps: own (source → target) and, when the same names are
-// copied the other way, peer (target → source; nil otherwise). It is
-// Paired's translation the other way round.
-func BackPaired(own, peer *offsetmap.Partition, t int64) (int64, offsetmap.Result) {
-	if peer == nil {
+// copied the other way, pair (target → source; nil otherwise). It is
+// WithPair's translation the other way round.
+func BackWithPair(own, pair *offsetmap.Map, t int64) (int64, offsetmap.Result) {
+	if pair == nil {
 		return own.Back(t)
 	}
-	return translatePair(peer, own, t)
+	return translatePair(pair, own, t)
 }

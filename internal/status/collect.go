@@ -68,11 +68,11 @@ type Collector struct {
 	journals    map[string]*journal.Follower // by flow name
 	recordFails map[string]bool              // by flow name: the last record failed
 
-	// pmu guards pairs: each flow's stored progress and its paired
-	// flow's, followed for the collector's life, so that a refresh reads
-	// only what is new.
-	pmu   sync.Mutex
-	pairs map[string]*progress.Pair // by flow name
+	// rmu guards readers: each flow's stored progress and its pair's,
+	// followed for the collector's life, so that a refresh reads only
+	// what is new.
+	rmu     sync.Mutex
+	readers map[string]*progress.Reader // by flow name
 }
 
 type sample struct {
@@ -91,7 +91,7 @@ func New(cfg *config.Config, log *slog.Logger, opts Options) (*Collector, error)
 	}
 	c := &Collector{cfg: cfg, log: log.With("component", "status"), opts: opts,
 		clients: map[string]*kgo.Client{}, prev: map[string]sample{}, flows: cfg.Flows, journals: map[string]*journal.Follower{}, recordFails: map[string]bool{},
-		pairs: map[string]*progress.Pair{}}
+		readers: map[string]*progress.Reader{}}
 	for _, cl := range cfg.Clusters {
 		client, err := kgo.NewClient(cluster.Options(cl, c.log)...)
 		if err != nil {
@@ -113,9 +113,9 @@ func (c *Collector) Close() {
 		fl.Close()
 	}
 	c.jmu.Unlock()
-	c.pmu.Lock()
-	defer c.pmu.Unlock()
-	for _, p := range c.pairs {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	for _, p := range c.readers {
 		p.Close()
 	}
 }
@@ -148,7 +148,7 @@ func (c *Collector) Collect(ctx context.Context) Report {
 func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 	out := Flow{Name: f.Name(), Source: f.Source, Target: f.Target, Direction: DirectionForward,
 		Stalled: []string{}, Topics: []Topic{}, Groups: []Group{}, Blocked: []discover.Blocked{}, Errors: []string{}}
-	if c.cfg.Back(f) {
+	if c.cfg.LeavesTarget(f) {
 		out.Direction = DirectionBack
 	}
 	out.State = StateUnknown
@@ -459,17 +459,17 @@ func stoppedBy(f *config.Flow, next, logStart, logEnd int64) string {
 // stored is the View of flow f from what it and its paired flow stored,
 // through a reader kept for the collector's life.
 func (c *Collector) stored(ctx context.Context, f *config.Flow) (progress.View, error) {
-	c.pmu.Lock()
-	p, ok := c.pairs[f.Name()]
+	c.rmu.Lock()
+	p, ok := c.readers[f.Name()]
 	if !ok {
 		var err error
-		if p, err = progress.NewPair(f, c.cfg.Paired(f), c.cfg.Cluster(f.Source), c.cfg.Cluster(f.Target), c.log); err != nil {
-			c.pmu.Unlock()
+		if p, err = progress.NewReader(f, c.cfg.SameNamePair(f), c.cfg.Cluster(f.Source), c.cfg.Cluster(f.Target), c.log); err != nil {
+			c.rmu.Unlock()
 			return nil, fmt.Errorf("read the stored progress of %s: %w", f.Name(), err)
 		}
-		c.pairs[f.Name()] = p
+		c.readers[f.Name()] = p
 	}
-	c.pmu.Unlock()
+	c.rmu.Unlock()
 	v, err := p.View(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read the stored progress of %s: %w", f.Name(), err)

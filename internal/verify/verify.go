@@ -79,7 +79,7 @@ type job struct {
 	segs         []offsetmap.Segment
 	// back is the map of the flow the other way under the same names, nil
 	// without one.
-	back *offsetmap.Partition
+	back *offsetmap.Map
 	// source and target are the clusters' ids when the flow stamps
 	// provenance headers.
 	source, target []byte
@@ -95,12 +95,12 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 	if err != nil {
 		return nil, err
 	}
-	pair, err := progress.NewPair(f, cfg.Paired(f), src, tgt, log)
+	prog, err := progress.NewReader(f, cfg.SameNamePair(f), src, tgt, log)
 	if err != nil {
 		return nil, err
 	}
-	defer pair.Close()
-	jobs, done, err := plan(ctx, f, pair, src, tgt, ft.topics, o, log)
+	defer prog.Close()
+	jobs, done, err := plan(ctx, f, prog, src, tgt, ft.topics, o, log)
 	if err != nil {
 		return nil, err
 	}
@@ -109,9 +109,9 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 			jobs[i].source, jobs[i].target = []byte(infos[0].ClusterID), []byte(infos[1].ClusterID)
 		}
 	}
-	if paired := cfg.Paired(f); paired != nil {
+	if paired := cfg.SameNamePair(f); paired != nil {
 		// The paired flow keeps its map on this flow's source.
-		stored, err := pair.Paired(ctx)
+		stored, err := prog.Pair(ctx)
 		if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
 			return nil, fmt.Errorf("read the stored progress of %s: %w", paired.Name(), err)
 		}
@@ -149,11 +149,11 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 	return done, nil
 }
 
-// plan reads the flow's stored offset maps (through pair) and the logs'
+// plan reads the flow's stored offset maps (through prog) and the logs'
 // bounds, and returns the partitions to compare, and those that need no
 // reading (not mirrored yet, recreated).
-func plan(ctx context.Context, f *config.Flow, pair *progress.Pair, src, tgt *config.Cluster, topics []string, o Options, log *slog.Logger) ([]job, []Partition, error) {
-	stored, err := pair.Own(ctx)
+func plan(ctx context.Context, f *config.Flow, prog *progress.Reader, src, tgt *config.Cluster, topics []string, o Options, log *slog.Logger) ([]job, []Partition, error) {
+	stored, err := prog.Own(ctx)
 	if errors.Is(err, kerr.UnknownTopicOrPartition) {
 		// The flow never ran: the topics it stores its progress in
 		// are not there yet.
@@ -253,7 +253,7 @@ func plan(ctx context.Context, f *config.Flow, pair *progress.Pair, src, tgt *co
 // mirroredRanges returns the source and target ranges the offset map m
 // covers from source offset from on (the source's log start, or a later
 // offset to start at).
-func mirroredRanges(m *offsetmap.Partition, from int64) (src, tgt Range) {
+func mirroredRanges(m *offsetmap.Map, from int64) (src, tgt Range) {
 	end := m.End()
 	from = min(max(m.Start(), from), end.Source)
 	// from lies in the map's range: the translation is exact, the target

@@ -13,28 +13,28 @@ import (
 	"github.com/kmirror/kmirror/internal/progress"
 )
 
-// peerPoll is how often a flow waiting for its peer's decision reads the
-// peer's progress again.
-const peerPoll = 100 * time.Millisecond
+// pairPoll is how often a flow waiting for its pair's decision reads the
+// pair's progress again.
+const pairPoll = 100 * time.Millisecond
 
-// peerWarnAfter is how long a flow waits for its peer's decision before
+// pairWarnAfter is how long a flow waits for its pair's decision before
 // it says so.
-const peerWarnAfter = 30 * time.Second
+const pairWarnAfter = 30 * time.Second
 
-// peer is the flow that copies the other way between the same clusters
-// under the same topic names (B->A for A->B, identity replication both
-// ways). The records it wrote to this flow's source are copies of this
+// pairMaps follows the maps of the flow's pair: the flow that copies the
+// other way between the same clusters under the same topic names (B->A
+// for A->B, identity replication both ways). The records the pair wrote to this flow's source are copies of this
 // flow's target's records, and must not be copied back. Its exact offset
 // map, as it persisted it on this flow's source, tells which they are: a
-// source offset below the map's target end is the peer's copy when a
+// source offset below the map's target end is the pair's copy when a
 // segment covers it, and a record written on the source otherwise. An
-// offset at or past that end is not decided yet: the peer may still be
-// writing it. The peer moves its end past the records others wrote on its
+// offset at or past that end is not decided yet: the pair may still be
+// writing it. The pair moves its end past the records others wrote on its
 // target at each commit (exactly-once mode) or flush (Flow.decide), so
 // that the wait is short even while it copies nothing.
-type peer struct {
+type pairMaps struct {
 	cfg *config.Flow
-	// wait says the peer's map alone tells its copies: without it (the
+	// wait says the pair's map alone tells its copies: without it (the
 	// copies carry the provenance header), what the map has not decided
 	// yet is not waited for.
 	wait   bool
@@ -47,96 +47,96 @@ type peer struct {
 	at   time.Time
 }
 
-// newPeer follows flow f's persisted progress; src and tgt are f's
+// followPair follows flow f's persisted progress; src and tgt are f's
 // clusters (this flow's target and source). Close releases it.
-func newPeer(f *config.Flow, src, tgt *config.Cluster, wait bool, log *slog.Logger) (*peer, error) {
+func followPair(f *config.Flow, src, tgt *config.Cluster, wait bool, log *slog.Logger) (*pairMaps, error) {
 	c, err := progress.NewCache(f, src, tgt, log)
 	if err != nil {
 		return nil, err
 	}
-	return &peer{cfg: f, wait: wait, filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, cache: c,
-		log: log.With("peer", f.Name())}, nil
+	return &pairMaps{cfg: f, wait: wait, filter: policy.Filter{Include: f.Topics, Exclude: f.TopicsExclude}, cache: c,
+		log: log.With("pair", f.Name())}, nil
 }
 
-func (pe *peer) close() { pe.cache.Close() }
+func (pm *pairMaps) close() { pm.cache.Close() }
 
-// decided waits until the peer's map of partition p decides every offset
-// below end, and returns it; nil when the peer copies nothing into p (it
-// does not select the topic). Only ctx ends the wait: a peer that does not
+// decided waits until the pair's map of partition p decides every offset
+// below end, and returns it; nil when the pair copies nothing into p (it
+// does not select the topic). Only ctx ends the wait: a pair that does not
 // run holds this flow's copying of what it has not decided.
-func (pe *peer) decided(ctx context.Context, p progress.Partition, end int64) (*offsetmap.Partition, error) {
-	if v, err := pe.filter.Select(p.Topic); err == nil && !v.Selected {
+func (pm *pairMaps) decided(ctx context.Context, p progress.Partition, end int64) (*offsetmap.Map, error) {
+	if v, err := pm.filter.Select(p.Topic); err == nil && !v.Selected {
 		return nil, nil
 	}
-	if !pe.wait {
-		m, err := pe.covering(ctx, p, end)
+	if !pm.wait {
+		m, err := pm.covering(ctx, p, end)
 		if err != nil && ctx.Err() == nil {
-			pe.log.Warn("reading the progress of the flow the other way failed; telling its copies by their header alone", "err", err)
+			pm.log.Warn("reading the progress of the flow the other way failed; telling its copies by their header alone", "err", err)
 			return nil, nil
 		}
 		return m, err
 	}
 	began, warned := time.Now(), false
 	for {
-		pe.mu.Lock()
-		snap, at := pe.snap, pe.at
-		pe.mu.Unlock()
+		pm.mu.Lock()
+		snap, at := pm.snap, pm.at
+		pm.mu.Unlock()
 		if s, ok := snap[p]; ok && s.Map.End().Target >= end {
 			return s.Map, nil
 		}
-		if !warned && time.Since(began) > peerWarnAfter {
+		if !warned && time.Since(began) > pairWarnAfter {
 			warned = true
-			pe.log.Warn("waiting for the flow the other way to tell its copies from the records written here; is it running?",
+			pm.log.Warn("waiting for the flow the other way to tell its copies from the records written here; is it running?",
 				"topic", p.Topic, "partition", p.Partition, "offset", end-1)
 		}
-		if wait := peerPoll - time.Since(at); wait > 0 {
+		if wait := pairPoll - time.Since(at); wait > 0 {
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			case <-time.After(wait):
 			}
 		}
-		pe.mu.Lock()
-		if pe.at != at { // another task read meanwhile
-			pe.mu.Unlock()
+		pm.mu.Lock()
+		if pm.at != at { // another task read meanwhile
+			pm.mu.Unlock()
 			continue
 		}
-		pe.mu.Unlock()
-		s, _, err := pe.cache.Read(ctx)
+		pm.mu.Unlock()
+		s, _, err := pm.cache.Read(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			// The fetched records wait: dropping them would lose them.
-			pe.log.Warn("reading the progress of the flow the other way failed; retrying", "err", err)
+			pm.log.Warn("reading the progress of the flow the other way failed; retrying", "err", err)
 			s = snap
 		}
-		pe.mu.Lock()
-		pe.snap, pe.at = s, time.Now()
-		pe.mu.Unlock()
+		pm.mu.Lock()
+		pm.snap, pm.at = s, time.Now()
+		pm.mu.Unlock()
 	}
 }
 
-// covering returns the peer's map of partition p, read again when the
+// covering returns the pair's map of partition p, read again when the
 // last read does not cover offset least of this flow's source; nil when
-// the peer has none. It does not wait: a translation past what the peer
+// the pair has none. It does not wait: a translation past what the pair
 // decided is not made yet.
-func (pe *peer) covering(ctx context.Context, p progress.Partition, least int64) (*offsetmap.Partition, error) {
-	pe.mu.Lock()
-	snap, at := pe.snap, pe.at
-	pe.mu.Unlock()
-	// Read again at most every peerPoll: a round of translations asks
+func (pm *pairMaps) covering(ctx context.Context, p progress.Partition, least int64) (*offsetmap.Map, error) {
+	pm.mu.Lock()
+	snap, at := pm.snap, pm.at
+	pm.mu.Unlock()
+	// Read again at most every pairPoll: a round of translations asks
 	// for every group's every partition.
-	if s, ok := snap[p]; ok && (s.Map.End().Target >= least || time.Since(at) < peerPoll) {
+	if s, ok := snap[p]; ok && (s.Map.End().Target >= least || time.Since(at) < pairPoll) {
 		return s.Map, nil
 	}
-	snap, _, err := pe.cache.Read(ctx)
+	snap, _, err := pm.cache.Read(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pe.mu.Lock()
-	pe.snap, pe.at = snap, time.Now()
-	pe.mu.Unlock()
+	pm.mu.Lock()
+	pm.snap, pm.at = snap, time.Now()
+	pm.mu.Unlock()
 	if s, ok := snap[p]; ok {
 		return s.Map, nil
 	}
@@ -144,25 +144,25 @@ func (pe *peer) covering(ctx context.Context, p progress.Partition, least int64)
 }
 
 // Paired returns the flow's View when the same names are copied the other
-// way: translations from what the flow persisted, through the peer's map
+// way: translations from what the flow persisted, through the pair's map
 // too (progress.Paired); nil otherwise.
-func (fl *Flow) Paired() progress.View {
-	if fl.paired == nil {
+func (fl *Flow) pairView() progress.View {
+	if fl.pair == nil {
 		return nil
 	}
-	return progress.Paired(fl.Saved, func(ctx context.Context, p progress.Partition, least int64) (*offsetmap.Partition, error) {
-		var pe *peer
+	return progress.WithPair(fl.Saved, func(ctx context.Context, p progress.Partition, least int64) (*offsetmap.Map, error) {
+		var pm *pairMaps
 		if r := fl.run.Load(); r != nil {
-			pe = r.peer
+			pm = r.pairMaps
 		}
-		if pe == nil { // not running: from the clusters
-			s, err := progress.Read(ctx, fl.paired, fl.tgt, fl.src, fl.log)
+		if pm == nil { // not running: from the clusters
+			s, err := progress.Read(ctx, fl.pair, fl.tgt, fl.src, fl.log)
 			if err != nil {
 				return nil, err
 			}
 			return s[p].Map, nil
 		}
-		return pe.covering(ctx, p, least)
+		return pm.covering(ctx, p, least)
 	})
 }
 

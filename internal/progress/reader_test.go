@@ -26,7 +26,7 @@ func TestPairTranslatesThroughThePairAndCatchesUp(t *testing.T) {
   - sourceCluster: target
     targetCluster: source`+identity+"\n")
 	f := cfg.Flows[0]
-	paired := cfg.Paired(f)
+	paired := cfg.SameNamePair(f)
 	if paired == nil {
 		t.Fatalf("set-up: %s has no paired flow", f.Name())
 	}
@@ -38,12 +38,12 @@ func TestPairTranslatesThroughThePairAndCatchesUp(t *testing.T) {
 	save(t, clusters, f, p, out)
 	save(t, clusters, paired, p, in)
 
-	pair, err := NewPair(f, paired, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
+	reader, err := NewReader(f, paired, cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pair.Close)
-	v, err := pair.View(t.Context())
+	t.Cleanup(reader.Close)
+	v, err := reader.View(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestPairTranslatesThroughThePairAndCatchesUp(t *testing.T) {
 	if tr, _, _ := v.Translate(t.Context(), p, 10); tr.Offset != 11 {
 		t.Errorf("Translate(10) = %d, want 11 through the paired flow's map", tr.Offset)
 	}
-	back, err := pair.Paired(t.Context())
+	back, err := reader.Pair(t.Context())
 	if err != nil || back[p].Map == nil || back[p].Map.End() != in.End() {
 		t.Fatalf("the paired flow's snapshot: %v %v", back, err)
 	}
@@ -90,7 +90,7 @@ func TestPairTranslatesThroughThePairAndCatchesUp(t *testing.T) {
 			return nil, nil, false
 		})
 	}
-	own, err := pair.Own(t.Context())
+	own, err := reader.Own(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestPairTranslatesThroughThePairAndCatchesUp(t *testing.T) {
 	if got := own[p].Map; got == nil || got.End() != out.End() {
 		t.Errorf("p after catching up: %+v: the reader read the topic whole again", own[p])
 	}
-	v, err = pair.View(t.Context())
+	v, err = reader.View(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,27 +124,27 @@ func TestPairWithoutAPairedFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	save(t, map[string]*testbed.Cluster{"source": a, "target": b}, f, p, m)
-	pair, err := NewPair(f, cfg.Paired(f), cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
+	reader, err := NewReader(f, cfg.SameNamePair(f), cfg.Cluster(f.Source), cfg.Cluster(f.Target), testbed.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pair.Close)
-	v, err := pair.View(t.Context())
+	t.Cleanup(reader.Close)
+	v, err := reader.View(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s, ok := v.(Snapshot); !ok || s[p].Map == nil || s[p].Map.End().Source != 4 {
 		t.Errorf("View = %#v, want the flow's snapshot", v)
 	}
-	if s, err := pair.Paired(t.Context()); s != nil || err != nil {
-		t.Errorf("Paired = %v %v, want nothing", s, err)
+	if s, err := reader.Pair(t.Context()); s != nil || err != nil {
+		t.Errorf("Pair = %v %v, want nothing", s, err)
 	}
-	pair.Close() // and again at cleanup
+	reader.Close() // and again at cleanup
 }
 
 // save persists m as flow f's map of partition p, as its workers do; the
 // clusters are by alias.
-func save(t *testing.T, clusters map[string]*testbed.Cluster, f *config.Flow, p Partition, m *offsetmap.Partition) {
+func save(t *testing.T, clusters map[string]*testbed.Cluster, f *config.Flow, p Partition, m *offsetmap.Map) {
 	t.Helper()
 	syncsAt, _ := f.OffsetSyncs()
 	store := NewStore(f, clusters[syncsAt].Client(t), clusters[f.Target].Client(t))
