@@ -131,6 +131,18 @@ type flowRead struct {
 
 // rollbackFlow translates group's committed target offsets of flow f back
 // to its source. On an error it closes what it opened.
+// members counts the members of group on cluster alias.
+func members(ctx context.Context, adm *kadm.Client, alias, group string) (int, error) {
+	d, err := cluster.DescribeGroups(ctx, adm, group)
+	if err == nil {
+		err = d[group].Err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("describe group %q on %q: %w", group, alias, err)
+	}
+	return d[group].Members, nil
+}
+
 func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group string, log *slog.Logger) (fr flowRead, err error) {
 	fr.back = FlowRollback{Flow: f.Name(), Partitions: []RollbackPartition{}}
 	fb := &fr.back
@@ -150,19 +162,11 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 	defer tgtCl.Close()
 	src, tgt := kadm.NewClient(srcCl), kadm.NewClient(tgtCl)
 
-	for alias, adm := range map[string]*kadm.Client{f.Source: src, f.Target: tgt} {
-		d, err := cluster.DescribeGroups(ctx, adm, group)
-		if err != nil {
-			return fr, fmt.Errorf("describe group %q on %q: %w", group, alias, err)
-		}
-		if d[group].Err != nil {
-			return fr, fmt.Errorf("describe group %q on %q: %w", group, alias, d[group].Err)
-		}
-		if alias == f.Source {
-			fb.ActiveOnSource = d[group].Members
-		} else {
-			fb.ActiveOnTarget = d[group].Members
-		}
+	if fb.ActiveOnSource, err = members(ctx, src, f.Source, group); err != nil {
+		return fr, err
+	}
+	if fb.ActiveOnTarget, err = members(ctx, tgt, f.Target, group); err != nil {
+		return fr, err
 	}
 	if fb.ActiveOnTarget > 0 {
 		fr.reasons = append(fr.reasons, fmt.Sprintf("flow %s: %d consumers are active on the target: stop them, so that their last commit is the one rolled back", f.Name(), fb.ActiveOnTarget))

@@ -87,27 +87,12 @@ func (sr *starter) load(ctx context.Context, topics []discover.Topic, keys []pro
 		}
 	}
 	byName := map[string]discover.Topic{}
-	var names []string
 	for _, t := range topics {
 		byName[t.Source] = t
-		names = append(names, t.Source)
 	}
-	var o offsets
-	if o.srcStarts, err = sr.srcAdm.ListStartOffsets(ctx, names...); err != nil {
-		return nil, nil, fmt.Errorf("list source offsets: %w", err)
-	}
-	if o.srcEnds, err = sr.srcAdm.ListEndOffsets(ctx, names...); err != nil {
-		return nil, nil, fmt.Errorf("list source offsets: %w", err)
-	}
-	if o.tgtEnds, err = endOffsets(ctx, sr.tgtAdm, topics); err != nil {
-		return nil, nil, fmt.Errorf("list target offsets: %w", err)
-	}
-	targets := make([]string, len(topics))
-	for i, t := range topics {
-		targets[i] = t.Target
-	}
-	if o.tgtStarts, err = sr.tgtAdm.ListStartOffsets(ctx, targets...); err != nil {
-		return nil, nil, fmt.Errorf("list target offsets: %w", err)
+	o, err := sr.listOffsets(ctx, topics)
+	if err != nil {
+		return nil, nil, err
 	}
 	// Partitions kmirror never copied may have been MM2's.
 	mm2s := mm2State{syncs: maps.Clone(histories), elsewhere: map[progress.Partition]bool{}}
@@ -181,9 +166,42 @@ func (sr *starter) load(ctx context.Context, topics []discover.Topic, keys []pro
 		}
 		return out, reports, nil
 	}
+	if err := sr.resumeCrashed(ctx, crashed); err != nil {
+		return nil, nil, err
+	}
+	return out, reports, nil
+}
+
+// listOffsets lists the log offsets of topics on both clusters, once for
+// all the partitions being loaded.
+func (sr *starter) listOffsets(ctx context.Context, topics []discover.Topic) (o offsets, err error) {
+	names := make([]string, len(topics))
+	targets := make([]string, len(topics))
+	for i, t := range topics {
+		names[i], targets[i] = t.Source, t.Target
+	}
+	if o.srcStarts, err = sr.srcAdm.ListStartOffsets(ctx, names...); err != nil {
+		return o, fmt.Errorf("list source offsets: %w", err)
+	}
+	if o.srcEnds, err = sr.srcAdm.ListEndOffsets(ctx, names...); err != nil {
+		return o, fmt.Errorf("list source offsets: %w", err)
+	}
+	if o.tgtEnds, err = endOffsets(ctx, sr.tgtAdm, topics); err != nil {
+		return o, fmt.Errorf("list target offsets: %w", err)
+	}
+	if o.tgtStarts, err = sr.tgtAdm.ListStartOffsets(ctx, targets...); err != nil {
+		return o, fmt.Errorf("list target offsets: %w", err)
+	}
+	return o, nil
+}
+
+// resumeCrashed moves the partitions of crashed past the records a
+// previous worker copied past their progress (resume), and says how many
+// it found.
+func (sr *starter) resumeCrashed(ctx context.Context, crashed []resumeFrom) error {
 	matched, err := sr.resume(ctx, crashed)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	for _, r := range crashed {
 		log := sr.log.With("topic", r.p.key.Topic, "partition", r.p.key.Partition)
@@ -196,7 +214,7 @@ func (sr *starter) load(ctx context.Context, topics []discover.Topic, keys []pro
 				"matched", n, "target_records", past)
 		}
 	}
-	return out, reports, nil
+	return nil
 }
 
 // fromSaved builds partition k of topic t from its saved progress, and
