@@ -27,21 +27,7 @@ func TestRollbackThroughThePairedFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const identity = `
-    topicsPattern: "app-.*"
-    groupsPattern: "app-.*"
-    sourceConnector:
-      config:
-        replication.policy.class: identity
-        provenance.header.enabled: true`
-	cfg := testbed.Config(t, a, b, identity+`
-  - sourceCluster: target
-    targetCluster: source`+identity+"\n")
-	f := cfg.Flows[0]
-	paired := cfg.SameNamePair(f)
-	if paired == nil {
-		t.Fatalf("set-up: %s has no paired flow", f.Name())
-	}
+	cfg, f, paired := testbed.BothWays(t, a, b, "app-.*")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// A: a0…a9 at 0…9, then b0'…b4' at 10…14, B->A's copies of

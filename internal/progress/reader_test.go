@@ -16,20 +16,7 @@ import (
 // catches up with what was written since, with the clients it has.
 func TestPairTranslatesThroughThePairAndCatchesUp(t *testing.T) {
 	a, b := testbed.NewCluster(t), testbed.NewCluster(t)
-	const identity = `
-    topicsPattern: "app-.*"
-    sourceConnector:
-      config:
-        replication.policy.class: identity
-        provenance.header.enabled: true`
-	cfg := testbed.Config(t, a, b, identity+`
-  - sourceCluster: target
-    targetCluster: source`+identity+"\n")
-	f := cfg.Flows[0]
-	paired := cfg.SameNamePair(f)
-	if paired == nil {
-		t.Fatalf("set-up: %s has no paired flow", f.Name())
-	}
+	cfg, f, paired := testbed.BothWays(t, a, b, "app-.*")
 	// Both maps of a migration there and back, persisted as each flow's
 	// workers persist them.
 	out, in, pairs := pairedMaps(t)

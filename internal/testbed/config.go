@@ -29,3 +29,27 @@ func Logger(testing.TB) *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// BothWays loads a native configuration with the flow from source to
+// target and its pair, the flow back, both copying the same topic names
+// (identity) with provenance headers, under topics; it returns the
+// configuration, the first flow and its pair.
+func BothWays(t testing.TB, source, target *Cluster, topics string) (*config.Config, *config.Flow, *config.Flow) {
+	t.Helper()
+	mirror := `
+    topicsPattern: "` + topics + `"
+    groupsPattern: "` + topics + `"
+    sourceConnector:
+      config:
+        replication.policy.class: identity
+        provenance.header.enabled: true`
+	cfg := Config(t, source, target, mirror+`
+  - sourceCluster: target
+    targetCluster: source`+mirror+"\n")
+	f := cfg.Flows[0]
+	pair := cfg.SameNamePair(f)
+	if pair == nil {
+		t.Fatalf("set-up: %s has no pair", f.Name())
+	}
+	return cfg, f, pair
+}
