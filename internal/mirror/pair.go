@@ -143,26 +143,29 @@ func (pm *pairMaps) covering(ctx context.Context, p progress.Partition, least in
 	return nil, nil
 }
 
-// Paired returns the flow's View when the same names are copied the other
-// way: translations from what the flow persisted, through the pair's map
-// too (progress.Paired); nil otherwise.
+// pairView is the flow's View when it has a pair: translations from what
+// the flow persisted, through the pair's map too (progress.WithPair). The
+// run's follower of the pair answers while the flow runs; otherwise the
+// pair's progress is read from the clusters once for the view.
 func (fl *Flow) pairView() progress.View {
-	if fl.pair == nil {
-		return nil
-	}
+	var (
+		mu      sync.Mutex
+		stopped progress.Snapshot // read once, when the flow does not run
+	)
 	return progress.WithPair(fl.Saved, func(ctx context.Context, p progress.Partition, least int64) (*offsetmap.Map, error) {
-		var pm *pairMaps
 		if r := fl.run.Load(); r != nil {
-			pm = r.pairMaps
+			return r.pairMaps.covering(ctx, p, least)
 		}
-		if pm == nil { // not running: from the clusters
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped == nil {
 			s, err := progress.Read(ctx, fl.pair, fl.tgt, fl.src, fl.log)
 			if err != nil {
 				return nil, err
 			}
-			return s[p].Map, nil
+			stopped = s
 		}
-		return pm.covering(ctx, p, least)
+		return stopped[p].Map, nil
 	})
 }
 
