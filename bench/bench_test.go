@@ -30,6 +30,8 @@ func TestHarnessSmoke(t *testing.T) {
 		rate:       2000,
 		cpuProfile: prof,
 		logf:       t.Logf,
+		// The source in another codec than the mirror's (none).
+		sourceCompression: "lz4",
 	}
 	rep, err := run(ctx, o)
 	if err != nil {
@@ -66,7 +68,7 @@ func TestHarnessSmoke(t *testing.T) {
 		t.Errorf("no CPU profile of kmirror: %v", err)
 	}
 	md := rep.markdown()
-	for _, want := range []string{"| " + rowMirror + " |", "raw limit", "replication latency"} {
+	for _, want := range []string{"| " + rowMirror + " |", "raw limit", "replication latency", "written to the source with lz4"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

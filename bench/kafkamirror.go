@@ -364,9 +364,10 @@ func (m *benchMirror) poll(ctx context.Context, what string, within time.Duratio
 func (m *benchMirror) catchUp(ctx context.Context) (*mirrorFigures, error) {
 	o := m.o
 	o.logf("  %s: loading %d records into %s", m.name, o.spec.Records, m.topic)
-	load, err := client(ctx, m.bins.client, "-mode", "produce", "-c", m.clients, "-records", strconv.Itoa(o.spec.Records),
+	args := []string{"-mode", "produce", "-c", m.clients, "-records", strconv.Itoa(o.spec.Records),
 		"-size", strconv.Itoa(o.spec.Size), "-partitions", strconv.Itoa(o.spec.Partitions), "-keys", o.spec.Keys,
-		"-to", m.topic, "-produce-to-source", "-seed", "1")
+		"-to", m.topic, "-produce-to-source", "-seed", "1"}
+	load, err := client(ctx, m.bins.client, append(args, o.sourceArgs()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("load the source: %w", err)
 	}
@@ -416,9 +417,10 @@ func (m *benchMirror) live(ctx context.Context, f *mirrorFigures, steadyRate flo
 	}
 	if o.steady > 0 {
 		o.logf("  %s: steady load at %.0f records/s for %s", m.name, steadyRate, o.steady)
-		r, err := client(ctx, m.bins.client, "-mode", "steady", "-c", m.clients, "-from", m.topic, "-to", m.topic,
+		args := []string{"-mode", "steady", "-c", m.clients, "-from", m.topic, "-to", m.topic,
 			"-size", strconv.Itoa(o.spec.Size), "-partitions", strconv.Itoa(o.spec.Partitions), "-keys", o.spec.Keys,
-			"-rate", strconv.FormatFloat(steadyRate, 'f', 0, 64), "-duration", o.steady.String(), "-seed", "4")
+			"-rate", strconv.FormatFloat(steadyRate, 'f', 0, 64), "-duration", o.steady.String(), "-seed", "4"}
+		r, err := client(ctx, m.bins.client, append(args, o.sourceArgs()...)...)
 		if err != nil {
 			return fmt.Errorf("steady load: %w", err)
 		}

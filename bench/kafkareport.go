@@ -161,8 +161,8 @@ func (rep *kafkaReport) header() []string {
 		fmt.Sprintf("mirrors:   MirrorMaker 2 %s dedicated mode (-Xmx%s, serial GC) and kmirror run, one after the other on the same brokers, on topics of their own; order alternates per run", rep.version, mm2Heap),
 		fmt.Sprintf("settings:  both: identity policy, offset syncs on the target, tasks.max=%d, group offsets checkpointed and synced every %s (the minimum of each); %s",
 			o.tasks, syncInterval, strings.Join(o.set, ", ")),
-		fmt.Sprintf("workload:  catch-up on %d records × %d B values, %d partitions, keys %s (timed from the mirror's starts-copying log line until the target holds all); steady %s; %d group sync samples; cutover on %d partitions while %d records/s are written",
-			s.Records, s.Size, s.Partitions, s.Keys, o.steady, o.syncSamples, min(s.Partitions, cutPartitionsMax), cutRate),
+		fmt.Sprintf("workload:  catch-up on %d records × %d B values, %d partitions, keys %s, %s (timed from the mirror's starts-copying log line until the target holds all); steady %s; %d group sync samples; cutover on %d partitions while %d records/s are written",
+			s.Records, s.Size, s.Partitions, s.Keys, o.sourceCodec(), o.steady, o.syncSamples, min(s.Partitions, cutPartitionsMax), cutRate),
 		fmt.Sprintf("runs:      %d (figures are medians)", len(rep.runs)),
 	}
 }

@@ -48,9 +48,13 @@ type options struct {
 	// The real-Kafka mode (-kafka).
 	kafka        string // release line, version or jar directory; "" is the kfake mode
 	seedProducer bool   // the seed article's producer settings for both mirrors
-	syncSamples  int
-	lag          int    // records the lagging group of the cutover lags by
-	logs         string // directory that keeps the mirrors' logs and configurations
+	// sourceCompression is the codec the source is written with (the load
+	// and the steady load); "" is kmirror's producer codec, or with -kafka
+	// none.
+	sourceCompression string
+	syncSamples       int
+	lag               int    // records the lagging group of the cutover lags by
+	logs              string // directory that keeps the mirrors' logs and configurations
 }
 
 type setFlag []string
@@ -67,6 +71,7 @@ func main() {
 	flag.IntVar(&o.spec.Partitions, "partitions", 32, "partitions of the mirrored topic")
 	flag.StringVar(&o.spec.Keys, "keys", workload.KeysNone, "key distribution: none (round-robin), uniform or zipf (skewed partitions)")
 	flag.StringVar(&compression, "compression", "", "producer.compression.type for every producer (none, gzip, snappy, lz4, zstd); empty keeps kmirror's default")
+	flag.StringVar(&o.sourceCompression, "source-compression", "", "the codec the source is written with (none, gzip, snappy, lz4, zstd), whatever the mirrors' producers use; empty is kmirror's producer codec, or with -kafka none (the harness's clients are at their defaults)")
 	flag.IntVar(&o.tasks, "tasks", 0, "tasks.max; 0 keeps kmirror's default (with -kafka: 2, for both mirrors)")
 	flag.Var(&set, "set", "extra key=value for the configuration: producer.* on the target, consumer.* on the source, other keys on the flow (repeatable)")
 	flag.IntVar(&o.runs, "runs", 1, "repeat the whole measurement on fresh clusters; the table shows medians")
@@ -82,6 +87,10 @@ func main() {
 	flag.IntVar(&o.lag, "lag", 10_000, "-kafka: records the lagging group lags by at the cutover")
 	flag.StringVar(&o.logs, "logs", "", "-kafka: keep the mirrors' configurations and logs under this directory")
 	flag.Parse()
+	if err := checkCodec(o.sourceCompression); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: -source-compression:", err)
+		os.Exit(2)
+	}
 	if compression != "" {
 		set = append(set, "producer.compression.type="+compression)
 	}
@@ -112,6 +121,36 @@ func main() {
 	}
 	rep.command = command
 	emit(rep.text(), rep.markdown(), o.out)
+}
+
+// checkCodec accepts a compression.type name, or "".
+func checkCodec(name string) error {
+	switch name {
+	case "", "none", "gzip", "snappy", "lz4", "zstd":
+		return nil
+	}
+	return fmt.Errorf("%q is not a codec: none, gzip, snappy, lz4 or zstd", name)
+}
+
+// sourceCodec says what the source's producers compress with.
+func (o options) sourceCodec() string {
+	switch {
+	case o.sourceCompression != "":
+	case o.kafka != "":
+		return "written to the source uncompressed"
+	default:
+		return "written to the source with kmirror's producer codec"
+	}
+	return "written to the source with " + o.sourceCompression
+}
+
+// sourceArgs are rawclient's arguments for a process that produces to
+// the source.
+func (o options) sourceArgs() []string {
+	if o.sourceCompression == "" {
+		return nil
+	}
+	return []string{"-source-compression", o.sourceCompression}
 }
 
 // emit prints a report and writes its markdown to out, if named.

@@ -125,7 +125,7 @@ func (rep *report) header() []string {
 		"command:   " + rep.command,
 		"machine:   " + rep.machine,
 		fmt.Sprintf("load avg:  %s at start, %s at end (1, 5, 15 min)", rep.loadStart, rep.loadEnd),
-		fmt.Sprintf("workload:  %d records × %d B values, %d partitions, keys %s; %s", s.Records, s.Size, s.Partitions, s.Keys, rep.settings()),
+		fmt.Sprintf("workload:  %d records × %d B values, %d partitions, keys %s, %s; %s", s.Records, s.Size, s.Partitions, s.Keys, rep.opts.sourceCodec(), rep.settings()),
 		fmt.Sprintf("runs:      %d (figures are medians); brokers: kmirror dev-cluster (kfake), source and target, one process each", len(rep.runs)),
 	}
 	return lines

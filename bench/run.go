@@ -264,7 +264,7 @@ func runOnce(ctx context.Context, o options, bins binaries, dir string, first bo
 	}
 
 	rr = &runResult{rows: map[string]workload.Result{}}
-	load, err := mode("produce", "-to", topicMirrored, "-produce-to-source", "-seed", "1")
+	load, err := mode("produce", append([]string{"-to", topicMirrored, "-produce-to-source", "-seed", "1"}, o.sourceArgs()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("load the source: %w", err)
 	}
@@ -394,9 +394,10 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, check *co
 			rate /= 2
 		}
 		o.logf("  steady load at %.0f records/s for %s", rate, o.steady)
-		r, err := client(ctx, bins.client, "-mode", "steady", "-c", cfg, "-from", topicMirrored, "-to", topicMirrored,
+		args := []string{"-mode", "steady", "-c", cfg, "-from", topicMirrored, "-to", topicMirrored,
 			"-size", strconv.Itoa(o.spec.Size), "-partitions", strconv.Itoa(o.spec.Partitions), "-keys", o.spec.Keys,
-			"-rate", strconv.FormatFloat(rate, 'f', 0, 64), "-duration", o.steady.String(), "-seed", "4")
+			"-rate", strconv.FormatFloat(rate, 'f', 0, 64), "-duration", o.steady.String(), "-seed", "4"}
+		r, err := client(ctx, bins.client, append(args, o.sourceArgs()...)...)
 		if err != nil {
 			return res, fmt.Errorf("steady load: %w", err)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/bench/internal/workload"
+	"github.com/kmirror/kmirror/internal/cluster"
 )
 
 func main() {
@@ -34,6 +35,7 @@ func main() {
 		from     = flag.String("from", "", "source topic (fetch, both, loop, steady)")
 		to       = flag.String("to", "", "target topic (produce, both, loop, steady)")
 		onSource = flag.Bool("produce-to-source", false, "produce mode: write to the source cluster (loading)")
+		srcCodec = flag.String("source-compression", "", "produce (to the source) and steady: the codec to write the source with; empty is the configuration's producer codec")
 		spec     workload.Spec
 		seed     = flag.Uint64("seed", 1, "generator seed")
 		rate     = flag.Float64("rate", 0, "steady: records per second")
@@ -46,7 +48,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := run(ctx, *mode, *cfgPath, *from, *to, *onSource, spec, *seed, *rate, *duration)
+	res, err := run(ctx, *mode, *cfgPath, *from, *to, *onSource, *srcCodec, spec, *seed, *rate, *duration)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rawclient:", err)
 		os.Exit(1)
@@ -54,19 +56,23 @@ func main() {
 	_ = json.NewEncoder(os.Stdout).Encode(res)
 }
 
-func run(ctx context.Context, mode, cfgPath, from, to string, onSource bool, spec workload.Spec, seed uint64, rate float64, d time.Duration) (workload.Result, error) {
+func run(ctx context.Context, mode, cfgPath, from, to string, onSource bool, srcCodec string, spec workload.Spec, seed uint64, rate float64, d time.Duration) (workload.Result, error) {
 	cl, err := workload.Load(cfgPath)
 	if err != nil {
 		return workload.Result{}, err
 	}
+	if srcCodec != "" {
+		// Later options win: the source is written with this codec.
+		cl.SourceProducer = append(cl.SourceProducer, kgo.ProducerBatchCompression(cluster.Compression(srcCodec)))
+	}
 	switch mode {
 	case "produce":
-		conn := cl.Target
+		conn, popts := cl.Target, cl.Producer
 		if onSource {
-			conn = cl.Source
+			conn, popts = cl.Source, cl.SourceProducer
 		}
 		recs := workload.NewGenerator(spec, seed).All(to, spec.Records)
-		return measure(func() (int64, int64, error) { return produce(ctx, cl, conn, recs) })
+		return measure(func() (int64, int64, error) { return produce(ctx, conn, popts, recs) })
 	case "fetch":
 		return measure(func() (int64, int64, error) { return fetch(ctx, cl, from) })
 	case "both":
@@ -96,8 +102,8 @@ func newClient(opts ...[]kgo.Opt) (*kgo.Client, error) {
 }
 
 // produce writes recs and waits for every acknowledgement.
-func produce(ctx context.Context, cl *workload.Clients, conn []kgo.Opt, recs []*kgo.Record) (int64, int64, error) {
-	p, err := newClient(conn, cl.Producer)
+func produce(ctx context.Context, conn, popts []kgo.Opt, recs []*kgo.Record) (int64, int64, error) {
+	p, err := newClient(conn, popts)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -202,7 +208,7 @@ func both(ctx context.Context, cl *workload.Clients, from, to string, spec workl
 	})
 	wg.Go(func() {
 		s := time.Now()
-		pres.Records, pres.Bytes, perr = produce(ctx, cl, cl.Target, recs)
+		pres.Records, pres.Bytes, perr = produce(ctx, cl.Target, cl.Producer, recs)
 		pres.Seconds = time.Since(s).Seconds()
 	})
 	wg.Wait()
@@ -275,7 +281,7 @@ func steady(ctx context.Context, cl *workload.Clients, from, to string, spec wor
 		return workload.Result{}, err
 	}
 	defer c.Close()
-	p, err := newClient(cl.Source, cl.Producer)
+	p, err := newClient(cl.Source, cl.SourceProducer)
 	if err != nil {
 		return workload.Result{}, err
 	}

@@ -140,9 +140,12 @@ func Bytes(r *kgo.Record) int64 { return int64(len(r.Key) + len(r.Value)) }
 // Clients are the franz-go options kmirror derives from a configuration's
 // first flow: the source consumer's and the target producer's.
 type Clients struct {
-	Source, Target   []kgo.Opt // connection options
-	Consumer         []kgo.Opt
-	Producer         []kgo.Opt
+	Source, Target []kgo.Opt // connection options
+	Consumer       []kgo.Opt
+	Producer       []kgo.Opt
+	// SourceProducer writes the source (the load, the steady load): the
+	// producer's options unless the harness asks for another codec.
+	SourceProducer   []kgo.Opt
 	SourceBootstrap  []string
 	TargetBootstrap  []string
 	ProducerSettings config.Producer
@@ -164,6 +167,7 @@ func Load(path string) (*Clients, error) {
 		Target:           cluster.Options(tgt, nil),
 		Consumer:         cluster.ConsumerOptions(f.Consumer),
 		Producer:         append(cluster.ProducerOptions(f.Producer), kgo.RecordPartitioner(kgo.ManualPartitioner())),
+		SourceProducer:   append(cluster.ProducerOptions(f.Producer), kgo.RecordPartitioner(kgo.ManualPartitioner())),
 		SourceBootstrap:  src.Bootstrap,
 		TargetBootstrap:  tgt.Bootstrap,
 		ProducerSettings: f.Producer,
