@@ -192,7 +192,7 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 		return fr, fmt.Errorf("fetch the offsets of group %q on %q: %w", group, f.Source, err)
 	}
 	// With the same names copied the other way, the records written on
-	// the target are on the source too, through the paired flow's map.
+	// the target are on the source too, through the pair's map.
 	paired := cfg.SameNamePair(f)
 	reader, err := progress.NewReader(f, paired, cfg.Cluster(f.Source), cfg.Cluster(f.Target), log)
 	if err != nil {

@@ -87,12 +87,11 @@ const (
 	All
 )
 
-// View is the flow's progress.View for scope. Without a flow the other
-// way, it answers from this worker's partitions in memory (Own), then
-// from what the workers persisted (All). With one, every translation goes
-// through both flows' maps as persisted (progress.Paired; in exactly-once
-// mode that is what is committed), restricted to this worker's partitions
-// for Own. The view holds nothing of a run: made before Run, it answers
+// View is the flow's progress.View for scope. Without a pair, it answers
+// from this worker's partitions in memory (Own), then from what the
+// workers persisted (All). With one, every translation goes through both
+// flows' maps as persisted (progress.WithPair; in exactly-once mode that
+// is what is committed), restricted to this worker's partitions for Own. The view holds nothing of a run: made before Run, it answers
 // from the run under way when there is one. What other workers persisted
 // is read once per View(All), at its first question: make one per round
 // of questions (a status report).

@@ -456,7 +456,7 @@ func stoppedBy(f *config.Flow, next, logStart, logEnd int64) string {
 	return ""
 }
 
-// stored is the View of flow f from what it and its paired flow stored,
+// stored is the View of flow f from what it and its pair stored,
 // through a reader kept for the collector's life.
 func (c *Collector) stored(ctx context.Context, f *config.Flow) (progress.View, error) {
 	c.rmu.Lock()

@@ -110,7 +110,7 @@ func verifyFlow(ctx context.Context, cfg *config.Config, ft flowTopics, o Option
 		}
 	}
 	if paired := cfg.SameNamePair(f); paired != nil {
-		// The paired flow keeps its map on this flow's source.
+		// The pair keeps its map on this flow's source.
 		stored, err := prog.Pair(ctx)
 		if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) {
 			return nil, fmt.Errorf("read the stored progress of %s: %w", paired.Name(), err)
