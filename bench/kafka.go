@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +37,19 @@ const (
 	syncPartitions   = 4
 	cutPartitionsMax = 8
 )
+
+// overlay is base with the key=value settings of over added, a key of
+// both taking over's value: -set overrides a seed setting.
+func overlay(base, over []string) []string {
+	key := func(kv string) string { k, _, _ := strings.Cut(kv, "="); return k }
+	var out []string
+	for _, kv := range base {
+		if !slices.ContainsFunc(over, func(o string) bool { return key(o) == key(kv) }) {
+			out = append(out, kv)
+		}
+	}
+	return append(out, over...)
+}
 
 // seedProducer are the producer settings of the seed article's
 // KafkaMirrorMaker2 that both mirrors understand. Its "producer.ack: 1" is
@@ -92,7 +106,7 @@ func kafkaRun(ctx context.Context, o options) (*kafkaReport, error) {
 		o.tasks = kafkaTasks
 	}
 	if o.seedProducer {
-		o.set = append(append([]string(nil), seedProducer...), o.set...)
+		o.set = overlay(seedProducer, o.set)
 	}
 	jars, err := kafkaJars(ctx, o.kafka)
 	if err != nil {
