@@ -374,8 +374,8 @@ A->B.transaction.boundary.interval.ms = 250
 }
 
 // Both directions between two clusters load as two flows, each the other's
-// peer; with identity names both ways they are paired, and each skips the
-// other's copies.
+// pair; with identity names both ways they copy the same names, and each
+// skips the other's copies.
 func TestBothWaysLoad(t *testing.T) {
 	text := `clusters = a, b
 a.bootstrap.servers = a:9092

@@ -19,7 +19,7 @@ import (
 	"github.com/kmirror/kmirror/internal/workgroup"
 )
 
-// Back is the verdict on rolling a group's consumers back from the target
+// RollbackResult is the verdict on rolling a group's consumers back from the target
 // to the source: its committed target offsets translated back, exactly,
 // through each flow's offset map.
 type RollbackResult struct {
@@ -129,8 +129,6 @@ type flowRead struct {
 	src     *kgo.Client
 }
 
-// rollbackFlow translates group's committed target offsets of flow f back
-// to its source. On an error it closes what it opened.
 // members counts the members of group on cluster alias.
 func members(ctx context.Context, adm *kadm.Client, alias, group string) (int, error) {
 	d, err := cluster.DescribeGroups(ctx, adm, group)
@@ -143,6 +141,8 @@ func members(ctx context.Context, adm *kadm.Client, alias, group string) (int, e
 	return d[group].Members, nil
 }
 
+// rollbackFlow translates group's committed target offsets of flow f back
+// to its source. On an error it closes what it opened.
 func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group string, log *slog.Logger) (fr flowRead, err error) {
 	fr.back = FlowRollback{Flow: f.Name(), Partitions: []RollbackPartition{}}
 	fb := &fr.back

@@ -76,8 +76,9 @@ type run struct {
 
 // NewFlow prepares a flow; nothing connects until Run. pair is the flow
 // that copies the other way under the same topic names
-// (config.Config.Paired), or nil: its copies on f's source are not copied
-// back. The flow counts into metrics; nil counts into a set of its own.
+// (config.Config.SameNamePair), or nil: its copies on f's source are not
+// copied back. The flow counts into metrics; nil counts into a set of its
+// own.
 func NewFlow(f *config.Flow, src, tgt *config.Cluster, pair *config.Flow, logger *slog.Logger, metrics *Metrics) *Flow {
 	if metrics == nil {
 		metrics = NewMetrics(nil)

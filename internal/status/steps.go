@@ -113,6 +113,10 @@ func (c *Collector) Record(ctx context.Context, r *Report, by string) {
 	for i := range r.Flows {
 		out := &r.Flows[i]
 		b := out.basis
+		// Once recorded, the report no longer needs its basis: reports
+		// kept (the worker's history) do not hold the story and a
+		// second copy of their topics and groups.
+		out.basis = nil
 		if b == nil || len(out.Errors) > 0 {
 			continue
 		}
