@@ -359,8 +359,8 @@ func describeProducer(p config.Producer) string {
 	if p.DeliveryTimeout > 0 {
 		delivery = "give up after " + p.DeliveryTimeout.String()
 	}
-	return fmt.Sprintf("%s, batch ≤%d B, linger %s, buffer %d B, compression %s, request ≤%d B, timeout %s, %s",
-		acks, p.BatchSize, p.Linger, p.BufferMemory, p.Compression, p.MaxRequestSize, p.RequestTimeout, delivery)
+	return fmt.Sprintf("%s, batch ≤%d B, no linger, buffer %d B, compression %s, request ≤%d B, timeout %s, %s",
+		acks, p.BatchSize, p.BufferMemory, p.Compression, p.MaxRequestSize, p.RequestTimeout, delivery)
 }
 
 func describeConsumer(c config.Consumer) string {

@@ -524,16 +524,14 @@ func applyFlowOverrides(entries []entry, conf *clientConfig, acksAt *loc, d *dia
 	}
 }
 
-// noteLinger says, for a producer.linger.ms above zero, what it costs in
-// kmirror: franz-go holds a partition's batch for the whole linger unless
-// its batch limit fills, and kmirror keeps that limit at 1 MB whatever
-// batch.size says, where MM2's Java producer sends once batch.size bytes
-// are there.
+// noteLinger says that kmirror's copy does not wait out a
+// producer.linger.ms: each fetch is handed to the producer whole, and a
+// linger would only hold its last batch back.
 func noteLinger(key string, p *Producer, at loc, d *diags) {
 	if key != RoleProducer+".linger.ms" || p.Linger <= 0 {
 		return
 	}
-	d.notef(at, "records wait up to %s before they are sent, unless 1 MB of a partition's records is buffered: kmirror's batches do not end at batch.size as MM2's do; kmirror batches well without a linger (0)", p.Linger)
+	d.notef(at, "ignored: kmirror sends each fetch at once, without waiting %s for more records; a fetch is already a batch", p.Linger)
 }
 
 // finishProducer reconciles producer settings that depend on each other.

@@ -61,6 +61,7 @@ var ClientKeys = []ClientKey{
 		Why:   "franz-go's batch limit; it batches adaptively while requests are in flight, so a smaller value only rejects large records (kept at the default when lower)",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.BatchSize, v, 1) }},
 	{Role: RoleProducer, Name: "linger.ms", KafkaDefault: "0", Default: "0",
+		Why:   "ignored by the copy: a fetch is already a batch, sent at once",
 		apply: func(c *clientConfig, v string) error { return setMillis(&c.producer.Linger, v) }},
 	{Role: RoleProducer, Name: "buffer.memory", KafkaDefault: "33554432", Default: "33554432",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.BufferMemory, v, 1) }},

@@ -337,9 +337,12 @@ type Settings struct {
 
 // Producer settings, from the target cluster's producer.* keys.
 type Producer struct {
-	Acks            string // "all", "1" or "0"
-	Idempotent      bool
-	BatchSize       int32
+	Acks       string // "all", "1" or "0"
+	Idempotent bool
+	BatchSize  int32
+	// Linger is what linger.ms says; kmirror's copy producers ignore it
+	// (mirror's copyProducerOptions), other producers built from these
+	// settings (the bench's loads) keep it.
 	Linger          time.Duration
 	BufferMemory    int64
 	Compression     string // none, gzip, snappy, lz4, zstd

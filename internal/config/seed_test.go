@@ -30,7 +30,7 @@ func TestSeedResource(t *testing.T) {
 		`note: spec.clusters[1].config."offset.storage.replication.factor" (line 39): a Kafka Connect key; kmirror has no Connect worker and reads it only to create MirrorMaker 2's offsets topic in 'kmirror migrate hand-back'`,
 		`note: spec.clusters[1].config."status.storage.replication.factor" (line 40): a Kafka Connect key; kmirror has no Connect worker and ignores it`,
 		`warning: spec.clusters[1].config."producer.ack" (line 46): unknown key, ignored; did you mean producer.acks?`,
-		`note: spec.clusters[1].config."producer.linger.ms" (line 50): records wait up to 1.5s before they are sent, unless 1 MB of a partition's records is buffered: kmirror's batches do not end at batch.size as MM2's do; kmirror batches well without a linger (0)`,
+		`note: spec.clusters[1].config."producer.linger.ms" (line 50): ignored: kmirror sends each fetch at once, without waiting 1.5s for more records; a fetch is already a batch`,
 		`warning: spec.clusters[1].config.offset_flush_timeout (line 53): unknown key, ignored; did you mean offset.flush.timeout.ms?`,
 		`warning: spec.clusters[1].config.task_shutdown_graceful_timeout_ms (line 54): unknown key, ignored; did you mean task.shutdown.graceful.timeout.ms?`,
 		`note: spec.mirrors[0].checkpointConnector.tasksMax (line 71): accepted; no effect in kmirror: kmirror translates every group of a flow in one loop per worker; the group offsets of a flow are fetched in one request`,

@@ -238,3 +238,21 @@ func copying(fl *Flow, k progress.Partition) *partition {
 	}
 	return nil
 }
+
+// TestNoLinger: a record is copied at once whatever producer.linger.ms
+// says. With franz-go's linger a lone record would wait all 59 seconds,
+// as its batch never fills.
+func TestNoLinger(t *testing.T) {
+	src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
+	if err := src.CreateTopic("orders", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testbed.Config(t, src, tgt, `    topicsPattern: "orders"
+`)
+	cfg.Flows[0].Producer.Linger = 59 * time.Second // franz-go allows a minute at most
+	r := start(t, cfg)
+	src.Produce(t, []*kgo.Record{{Topic: "orders", Value: []byte("alone")}})
+	r.caughtUp(t, src, tgt, map[string]string{"orders": "source.orders"}, 30*time.Second)
+	r.stop(t)
+	sameTopic(t, src, tgt, "orders", "source.orders", 1)
+}

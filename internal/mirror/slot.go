@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/discover"
 	"github.com/kmirror/kmirror/internal/progress"
@@ -106,8 +105,7 @@ func (s *slot) failure() error {
 // claim opens slot id: it fences the slot's earlier producers, then begins
 // a transaction.
 func (r *run) claim(ctx context.Context, id int32) (*slot, error) {
-	opts := append(cluster.Options(r.tgt, r.log), cluster.ProducerOptions(r.cfg.Producer)...)
-	opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()),
+	opts := append(copyProducerOptions(r.cfg, r.tgt, r.log),
 		kgo.TransactionalID(r.cfg.TransactionalID(id)), kgo.TransactionTimeout(r.cfg.TransactionTimeout()),
 		// The worker's buffer is shared by the slots it may own.
 		kgo.MaxBufferedBytes(int(max(r.cfg.Producer.BufferMemory/int64(r.cfg.TransactionSlots), 4<<20))))
