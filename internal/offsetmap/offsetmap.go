@@ -129,6 +129,21 @@ func (p *Map) Observe(source, target int64) ([]Segment, error) {
 	return append(out, p.segs[len(p.segs)-1]), nil
 }
 
+// ObserveRange records that the n source records from offset source on
+// were written one for one at target offsets from target on, as a
+// forwarded batch is: the same as n calls of Observe.
+func (p *Map) ObserveRange(source, target, n int64) ([]Segment, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	segs, err := p.Observe(source, target)
+	if err != nil {
+		return nil, err
+	}
+	p.end = Segment{Source: source + n, Target: target + n}
+	return segs, nil
+}
+
 // Advance moves the mirrored end past source offsets that hold nothing to
 // copy: transaction markers, aborted records, compacted-away records.
 func (p *Map) Advance(source int64) {

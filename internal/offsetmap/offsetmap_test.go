@@ -315,3 +315,35 @@ func FuzzTranslate(f *testing.F) {
 		checkAll(t, c, p)
 	})
 }
+
+// FuzzObserveRange: a range observed at once makes the same map as its
+// records observed one by one.
+func FuzzObserveRange(f *testing.F) {
+	f.Add([]byte{3, 0, 5, 2, 1, 1, 4, 0, 0})
+	f.Fuzz(func(t *testing.T, steps []byte) {
+		one, many := New(10, 100), New(10, 100)
+		src, tgt := int64(10), int64(100)
+		for i := 0; i+2 < len(steps); i += 3 {
+			n := int64(steps[i] % 8)
+			src += int64(steps[i+1] % 3) // a gap on the source: control records
+			tgt += int64(steps[i+2] % 3) // a gap on the target: records not ours
+			var a, b []Segment
+			for k := range n {
+				segs, err := one.Observe(src+k, tgt+k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a = append(a, segs...)
+			}
+			b, err := many.ObserveRange(src, tgt, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(a, b) || one.End() != many.End() || !slices.Equal(one.Segments(), many.Segments()) {
+				t.Fatalf("step %d: one by one %v end %v segments %v; at once %v end %v segments %v",
+					i/3, a, one.End(), one.Segments(), b, many.End(), many.Segments())
+			}
+			src, tgt = src+n, tgt+n
+		}
+	})
+}
