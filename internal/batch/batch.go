@@ -164,18 +164,18 @@ func Split(records []byte) ([]Batch, error) {
 	return out, nil
 }
 
-// Producer fields of a batch.
-type Producer struct {
+// Stamp is what a batch says of the producer that writes it.
+type Stamp struct {
 	ID       int64
 	Epoch    int16
 	Sequence int32
 }
 
-// AppendFor appends to dst the batch as the producer p writes it: at base
+// AppendFor appends to dst the batch as the producer stamped p writes it: at base
 // offset 0, with p's id, epoch and base sequence, no partition leader
 // epoch, not transactional; everything else, the records section first,
 // unchanged. The CRC is computed anew.
-func (b Batch) AppendFor(dst []byte, p Producer) []byte {
+func (b Batch) AppendFor(dst []byte, p Stamp) []byte {
 	start := len(dst)
 	dst = append(dst, b...)
 	w := dst[start:]

@@ -95,7 +95,7 @@ func TestForwardable(t *testing.T) {
 // whose records read back as the source's.
 func TestAppendFor(t *testing.T) {
 	src := Batch(encode(t, 100, attrTransactional|int16(None), nil, 42, "a", "bb", "ccc"))
-	out := src.AppendFor([]byte("prefix"), Producer{ID: 9, Epoch: 2, Sequence: 31})
+	out := src.AppendFor([]byte("prefix"), Stamp{ID: 9, Epoch: 2, Sequence: 31})
 	if !bytes.Equal(out[:6], []byte("prefix")) {
 		t.Fatal("dst's bytes were overwritten")
 	}
