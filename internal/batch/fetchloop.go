@@ -1,0 +1,363 @@
+package batch
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// brokerLoop is the fetch loop of one broker: it fetches the partitions
+// the broker leads, one request at a time.
+type brokerLoop struct {
+	id   int32
+	wake chan struct{}
+	// held says its last fetch waits in the queue for Poll: it does not
+	// fetch again before, so that what is buffered is bounded by one
+	// fetch per broker. Guarded by Fetcher.mu.
+	held bool
+	// turn rotates the order of its partitions from one request to the
+	// next: the broker returns at least one batch for the first partition
+	// with data only, and fills the others in order up to MaxBytes.
+	turn int
+}
+
+// asked is what a request asked for one partition: the generation and
+// offset its answer must still match to count.
+type asked struct {
+	gen    uint64
+	offset int64
+}
+
+// lookupLeaders looks up, in metadata, the leaders of the partitions that
+// need one, each when its backoff ends, and hands them to their brokers'
+// loops.
+func (f *Fetcher) lookupLeaders(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.lookup:
+		case <-timer.C:
+		}
+		if topics := f.due(time.Now()); len(topics) > 0 {
+			f.refresh(ctx, topics)
+		}
+		if next := f.nextLookup(); !next.IsZero() {
+			timer.Reset(time.Until(next))
+		}
+	}
+}
+
+// due returns the topics of the partitions whose leader is to be looked
+// up now.
+func (f *Fetcher) due(now time.Time) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var topics []string
+	for tp, c := range f.cursors {
+		if c.leader < 0 && !c.stopped && !c.retryAt.After(now) && !slices.Contains(topics, tp.topic) {
+			topics = append(topics, tp.topic)
+		}
+	}
+	return topics
+}
+
+// nextLookup is when the next partition's leader is to be looked up, zero
+// for none.
+func (f *Fetcher) nextLookup() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var next time.Time
+	for _, c := range f.cursors {
+		if c.leader < 0 && !c.stopped && (next.IsZero() || c.retryAt.Before(next)) {
+			next = c.retryAt
+		}
+	}
+	return next
+}
+
+// refresh reads the leaders of topics' partitions, points the partitions
+// that need one at theirs, and schedules another lookup for those that
+// have none.
+func (f *Fetcher) refresh(ctx context.Context, topics []string) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	rctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	resp, err := req.RequestWith(rctx, f.cl)
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	leaders := map[topicPartition]int32{}
+	why := map[string]error{}
+	if err != nil {
+		err = fmt.Errorf("metadata: %w", err)
+	} else {
+		for _, rt := range resp.Topics {
+			if rt.Topic == nil {
+				continue
+			}
+			name := *rt.Topic
+			if terr := kerr.ErrorForCode(rt.ErrorCode); terr != nil {
+				why[name] = fmt.Errorf("metadata of topic %q: %w", name, terr)
+				continue
+			}
+			if rt.TopicID != ([16]byte{}) {
+				f.names[rt.TopicID] = name
+				f.ids[name] = rt.TopicID
+			}
+			for _, rp := range rt.Partitions {
+				// A partition may carry REPLICA_NOT_AVAILABLE with a
+				// leader that serves fetches: the leader decides.
+				if rp.Leader >= 0 {
+					leaders[topicPartition{name, rp.Partition}] = rp.Leader
+				}
+			}
+		}
+	}
+	for tp, c := range f.cursors {
+		if c.leader >= 0 || c.stopped || c.retryAt.After(now) || !slices.Contains(topics, tp.topic) {
+			continue
+		}
+		if l, ok := leaders[tp]; ok {
+			c.leader = l
+			signal(f.broker(ctx, l).wake)
+			continue
+		}
+		reason := err
+		if reason == nil {
+			reason = why[tp.topic]
+		}
+		if reason == nil {
+			reason = fmt.Errorf("metadata: %w", kerr.LeaderNotAvailable)
+		}
+		f.retry(tp, c, reason, now)
+	}
+}
+
+// broker returns the loop of broker id, started if need be. f.mu is held.
+func (f *Fetcher) broker(ctx context.Context, id int32) *brokerLoop {
+	b := f.brokers[id]
+	if b == nil {
+		b = &brokerLoop{id: id, wake: make(chan struct{}, 1)}
+		f.brokers[id] = b
+		f.wg.Go(func() { f.fetchFrom(ctx, b) })
+	}
+	return b
+}
+
+// fetchFrom is b's loop: it fetches while b leads partitions and what it
+// fetched last was taken, and waits for a wake-up otherwise.
+func (f *Fetcher) fetchFrom(ctx context.Context, b *brokerLoop) {
+	var throttled time.Time
+	for {
+		if d := time.Until(throttled); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+		}
+		req, sent := f.request(b)
+		if req == nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-b.wake:
+			}
+			continue
+		}
+		kresp, err := f.cl.Broker(int(b.id)).Request(ctx, req)
+		if ctx.Err() != nil {
+			return
+		}
+		resp, _ := kresp.(*kmsg.FetchResponse)
+		if err == nil && resp.ErrorCode != 0 {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if resp != nil && resp.ThrottleMillis > 0 {
+			throttled = time.Now().Add(time.Duration(resp.ThrottleMillis) * time.Millisecond)
+		}
+		f.settle(b, sent, resp, err)
+	}
+}
+
+// request is b's next FetchRequest, nil when b leads no partition to fetch
+// or its last fetch was not taken yet.
+func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition]asked) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b.held {
+		return nil, nil
+	}
+	var tps []topicPartition
+	for tp, c := range f.cursors {
+		if c.leader == b.id && !c.stopped {
+			tps = append(tps, tp)
+		}
+	}
+	if len(tps) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(tps, func(a, b topicPartition) int {
+		return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	})
+	at := b.turn % len(tps)
+	b.turn++
+	tps = append(tps[at:], tps[:at]...)
+
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxWaitMillis = int32(f.o.MaxWait.Milliseconds())
+	req.MinBytes = f.o.MinBytes
+	req.MaxBytes = f.o.MaxBytes
+	if f.o.ReadCommitted {
+		req.IsolationLevel = 1
+	}
+	// Full fetches, without a session: each request names every
+	// partition, so nothing a session would remember can go stale.
+	req.SessionID, req.SessionEpoch = 0, -1
+	sent := make(map[topicPartition]asked, len(tps))
+	for _, tp := range tps {
+		c := f.cursors[tp]
+		sent[tp] = asked{c.gen, c.offset}
+		// Rotation may split a topic in two entries; brokers take that.
+		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.topic {
+			rt := kmsg.NewFetchRequestTopic()
+			// Both: the version franz-go negotiates picks the name
+			// (up to v12) or the ID (v13+).
+			rt.Topic, rt.TopicID = tp.topic, f.ids[tp.topic]
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = tp.partition
+		rp.FetchOffset = c.offset
+		rp.PartitionMaxBytes = f.o.PartitionMaxBytes
+		rp.CurrentLeaderEpoch = -1
+		rt := &req.Topics[len(req.Topics)-1]
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	return req, sent
+}
+
+// settle takes a fetch's answer: data and errors to return go in the
+// queue, partitions that failed with a retriable error go back to the
+// leader lookup. A partition whose generation or offset changed since the
+// request is left alone: its answer is stale.
+func (f *Fetcher) settle(b *brokerLoop, sent map[topicPartition]asked, resp *kmsg.FetchResponse, err error) {
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	current := func(tp topicPartition) *cursor {
+		s, ok := sent[tp]
+		c := f.cursors[tp]
+		if !ok || c == nil || c.gen != s.gen || c.offset != s.offset || c.stopped {
+			return nil
+		}
+		return c
+	}
+	if err != nil {
+		err = fmt.Errorf("fetch from broker %d: %w", b.id, err)
+		for tp := range sent {
+			// A partition that moved meanwhile is fetched from its new
+			// leader already.
+			if c := current(tp); c != nil && c.leader == b.id {
+				f.retry(tp, c, err, now)
+			}
+		}
+		return
+	}
+	queued := len(f.queue)
+	for i := range resp.Topics {
+		rt := &resp.Topics[i]
+		name := rt.Topic
+		if name == "" {
+			name = f.names[rt.TopicID]
+		}
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			tp := topicPartition{name, rp.Partition}
+			if c := current(tp); c != nil {
+				f.answer(b, tp, c, rp, now)
+			}
+		}
+	}
+	if len(f.queue) > queued {
+		b.held = true
+		signal(f.ready)
+	}
+}
+
+// answer takes one partition's answer. f.mu is held.
+func (f *Fetcher) answer(b *brokerLoop, tp topicPartition, c *cursor, rp *kmsg.FetchResponseTopicPartition, now time.Time) {
+	fetched := Fetched{Topic: tp.topic, Partition: tp.partition, Offset: c.offset,
+		HighWatermark: rp.HighWatermark, LastStable: rp.LastStableOffset, LogStart: rp.LogStartOffset}
+	err := kerr.ErrorForCode(rp.ErrorCode)
+	switch {
+	case err == nil:
+		c.fails, c.warned = 0, false
+		next, n, perr := nextOffset(rp.RecordBatches, c.offset)
+		switch {
+		case next > c.offset:
+			// What follows a bad batch is left for the next fetch,
+			// which begins with it and returns the error.
+			fetched.Records, fetched.Aborted = rp.RecordBatches[:n], rp.AbortedTransactions
+			c.offset = next
+		case perr != nil:
+			c.stopped = true
+			fetched.Err = fmt.Errorf("read %s[%d] at offset %d: %w", tp.topic, tp.partition, c.offset, perr)
+		default:
+			return // nothing whole: an empty fetch is not returned
+		}
+	case kerr.IsRetriable(err):
+		if c.leader == b.id {
+			f.retry(tp, c, fmt.Errorf("fetch from broker %d: %w", b.id, err), now)
+		}
+		return
+	default:
+		// OFFSET_OUT_OF_RANGE, an authorization error or another the
+		// caller must act on: the partition stops until it does.
+		c.stopped = true
+		fetched.Err = fmt.Errorf("fetch %s[%d] at offset %d: %w", tp.topic, tp.partition, c.offset, err)
+	}
+	f.queue = append(f.queue, queued{fetched, c.gen})
+}
+
+// nextOffset reads the records a fetch at offset returned: next is the
+// offset after the last whole batch, n the size of the batches read. For
+// older message formats, which kfake and old topics may return, franz-go
+// decodes the messages to tell where they end. err is why reading stopped
+// before the end, other than a partial batch.
+func nextOffset(records []byte, offset int64) (next int64, n int, err error) {
+	bs, err := Split(records)
+	if errors.Is(err, ErrMagic) {
+		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: offset, KeepControlRecords: true},
+			&kmsg.FetchResponseTopicPartition{RecordBatches: records}, kgo.DefaultDecompressor(), nil)
+		return max(next, offset), len(records), fp.Err
+	}
+	next = offset
+	for _, b := range bs {
+		n += len(b)
+		next = max(next, b.NextOffset())
+	}
+	return next, n, err
+}
