@@ -28,13 +28,6 @@ type brokerLoop struct {
 	turn int
 }
 
-// asked is what a request asked for one partition: the generation and
-// offset its answer must still match to count.
-type asked struct {
-	gen    uint64
-	offset int64
-}
-
 // lookupLeaders looks up, in metadata, the leaders of the partitions that
 // need one, each when its backoff ends, and hands them to their brokers'
 // loops.
@@ -203,7 +196,7 @@ func (f *Fetcher) fetchFrom(ctx context.Context, b *brokerLoop) {
 
 // request is b's next FetchRequest, nil when b leads no partition to fetch
 // or its last fetch was not taken yet.
-func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition]asked) {
+func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition]uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if b.held {
@@ -236,10 +229,12 @@ func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition
 	// Full fetches, without a session: each request names every
 	// partition, so nothing a session would remember can go stale.
 	req.SessionID, req.SessionEpoch = 0, -1
-	sent := make(map[topicPartition]asked, len(tps))
+	// sent holds each partition's generation, which its answer must
+	// still match to count.
+	sent := make(map[topicPartition]uint64, len(tps))
 	for _, tp := range tps {
 		c := f.cursors[tp]
-		sent[tp] = asked{c.gen, c.offset}
+		sent[tp] = c.gen
 		// Rotation may split a topic in two entries; brokers take that.
 		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.topic {
 			rt := kmsg.NewFetchRequestTopic()
@@ -261,16 +256,18 @@ func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition
 
 // settle takes a fetch's answer: data and errors to return go in the
 // queue, partitions that failed with a retriable error go back to the
-// leader lookup. A partition whose generation or offset changed since the
-// request is left alone: its answer is stale.
-func (f *Fetcher) settle(b *brokerLoop, sent map[topicPartition]asked, resp *kmsg.FetchResponse, err error) {
+// leader lookup. A partition whose generation changed since the request
+// (Add, SetOffset, Remove) is left alone: its answer is stale. Nothing
+// else can have moved it: a partition is in one request at a time, as
+// its leader changes only when the request that holds it fails it.
+func (f *Fetcher) settle(b *brokerLoop, sent map[topicPartition]uint64, resp *kmsg.FetchResponse, err error) {
 	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	current := func(tp topicPartition) *cursor {
-		s, ok := sent[tp]
+		gen, ok := sent[tp]
 		c := f.cursors[tp]
-		if !ok || c == nil || c.gen != s.gen || c.offset != s.offset || c.stopped {
+		if !ok || c == nil || c.gen != gen || c.stopped {
 			return nil
 		}
 		return c
@@ -278,9 +275,7 @@ func (f *Fetcher) settle(b *brokerLoop, sent map[topicPartition]asked, resp *kms
 	if err != nil {
 		err = fmt.Errorf("fetch from broker %d: %w", b.id, err)
 		for tp := range sent {
-			// A partition that moved meanwhile is fetched from its new
-			// leader already.
-			if c := current(tp); c != nil && c.leader == b.id {
+			if c := current(tp); c != nil {
 				f.retry(tp, c, err, now)
 			}
 		}
@@ -329,9 +324,7 @@ func (f *Fetcher) answer(b *brokerLoop, tp topicPartition, c *cursor, rp *kmsg.F
 			return // nothing whole: an empty fetch is not returned
 		}
 	case kerr.IsRetriable(err):
-		if c.leader == b.id {
-			f.retry(tp, c, fmt.Errorf("fetch from broker %d: %w", b.id, err), now)
-		}
+		f.retry(tp, c, fmt.Errorf("fetch from broker %d: %w", b.id, err), now)
 		return
 	default:
 		// OFFSET_OUT_OF_RANGE, an authorization error or another the
