@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,13 +65,20 @@ func (b *fetchBed) admin(t testing.TB) *kadm.Client {
 // partition has a leader.
 func (b *fetchBed) topic(t testing.TB, name string, partitions int32) string {
 	t.Helper()
+	return b.topicOf(t, name, partitions, -1)
+}
+
+// topicOf is topic with replicas replicas of each partition (-1: the
+// cluster's default).
+func (b *fetchBed) topicOf(t testing.TB, name string, partitions int32, replicas int16) string {
+	t.Helper()
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	name = name + "-" + hex.EncodeToString(suffix[:])
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	adm := b.admin(t)
-	resp, err := adm.CreateTopic(ctx, partitions, -1, nil, name)
+	resp, err := adm.CreateTopic(ctx, partitions, replicas, nil, name)
 	if err == nil {
 		err = resp.Err
 	}
@@ -289,4 +298,37 @@ func from(topic string, partitions int32, offset int64) map[string]map[int32]int
 		m[p] = offset
 	}
 	return map[string]map[int32]int64{topic: m}
+}
+
+// countingLog is the test's logger, counting the records whose message is
+// msg, whatever their level.
+func countingLog(t testing.TB, msg string) (*slog.Logger, *atomic.Int32) {
+	n := new(atomic.Int32)
+	return slog.New(countHandler{testbed.Logger(t).Handler(), msg, n}), n
+}
+
+type countHandler struct {
+	slog.Handler
+	msg string
+	n   *atomic.Int32
+}
+
+func (h countHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h countHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h countHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return countHandler{h.Handler.WithAttrs(as), h.msg, h.n}
+}
+
+func (h countHandler) WithGroup(name string) slog.Handler {
+	return countHandler{h.Handler.WithGroup(name), h.msg, h.n}
 }

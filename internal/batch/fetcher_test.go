@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"runtime"
 	"sync/atomic"
@@ -223,12 +224,14 @@ func TestFetchOutOfRange(t *testing.T) {
 
 // TestFetchThroughFaults: fetches that fail with NOT_LEADER_OR_FOLLOWER,
 // connections dropped, leaders that move: everything comes still, once, in
-// order. On kfake the faults are injected; on Apache Kafka the leaders of
-// every partition move twice, by reassignment and preferred election.
+// order. On kfake the faults are injected; on Apache Kafka every partition,
+// of one replica, moves to another broker, which the old one then tells.
 func TestFetchThroughFaults(t *testing.T) {
 	bed := newBed(t)
 	const partitions = 6
-	topic := bed.topic(t, "faults", partitions)
+	// One replica: a broker that was the leader and stays a follower
+	// serves the fetches of consumers (Fetch v11+), and tells nothing.
+	topic := bed.topicOf(t, "faults", partitions, 1)
 	produced := produceRounds(t, bed, topic, partitions, 12, 10, 300)
 
 	var notLeader, dropped atomic.Int32
@@ -248,7 +251,8 @@ func TestFetchThroughFaults(t *testing.T) {
 		})
 	}
 
-	f := bed.fetcher(t, FetchOptions{MaxBytes: 6 << 10, PartitionMaxBytes: 4 << 10})
+	log, retried := countingLog(t, "fetch retried")
+	f := bed.fetcher(t, FetchOptions{MaxBytes: 6 << 10, PartitionMaxBytes: 4 << 10, Log: log})
 	f.Add(from(topic, partitions, 0))
 	s := newStream(topic, map[int32]int64{0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 0})
 	want := ends(produced)
@@ -257,13 +261,18 @@ func TestFetchThroughFaults(t *testing.T) {
 		half[p] = end / 2
 	}
 	s.until(t, f, half, time.Minute)
+	before := retried.Load()
 	moveLeaders(t, bed, topic, partitions)
 	s.until(t, f, want, 2*time.Minute)
 	s.same(t, produced)
+	if retried.Load() == before {
+		t.Fatal("no fetch retried after the leaders moved")
+	}
 	if bed.fake != nil && (notLeader.Load() == 0 || dropped.Load() == 0) {
 		t.Fatalf("faults injected: %d NOT_LEADER_OR_FOLLOWER, %d dropped connections; want some of each", notLeader.Load(), dropped.Load())
 	}
-	t.Logf("%d polls, %d NOT_LEADER_OR_FOLLOWER and %d dropped connections injected", len(s.polls), notLeader.Load(), dropped.Load())
+	t.Logf("%d polls, %d NOT_LEADER_OR_FOLLOWER and %d dropped connections injected, %d partition fetches retried (%d after the leaders moved)",
+		len(s.polls), notLeader.Load(), dropped.Load(), retried.Load(), retried.Load()-before)
 }
 
 // moveLeaders moves the leader of every partition of topic to another
@@ -287,12 +296,10 @@ func moveLeaders(t testing.TB, bed *fetchBed, topic string, partitions int32) {
 		t.Fatal(err)
 	}
 	req := kadm.AlterPartitionAssignmentsReq{}
-	before := map[int32]int32{}
+	moved := map[int32]int32{}
 	for _, p := range md.Topics[topic].Partitions {
-		before[p.Partition] = p.Leader
-		// The next replica becomes the preferred one.
-		rs := append(append([]int32{}, p.Replicas[1:]...), p.Replicas[0])
-		req.Assign(topic, p.Partition, rs)
+		moved[p.Partition] = p.Leader%bedNodes + 1 // Kafka's nodes are 1 to bedNodes
+		req.Assign(topic, p.Partition, []int32{moved[p.Partition]})
 	}
 	resp, err := adm.AlterPartitionAssignments(ctx, req)
 	if err == nil {
@@ -302,16 +309,13 @@ func moveLeaders(t testing.TB, bed *fetchBed, topic string, partitions int32) {
 		t.Fatalf("reassign: %v", err)
 	}
 	testbed.WaitUntil(t, time.Minute, "leaders moved", func() error {
-		if _, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {}}); err != nil {
-			return err
-		}
 		md, err := adm.Metadata(ctx, topic)
 		if err != nil {
 			return err
 		}
 		for _, p := range md.Topics[topic].Partitions {
-			if p.Leader == before[p.Partition] || p.Leader < 0 {
-				return errors.New("a partition kept its leader")
+			if p.Leader != moved[p.Partition] || len(p.Replicas) != 1 {
+				return fmt.Errorf("partition %d: leader %d, replicas %v, want %d alone", p.Partition, p.Leader, p.Replicas, moved[p.Partition])
 			}
 		}
 		return nil
