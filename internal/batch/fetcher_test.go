@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/kmirror/kmirror/internal/testbed"
 )
@@ -54,12 +55,15 @@ func TestFetchEverythingOnce(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		o    FetchOptions
+		opts []kgo.Opt
 	}{
-		{"small fetches", FetchOptions{MaxBytes: 8 << 10, PartitionMaxBytes: 3 << 10}},
-		{"defaults", FetchOptions{}},
+		{"small fetches", FetchOptions{MaxBytes: 8 << 10, PartitionMaxBytes: 3 << 10}, nil},
+		{"defaults", FetchOptions{}, nil},
+		// Fetch v12, the last to name topics rather than give their IDs.
+		{"topics by name", FetchOptions{PartitionMaxBytes: 3 << 10}, []kgo.Opt{kgo.MaxVersions(kversion.V3_0_0())}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			f := bed.fetcher(t, tt.o)
+			f := bed.fetcher(t, tt.o, tt.opts...)
 			f.Add(from(topic, partitions, 0))
 			s := newStream(topic, map[int32]int64{0: 0, 1: 0, 2: 0, 3: 0})
 			s.until(t, f, ends(produced), time.Minute)
