@@ -441,6 +441,39 @@ func TestFetchBackPressure(t *testing.T) {
 	testbed.WaitFor(t, time.Minute, "the next fetch, once Poll took the last", func() bool { return fetches.Load() > n && holds(f, topic, 0) })
 }
 
+// TestFetchThrottled: a fetch answered with a throttle time is not
+// followed by another to that broker before it passes. kfake does not
+// throttle: the answer is made by the test. (franz-go also holds the next
+// request on the connection, KIP-219.)
+func TestFetchThrottled(t *testing.T) {
+	if onKafka() {
+		t.Skip("the answer is made by kfake's ControlKey")
+	}
+	bed := newBed(t)
+	topic := bed.topic(t, "throttle", 1)
+	produced := bed.produce(t, kgo.NoCompression(), records(topic, 0, 5, 10))
+	const throttle = 500 * time.Millisecond
+	var answered, next atomic.Int64 // when the throttled answer was made, when the next fetch came
+	bed.fake.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		if answered.Load() == 0 {
+			bed.fake.KeepControl()
+			resp := refuseFetch(kreq.(*kmsg.FetchRequest), 0)
+			resp.ThrottleMillis = int32(throttle.Milliseconds())
+			answered.Store(time.Now().UnixNano())
+			return resp, nil, true
+		}
+		next.CompareAndSwap(0, time.Now().UnixNano())
+		return nil, nil, false
+	})
+	f := bed.fetcher(t, FetchOptions{})
+	f.Add(from(topic, 1, 0))
+	s := newStream(topic, map[int32]int64{0: 0})
+	s.until(t, f, ends(produced), time.Minute)
+	if d := time.Duration(next.Load() - answered.Load()); d < throttle*9/10 {
+		t.Fatalf("next fetch %s after an answer throttled for %s", d, throttle)
+	}
+}
+
 type countFetches struct{ n *atomic.Int32 }
 
 func (c countFetches) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {

@@ -187,8 +187,14 @@ func (f *Fetcher) fetchFrom(ctx context.Context, b *brokerLoop) {
 		if err == nil && resp.ErrorCode != 0 {
 			err = kerr.ErrorForCode(resp.ErrorCode)
 		}
-		if resp != nil && resp.ThrottleMillis > 0 {
-			throttled = time.Now().Add(time.Duration(resp.ThrottleMillis) * time.Millisecond)
+		// Since Fetch v8 a broker throttles by telling the client to
+		// wait, rather than by holding the response (KIP-219). franz-go
+		// holds the next write on the connection too; waiting here keeps
+		// the request from being built meanwhile.
+		if resp != nil {
+			if ms, after := resp.Throttle(); ms > 0 && after {
+				throttled = time.Now().Add(time.Duration(ms) * time.Millisecond)
+			}
 		}
 		f.settle(b, sent, resp, err)
 	}
