@@ -71,6 +71,16 @@ type Fetched struct {
 // inside: the partition's leader is looked up again and it is fetched from
 // the same offset. Only OffsetOutOfRange and errors the caller must act
 // on are returned, in Fetched.Err.
+//
+// Requests carry both topic names and IDs, so that whatever Fetch version
+// franz-go negotiates (names up to v12, IDs from v13) the broker finds its
+// topics; answers by ID are named from metadata.
+//
+// Not handled: leader epochs (CurrentLeaderEpoch is -1, so a log truncated
+// by an unclean election is not detected, nor a diverging epoch); a topic
+// deleted and created again under its name, which is fetched from the
+// same offsets once metadata gives its new ID; fetching from followers
+// (no rack); fetch sessions.
 type Fetcher struct {
 	cl  *kgo.Client
 	o   FetchOptions

@@ -45,7 +45,9 @@ func (f *Fetcher) lookupLeaders(ctx context.Context) {
 		if topics := f.due(time.Now()); len(topics) > 0 {
 			f.refresh(ctx, topics)
 		}
-		if next := f.nextLookup(); !next.IsZero() {
+		// A lookup that failed put its partitions' next one in the
+		// future: this never spins.
+		if next, ok := f.nextLookup(); ok {
 			timer.Reset(time.Until(next))
 		}
 	}
@@ -53,38 +55,37 @@ func (f *Fetcher) lookupLeaders(ctx context.Context) {
 
 // due returns the topics of the partitions whose leader is to be looked
 // up now.
-func (f *Fetcher) due(now time.Time) []string {
+func (f *Fetcher) due(now time.Time) map[string]bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var topics []string
+	topics := map[string]bool{}
 	for tp, c := range f.cursors {
-		if c.leader < 0 && !c.stopped && !c.retryAt.After(now) && !slices.Contains(topics, tp.topic) {
-			topics = append(topics, tp.topic)
+		if c.leader < 0 && !c.stopped && !c.retryAt.After(now) {
+			topics[tp.topic] = true
 		}
 	}
 	return topics
 }
 
-// nextLookup is when the next partition's leader is to be looked up, zero
-// for none.
-func (f *Fetcher) nextLookup() time.Time {
+// nextLookup is when the next partition's leader is to be looked up, if
+// one is to be.
+func (f *Fetcher) nextLookup() (next time.Time, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var next time.Time
 	for _, c := range f.cursors {
-		if c.leader < 0 && !c.stopped && (next.IsZero() || c.retryAt.Before(next)) {
-			next = c.retryAt
+		if c.leader < 0 && !c.stopped && (!ok || c.retryAt.Before(next)) {
+			next, ok = c.retryAt, true
 		}
 	}
-	return next
+	return next, ok
 }
 
 // refresh reads the leaders of topics' partitions, points the partitions
 // that need one at theirs, and schedules another lookup for those that
 // have none.
-func (f *Fetcher) refresh(ctx context.Context, topics []string) {
+func (f *Fetcher) refresh(ctx context.Context, topics map[string]bool) {
 	req := kmsg.NewPtrMetadataRequest()
-	for _, t := range topics {
+	for t := range topics {
 		rt := kmsg.NewMetadataRequestTopic()
 		rt.Topic = kmsg.StringPtr(t)
 		req.Topics = append(req.Topics, rt)
@@ -126,7 +127,7 @@ func (f *Fetcher) refresh(ctx context.Context, topics []string) {
 		}
 	}
 	for tp, c := range f.cursors {
-		if c.leader >= 0 || c.stopped || c.retryAt.After(now) || !slices.Contains(topics, tp.topic) {
+		if c.leader >= 0 || c.stopped || c.retryAt.After(now) || !topics[tp.topic] {
 			continue
 		}
 		if l, ok := leaders[tp]; ok {
@@ -222,7 +223,7 @@ func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition
 	})
 	at := b.turn % len(tps)
 	b.turn++
-	tps = append(tps[at:], tps[:at]...)
+	tps = slices.Concat(tps[at:], tps[:at])
 
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
