@@ -56,9 +56,11 @@ func newBed(t testing.TB) *fetchBed {
 	return &fetchBed{Brokers: k.Brokers}
 }
 
+// admin is a kadm client of the bed whose metadata is never more than
+// 20ms old (kadm.Metadata reads franz-go's cache, 5s old by default).
 func (b *fetchBed) admin(t testing.TB) *kadm.Client {
 	t.Helper()
-	return kadm.NewClient(b.Client(t))
+	return kadm.NewClient(b.Client(t, kgo.MetadataMinAge(20*time.Millisecond)))
 }
 
 // topic creates a topic of a name unique to the run and waits until every
@@ -108,7 +110,9 @@ func (b *fetchBed) topicOf(t testing.TB, name string, partitions int32, replicas
 // of a partition in one batch, and returns them with their offsets.
 func (b *fetchBed) produce(t testing.TB, codec kgo.CompressionCodec, recs []*kgo.Record, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
-	cl := b.Client(t, append([]kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ManualFlushing(),
+	// A new topic may be unknown to the broker asked first: look again
+	// soon, not after the default 5s.
+	cl := b.Client(t, append([]kgo.Opt{kgo.MetadataMinAge(50 * time.Millisecond), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ManualFlushing(),
 		kgo.ProducerBatchCompression(codec), kgo.ProducerBatchMaxBytes(16 << 20), kgo.MaxBufferedRecords(1 << 20)}, opts...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
