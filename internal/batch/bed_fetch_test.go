@@ -64,7 +64,7 @@ func (b *fetchBed) admin(t testing.TB) *kadm.Client {
 }
 
 // topic creates a topic of a name unique to the run and waits until every
-// partition has a leader.
+// broker knows a leader of each of its partitions.
 func (b *fetchBed) topic(t testing.TB, name string, partitions int32) string {
 	t.Helper()
 	return b.topicOf(t, name, partitions, -1)
@@ -79,26 +79,37 @@ func (b *fetchBed) topicOf(t testing.TB, name string, partitions int32, replicas
 	name = name + "-" + hex.EncodeToString(suffix[:])
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	adm := b.admin(t)
-	resp, err := adm.CreateTopic(ctx, partitions, replicas, nil, name)
+	cl := b.Client(t)
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, replicas, nil, name)
 	if err == nil {
 		err = resp.Err
 	}
 	if err != nil {
 		t.Fatalf("create topic %s: %v", name, err)
 	}
-	testbed.WaitUntil(t, time.Minute, "leaders of "+name, func() error {
-		md, err := adm.Metadata(ctx, name)
-		if err != nil {
-			return err
-		}
-		ps := md.Topics[name].Partitions
-		if len(ps) != int(partitions) {
-			return fmt.Errorf("%d partitions", len(ps))
-		}
-		for _, p := range ps {
-			if p.Leader < 0 || p.Err != nil {
-				return fmt.Errorf("partition %d: leader %d, %v", p.Partition, p.Leader, p.Err)
+	// Brokers learn of the topic one after the other; a producer or
+	// fetcher that asks one that has not yet waits out franz-go's
+	// metadata age (5s).
+	testbed.WaitUntil(t, time.Minute, "every broker to know "+name, func() error {
+		for id := range bedNodes {
+			if onKafka() {
+				id++ // Kafka's nodes are 1 to bedNodes, kfake's 0 to bedNodes-1
+			}
+			req := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(name)
+			req.Topics = append(req.Topics, rt)
+			md, err := req.RequestWith(ctx, cl.Broker(id))
+			if err != nil {
+				return fmt.Errorf("broker %d: %w", id, err)
+			}
+			if len(md.Topics) != 1 || md.Topics[0].ErrorCode != 0 || len(md.Topics[0].Partitions) != int(partitions) {
+				return fmt.Errorf("broker %d does not know the topic yet", id)
+			}
+			for _, p := range md.Topics[0].Partitions {
+				if p.Leader < 0 {
+					return fmt.Errorf("broker %d: partition %d has no leader", id, p.Partition)
+				}
 			}
 		}
 		return nil
@@ -110,9 +121,7 @@ func (b *fetchBed) topicOf(t testing.TB, name string, partitions int32, replicas
 // of a partition in one batch, and returns them with their offsets.
 func (b *fetchBed) produce(t testing.TB, codec kgo.CompressionCodec, recs []*kgo.Record, opts ...kgo.Opt) []*kgo.Record {
 	t.Helper()
-	// A new topic may be unknown to the broker asked first: look again
-	// soon, not after the default 5s.
-	cl := b.Client(t, append([]kgo.Opt{kgo.MetadataMinAge(50 * time.Millisecond), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ManualFlushing(),
+	cl := b.Client(t, append([]kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ManualFlushing(),
 		kgo.ProducerBatchCompression(codec), kgo.ProducerBatchMaxBytes(16 << 20), kgo.MaxBufferedRecords(1 << 20)}, opts...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
