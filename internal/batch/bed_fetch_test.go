@@ -90,16 +90,18 @@ func (b *fetchBed) topicOf(t testing.TB, name string, partitions int32, replicas
 	// Brokers learn of the topic one after the other; a producer or
 	// fetcher that asks one that has not yet waits out franz-go's
 	// metadata age (5s).
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(name)
+	req.Topics = append(req.Topics, rt)
+	md, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("metadata: %v", err)
+	}
 	testbed.WaitUntil(t, time.Minute, "every broker to know "+name, func() error {
-		for id := range bedNodes {
-			if onKafka() {
-				id++ // Kafka's nodes are 1 to bedNodes, kfake's 0 to bedNodes-1
-			}
-			req := kmsg.NewPtrMetadataRequest()
-			rt := kmsg.NewMetadataRequestTopic()
-			rt.Topic = kmsg.StringPtr(name)
-			req.Topics = append(req.Topics, rt)
-			md, err := req.RequestWith(ctx, cl.Broker(id))
+		for _, broker := range md.Brokers {
+			id := broker.NodeID
+			md, err := req.RequestWith(ctx, cl.Broker(int(id)))
 			if err != nil {
 				return fmt.Errorf("broker %d: %w", id, err)
 			}
