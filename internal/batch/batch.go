@@ -100,6 +100,9 @@ func (b Batch) Control() bool { return b.attributes()&attrControl != 0 }
 // Transactional says the batch was written in a transaction.
 func (b Batch) Transactional() bool { return b.attributes()&attrTransactional != 0 }
 
+// MaxTimestamp is the time of the batch's newest record, in milliseconds.
+func (b Batch) MaxTimestamp() int64 { return int64(binary.BigEndian.Uint64(b[offMaxTime:])) }
+
 // ProducerID is the id of the producer that wrote the batch, -1 for none.
 func (b Batch) ProducerID() int64 { return int64(binary.BigEndian.Uint64(b[offProducerID:])) }
 
@@ -143,6 +146,10 @@ var ErrMagic = errors.New("not a record batch of magic 2")
 func Split(records []byte) ([]Batch, error) {
 	var out []Batch
 	for len(records) >= HeaderSize {
+		if records[offMagic] != 2 {
+			// Message sets of magic 0 and 1 keep it at the same place.
+			return out, ErrMagic
+		}
 		length := int64(int32(binary.BigEndian.Uint32(records[offLength:])))
 		if length < HeaderSize-offLeaderEpoch {
 			return out, fmt.Errorf("record batch at offset %d: length %d too short", int64(binary.BigEndian.Uint64(records)), length)
@@ -153,9 +160,6 @@ func Split(records []byte) ([]Batch, error) {
 		}
 		b := Batch(records[:size])
 		records = records[size:]
-		if b[offMagic] != 2 {
-			return out, ErrMagic
-		}
 		if crc := crc32.Checksum(b[offAttributes:], crc32c); crc != binary.BigEndian.Uint32(b[offCRC:]) {
 			return out, fmt.Errorf("record batch at offset %d: crc %08x, computed %08x", b.BaseOffset(), binary.BigEndian.Uint32(b[offCRC:]), crc)
 		}

@@ -3,7 +3,7 @@ package batch
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -348,32 +348,16 @@ func (f *Fetcher) answer(b *brokerLoop, tp topicPartition, c *cursor, rp *kmsg.F
 // decodes the messages to tell where they end. err is why reading stopped
 // before the end, other than a partial batch.
 func nextOffset(records []byte, offset int64) (next int64, n int, err error) {
-	if older(records) {
+	bs, err := Split(records)
+	if errors.Is(err, ErrMagic) {
 		fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: offset, KeepControlRecords: true},
 			&kmsg.FetchResponseTopicPartition{RecordBatches: records}, kgo.DefaultDecompressor(), nil)
 		return max(next, offset), len(records), fp.Err
 	}
-	bs, err := Split(records)
 	next = offset
 	for _, b := range bs {
 		n += len(b)
 		next = max(next, b.NextOffset())
 	}
 	return next, n, err
-}
-
-// older says whether records hold a message set of magic 0 or 1: the
-// header fields up to the magic byte are where a batch has them.
-func older(records []byte) bool {
-	for len(records) > offMagic {
-		if records[offMagic] != 2 {
-			return true
-		}
-		size := offLeaderEpoch + int64(int32(binary.BigEndian.Uint32(records[offLength:])))
-		if size <= offMagic || int64(len(records)) < size {
-			return false
-		}
-		records = records[size:]
-	}
-	return false
 }
