@@ -80,6 +80,7 @@ type Producer struct {
 	// batch is sent until every request is answered and a new producer
 	// id replaces the old one.
 	resetting bool
+	lost      error // what told that it was lost
 	// idRetryAt and metaRetryAt put off a failed InitProducerID or
 	// metadata request; idFails and metaFails count those in a row.
 	idRetryAt, metaRetryAt time.Time

@@ -81,11 +81,14 @@ func TestProduceFaults(t *testing.T) {
 	createTopic(t, b.tgt, tgtTopic, 3, nil)
 
 	var inits atomic.Int64
-	cl := b.tgt.Client(t, kgo.WithHooks(countWrites{kmsg.InitProducerID, &inits}), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
+	cl := b.tgt.Client(t, kgo.WithHooks(countAnswers{kmsg.InitProducerID, &inits}), kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }))
 	var between func(int)
 	var requests, faults atomic.Int64
 	var timedOut *kfake.FaultHandle
+	a := newAnswers()
 	half := len(src[0]) / 2
+	// inFlow waits until the Producer writes: batches are in flight.
+	inFlow := func() { testbed.WaitFor(t, time.Minute, "batches answered", func() bool { return a.count() >= half }) }
 	if b.tgtFake != nil {
 		b.tgtFake.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 			b.tgtFake.KeepControl()
@@ -103,6 +106,7 @@ func TestProduceFaults(t *testing.T) {
 		timedOut = b.tgtFake.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: tgtTopic, Err: kerr.RequestTimedOut, Count: 3})
 		between = func(i int) {
 			if i == half {
+				inFlow()
 				for part := range int32(3) {
 					leader := b.tgtFake.LeaderFor(tgtTopic, part)
 					if err := b.tgtFake.MoveTopicPartition(tgtTopic, part, (leader+1)%3); err != nil {
@@ -115,6 +119,7 @@ func TestProduceFaults(t *testing.T) {
 		node := b.kafka.Nodes()[0]
 		between = func(i int) {
 			if i == half {
+				inFlow()
 				node.Kill()
 				node.Restart(t)
 			}
@@ -122,24 +127,23 @@ func TestProduceFaults(t *testing.T) {
 	}
 	p := NewProducer(cl, ProducerOptions{Log: testbed.Logger(t)})
 	defer p.Close()
-	a := newAnswers()
 	copyAll(t, p, tgtTopic, src, a, between)
 	sameCopy(t, b, srcTopic, tgtTopic, src, a)
 	if b.tgtFake != nil && (faults.Load() < 5 || timedOut.Hits() != 3) {
 		t.Fatalf("%d requests refused or dropped, %d timed out: too few faults to test", faults.Load(), timedOut.Hits())
 	}
 	if n := inits.Load(); n != 1 {
-		t.Fatalf("%d InitProducerID requests, want 1", n)
+		t.Fatalf("%d producer ids granted, want 1", n)
 	}
 }
 
-// countWrites counts the requests of one key a client writes.
-type countWrites struct {
+// countAnswers counts the answers to requests of one key a client reads.
+type countAnswers struct {
 	key kmsg.Key
 	n   *atomic.Int64
 }
 
-func (c countWrites) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+func (c countAnswers) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
 	if key == int16(c.key) && err == nil {
 		c.n.Add(1)
 	}
@@ -273,7 +277,7 @@ func TestStateLost(t *testing.T) {
 			var inits atomic.Int64
 			logs := &syncBuffer{}
 			log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			p := NewProducer(b.tgt.Client(t, kgo.WithHooks(countWrites{kmsg.InitProducerID, &inits})), ProducerOptions{MaxInFlight: 1, Log: log})
+			p := NewProducer(b.tgt.Client(t, kgo.WithHooks(countAnswers{kmsg.InitProducerID, &inits})), ProducerOptions{MaxInFlight: 1, Log: log})
 			defer p.Close()
 			a := newAnswers()
 			half := map[int32][]Batch{0: src[0][:len(src[0])/2], 1: src[1][:len(src[1])/2]}
@@ -314,9 +318,9 @@ func TestStateLost(t *testing.T) {
 				wantInits, wantLogs = 1, 0
 			}
 			if n := inits.Load(); n != int64(wantInits) {
-				t.Errorf("%d InitProducerID requests, want %d", n, wantInits)
+				t.Errorf("%d producer ids granted, want %d", n, wantInits)
 			}
-			if n := strings.Count(logs.String(), `level=INFO msg="writing with a new producer id"`); n != wantLogs {
+			if n := strings.Count(logs.String(), `level=INFO msg="the target lost the producer's state: writing on with a new producer id"`); n != wantLogs {
 				t.Errorf("logged a new producer id %d times, want %d:\n%s", n, wantLogs, logs)
 			}
 			if onKafka() {
@@ -353,6 +357,22 @@ func expire(t *testing.T, b *bed, topic string, partitions int32) {
 		}
 		return err
 	}
+	set := kadm.TopicsSet{}
+	for part := range partitions {
+		set.Add(topic, part)
+	}
+	producers := func() (int, error) {
+		described, err := adm.DescribeProducers(ctx, set)
+		n := 0
+		described.EachPartition(func(d kadm.DescribedProducersPartition) {
+			err = errors.Join(err, d.Err)
+			n += len(d.ActiveProducers)
+		})
+		return n, err
+	}
+	if n, err := producers(); err != nil || n != int(partitions) {
+		t.Fatalf("before: %d producers of %d partitions, %v", n, partitions, err)
+	}
 	if err := alter(kadm.SetConfig, kmsg.StringPtr("1000")); err != nil {
 		t.Fatalf("set producer.id.expiration.ms: %v", err)
 	}
@@ -367,21 +387,12 @@ func expire(t *testing.T, b *bed, topic string, partitions int32) {
 			t.Errorf("reset producer.id.expiration.ms: %v", err)
 		}
 	})
-	set := kadm.TopicsSet{}
-	for part := range partitions {
-		set.Add(topic, part)
-	}
 	testbed.WaitUntil(t, time.Minute, "the producers to expire", func() error {
-		described, err := adm.DescribeProducers(ctx, set)
-		if err != nil {
-			return err
+		n, err := producers()
+		if err == nil && n > 0 {
+			err = fmt.Errorf("%d producers left", n)
 		}
-		n := 0
-		described.EachProducer(func(kadm.DescribedProducer) { n++ })
-		if n > 0 {
-			return fmt.Errorf("%d producers left", n)
-		}
-		return nil
+		return err
 	})
 }
 

@@ -273,9 +273,7 @@ func (p *Producer) settle(part *partition, pb *pending, base int64, err error, n
 		// partition starts over with a new producer id.
 		pb.state = queued
 		if !p.resetting {
-			p.resetting = true
-			p.log.Info("the target lost the producer's state: writing on with a new producer id",
-				"topic", part.topic, "partition", part.partition, "producer_id", p.id.ID, "err", err)
+			p.resetting, p.lost = true, fmt.Errorf("%s[%d]: %w", part.topic, part.partition, err)
 		}
 	case errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID):
 		if p.unknown(part, err, now) {

@@ -134,7 +134,8 @@ func (p *Producer) setID(id Stamp, err error, now time.Time) {
 				}
 			}
 		}
-		p.log.Info("writing with a new producer id", "old_producer_id", old.ID, "producer_id", id.ID, "epoch", id.Epoch)
+		p.log.Info("the target lost the producer's state: writing on with a new producer id",
+			"old_producer_id", old.ID, "producer_id", id.ID, "epoch", id.Epoch, "cause", p.lost)
 	}
 	for broker := range p.senders {
 		p.wakeSender(broker)
