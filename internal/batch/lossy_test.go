@@ -18,6 +18,7 @@ import (
 type lossy struct {
 	mu       sync.Mutex
 	produces int          // produce requests written
+	version  int16        // the version of the last one
 	drop     map[int]bool // which of them, counted from 1, lose their answer
 	// lost are the answers lost, as the broker gave them.
 	lost []*kmsg.ProduceResponse
@@ -53,6 +54,7 @@ func (c *lossyConn) Write(b []byte) (int, error) {
 	if len(b) >= 12 && int16(binary.BigEndian.Uint16(b[4:])) == int16(kmsg.Produce) {
 		c.l.mu.Lock()
 		c.l.produces++
+		c.l.version = int16(binary.BigEndian.Uint16(b[6:]))
 		if c.l.drop[c.l.produces] {
 			c.lose[int32(binary.BigEndian.Uint32(b[8:]))] = int16(binary.BigEndian.Uint16(b[6:]))
 		}

@@ -42,18 +42,31 @@ var ErrClosed = errors.New("batch producer closed")
 // Producer is an idempotent producer of record batches built elsewhere: it
 // writes each batch's records section as it is, with its own producer id,
 // epoch and sequences in the header (acks=all), as Kafka's idempotent
-// producer does with batches of its own. Retries resend the very same
-// bytes, so that the target keeps one copy of a batch that was written but
-// whose answer was lost.
+// producer does with batches of its own. A retry resends the very same
+// bytes: the target answers a batch it already has with the offset it gave
+// it then, as long as it is among the producer's last 5 batches of the
+// partition, which MaxInFlight keeps it.
 //
 // What it owns: the producer id and epoch, each partition's sequence and
-// its unanswered batches. A Producer writes to one target cluster through
-// its client's connections; its goroutines end with Close.
+// its unanswered batches. It writes to one target cluster through its
+// client's connections: a partition's batches go to its leader over one
+// connection, in order, at most one per request. Its goroutines end with
+// Close.
 //
-// What it does not handle: a batch whose answer was lost and that is then
-// written again under a new producer id (the target lost this producer's
-// state meanwhile) lands twice, as with Kafka's own producer; a partition
-// that fails stays failed until the caller starts over with a new
+// Kafka (2.5+, KIP-360) accepts any sequence from a producer id it holds no
+// state of for a partition: a new id, or one whose state expired
+// (producer.id.expiration.ms, counted from the records' own timestamps).
+// So a partition keeps one batch in flight until one is written, at first,
+// with a new id and after a retry: a later batch cannot be written before
+// one that failed.
+//
+// What it does not handle: a batch written whose answer was lost lands
+// twice if the target forgets the producer before the retry (its state
+// expired, or it asked for a new producer id meanwhile), as with Kafka's
+// own producer; a partition whose state the target forgot while it had a
+// later batch written and an earlier one not (its batches were in flight
+// when the state expired) fails, as it cannot keep their order. A
+// partition that fails stays failed: the caller starts over with a new
 // Producer.
 type Producer struct {
 	cl     *kgo.Client
@@ -359,75 +372,4 @@ func (p *Producer) Close() {
 		p.mu.Unlock()
 		p.call(out)
 	})
-}
-
-// pop moves the answered batches at the head of part to the answers to
-// deliver, and frees their room.
-func (p *Producer) pop(part *partition) {
-	n := 0
-	for n < len(part.batches) && part.batches[n].state == answered {
-		pb := part.batches[n]
-		p.free(pb)
-		p.answers = append(p.answers, pb)
-		n++
-	}
-	if n == 0 {
-		return
-	}
-	part.batches = append(part.batches[:0], part.batches[n:]...)
-	part.next = max(part.next-n, 0)
-	wake(p.deliver)
-}
-
-// free gives back the room of a batch answered, if it held any.
-func (p *Producer) free(pb *pending) {
-	if pb.w == nil {
-		return
-	}
-	p.buffered -= int64(len(pb.w))
-	pb.w = nil
-	close(p.room)
-	p.room = make(chan struct{})
-}
-
-// delivering calls the batches' done, in the order they were answered.
-func (p *Producer) delivering() {
-	defer p.wg.Done()
-	for {
-		select {
-		case <-p.stop:
-			return // Close delivers the rest
-		case <-p.deliver:
-		}
-		p.mu.Lock()
-		out := p.answers
-		p.answers = nil
-		p.mu.Unlock()
-		p.call(out)
-	}
-}
-
-// call passes each batch its answer, and counts it delivered.
-func (p *Producer) call(out []*pending) {
-	if len(out) == 0 {
-		return
-	}
-	for _, pb := range out {
-		pb.done(pb.base, pb.err)
-	}
-	p.mu.Lock()
-	for _, pb := range out {
-		pb.part.delivered++
-	}
-	close(p.answered)
-	p.answered = make(chan struct{})
-	p.mu.Unlock()
-}
-
-// wake signals a goroutine waiting on c, without blocking.
-func wake(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
 }
