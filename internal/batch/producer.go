@@ -256,6 +256,7 @@ func (p *Producer) Produce(ctx context.Context, topic string, partition int32, b
 		p.mu.Unlock()
 		select {
 		case <-room:
+		case <-p.stop:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

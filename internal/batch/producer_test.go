@@ -617,7 +617,7 @@ func TestClose(t *testing.T) {
 	topic := topicName(t, "tgt")
 	createTopic(t, b.tgt, topic, 2, nil)
 	bs := encoded(t, 4, 500)
-	p := NewProducer(b.tgt.Client(t), ProducerOptions{Log: testbed.Logger(t)})
+	p := NewProducer(b.tgt.Client(t), ProducerOptions{MaxBuffered: int64(6 * len(bs[0])), Log: testbed.Logger(t)})
 	a := newAnswers()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -637,15 +637,28 @@ func TestClose(t *testing.T) {
 			}
 		}
 	}
-	testbed.WaitFor(t, 10*time.Second, "a batch in flight", func() bool {
+	// One more waits for room.
+	blocked := make(chan error, 1)
+	go func() {
+		blocked <- p.Produce(ctx, topic, 0, bs[0], func(int64, error) { t.Error("done called for a batch Produce did not take") })
+	}()
+	testbed.WaitFor(t, 10*time.Second, "a batch in flight and one waiting for room", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return p.requests > 0
+		return p.requests > 0 && strings.Contains(producerGoroutines(), "(*Producer).Produce")
 	})
 	began := time.Now()
 	p.Close()
 	if d := time.Since(began); d > 5*time.Second {
 		t.Errorf("Close took %s", d)
+	}
+	select {
+	case err := <-blocked:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("the Produce waiting for room: %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the Produce waiting for room still waits after Close")
 	}
 	for part := range int32(2) {
 		for i, g := range a.ordered(t, part, len(bs)) {
@@ -744,5 +757,112 @@ func BenchmarkProducer(b *testing.B) {
 	b.ReportMetric(float64(b.N*window)*float64(x.Records())/time.Since(began).Seconds(), "records/s")
 	if failed.Load() > 0 {
 		b.Fatalf("%d batches failed", failed.Load())
+	}
+}
+
+// TestNewIDInDoubt: when a new producer id replaces one whose state the
+// target lost, a partition whose first batch not answered may be written
+// (its answer was an error) while a later one is known written cannot be
+// rewritten in order: it fails, the written one keeps its answer; another
+// partition starts over at sequence 0, one batch in flight at first.
+func TestNewIDInDoubt(t *testing.T) {
+	p := NewProducer(nil, ProducerOptions{})
+	defer p.Close()
+	a := newAnswers()
+	x := encoded(t, 1, 10)[0]
+	batch := func(part *partition, i int, seq int32, s state, base int64) *pending {
+		pb := &pending{part: part, w: bytes.Clone(x), seq: seq, stamped: Stamp{ID: 1, Sequence: seq}, state: s, base: base, done: a.done(part.partition, i)}
+		part.batches = append(part.batches, pb)
+		part.queued++
+		return pb
+	}
+	p.mu.Lock()
+	ok, doubt := p.partition(tp{"t", 0}), p.partition(tp{"t", 1})
+	ok.leader, doubt.leader = 0, 0
+	ok.probe, doubt.probe = false, false
+	first := batch(ok, 0, 40, queued, 0)
+	batch(doubt, 0, 10, queued, 0)   // in doubt: answered REQUEST_TIMED_OUT, say
+	batch(doubt, 1, 11, answered, 7) // written after it
+	p.id, p.hasID, p.resetting = Stamp{ID: 1}, true, true
+	p.setID(Stamp{ID: 2}, nil, time.Now())
+	if first.seq != 0 || !ok.probe || ok.err != nil || p.resetting {
+		t.Errorf("the partition not in doubt: sequence %d, probe %v, err %v; resetting %v", first.seq, ok.probe, ok.err, p.resetting)
+	}
+	p.mu.Unlock()
+
+	testbed.WaitFor(t, 10*time.Second, "the answers", func() bool { return len(a.of(1)) == 2 })
+	got := a.ordered(t, 1, 2)
+	if got[0].err == nil || !strings.Contains(got[0].err.Error(), "t[1]") || !strings.Contains(got[0].err.Error(), "order") || got[1].err != nil || got[1].base != 7 {
+		t.Errorf("the partition in doubt: %+v", got)
+	}
+}
+
+// TestSettle: what a partition's answer does to its batch, its partition
+// and the Producer.
+func TestSettle(t *testing.T) {
+	const (
+		retried = "retried"
+		failed  = "failed"
+		written = "written"
+		reset   = "new producer id"
+	)
+	for _, tt := range []struct {
+		name  string
+		err   error
+		first bool // the batch is the first not answered
+		later bool // a later batch is written
+		want  string
+		says  string // in the error, when failed
+	}{
+		{"written", nil, true, false, written, ""},
+		{"not leader", kerr.NotLeaderForPartition, true, false, retried, ""},
+		{"not enough replicas", kerr.NotEnoughReplicas, true, false, retried, ""},
+		{"request timed out", kerr.RequestTimedOut, false, false, retried, ""},
+		{"unknown topic, within Timeout", kerr.UnknownTopicOrPartition, true, false, retried, ""},
+		{"state lost", kerr.OutOfOrderSequenceNumber, true, false, reset, ""},
+		{"producer unknown", kerr.UnknownProducerID, true, false, reset, ""},
+		{"after a failed batch", kerr.OutOfOrderSequenceNumber, false, false, retried, ""},
+		{"state lost after a later batch", kerr.OutOfOrderSequenceNumber, true, true, failed, "order"},
+		{"duplicate", kerr.DuplicateSequenceNumber, true, false, failed, "did not say at which offset"},
+		{"too large", kerr.MessageTooLarge, true, false, failed, "MESSAGE_TOO_LARGE"},
+		{"corrupt", kerr.CorruptMessage, true, false, failed, "CORRUPT_MESSAGE"},
+		{"fenced", kerr.InvalidProducerEpoch, true, false, failed, "INVALID_PRODUCER_EPOCH"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewProducer(nil, ProducerOptions{})
+			defer p.Close()
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			part := p.partition(tp{"t", 3})
+			var pb *pending
+			for i := range 3 {
+				x := &pending{part: part, seq: int32(i), state: inFlight, done: func(int64, error) {}}
+				part.batches = append(part.batches, x)
+				if i == 1 {
+					pb = x
+				}
+			}
+			if tt.first {
+				part.batches[0].state, part.batches[0].base = answered, 0
+			}
+			if tt.later {
+				part.batches[2].state = answered
+			}
+			p.settle(part, pb, 42, tt.err, time.Now())
+			var got string
+			switch {
+			case part.err != nil:
+				got = failed
+			case p.resetting:
+				got = reset
+			case part.blocked && pb.state == queued:
+				got = retried
+			case pb.state == answered && pb.err == nil && pb.base == 42:
+				got = written
+			}
+			if got != tt.want || (tt.says != "" && !strings.Contains(part.err.Error(), tt.says)) || (got == failed && !strings.Contains(part.err.Error(), "t[3]")) {
+				t.Errorf("%s, err %v; want %s saying %q", got, part.err, tt.want, tt.says)
+			}
+		})
 	}
 }

@@ -126,6 +126,14 @@ func (p *Producer) setID(id Stamp, err error, now time.Time) {
 			if part.err != nil {
 				continue
 			}
+			if pb := p.first(part); pb != nil && writtenAfter(part, pb) {
+				// A batch in doubt after one written: the new id
+				// cannot put it before, and its old sequence could
+				// still be written again under the old one.
+				p.fail(part, fmt.Errorf("produce to %s[%d]: the batch at sequence %d is in doubt after a later one was written, and the producer id changes: the order can no longer be kept", part.topic, part.partition, pb.seq))
+				p.pop(part)
+				continue
+			}
 			part.seq, part.next, part.probe = 0, 0, true
 			for _, pb := range part.batches {
 				if pb.state != answered {
