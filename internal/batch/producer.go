@@ -21,6 +21,7 @@ type ProducerOptions struct {
 	Timeout time.Duration
 	// MaxBuffered bounds the bytes of batches held (queued or in
 	// flight), buffer.memory, default 32 MiB; Produce blocks beyond it.
+	// A batch larger than it is taken when nothing else is held.
 	MaxBuffered int64
 	// MaxInFlight is the number of batches of one partition in flight at
 	// once, 1..5 (idempotence keeps order for at most 5); default 5.
