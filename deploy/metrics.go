@@ -9,6 +9,7 @@ var Metrics = []Metric{
 	{"kmirror_build_info", "gauge", []string{"version", "commit", "go_version"}},
 	{"kmirror_records_copied_total", "counter", []string{"source", "target", "topic"}},
 	{"kmirror_bytes_copied_total", "counter", []string{"source", "target", "topic"}},
+	{"kmirror_batches_copied_total", "counter", []string{"source", "target", "topic", "path"}},
 	{"kmirror_replication_lag_records", "gauge", []string{"source", "target", "topic", "partition"}},
 	{"kmirror_replication_lag_seconds", "gauge", []string{"source", "target", "topic", "partition"}},
 	{"kmirror_replication_latency_seconds", "histogram", []string{"source", "target"}},

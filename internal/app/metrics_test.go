@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/deploy"
+	"github.com/kmirror/kmirror/internal/batch/batchtest"
 	"github.com/kmirror/kmirror/internal/httpapi"
 	"github.com/kmirror/kmirror/internal/httpapi/browsertest"
 	"github.com/kmirror/kmirror/internal/testbed"
@@ -154,8 +155,15 @@ func TestMetricsFollowTheCopy(t *testing.T) {
 			t.Errorf("groups on the page: %+v", g)
 		}
 	}
-	if m[copiedB] != 20*10 || m[latency] != 20 || m[tasks] < 1 || m[segments] < 1 {
-		t.Errorf("bytes %v, latency count %v, tasks %v, segments %v", m[copiedB], m[latency], m[tasks], m[segments])
+	// The bytes copied are the records sections of the batches written.
+	written := 0
+	for p := range src.EndOffsets(t, "app-a") {
+		for _, b := range batchtest.Read(t, &tgt.Brokers, "source.app-a", p) {
+			written += len(b.Section())
+		}
+	}
+	if m[copiedB] != float64(written) || m[latency] != 20 || m[tasks] < 1 || m[segments] < 1 {
+		t.Errorf("bytes %v (the target's batches hold %d), latency count %v, tasks %v, segments %v", m[copiedB], written, m[latency], m[tasks], m[segments])
 	}
 	found := false
 	for k := range m {

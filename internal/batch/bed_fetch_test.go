@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,13 +25,6 @@ import (
 // three nodes shared by the package's tests, which keep apart by topic
 // names of their own.
 
-// TestMain stops the shared Apache Kafka cluster after the tests.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testbed.StopShared()
-	os.Exit(code)
-}
-
 // bedNodes is the number of brokers of every bed: leaders can move.
 const bedNodes = 3
 
@@ -44,9 +36,9 @@ type fetchBed struct {
 
 func onKafka() bool { return testbed.KafkaJars() != "" }
 
-// newBed returns a kfake cluster of the test's own, or the shared Apache
+// newFetchBed returns a kfake cluster of the test's own, or the shared Apache
 // Kafka cluster.
-func newBed(t testing.TB) *fetchBed {
+func newFetchBed(t testing.TB) *fetchBed {
 	t.Helper()
 	if !onKafka() {
 		c := testbed.NewCluster(t, kfake.NumBrokers(bedNodes))
@@ -303,7 +295,7 @@ func ends(recs []*kgo.Record) map[int32]int64 {
 func holds(f *Fetcher, topic string, partition int32) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.ContainsFunc(f.queue, func(q queued) bool { return q.Topic == topic && q.Partition == partition })
+	return slices.ContainsFunc(f.queue, func(q held) bool { return q.Topic == topic && q.Partition == partition })
 }
 
 // from returns offsets for Add: every partition of topic at offset.

@@ -23,6 +23,7 @@ import (
 // KMIRROR_KAFKA set, on one Apache Kafka node shared by the package's
 // tests, which keep apart by their topics' names.
 
+// TestMain stops the shared Apache Kafka clusters after the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testbed.StopShared()
@@ -37,8 +38,6 @@ type bed struct {
 	tgtFake *testbed.Cluster
 	kafka   *testbed.Kafka
 }
-
-func onKafka() bool { return testbed.KafkaJars() != "" }
 
 // newBed returns a source and a target: two kfake clusters, the target of
 // targetBrokers brokers, or the shared Apache Kafka node as both.

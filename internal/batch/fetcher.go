@@ -103,7 +103,7 @@ type Fetcher struct {
 	brokers map[int32]*brokerLoop
 	// queue holds what the loops fetched, in the order they fetched it,
 	// until Poll takes it.
-	queue []queued
+	queue []held
 	// names maps topic IDs to names, from metadata, for Fetch v13+, whose
 	// responses name topics by ID; ids the other way.
 	names map[[16]byte]string
@@ -133,7 +133,7 @@ type cursor struct {
 	warned bool
 }
 
-type queued struct {
+type held struct {
 	Fetched
 	gen uint64
 }
@@ -214,9 +214,9 @@ func (f *Fetcher) move(c *cursor, offset int64) {
 	f.gen++
 	c.gen, c.offset, c.stopped = f.gen, offset, false
 	if b := f.brokers[c.leader]; b != nil {
-		signal(b.wake)
+		wake(b.wake)
 	} else {
-		signal(f.lookup)
+		wake(f.lookup)
 	}
 }
 
@@ -254,7 +254,7 @@ func (f *Fetcher) take() []Fetched {
 	for _, b := range f.brokers {
 		if b.held {
 			b.held = false
-			signal(b.wake)
+			wake(b.wake)
 		}
 	}
 	return out
@@ -285,23 +285,17 @@ func (f *Fetcher) retry(tp topicPartition, c *cursor, err error, now time.Time) 
 		f.log.Warn("partition not fetched for a while, retrying", "topic", tp.topic, "partition", tp.partition,
 			"offset", c.offset, "for", now.Sub(c.since).Round(time.Second), "err", err)
 	}
-	signal(f.lookup)
+	wake(f.lookup)
 }
 
-// backoff is the wait before the lookup that follows the n-th failure in a
-// row, with a jitter of ±20% so that partitions spread out.
+// backoff is the wait before trying again after the n-th failure in a row
+// (the first is 1): from retryMin, doubling, up to retryMax, with a jitter
+// of ±20% so that partitions spread out. The fetcher and the producer use
+// it.
 func backoff(n int) time.Duration {
 	d := retryMax
 	if n < 8 {
-		d = min(retryMin<<(n-1), retryMax)
+		d = min(retryMin<<max(n-1, 0), retryMax)
 	}
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-// signal wakes whoever waits on ch, at most once until it does.
-func signal(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
 }

@@ -47,7 +47,7 @@ func produceRounds(t testing.TB, bed *fetchBed, topic string, partitions int32, 
 // produced. Small fetch sizes make many fetches, partial batches at their
 // ends on Apache Kafka.
 func TestFetchEverythingOnce(t *testing.T) {
-	bed := newBed(t)
+	bed := newFetchBed(t)
 	const partitions = 4
 	topic := bed.topic(t, "once", partitions)
 	produced := produceRounds(t, bed, topic, partitions, 9, 20, 200)
@@ -76,7 +76,7 @@ func TestFetchEverythingOnce(t *testing.T) {
 // TestFetchMidBatch: a partition added at an offset inside a batch comes
 // from that batch on, and Offset tells where the caller starts.
 func TestFetchMidBatch(t *testing.T) {
-	bed := newBed(t)
+	bed := newFetchBed(t)
 	topic := bed.topic(t, "mid", 1)
 	var produced []*kgo.Record
 	for range 3 {
@@ -114,7 +114,7 @@ func TestFetchMidBatch(t *testing.T) {
 // partition set back, with a newer fetch waiting, comes again from there,
 // and the fetch made before is not returned.
 func TestFetchRemoveAndSetOffset(t *testing.T) {
-	bed := newBed(t)
+	bed := newFetchBed(t)
 	topic := bed.topic(t, "remove", 2)
 	// One partition's leader for both, so that one fetch holds both.
 	if bed.fake != nil {
@@ -166,7 +166,7 @@ func dropBefore(recs []*kgo.Record, offset int64) []*kgo.Record {
 // start returns OffsetOutOfRange once and waits, until SetOffset resumes
 // it.
 func TestFetchOutOfRange(t *testing.T) {
-	bed := newBed(t)
+	bed := newFetchBed(t)
 	for _, tt := range []struct {
 		name     string
 		deleteTo int64 // DeleteRecords up to, or 0
@@ -231,7 +231,7 @@ func TestFetchOutOfRange(t *testing.T) {
 // order. On kfake the faults are injected; on Apache Kafka every partition,
 // of one replica, moves to another broker, which the old one then tells.
 func TestFetchThroughFaults(t *testing.T) {
-	bed := newBed(t)
+	bed := newFetchBed(t)
 	const partitions = 6
 	// One replica: a broker that was the leader and stays a follower
 	// serves the fetches of consumers (Fetch v11+), and tells nothing.
@@ -347,7 +347,7 @@ func refuseFetch(req *kmsg.FetchRequest, code int16) *kmsg.FetchResponse {
 // transaction among its batches, reports the last stable offset, and
 // returns nothing of a transaction still open.
 func TestFetchReadCommitted(t *testing.T) {
-	bed := newBed(t)
+	bed := newFetchBed(t)
 	topic := bed.topic(t, "txn", 1)
 	cl := bed.Client(t, kgo.TransactionalID(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -414,7 +414,7 @@ func TestFetchReadCommitted(t *testing.T) {
 // TestFetchBackPressure: a broker's loop does not fetch again until Poll
 // takes what it fetched, though more is there to fetch.
 func TestFetchBackPressure(t *testing.T) {
-	bed := newBed(t)
+	bed := newFetchBed(t)
 	topic := bed.topic(t, "pressure", 1)
 	for range 10 {
 		bed.produce(t, kgo.NoCompression(), records(topic, 0, 10, 100))
@@ -449,7 +449,7 @@ func TestFetchThrottled(t *testing.T) {
 	if onKafka() {
 		t.Skip("the answer is made by kfake's ControlKey")
 	}
-	bed := newBed(t)
+	bed := newFetchBed(t)
 	topic := bed.topic(t, "throttle", 1)
 	produced := bed.produce(t, kgo.NoCompression(), records(topic, 0, 5, 10))
 	const throttle = 500 * time.Millisecond
@@ -486,7 +486,7 @@ func (c countFetches) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _
 // Fetcher and wakes a waiting Poll; it can be called again, and Poll after
 // it returns nil.
 func TestFetchClose(t *testing.T) {
-	bed := newBed(t)
+	bed := newFetchBed(t)
 	topic := bed.topic(t, "close", 3)
 	bed.produce(t, kgo.NoCompression(), append(append(records(topic, 0, 1, 10), records(topic, 1, 1, 10)...), records(topic, 2, 1, 10)...))
 	f := NewFetcher(bed.Client(t), FetchOptions{MaxWait: time.Minute, Log: testbed.Logger(t)})
@@ -587,7 +587,7 @@ func TestFetchOlderFormat(t *testing.T) {
 	if onKafka() {
 		t.Skip("the answer is made by kfake's ControlKey")
 	}
-	bed := newBed(t)
+	bed := newFetchBed(t)
 	topic := bed.topic(t, "v1", 1)
 	bed.produce(t, kgo.NoCompression(), records(topic, 0, 5, 10))
 	v1 := cat(messageV1(t, 0, "a"), messageV1(t, 1, "b"), messageV1(t, 2, "c"))

@@ -132,7 +132,7 @@ func (f *Fetcher) refresh(ctx context.Context, topics map[string]bool) {
 		}
 		if l, ok := leaders[tp]; ok {
 			c.leader = l
-			signal(f.broker(ctx, l).wake)
+			wake(f.broker(ctx, l).wake)
 			continue
 		}
 		reason := err
@@ -305,7 +305,7 @@ func (f *Fetcher) settle(b *brokerLoop, sent map[topicPartition]uint64, resp *km
 	}
 	if len(f.queue) > queued {
 		b.held = true
-		signal(f.ready)
+		wake(f.ready)
 	}
 }
 
@@ -339,7 +339,7 @@ func (f *Fetcher) answer(b *brokerLoop, tp topicPartition, c *cursor, rp *kmsg.F
 		c.stopped = true
 		fetched.Err = fmt.Errorf("fetch %s[%d] at offset %d: %w", tp.topic, tp.partition, c.offset, err)
 	}
-	f.queue = append(f.queue, queued{fetched, c.gen})
+	f.queue = append(f.queue, held{fetched, c.gen})
 }
 
 // nextOffset reads the records a fetch at offset returned: next is the

@@ -99,6 +99,9 @@ type Producer struct {
 	// metadata request; idFails and metaFails count those in a row.
 	idRetryAt, metaRetryAt time.Time
 	idFails, metaFails     int
+	// aborting counts the Aborts under way: nothing is sent, nothing
+	// retried.
+	aborting int
 	// fatal, once the client is closed under the Producer or the target
 	// refuses it a producer id, fails every batch.
 	fatal    error
@@ -338,6 +341,52 @@ func (p *Producer) Flush(ctx context.Context) error {
 		}
 		select {
 		case <-answered:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// ErrAborted answers the batches Abort gave up on.
+var ErrAborted = errors.New("batch producer: aborted before it was written")
+
+// Abort gives up on every batch not written: once the requests in flight
+// are answered — what they wrote is answered as written, what failed is
+// not sent again — every batch left is answered with ErrAborted, and Abort
+// returns when every answer is delivered, or ctx ends. The Producer goes
+// on afterwards; the next batch of a partition whose aborted batch the
+// target holds after all is written under a new producer id, as the
+// target then expects another sequence.
+func (p *Producer) Abort(ctx context.Context) error {
+	p.mu.Lock()
+	p.aborting++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.aborting--
+		p.mu.Unlock()
+		wake(p.tend)
+	}()
+	for {
+		p.mu.Lock()
+		if p.requests == 0 {
+			for _, part := range p.parts {
+				if p.first(part) != nil {
+					p.fail(part, ErrAborted)
+					p.pop(part)
+				}
+				if errors.Is(part.err, ErrAborted) {
+					part.err, part.blocked = nil, false
+				}
+			}
+			p.mu.Unlock()
+			return p.Flush(ctx)
+		}
+		answered := p.answered
+		p.mu.Unlock()
+		select {
+		case <-answered:
+		case <-time.After(10 * time.Millisecond):
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -128,7 +128,7 @@ func (p *Producer) sending(ctx context.Context, s *sender) {
 // drain makes a request of the next batch of every partition led by broker
 // that may send one, or returns nil. p.mu is held.
 func (p *Producer) drain(broker int32) *request {
-	if p.closed || !p.hasID || p.resetting {
+	if p.closed || !p.hasID || p.resetting || p.aborting > 0 {
 		return nil
 	}
 	var r *request
@@ -317,6 +317,10 @@ func writtenAfter(part *partition, pb *pending) bool {
 // backoff, and sends again every batch not answered, in order, with the
 // same bytes. p.mu is held.
 func (p *Producer) retry(part *partition, pb *pending, err error, now time.Time) {
+	if p.aborting > 0 {
+		p.fail(part, ErrAborted)
+		return
+	}
 	pb.state = queued
 	if part.blocked {
 		return
@@ -363,10 +367,4 @@ func (p *Producer) failAll(err error) {
 			p.pop(part)
 		}
 	}
-}
-
-// backoff is the wait before the try after n failed ones: Kafka's
-// retry.backoff.ms (100ms) doubling up to retry.backoff.max.ms (1s).
-func backoff(n int) time.Duration {
-	return min(100*time.Millisecond<<min(n, 4), time.Second)
 }

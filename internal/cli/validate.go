@@ -165,6 +165,7 @@ func describe(w io.Writer, cfg *config.Config) {
 			f.Replication.Separator, f.Replication.RemoteTopic(f.Source, "t"), f.Target))
 		row(w, 4, "tasks", fmt.Sprintf("%d copy", f.TasksMax))
 		row(w, 4, "delivery", describeDelivery(f))
+		row(w, 4, "batches", describeBatches(f))
 		_, syncs := f.OffsetSyncs()
 		row(w, 4, "offset syncs", fmt.Sprintf("%s on the %s", syncs, f.OffsetSyncsLocation))
 		row(w, 4, "topic sync", fmt.Sprintf("creation %s, configs %s, ACLs %s, new topics %s",
@@ -341,6 +342,21 @@ func describeOAuth(o *config.OAuth) string {
 		parts = append(parts, "tokens used at most "+o.MaxTokenExpiry.String())
 	}
 	return strings.Join(parts, ", ")
+}
+
+func describeBatches(f *config.Flow) string {
+	codec := f.Producer.Compression
+	switch {
+	case f.ExactlyOnce:
+		return "every batch re-encoded (" + codec + "), in the slots' transactions"
+	case f.ProvenanceHeader:
+		return "every batch re-encoded (" + codec + ") with the kmirror.origin header"
+	case f.BatchForwarding == config.ForwardOff:
+		return "every batch re-encoded (" + codec + ")"
+	case f.BatchForwarding == config.ForwardSameCodec:
+		return codec + " batches forwarded as they are, others re-encoded (" + codec + ")"
+	}
+	return "forwarded as they are, in their codec; re-encoded (" + codec + ") where a record changes or a batch starts before the copy"
 }
 
 func describeDelivery(f *config.Flow) string {

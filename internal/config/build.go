@@ -492,9 +492,6 @@ func buildFlow(rf *rawFlow, cfg *Config, clients map[string]*clusterClients, d *
 	}
 	finishProducer(&f.Producer, acksAt, explicit, d)
 	if f.ExactlyOnce {
-		if f.Producer.Acks != "all" || !f.Producer.Idempotent {
-			d.errorf(acksAt, "exactly-once mode writes in transactions, which need acks=all and enable.idempotence=true")
-		}
 		// Aborted source records are not copied, and the source's
 		// transaction markers become gaps the offset map translates over.
 		f.Consumer.ReadCommitted = true
@@ -526,12 +523,15 @@ func applyFlowOverrides(entries []entry, conf *clientConfig, acksAt *loc, d *dia
 
 // noteLinger says that kmirror's copy does not wait out a
 // producer.linger.ms: each fetch is handed to the producer whole, and a
-// linger would only hold its last batch back.
+// linger would only hold its last batch back; nor does it write without
+// idempotence.
 func noteLinger(key string, p *Producer, at loc, d *diags) {
-	if key != RoleProducer+".linger.ms" || p.Linger <= 0 {
-		return
+	switch {
+	case key == RoleProducer+".linger.ms" && p.Linger > 0:
+		d.notef(at, "ignored: kmirror sends each fetch at once, without waiting %s for more records; a fetch is already a batch", p.Linger)
+	case key == RoleProducer+".enable.idempotence" && !p.Idempotent:
+		d.warnf(at, "ignored: kmirror writes its copies idempotently, as a retry would otherwise duplicate records")
 	}
-	d.notef(at, "ignored: kmirror sends each fetch at once, without waiting %s for more records; a fetch is already a batch", p.Linger)
 }
 
 // finishProducer reconciles producer settings that depend on each other.
@@ -541,9 +541,10 @@ func finishProducer(p *Producer, acksAt loc, explicitIdempotence bool, d *diags)
 			d.errorf(acksAt, "acks=%s cannot be combined with enable.idempotence=true, which needs acks=all", p.Acks)
 			return
 		}
-		p.Idempotent = false
-		d.warnf(acksAt, "acks=%s turns idempotent writes off: a leader change on the target may lose or duplicate records", p.Acks)
+		d.warnf(acksAt, "ignored: kmirror writes its copies with acks=all, idempotently, as a leader change on the target would otherwise lose or duplicate records")
+		p.Acks = "all"
 	}
+	p.Idempotent = true
 	if p.BatchSize < defaultBatchSize {
 		p.BatchSize = defaultBatchSize
 	}

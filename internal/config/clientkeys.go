@@ -45,7 +45,7 @@ type clientConfig struct {
 // ClientKeys are the Kafka client keys kmirror applies.
 var ClientKeys = []ClientKey{
 	{Role: RoleProducer, Name: "acks", KafkaDefault: "all", Default: "all",
-		Why: "anything but all turns idempotent writes off and may lose records on a target leader change",
+		Why: "kmirror writes its copies with acks=all whatever this says: anything less may lose records on a target leader change",
 		apply: func(c *clientConfig, v string) error {
 			if v == "-1" {
 				v = "all"
@@ -53,6 +53,7 @@ var ClientKeys = []ClientKey{
 			return setEnum(&c.producer.Acks, v, "all", "-1", "1", "0")
 		}},
 	{Role: RoleProducer, Name: "enable.idempotence", KafkaDefault: "true", Default: "true",
+		Why: "kmirror writes its copies idempotently whatever this says: without it a retry may duplicate records",
 		apply: func(c *clientConfig, v string) error {
 			c.explicitIdempotence = true
 			return setBool(&c.producer.Idempotent, v)

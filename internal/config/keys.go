@@ -54,6 +54,9 @@ const (
 	// KeyProvenanceHeader is kmirror's own: stamp each copy with the
 	// source cluster's id, and skip records stamped with the target's.
 	KeyProvenanceHeader = "provenance.header.enabled"
+	// KeyBatchForwarding is kmirror's own: which source batches are
+	// written on as they are, their compressed records unchanged.
+	KeyBatchForwarding = "batch.forwarding"
 	// The Kafka Connect worker's group timings; kmirror's workers share a
 	// flow's partitions through a group on the target with them.
 	KeySessionTimeout    = "session.timeout.ms"
@@ -164,13 +167,20 @@ var ConnectorKeys = []Key{
 		apply: func(s *Settings, v string) error { return setEnum(&s.OvertakenPolicy, v, "stop", "skip") }},
 
 	{Name: KeyThrottle, MM2Default: "", Default: "0",
-		Why:   "kmirror only. Caps the record bytes (key, value, headers, uncompressed) each worker reads from the source for the flow, per second, to protect the source next to its broker quotas; 0 is no cap",
+		Why:   "kmirror only. Caps the bytes each worker fetches from the source for the flow, per second (record batches as stored, compressed or not), to protect the source next to its broker quotas; 0 is no cap",
 		apply: func(s *Settings, v string) error { return setNumber(&s.ThrottleBytesPerSecond, v, 0) }},
 
 	{Name: KeyProvenanceHeader, MM2Default: "", Default: "false",
 		Why: "kmirror only. Adds a header kmirror.origin (the source cluster's id) to every copy, and skips the source records whose header names the target: " +
 			"copies never come back, across separate configurations and without exactly-once mode, at the price of one header on the data",
 		apply: func(s *Settings, v string) error { return setBool(&s.ProvenanceHeader, v) }},
+	{Name: KeyBatchForwarding, MM2Default: "", Default: ForwardAny,
+		Why: "kmirror only. any: a source batch that needs no change is written on as it is, in its own codec, without decompressing it; " +
+			"same-codec: only batches of producer.compression.type's codec are, the others are re-encoded with it (what MM2 writes); off: every batch is re-encoded, as MM2 does. " +
+			"Exactly-once mode and provenance headers re-encode every batch",
+		apply: func(s *Settings, v string) error {
+			return setEnum(&s.BatchForwarding, strings.TrimSpace(v), ForwardAny, ForwardSameCodec, ForwardOff)
+		}},
 
 	{Name: KeySessionTimeout, MM2Default: "10000", Default: "10000",
 		Why:   "a Connect worker key: a worker that stops heartbeating for this long loses its partitions to the other workers of the flow",

@@ -333,8 +333,8 @@ A->B.transaction.boundary.interval.ms = 250
 			`error: clusters[1].config."exactly.once.source.support" (line 8): exactly-once mode commits the offset syncs in the target's transactions: offset-syncs.topic.location must be target`,
 		}, true, true},
 		{"acks=1", "kmirror.yaml", strings.Replace(eosResource, "      exactly.once", "      producer.acks: 1\n      exactly.once", 1), []string{
-			`error: clusters[1].config."producer.acks" (line 8): exactly-once mode writes in transactions, which need acks=all and enable.idempotence=true`,
-		}, true, true},
+			`warning: clusters[1].config."producer.acks" (line 8): ignored: kmirror writes its copies with acks=all, idempotently, as a leader change on the target would otherwise lose or duplicate records`,
+		}, true, false},
 		{"too many slots", "kmirror.yaml", eosResource + `    sourceConnector:
       config:
         transaction.slots: 5000

@@ -318,6 +318,9 @@ type Settings struct {
 	// ProvenanceHeader stamps copies with the source cluster's id and
 	// skips the source records stamped with the target's.
 	ProvenanceHeader bool
+	// BatchForwarding says which source batches are written on as they
+	// are: ForwardAny, ForwardSameCodec or ForwardOff.
+	BatchForwarding string
 
 	// The timings of the group through which the flow's workers share its
 	// partitions.
@@ -334,6 +337,13 @@ type Settings struct {
 
 	internalSeparator bool
 }
+
+// The values of batch.forwarding.
+const (
+	ForwardAny       = "any"
+	ForwardSameCodec = "same-codec"
+	ForwardOff       = "off"
+)
 
 // Producer settings, from the target cluster's producer.* keys.
 type Producer struct {

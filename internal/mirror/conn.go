@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/batch"
 	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 )
@@ -19,9 +20,10 @@ import (
 type conn struct {
 	srcCl, tgtCl   *kgo.Client
 	srcAdm, tgtAdm *kadm.Client
-	// producer writes the copies; nil in exactly-once mode (each slot has
-	// its producer) and in a dry run.
-	producer *kgo.Client
+	// out writes the copies, as batches, through outCl; nil in
+	// exactly-once mode (each slot has its producer) and in a dry run.
+	out   *batch.Producer
+	outCl *kgo.Client
 	// clusterID is the source cluster's id; targetID the target's, read
 	// only with provenance headers.
 	clusterID, targetID string
@@ -45,9 +47,12 @@ func dial(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, produce
 	}
 	c.srcAdm, c.tgtAdm = kadm.NewClient(c.srcCl), kadm.NewClient(c.tgtCl)
 	if produce {
-		if c.producer, err = kgo.NewClient(copyProducerOptions(f, tgt, log)...); err != nil {
+		if c.outCl, err = kgo.NewClient(cluster.Options(tgt, log)...); err != nil {
 			return nil, fmt.Errorf("producer: %w", err)
 		}
+		p := f.Producer
+		c.out = batch.NewProducer(c.outCl, batch.ProducerOptions{Timeout: p.RequestTimeout, MaxBuffered: p.BufferMemory,
+			MaxInFlight: min(max(p.MaxInFlight, 1), 5), Log: log.With("component", "producer")})
 	}
 	md, err := c.srcAdm.BrokerMetadata(ctx)
 	if err != nil {
@@ -66,8 +71,9 @@ func dial(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, produce
 
 // closeProducer closes the producer, failing what it still holds.
 func (c *conn) closeProducer() {
-	if c.producer != nil {
-		c.producer.Close()
+	if c.out != nil {
+		c.out.Close()
+		c.outCl.Close()
 	}
 }
 
@@ -80,8 +86,9 @@ func (c *conn) close() {
 	}
 }
 
-// copyProducerOptions are the options of a producer of copies: the flow's
-// producer settings, each record to the partition it names, and no linger.
+// copyProducerOptions are the options of a producer of copies in
+// exactly-once mode: the flow's producer settings, each record to the
+// partition it names, and no linger.
 // A fetch of a partition reaches the producer whole, so it already makes
 // full batches; a linger would only hold the last of them back (the seed's
 // 1500 ms made kmirror's latency seven times MM2's, whose Java producer

@@ -16,9 +16,13 @@
 //     one for a dry run, which writes nothing;
 //   - the copier (copier.go, task.go, partition.go, retention.go): the
 //     partitions the group gives this worker (share.go), split into tasks,
-//     each record copied to the same partition of the mapped target topic
-//     with its key, value, headers and timestamp, in order; what is
-//     persisted as it copies (persist.go);
+//     each fetching record batches as bytes (package batch); each record
+//     copied to the same partition of the mapped target topic with its
+//     key, value, headers and timestamp, in order — outside exactly-once
+//     mode by the batch path (forward.go), which forwards a source batch
+//     as it is where nothing in it changes and re-encodes the rest, all
+//     through the run's batch producer; what is persisted as it copies
+//     (persist.go);
 //   - in exactly-once mode the slots (slot.go): the group gives slots of
 //     partitions, and each slot copies in transactions of its own;
 //   - with a pair under the same names, its maps followed (pair.go), so

@@ -15,6 +15,7 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/progress"
 	"github.com/kmirror/kmirror/internal/workgroup"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Timings of the copy path.
@@ -217,8 +218,9 @@ func (fl *Flow) open(ctx context.Context, fail func(error), spawn func(*task)) (
 		cat: fl.cat, fail: fail, metrics: fl.metrics, skips: fl.pair != nil || fl.cfg.ProvenanceHeader}
 	r.retention = &retention{src: r.srcAdm, cfg: fl.cfg, log: fl.log, metrics: fl.metrics}
 	r.copier = newCopier(fl.cfg.TasksMax, taskDeps{
-		consumerOpts: append(cluster.Options(fl.src, fl.log), cluster.ConsumerOptions(fl.cfg.Consumer)...),
-		log:          fl.log, retention: r.retention, throttle: fl.throttle, valid: fl.member.Valid, pairMaps: r.pairMaps,
+		cfg:    fl.cfg,
+		client: func() (*kgo.Client, error) { return kgo.NewClient(cluster.Options(fl.src, fl.log)...) },
+		out:    r.out, log: fl.log, retention: r.retention, throttle: fl.throttle, valid: fl.member.Valid, pairMaps: r.pairMaps,
 	}, spawn)
 	return r, r.store.Ensure(ctx)
 }
@@ -253,7 +255,7 @@ func (r *run) stop() error {
 		r.log.Info("stopped; the last transactions committed")
 		return nil
 	}
-	if err := r.producer.Flush(ctx); err != nil {
+	if err := r.out.Flush(ctx); err != nil {
 		return fmt.Errorf("flush the producer: %w", err)
 	}
 	if err := r.flush(ctx); err != nil {

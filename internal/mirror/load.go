@@ -312,7 +312,7 @@ func endOffsets(ctx context.Context, adm *kadm.Client, topics []discover.Topic) 
 // else with the run's producer.
 func (sr *starter) newPartition(k progress.Partition, t discover.Topic, m *offsetmap.Map, h mm2.History, dirty bool, s *slot) *partition {
 	spec := partitionSpec{key: k, target: t.Target, topicID: t.ID, m: m, mm2: h, dirty: dirty,
-		producer: sr.producer, fail: sr.fail, metrics: sr.metrics.partition(sr.cfg.Source, sr.cfg.Target, k.Topic, sr.skips)}
+		fail: sr.fail, metrics: sr.metrics.partition(sr.cfg.Source, sr.cfg.Target, k.Topic, sr.skips)}
 	if s != nil {
 		spec.slot, spec.producer, spec.fail = s, s.producer, s.fail
 	}

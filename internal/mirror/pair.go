@@ -183,7 +183,7 @@ func (r *run) decide(ctx context.Context, parts []*partition) {
 	var targets []string
 	for _, p := range parts {
 		p.mu.Lock()
-		if len(p.inflight) == 0 && p.failed == nil {
+		if p.inFlightLocked() == 0 && p.failed == nil {
 			idle[p] = p.sent
 			if !slices.Contains(targets, p.target) {
 				targets = append(targets, p.target)
@@ -211,7 +211,7 @@ func (r *run) decide(ctx context.Context, parts []*partition) {
 func (p *partition) skipTargetIfIdle(end int64, sent uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.inflight) > 0 || p.sent != sent || p.failed != nil {
+	if p.inFlightLocked() > 0 || p.sent != sent || p.failed != nil {
 		return
 	}
 	before := p.m.End().Target

@@ -54,9 +54,13 @@ type partition struct {
 	// partition over from MM2: they translate what lies below m.
 	mm2 mm2.History
 
-	mu       sync.Mutex
-	m        *offsetmap.Map
+	mu sync.Mutex
+	m  *offsetmap.Map
+	// inflight are the records handed to the slot's producer in
+	// exactly-once mode; batches are the batches handed to the batch
+	// producer otherwise (forward.go).
 	inflight []inflight
+	batches  []*sent
 	// sent counts the fetches handed to the producer, so that a look at
 	// the target's end can tell whether a copy may have landed meanwhile.
 	sent uint64
@@ -358,9 +362,12 @@ func (p *partition) stop(reason string) {
 	p.mu.Unlock()
 }
 
-// inFlight is the number of records sent and not yet acknowledged.
+// inFlight is the number of records and batches sent and not yet
+// acknowledged.
 func (p *partition) inFlight() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.inflight)
+	return p.inFlightLocked()
 }
+
+func (p *partition) inFlightLocked() int { return len(p.inflight) + len(p.batches) }

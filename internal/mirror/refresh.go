@@ -38,14 +38,17 @@ func (r *run) refresh(ctx context.Context) error {
 	return nil
 }
 
-// awaitProducerMetadata waits until the producer knows the target
-// partitions it is about to write: franz-go refuses a record for a
+// awaitProducerMetadata waits until the slots' producers know the target
+// partitions they are about to write: franz-go refuses a record for a
 // partition its metadata does not have yet, as after the target topic grew.
 func (r *run) awaitProducerMetadata(ctx context.Context, parts []*partition) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for refreshed := false; ; refreshed = true {
 		var missing *partition
 		for _, p := range parts {
+			if p.producer == nil {
+				continue // the batch producer waits for metadata itself
+			}
 			// A topic the producer never wrote is loaded whole on its
 			// first record; only known topics can be stale.
 			if leader, _, _ := p.producer.PartitionLeader(p.target, 0); leader < 0 {

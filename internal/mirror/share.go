@@ -163,7 +163,7 @@ func (s sharing) Lost(ctx context.Context, ps workgroup.Partitions) {
 	// is still stuck then (a leader gone for longer) is aborted: failed
 	// once its request is answered or timed out, not retried.
 	fctx, cancel := context.WithTimeout(ctx, lostFlushTimeout)
-	err := r.producer.Flush(fctx)
+	err := r.out.Flush(fctx)
 	cancel()
 	for err != nil {
 		if ctx.Err() != nil {
@@ -172,7 +172,7 @@ func (s sharing) Lost(ctx context.Context, ps workgroup.Partitions) {
 		}
 		r.log.Warn("waiting for produce requests of lost partitions to be answered before rejoining", "err", err)
 		actx, cancel := context.WithTimeout(ctx, r.cfg.SessionTimeout)
-		err = r.producer.AbortBufferedRecords(actx)
+		err = r.out.Abort(actx)
 		cancel()
 	}
 	r.log.Warn("stopped copying partitions this worker can no longer prove it owns; their next owner resumes from the persisted progress",

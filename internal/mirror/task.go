@@ -5,23 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"golang.org/x/time/rate"
 
+	"github.com/kmirror/kmirror/internal/batch"
+	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
 )
 
-// task copies a set of source partitions with its own consumer, into
+// task copies a set of source partitions with its own fetcher, into
 // their producers.
 type task struct {
-	id       int
-	consumer *kgo.Client
+	id      int
+	cl      *kgo.Client
+	fetcher *batch.Fetcher
 	taskDeps
+	// path is the batch path outside exactly-once mode, nil in it.
+	path   *batchPath
+	decomp kgo.Decompressor
 
 	mu    sync.Mutex
 	parts map[progress.Partition]*partition
@@ -32,8 +38,12 @@ type task struct {
 
 // taskDeps are what a task needs of its flow, given when it is made.
 type taskDeps struct {
-	consumerOpts []kgo.Opt
-	log          *slog.Logger
+	cfg *config.Flow
+	// client makes the client a task fetches through.
+	client func() (*kgo.Client, error)
+	// out is the batch producer outside exactly-once mode, nil in it.
+	out *batch.Producer
+	log *slog.Logger
 	// retention decides what follows when the source no longer holds a
 	// partition's next offset: resume at an offset, or stop the partition.
 	retention *retention
@@ -48,34 +58,37 @@ type taskDeps struct {
 }
 
 func newTask(id int, d taskDeps) (*task, error) {
-	cl, err := kgo.NewClient(append(slices.Clip(d.consumerOpts),
-		// Control records tell where transaction markers are, so that the
-		// mirrored end moves past them.
-		kgo.KeepControlRecords(),
-		// Retention overtaking the mirror must be an error, not a silent
-		// jump to the new log start.
-		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
-	)...)
+	cl, err := d.client()
 	if err != nil {
 		return nil, fmt.Errorf("task %d consumer: %w", id, err)
 	}
+	c := d.cfg.Consumer
 	d.log = d.log.With("task", id)
-	return &task{id: id, consumer: cl, taskDeps: d, parts: map[progress.Partition]*partition{}}, nil
+	t := &task{id: id, cl: cl, taskDeps: d, parts: map[progress.Partition]*partition{}, decomp: kgo.DefaultDecompressor(),
+		fetcher: batch.NewFetcher(cl, batch.FetchOptions{MaxWait: c.FetchMaxWait, MinBytes: c.FetchMinBytes, MaxBytes: c.FetchMaxBytes,
+			PartitionMaxBytes: c.MaxPartitionFetchBytes, ReadCommitted: c.ReadCommitted, Log: d.log})}
+	if d.out != nil {
+		if t.path, err = newBatchPath(d.cfg, d.out); err != nil {
+			t.close()
+			return nil, fmt.Errorf("task %d: %w", id, err)
+		}
+	}
+	return t, nil
 }
 
 // add starts copying partitions from their mirrored ends.
 func (t *task) add(parts []*partition) {
-	offsets := map[string]map[int32]kgo.Offset{}
+	offsets := map[string]map[int32]int64{}
 	t.mu.Lock()
 	for _, p := range parts {
 		t.parts[p.key] = p
 		if offsets[p.key.Topic] == nil {
-			offsets[p.key.Topic] = map[int32]kgo.Offset{}
+			offsets[p.key.Topic] = map[int32]int64{}
 		}
-		offsets[p.key.Topic][p.key.Partition] = kgo.NewOffset().At(p.end().Source)
+		offsets[p.key.Topic][p.key.Partition] = p.end().Source
 	}
 	t.mu.Unlock()
-	t.consumer.AddConsumePartitions(offsets)
+	t.fetcher.Add(offsets)
 }
 
 // remove stops copying partitions: no record of theirs reaches the
@@ -93,7 +106,7 @@ func (t *task) remove(keys []progress.Partition) {
 	}
 	t.mu.Unlock()
 	if len(topics) > 0 {
-		t.consumer.RemoveConsumePartitions(topics)
+		t.fetcher.Remove(topics)
 	}
 }
 
@@ -103,27 +116,49 @@ func (t *task) part(topic string, partition int32) *partition {
 	return t.parts[progress.Partition{Topic: topic, Partition: partition}]
 }
 
+// fetched is one partition's fetch with its whole batches; err says they
+// could not be read as record batches (an older message format), and
+// franz-go decodes the fetch.
+type fetched struct {
+	batch.Fetched
+	batches []batch.Batch
+	err     error
+}
+
+// next is the offset after the fetch's last whole batch.
+func (f *fetched) next() int64 {
+	if n := len(f.batches); n > 0 {
+		return f.batches[n-1].NextOffset()
+	}
+	return f.Offset
+}
+
 // run copies until ctx ends.
 func (t *task) run(ctx context.Context) error {
 	for {
-		fs := t.consumer.PollFetches(ctx)
+		polled := t.fetcher.Poll(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
-		fs.EachError(func(topic string, partition int32, err error) {
-			if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
-				return
+		fs := make([]*fetched, 0, len(polled))
+		size := 0
+		for _, f := range polled {
+			if f.Err != nil {
+				if errors.Is(f.Err, kerr.OffsetOutOfRange) {
+					t.handleOutOfRange(ctx, f.Topic, f.Partition)
+					continue
+				}
+				// Retriable errors are retried inside the fetcher; what
+				// reaches us is worth a line, not a stop.
+				t.log.Warn("fetch", "topic", f.Topic, "partition", f.Partition, "err", f.Err)
+				continue
 			}
-			if errors.Is(err, kerr.OffsetOutOfRange) {
-				t.handleOutOfRange(ctx, topic, partition)
-				return
-			}
-			// Retriable errors are retried inside franz-go; what reaches us
-			// is worth a line, not a stop.
-			t.log.Warn("fetch", "topic", topic, "partition", partition, "err", err)
-		})
+			bs, err := batch.Split(f.Records)
+			fs = append(fs, &fetched{Fetched: f, batches: bs, err: err})
+			size += len(f.Records)
+		}
 		if t.throttle != nil {
-			if err := t.pace(ctx, fs); err != nil {
+			if err := t.pace(ctx, size); err != nil {
 				return nil // stopping
 			}
 		}
@@ -140,42 +175,79 @@ func (t *task) run(ctx context.Context) error {
 			t.copying.Unlock()
 			continue
 		}
-		fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-			if p := t.part(fp.Topic, fp.Partition); p != nil {
-				p.produce(fp.Records, copies[p.key])
+		for _, f := range fs {
+			p := t.part(f.Topic, f.Partition)
+			switch {
+			case p == nil:
+			case t.path != nil:
+				p.countFetch()
+				t.path.copy(ctx, p, f, copies[p.key])
+			default:
+				recs, err := t.records(f)
+				if err != nil {
+					p.failWith(f.Offset, fmt.Errorf("copy %s[%d]: %w", f.Topic, f.Partition, err))
+					continue
+				}
+				p.produce(recs, copies[p.key])
 			}
-		})
+		}
 		t.copying.Unlock()
 		// A partition failure cancels the flow at once through
 		// partition.fail; the next poll then returns.
 	}
 }
 
+// records decodes a fetch for the record path of exactly-once mode, as
+// franz-go's consumer would: control records kept, aborted ones left out
+// when reading committed data.
+func (t *task) records(f *fetched) ([]*kgo.Record, error) {
+	iso := kgo.ReadUncommitted()
+	if t.cfg.Consumer.ReadCommitted {
+		iso = kgo.ReadCommitted()
+	}
+	raw := &kmsg.FetchResponseTopicPartition{Partition: f.Partition, RecordBatches: f.Records, AbortedTransactions: f.Aborted,
+		HighWatermark: f.HighWatermark, LastStableOffset: f.LastStable, LogStartOffset: f.LogStart}
+	fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{KeepControlRecords: true, Offset: f.Offset,
+		IsolationLevel: iso, Topic: f.Topic, Partition: f.Partition}, raw, t.decomp, nil)
+	if fp.Err != nil {
+		return nil, fmt.Errorf("decode the fetch at offset %d: %w", f.Offset, fp.Err)
+	}
+	return fp.Records, nil
+}
+
 // pairCopies returns, for each partition of fs, the pair's map that tells
 // its copies among the fetched records (none without a pair), once it
 // decides them all. Only the end of ctx makes it fail.
-func (t *task) pairCopies(ctx context.Context, fs kgo.Fetches) (map[progress.Partition]*offsetmap.Map, error) {
+func (t *task) pairCopies(ctx context.Context, fs []*fetched) (map[progress.Partition]*offsetmap.Map, error) {
 	if t.pairMaps == nil {
 		return nil, nil
 	}
 	out := map[progress.Partition]*offsetmap.Map{}
-	var err error
-	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-		if err != nil || len(fp.Records) == 0 {
-			return
+	for _, f := range fs {
+		next := f.next()
+		if f.err != nil {
+			// Not record batches: the records tell where they end.
+			next = f.Offset
+			if recs, _ := t.records(f); len(recs) > 0 {
+				next = recs[len(recs)-1].Offset + 1
+			}
 		}
-		k := progress.Partition{Topic: fp.Topic, Partition: fp.Partition}
-		out[k], err = t.pairMaps.decided(ctx, k, fp.Records[len(fp.Records)-1].Offset+1)
-	})
-	return out, err
+		if next <= f.Offset {
+			continue
+		}
+		k := progress.Partition{Topic: f.Topic, Partition: f.Partition}
+		var err error
+		if out[k], err = t.pairMaps.decided(ctx, k, next); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
-// pace waits until the throttle allows the fetched bytes. While the task
-// waits it does not poll, and franz-go fetches no further than what it has
-// buffered, so the source sees the cap.
-func (t *task) pace(ctx context.Context, fs kgo.Fetches) error {
-	n := 0
-	fs.EachRecord(func(r *kgo.Record) { n += recordSize(r) })
+// pace waits until the throttle allows the n fetched bytes. While the
+// task waits it does not poll, and the fetcher fetches no further than
+// what it holds, so the source sees the cap.
+func (t *task) pace(ctx context.Context, n int) error {
 	for n > 0 {
 		step := min(n, t.throttle.Burst())
 		if err := t.throttle.WaitN(ctx, step); err != nil {
@@ -194,10 +266,14 @@ func (t *task) handleOutOfRange(ctx context.Context, topic string, partition int
 		return
 	}
 	if resume, ok := t.retention.outOfRange(ctx, p); ok {
-		t.consumer.SetOffsets(map[string]map[int32]kgo.EpochOffset{topic: {partition: {Epoch: -1, Offset: resume}}})
+		t.fetcher.SetOffset(topic, partition, resume)
 		return
 	}
-	t.consumer.RemoveConsumePartitions(map[string][]int32{topic: {partition}})
+	t.fetcher.Remove(map[string][]int32{topic: {partition}})
 }
 
-func (t *task) close() { t.consumer.Close() }
+// close stops fetching and closes the task's client.
+func (t *task) close() {
+	t.fetcher.Close()
+	t.cl.Close()
+}

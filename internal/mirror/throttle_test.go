@@ -1,7 +1,7 @@
 package mirror
 
 import (
-	"bytes"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -18,9 +18,15 @@ func TestThrottleCapsTheSourceRate(t *testing.T) {
 	if err := src.CreateTopic("app-a", 2, nil); err != nil {
 		t.Fatal(err)
 	}
-	value := bytes.Repeat([]byte("x"), 10_000)
+	// Random values: the cap counts bytes as fetched, which a compressed
+	// batch of repeated bytes would make a few.
+	rng := rand.New(rand.NewPCG(1, 2))
 	var recs []*kgo.Record
 	for i := range 300 { // 3 MB
+		value := make([]byte, 10_000)
+		for j := range value {
+			value[j] = byte(rng.Uint32())
+		}
 		recs = append(recs, &kgo.Record{Topic: "app-a", Partition: int32(i % 2), Value: value})
 	}
 	src.Produce(t, recs)

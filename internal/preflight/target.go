@@ -210,8 +210,9 @@ func (rq *requirer) maxMessageBytes(f *config.Flow, subject string, t discover.T
 }
 
 // producer checks the producer's settings against the target's limits:
-// a record as large as a source topic accepts fits a batch, a request
-// fits what the brokers read, and the brokers speak the codec.
+// in exactly-once mode a record as large as a source topic accepts fits a
+// batch; a request fits what the brokers read, and the brokers speak the
+// codec.
 func (rq *requirer) producer(ctx context.Context, f *config.Flow, v *flowView, big largest) {
 	subject := f.Name()
 	p := f.Producer
@@ -220,6 +221,9 @@ func (rq *requirer) producer(ctx context.Context, f *config.Flow, v *flowView, b
 	// max.request.size (1048576): only a limit raised above it fails.
 	const kafkaDefault = 1048588
 	switch {
+	case !f.ExactlyOnce:
+		// The batch path writes a record larger than a batch alone:
+		// only franz-go's transactional producers refuse it.
 	case big.bytes > int64(p.BatchSize) && big.bytes > kafkaDefault:
 		rq.add(Requirement{f.Target, subject, "producer.batch.size", Fails, fmt.Sprintf("%d: kmirror writes records of up to that size, and source topic %q accepts up to %d (max.message.bytes): set producer.batch.size to %d or more in the target cluster's config",
 			p.BatchSize, big.topic, big.bytes, big.bytes)})
