@@ -24,7 +24,9 @@ type ProducerOptions struct {
 	// A batch larger than it is taken when nothing else is held.
 	MaxBuffered int64
 	// MaxInFlight is the number of batches of one partition in flight at
-	// once, 1..5 (idempotence keeps order for at most 5); default 5.
+	// once, 1..5 (idempotence keeps order for at most 5); default 5. It
+	// counts from the partition's first batch not answered: a batch
+	// answered behind it still counts.
 	MaxInFlight int
 	Log         *slog.Logger
 }

@@ -138,14 +138,17 @@ func (p *Producer) drain(broker int32) *request {
 		if part.probe {
 			limit = 1
 		}
-		if part.leader != broker || part.err != nil || part.blocked || part.inflight >= limit ||
-			(part.inflight > 0 && part.sentTo != broker) {
+		if part.leader != broker || part.err != nil || part.blocked || (part.inflight > 0 && part.sentTo != broker) {
 			continue
 		}
 		for part.next < len(part.batches) && part.batches[part.next].state != queued {
 			part.next++
 		}
-		if part.next == len(part.batches) {
+		// A batch goes out only within limit batches of the first one
+		// not answered, batches[0], whatever the order in which answers
+		// are handled: the target keeps a producer's last 5 batches, so
+		// a batch sent again is among them.
+		if part.next == len(part.batches) || part.next >= limit {
 			continue
 		}
 		pb := part.batches[part.next]

@@ -74,14 +74,14 @@ func (p *Producer) tendOnce(ctx context.Context) (wait time.Duration, did bool) 
 	if needID {
 		id, err := initProducerID(ctx, p.cl)
 		p.mu.Lock()
-		p.setID(id, err, now)
+		p.setID(id, err, time.Now()) // backoffs count from the answer
 		p.mu.Unlock()
 		did = true
 	}
 	if len(topics) > 0 {
 		meta, err := metadata(ctx, p.cl, topics)
 		p.mu.Lock()
-		p.setLeaders(ctx, topics, meta, err, now)
+		p.setLeaders(ctx, topics, meta, err, time.Now())
 		p.mu.Unlock()
 		did = true
 	}
