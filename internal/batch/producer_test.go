@@ -877,3 +877,65 @@ func TestSettle(t *testing.T) {
 		})
 	}
 }
+
+// TestAbort: Abort waits for the requests in flight, answers what they
+// wrote as written and every batch not sent with ErrAborted, in order; the
+// Producer then goes on with the partition.
+func TestAbort(t *testing.T) {
+	b := newBed(t, 1)
+	topic := topicName(t, "tgt")
+	createTopic(t, b.tgt, topic, 1, nil)
+	bs := encoded(t, 9, 200)
+	p := NewProducer(b.tgt.Client(t), ProducerOptions{MaxInFlight: 5, Log: testbed.Logger(t)})
+	defer p.Close()
+	a := newAnswers()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := p.Produce(ctx, topic, 0, bs[0], a.done(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	release := hold(t, b)
+	for i := 1; i < 8; i++ { // more than MaxInFlight: some stay queued
+		if err := p.Produce(ctx, topic, 0, bs[i], a.done(0, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testbed.WaitFor(t, 10*time.Second, "batches in flight", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.requests > 0
+	})
+	aborted := make(chan error, 1)
+	go func() { aborted <- p.Abort(ctx) }()
+	release()
+	if err := <-aborted; err != nil {
+		t.Fatal(err)
+	}
+	written := 0
+	for i, g := range a.ordered(t, 0, 8) {
+		switch {
+		case g.err == nil && written == i:
+			if g.base != int64(i) {
+				t.Errorf("batch %d written at %d", i, g.base)
+			}
+			written++
+		case !errors.Is(g.err, ErrAborted) || i < written:
+			t.Fatalf("batch %d: %v, after %d written", i, g.err, written)
+		}
+	}
+	if written == 8 || written < 2 {
+		t.Fatalf("%d of 8 batches written: want those in flight only", written)
+	}
+	if err := p.Produce(ctx, topic, 0, bs[8], a.done(0, 8)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if g := a.of(0)[8]; g.err != nil || g.base != int64(written) {
+		t.Fatalf("the batch after Abort: offset %d, %v; want %d", g.base, g.err, written)
+	}
+}
