@@ -28,7 +28,14 @@ type ProducerOptions struct {
 	// counts from the partition's first batch not answered: a batch
 	// answered behind it still counts.
 	MaxInFlight int
-	Log         *slog.Logger
+	// MaxRequestBytes bounds the batches of one produce request
+	// (max.request.size), unless one batch is larger; default 16 MiB.
+	MaxRequestBytes int32
+	// DeliveryTimeout, when above zero, is how long a batch may wait to be
+	// written (delivery.timeout.ms): past it, a retriable error fails its
+	// partition instead of being retried. Zero retries until Close.
+	DeliveryTimeout time.Duration
+	Log             *slog.Logger
 }
 
 // The defaults of ProducerOptions, Kafka's producer's.
@@ -173,6 +180,8 @@ type pending struct {
 	base    int64
 	err     error
 	done    func(base int64, err error)
+	// at is when Produce took the batch, for DeliveryTimeout.
+	at time.Time
 }
 
 type state uint8
@@ -191,6 +200,9 @@ func NewProducer(cl *kgo.Client, o ProducerOptions) *Producer {
 	}
 	if o.MaxBuffered <= 0 {
 		o.MaxBuffered = defaultMaxBuffered
+	}
+	if o.MaxRequestBytes <= 0 {
+		o.MaxRequestBytes = defaultMaxRequestBytes
 	}
 	if o.MaxInFlight <= 0 || o.MaxInFlight > maxInFlight {
 		o.MaxInFlight = maxInFlight
@@ -271,7 +283,7 @@ func (p *Producer) Produce(ctx context.Context, topic string, partition int32, b
 	part := p.parts[key]
 	p.buffered += size
 	part.queued++
-	part.batches = append(part.batches, &pending{part: part, w: w, seq: part.seq, stamped: Stamp{ID: -1}, done: done})
+	part.batches = append(part.batches, &pending{part: part, w: w, seq: part.seq, stamped: Stamp{ID: -1}, done: done, at: time.Now()})
 	part.seq = nextSequence(part.seq, b.Records())
 	if !p.hasID || part.leader < 0 {
 		wake(p.tend)

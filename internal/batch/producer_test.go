@@ -939,3 +939,35 @@ func TestAbort(t *testing.T) {
 		t.Fatalf("the batch after Abort: offset %d, %v; want %d", g.base, g.err, written)
 	}
 }
+
+// TestDeliveryTimeout: a batch the target does not write within
+// DeliveryTimeout fails its partition, with an error that names the
+// setting, instead of being retried.
+func TestDeliveryTimeout(t *testing.T) {
+	b := newBed(t, 1)
+	topic := topicName(t, "tgt")
+	createTopic(t, b.tgt, topic, 1, nil)
+	bs := encoded(t, 2, 100)
+	p := NewProducer(b.tgt.Client(t, kgo.RequestTimeoutOverhead(time.Second)), ProducerOptions{Timeout: 500 * time.Millisecond,
+		DeliveryTimeout: time.Second, Log: testbed.Logger(t)})
+	defer p.Close()
+	a := newAnswers()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.Produce(ctx, topic, 0, bs[0], a.done(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hold(t, b)
+	if err := p.Produce(ctx, topic, 0, bs[1], a.done(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if g := a.ordered(t, 0, 2)[1]; g.err == nil || !strings.Contains(g.err.Error(), "delivery.timeout.ms") {
+		t.Fatalf("a batch held by the target: %v, want a delivery timeout", g.err)
+	}
+}

@@ -12,9 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// maxRequestBytes bounds the batches of one produce request, far below the
-// broker's socket.request.max.bytes (100 MiB), unless one batch is larger.
-const maxRequestBytes = 16 << 20
+// defaultMaxRequestBytes is MaxRequestBytes's default, far below the
+// broker's socket.request.max.bytes (100 MiB).
+const defaultMaxRequestBytes = 16 << 20
 
 // sender writes the produce requests of one broker.
 type sender struct {
@@ -152,7 +152,7 @@ func (p *Producer) drain(broker int32) *request {
 			continue
 		}
 		pb := part.batches[part.next]
-		if size > 0 && size+len(pb.w) > maxRequestBytes {
+		if size > 0 && size+len(pb.w) > int(p.opts.MaxRequestBytes) {
 			continue
 		}
 		if st := (Stamp{ID: p.id.ID, Epoch: p.id.Epoch, Sequence: pb.seq}); pb.stamped != st {
@@ -322,6 +322,10 @@ func writtenAfter(part *partition, pb *pending) bool {
 func (p *Producer) retry(part *partition, pb *pending, err error, now time.Time) {
 	if p.aborting > 0 {
 		p.fail(part, ErrAborted)
+		return
+	}
+	if d := p.opts.DeliveryTimeout; d > 0 && now.Sub(pb.at) > d {
+		p.fail(part, fmt.Errorf("produce to %s[%d]: not written within %s (delivery.timeout.ms): %w", part.topic, part.partition, d, err))
 		return
 	}
 	pb.state = queued

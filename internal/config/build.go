@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"net"
 	"regexp"
 	"slices"
@@ -294,7 +295,7 @@ func applyClientEntries(rc *rawCluster, c *Cluster, cc *clusterClients, d *diags
 				if role == RoleProducer && name == "acks" {
 					cc.acksAt = e.at
 				}
-				noteLinger(role+"."+name, conf.producer, e.at, d)
+				noteProducer(role+"."+name, conf.producer, e.at, d)
 			case contains(noEffectClientKeys, name):
 				d.notef(e.at, "accepted; has no effect on kmirror's %s", role)
 			default:
@@ -517,18 +518,21 @@ func applyFlowOverrides(entries []entry, conf *clientConfig, acksAt *loc, d *dia
 		if e.key == "producer.acks" {
 			*acksAt = e.at
 		}
-		noteLinger(e.key, conf.producer, e.at, d)
+		noteProducer(e.key, conf.producer, e.at, d)
 	}
 }
 
-// noteLinger says that kmirror's copy does not wait out a
-// producer.linger.ms: each fetch is handed to the producer whole, and a
-// linger would only hold its last batch back; nor does it write without
-// idempotence.
-func noteLinger(key string, p *Producer, at loc, d *diags) {
+// noteProducer says what of a producer key kmirror's copy does not
+// apply: it does not wait out a producer.linger.ms (each fetch is handed
+// to the producer whole, and a linger would only hold its last batch
+// back), writes idempotently, and retries outside exactly-once mode until
+// delivery.timeout.ms or until stopped.
+func noteProducer(key string, p *Producer, at loc, d *diags) {
 	switch {
 	case key == RoleProducer+".linger.ms" && p.Linger > 0:
 		d.notef(at, "ignored: kmirror sends each fetch at once, without waiting %s for more records; a fetch is already a batch", p.Linger)
+	case key == RoleProducer+".retries" && p.Retries != math.MaxInt32:
+		d.notef(at, "applies in exactly-once mode only: otherwise kmirror retries until delivery.timeout.ms, when set, or until stopped")
 	case key == RoleProducer+".enable.idempotence" && !p.Idempotent:
 		d.warnf(at, "ignored: kmirror writes its copies idempotently, as a retry would otherwise duplicate records")
 	}

@@ -59,7 +59,7 @@ var ClientKeys = []ClientKey{
 			return setBool(&c.producer.Idempotent, v)
 		}},
 	{Role: RoleProducer, Name: "batch.size", KafkaDefault: "16384", Default: "1000012",
-		Why:   "franz-go's batch limit; it batches adaptively while requests are in flight, so a smaller value only rejects large records (kept at the default when lower)",
+		Why:   "bounds a re-encoded batch (forwarded ones keep the source's), a larger record alone; in exactly-once mode franz-go's batch limit, which refuses larger records; kept at the default when lower",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.BatchSize, v, 1) }},
 	{Role: RoleProducer, Name: "linger.ms", KafkaDefault: "0", Default: "0",
 		Why:   "ignored by the copy: a fetch is already a batch, sent at once",
@@ -71,7 +71,7 @@ var ClientKeys = []ClientKey{
 			return setEnum(&c.producer.Compression, strings.ToLower(strings.TrimSpace(v)), "none", "gzip", "snappy", "lz4", "zstd")
 		}},
 	{Role: RoleProducer, Name: "max.request.size", KafkaDefault: "1048576", Default: "104857600",
-		Why:   "franz-go's per-request limit; records are bounded by batch.size",
+		Why:   "the bytes of one produce request, unless one batch is larger",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.MaxRequestSize, v, 1) }},
 	{Role: RoleProducer, Name: "request.timeout.ms", KafkaDefault: "30000", Default: "30000",
 		apply: func(c *clientConfig, v string) error { return setMillis(&c.producer.RequestTimeout, v) }},
@@ -79,6 +79,7 @@ var ClientKeys = []ClientKey{
 		Why:   "0 retries until stopped: a mirror must not drop a record because the target was slow",
 		apply: func(c *clientConfig, v string) error { return setMillis(&c.producer.DeliveryTimeout, v) }},
 	{Role: RoleProducer, Name: "retries", KafkaDefault: "2147483647", Default: "2147483647",
+		Why:   "exactly-once mode only: otherwise kmirror retries until delivery.timeout.ms, when set, or until stopped",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.Retries, v, 0) }},
 	{Role: RoleProducer, Name: "max.in.flight.requests.per.connection", KafkaDefault: "5", Default: "5",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.MaxInFlight, v, 1) }},

@@ -52,7 +52,8 @@ func dial(ctx context.Context, f *config.Flow, src, tgt *config.Cluster, produce
 		}
 		p := f.Producer
 		c.out = batch.NewProducer(c.outCl, batch.ProducerOptions{Timeout: p.RequestTimeout, MaxBuffered: p.BufferMemory,
-			MaxInFlight: min(max(p.MaxInFlight, 1), 5), Log: log.With("component", "producer")})
+			MaxInFlight: min(max(p.MaxInFlight, 1), 5), MaxRequestBytes: p.MaxRequestSize, DeliveryTimeout: p.DeliveryTimeout,
+			Log: log.With("component", "producer")})
 	}
 	md, err := c.srcAdm.BrokerMetadata(ctx)
 	if err != nil {

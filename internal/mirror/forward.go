@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/batch"
 	"github.com/kmirror/kmirror/internal/config"
@@ -134,18 +133,13 @@ func (bp *batchPath) refuses(p *partition, b batch.Batch, from int64, copies *of
 // records, leaving out what the copy skips: control records, the pair's
 // copies, records stamped with the target's id.
 func (bp *batchPath) decode(p *partition, fp batch.Fetched, from int64, copies *offsetmap.Map) {
-	iso := kgo.ReadUncommitted()
-	if len(fp.Aborted) > 0 {
-		iso = kgo.ReadCommitted()
-	}
-	raw := &kmsg.FetchResponseTopicPartition{Partition: fp.Partition, RecordBatches: fp.Records, AbortedTransactions: fp.Aborted}
-	part, last := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{KeepControlRecords: true, Offset: from,
-		IsolationLevel: iso, Topic: fp.Topic, Partition: fp.Partition}, raw, bp.decomp, nil)
-	if part.Err != nil {
-		p.failWith(from, fmt.Errorf("copy %s[%d]: decode the fetch at offset %d: %w", p.key.Topic, p.key.Partition, from, part.Err))
+	// Aborted transactions are listed only when reading committed data.
+	recs, last, err := decode(fp, from, len(fp.Aborted) > 0, bp.decomp)
+	if err != nil {
+		p.failWith(from, fmt.Errorf("copy %s[%d]: %w", p.key.Topic, p.key.Partition, err))
 		return
 	}
-	for _, r := range part.Records {
+	for _, r := range recs {
 		if skip := p.skips(r, copies); skip {
 			bp.skipTo(p, r.Offset+1)
 			continue

@@ -197,22 +197,29 @@ func (t *task) run(ctx context.Context) error {
 	}
 }
 
-// records decodes a fetch for the record path of exactly-once mode, as
-// franz-go's consumer would: control records kept, aborted ones left out
-// when reading committed data.
+// records decodes a fetch for the record path of exactly-once mode.
 func (t *task) records(f *fetched) ([]*kgo.Record, error) {
+	recs, _, err := decode(f.Fetched, f.Offset, t.cfg.Consumer.ReadCommitted, t.decomp)
+	return recs, err
+}
+
+// decode reads the records of a fetch at and after offset from, as
+// franz-go's consumer would: control records kept, aborted ones left out
+// when committed is set. next is the offset after what it read, aborted
+// records and markers included.
+func decode(f batch.Fetched, from int64, committed bool, d kgo.Decompressor) (recs []*kgo.Record, next int64, err error) {
 	iso := kgo.ReadUncommitted()
-	if t.cfg.Consumer.ReadCommitted {
+	if committed {
 		iso = kgo.ReadCommitted()
 	}
 	raw := &kmsg.FetchResponseTopicPartition{Partition: f.Partition, RecordBatches: f.Records, AbortedTransactions: f.Aborted,
 		HighWatermark: f.HighWatermark, LastStableOffset: f.LastStable, LogStartOffset: f.LogStart}
-	fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{KeepControlRecords: true, Offset: f.Offset,
-		IsolationLevel: iso, Topic: f.Topic, Partition: f.Partition}, raw, t.decomp, nil)
+	fp, next := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{KeepControlRecords: true, Offset: from,
+		IsolationLevel: iso, Topic: f.Topic, Partition: f.Partition}, raw, d, nil)
 	if fp.Err != nil {
-		return nil, fmt.Errorf("decode the fetch at offset %d: %w", f.Offset, fp.Err)
+		return nil, next, fmt.Errorf("decode the fetch at offset %d: %w", from, fp.Err)
 	}
-	return fp.Records, nil
+	return fp.Records, next, nil
 }
 
 // pairCopies returns, for each partition of fs, the pair's map that tells
