@@ -84,14 +84,8 @@ func (f *Fetcher) nextLookup() (next time.Time, ok bool) {
 // that need one at theirs, and schedules another lookup for those that
 // have none.
 func (f *Fetcher) refresh(ctx context.Context, topics map[string]bool) {
-	req := kmsg.NewPtrMetadataRequest()
-	for t := range topics {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(t)
-		req.Topics = append(req.Topics, rt)
-	}
 	rctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	resp, err := req.RequestWith(rctx, f.cl)
+	resp, err := metadata(rctx, f.cl, topics)
 	cancel()
 	if ctx.Err() != nil {
 		return

@@ -155,7 +155,8 @@ func isKafkaError(err error) bool {
 	return errors.As(err, &ke)
 }
 
-// metadata asks the target for the partitions of topics.
+// metadata asks the cluster for the partitions of topics: the producer's
+// target, the fetcher's source.
 func metadata(ctx context.Context, cl *kgo.Client, topics map[string]bool) (*kmsg.MetadataResponse, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	for t := range topics {
