@@ -149,8 +149,11 @@ func (t *task) run(ctx context.Context) error {
 					continue
 				}
 				// Retriable errors are retried inside the fetcher; what
-				// reaches us is worth a line, not a stop.
-				t.log.Warn("fetch", "topic", f.Topic, "partition", f.Partition, "err", f.Err)
+				// reaches us (authorization, a corrupt batch) stopped the
+				// partition's fetching, and stops the flow with its name.
+				if p := t.part(f.Topic, f.Partition); p != nil {
+					p.failWith(f.Offset, f.Err) // it names the partition
+				}
 				continue
 			}
 			bs, err := batch.Split(f.Records)
