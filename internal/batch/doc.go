@@ -9,7 +9,9 @@
 // So the batch path fetches with kmsg requests of its own over a franz-go
 // client's connections (Fetcher), and writes with an idempotent producer of
 // its own (Producer) that owns the producer id, epoch and sequences of what
-// it writes — as Kafka's own replica fetcher copies bytes.
+// it writes — as Kafka's own replica fetcher copies bytes. What cannot go
+// on as it is gets decoded by franz-go and made into new batches by an
+// Encoder, for the same Producer.
 //
 // Only record batches of magic 2 are handled here; older message formats
 // are decoded by franz-go (kgo.ProcessFetchPartition) on the record path.
