@@ -246,7 +246,7 @@ func TestFetchThroughFaults(t *testing.T) {
 			switch n.Add(1) % 5 {
 			case 1:
 				notLeader.Add(1)
-				return refuseFetch(kreq.(*kmsg.FetchRequest), kerr.NotLeaderForPartition.Code), nil, true
+				return testbed.RefuseFetch(kreq.(*kmsg.FetchRequest), kerr.NotLeaderForPartition.Code), nil, true
 			case 3:
 				dropped.Add(1)
 				return nil, errors.New("connection dropped by the test"), true
@@ -324,23 +324,6 @@ func moveLeaders(t testing.TB, bed *fetchBed, topic string, partitions int32) {
 		}
 		return nil
 	})
-}
-
-// refuseFetch answers a fetch request with code for each of its
-// partitions.
-func refuseFetch(req *kmsg.FetchRequest, code int16) *kmsg.FetchResponse {
-	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	for _, rt := range req.Topics {
-		st := kmsg.NewFetchResponseTopic()
-		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		for _, rp := range rt.Partitions {
-			sp := kmsg.NewFetchResponseTopicPartition()
-			sp.Partition, sp.ErrorCode = rp.Partition, code
-			st.Partitions = append(st.Partitions, sp)
-		}
-		resp.Topics = append(resp.Topics, st)
-	}
-	return resp
 }
 
 // TestFetchReadCommitted: a read_committed fetch lists the aborted
@@ -457,7 +440,7 @@ func TestFetchThrottled(t *testing.T) {
 	bed.fake.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
 		if answered.Load() == 0 {
 			bed.fake.KeepControl()
-			resp := refuseFetch(kreq.(*kmsg.FetchRequest), 0)
+			resp := testbed.RefuseFetch(kreq.(*kmsg.FetchRequest), 0)
 			resp.ThrottleMillis = int32(throttle.Milliseconds())
 			answered.Store(time.Now().UnixNano())
 			return resp, nil, true
@@ -603,7 +586,7 @@ func TestFetchOlderFormat(t *testing.T) {
 		if offset != 0 {
 			return nil, nil, false
 		}
-		resp := refuseFetch(req, 0)
+		resp := testbed.RefuseFetch(req, 0)
 		rp := &resp.Topics[0].Partitions[0]
 		rp.RecordBatches, rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = v1, 5, 5, 0
 		return resp, nil, true
