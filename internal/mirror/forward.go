@@ -210,24 +210,24 @@ func (bp *batchPath) produce(ctx context.Context, p *partition, b batch.Batch, s
 	}
 }
 
-// skips says whether the copy leaves record r out, as send does.
+// skips says whether the copy leaves record r out: a control record, a
+// copy the pair wrote, a record stamped with the target's id. A record it
+// keeps gets the provenance header it needs. Both paths decide with it.
 func (p *partition) skips(r *kgo.Record, copies *offsetmap.Map) bool {
 	if r.Attrs.IsControl() {
 		return true
 	}
+	var from []byte
+	stamped := false
 	if p.origin != nil {
-		if from, stamped := record.Origin(r); stamped {
-			if bytes.Equal(from, p.origin.target) {
-				p.metrics.skippedCopy()
-				return true
-			}
-		} else {
-			r.Headers = append(r.Headers, kgo.RecordHeader{Key: record.OriginHeader, Value: p.origin.source})
-		}
+		from, stamped = record.Origin(r)
 	}
-	if copies != nil && copies.IsCopy(r.Offset) {
+	if stamped && bytes.Equal(from, p.origin.target) || copies != nil && copies.IsCopy(r.Offset) {
 		p.metrics.skippedCopy()
 		return true
+	}
+	if p.origin != nil && !stamped {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: record.OriginHeader, Value: p.origin.source})
 	}
 	return false
 }

@@ -1,7 +1,6 @@
 package mirror
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"github.com/kmirror/kmirror/internal/mm2"
 	"github.com/kmirror/kmirror/internal/offsetmap"
 	"github.com/kmirror/kmirror/internal/progress"
-	"github.com/kmirror/kmirror/internal/record"
 )
 
 // inflight is a record handed to the producer and not yet acknowledged.
@@ -175,27 +173,9 @@ func (p *partition) send(recs []*kgo.Record, copies *offsetmap.Map) []*kgo.Recor
 	p.sent++
 	p.inflight = slices.Grow(p.inflight, len(recs))
 	for _, r := range recs {
-		if r.Attrs.IsControl() {
+		if p.skips(r, copies) {
 			p.skip(r.Offset)
 			continue
-		}
-		stamped := false
-		if p.origin != nil {
-			var from []byte
-			from, stamped = record.Origin(r)
-			if stamped && bytes.Equal(from, p.origin.target) {
-				p.skip(r.Offset)
-				p.metrics.skippedCopy()
-				continue
-			}
-		}
-		if copies != nil && copies.IsCopy(r.Offset) {
-			p.skip(r.Offset)
-			p.metrics.skippedCopy()
-			continue
-		}
-		if p.origin != nil && !stamped {
-			r.Headers = append(r.Headers, kgo.RecordHeader{Key: record.OriginHeader, Value: p.origin.source})
 		}
 		// The fetched record becomes the produced one: same key, value,
 		// headers, timestamp and partition. Offset is still the source
