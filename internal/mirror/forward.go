@@ -72,13 +72,13 @@ type batchPath struct {
 	buf            []byte
 }
 
-func newBatchPath(f *config.Flow, out *batch.Producer) (*batchPath, error) {
+func newBatchPath(f *config.Flow, out *batch.Producer, decomp kgo.Decompressor) (*batchPath, error) {
 	codec, _ := batch.ParseCodec(f.Producer.Compression)
 	enc, err := batch.NewEncoder(codec, int(f.Producer.BatchSize))
 	if err != nil {
 		return nil, err
 	}
-	return &batchPath{forward: f.BatchForwarding, codec: codec, enc: enc, out: out, decomp: kgo.DefaultDecompressor()}, nil
+	return &batchPath{forward: f.BatchForwarding, codec: codec, enc: enc, out: out, decomp: decomp}, nil
 }
 
 // copy hands one fetch of the partition to the target. copies, when set,

@@ -68,7 +68,7 @@ func newTask(id int, d taskDeps) (*task, error) {
 		fetcher: batch.NewFetcher(cl, batch.FetchOptions{MaxWait: c.FetchMaxWait, MinBytes: c.FetchMinBytes, MaxBytes: c.FetchMaxBytes,
 			PartitionMaxBytes: c.MaxPartitionFetchBytes, ReadCommitted: c.ReadCommitted, Log: d.log})}
 	if d.out != nil {
-		if t.path, err = newBatchPath(d.cfg, d.out); err != nil {
+		if t.path, err = newBatchPath(d.cfg, d.out, t.decomp); err != nil {
 			t.close()
 			return nil, fmt.Errorf("task %d: %w", id, err)
 		}
