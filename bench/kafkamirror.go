@@ -428,6 +428,9 @@ func (m *benchMirror) live(ctx context.Context, f *mirrorFigures, steadyRate flo
 		f.steady = &r
 		o.logf("    achieved %.0f records/s; latency p50 %s, p99 %s, max %s", r.Rate, r.P50, r.P99, r.Max)
 	}
+	if o.copyOnly {
+		return m.stop()
+	}
 	var err error
 	if f.sync, err = m.syncDelay(ctx); err != nil {
 		return fmt.Errorf("group sync delay: %w", err)

@@ -53,8 +53,11 @@ type options struct {
 	// none.
 	sourceCompression string
 	syncSamples       int
-	lag               int    // records the lagging group of the cutover lags by
-	logs              string // directory that keeps the mirrors' logs and configurations
+	// copyOnly leaves out the group sync and the cutover (-matrix).
+	copyOnly bool
+	matrix   bool
+	lag      int    // records the lagging group of the cutover lags by
+	logs     string // directory that keeps the mirrors' logs and configurations
 }
 
 type setFlag []string
@@ -83,6 +86,7 @@ func main() {
 	flag.BoolVar(&o.verbose, "v", false, "print progress")
 	flag.StringVar(&o.kafka, "kafka", "", "compare MirrorMaker 2 and kmirror on Apache Kafka brokers: a release line or version for internal/testbed/apache/fetch.sh (4, 3.9, 4.1.1) or a directory of its jars; empty runs the kfake mode")
 	flag.BoolVar(&o.seedProducer, "seed-producer", true, "-kafka: give both mirrors the seed article's producer settings (batch.size, buffer.memory, gzip, linger.ms 1500, max.request.size, request.timeout.ms)")
+	flag.BoolVar(&o.matrix, "matrix", false, "-kafka: run the matrix of docs/benchmarks.md instead of one configuration: the seed's settings and the defaults, sources in none, gzip and zstd, and 100 B and 10 KiB records (catch-up and latency only; 3 runs for two rows, 1 for the others; about 40 minutes)")
 	flag.IntVar(&o.syncSamples, "sync-samples", 20, "-kafka: group sync delay samples per mirror and run")
 	flag.IntVar(&o.lag, "lag", 10_000, "-kafka: records the lagging group lags by at the cutover")
 	flag.StringVar(&o.logs, "logs", "", "-kafka: keep the mirrors' configurations and logs under this directory")
@@ -104,6 +108,20 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	command := "go run ./bench " + strings.Join(os.Args[1:], " ")
+	if o.matrix {
+		if o.kafka == "" {
+			fmt.Fprintln(os.Stderr, "bench: -matrix compares with MirrorMaker 2: give -kafka")
+			os.Exit(2)
+		}
+		rep, err := kafkaMatrix(ctx, o)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		rep.command = command
+		emit(rep.text(), rep.markdown(), o.out)
+		return
+	}
 	if o.kafka != "" {
 		rep, err := kafkaRun(ctx, o)
 		if err != nil {

@@ -15,12 +15,14 @@ import (
 
 	"github.com/kmirror/kmirror/internal/batch"
 	"github.com/kmirror/kmirror/internal/batch/batchtest"
+	"github.com/kmirror/kmirror/internal/mirror"
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
 // Source batches are forwarded byte for byte: for each codec, every batch
 // of the target holds the very records section of the source's batch at
-// the same place (compressed data unchanged, never decompressed), and
+// the same place (compressed data unchanged, never decompressed), but for
+// small uncompressed batches, which are gathered into larger ones; and
 // franz-go, librdkafka and the Java client read every record, in order,
 // from the target. With batch.forwarding: same-codec, a batch of another
 // codec is re-encoded with producer.compression.type instead. The metrics
@@ -28,16 +30,21 @@ import (
 func TestForwardedBatches(t *testing.T) {
 	t.Logf("bed: %s", bedName())
 	src, tgt := clusters(t)
+	// Batches of 16 KiB, and uncompressed ones of about 500 KB: those of
+	// 16 KiB are gathered when uncompressed, the others forwarded.
 	codecs := []struct {
-		name  string
-		codec kgo.CompressionCodec
-		want  batch.Codec
+		name     string
+		codec    kgo.CompressionCodec
+		want     batch.Codec
+		repeat   int   // a value's length, in words of about 11 bytes
+		maxBytes int32 // the source producer's batch limit
 	}{
-		{"none", kgo.NoCompression(), batch.None},
-		{"gzip", kgo.GzipCompression(), batch.Gzip},
-		{"snappy", kgo.SnappyCompression(), batch.Snappy},
-		{"lz4", kgo.Lz4Compression(), batch.Lz4},
-		{"zstd", kgo.ZstdCompression(), batch.Zstd},
+		{"none", kgo.NoCompression(), batch.None, 40, 16 << 10},
+		{"none-large", kgo.NoCompression(), batch.None, 150, 1 << 20},
+		{"gzip", kgo.GzipCompression(), batch.Gzip, 40, 16 << 10},
+		{"snappy", kgo.SnappyCompression(), batch.Snappy, 40, 16 << 10},
+		{"lz4", kgo.Lz4Compression(), batch.Lz4, 40, 16 << 10},
+		{"zstd", kgo.ZstdCompression(), batch.Zstd, 40, 16 << 10},
 	}
 	const parts, perPart = 3, 600
 	prefix := uniq(t, "fw")
@@ -50,12 +57,12 @@ func TestForwardedBatches(t *testing.T) {
 	write := func(from, to int) {
 		t.Helper()
 		for _, c := range codecs {
-			cl := src.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(c.codec), kgo.ProducerLinger(20*time.Millisecond), kgo.ProducerBatchMaxBytes(16<<10))
+			cl := src.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchCompression(c.codec), kgo.ProducerLinger(20*time.Millisecond), kgo.ProducerBatchMaxBytes(c.maxBytes))
 			var recs []*kgo.Record
 			for p := range int32(parts) {
 				for i := from; i < to; i++ {
 					r := &kgo.Record{Topic: topic(c.name), Partition: p, Key: fmt.Appendf(nil, "k%d", i%17),
-						Value: fmt.Appendf(nil, "%s %s/%d", strings.Repeat(fmt.Sprintf("%s-%d-%d ", c.name, p, i), 40), fmt.Sprint(p), i)}
+						Value: fmt.Appendf(nil, "%s %s/%d", strings.Repeat(fmt.Sprintf("%s-%d-%d ", c.name, p, i), c.repeat), fmt.Sprint(p), i)}
 					if i%5 == 0 {
 						r.Key = nil
 					}
@@ -91,33 +98,48 @@ func TestForwardedBatches(t *testing.T) {
 	w.waitFor(t, "running; stop with SIGINT or SIGTERM", time.Minute)
 	write(perPart/2, perPart)
 
-	batches := 0
+	forwarded, gathered := map[string]int{}, map[string]int{}
 	for _, c := range codecs {
 		name := topic(c.name)
 		tgt.waitEnds(t, name, src.EndOffsets(t, name), 2*time.Minute)
 		for p := range int32(parts) {
 			a, b := batchtest.Read(t, &src.Brokers, name, p), batchtest.Read(t, &tgt.Brokers, name, p)
-			if len(a) != len(b) {
-				t.Fatalf("%s[%d]: %d batches on the source, %d on the target", name, p, len(a), len(b))
-			}
 			for i := range a {
-				if a[i].Codec() != c.want || b[i].Codec() != c.want || a[i].Records() != b[i].Records() || a[i].BaseOffset() != b[i].BaseOffset() ||
-					!bytes.Equal(a[i].Section(), b[i].Section()) {
-					t.Fatalf("%s[%d] batch %d: source %s at %d with %d records, target %s at %d with %d records, records sections equal: %v",
-						name, p, i, a[i].Codec(), a[i].BaseOffset(), a[i].Records(), b[i].Codec(), b[i].BaseOffset(), b[i].Records(),
-						bytes.Equal(a[i].Section(), b[i].Section()))
+				if a[i].Codec() != c.want {
+					t.Fatalf("set-up: %s[%d] batch %d is %s", name, p, i, a[i].Codec())
 				}
 			}
 			if len(a) >= perPart/2 {
 				t.Fatalf("set-up: %s[%d] was written in %d batches of about one record", name, p, len(a))
 			}
-			batches += len(a)
+			f, g, err := forwardedOrGathered(a, b, mirror.GatherBelow(1000012))
+			if err != nil {
+				t.Fatalf("%s[%d]: %v", name, p, err)
+			}
+			forwarded[c.name] += f
+			gathered[c.name] += g
 			want, got := src.Read(t, name, p), tgt.Read(t, name, p)
+			if len(want) != len(got) {
+				t.Fatalf("%s[%d]: %d records, want %d", name, p, len(got), len(want))
+			}
 			for i := range want {
 				if err := testbed.SameRecord(want[i], got[i]); err != nil {
 					t.Fatalf("%s[%d] record %d: %v", name, p, i, err)
 				}
 			}
+		}
+	}
+	t.Logf("batches forwarded byte for byte: %v; gathered: %v", forwarded, gathered)
+	for _, c := range codecs {
+		bad := forwarded[c.name] == 0 || gathered[c.name] > 0 // compressed: every batch forwarded
+		switch c.name {
+		case "none":
+			bad = forwarded[c.name] > 0 || gathered[c.name] == 0
+		case "none-large":
+			bad = forwarded[c.name] == 0
+		}
+		if bad {
+			t.Fatalf("%s: %d batches forwarded, %d gathered", c.name, forwarded[c.name], gathered[c.name])
 		}
 	}
 	metric := func(path string) string {
@@ -127,7 +149,6 @@ func TestForwardedBatches(t *testing.T) {
 		body := httpGet(t, "http://"+m[1]+"/metrics")
 		return strings.Contains(body, metric("forwarded")) && strings.Contains(body, metric("re-encoded")+" 0")
 	})
-	t.Logf("%d batches forwarded byte for byte", batches)
 
 	// Every consumer reads the forwarded batches: offsets and values in
 	// order, each partition whole.
@@ -179,6 +200,49 @@ func TestForwardedBatches(t *testing.T) {
 		}
 	}
 	stopWorker(t, w)
+}
+
+// forwardedOrGathered checks a partition's target batches b against its
+// source batches a: a compressed source batch, or an uncompressed one of
+// gatherBelow bytes or more, is on the target as it is (records section,
+// codec, base offset and count); a run of smaller uncompressed ones is
+// gathered into uncompressed batches that start where the run does and end
+// within it. It counts the target batches of each kind.
+func forwardedOrGathered(a, b []batch.Batch, gatherBelow int) (forwarded, gathered int, err error) {
+	small := func(x batch.Batch) bool { return x.Codec() == batch.None && len(x.Section()) < gatherBelow }
+	j := 0
+	for i := 0; i < len(a); {
+		if j == len(b) {
+			return 0, 0, fmt.Errorf("the source's batch at %d is not on the target", a[i].BaseOffset())
+		}
+		if !small(a[i]) {
+			if a[i].BaseOffset() != b[j].BaseOffset() || a[i].Records() != b[j].Records() || a[i].Codec() != b[j].Codec() || !bytes.Equal(a[i].Section(), b[j].Section()) {
+				return 0, 0, fmt.Errorf("source batch %d, %s at %d with %d records, not forwarded as it is: the target's is %s at %d with %d records",
+					i, a[i].Codec(), a[i].BaseOffset(), a[i].Records(), b[j].Codec(), b[j].BaseOffset(), b[j].Records())
+			}
+			forwarded++
+			i, j = i+1, j+1
+			continue
+		}
+		end := i
+		for end < len(a) && small(a[end]) {
+			end++
+		}
+		if b[j].BaseOffset() != a[i].BaseOffset() {
+			return 0, 0, fmt.Errorf("small source batches from %d on: the target's batch starts at %d", a[i].BaseOffset(), b[j].BaseOffset())
+		}
+		for stop := a[end-1].NextOffset(); j < len(b) && b[j].BaseOffset() < stop; j++ {
+			if b[j].NextOffset() > stop || b[j].Codec() != batch.None {
+				return 0, 0, fmt.Errorf("small source batches %d..%d: the target's batch at %d, %s, ends at %d", a[i].BaseOffset(), stop, b[j].BaseOffset(), b[j].Codec(), b[j].NextOffset())
+			}
+			gathered++
+		}
+		i = end
+	}
+	if j != len(b) {
+		return 0, 0, fmt.Errorf("%d batches on the target after the source's last", len(b)-j)
+	}
+	return forwarded, gathered, nil
 }
 
 func httpGet(t *testing.T, url string) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -233,7 +234,7 @@ func (a *answers) ordered(t *testing.T, partition int32, n int) []answer {
 	return got
 }
 
-// copyAll produces the batches of each partition to topic, interleaving
+// copyAll produces copies of the batches of each partition to topic, interleaving
 // partitions, calls between (if not nil) after every batch, and flushes.
 func copyAll(t *testing.T, p *Producer, topic string, batches map[int32][]Batch, a *answers, between func(i int)) {
 	t.Helper()
@@ -244,7 +245,9 @@ func copyAll(t *testing.T, p *Producer, topic string, batches map[int32][]Batch,
 		for part := int32(0); part < int32(len(batches)); part++ {
 			if i < len(batches[part]) {
 				more = true
-				if err := p.Produce(ctx, topic, part, batches[part][i], a.done(part, i)); err != nil {
+				// A copy: the Producer stamps it, and the test compares
+				// with the source's.
+				if err := p.Produce(ctx, topic, part, slices.Clone(batches[part][i]), a.done(part, i)); err != nil {
 					t.Fatalf("produce batch %d of partition %d: %v", i, part, err)
 				}
 			}

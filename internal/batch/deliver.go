@@ -28,6 +28,10 @@ func (p *Producer) free(pb *pending) {
 		return
 	}
 	p.buffered -= int64(len(pb.w))
+	if pb.unsent {
+		p.unsent -= int64(len(pb.w))
+		pb.unsent = false
+	}
 	pb.w = nil
 	close(p.room)
 	p.room = make(chan struct{})

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -83,6 +84,14 @@ func (e *Encoder) fill(recs []*kgo.Record) int {
 	return n
 }
 
+// Next encodes the first batch of recs (at least one record) into a
+// buffer of its own, sized to it, and returns it with the number of
+// records it holds: the batches of Encode, one at a time.
+func (e *Encoder) Next(recs []*kgo.Record) (Batch, int) {
+	n := e.fill(recs)
+	return Batch(e.batch(nil, recs[:n])), n
+}
+
 // batch appends to dst the batch of recs, whose records fill encoded.
 func (e *Encoder) batch(dst []byte, recs []*kgo.Record) []byte {
 	first, maxTime := recs[0].Timestamp.UnixMilli(), int64(0)
@@ -97,6 +106,7 @@ func (e *Encoder) batch(dst []byte, recs []*kgo.Record) []byte {
 		codec = Codec(c)
 	}
 	start := len(dst)
+	dst = slices.Grow(dst, HeaderSize+len(section))
 	dst = append(dst, make([]byte, HeaderSize)...)
 	dst = append(dst, section...)
 	h := dst[start:]

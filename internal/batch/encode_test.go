@@ -66,6 +66,16 @@ func TestEncode(t *testing.T) {
 					t.Errorf("batch of codec %s, forwardable %q", b.Codec(), b.Forwardable())
 				}
 			}
+			// Next makes the same batches one at a time, each in a
+			// buffer of about its size.
+			rest := recs
+			for i := 0; len(rest) > 0; i++ {
+				b, n := e.Next(rest)
+				rest = rest[n:]
+				if i >= len(bs) || n != counts[i] || !bytes.Equal(b, bs[i]) || cap(b) > len(b)+len(b)/4+64 {
+					t.Fatalf("Next's batch %d: %d records, %d bytes in %d; Encode's: %v records, %d batches", i, n, len(b), cap(b), counts, len(bs))
+				}
+			}
 			got := decode(t, raw[4:])
 			if len(got) != len(recs) {
 				t.Fatalf("%d records back, want %d", len(got), len(recs))

@@ -23,10 +23,17 @@ type ProducerOptions struct {
 	// flight), buffer.memory, default 32 MiB; Produce blocks beyond it.
 	// A batch larger than it is taken when nothing else is held.
 	MaxBuffered int64
-	// MaxInFlight is the number of batches of one partition in flight at
-	// once, 1..5 (idempotence keeps order for at most 5); default 5. It
-	// counts from the partition's first batch not answered: a batch
-	// answered behind it still counts.
+	// MaxQueued bounds the bytes of batches taken and not yet sent,
+	// default 16 MiB; Produce blocks beyond it, as beyond MaxBuffered.
+	// Batches waiting for a request add latency and memory, not
+	// throughput: the caller can fetch them again as fast as they go.
+	MaxQueued int64
+	// MaxInFlight is the number of produce requests in flight at once to
+	// one broker, and of batches of one partition,
+	// 1..5 (idempotence keeps order for at most 5); default 5
+	// (max.in.flight.requests.per.connection). A partition's count
+	// starts at its first batch not answered: a batch answered behind it
+	// still counts.
 	MaxInFlight int
 	// MaxRequestBytes bounds the batches of one produce request
 	// (max.request.size), unless one batch is larger; default 16 MiB.
@@ -42,6 +49,7 @@ type ProducerOptions struct {
 const (
 	defaultTimeout     = 30 * time.Second
 	defaultMaxBuffered = 32 << 20
+	defaultMaxQueued   = 16 << 20
 	maxInFlight        = 5
 )
 
@@ -116,8 +124,9 @@ type Producer struct {
 	fatal    error
 	requests int   // produce requests in flight
 	buffered int64 // bytes of the batches held
-	// room is closed, and replaced, when buffered shrinks; answered when
-	// batches are answered.
+	unsent   int64 // bytes of the batches held and never sent
+	// room is closed, and replaced, when buffered or unsent shrinks;
+	// answered when batches are answered.
 	room, answered chan struct{}
 	// answers are what is answered, in order, to pass to the batches'
 	// done on the delivering goroutine.
@@ -170,10 +179,13 @@ type partition struct {
 // pending is a batch queued and not yet delivered.
 type pending struct {
 	part *partition
-	// w is the Producer's copy of the batch, stamped in place for its
+	// w is the batch Produce took, stamped in place for its
 	// producer id, epoch and seq once it is first sent, and sent again as
 	// it is on a retry.
-	w       []byte
+	w []byte
+	// unsent says w counts in the Producer's unsent bytes: it was never
+	// sent.
+	unsent  bool
 	seq     int32
 	stamped Stamp
 	state   state
@@ -200,6 +212,9 @@ func NewProducer(cl *kgo.Client, o ProducerOptions) *Producer {
 	}
 	if o.MaxBuffered <= 0 {
 		o.MaxBuffered = defaultMaxBuffered
+	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = defaultMaxQueued
 	}
 	if o.MaxRequestBytes <= 0 {
 		o.MaxRequestBytes = defaultMaxRequestBytes
@@ -239,7 +254,9 @@ func NewProducer(cl *kgo.Client, o ProducerOptions) *Producer {
 // while MaxBuffered bytes are held, until ctx ends (then returns ctx's
 // error and does not call done).
 //
-// Produce copies b: the caller may reuse it once Produce returns. done
+// Produce takes b: it stamps b's header in place and holds b until done is
+// called, so the caller neither changes nor reuses b's bytes meanwhile
+// (one batch's bytes go to one Produce). done
 // runs on the Producer's goroutine, one call at a time; it may call
 // Produce but not Flush or Close, and should return soon. Produce returns
 // an error, and does not call done, for a b that is not one whole record
@@ -248,7 +265,7 @@ func (p *Producer) Produce(ctx context.Context, topic string, partition int32, b
 	if err := whole(b); err != nil {
 		return fmt.Errorf("produce to %s[%d]: %w", topic, partition, err)
 	}
-	w := append([]byte(nil), b...)
+	w := []byte(b)
 	size := int64(len(w))
 	key := tp{topic, partition}
 	p.mu.Lock()
@@ -267,7 +284,7 @@ func (p *Producer) Produce(ctx context.Context, topic string, partition int32, b
 			p.mu.Unlock()
 			return nil
 		}
-		if p.buffered == 0 || p.buffered+size <= p.opts.MaxBuffered {
+		if p.buffered == 0 || p.buffered+size <= p.opts.MaxBuffered && (p.unsent == 0 || p.unsent+size <= p.opts.MaxQueued) {
 			break
 		}
 		room := p.room
@@ -282,8 +299,9 @@ func (p *Producer) Produce(ctx context.Context, topic string, partition int32, b
 	}
 	part := p.parts[key]
 	p.buffered += size
+	p.unsent += size
 	part.queued++
-	part.batches = append(part.batches, &pending{part: part, w: w, seq: part.seq, stamped: Stamp{ID: -1}, done: done, at: time.Now()})
+	part.batches = append(part.batches, &pending{part: part, w: w, unsent: true, seq: part.seq, stamped: Stamp{ID: -1}, done: done, at: time.Now()})
 	part.seq = nextSequence(part.seq, b.Records())
 	if !p.hasID || part.leader < 0 {
 		wake(p.tend)
@@ -433,7 +451,7 @@ func (p *Producer) Close() {
 			}
 			part.batches = nil
 		}
-		p.buffered = 0
+		p.buffered, p.unsent = 0, 0
 		p.mu.Unlock()
 		p.call(out)
 	})

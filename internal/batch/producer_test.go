@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -305,7 +306,7 @@ func TestStateLost(t *testing.T) {
 			// Answers keep counting from the first half's.
 			for part, bs := range rest {
 				for i, x := range bs {
-					if err := p.Produce(context.Background(), tgtTopic, part, x, a.done(part, len(half[part])+i)); err != nil {
+					if err := p.Produce(context.Background(), tgtTopic, part, slices.Clone(x), a.done(part, len(half[part])+i)); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -512,7 +513,7 @@ func TestUnknownTopic(t *testing.T) {
 	defer cancel()
 	began := time.Now()
 	for part, topic := range []string{missing, topic} {
-		if err := p.Produce(ctx, topic, 0, x, a.done(int32(part), 0)); err != nil {
+		if err := p.Produce(ctx, topic, 0, slices.Clone(x), a.done(int32(part), 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -619,6 +620,72 @@ func TestMaxBuffered(t *testing.T) {
 	}
 }
 
+// TestMaxQueued: a broker takes at most MaxInFlight requests at once, and
+// Produce blocks while MaxQueued bytes wait for one, however much room
+// MaxBuffered leaves; both go on once the target answers.
+func TestMaxQueued(t *testing.T) {
+	b := newBed(t, 1)
+	topic := topicName(t, "tgt")
+	createTopic(t, b.tgt, topic, 2, nil)
+	bs := encoded(t, 5, 1000)
+	p := NewProducer(b.tgt.Client(t), ProducerOptions{MaxQueued: int64(len(bs[0])), MaxInFlight: 1, Log: testbed.Logger(t)})
+	defer p.Close()
+	a := newAnswers()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for part := range int32(2) { // the producer id and leaders are known
+		if err := p.Produce(ctx, topic, part, bs[part], a.done(part, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	release := hold(t, b)
+	if err := p.Produce(ctx, topic, 0, bs[2], a.done(0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	testbed.WaitFor(t, 10*time.Second, "a request in flight", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.requests == 1 && p.unsent == 0
+	})
+	// Partition 1 has nothing in flight, but its broker has a request:
+	// its batch waits, and fills the queue.
+	if err := p.Produce(ctx, topic, 1, bs[3], a.done(1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancelShort()
+	began := time.Now()
+	err := p.Produce(short, topic, 1, bs[4], func(int64, error) { t.Error("done called for a batch Produce did not take") })
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) < 500*time.Millisecond {
+		t.Fatalf("the batch beyond the queue: %v after %s; want the context's deadline after 500ms", err, time.Since(began))
+	}
+	p.mu.Lock()
+	requests, unsent := p.requests, p.unsent
+	p.mu.Unlock()
+	if requests != 1 || unsent != int64(len(bs[3])) {
+		t.Fatalf("%d requests in flight and %d bytes unsent; want 1 and %d", requests, unsent, len(bs[3]))
+	}
+
+	release()
+	if err := p.Produce(ctx, topic, 1, bs[4], a.done(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for part, n := range map[int32]int{0: 2, 1: 3} {
+		for i, g := range a.ordered(t, part, n) {
+			if g.err != nil || i > 0 && g.base <= 0 {
+				t.Errorf("partition %d batch %d: offset %d, %v", part, i, g.base, g.err)
+			}
+		}
+	}
+}
+
 // TestClose: Close answers every batch not answered with ErrClosed, once
 // and in order, while the target holds them; later Produce calls fail with
 // ErrClosed without calling done; Close again does nothing; and no
@@ -633,7 +700,7 @@ func TestClose(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for part := range int32(2) {
-		if err := p.Produce(ctx, topic, part, bs[0], a.done(part, 0)); err != nil {
+		if err := p.Produce(ctx, topic, part, slices.Clone(bs[0]), a.done(part, 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -643,7 +710,7 @@ func TestClose(t *testing.T) {
 	hold(t, b)
 	for i := 1; i < len(bs); i++ {
 		for part := range int32(2) {
-			if err := p.Produce(ctx, topic, part, bs[i], a.done(part, i)); err != nil {
+			if err := p.Produce(ctx, topic, part, slices.Clone(bs[i]), a.done(part, i)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -651,7 +718,7 @@ func TestClose(t *testing.T) {
 	// One more waits for room.
 	blocked := make(chan error, 1)
 	go func() {
-		blocked <- p.Produce(ctx, topic, 0, bs[0], func(int64, error) { t.Error("done called for a batch Produce did not take") })
+		blocked <- p.Produce(ctx, topic, 0, slices.Clone(bs[0]), func(int64, error) { t.Error("done called for a batch Produce did not take") })
 	}()
 	testbed.WaitFor(t, 10*time.Second, "a batch in flight and one waiting for room", func() bool {
 		p.mu.Lock()
@@ -757,7 +824,7 @@ func BenchmarkProducer(b *testing.B) {
 	began := time.Now()
 	for b.Loop() {
 		for i := range window {
-			if err := p.Produce(ctx, "bench", int32(i%partitions), x, done); err != nil {
+			if err := p.Produce(ctx, "bench", int32(i%partitions), slices.Clone(x), done); err != nil {
 				b.Fatal(err)
 			}
 		}

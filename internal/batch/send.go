@@ -18,8 +18,9 @@ const defaultMaxRequestBytes = 16 << 20
 
 // sender writes the produce requests of one broker.
 type sender struct {
-	broker int32
-	wake   chan struct{}
+	broker   int32
+	wake     chan struct{}
+	requests int // in flight, at most MaxInFlight
 }
 
 // request is a produce request carrying at most one batch per partition,
@@ -131,6 +132,9 @@ func (p *Producer) drain(broker int32) *request {
 	if p.closed || !p.hasID || p.resetting || p.aborting > 0 {
 		return nil
 	}
+	if s := p.senders[broker]; s != nil && s.requests >= p.opts.MaxInFlight {
+		return nil
+	}
 	var r *request
 	size := 0
 	for _, part := range p.parts {
@@ -156,9 +160,15 @@ func (p *Producer) drain(broker int32) *request {
 			continue
 		}
 		if st := (Stamp{ID: p.id.ID, Epoch: p.id.Epoch, Sequence: pb.seq}); pb.stamped != st {
-			// In place: the copy is the Producer's own.
+			// In place: Produce took the batch.
 			Batch(pb.w).AppendFor(pb.w[:0], st)
 			pb.stamped = st
+		}
+		if pb.unsent {
+			p.unsent -= int64(len(pb.w))
+			pb.unsent = false
+			close(p.room)
+			p.room = make(chan struct{})
 		}
 		if r == nil {
 			r = &request{ProduceRequest: kmsg.NewProduceRequest(), broker: broker, at: map[string]int{}, byID: map[[16]byte]string{}, issued: make(chan struct{})}
@@ -174,6 +184,9 @@ func (p *Producer) drain(broker int32) *request {
 	}
 	if r != nil {
 		p.requests++
+		if s := p.senders[broker]; s != nil {
+			s.requests++
+		}
 	}
 	return r
 }
@@ -199,6 +212,10 @@ func (p *Producer) answer(r *request, resp *kmsg.ProduceResponse, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests--
+	if s := p.senders[r.broker]; s != nil {
+		s.requests--
+		wake(s.wake)
+	}
 	if p.closed {
 		return
 	}

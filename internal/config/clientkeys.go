@@ -59,12 +59,13 @@ var ClientKeys = []ClientKey{
 			return setBool(&c.producer.Idempotent, v)
 		}},
 	{Role: RoleProducer, Name: "batch.size", KafkaDefault: "16384", Default: "1000012",
-		Why:   "bounds a re-encoded batch (forwarded ones keep the source's), a larger record alone; in exactly-once mode franz-go's batch limit, which refuses larger records; kept at the default when lower",
+		Why:   "bounds a re-encoded batch (forwarded ones keep the source's), a larger record alone; uncompressed source batches under a quarter of it are gathered into larger ones; in exactly-once mode franz-go's batch limit, which refuses larger records; kept at the default when lower",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.BatchSize, v, 1) }},
 	{Role: RoleProducer, Name: "linger.ms", KafkaDefault: "0", Default: "0",
 		Why:   "ignored by the copy: a fetch is already a batch, sent at once",
 		apply: func(c *clientConfig, v string) error { return setMillis(&c.producer.Linger, v) }},
 	{Role: RoleProducer, Name: "buffer.memory", KafkaDefault: "33554432", Default: "33554432",
+		Why:   "bounds what the producer holds, in flight or not; of that, at most 16 MiB waits for a request (more would only queue)",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.BufferMemory, v, 1) }},
 	{Role: RoleProducer, Name: "compression.type", KafkaDefault: "none", Default: "none",
 		apply: func(c *clientConfig, v string) error {
@@ -82,6 +83,7 @@ var ClientKeys = []ClientKey{
 		Why:   "exactly-once mode only: otherwise kmirror retries until delivery.timeout.ms, when set, or until stopped",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.Retries, v, 0) }},
 	{Role: RoleProducer, Name: "max.in.flight.requests.per.connection", KafkaDefault: "5", Default: "5",
+		Why:   "requests in flight to one broker, and batches of one partition; at most 5, which idempotence needs",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.MaxInFlight, v, 1) }},
 	{Role: RoleProducer, Name: "client.id", KafkaDefault: "", Default: "kmirror",
 		apply: func(c *clientConfig, v string) error { c.producer.ClientID = v; return nil }},

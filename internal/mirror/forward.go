@@ -69,7 +69,9 @@ type batchPath struct {
 	// pending records are acknowledged: past what followed them and holds
 	// nothing to copy.
 	pendingAdvance int64
-	buf            []byte
+	// gatherBelow is the size under which an uncompressed batch is
+	// gathered with its neighbours (see gathers).
+	gatherBelow int
 }
 
 func newBatchPath(f *config.Flow, out *batch.Producer, decomp kgo.Decompressor) (*batchPath, error) {
@@ -78,7 +80,8 @@ func newBatchPath(f *config.Flow, out *batch.Producer, decomp kgo.Decompressor) 
 	if err != nil {
 		return nil, err
 	}
-	return &batchPath{forward: f.BatchForwarding, codec: codec, enc: enc, out: out, decomp: decomp}, nil
+	return &batchPath{forward: f.BatchForwarding, codec: codec, enc: enc, out: out, decomp: decomp,
+		gatherBelow: GatherBelow(f.Producer.BatchSize)}, nil
 }
 
 // copy hands one fetch of the partition to the target. copies, when set,
@@ -99,7 +102,7 @@ func (bp *batchPath) copy(ctx context.Context, p *partition, f *fetched, copies 
 			bp.skipTo(p, b.NextOffset())
 			continue
 		}
-		if why := bp.refuses(p, b, f.Offset, copies); why != "" {
+		if why := bp.refuses(p, b, f.Offset, copies); why != "" || bp.gathers(b) {
 			bp.decode(p, batch.Fetched{Topic: f.Topic, Partition: f.Partition, Records: b}, f.Offset, copies)
 			continue
 		}
@@ -127,6 +130,21 @@ func (bp *batchPath) refuses(p *partition, b batch.Batch, from int64, copies *of
 		}
 	}
 	return b.Forwardable()
+}
+
+// GatherBelow is the size of a records section under which an uncompressed
+// batch is gathered with its neighbours rather than forwarded, for
+// producer.batch.size batchSize: a quarter of it.
+func GatherBelow(batchSize int32) int { return int(batchSize / 4) }
+
+// gathers says whether batch b, forwardable, is re-encoded with its
+// neighbours instead: a small uncompressed batch, since a produce request
+// takes one batch per partition and small ones would make many requests,
+// while gathering records that were never compressed costs only a copy.
+// Small compressed batches are forwarded: recompressing costs more than
+// the requests it saves.
+func (bp *batchPath) gathers(b batch.Batch) bool {
+	return b.Codec() == batch.None && len(b.Section()) < bp.gatherBelow
 }
 
 // decode adds the records of fp at and after offset from to the pending
@@ -178,26 +196,23 @@ func (bp *batchPath) flush(ctx context.Context, p *partition) {
 		clear(bp.pending)
 		bp.pending, bp.offsets, bp.pendingAdvance = bp.pending[:0], nil, 0
 	}()
-	var counts []int
-	bp.buf, counts = bp.enc.Encode(bp.buf[:0], bp.pending)
-	bs, err := batch.Split(bp.buf)
-	if err != nil || len(bs) != len(counts) {
-		p.failWith(bp.offsets[0], fmt.Errorf("copy %s[%d]: encode: %d batches of %d, %v", p.key.Topic, p.key.Partition, len(bs), len(counts), err))
-		return
-	}
-	offsets := bp.offsets
-	for i, b := range bs {
-		s := &sent{offsets: offsets[:counts[i]:counts[i]]}
-		offsets = offsets[counts[i]:]
-		if i == len(bs)-1 {
+	// A buffer for each batch: the producer holds each until it is
+	// answered.
+	recs, offsets := bp.pending, bp.offsets
+	for len(recs) > 0 {
+		b, n := bp.enc.Next(recs)
+		s := &sent{offsets: offsets[:n:n]}
+		recs, offsets = recs[n:], offsets[n:]
+		if len(recs) == 0 {
 			s.advance = bp.pendingAdvance
 		}
 		bp.produce(ctx, p, b, s)
 	}
 }
 
-// produce registers s and hands its batch b to the producer. The producer
-// keeps b's bytes (it writes a copy), so the fetch's buffer may go.
+// produce registers s and hands its batch b to the producer, which stamps
+// it in place and holds it, and with it the fetch's buffer, until it is
+// answered: b's bytes are the producer's from then on.
 func (bp *batchPath) produce(ctx context.Context, p *partition, b batch.Batch, s *sent) {
 	s.size, s.newest = len(b.Section()), time.UnixMilli(b.MaxTimestamp())
 	if !p.sendBatch(s) {
@@ -337,12 +352,16 @@ func (s *sent) firstOffset() int64 {
 // observeBatch puts an acknowledged batch, written from target offset base
 // on, into the map, with the MM2 syncs it calls for. p.mu is held.
 func (p *partition) observeBatch(s *sent, base int64) error {
-	if s.offsets == nil {
-		segs, err := p.m.ObserveRange(s.first, base, s.count)
+	first, n := s.first, s.count
+	if k := len(s.offsets); k > 0 && s.offsets[k-1]-s.offsets[0] == int64(k-1) {
+		first, n = s.offsets[0], int64(k) // re-encoded one for one
+	}
+	if n > 0 {
+		segs, err := p.m.ObserveRange(first, base, n)
 		if err != nil {
 			return err
 		}
-		p.syncRange(segs, s.first, base, s.count)
+		p.syncRange(segs, first, base, n)
 		return nil
 	}
 	for i, src := range s.offsets {
