@@ -94,25 +94,24 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 // arrives.
 //
 // What the configuration allows, with B = producer.buffer.memory, F =
-// consumer.fetch.max.bytes and T = tasks.max (franz-go reads what it
-// fetches into one buffer per response, and a fetched record's key and value
-// point into it):
-//   - each task's consumer holds at most two responses of at most F: the
-//     one its task is handing to the producer, and the next one, which
-//     franz-go fetches as soon as the task polled and holds until the next
-//     poll (one fetch at a time per broker; the source has one): 2·T·F;
-//   - the producer holds at most B of records (kgo.MaxBufferedBytes); they
-//     are the fetched records, so what they keep alive is the responses
-//     they came from: B, plus about one response per task whose records
+// consumer.fetch.max.bytes and T = tasks.max (the fetcher reads each
+// response into one buffer, and a forwarded batch is written from it, in
+// place):
+//   - each task's fetcher holds at most two responses of at most F: the
+//     one its task is handing to the producer, and the next one, fetched
+//     as soon as the task took the one before and held until it takes it
+//     (one fetch at a time per broker; the source has one): 2·T·F;
+//   - the producer holds at most B of batches; forwarded ones are parts of
+//     the fetched responses, so what they keep alive is the responses
+//     they came from: B, plus about one response per task whose batches
 //     are partly acknowledged already: B + T·F;
-//   - the produce requests written for those records, encoded: at most B.
+//   - the produce requests written for those batches, encoded: at most B.
 //
-// Live data is then at most 2·B + 3·T·F, and a quarter more for the
-// records' own structures (some 200 bytes each, for 1 KiB values). Go's
-// collector, at GOGC=100, lets the heap reach twice the live data before it
-// collects, and its scavenger keeps up to a tenth more than that heap goal
-// before it returns memory to the system. The limit is the idle worker's
-// resident set plus 1.1 × 2 × 1.25 × (2·B + 3·T·F).
+// Live data is then at most 2·B + 3·T·F, and a quarter more for what
+// re-encoding decodes. kmirror run collects at GOGC=25 (cli.RunGCPercent),
+// but the bound keeps Go's default: a heap twice the live data, and the
+// scavenger's tenth more before it returns memory to the system. The limit
+// is the idle worker's resident set plus 1.1 × 2 × 1.25 × (2·B + 3·T·F).
 //
 // The source data is not compressed: F bounds what is fetched, compressed,
 // and franz-go cannot bound what it decompresses to.
