@@ -108,38 +108,38 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	command := "go run ./bench " + strings.Join(os.Args[1:], " ")
-	if o.matrix {
-		if o.kafka == "" {
-			fmt.Fprintln(os.Stderr, "bench: -matrix compares with MirrorMaker 2: give -kafka")
-			os.Exit(2)
-		}
-		rep, err := kafkaMatrix(ctx, o)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		rep.command = command
-		emit(rep.text(), rep.markdown(), o.out)
-		return
+	if o.matrix && o.kafka == "" {
+		fmt.Fprintln(os.Stderr, "bench: -matrix compares with MirrorMaker 2: give -kafka")
+		os.Exit(2)
 	}
-	if o.kafka != "" {
-		rep, err := kafkaRun(ctx, o)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		rep.command = command
-		emit(rep.text(), rep.markdown(), o.out)
-		return
+	var rep outcome
+	var err error
+	switch {
+	case o.matrix:
+		rep, err = kafkaMatrix(ctx, o)
+	case o.kafka != "":
+		rep, err = kafkaRun(ctx, o)
+	default:
+		rep, err = run(ctx, o)
 	}
-	rep, err := run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	rep.command = command
+	rep.setCommand(command)
 	emit(rep.text(), rep.markdown(), o.out)
 }
+
+// outcome is what a mode measured, as a report.
+type outcome interface {
+	setCommand(string)
+	text() string
+	markdown() string
+}
+
+func (rep *report) setCommand(c string)       { rep.command = c }
+func (rep *kafkaReport) setCommand(c string)  { rep.command = c }
+func (rep *matrixReport) setCommand(c string) { rep.command = c }
 
 // checkCodec accepts a compression.type name, or "".
 func checkCodec(name string) error {
