@@ -251,8 +251,9 @@ func NewProducer(cl *kgo.Client, o ProducerOptions) *Producer {
 // the target gave the batch's first record, or an error. After a
 // partition's first error every later batch of it fails too (it is
 // stopped; the caller starts over with a new Producer). Produce blocks
-// while MaxBuffered bytes are held, until ctx ends (then returns ctx's
-// error and does not call done).
+// while MaxBuffered bytes are held, or MaxQueued bytes wait for a
+// request, until ctx ends (then returns ctx's error and does not call
+// done).
 //
 // Produce takes b: it stamps b's header in place and holds b until done is
 // called, so the caller neither changes nor reuses b's bytes meanwhile
