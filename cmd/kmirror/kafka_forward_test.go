@@ -84,10 +84,13 @@ func TestForwardedBatches(t *testing.T) {
 	write(0, perPart/2)
 
 	alias := uniq(t, "fw-src")
+	// gzip for what is re-encoded: forwarded batches keep their codec,
+	// and gathered ones stay uncompressed, as their source batches were.
 	cfg := flowConfig(t, side{alias: alias, addr: src.Addr}, side{alias: "fw-tgt", addr: tgt.Addr}, fmt.Sprintf(`    topicsPattern: "%s-.*"
     sourceConnector:
       config:
         replication.policy.class: identity
+        producer.compression.type: gzip
 `, prefix))
 	w := start(t, "run", "-c", cfg, "--http", "127.0.0.1:0")
 	w.waitFor(t, "serving HTTP", 30*time.Second)

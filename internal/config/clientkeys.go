@@ -59,7 +59,7 @@ var ClientKeys = []ClientKey{
 			return setBool(&c.producer.Idempotent, v)
 		}},
 	{Role: RoleProducer, Name: "batch.size", KafkaDefault: "16384", Default: "1000012",
-		Why:   "bounds a re-encoded batch (forwarded ones keep the source's), a larger record alone; uncompressed source batches under a quarter of it are gathered into larger ones; in exactly-once mode franz-go's batch limit, which refuses larger records; kept at the default when lower",
+		Why:   "bounds a re-encoded batch (forwarded ones keep the source's), a larger record alone; uncompressed source batches under a quarter of it are gathered into larger ones (uncompressed, with batch.forwarding any); in exactly-once mode franz-go's batch limit, which refuses larger records; kept at the default when lower",
 		apply: func(c *clientConfig, v string) error { return setNumber(&c.producer.BatchSize, v, 1) }},
 	{Role: RoleProducer, Name: "linger.ms", KafkaDefault: "0", Default: "0",
 		Why:   "ignored by the copy: a fetch is already a batch, sent at once",

@@ -58,13 +58,17 @@ type batchPath struct {
 	forward string
 	codec   batch.Codec
 	enc     *batch.Encoder
-	out     *batch.Producer
+	// plain encodes gathered batches uncompressed, as their source
+	// batches were, with batch.forwarding any.
+	plain *batch.Encoder
+	out   *batch.Producer
 	decomp  kgo.Decompressor
 	// pending are records decoded for re-encoding and their source
 	// offsets, gathered across a fetch's batches so that small batches
-	// (a compacted log's) make full ones.
-	pending []*kgo.Record
-	offsets []int64
+	// (a compacted log's) make full ones, and the encoder they go to.
+	pending    []*kgo.Record
+	offsets    []int64
+	pendingEnc *batch.Encoder
 	// pendingAdvance, when set, is where the mirrored end moves once the
 	// pending records are acknowledged: past what followed them and holds
 	// nothing to copy.
@@ -80,7 +84,13 @@ func newBatchPath(f *config.Flow, out *batch.Producer, decomp kgo.Decompressor) 
 	if err != nil {
 		return nil, err
 	}
-	return &batchPath{forward: f.BatchForwarding, codec: codec, enc: enc, out: out, decomp: decomp,
+	plain := enc
+	if codec != batch.None {
+		if plain, err = batch.NewEncoder(batch.None, int(f.Producer.BatchSize)); err != nil {
+			return nil, err
+		}
+	}
+	return &batchPath{forward: f.BatchForwarding, codec: codec, enc: enc, plain: plain, out: out, decomp: decomp,
 		gatherBelow: GatherBelow(f.Producer.BatchSize)}, nil
 }
 
@@ -90,7 +100,7 @@ func (bp *batchPath) copy(ctx context.Context, p *partition, f *fetched, copies 
 	if f.err != nil || len(f.Aborted) > 0 {
 		// An older message format, or aborted transactions to leave out:
 		// franz-go decodes the whole fetch.
-		bp.decode(p, f.Fetched, f.Offset, copies)
+		bp.decode(ctx, p, bp.enc, f.Fetched, f.Offset, copies)
 		bp.flush(ctx, p)
 		return
 	}
@@ -102,12 +112,17 @@ func (bp *batchPath) copy(ctx context.Context, p *partition, f *fetched, copies 
 			bp.skipTo(p, b.NextOffset())
 			continue
 		}
-		if why := bp.refuses(p, b, f.Offset, copies); why != "" || bp.gathers(b) {
-			bp.decode(p, batch.Fetched{Topic: f.Topic, Partition: f.Partition, Records: b}, f.Offset, copies)
+		enc := bp.enc
+		switch {
+		case bp.refuses(p, b, f.Offset, copies) != "":
+		case bp.gathers(b):
+			enc = bp.plain // as the source batch was
+		default:
+			bp.flush(ctx, p)
+			bp.produce(ctx, p, b, &sent{first: b.BaseOffset(), count: int64(b.Records()), forwarded: true})
 			continue
 		}
-		bp.flush(ctx, p)
-		bp.produce(ctx, p, b, &sent{first: b.BaseOffset(), count: int64(b.Records()), forwarded: true})
+		bp.decode(ctx, p, enc, batch.Fetched{Topic: f.Topic, Partition: f.Partition, Records: b}, f.Offset, copies)
 	}
 	bp.flush(ctx, p)
 }
@@ -138,19 +153,24 @@ func (bp *batchPath) refuses(p *partition, b batch.Batch, from int64, copies *of
 func GatherBelow(batchSize int32) int { return int(batchSize / 4) }
 
 // gathers says whether batch b, forwardable, is re-encoded with its
-// neighbours instead: a small uncompressed batch, since a produce request
-// takes one batch per partition and small ones would make many requests,
-// while gathering records that were never compressed costs only a copy.
-// Small compressed batches are forwarded: recompressing costs more than
-// the requests it saves.
+// neighbours instead, uncompressed as it was: a small uncompressed batch,
+// since a produce request takes one batch per partition and small ones
+// would make many requests, while gathering records that were never
+// compressed costs only a copy. Small compressed batches are forwarded:
+// recompressing costs more than the requests it saves.
 func (bp *batchPath) gathers(b batch.Batch) bool {
 	return b.Codec() == batch.None && len(b.Section()) < bp.gatherBelow
 }
 
 // decode adds the records of fp at and after offset from to the pending
-// records, leaving out what the copy skips: control records, the pair's
-// copies, records stamped with the target's id.
-func (bp *batchPath) decode(p *partition, fp batch.Fetched, from int64, copies *offsetmap.Map) {
+// records, for encoder enc, leaving out what the copy skips: control
+// records, the pair's copies, records stamped with the target's id.
+// Records pending for another encoder are flushed first.
+func (bp *batchPath) decode(ctx context.Context, p *partition, enc *batch.Encoder, fp batch.Fetched, from int64, copies *offsetmap.Map) {
+	if enc != bp.pendingEnc {
+		bp.flush(ctx, p)
+		bp.pendingEnc = enc
+	}
 	// Aborted transactions are listed only when reading committed data.
 	recs, last, err := decode(fp, from, len(fp.Aborted) > 0, bp.decomp)
 	if err != nil {
@@ -200,7 +220,7 @@ func (bp *batchPath) flush(ctx context.Context, p *partition) {
 	// answered.
 	recs, offsets := bp.pending, bp.offsets
 	for len(recs) > 0 {
-		b, n := bp.enc.Next(recs)
+		b, n := bp.pendingEnc.Next(recs)
 		s := &sent{offsets: offsets[:n:n]}
 		recs, offsets = recs[n:], offsets[n:]
 		if len(recs) == 0 {
