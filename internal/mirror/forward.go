@@ -60,9 +60,9 @@ type batchPath struct {
 	enc     *batch.Encoder
 	// plain encodes gathered batches uncompressed, as their source
 	// batches were, with batch.forwarding any.
-	plain *batch.Encoder
-	out   *batch.Producer
-	decomp  kgo.Decompressor
+	plain  *batch.Encoder
+	out    *batch.Producer
+	decomp kgo.Decompressor
 	// pending are records decoded for re-encoding and their source
 	// offsets, gathered across a fetch's batches so that small batches
 	// (a compacted log's) make full ones, and the encoder they go to.
