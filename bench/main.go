@@ -108,9 +108,19 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	command := "go run ./bench " + strings.Join(os.Args[1:], " ")
-	if o.matrix && o.kafka == "" {
-		fmt.Fprintln(os.Stderr, "bench: -matrix compares with MirrorMaker 2: give -kafka")
-		os.Exit(2)
+	if o.matrix {
+		switch {
+		case o.kafka == "":
+			fmt.Fprintln(os.Stderr, "bench: -matrix compares with MirrorMaker 2: give -kafka")
+			os.Exit(2)
+		}
+		flag.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "runs", "source-compression", "seed-producer", "records", "size":
+				fmt.Fprintf(os.Stderr, "bench: -matrix sets -%s for each of its configurations: leave it out\n", f.Name)
+				os.Exit(2)
+			}
+		})
 	}
 	var rep outcome
 	var err error
