@@ -86,7 +86,7 @@ func main() {
 	flag.BoolVar(&o.verbose, "v", false, "print progress")
 	flag.StringVar(&o.kafka, "kafka", "", "compare MirrorMaker 2 and kmirror on Apache Kafka brokers: a release line or version for internal/testbed/apache/fetch.sh (4, 3.9, 4.1.1) or a directory of its jars; empty runs the kfake mode")
 	flag.BoolVar(&o.seedProducer, "seed-producer", true, "-kafka: give both mirrors the seed article's producer settings (batch.size, buffer.memory, gzip, linger.ms 1500, max.request.size, request.timeout.ms)")
-	flag.BoolVar(&o.matrix, "matrix", false, "-kafka: run the matrix of docs/benchmarks.md instead of one configuration: the seed's settings and the defaults, sources in none, gzip and zstd, and 100 B and 10 KiB records (catch-up and latency only; 3 runs for two rows, 1 for the others; about 40 minutes)")
+	flag.BoolVar(&o.matrix, "matrix", false, "-kafka: run the matrix of docs/benchmarks.md instead of one configuration: the seed's settings and the defaults, sources in none, gzip and zstd, and 100 B and 10 KiB records (catch-up and latency only; 3 runs for two rows, 1 for the others; about 35 minutes on 2 CPUs)")
 	flag.IntVar(&o.syncSamples, "sync-samples", 20, "-kafka: group sync delay samples per mirror and run")
 	flag.IntVar(&o.lag, "lag", 10_000, "-kafka: records the lagging group lags by at the cutover")
 	flag.StringVar(&o.logs, "logs", "", "-kafka: keep the mirrors' configurations and logs under this directory")
