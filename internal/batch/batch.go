@@ -100,6 +100,10 @@ func (b Batch) Control() bool { return b.attributes()&attrControl != 0 }
 // Transactional says the batch was written in a transaction.
 func (b Batch) Transactional() bool { return b.attributes()&attrTransactional != 0 }
 
+// baseTime is the time the records' time deltas count from, in
+// milliseconds.
+func (b Batch) baseTime() int64 { return int64(binary.BigEndian.Uint64(b[offBaseTime:])) }
+
 // MaxTimestamp is the time of the batch's newest record, in milliseconds.
 func (b Batch) MaxTimestamp() int64 { return int64(binary.BigEndian.Uint64(b[offMaxTime:])) }
 

@@ -105,24 +105,30 @@ func (e *Encoder) batch(dst []byte, recs []*kgo.Record) []byte {
 		section, c = e.comp.Compress(&e.buf, e.body)
 		codec = Codec(c)
 	}
-	start := len(dst)
 	dst = slices.Grow(dst, HeaderSize+len(section))
+	start := len(dst)
 	dst = append(dst, make([]byte, HeaderSize)...)
 	dst = append(dst, section...)
-	h := dst[start:]
+	header(dst[start:], codec, len(recs), first, maxTime)
+	return dst
+}
+
+// header fills the header of batch h, whose records section follows it:
+// count records of codec, numbered from offset delta 0, their times from
+// first to newest; at base offset 0, of no producer, for AppendFor.
+func header(h []byte, codec Codec, count int, first, newest int64) {
 	binary.BigEndian.PutUint32(h[offLength:], uint32(len(h)-offLeaderEpoch))
 	binary.BigEndian.PutUint32(h[offLeaderEpoch:], 0xffffffff)
 	h[offMagic] = 2
 	binary.BigEndian.PutUint16(h[offAttributes:], uint16(codec))
-	binary.BigEndian.PutUint32(h[offLastDelta:], uint32(len(recs)-1))
+	binary.BigEndian.PutUint32(h[offLastDelta:], uint32(count-1))
 	binary.BigEndian.PutUint64(h[offBaseTime:], uint64(first))
-	binary.BigEndian.PutUint64(h[offMaxTime:], uint64(maxTime))
+	binary.BigEndian.PutUint64(h[offMaxTime:], uint64(newest))
 	binary.BigEndian.PutUint64(h[offProducerID:], 0xffffffffffffffff)
 	binary.BigEndian.PutUint16(h[offEpoch:], 0xffff)
 	binary.BigEndian.PutUint32(h[offSequence:], 0xffffffff)
-	binary.BigEndian.PutUint32(h[offCount:], uint32(len(recs)))
+	binary.BigEndian.PutUint32(h[offCount:], uint32(count))
 	binary.BigEndian.PutUint32(h[offCRC:], crc32.Checksum(h[offAttributes:], crc32c))
-	return dst
 }
 
 // appendRecord appends a record in the batch format: its length, then

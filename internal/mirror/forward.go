@@ -58,17 +58,18 @@ type batchPath struct {
 	forward string
 	codec   batch.Codec
 	enc     *batch.Encoder
-	// plain encodes gathered batches uncompressed, as their source
-	// batches were, with batch.forwarding any.
-	plain  *batch.Encoder
-	out    *batch.Producer
-	decomp kgo.Decompressor
+	out     *batch.Producer
+	decomp  kgo.Decompressor
 	// pending are records decoded for re-encoding and their source
 	// offsets, gathered across a fetch's batches so that small batches
-	// (a compacted log's) make full ones, and the encoder they go to.
-	pending    []*kgo.Record
-	offsets    []int64
-	pendingEnc *batch.Encoder
+	// (a compacted log's) make full ones.
+	pending []*kgo.Record
+	offsets []int64
+	// small are forwardable small uncompressed batches, one after the
+	// other, to gather into one (see gathers); smallBytes their records.
+	small      []batch.Batch
+	smallBytes int
+	maxBytes   int // producer.batch.size
 	// pendingAdvance, when set, is where the mirrored end moves once the
 	// pending records are acknowledged: past what followed them and holds
 	// nothing to copy.
@@ -84,14 +85,8 @@ func newBatchPath(f *config.Flow, out *batch.Producer, decomp kgo.Decompressor) 
 	if err != nil {
 		return nil, err
 	}
-	plain := enc
-	if codec != batch.None {
-		if plain, err = batch.NewEncoder(batch.None, int(f.Producer.BatchSize)); err != nil {
-			return nil, err
-		}
-	}
-	return &batchPath{forward: f.BatchForwarding, codec: codec, enc: enc, plain: plain, out: out, decomp: decomp,
-		gatherBelow: GatherBelow(f.Producer.BatchSize)}, nil
+	return &batchPath{forward: f.BatchForwarding, codec: codec, enc: enc, out: out, decomp: decomp,
+		gatherBelow: GatherBelow(f.Producer.BatchSize), maxBytes: int(f.Producer.BatchSize)}, nil
 }
 
 // copy hands one fetch of the partition to the target. copies, when set,
@@ -100,7 +95,7 @@ func (bp *batchPath) copy(ctx context.Context, p *partition, f *fetched, copies 
 	if f.err != nil || len(f.Aborted) > 0 {
 		// An older message format, or aborted transactions to leave out:
 		// franz-go decodes the whole fetch.
-		bp.decode(ctx, p, bp.enc, f.Fetched, f.Offset, copies)
+		bp.decode(ctx, p, f.Fetched, f.Offset, copies)
 		bp.flush(ctx, p)
 		return
 	}
@@ -109,20 +104,19 @@ func (bp *batchPath) copy(ctx context.Context, p *partition, f *fetched, copies 
 		case b.NextOffset() <= f.Offset:
 			continue // before the copy
 		case b.Control():
+			bp.flushSmall(ctx, p)
 			bp.skipTo(p, b.NextOffset())
 			continue
 		}
-		enc := bp.enc
 		switch {
 		case bp.refuses(p, b, f.Offset, copies) != "":
+			bp.decode(ctx, p, batch.Fetched{Topic: f.Topic, Partition: f.Partition, Records: b}, f.Offset, copies)
 		case bp.gathers(b):
-			enc = bp.plain // as the source batch was
+			bp.gather(ctx, p, b)
 		default:
 			bp.flush(ctx, p)
 			bp.produce(ctx, p, b, &sent{first: b.BaseOffset(), count: int64(b.Records()), forwarded: true})
-			continue
 		}
-		bp.decode(ctx, p, enc, batch.Fetched{Topic: f.Topic, Partition: f.Partition, Records: b}, f.Offset, copies)
 	}
 	bp.flush(ctx, p)
 }
@@ -152,25 +146,58 @@ func (bp *batchPath) refuses(p *partition, b batch.Batch, from int64, copies *of
 // producer.batch.size batchSize: a quarter of it.
 func GatherBelow(batchSize int32) int { return int(batchSize / 4) }
 
-// gathers says whether batch b, forwardable, is re-encoded with its
-// neighbours instead, uncompressed as it was: a small uncompressed batch,
-// since a produce request takes one batch per partition and small ones
-// would make many requests, while gathering records that were never
-// compressed costs only a copy. Small compressed batches are forwarded:
-// recompressing costs more than the requests it saves.
+// gathers says whether batch b, forwardable, is gathered with its
+// neighbours into one uncompressed batch (batch.Gather) instead: a small
+// uncompressed batch, since a produce request takes one batch per
+// partition and small ones would make many requests, while gathering
+// records that were never compressed costs only a copy. Small compressed
+// batches are forwarded: recompressing costs more than the requests it
+// saves.
 func (bp *batchPath) gathers(b batch.Batch) bool {
 	return b.Codec() == batch.None && len(b.Section()) < bp.gatherBelow
 }
 
-// decode adds the records of fp at and after offset from to the pending
-// records, for encoder enc, leaving out what the copy skips: control
-// records, the pair's copies, records stamped with the target's id.
-// Records pending for another encoder are flushed first.
-func (bp *batchPath) decode(ctx context.Context, p *partition, enc *batch.Encoder, fp batch.Fetched, from int64, copies *offsetmap.Map) {
-	if enc != bp.pendingEnc {
-		bp.flush(ctx, p)
-		bp.pendingEnc = enc
+// gather adds b to the small batches to gather, after what is pending:
+// the records to re-encode, and small batches it cannot join (not right
+// after them, or too many bytes with them).
+func (bp *batchPath) gather(ctx context.Context, p *partition, b batch.Batch) {
+	bp.flushRecords(ctx, p)
+	if n := len(bp.small); n > 0 && (bp.small[n-1].NextOffset() != b.BaseOffset() || bp.smallBytes+len(b.Section()) > bp.maxBytes) {
+		bp.flushSmall(ctx, p)
 	}
+	bp.small = append(bp.small, b)
+	bp.smallBytes += len(b.Section())
+}
+
+// flushSmall produces the small batches gathered into one, or the one
+// alone as it is.
+func (bp *batchPath) flushSmall(ctx context.Context, p *partition) {
+	bs := bp.small
+	if len(bs) == 0 {
+		return
+	}
+	defer func() {
+		clear(bp.small)
+		bp.small, bp.smallBytes = bp.small[:0], 0
+	}()
+	if len(bs) == 1 {
+		bp.produce(ctx, p, bs[0], &sent{first: bs[0].BaseOffset(), count: int64(bs[0].Records()), forwarded: true})
+		return
+	}
+	g, err := batch.Gather(bs)
+	if err != nil {
+		p.failWith(bs[0].BaseOffset(), fmt.Errorf("copy %s[%d]: %w", p.key.Topic, p.key.Partition, err))
+		return
+	}
+	bp.produce(ctx, p, g, &sent{first: bs[0].BaseOffset(), count: int64(g.Records())})
+}
+
+// decode adds the records of fp at and after offset from to the pending
+// records, leaving out what the copy skips: control records, the pair's
+// copies, records stamped with the target's id. Small batches waiting to
+// be gathered go first.
+func (bp *batchPath) decode(ctx context.Context, p *partition, fp batch.Fetched, from int64, copies *offsetmap.Map) {
+	bp.flushSmall(ctx, p)
 	// Aborted transactions are listed only when reading committed data.
 	recs, last, err := decode(fp, from, len(fp.Aborted) > 0, bp.decomp)
 	if err != nil {
@@ -203,8 +230,16 @@ func (bp *batchPath) skipTo(p *partition, next int64) {
 	p.skipBatches(next)
 }
 
-// flush encodes the pending records into batches and produces them.
+// flush produces what is pending: small batches gathered, records
+// encoded.
 func (bp *batchPath) flush(ctx context.Context, p *partition) {
+	bp.flushSmall(ctx, p)
+	bp.flushRecords(ctx, p)
+}
+
+// flushRecords encodes the pending records into batches and produces
+// them.
+func (bp *batchPath) flushRecords(ctx context.Context, p *partition) {
 	if len(bp.pending) == 0 {
 		if bp.pendingAdvance > 0 {
 			p.skipBatches(bp.pendingAdvance)
@@ -220,7 +255,7 @@ func (bp *batchPath) flush(ctx context.Context, p *partition) {
 	// answered.
 	recs, offsets := bp.pending, bp.offsets
 	for len(recs) > 0 {
-		b, n := bp.pendingEnc.Next(recs)
+		b, n := bp.enc.Next(recs)
 		s := &sent{offsets: offsets[:n:n]}
 		recs, offsets = recs[n:], offsets[n:]
 		if len(recs) == 0 {

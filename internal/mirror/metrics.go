@@ -31,7 +31,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_bytes_copied_total",
 			Help: "Bytes copied to the target and acknowledged by it: the records sections of the batches written, compressed as written; in exactly-once mode the records' keys, values and headers."}, flowTopic),
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "kmirror_batches_copied_total",
-			Help: "Record batches copied to the target and acknowledged by it, by path: forwarded (the source batch's records section as it is) or re-encoded (decoded and compressed again); 0 in exactly-once mode, which copies records."},
+			Help: "Record batches copied to the target and acknowledged by it, by path: forwarded (the source batch's records section as it is) or re-encoded (decoded and encoded again, or small uncompressed batches gathered into one); 0 in exactly-once mode, which copies records."},
 			[]string{"source", "target", "topic", "path"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "kmirror_replication_latency_seconds",
 			Help: "Time from a record's source timestamp to its acknowledgement by the target.", Buckets: LatencyBuckets}, []string{"source", "target"}),
