@@ -64,8 +64,10 @@ type Fetched struct {
 // the broker sends them, over a franz-go client's connections: one fetch
 // loop per leader broker, each asking for all of its partitions in one
 // full (sessionless) FetchRequest, and holding what it fetched until Poll
-// takes it. It replaces franz-go's consumer where the records must stay
-// as bytes.
+// takes it. A loop fetches again when the caller polls again, done with
+// what it took: the caller's work and the next fetch do not overlap, and
+// the Fetcher holds no answer beside the one the caller works on. It
+// replaces franz-go's consumer where the records must stay as bytes.
 //
 // Retriable errors (a leader moved, a broker went away) are handled
 // inside: the partition's leader is looked up again and it is fetched from
@@ -222,9 +224,12 @@ func (f *Fetcher) move(c *cursor, offset int64) {
 
 // Poll returns what has been fetched, in the order it was fetched (so each
 // partition's in offset order), waiting until there is something, or
-// returning nil when ctx ends or the Fetcher is closed. Taking it lets the
-// loops that fetched it fetch again.
+// returning nil when ctx ends or the Fetcher is closed. Calling it says the
+// caller is done with what the last Poll returned: only then do the loops
+// that fetched it fetch again, so that the Fetcher holds no answer beside
+// the one the caller works on.
 func (f *Fetcher) Poll(ctx context.Context) []Fetched {
+	f.release()
 	for {
 		if out := f.take(); len(out) > 0 {
 			return out
@@ -240,7 +245,8 @@ func (f *Fetcher) Poll(ctx context.Context) []Fetched {
 }
 
 // take empties the queue, dropping what was fetched under an older
-// generation, and releases the loops that waited for it.
+// generation. When nothing is left to return, it releases the loops that
+// waited for it to be taken.
 func (f *Fetcher) take() []Fetched {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -253,11 +259,30 @@ func (f *Fetcher) take() []Fetched {
 	f.queue = nil
 	for _, b := range f.brokers {
 		if b.held {
-			b.held = false
+			b.held, b.taken = false, true
+		}
+	}
+	if len(out) == 0 {
+		f.releaseLocked()
+	}
+	return out
+}
+
+// release lets the loops whose answers were taken fetch again.
+func (f *Fetcher) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.releaseLocked()
+}
+
+// releaseLocked is release with f.mu held.
+func (f *Fetcher) releaseLocked() {
+	for _, b := range f.brokers {
+		if b.taken {
+			b.taken = false
 			wake(b.wake)
 		}
 	}
-	return out
 }
 
 // Close stops every fetch and goroutine and waits for them; a Poll waiting

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,6 +143,7 @@ func TestFetchRemoveAndSetOffset(t *testing.T) {
 
 	// Set partition 1 back while a fetch past its end waits for Poll.
 	newer := bed.produce(t, kgo.NoCompression(), records(topic, 1, 5, 50))
+	f.release() // done with the last Poll's, as the next Poll would say
 	testbed.WaitFor(t, time.Minute, "a fetch of partition 1 held for Poll", func() bool { return holds(f, topic, 1) })
 	f.SetOffset(topic, 1, 5)
 	s = newStream(topic, map[int32]int64{1: 5})
@@ -395,7 +398,8 @@ func TestFetchReadCommitted(t *testing.T) {
 }
 
 // TestFetchBackPressure: a broker's loop does not fetch again until Poll
-// takes what it fetched, though more is there to fetch.
+// takes what it fetched and is called again (the caller is done with it),
+// though more is there to fetch.
 func TestFetchBackPressure(t *testing.T) {
 	bed := newFetchBed(t)
 	topic := bed.topic(t, "pressure", 1)
@@ -421,7 +425,31 @@ func TestFetchBackPressure(t *testing.T) {
 	if len(fs) != 1 {
 		t.Fatalf("polled %d fetches, want the one held", len(fs))
 	}
-	testbed.WaitFor(t, time.Minute, "the next fetch, once Poll took the last", func() bool { return fetches.Load() > n && holds(f, topic, 0) })
+	// The caller works on it: no loop may fetch until the next Poll.
+	if mayFetch(f) {
+		t.Fatal("a loop may fetch again while the caller works on what Poll returned")
+	}
+	polled := make(chan []Fetched, 1)
+	go func() { polled <- f.Poll(ctx) }()
+	if fs := <-polled; len(fs) != 1 || fs[0].Offset != 10 {
+		t.Fatalf("polled %+v, want the next batch, at 10", fs)
+	}
+	if got := fetches.Load(); got <= n {
+		t.Fatalf("%d fetch requests, want more than %d once Poll was called again", got, n)
+	}
+}
+
+// mayFetch says whether one of f's loops would send a fetch request now.
+func mayFetch(f *Fetcher) bool {
+	f.mu.Lock()
+	loops := slices.Collect(maps.Values(f.brokers))
+	f.mu.Unlock()
+	for _, b := range loops {
+		if req, _ := f.request(b); req != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // TestFetchThrottled: a fetch answered with a throttle time is not
@@ -599,6 +627,7 @@ func TestFetchOlderFormat(t *testing.T) {
 	if len(fs) == 0 || fs[0].Offset != 0 || !bytes.Equal(fs[0].Records, v1) {
 		t.Fatalf("polled %+v, want the messages of magic 1 at 0", fs)
 	}
+	go f.Poll(ctx) // done with them: the fetcher fetches on
 	for {
 		select {
 		case offset := <-asked:

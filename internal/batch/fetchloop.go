@@ -18,10 +18,12 @@ import (
 type brokerLoop struct {
 	id   int32
 	wake chan struct{}
-	// held says its last fetch waits in the queue for Poll: it does not
-	// fetch again before, so that what is buffered is bounded by one
-	// fetch per broker. Guarded by Fetcher.mu.
-	held bool
+	// held says its last fetch waits in the queue for Poll, taken that
+	// Poll returned it and the caller has not called Poll again: it does
+	// not fetch again before, so that what is buffered is the answer the
+	// caller works on, at most one fetch per broker. Guarded by
+	// Fetcher.mu.
+	held, taken bool
 	// turn rotates the order of its partitions from one request to the
 	// next: the broker returns at least one batch for the first partition
 	// with data only, and fills the others in order up to MaxBytes.
@@ -200,7 +202,7 @@ func (f *Fetcher) fetchFrom(ctx context.Context, b *brokerLoop) {
 func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition]uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if b.held {
+	if b.held || b.taken {
 		return nil, nil
 	}
 	var tps []topicPartition

@@ -255,8 +255,8 @@ func (t *task) pairCopies(ctx context.Context, fs []*fetched) (map[progress.Part
 }
 
 // pace waits until the throttle allows the n fetched bytes. While the
-// task waits it does not poll, and the fetcher fetches no further than
-// what it holds, so the source sees the cap.
+// task waits it does not poll, and the fetcher fetches nothing until it
+// does, so the source sees the cap.
 func (t *task) pace(ctx context.Context, n int) error {
 	for n > 0 {
 		step := min(n, t.throttle.Burst())
