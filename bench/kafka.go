@@ -150,7 +150,9 @@ type kafkaBed struct {
 	src, tgt *testbed.Kafka
 }
 
-func (b kafkaBed) stop() {
+// stop stops both clusters, removing their files. Its receiver is a
+// pointer: deferred before the clusters start, it must see them.
+func (b *kafkaBed) stop() {
 	if b.src != nil {
 		b.src.Stop()
 	}
