@@ -109,8 +109,7 @@ func main() {
 	defer stop()
 	command := "go run ./bench " + strings.Join(os.Args[1:], " ")
 	if o.matrix {
-		switch {
-		case o.kafka == "":
+		if o.kafka == "" {
 			fmt.Fprintln(os.Stderr, "bench: -matrix compares with MirrorMaker 2: give -kafka")
 			os.Exit(2)
 		}

@@ -69,14 +69,14 @@ type batchPath struct {
 	// other, to gather into one (see gathers); smallBytes their records.
 	small      []batch.Batch
 	smallBytes int
-	maxBytes   int // producer.batch.size
 	// pendingAdvance, when set, is where the mirrored end moves once the
 	// pending records are acknowledged: past what followed them and holds
 	// nothing to copy.
 	pendingAdvance int64
-	// gatherBelow is the size under which an uncompressed batch is
-	// gathered with its neighbours (see gathers).
-	gatherBelow int
+	// batchSize is producer.batch.size: what a gathered batch holds at
+	// most, and a quarter of it what a batch must hold less of to be
+	// gathered (GatherBelow).
+	batchSize int32
 }
 
 func newBatchPath(f *config.Flow, out *batch.Producer, decomp kgo.Decompressor) (*batchPath, error) {
@@ -86,7 +86,7 @@ func newBatchPath(f *config.Flow, out *batch.Producer, decomp kgo.Decompressor) 
 		return nil, err
 	}
 	return &batchPath{forward: f.BatchForwarding, codec: codec, enc: enc, out: out, decomp: decomp,
-		gatherBelow: GatherBelow(f.Producer.BatchSize), maxBytes: int(f.Producer.BatchSize)}, nil
+		batchSize: f.Producer.BatchSize}, nil
 }
 
 // copy hands one fetch of the partition to the target. copies, when set,
@@ -154,7 +154,7 @@ func GatherBelow(batchSize int32) int { return int(batchSize / 4) }
 // batches are forwarded: recompressing costs more than the requests it
 // saves.
 func (bp *batchPath) gathers(b batch.Batch) bool {
-	return b.Codec() == batch.None && len(b.Section()) < bp.gatherBelow
+	return b.Codec() == batch.None && len(b.Section()) < GatherBelow(bp.batchSize)
 }
 
 // gather adds b to the small batches to gather, after what is pending:
@@ -162,7 +162,7 @@ func (bp *batchPath) gathers(b batch.Batch) bool {
 // after them, or too many bytes with them).
 func (bp *batchPath) gather(ctx context.Context, p *partition, b batch.Batch) {
 	bp.flushRecords(ctx, p)
-	if n := len(bp.small); n > 0 && (bp.small[n-1].NextOffset() != b.BaseOffset() || bp.smallBytes+len(b.Section()) > bp.maxBytes) {
+	if n := len(bp.small); n > 0 && (bp.small[n-1].NextOffset() != b.BaseOffset() || bp.smallBytes+len(b.Section()) > int(bp.batchSize)) {
 		bp.flushSmall(ctx, p)
 	}
 	bp.small = append(bp.small, b)
