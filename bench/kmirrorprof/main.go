@@ -1,7 +1,9 @@
 // Command kmirrorprof is kmirror with a CPU profile, for the benchmark
 // harness's -cpuprofile: it profiles from start until SIGUSR1 (the harness
 // sends it when the catch-up is over) or until the process stops, and
-// writes the profile to $KMIRROR_CPUPROFILE. Otherwise it is cmd/kmirror.
+// writes the profile to $KMIRROR_CPUPROFILE. With $KMIRROR_MEMPROFILE set,
+// each SIGUSR2 writes a heap profile there (after a collection, so that it
+// shows the live heap). Otherwise it is cmd/kmirror.
 package main
 
 import (
@@ -9,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"syscall"
@@ -43,9 +46,35 @@ func main() {
 			fmt.Fprintln(os.Stderr, "kmirrorprof: profile written")
 		}()
 	}
+	if path := os.Getenv("KMIRROR_MEMPROFILE"); path != "" {
+		usr2 := make(chan os.Signal, 1)
+		signal.Notify(usr2, syscall.SIGUSR2)
+		go func() {
+			for range usr2 {
+				if err := writeHeap(path); err != nil {
+					fmt.Fprintln(os.Stderr, "kmirrorprof:", err)
+					continue
+				}
+				fmt.Fprintln(os.Stderr, "kmirrorprof: heap profile written")
+			}
+		}()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	stopProfile()
 	os.Exit(code)
+}
+
+func writeHeap(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -19,6 +19,12 @@ type FetchOptions struct {
 	PartitionMaxBytes int32         // max.partition.fetch.bytes (default 1 MiB)
 	ReadCommitted     bool          // isolation.level
 	Log               *slog.Logger
+	// Lookup is the client leaders are looked up through; nil is the
+	// fetching client. franz-go keeps a copy of every metadata answer in
+	// the client that asked for it, a few hundred bytes per partition: a
+	// process that fetches through many clients looks up through one, so
+	// that the copy is held once.
+	Lookup *kgo.Client
 }
 
 // Defaults of FetchOptions, as the Java consumer's and franz-go's.
@@ -157,6 +163,9 @@ func NewFetcher(cl *kgo.Client, o FetchOptions) *Fetcher {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Lookup == nil {
+		o.Lookup = cl
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Fetcher{

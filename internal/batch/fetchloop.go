@@ -87,7 +87,7 @@ func (f *Fetcher) nextLookup() (next time.Time, ok bool) {
 // have none.
 func (f *Fetcher) refresh(ctx context.Context, topics map[string]bool) {
 	rctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	resp, err := metadata(rctx, f.cl, topics)
+	resp, err := metadata(rctx, f.o.Lookup, topics)
 	cancel()
 	if ctx.Err() != nil {
 		return

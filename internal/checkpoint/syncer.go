@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -232,9 +233,15 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 	}
 	// Forget what was emitted for groups no longer selected (deleted, or
 	// out of the selection), so that the cache does not grow forever.
-	for k := range s.emitted {
-		if !slices.Contains(groups, k.group) {
-			delete(s.emitted, k)
+	if len(s.emitted) > 0 {
+		selected := make(map[string]bool, len(groups))
+		for _, g := range groups {
+			selected[g] = true
+		}
+		for k := range s.emitted {
+			if !selected[k.group] {
+				delete(s.emitted, k)
+			}
 		}
 	}
 	if len(records) > 0 {
@@ -293,8 +300,8 @@ func (s *Syncer) sync(ctx context.Context, offsets map[string][]groupOffset) (in
 		return 0, fmt.Errorf("describe groups on %q: %w", s.cfg.Target, err)
 	}
 	committed := s.tgt.FetchManyOffsets(ctx, names...)
-	var errs []error
-	n := 0
+	commits := map[string]kadm.Offsets{}
+	topics := map[string]bool{}
 	for _, g := range names {
 		if described[g].Active() {
 			continue // its consumers run on the target: theirs to commit
@@ -305,11 +312,27 @@ func (s *Syncer) sync(ctx context.Context, offsets map[string][]groupOffset) (in
 				continue // in sync, or ahead: never moved back
 			}
 			commit.Add(kadm.Offset{Topic: o.targetTopic, Partition: o.partition, At: o.translated, LeaderEpoch: -1, Metadata: o.metadata})
+			topics[o.targetTopic] = true
 		}
-		if len(commit) == 0 {
+		if len(commit) > 0 {
+			commits[g] = commit
+		}
+	}
+	if len(commits) == 0 {
+		return 0, nil
+	}
+	ids, err := cluster.TopicIDs(ctx, s.tgtCl, slices.Collect(maps.Keys(topics)))
+	if err != nil {
+		return 0, fmt.Errorf("look up the IDs of %d topics on %q: %w", len(topics), s.cfg.Target, err)
+	}
+	var errs []error
+	n := 0
+	for _, g := range names {
+		commit, ok := commits[g]
+		if !ok {
 			continue
 		}
-		resp, err := s.tgt.CommitOffsets(ctx, g, commit)
+		resp, err := cluster.CommitOffsets(ctx, s.tgtCl, ids, g, commit)
 		if err == nil {
 			err = resp.Error()
 		}

@@ -56,46 +56,60 @@ type GroupNow struct {
 }
 
 // Story is a flow's journal: the latest event of each step of each topic
-// and group, as compaction keeps it.
+// and group, as compaction keeps it, indexed by topic and group so that
+// what is asked of one of them costs what it holds, not what the whole
+// journal holds.
 type Story struct {
-	events map[step]Event
+	subjects map[subject]map[Kind]Event
 }
 
-type step struct {
-	subject SubjectKind
-	name    string
-	kind    Kind
+type subject struct {
+	kind SubjectKind
+	name string
 }
 
 // NewStory holds events, read in the topic's order: a later event of a
 // step replaces the earlier one.
 func NewStory(events ...Event) *Story {
-	s := &Story{events: map[step]Event{}}
+	s := &Story{subjects: map[subject]map[Kind]Event{}}
 	for _, e := range events {
 		s.Add(e)
 	}
 	return s
 }
 
-func (s *Story) clone() *Story { return &Story{events: maps.Clone(s.events)} }
+func (s *Story) clone() *Story {
+	c := &Story{subjects: make(map[subject]map[Kind]Event, len(s.subjects))}
+	for k, steps := range s.subjects {
+		c.subjects[k] = maps.Clone(steps)
+	}
+	return c
+}
 
 // Add records e, replacing the step's earlier event.
-func (s *Story) Add(e Event) { s.events[step{e.Subject, e.Name, e.Kind}] = e }
+func (s *Story) Add(e Event) {
+	k := subject{e.Subject, e.Name}
+	steps := s.subjects[k]
+	if steps == nil {
+		steps = map[Kind]Event{}
+		s.subjects[k] = steps
+	}
+	steps[e.Kind] = e
+}
 
 // Event is the latest event of a step.
-func (s *Story) Event(subject SubjectKind, name string, k Kind) (Event, bool) {
-	e, ok := s.events[step{subject, name, k}]
+func (s *Story) Event(kind SubjectKind, name string, k Kind) (Event, bool) {
+	e, ok := s.subjects[subject{kind, name}][k]
 	return e, ok
 }
 
 // Timeline is every recorded step of a topic or group, oldest first.
-func (s *Story) Timeline(subject SubjectKind, name string) []Event {
-	var es []Event
-	for st, e := range s.events {
-		if st.subject == subject && st.name == name {
-			es = append(es, e)
-		}
+func (s *Story) Timeline(kind SubjectKind, name string) []Event {
+	steps := s.subjects[subject{kind, name}]
+	if len(steps) == 0 {
+		return nil
 	}
+	es := slices.Collect(maps.Values(steps))
 	// Steps recorded at the same time are listed in the order a
 	// migration takes them.
 	slices.SortFunc(es, func(a, b Event) int {
@@ -107,12 +121,12 @@ func (s *Story) Timeline(subject SubjectKind, name string) []Event {
 	return es
 }
 
-// Names are the topics or groups the story tells of.
-func (s *Story) Names(subject SubjectKind) []string {
+// Names are the topics or groups the story tells of, sorted.
+func (s *Story) Names(kind SubjectKind) []string {
 	var names []string
-	for st := range s.events {
-		if st.subject == subject && !slices.Contains(names, st.name) {
-			names = append(names, st.name)
+	for k := range s.subjects {
+		if k.kind == kind {
+			names = append(names, k.name)
 		}
 	}
 	slices.Sort(names)
@@ -132,27 +146,30 @@ func (s *Story) Names(subject SubjectKind) []string {
 func Phases(s *Story, now Now) (topics, groups map[string]Standing) {
 	groupNames := s.Names(GroupSubject)
 	for g := range now.Groups {
-		if !slices.Contains(groupNames, g) {
+		if _, told := s.subjects[subject{GroupSubject, g}]; !told {
 			groupNames = append(groupNames, g)
 		}
 	}
 	readers := map[string][]string{} // topic → groups reading it
+	reads := map[string][]string{}   // group → topics it reads
 	base := map[string]Standing{}
 	for _, g := range groupNames {
 		base[g] = s.groupBase(g, now.Groups[g])
-		for _, t := range s.groupTopics(g, now.Groups[g]) {
+		reads[g] = s.groupTopics(g, now.Groups[g])
+		for _, t := range reads[g] {
 			readers[t] = append(readers[t], g)
 		}
 	}
 
 	topicNames := s.Names(TopicSubject)
+	told := func(t string) bool { _, ok := s.subjects[subject{TopicSubject, t}]; return ok }
 	for t, selected := range now.Selected {
-		if selected && !slices.Contains(topicNames, t) {
+		if selected && !told(t) {
 			topicNames = append(topicNames, t)
 		}
 	}
 	for t := range readers {
-		if !slices.Contains(topicNames, t) {
+		if !told(t) && !now.Selected[t] {
 			topicNames = append(topicNames, t)
 		}
 	}
@@ -167,7 +184,7 @@ func Phases(s *Story, now Now) (topics, groups map[string]Standing) {
 	for _, g := range groupNames {
 		st := base[g]
 		if st.Phase == PhaseSwitched {
-			st = further(st, s.groupTopics(g, now.Groups[g]), topics)
+			st = further(st, reads[g], topics)
 		}
 		groups[g] = st
 	}
@@ -202,15 +219,11 @@ func (s *Story) groupBase(g string, now GroupNow) Standing {
 // those its recorded steps named.
 func (s *Story) groupTopics(g string, now GroupNow) []string {
 	ts := slices.Clone(now.Topics)
-	for _, e := range s.Timeline(GroupSubject, g) {
-		for _, t := range e.Topics {
-			if !slices.Contains(ts, t) {
-				ts = append(ts, t)
-			}
-		}
+	for _, e := range s.subjects[subject{GroupSubject, g}] {
+		ts = append(ts, e.Topics...)
 	}
 	slices.Sort(ts)
-	return ts
+	return slices.Compact(ts)
 }
 
 // topicPhase is a topic's phase, given the base phases of the groups that

@@ -220,6 +220,7 @@ func (fl *Flow) open(ctx context.Context, fail func(error), spawn func(*task)) (
 	r.copier = newCopier(fl.cfg.TasksMax, taskDeps{
 		cfg:    fl.cfg,
 		client: func() (*kgo.Client, error) { return kgo.NewClient(cluster.Options(fl.src, fl.log)...) },
+		lookup: r.srcCl,
 		out:    r.out, log: fl.log, retention: r.retention, throttle: fl.throttle, valid: fl.member.Valid, pairMaps: r.pairMaps,
 	}, spawn)
 	return r, r.store.Ensure(ctx)

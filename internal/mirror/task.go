@@ -41,6 +41,9 @@ type taskDeps struct {
 	cfg *config.Flow
 	// client makes the client a task fetches through.
 	client func() (*kgo.Client, error)
+	// lookup is the source client every task looks leaders up through
+	// (batch.FetchOptions.Lookup).
+	lookup *kgo.Client
 	// out is the batch producer outside exactly-once mode, nil in it.
 	out *batch.Producer
 	log *slog.Logger
@@ -66,7 +69,7 @@ func newTask(id int, d taskDeps) (*task, error) {
 	d.log = d.log.With("task", id)
 	t := &task{id: id, cl: cl, taskDeps: d, parts: map[progress.Partition]*partition{}, decomp: kgo.DefaultDecompressor(),
 		fetcher: batch.NewFetcher(cl, batch.FetchOptions{MaxWait: c.FetchMaxWait, MinBytes: c.FetchMinBytes, MaxBytes: c.FetchMaxBytes,
-			PartitionMaxBytes: c.MaxPartitionFetchBytes, ReadCommitted: c.ReadCommitted, Log: d.log})}
+			PartitionMaxBytes: c.MaxPartitionFetchBytes, ReadCommitted: c.ReadCommitted, Log: d.log, Lookup: d.lookup})}
 	if d.out != nil {
 		if t.path, err = newBatchPath(d.cfg, d.out, t.decomp); err != nil {
 			t.close()
