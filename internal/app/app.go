@@ -28,8 +28,16 @@ import (
 )
 
 // StatusInterval is how often a running worker refreshes its status report
-// (served by the HTTP API and behind the lag metrics).
+// (served by the HTTP API and behind the lag metrics), at most: a refresh
+// that takes longer than a StatusShare of it puts the next one off, so
+// that a worker of many partitions and groups spends no more than that
+// share of its time on its report.
 const StatusInterval = 2 * time.Second
+
+// StatusShare is the share of a worker's time its status refreshes may
+// take: the next refresh begins StatusInterval after the last began, or
+// StatusShare times its duration after, whichever is later.
+const StatusShare = 20
 
 // App runs every flow of one configuration.
 type App struct {
@@ -238,9 +246,8 @@ func (a *App) refreshStatus(ctx context.Context) error {
 	a.mu.Lock()
 	a.collector = c
 	a.mu.Unlock()
-	tick := time.NewTicker(StatusInterval)
-	defer tick.Stop()
 	for {
+		began := time.Now()
 		r := c.Collect(ctx)
 		// A running worker writes to the journal the steps it sees.
 		c.Record(ctx, &r, journal.By("kmirror run"))
@@ -251,10 +258,11 @@ func (a *App) refreshStatus(ctx context.Context) error {
 		a.report = &r
 		a.mu.Unlock()
 		a.history.Add(r)
+		took := time.Since(began)
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case <-time.After(max(StatusInterval, StatusShare*took) - took):
 		}
 	}
 }

@@ -55,6 +55,20 @@ type Syncer struct {
 	// rounds run; the rest belongs to the round.
 	mu      sync.Mutex
 	emitted map[emitKey]Record
+	// translated is the last translation of each group partition's
+	// committed offset (keyed by source topic): an exact one stands while
+	// the offset does, so a round translates only the offsets that moved
+	// or were not exactly translated yet.
+	translated map[emitKey]translation
+	// synced is what each target group partition is known to hold at
+	// least (keyed by target topic): what the syncer committed, or found
+	// there. A sync looks at the groups whose translation moved past it.
+	synced map[emitKey]int64
+	// checkedAt is when the caches were last cleared: every recheck, a
+	// round translates and compares everything again, for what changed
+	// without a new commit on the source (a target group deleted or
+	// reset by hand).
+	checkedAt time.Time
 	listed  []string
 	listAt  time.Time
 	syncAt  time.Time
@@ -75,6 +89,16 @@ type emitKey struct {
 	group, topic string
 	partition    int32
 }
+
+type translation struct {
+	at       int64
+	tr       progress.Translation
+	mirrored bool
+}
+
+// recheck is how often a syncer translates and compares every group
+// partition again, changed or not.
+const recheck = 5 * time.Minute
 
 // Options tune a Syncer; the zero value is the default.
 type Options struct {
@@ -104,7 +128,7 @@ func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, view pr
 		log:     logger.With("component", "checkpoint", "flow", f.Name()),
 		topic:   f.Replication.CheckpointsTopic(f.Source),
 		filter:  policy.Filter{Include: groups.Groups, Exclude: groups.GroupsExclude},
-		emitted: map[emitKey]Record{},
+		emitted: map[emitKey]Record{}, translated: map[emitKey]translation{}, synced: map[emitKey]int64{},
 		metrics: metrics,
 	}
 }
@@ -185,8 +209,15 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 		return Stats{}, err
 	}
 	st := Stats{Groups: len(groups)}
+	if time.Since(s.checkedAt) >= recheck {
+		clear(s.translated)
+		clear(s.synced)
+		s.checkedAt = time.Now()
+	}
 	if len(groups) == 0 {
 		clear(s.emitted)
+		clear(s.translated)
+		clear(s.synced)
 		return st, nil
 	}
 	var errs []error
@@ -203,11 +234,19 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 			if o.Err != nil || o.At < 0 {
 				continue
 			}
-			tr, mirrored, err := Translate(ctx, s.view, s.cfg, func() Checkpoints { return s.readPrior(ctx) }, g, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
-			if err != nil {
-				errs = append(errs, err)
-				continue
+			tk := emitKey{g, o.Topic, o.Partition}
+			last, ok := s.translated[tk]
+			if !ok || last.at != o.At || !last.mirrored || last.tr.Result != offsetmap.Exact {
+				tr, mirrored, err := Translate(ctx, s.view, s.cfg, func() Checkpoints { return s.readPrior(ctx) }, g, progress.Partition{Topic: o.Topic, Partition: o.Partition}, o.At)
+				if err != nil {
+					delete(s.translated, tk)
+					errs = append(errs, err)
+					continue
+				}
+				last = translation{at: o.At, tr: tr, mirrored: mirrored}
+				s.translated[tk] = last
 			}
+			tr, mirrored := last.tr, last.mirrored
 			if !mirrored {
 				continue // only offsets of replicated topics count
 			}
@@ -231,19 +270,16 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 			}
 		}
 	}
-	// Forget what was emitted for groups no longer selected (deleted, or
-	// out of the selection), so that the cache does not grow forever.
-	if len(s.emitted) > 0 {
-		selected := make(map[string]bool, len(groups))
-		for _, g := range groups {
-			selected[g] = true
-		}
-		for k := range s.emitted {
-			if !selected[k.group] {
-				delete(s.emitted, k)
-			}
-		}
+	// Forget what was emitted, translated and synced for groups no longer
+	// selected (deleted, or out of the selection), so that the caches do
+	// not grow forever.
+	selected := make(map[string]bool, len(groups))
+	for _, g := range groups {
+		selected[g] = true
 	}
+	forget(s.emitted, selected)
+	forget(s.translated, selected)
+	forget(s.synced, selected)
 	if len(records) > 0 {
 		if err := s.tgtCl.ProduceSync(ctx, records...).FirstErr(); err != nil {
 			// Emit them again next round.
@@ -269,6 +305,22 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 	return st, errors.Join(errs...)
 }
 
+// markSynced records that group g's target group holds offsets, or more.
+func (s *Syncer) markSynced(g string, offsets []groupOffset) {
+	for _, o := range offsets {
+		s.synced[emitKey{g, o.targetTopic, o.partition}] = o.translated
+	}
+}
+
+// forget deletes the keys of m whose group is not selected.
+func forget[V any](m map[emitKey]V, selected map[string]bool) {
+	for k := range m {
+		if !selected[k.group] {
+			delete(m, k)
+		}
+	}
+}
+
 // readPrior reads the checkpoints written before the syncer started —
 // MM2's, after a takeover — once, when a translation first needs them.
 func (s *Syncer) readPrior(ctx context.Context) Checkpoints {
@@ -287,9 +339,17 @@ func (s *Syncer) readPrior(ctx context.Context) Checkpoints {
 // active members there, never moving a group backwards. It returns how
 // many group partitions it committed.
 func (s *Syncer) sync(ctx context.Context, offsets map[string][]groupOffset) (int, error) {
+	// Only the groups with a translation past what their target group is
+	// known to hold are looked at: a round where nothing moved asks the
+	// target nothing.
 	var names []string
-	for g := range offsets {
-		names = append(names, g)
+	for g, os := range offsets {
+		if slices.ContainsFunc(os, func(o groupOffset) bool {
+			at, ok := s.synced[emitKey{g, o.targetTopic, o.partition}]
+			return !ok || at < o.translated
+		}) {
+			names = append(names, g)
+		}
 	}
 	if len(names) == 0 {
 		return 0, nil
@@ -304,11 +364,14 @@ func (s *Syncer) sync(ctx context.Context, offsets map[string][]groupOffset) (in
 	topics := map[string]bool{}
 	for _, g := range names {
 		if described[g].Active() {
-			continue // its consumers run on the target: theirs to commit
+			// Its consumers run on the target: theirs to commit. It is
+			// looked at every round, to sync it once they left.
+			continue
 		}
 		commit := kadm.Offsets{}
 		for _, o := range offsets[g] {
 			if c, ok := committed[g].Fetched.Lookup(o.targetTopic, o.partition); ok && c.Err == nil && c.At >= o.translated {
+				s.synced[emitKey{g, o.targetTopic, o.partition}] = o.translated
 				continue // in sync, or ahead: never moved back
 			}
 			commit.Add(kadm.Offset{Topic: o.targetTopic, Partition: o.partition, At: o.translated, LeaderEpoch: -1, Metadata: o.metadata})
@@ -339,6 +402,7 @@ func (s *Syncer) sync(ctx context.Context, offsets map[string][]groupOffset) (in
 		switch {
 		case err == nil:
 			n += len(resp.Sorted())
+			s.markSynced(g, offsets[g])
 			s.metrics.synced.WithLabelValues(s.cfg.Source, s.cfg.Target, g).Inc()
 		case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.RebalanceInProgress):
 			// A member joining meanwhile is refused by the broker: the
