@@ -74,8 +74,10 @@ type WorkerSummary struct {
 }
 
 // TopicCounts count a flow's topics: by migration phase (PhaseOf), those
-// with records not yet copied, their partitions, and the records not yet
-// copied and copied, summed.
+// with records not yet copied, and the records not yet copied and copied,
+// summed. Partitions are the topics' partitions the report lists, or, in
+// a report without per-partition detail (status.Options.Partitions), the
+// partitions the flow's workers hold.
 type TopicCounts struct {
 	Total      int            `json:"total"`
 	Partitions int            `json:"partitions"`
@@ -155,6 +157,15 @@ func summarize(f Flow, worst int) FlowSummary {
 		}
 		copying = append(copying, TopicLag{Topic: t.Topic, Target: t.Target, Phase: phase,
 			LagRecords: t.LagRecords, LagSeconds: t.LagSeconds, RecordsPerSecond: t.RecordsPerSecond})
+	}
+	if s.Topics.Partitions == 0 {
+		for _, w := range f.Workers {
+			for t, ps := range w.Holds {
+				if t != workgroup.Slots {
+					s.Topics.Partitions += len(ps)
+				}
+			}
+		}
 	}
 	s.WorstLagRecords = worstBy(copying, worst, func(t TopicLag) float64 { return float64(t.LagRecords) })
 	s.WorstLagSeconds = worstBy(copying, worst, func(t TopicLag) float64 { return t.LagSeconds })
