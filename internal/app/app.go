@@ -63,6 +63,11 @@ type Options struct {
 	Version, Commit string
 	// MetricsPartitions adds a partition label to the lag metrics.
 	MetricsPartitions bool
+	// MetricsGroups bounds the groups of a flow that have series of
+	// their own in the per-group gauges (kmirror_group_switch_ready,
+	// kmirror_group_partitions_untranslated): the groups not ready first.
+	// 0 is DefaultMetricsGroups; negative is every group.
+	MetricsGroups int
 	// MaxLag is the lag threshold of the switch verdicts.
 	MaxLag time.Duration
 	// ConnectTimeout bounds the check of each cluster at start;

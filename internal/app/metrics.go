@@ -113,7 +113,7 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 		}
-		for _, g := range f.Groups {
+		for _, g := range metricGroups(f.Groups, a.opts.MetricsGroups) {
 			untranslated := 0
 			for _, p := range g.Partitions {
 				if p.State == status.StateNotMirrored || p.State == status.StateExpired {
@@ -128,4 +128,32 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, ready, f.Source, f.Target, g.Group)
 		}
 	}
+}
+
+// DefaultMetricsGroups is how many groups of a flow have per-group gauges
+// by default: two series per group, so at most 2 000 per flow.
+const DefaultMetricsGroups = 1000
+
+// metricGroups are the groups that get per-group gauges: at most n
+// (DefaultMetricsGroups when 0, all when negative), those not ready first, each kind in the report's order,
+// so that the groups an operator waits for are the ones kept.
+func metricGroups(gs []status.Group, n int) []status.Group {
+	if n == 0 {
+		n = DefaultMetricsGroups
+	}
+	if n < 0 || len(gs) <= n {
+		return gs
+	}
+	out := make([]status.Group, 0, n)
+	for _, notReady := range []bool{true, false} {
+		for _, g := range gs {
+			if len(out) == n {
+				return out
+			}
+			if (g.Verdict == status.VerdictNotReady) == notReady {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
 }

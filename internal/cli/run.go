@@ -124,6 +124,7 @@ func runCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&webConfig, "web.config.file", "", "the same as --web-config-file, in the Prometheus exporters' spelling")
 	cmd.Flags().StringVar(&probesAddr, "probes", "", `also serve /healthz and /readyz alone, plain, on this address: for kubelet probes when --web-config-file asks for credentials ("" off)`)
 	cmd.Flags().BoolVar(&opts.MetricsPartitions, "metrics-partitions", false, "add a partition label to the lag metrics")
+	cmd.Flags().IntVar(&opts.MetricsGroups, "metrics-groups", app.DefaultMetricsGroups, "per-group gauges for at most this many groups of each flow, those not ready first (-1 every group; 2 series per group)")
 	cmd.Flags().DurationVar(&opts.MaxLag, "max-lag", status.DefaultMaxLag, "replication lag under which a consumer group may be switched (status page, metrics)")
 	return cmd
 }

@@ -69,12 +69,16 @@ func statusCmd(g *globals) *cobra.Command {
 	var sf statusFlags
 	var watch, partitions bool
 	var interval time.Duration
+	var sel selection
 	cmd := &cobra.Command{
 		Use:   "status -c FILE",
 		Short: "Show per-topic replication lag and per-group offsets with a consumer-switch verdict",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if err := sel.check(); err != nil {
+				return err
+			}
 			_, c, err := sf.collector(ctx, g, status.Options{Partitions: partitions})
 			if err != nil {
 				return err
@@ -98,12 +102,8 @@ func statusCmd(g *globals) *cobra.Command {
 				if watch && tty {
 					fmt.Fprint(g.stdout, "\x1b[H\x1b[2J") // home, clear: refresh in place
 				}
-				if sf.json {
-					if err := writeJSON(g.stdout, r); err != nil {
-						return err
-					}
-				} else {
-					printStatus(g.stdout, r, c.MaxLag())
+				if err := sel.print(g.stdout, r, c.MaxLag(), sf.json); err != nil {
+					return err
 				}
 				if !watch {
 					return nil
@@ -118,6 +118,7 @@ func statusCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&watch, "watch", false, "refresh until interrupted")
 	cmd.Flags().DurationVar(&interval, "interval", 2*time.Second, "time between samples (the copy rate is measured over it)")
 	cmd.Flags().BoolVar(&partitions, "partitions", false, "show every partition of each topic")
+	sel.register(cmd)
 	return cmd
 }
 
@@ -179,28 +180,13 @@ func joinInts(ns []int32) string {
 	return strings.Join(s, ",")
 }
 
-// printStatus writes a report for people.
+// printStatus writes every row of a report for people.
 func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
 	for i, f := range r.Flows {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		way := ""
-		if f.Direction == status.DirectionBack {
-			way = ", the way back"
-		}
-		state := f.State
-		if f.StateReason != "" {
-			state += ": " + f.StateReason
-		}
-		fmt.Fprintf(w, "flow %s (%s%s)\n", f.Name, state, way)
-		printWorkers(w, f)
-		if f.Heartbeat != nil {
-			fmt.Fprintf(w, "  last heartbeat %s (round trip %.3fs)\n", f.Heartbeat.Time.Format(time.RFC3339), f.Heartbeat.RTTSeconds)
-		}
-		for _, e := range f.Errors {
-			fmt.Fprintf(w, "  error: %s\n", e)
-		}
+		printFlowHead(w, f)
 		var table bytes.Buffer
 		tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  TOPIC\tTARGET\tLAG RECORDS\tLAG SECONDS\tRECORDS/S\tCOPIED\tSTEP")

@@ -68,15 +68,9 @@ func Handler(o Options) http.Handler {
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	registerProbes(mux, o.Ready)
-	mux.Handle("GET /api/v1/status", statusHandler(o.Status, log))
-	mux.HandleFunc("GET /api/v1/history", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		get := o.History
-		if get == nil {
-			get = status.NewHistory().Snapshot
-		}
-		writeJSON(w, http.StatusOK, get())
-	})
+	mux.Handle("GET /api/v1/status", gzipped(statusHandler(o.Status, log)))
+	mux.Handle("GET /api/v1/status/summary", gzipped(summaryHandler(o.Status, log)))
+	mux.Handle("GET /api/v1/history", gzipped(historyHandler(o.History)))
 	registerPage(mux, o.Status, log)
 	return secure(mux)
 }
@@ -106,28 +100,6 @@ func registerProbes(mux *http.ServeMux, ready func() (bool, string)) {
 		}
 		writeText(w, http.StatusOK, "ready")
 	})
-}
-
-func statusHandler(get func(context.Context) (status.Report, error), log *slog.Logger) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		if get == nil {
-			writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "status is not available"})
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), StatusTimeout)
-		defer cancel()
-		rep, err := get(ctx)
-		if err != nil {
-			// Debug: a page left open polls every 2 s, and what broke the
-			// report (an unreachable cluster) is already logged where it
-			// happens.
-			log.Debug("status report", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, apiError{Error: "read status: " + err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, rep)
-	}
 }
 
 // apiError is the JSON body of a failed API request.

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/kmirror/kmirror/internal/status"
 )
@@ -26,8 +27,8 @@ var index = template.Must(template.ParseFS(ui, "ui/index.html"))
 // registerPage serves the page at "/" and its two assets next to it. Only
 // these exact paths are served: anything else falls through to 404.
 func registerPage(mux *http.ServeMux, report func(context.Context) (status.Report, error), log *slog.Logger) {
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		var data struct{ Report *status.Report }
+	mux.Handle("GET /{$}", gzipped(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var data struct{ Report *firstReport }
 		if report != nil {
 			ctx, cancel := context.WithTimeout(r.Context(), StatusTimeout)
 			rep, err := report(ctx)
@@ -35,7 +36,7 @@ func registerPage(mux *http.ServeMux, report func(context.Context) (status.Repor
 			// Without a report the page says it waits for one; app.js
 			// shows why at its first poll.
 			if err == nil {
-				data.Report = &rep
+				data.Report = first(rep)
 			}
 		}
 		var b bytes.Buffer
@@ -49,14 +50,40 @@ func registerPage(mux *http.ServeMux, report func(context.Context) (status.Repor
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(b.Bytes())
-	})
+	})))
 	for pattern, file := range map[string]string{
 		"GET /app.js":    "ui/app.js",
 		"GET /style.css": "ui/style.css",
 	} {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		mux.Handle(pattern, gzipped(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Cache-Control", "no-cache")
 			http.ServeFileFS(w, r, ui, file)
-		})
+		})))
 	}
+}
+
+// FirstRenderRows bounds the topics and groups of each flow the page's
+// first render lists; the rest are counted ("and 9 950 more groups").
+const FirstRenderRows = 50
+
+// firstReport is a report as the first render shows it.
+type firstReport struct {
+	Time  time.Time
+	Flows []firstFlow
+}
+
+type firstFlow struct {
+	status.Flow
+	MoreTopics, MoreGroups int
+}
+
+func first(r status.Report) *firstReport {
+	out := &firstReport{Time: r.Time}
+	for _, f := range r.Flows {
+		ff := firstFlow{Flow: f, MoreTopics: max(0, len(f.Topics)-FirstRenderRows), MoreGroups: max(0, len(f.Groups)-FirstRenderRows)}
+		ff.Topics = f.Topics[:min(len(f.Topics), FirstRenderRows)]
+		ff.Groups = f.Groups[:min(len(f.Groups), FirstRenderRows)]
+		out.Flows = append(out.Flows, ff)
+	}
+	return out
 }

@@ -222,9 +222,10 @@ func sameRate(got, want *float64) bool {
 // page says so and keeps showing the last report.
 func TestPageShowsAPIFailure(t *testing.T) {
 	browsertest.Chromium(t)
-	// Call 1 is the server's first render of the page, call 2 the first
-	// poll; the API fails from the second poll on.
-	src := &changingReport{failFrom: 3}
+	// Call 1 is the server's first render of the page, calls 2 and 3 the
+	// first poll (its summary and its page of details); the API fails from
+	// the second poll on.
+	src := &changingReport{failFrom: 4}
 	url := browsertest.StartServer(t, httpapi.Handler(httpapi.Options{Status: src.Status}))
 
 	page := browsertest.Read(t, browsertest.LoadPage(t, url))

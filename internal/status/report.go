@@ -86,6 +86,10 @@ type Flow struct {
 	// Errors lists what could not be read for this flow; the rest of the
 	// flow's report is still filled in.
 	Errors []string `json:"errors"`
+	// Page is set in the answer to a Query (Query.Apply): which part of
+	// the flow's topics and groups the answer holds. A whole report has
+	// none.
+	Page *PageInfo `json:"page,omitempty"`
 
 	// basis is what the collector made the steps of from, for Record; nil
 	// when the journal could not be read.

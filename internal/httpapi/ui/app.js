@@ -1,4 +1,9 @@
-// kmirror's live status page: polls api/v1/status and renders every flow.
+// kmirror's live status page. Each poll reads the summary of every flow
+// (api/v1/status/summary: counts and the worst, small at any scale) and
+// one page of the topics and groups that match the search and filters
+// (api/v1/status?search=…&limit=50): no poll grows with the number of
+// topics and groups. The filters live in the URL's fragment
+// (#search=orders&verdict=not-ready&page=2), so a view can be shared.
 // Every value from the report reaches the DOM as text (textContent,
 // setAttribute), never as markup.
 'use strict';
@@ -9,12 +14,15 @@
   const HISTORY = 60; // heartbeat samples kept per flow, one per poll
   const LAG_HISTORY_MS = 30000; // how often the lag history is read again
   const SVG = 'http://www.w3.org/2000/svg';
+  const PAGE = 50; // topics and groups of each flow per page
 
   const root = document.getElementById('app');
   const flowsEl = document.getElementById('flows');
   const errorEl = document.getElementById('error');
   const summaryEl = document.getElementById('summary');
   const updatedEl = document.getElementById('updated');
+  const filtersEl = document.getElementById('filters');
+  const pagerEl = document.getElementById('pager');
 
   const rtt = new Map(); // flow name → heartbeat round trips in seconds, oldest first
   let lagHistory = new Map(); // flow name + '\u0000' + topic → lag points of the last hour, oldest first
@@ -22,7 +30,13 @@
   // Flows whose finished topics and groups are unfolded: kept across the
   // re-renders of each poll. #finished in the URL unfolds them all.
   const unfolded = new Set();
-  const unfoldAll = location.hash === '#finished';
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const unfoldAll = hash.has('finished');
+  // The search and filters, and the page shown (from 0).
+  const view = {
+    search: hash.get('search') || '', phase: hash.get('phase') || '', verdict: hash.get('verdict') || '',
+    lagging: hash.get('lagging') === '1', page: Math.max(0, (parseInt(hash.get('page'), 10) || 1) - 1),
+  };
   let polls = 0;
   let lastOK = null;
 
@@ -308,19 +322,72 @@
 
   // workersLine says who runs the flow (each worker's host and how much
   // it holds) and when its progress last moved.
-  function workersLine(f) {
-    if (f.workers == null) return el('p', { class: 'muted', 'data-field': 'workers' }, 'workers: unknown');
-    const held = (w) => Object.values(w.holds || {}).reduce((n, ps) => n + ps.length, 0);
-    const who = f.workers.map((w) => `${w.host} (${held(w)} held)`).join(', ');
-    const topics = list(f.topics);
+  // s is the flow's summary: its workers with what each holds, and its
+  // stalled partitions, whatever page of topics is shown.
+  function workersLine(f, s) {
+    if (s.workers == null) return el('p', { class: 'muted', 'data-field': 'workers' }, 'workers: unknown');
+    const who = s.workers.map((w) => `${w.host} (${w.held} held)`).join(', ');
+    const byPhase = (s.topics && s.topics.byPhase) || {};
+    const done = (byPhase.done || 0) + (byPhase.removed || 0);
     const last = f.lastProgress ? 'progress last moved ' + clock(f.lastProgress)
-      : topics.length && topics.every(finished) ? 'nothing left to copy: every topic finished' : 'no progress yet';
-    const stalled = list(f.stalled).length ? '; stalled: ' + list(f.stalled).join(', ') : '';
-    return el('p', { class: f.workers.length ? 'muted' : 'warn', 'data-field': 'workers', 'data-workers': f.workers.length },
-      `workers: ${f.workers.length}${who ? ' — ' + who : ''}; ${last}${stalled}`);
+      : s.topics && s.topics.total && done === s.topics.total ? 'nothing left to copy: every topic finished' : 'no progress yet';
+    const stalledList = list(s.stalled && s.stalled.first);
+    const stalledMore = ((s.stalled && s.stalled.count) || 0) - stalledList.length;
+    const stalled = stalledList.length ? '; stalled: ' + stalledList.join(', ') + (stalledMore > 0 ? `, and ${num(stalledMore)} more` : '') : '';
+    return el('p', { class: s.workers.length ? 'muted' : 'warn', 'data-field': 'workers', 'data-workers': s.workers.length },
+      `workers: ${s.workers.length}${who ? ' — ' + who : ''}; ${last}${stalled}`);
   }
 
-  function renderFlow(f, time) {
+  // counts says a flow's counts by phase or verdict: "mirroring 12 ·
+  // consumers-ready 3", in the phases' order.
+  function counts(m) {
+    const keys = Object.keys(m || {}).sort((a, b) => {
+      const ra = PHASES.includes(a) ? PHASES.indexOf(a) : PHASES.length, rb = PHASES.includes(b) ? PHASES.indexOf(b) : PHASES.length;
+      return ra - rb || (a < b ? -1 : a > b ? 1 : 0);
+    });
+    return keys.length ? keys.map((k) => `${k} ${num(m[k])}`).join(' · ') : 'none';
+  }
+
+  // overview is a flow's summary: its topics and groups counted by phase
+  // and verdict, the topics with the largest lag, and the groups not
+  // ready with their reasons.
+  function overview(s) {
+    const t = s.topics || {}, g = s.groups || {};
+    const worst = list(s.worstLagRecords);
+    const notReady = list(s.notReady);
+    const notReadyCount = (g.byVerdict && g.byVerdict['not-ready']) || 0;
+    return el('div', { class: 'overview', 'data-field': 'overview', 'data-topics': t.total || 0, 'data-groups': g.total || 0 },
+      el('p', { 'data-field': 'topicCounts' }, `${num(t.total || 0)} topics (${num(t.partitions || 0)} partitions), ${num(t.lagging || 0)} lagging, ` +
+        `${num(t.lagRecords || 0)} records behind — ${counts(t.byPhase)}`),
+      el('p', { 'data-field': 'groupCounts' }, `${num(g.total || 0)} groups — ${counts(g.byVerdict)}; ${counts(g.byPhase)}`),
+      worst.length ? el('table', { class: 'worst' },
+        el('thead', {}, el('tr', {}, el('th', {}, 'Largest lag'), el('th', { class: 'num' }, 'Records'), el('th', { class: 'num' }, 'Seconds'), el('th', {}, 'Phase'))),
+        el('tbody', {}, ...worst.map((w) => el('tr', { 'data-worst': w.topic },
+          el('td', {}, w.topic), el('td', { class: 'num' }, num(w.lagRecords)), el('td', { class: 'num' }, secs(w.lagSeconds || 0)), el('td', {}, w.phase))))) : null,
+      notReady.length ? el('details', { class: 'not-ready', 'data-field': 'notReady', 'data-count': notReadyCount },
+        el('summary', {}, `${num(notReadyCount)} group${notReadyCount === 1 ? '' : 's'} not ready` +
+          (notReadyCount > notReady.length ? ` (the first ${notReady.length}; filter on "not ready" to page through all)` : '')),
+        el('ul', { class: 'reasons' }, ...notReady.map((n) => el('li', { 'data-not-ready': n.group },
+          el('b', {}, n.group), ': ' + list(n.reasons && n.reasons.first).join('; ') +
+          ((n.reasons && n.reasons.count > list(n.reasons.first).length) ? `; and ${n.reasons.count - n.reasons.first.length} more` : ''))))) : null);
+  }
+
+  // shown says which of the flow's matching topics and groups this page
+  // holds.
+  function shown(f) {
+    const p = f.page;
+    if (!p) return null;
+    const part = (n, kind) => {
+      if (n === 0) return `no ${kind}`;
+      const from = Math.min(p.offset + 1, n), to = Math.min(p.offset + (p.limit || n), n);
+      return from > to ? `none of ${num(n)} ${kind}` : `${kind} ${num(from)}–${num(to)} of ${num(n)}`;
+    };
+    return el('p', { class: 'muted', 'data-field': 'shown', 'data-topics': p.topics, 'data-groups': p.groups },
+      (filtered() ? 'matching the filters: ' : 'showing ') + part(p.topics, 'topics') + ', ' + part(p.groups, 'groups'));
+  }
+
+  function renderFlow(f, time, s) {
+    s = s || {};
     const hb = f.heartbeat;
     const errors = list(f.errors);
     return el('section', { class: 'flow', 'data-flow': f.name },
@@ -331,7 +398,9 @@
           (f.state || '') + (f.stateReason ? ': ' + f.stateReason : '')),
         el('span', { class: 'muted' }, 'updated ' + clock(time)),
         errors.length ? el('ul', { class: 'errors', 'data-field': 'errors' }, ...errors.map((e) => el('li', {}, e))) : null),
-      workersLine(f),
+      workersLine(f, s),
+      overview(s),
+      shown(f),
       el('h3', {}, 'Migration'),
       migration(f, time),
       el('h3', {}, 'Topics'),
@@ -357,14 +426,16 @@
     for (const name of rtt.keys()) if (!seen.has(name)) rtt.delete(name);
   }
 
-  function render(rep) {
+  function render(rep, sum) {
     const flows = list(rep.flows);
+    const sums = new Map(list(sum.flows).map((s) => [s.name, s]));
     remember(flows);
-    flowsEl.replaceChildren(...flows.map((f) => renderFlow(f, rep.time)));
+    flowsEl.replaceChildren(...flows.map((f) => renderFlow(f, rep.time, sums.get(f.name))));
     if (flows.length === 0) flowsEl.append(el('p', { class: 'empty' }, 'No flow is running yet.'));
-    const topics = flows.reduce((n, f) => n + list(f.topics).length, 0);
-    const groups = flows.reduce((n, f) => n + list(f.groups).length, 0);
-    summaryEl.textContent = `${flows.length} flow${flows.length === 1 ? '' : 's'} · ${topics} topics · ${groups} groups`;
+    const topics = list(sum.flows).reduce((n, s) => n + ((s.topics && s.topics.total) || 0), 0);
+    const groups = list(sum.flows).reduce((n, s) => n + ((s.groups && s.groups.total) || 0), 0);
+    summaryEl.textContent = `${flows.length} flow${flows.length === 1 ? '' : 's'} · ${num(topics)} topics · ${num(groups)} groups`;
+    renderPager(flows);
     updatedEl.textContent = 'report of ' + clock(rep.time);
     lastOK = rep.time;
     polls++;
@@ -384,13 +455,20 @@
 
   // readLagHistory reads the topics' lag over the last hour, at most once
   // every LAG_HISTORY_MS; a failure keeps the history read before.
-  async function readLagHistory() {
-    if (Date.now() - lagHistoryAt < LAG_HISTORY_MS) return;
+  // Only the topics shown are asked for: the history of every topic grows
+  // with their number. Another page of topics is read at once.
+  let lagHistoryOf = '';
+  async function readLagHistory(flows) {
+    const names = [...new Set(flows.flatMap((f) => list(f.topics).map((t) => t.topic)))].sort();
+    const query = names.map((n) => 'topic=' + encodeURIComponent(n)).join('&');
+    if (names.length === 0) return;
+    if (query === lagHistoryOf && Date.now() - lagHistoryAt < LAG_HISTORY_MS) return;
     lagHistoryAt = Date.now();
+    lagHistoryOf = query;
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
     try {
-      const res = await fetch('api/v1/history', { cache: 'no-store', signal: abort.signal, headers: { Accept: 'application/json' } });
+      const res = await fetch('api/v1/history?' + query, { cache: 'no-store', signal: abort.signal, headers: { Accept: 'application/json' } });
       if (!res.ok) return;
       const body = await res.json();
       const m = new Map();
@@ -405,33 +483,124 @@
     }
   }
 
+  function filtered() {
+    return !!(view.search || view.phase || view.verdict || view.lagging);
+  }
+
+  // detailQuery asks for the page of topics and groups the view shows.
+  function detailQuery() {
+    const q = new URLSearchParams();
+    if (view.search) q.set('search', view.search);
+    if (view.phase) q.set('phase', view.phase);
+    if (view.verdict) q.set('verdict', view.verdict);
+    if (view.lagging) q.set('lagging', '1');
+    if (view.page > 0) q.set('offset', String(view.page * PAGE));
+    q.set('limit', String(PAGE));
+    return q.toString();
+  }
+
+  // renderPager says which page is shown, and offers the others.
+  function renderPager(flows) {
+    const most = Math.max(0, ...flows.map((f) => f.page ? Math.max(f.page.topics, f.page.groups) : 0));
+    const pages = Math.max(1, Math.ceil(most / PAGE));
+    pagerEl.dataset.page = String(view.page + 1);
+    pagerEl.dataset.pages = String(pages);
+    const prev = el('button', { type: 'button', 'data-action': 'previous' }, '‹ previous');
+    const next = el('button', { type: 'button', 'data-action': 'next' }, 'next ›');
+    prev.disabled = view.page === 0;
+    next.disabled = view.page + 1 >= pages;
+    prev.addEventListener('click', () => go(view.page - 1));
+    next.addEventListener('click', () => go(view.page + 1));
+    pagerEl.replaceChildren(prev, el('span', { class: 'muted' }, ` page ${num(view.page + 1)} of ${num(pages)} (${PAGE} topics and ${PAGE} groups per flow) `), next);
+  }
+
+  function go(page) {
+    view.page = Math.max(0, page);
+    changed();
+  }
+
+  // changed keeps the view in the URL and polls at once.
+  function changed() {
+    const h = new URLSearchParams();
+    if (view.search) h.set('search', view.search);
+    if (view.phase) h.set('phase', view.phase);
+    if (view.verdict) h.set('verdict', view.verdict);
+    if (view.lagging) h.set('lagging', '1');
+    if (view.page > 0) h.set('page', String(view.page + 1));
+    if (unfoldAll) h.set('finished', '');
+    history.replaceState(null, '', h.toString() ? '#' + h.toString() : location.pathname + location.search);
+    poll();
+  }
+
+  function bindFilters() {
+    if (!filtersEl) return;
+    const search = filtersEl.querySelector('[name=search]');
+    const phase = filtersEl.querySelector('[name=phase]');
+    const verdict = filtersEl.querySelector('[name=verdict]');
+    const lagging = filtersEl.querySelector('[name=lagging]');
+    search.value = view.search;
+    phase.value = view.phase;
+    verdict.value = view.verdict;
+    lagging.checked = view.lagging;
+    let typing = null;
+    const update = () => {
+      view.search = search.value.trim();
+      view.phase = phase.value;
+      view.verdict = verdict.value;
+      view.lagging = lagging.checked;
+      view.page = 0;
+      changed();
+    };
+    search.addEventListener('input', () => {
+      clearTimeout(typing);
+      typing = setTimeout(update, 300);
+    });
+    for (const e of [phase, verdict, lagging]) e.addEventListener('change', update);
+    filtersEl.addEventListener('submit', (e) => {
+      e.preventDefault();
+      update();
+    });
+  }
+
+  async function getJSON(url, signal) {
+    const res = await fetch(url, { cache: 'no-store', signal, headers: { Accept: 'application/json' } });
+    let body = null;
+    try {
+      body = await res.json();
+    } catch (_) {
+      // Not JSON: the status line says what happened.
+    }
+    if (!res.ok) throw new Error((body && typeof body.error === 'string') ? body.error : `HTTP ${res.status} ${res.statusText}`);
+    if (!body || !Array.isArray(body.flows)) throw new Error('unexpected answer from ' + url.split('?')[0]);
+    return body;
+  }
+
+  let polling = 0; // the latest poll: an older one's answer is dropped
+  let next = null;
   async function poll() {
+    const mine = ++polling;
+    clearTimeout(next);
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
     try {
-      const res = await fetch('api/v1/status', { cache: 'no-store', signal: abort.signal, headers: { Accept: 'application/json' } });
-      let body = null;
-      try {
-        body = await res.json();
-      } catch (_) {
-        // Not JSON: the status line below says what happened.
-      }
-      if (!res.ok) {
-        fail((body && typeof body.error === 'string') ? body.error : `HTTP ${res.status} ${res.statusText}`);
-      } else if (!body || !Array.isArray(body.flows)) {
-        fail('unexpected answer from api/v1/status');
-      } else {
-        readLagHistory(); // not awaited: the sparklines follow at a later poll
-        render(body);
-      }
+      const [sum, body] = await Promise.all([
+        getJSON('api/v1/status/summary', abort.signal),
+        getJSON('api/v1/status?' + detailQuery(), abort.signal),
+      ]);
+      if (mine !== polling) return;
+      readLagHistory(list(body.flows)); // not awaited: the sparklines follow at a later poll
+      render(body, sum);
     } catch (e) {
+      if (mine !== polling) return;
       fail(e && e.name === 'AbortError' ? 'no answer within 10 s' : String(e && e.message ? e.message : e));
     } finally {
       clearTimeout(timer);
-      // A chain of timeouts, not an interval: a slow answer never overlaps the next poll.
-      setTimeout(poll, POLL_MS);
+      // A chain of timeouts, not an interval: a slow answer never overlaps
+      // the next poll; a change of view polls at once and restarts it.
+      if (mine === polling) next = setTimeout(poll, POLL_MS);
     }
   }
 
+  bindFilters();
   poll();
 })();
