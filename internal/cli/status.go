@@ -172,10 +172,26 @@ func printWorkers(w io.Writer, f status.Flow) {
 }
 
 // joinInts writes numbers separated by commas.
+// joinInts lists partition numbers, runs of three or more as ranges:
+// "0-39999,40002".
 func joinInts(ns []int32) string {
-	s := make([]string, len(ns))
-	for i, n := range ns {
-		s[i] = strconv.Itoa(int(n))
+	ns = slices.Clone(ns)
+	slices.Sort(ns)
+	var s []string
+	for i := 0; i < len(ns); {
+		j := i
+		for j+1 < len(ns) && ns[j+1] == ns[j]+1 {
+			j++
+		}
+		switch {
+		case j-i >= 2:
+			s = append(s, fmt.Sprintf("%d-%d", ns[i], ns[j]))
+		case j > i:
+			s = append(s, strconv.Itoa(int(ns[i])), strconv.Itoa(int(ns[j])))
+		default:
+			s = append(s, strconv.Itoa(int(ns[i])))
+		}
+		i = j + 1
 	}
 	return strings.Join(s, ",")
 }
