@@ -67,7 +67,7 @@ func (f *statusFlags) collector(ctx context.Context, g *globals, opts status.Opt
 
 func statusCmd(g *globals) *cobra.Command {
 	var sf statusFlags
-	var watch, partitions bool
+	var watch, partitions, rate bool
 	var interval time.Duration
 	var sel selection
 	cmd := &cobra.Command{
@@ -84,18 +84,26 @@ func statusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			// A rate needs two samples: the first one is not shown.
-			c.Collect(ctx)
-			tick := time.NewTicker(interval)
-			defer tick.Stop()
-			tty := isTerminal(g.stdout)
-			for {
+			// One read answers; a copy rate needs a second, --interval
+			// later: --rate asks for it, and --watch shows rates from its
+			// second refresh on.
+			r := c.Collect(ctx)
+			wait := func() bool {
 				select {
 				case <-ctx.Done():
-					return nil
-				case <-tick.C:
+					return false
+				case <-time.After(interval):
+					return true
 				}
-				r := c.Collect(ctx)
+			}
+			if rate && !watch {
+				if !wait() {
+					return nil
+				}
+				r = c.Collect(ctx)
+			}
+			tty := isTerminal(g.stdout)
+			for {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -111,12 +119,17 @@ func statusCmd(g *globals) *cobra.Command {
 				if !tty && !sf.json {
 					fmt.Fprintln(g.stdout)
 				}
+				if !wait() {
+					return nil
+				}
+				r = c.Collect(ctx)
 			}
 		},
 	}
 	sf.register(cmd)
 	cmd.Flags().BoolVar(&watch, "watch", false, "refresh until interrupted")
 	cmd.Flags().DurationVar(&interval, "interval", 2*time.Second, "time between samples (the copy rate is measured over it)")
+	cmd.Flags().BoolVar(&rate, "rate", false, "read twice, --interval apart, to show each topic's copy rate (RECORDS/S)")
 	cmd.Flags().BoolVar(&partitions, "partitions", false, "show every partition of each topic")
 	sel.register(cmd)
 	return cmd
