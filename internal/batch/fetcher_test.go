@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"maps"
 	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -442,10 +442,9 @@ func TestFetchBackPressure(t *testing.T) {
 // mayFetch says whether one of f's loops would send a fetch request now.
 func mayFetch(f *Fetcher) bool {
 	f.mu.Lock()
-	loops := slices.Collect(maps.Values(f.brokers))
-	f.mu.Unlock()
-	for _, b := range loops {
-		if req, _ := f.request(b); req != nil {
+	defer f.mu.Unlock()
+	for _, b := range f.brokers {
+		if len(f.fetchable(b)) > 0 {
 			return true
 		}
 	}
@@ -491,6 +490,107 @@ func (c countFetches) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _
 	if key == int16(kmsg.Fetch) && err == nil {
 		c.n.Add(1)
 	}
+}
+
+// fetchSizes records the size of every fetch request written.
+type fetchSizes struct {
+	mu    *sync.Mutex
+	sizes *[]int
+}
+
+func (c fetchSizes) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, err error) {
+	if key == int16(kmsg.Fetch) && err == nil {
+		c.mu.Lock()
+		*c.sizes = append(*c.sizes, n)
+		c.mu.Unlock()
+	}
+}
+
+// TestFetchSession: after the first request, which names every partition,
+// a fetch of partitions where nothing happens names none of them (the
+// broker's fetch session holds them); records written later still come,
+// each once. On kfake, a broker that forgot the session is answered by a
+// request that names every partition again, and nothing is lost.
+func TestFetchSession(t *testing.T) {
+	bed := newFetchBed(t)
+	const partitions = 64
+	topic := bed.topic(t, "session", partitions)
+	produced := produceRounds(t, bed, topic, partitions, 2, 5, 100)
+
+	var mu sync.Mutex
+	var sizes []int
+	written := func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(sizes)
+	}
+	var forgot atomic.Int32
+	if bed.fake != nil {
+		bed.fake.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+			bed.fake.KeepControl()
+			req := kreq.(*kmsg.FetchRequest)
+			if req.SessionID != 0 && forgot.CompareAndSwap(1, 2) {
+				resp := req.ResponseKind().(*kmsg.FetchResponse)
+				resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+				return resp, nil, true
+			}
+			return nil, nil, false
+		})
+	}
+	f := bed.fetcher(t, FetchOptions{MaxWait: 20 * time.Millisecond}, kgo.WithHooks(fetchSizes{&mu, &sizes}))
+	f.Add(from(topic, partitions, 0))
+	from := map[int32]int64{}
+	for p := range int32(partitions) {
+		from[p] = 0
+	}
+	s := newStream(topic, from)
+	s.until(t, f, ends(produced), time.Minute)
+
+	full := slices.Max(written())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// polling waits for cond, taking what the Fetcher fetches meanwhile:
+	// its loops fetch again only once Poll was called.
+	polling := func(what string, cond func() bool) {
+		t.Helper()
+		testbed.WaitFor(t, time.Minute, what, func() bool {
+			pctx, pcancel := context.WithTimeout(ctx, 10*time.Millisecond)
+			defer pcancel()
+			for _, fe := range f.Poll(pctx) {
+				s.add(t, fe)
+			}
+			return cond()
+		})
+	}
+	// The first request of each broker after the records came names
+	// the partitions whose offsets moved; those after it, none.
+	idle := func() []int {
+		t.Helper()
+		before := len(written())
+		polling("twelve more fetches", func() bool { return len(written()) >= before+12 })
+		return written()[before+6:]
+	}
+	// A request that names a broker's share of the 64 partitions is
+	// most of a KB; one that names none is a hundred bytes or so.
+	for _, n := range idle() {
+		if n > full/4 {
+			t.Fatalf("an idle fetch request of %d bytes, after a first one of %d: it names partitions the session holds", n, full)
+		}
+	}
+
+	more := produceRounds(t, bed, topic, partitions, 1, 3, 100)
+	s.until(t, f, ends(more), time.Minute)
+	if bed.fake != nil {
+		before := len(written())
+		forgot.Store(1)
+		polling("the session forgotten", func() bool { return forgot.Load() == 2 })
+		polling("a request that opens a session again", func() bool {
+			return slices.ContainsFunc(written()[before:], func(n int) bool { return n > full/2 })
+		})
+		more = append(more, produceRounds(t, bed, topic, partitions, 1, 2, 100)...)
+		s.until(t, f, ends(more), time.Minute)
+	}
+	s.same(t, slices.Concat(produced, more))
 }
 
 // TestFetchClose: Close ends a fetch in flight and every goroutine of the

@@ -28,7 +28,29 @@ type brokerLoop struct {
 	// next: the broker returns at least one batch for the first partition
 	// with data only, and fills the others in order up to MaxBytes.
 	turn int
+	// session is its fetch session with the broker. Guarded by
+	// Fetcher.mu.
+	session session
 }
+
+// session is a fetch session (KIP-227): the broker keeps the partitions
+// the requests named and their offsets, so that a request names only the
+// partitions whose offset moved, or that joined or left, and an answer
+// only the partitions with something to say. An idle fetch of tens of
+// thousands of partitions costs a few bytes each way instead of naming
+// every one of them twice.
+type session struct {
+	id int32 // 0: none; the next request opens one
+	// epoch is the next request's, from 1 up, wrapping to 1.
+	epoch int32
+	// offsets are what the broker holds: each partition's offset as the
+	// requests last named it.
+	offsets map[topicPartition]int64
+}
+
+// reset forgets the session: the next request opens a new one, naming
+// every partition.
+func (s *session) reset() { *s = session{} }
 
 // lookupLeaders looks up, in metadata, the leaders of the partitions that
 // need one, each when its backoff ends, and hands them to their brokers'
@@ -202,15 +224,7 @@ func (f *Fetcher) fetchFrom(ctx context.Context, b *brokerLoop) {
 func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition]uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if b.held || b.taken {
-		return nil, nil
-	}
-	var tps []topicPartition
-	for tp, c := range f.cursors {
-		if c.leader == b.id && !c.stopped {
-			tps = append(tps, tp)
-		}
-	}
+	tps := f.fetchable(b)
 	if len(tps) == 0 {
 		return nil, nil
 	}
@@ -229,15 +243,24 @@ func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition
 	if f.o.ReadCommitted {
 		req.IsolationLevel = 1
 	}
-	// Full fetches, without a session: each request names every
-	// partition, so nothing a session would remember can go stale.
-	req.SessionID, req.SessionEpoch = 0, -1
+	// What the request tells the broker is what its session holds from
+	// now on: a request that fails resets the session (settle).
+	ss := &b.session
+	if ss.id == 0 {
+		ss.epoch, ss.offsets = 0, make(map[topicPartition]int64, len(tps))
+	}
+	req.SessionID, req.SessionEpoch = ss.id, ss.epoch
 	// sent holds each partition's generation, which its answer must
-	// still match to count.
+	// still match to count: every partition of the session, named in the
+	// request or not.
 	sent := make(map[topicPartition]uint64, len(tps))
 	for _, tp := range tps {
 		c := f.cursors[tp]
 		sent[tp] = c.gen
+		if at, ok := ss.offsets[tp]; ok && at == c.offset {
+			continue // the broker's session has it where it is
+		}
+		ss.offsets[tp] = c.offset
 		// Rotation may split a topic in two entries; brokers take that.
 		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.topic {
 			rt := kmsg.NewFetchRequestTopic()
@@ -254,7 +277,40 @@ func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition
 		rt := &req.Topics[len(req.Topics)-1]
 		rt.Partitions = append(rt.Partitions, rp)
 	}
+	// A partition it no longer fetches from b (removed, stopped, or led
+	// by another broker now) leaves the session.
+	for tp := range ss.offsets {
+		if _, ok := sent[tp]; ok {
+			continue
+		}
+		delete(ss.offsets, tp)
+		if n := len(req.ForgottenTopics); n == 0 || req.ForgottenTopics[n-1].Topic != tp.topic {
+			ft := kmsg.NewFetchRequestForgottenTopic()
+			ft.Topic, ft.TopicID = tp.topic, f.ids[tp.topic]
+			req.ForgottenTopics = append(req.ForgottenTopics, ft)
+		}
+		ft := &req.ForgottenTopics[len(req.ForgottenTopics)-1]
+		ft.Partitions = append(ft.Partitions, tp.partition)
+	}
+	if ss.id != 0 {
+		ss.epoch = max(ss.epoch+1, 1) // wraps to 1, never to 0 or -1
+	}
 	return req, sent
+}
+
+// fetchable lists the partitions b fetches now: none while its last fetch
+// is held or taken. f.mu is held.
+func (f *Fetcher) fetchable(b *brokerLoop) []topicPartition {
+	if b.held || b.taken {
+		return nil
+	}
+	var tps []topicPartition
+	for tp, c := range f.cursors {
+		if c.leader == b.id && !c.stopped {
+			tps = append(tps, tp)
+		}
+	}
+	return tps
 }
 
 // settle takes a fetch's answer: data and errors to return go in the
@@ -275,7 +331,14 @@ func (f *Fetcher) settle(b *brokerLoop, sent map[topicPartition]uint64, resp *km
 		}
 		return c
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, kerr.FetchSessionIDNotFound), errors.Is(err, kerr.InvalidFetchSessionEpoch):
+		// The broker forgot the session (evicted, or restarted): the
+		// next request opens another, naming every partition.
+		b.session.reset()
+		return
+	case err != nil:
+		b.session.reset()
 		err = fmt.Errorf("fetch from broker %d: %w", b.id, err)
 		for tp := range sent {
 			if c := current(tp); c != nil {
@@ -283,6 +346,13 @@ func (f *Fetcher) settle(b *brokerLoop, sent map[topicPartition]uint64, resp *km
 			}
 		}
 		return
+	case b.session.id == 0:
+		// The request opened a session: from now on requests name what
+		// changed. A broker that keeps none answers 0, and the next
+		// request tries again, naming every partition.
+		if b.session.id = resp.SessionID; b.session.id != 0 {
+			b.session.epoch = 1
+		}
 	}
 	queued := len(f.queue)
 	for i := range resp.Topics {
