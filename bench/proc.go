@@ -113,18 +113,36 @@ func (p *proc) stop(within time.Duration) error {
 	}
 }
 
-// wait waits for the process to end by itself.
-func (p *proc) wait(ctx context.Context) error {
+// wait waits for the process to end by itself; it kills it when within
+// passes or ctx ends.
+func (p *proc) wait(ctx context.Context, within time.Duration) error {
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
 	select {
 	case <-p.done:
 		if p.err != nil {
 			return fmt.Errorf("%s: %w:\n%s", p.name, p.err, p.tail())
 		}
 		return nil
+	case <-deadline.C:
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not end within %s, killed:\n%s", p.name, within, p.tail())
 	case <-ctx.Done():
 		_ = p.cmd.Process.Kill()
 		<-p.done
 		return ctx.Err()
+	}
+}
+
+// exitErr says that the process has exited, and how, or nil while it
+// runs.
+func (p *proc) exitErr() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%s exited (%v):\n%s", p.name, p.err, p.tail())
+	default:
+		return nil
 	}
 }
 

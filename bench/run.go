@@ -202,7 +202,7 @@ func client(ctx context.Context, bin string, args ...string) (workload.Result, e
 	if err != nil {
 		return workload.Result{}, err
 	}
-	if err := p.wait(ctx); err != nil {
+	if err := p.wait(ctx, clientWithin); err != nil {
 		return workload.Result{}, err
 	}
 	var r workload.Result
@@ -324,6 +324,14 @@ func (b brokerMeter) cpu() time.Duration {
 	return s.CPU + t.CPU
 }
 
+// Bounds of the waits of a run: what a client process does (loading,
+// measuring, the steady load) and kmirror's catch-up take seconds to
+// minutes at the sizes the harness is run with.
+const (
+	clientWithin  = 30 * time.Minute
+	catchUpWithin = 30 * time.Minute
+)
+
 type mirrorResult struct {
 	catchUp workload.Result
 	steady  *workload.Result
@@ -358,17 +366,9 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, check *co
 	t0, b0 := time.Now(), brokers.cpu()
 	u0, live := km.usage()
 	want := int64(o.spec.Records)
-	for {
-		if done, err := check.done(ctx); err == nil && done {
-			break
-		}
-		select {
-		case <-km.done:
-			return res, fmt.Errorf("kmirror exited during the catch-up (%v):\n%s", km.err, km.tail())
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
+	caughtUp := wait{what: "whole catch-up", within: catchUpWithin, progress: check.progress, quit: km.exitErr}
+	if err := caughtUp.until(ctx, check.done); err != nil {
+		return res, err
 	}
 	el := time.Since(t0)
 	u1, _ := km.usage()
