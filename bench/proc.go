@@ -166,14 +166,34 @@ func usageOf(pid int) (workload.Usage, bool) {
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	// USER_HZ is 100 on every Linux architecture Go supports.
 	u := workload.Usage{CPU: time.Duration(ut+st) * (time.Second / 100)}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err == nil {
-		for _, l := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				u.MaxRSS = kb * 1024
-			}
-		}
+	if mem, ok := memoryOf(pid); ok {
+		u.MaxRSS = mem.peak
 	}
 	return u, true
+}
+
+// memory is a process's resident set, in bytes.
+type memory struct {
+	rss  int64 // now (VmRSS)
+	peak int64 // its peak so far (VmHWM)
+}
+
+// memoryOf reads a process's resident set from /proc.
+func memoryOf(pid int) (memory, bool) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, false
+	}
+	var m memory
+	for _, l := range strings.Split(string(status), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			m.rss = kb * 1024
+		case "VmHWM":
+			m.peak = kb * 1024
+		}
+	}
+	return m, true
 }
