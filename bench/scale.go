@@ -35,9 +35,13 @@ const (
 	scaleLoadWithin = 5 * time.Minute  // creating topics, loading, committing
 	scaleCopyWithin = 15 * time.Minute // kmirror copying every partition, and syncing every group
 	commandWithin   = 5 * time.Minute  // one status or migrate ready command, one HTTP request
-	scaleTimings    = 3                // status, migrate ready and the status API: median of this many
-	scaleTopicName  = "scale-t"
-	scaleGroupName  = "scale-g"
+	// scalePoll is the time between two checks of a copy or of every
+	// group: each reads up to 10 000 partitions' or groups' offsets from
+	// the target, which shares the CPUs with kmirror.
+	scalePoll      = 100 * time.Millisecond
+	scaleTimings   = 3 // status, migrate ready and the status API: median of this many
+	scaleTopicName = "scale-t"
+	scaleGroupName = "scale-g"
 )
 
 // scalePoint is a shape of the scale mode: how many partitions, topics and
@@ -208,7 +212,10 @@ func scaleOnce(ctx context.Context, o options, bins binaries, dir string, pt sca
 		return row, err
 	}
 	defer scl.Close()
-	tcl, err := kgo.NewClient(kgo.SeedBrokers(tgtAddr))
+	// The harness asks for the target's topics before kmirror creates
+	// them: a short metadata age, so that the client does not take them
+	// for missing for kgo's default 5 s after they appear.
+	tcl, err := kgo.NewClient(kgo.SeedBrokers(tgtAddr), kgo.MetadataMinAge(scalePoll))
 	if err != nil {
 		return row, err
 	}
@@ -406,7 +413,7 @@ func waitScaleCopied(ctx context.Context, tadm *kadm.Client, km *proc, ends offs
 		total += len(ps)
 	}
 	copied := 0
-	w := wait{what: "copy of every partition", within: scaleCopyWithin, quit: km.exitErr,
+	w := wait{what: "copy of every partition", within: scaleCopyWithin, every: scalePoll, quit: km.exitErr,
 		progress: func() string {
 			return fmt.Sprintf("%d of %d partitions at the source's end offsets on the target", copied, total)
 		}}
@@ -432,7 +439,7 @@ func waitGroupsSynced(ctx context.Context, tadm *kadm.Client, km *proc, shape sc
 	for g := range shape.groups {
 		pending[g] = true
 	}
-	w := wait{what: "offsets of every group on the target", within: scaleCopyWithin, quit: km.exitErr,
+	w := wait{what: "offsets of every group on the target", within: scaleCopyWithin, every: scalePoll, quit: km.exitErr,
 		progress: func() string {
 			return fmt.Sprintf("%d of %d groups synced", len(shape.groups)-len(pending), len(shape.groups))
 		}}

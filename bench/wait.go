@@ -18,14 +18,20 @@ type wait struct {
 	// quit returns a reason to stop waiting at once (the process that was
 	// to do the work exited); nil never quits.
 	quit func() error
+	// every is the time between two checks; 0 is 10 ms.
+	every time.Duration
 }
 
-// until calls cond every 10 ms until it holds. cond gets a context that
+// until calls cond every w.every until it holds. cond gets a context that
 // ends with the wait, so that a blocking check is bounded by it too. A
 // failed check is retried; its last error is part of the wait's.
 func (w wait) until(ctx context.Context, cond func(ctx context.Context) (bool, error)) error {
 	wctx, cancel := context.WithTimeout(ctx, w.within)
 	defer cancel()
+	every := w.every
+	if every == 0 {
+		every = 10 * time.Millisecond
+	}
 	var last error
 	for {
 		ok, err := cond(wctx)
@@ -55,7 +61,7 @@ func (w wait) until(ctx context.Context, cond func(ctx context.Context) (bool, e
 		}
 		select {
 		case <-wctx.Done():
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(every):
 		}
 	}
 }
