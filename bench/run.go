@@ -170,8 +170,9 @@ func section(keys []string) string {
 }
 
 // writeConfig writes the kmirror configuration of a run: one flow copying
-// the mirrored topic under its own name, with the extra keys.
-func writeConfig(path, source, target string, o options) error {
+// the topics of topicsPattern under their own names, with the extra keys
+// and then more, lines of the flow (indented for its keys).
+func writeConfig(path, source, target, topicsPattern string, o options, more string) error {
 	srcKeys, tgtKeys, flowKeys, err := splitSet(o.set)
 	if err != nil {
 		return err
@@ -192,7 +193,7 @@ clusters:
     sourceConnector:
       config:
         replication.policy.class: identity
-%s`, source, section(srcKeys), target, section(tgtKeys), topicMirrored, strings.Join(flowKeys, ""))
+%s%s`, source, section(srcKeys), target, section(tgtKeys), topicsPattern, strings.Join(flowKeys, ""), more)
 	return os.WriteFile(path, []byte(cfg), 0o600)
 }
 
@@ -233,7 +234,7 @@ func runOnce(ctx context.Context, o options, bins binaries, dir string, first bo
 	}
 	defer func() { _ = tgt.stop(10 * time.Second) }()
 	cfg := filepath.Join(dir, "kmirror.yaml")
-	if err := writeConfig(cfg, srcAddr, tgtAddr, o); err != nil {
+	if err := writeConfig(cfg, srcAddr, tgtAddr, topicMirrored, o, ""); err != nil {
 		return nil, err
 	}
 	common := []string{"-c", cfg, "-records", strconv.Itoa(o.spec.Records), "-size", strconv.Itoa(o.spec.Size),

@@ -359,36 +359,14 @@ func commitAt(ctx context.Context, adm *kadm.Client, group string, tps []topicPa
 // flow copying the topics under their own names and syncing the groups'
 // offsets every second, with the extra keys of -set.
 func writeScaleConfig(path, source, target string, o options) error {
-	srcKeys, tgtKeys, flowKeys, err := splitSet(o.set)
-	if err != nil {
-		return err
-	}
-	if o.tasks > 0 {
-		flowKeys = append(flowKeys, fmt.Sprintf("        tasks.max: %d\n", o.tasks))
-	}
-	cfg := fmt.Sprintf(`connectCluster: target
-clusters:
-  - alias: source
-    bootstrapServers: %s
-%s  - alias: target
-    bootstrapServers: %s
-%smirrors:
-  - sourceCluster: source
-    targetCluster: target
-    topicsPattern: %q
-    groupsPattern: %q
-    sourceConnector:
-      config:
-        replication.policy.class: identity
-%s    checkpointConnector:
+	return writeConfig(path, source, target, scaleTopicName+".*", o, fmt.Sprintf(`    groupsPattern: %q
+    checkpointConnector:
       config:
         sync.group.offsets.enabled: "true"
         sync.group.offsets.interval.seconds: %d
         emit.checkpoints.interval.seconds: %d
         refresh.groups.interval.seconds: 10
-`, source, section(srcKeys), target, section(tgtKeys), scaleTopicName+".*", scaleGroupName+".*",
-		strings.Join(flowKeys, ""), int(syncInterval.Seconds()), int(syncInterval.Seconds()))
-	return os.WriteFile(path, []byte(cfg), 0o600)
+`, scaleGroupName+".*", int(syncInterval.Seconds()), int(syncInterval.Seconds())))
 }
 
 // logValue is the value of key in a logfmt line, "" if none.

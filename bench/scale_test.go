@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kmirror/kmirror/internal/config"
 )
 
 // TestScaleSmoke runs the scale mode on a tiny shape: it checks that every
@@ -105,6 +109,34 @@ func TestScaleShape(t *testing.T) {
 			}
 			if len(used) != tt.topicsUsed {
 				t.Errorf("groups on %d topics, want %d", len(used), tt.topicsUsed)
+			}
+		})
+	}
+}
+
+// The configurations the harness writes load strictly: every key is one
+// kmirror knows, with a value it accepts.
+func TestConfigsLoad(t *testing.T) {
+	tests := []struct {
+		name  string
+		write func(path string) error
+	}{
+		{"kfake mode", func(path string) error {
+			return writeConfig(path, "127.0.0.1:9092", "127.0.0.1:9093", topicMirrored, options{tasks: 2, set: []string{"producer.linger.ms=1"}}, "")
+		}},
+		{"scale mode", func(path string) error {
+			return writeScaleConfig(path, "127.0.0.1:9092", "127.0.0.1:9093", options{set: []string{"consumer.fetch.max.bytes=1048576"}})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "kmirror.yaml")
+			if err := tt.write(path); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := config.Load(path, config.Options{Strict: true}); err != nil {
+				b, _ := os.ReadFile(path)
+				t.Fatalf("%v\n%s", err, b)
 			}
 		})
 	}
