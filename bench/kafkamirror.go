@@ -332,28 +332,17 @@ func (m *benchMirror) stop() error {
 // poll calls cond every 10 ms until it holds, failing when the mirror
 // exits or within passes.
 func (m *benchMirror) poll(ctx context.Context, what string, within time.Duration, cond func() (bool, error)) error {
-	deadline := time.Now().Add(within)
-	var last error
-	for {
-		ok, err := cond()
-		if ok {
-			return nil
-		}
-		if err != nil {
-			last = err
-		}
+	return m.wait(what, within, nil).until(ctx, func(context.Context) (bool, error) { return cond() })
+}
+
+// wait is a wait of within for what, that quits when the mirror exits.
+func (m *benchMirror) wait(what string, within time.Duration, progress func() string) wait {
+	return wait{what: what, within: within, progress: progress, quit: func() error {
 		if m.proc != nil && m.proc.exited() {
-			return fmt.Errorf("%s exited while waiting for %s:\n%s", m.name, what, m.proc.tail())
+			return fmt.Errorf("%s exited:\n%s", m.name, m.proc.tail())
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no %s within %s (last error: %v)", what, within, last)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+		return nil
+	}}
 }
 
 // catchUp loads the source topic, starts the mirror and times it from the
@@ -380,13 +369,12 @@ func (m *benchMirror) catchUp(ctx context.Context) (*mirrorFigures, error) {
 	if err != nil {
 		return nil, err
 	}
-	copied := func() (bool, error) { return check.done(ctx) }
 	if err := m.poll(ctx, "start of the copy", 5*time.Minute, func() (bool, error) { return m.proc.copying(), nil }); err != nil {
 		return nil, err
 	}
 	t0, b0 := time.Now(), m.bed.brokersCPU()
 	u0, _ := usageOf(m.proc.pid)
-	if err := m.poll(ctx, "whole catch-up", 30*time.Minute, copied); err != nil {
+	if err := m.wait("whole catch-up", catchUpWithin, check.progress).until(ctx, check.done); err != nil {
 		return nil, err
 	}
 	el := time.Since(t0)

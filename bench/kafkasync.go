@@ -59,7 +59,7 @@ func (m *benchMirror) waitCopied(ctx context.Context, topic string, within time.
 	if err != nil {
 		return err
 	}
-	return m.poll(ctx, "copy of "+topic, within, func() (bool, error) { return check.done(ctx) })
+	return m.wait("copy of "+topic, within, check.progress).until(ctx, check.done)
 }
 
 // produceSync writes n records to each partition of the sync topic.

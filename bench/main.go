@@ -15,7 +15,13 @@
 // With -kafka (go run ./bench -kafka 4), it compares MirrorMaker 2 and
 // kmirror instead, on Apache Kafka brokers from the test bed: catch-up
 // throughput, CPU and memory, latency under a steady load, group sync
-// delay and cutover accuracy. See docs/benchmarks.md.
+// delay and cutover accuracy.
+//
+// With -scale (go run ./bench -scale -partitions 10000 -topics 1 -groups
+// 100), it measures what kmirror costs at rest with many partitions,
+// topics and groups instead: idle CPU and memory, the time status, migrate
+// ready and the status API take, and the group sync delay. See
+// docs/benchmarks.md.
 package main
 
 import (
@@ -24,6 +30,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -58,6 +65,44 @@ type options struct {
 	matrix   bool
 	lag      int    // records the lagging group of the cutover lags by
 	logs     string // directory that keeps the mirrors' logs and configurations
+
+	// The scale mode (-scale): a row for each point of the product of the
+	// lists, and each run.
+	scale              bool
+	partitions, topics intList
+	groups             intList
+	idle               time.Duration // how long idle CPU is measured over
+}
+
+// intList is a flag of one number or a comma-separated list of them; the
+// first Set replaces the default.
+type intList struct {
+	v   []int
+	set bool
+}
+
+func (l *intList) String() string {
+	s := make([]string, len(l.v))
+	for i, n := range l.v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *intList) Set(v string) error {
+	var out []int
+	for f := range strings.SplitSeq(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a number or a comma-separated list of numbers", v)
+		}
+		out = append(out, n)
+	}
+	if !l.set {
+		l.v = nil
+	}
+	l.v, l.set = append(l.v, out...), true
+	return nil
 }
 
 type setFlag []string
@@ -71,7 +116,12 @@ func main() {
 	var set setFlag
 	flag.IntVar(&o.spec.Records, "records", 1_000_000, "records to load and mirror")
 	flag.IntVar(&o.spec.Size, "size", 1024, "value bytes per record")
-	flag.IntVar(&o.spec.Partitions, "partitions", 32, "partitions of the mirrored topic")
+	o.partitions, o.topics, o.groups = intList{v: []int{32}}, intList{v: []int{1}}, intList{v: []int{0}}
+	flag.Var(&o.partitions, "partitions", "partitions of the mirrored topic; with -scale, of all its topics together, or a list (1000,10000): a row for each")
+	flag.Var(&o.topics, "topics", "-scale: topics the partitions are spread over, or a list (1,1000)")
+	flag.Var(&o.groups, "groups", "-scale: consumer groups, each committing on 4 partitions of the mirrored topics, or a list (100,1000,10000)")
+	flag.BoolVar(&o.scale, "scale", false, "measure what kmirror costs at rest for -partitions, -topics and -groups (idle CPU, memory, status and migrate ready times, the status API's size, the group sync delay) instead of its throughput; a row for each combination of the lists")
+	flag.DurationVar(&o.idle, "idle", 20*time.Second, "-scale: how long kmirror's idle CPU is measured over")
 	flag.StringVar(&o.spec.Keys, "keys", workload.KeysNone, "key distribution: none (round-robin), uniform or zipf (skewed partitions)")
 	flag.StringVar(&compression, "compression", "", "producer.compression.type for every producer (none, gzip, snappy, lz4, zstd); empty keeps kmirror's default")
 	flag.StringVar(&o.sourceCompression, "source-compression", "", "the codec the source is written with (none, gzip, snappy, lz4, zstd), whatever the mirrors' producers use; empty is kmirror's producer codec, or with -kafka none (the harness's clients are at their defaults)")
@@ -87,10 +137,24 @@ func main() {
 	flag.StringVar(&o.kafka, "kafka", "", "compare MirrorMaker 2 and kmirror on Apache Kafka brokers: a release line or version for internal/testbed/apache/fetch.sh (4, 3.9, 4.1.1) or a directory of its jars; empty runs the kfake mode")
 	flag.BoolVar(&o.seedProducer, "seed-producer", true, "-kafka: give both mirrors the seed article's producer settings (batch.size, buffer.memory, gzip, linger.ms 1500, max.request.size, request.timeout.ms)")
 	flag.BoolVar(&o.matrix, "matrix", false, "-kafka: run the matrix of docs/benchmarks.md instead of one configuration: the seed's settings and the defaults, sources in none, gzip and zstd, and 100 B and 10 KiB records (catch-up and latency only; 3 runs for two rows, 1 for the others; about 35 minutes on 2 CPUs)")
-	flag.IntVar(&o.syncSamples, "sync-samples", 20, "-kafka: group sync delay samples per mirror and run")
+	flag.IntVar(&o.syncSamples, "sync-samples", 20, "-kafka: group sync delay samples per mirror and run; -scale: per run")
 	flag.IntVar(&o.lag, "lag", 10_000, "-kafka: records the lagging group lags by at the cutover")
 	flag.StringVar(&o.logs, "logs", "", "-kafka: keep the mirrors' configurations and logs under this directory")
 	flag.Parse()
+	if !o.scale {
+		if len(o.partitions.v) != 1 {
+			fmt.Fprintln(os.Stderr, "bench: -partitions takes a list with -scale only")
+			os.Exit(2)
+		}
+		flag.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "topics", "groups", "idle":
+				fmt.Fprintf(os.Stderr, "bench: -%s belongs to -scale\n", f.Name)
+				os.Exit(2)
+			}
+		})
+	}
+	o.spec.Partitions = o.partitions.v[0]
 	if err := checkCodec(o.sourceCompression); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: -source-compression:", err)
 		os.Exit(2)
@@ -124,6 +188,8 @@ func main() {
 	var rep outcome
 	var err error
 	switch {
+	case o.scale:
+		rep, err = scaleRun(ctx, o)
 	case o.matrix:
 		rep, err = kafkaMatrix(ctx, o)
 	case o.kafka != "":
@@ -149,6 +215,7 @@ type outcome interface {
 func (rep *report) setCommand(c string)       { rep.command = c }
 func (rep *kafkaReport) setCommand(c string)  { rep.command = c }
 func (rep *matrixReport) setCommand(c string) { rep.command = c }
+func (rep *scaleReport) setCommand(c string)  { rep.command = c }
 
 // checkCodec accepts a compression.type name, or "".
 func checkCodec(name string) error {

@@ -113,18 +113,36 @@ func (p *proc) stop(within time.Duration) error {
 	}
 }
 
-// wait waits for the process to end by itself.
-func (p *proc) wait(ctx context.Context) error {
+// wait waits for the process to end by itself; it kills it when within
+// passes or ctx ends.
+func (p *proc) wait(ctx context.Context, within time.Duration) error {
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
 	select {
 	case <-p.done:
 		if p.err != nil {
 			return fmt.Errorf("%s: %w:\n%s", p.name, p.err, p.tail())
 		}
 		return nil
+	case <-deadline.C:
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return fmt.Errorf("%s did not end within %s, killed:\n%s", p.name, within, p.tail())
 	case <-ctx.Done():
 		_ = p.cmd.Process.Kill()
 		<-p.done
 		return ctx.Err()
+	}
+}
+
+// exitErr says that the process has exited, and how, or nil while it
+// runs.
+func (p *proc) exitErr() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%s exited (%v):\n%s", p.name, p.err, p.tail())
+	default:
+		return nil
 	}
 }
 
@@ -148,14 +166,34 @@ func usageOf(pid int) (workload.Usage, bool) {
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	// USER_HZ is 100 on every Linux architecture Go supports.
 	u := workload.Usage{CPU: time.Duration(ut+st) * (time.Second / 100)}
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err == nil {
-		for _, l := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				u.MaxRSS = kb * 1024
-			}
-		}
+	if mem, ok := memoryOf(pid); ok {
+		u.MaxRSS = mem.peak
 	}
 	return u, true
+}
+
+// memory is a process's resident set, in bytes.
+type memory struct {
+	rss  int64 // now (VmRSS)
+	peak int64 // its peak so far (VmHWM)
+}
+
+// memoryOf reads a process's resident set from /proc.
+func memoryOf(pid int) (memory, bool) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, false
+	}
+	var m memory
+	for _, l := range strings.Split(string(status), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			m.rss = kb * 1024
+		case "VmHWM":
+			m.peak = kb * 1024
+		}
+	}
+	return m, true
 }

@@ -170,8 +170,9 @@ func section(keys []string) string {
 }
 
 // writeConfig writes the kmirror configuration of a run: one flow copying
-// the mirrored topic under its own name, with the extra keys.
-func writeConfig(path, source, target string, o options) error {
+// the topics of topicsPattern under their own names, with the extra keys
+// and then more, lines of the flow (indented for its keys).
+func writeConfig(path, source, target, topicsPattern string, o options, more string) error {
 	srcKeys, tgtKeys, flowKeys, err := splitSet(o.set)
 	if err != nil {
 		return err
@@ -192,7 +193,7 @@ clusters:
     sourceConnector:
       config:
         replication.policy.class: identity
-%s`, source, section(srcKeys), target, section(tgtKeys), topicMirrored, strings.Join(flowKeys, ""))
+%s%s`, source, section(srcKeys), target, section(tgtKeys), topicsPattern, strings.Join(flowKeys, ""), more)
 	return os.WriteFile(path, []byte(cfg), 0o600)
 }
 
@@ -202,7 +203,7 @@ func client(ctx context.Context, bin string, args ...string) (workload.Result, e
 	if err != nil {
 		return workload.Result{}, err
 	}
-	if err := p.wait(ctx); err != nil {
+	if err := p.wait(ctx, clientWithin); err != nil {
 		return workload.Result{}, err
 	}
 	var r workload.Result
@@ -233,7 +234,7 @@ func runOnce(ctx context.Context, o options, bins binaries, dir string, first bo
 	}
 	defer func() { _ = tgt.stop(10 * time.Second) }()
 	cfg := filepath.Join(dir, "kmirror.yaml")
-	if err := writeConfig(cfg, srcAddr, tgtAddr, o); err != nil {
+	if err := writeConfig(cfg, srcAddr, tgtAddr, topicMirrored, o, ""); err != nil {
 		return nil, err
 	}
 	common := []string{"-c", cfg, "-records", strconv.Itoa(o.spec.Records), "-size", strconv.Itoa(o.spec.Size),
@@ -324,6 +325,14 @@ func (b brokerMeter) cpu() time.Duration {
 	return s.CPU + t.CPU
 }
 
+// Bounds of the waits of a run: what a client process does (loading,
+// measuring, the steady load) and kmirror's catch-up take seconds to
+// minutes at the sizes the harness is run with.
+const (
+	clientWithin  = 30 * time.Minute
+	catchUpWithin = 30 * time.Minute
+)
+
 type mirrorResult struct {
 	catchUp workload.Result
 	steady  *workload.Result
@@ -358,17 +367,9 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, check *co
 	t0, b0 := time.Now(), brokers.cpu()
 	u0, live := km.usage()
 	want := int64(o.spec.Records)
-	for {
-		if done, err := check.done(ctx); err == nil && done {
-			break
-		}
-		select {
-		case <-km.done:
-			return res, fmt.Errorf("kmirror exited during the catch-up (%v):\n%s", km.err, km.tail())
-		case <-ctx.Done():
-			return res, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
+	caughtUp := wait{what: "whole catch-up", within: catchUpWithin, progress: check.progress, quit: km.exitErr}
+	if err := caughtUp.until(ctx, check.done); err != nil {
+		return res, err
 	}
 	el := time.Since(t0)
 	u1, _ := km.usage()
