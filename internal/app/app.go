@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -168,7 +167,7 @@ func (a *App) Run(ctx context.Context) error {
 			// run.reloaded, which the syncer starts from, or in
 			// Reload's SetGroups on the syncer: never between.
 			a.mu.Lock()
-			s := checkpoint.NewSyncer(f, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), tgtCl, fl.View(mirror.Own), a.base,
+			s := checkpoint.NewSyncer(f, srcCl, tgtCl, fl.View(mirror.Own), a.base,
 				checkpoint.Options{Metrics: a.metrics.checkpoint, Groups: run.reloaded})
 			run.syncer, run.heartbeat = s, hb
 			a.mu.Unlock()

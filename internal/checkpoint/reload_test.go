@@ -77,7 +77,7 @@ func TestSyncerStartsFromTheReloadedGroups(t *testing.T) {
 		{"reloaded", reloaded, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := NewSyncer(f, srcAdm, kadm.NewClient(tgt.Client(t)), tgt.Client(t), identical{}, testbed.Logger(t), Options{Groups: tc.groups})
+			s := NewSyncer(f, src.Client(t), tgt.Client(t), identical{}, testbed.Logger(t), Options{Groups: tc.groups})
 			st, err := s.Round(t.Context())
 			if err != nil || st.Groups != tc.want {
 				t.Errorf("first round: %+v, %v; want %d groups followed", st, err, tc.want)

@@ -57,7 +57,7 @@ func TestRoundSkipsACheckpointThatCannotBeEncoded(t *testing.T) {
 		}
 	}
 	var logs bytes.Buffer
-	s := NewSyncer(f, srcAdm, kadm.NewClient(tgt.Client(t)), tgt.Client(t), identical{}, slog.New(slog.NewTextHandler(&logs, nil)), Options{})
+	s := NewSyncer(f, src.Client(t), tgt.Client(t), identical{}, slog.New(slog.NewTextHandler(&logs, nil)), Options{})
 	for range 2 {
 		if _, err := s.Round(ctx); err != nil {
 			t.Fatal(err)

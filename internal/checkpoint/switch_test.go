@@ -42,7 +42,7 @@ func startBed(t testing.TB, src, tgt *testbed.Cluster, mirrorLines string, opts 
 	log := testbed.Logger(t)
 	b := &bed{src: src, tgt: tgt, srcAdm: kadm.NewClient(src.Client(t)), tgtAdm: kadm.NewClient(tgt.Client(t))}
 	b.flow = mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, log, nil)
-	b.syncer = NewSyncer(f, b.srcAdm, b.tgtAdm, tgt.Client(t), b.flow.View(mirror.Own), log, Options{})
+	b.syncer = NewSyncer(f, src.Client(t), tgt.Client(t), b.flow.View(mirror.Own), log, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -43,6 +43,7 @@ type Stats struct {
 // Syncer emits checkpoints and syncs group offsets for one flow.
 type Syncer struct {
 	cfg    *config.Flow
+	srcCl  *kgo.Client
 	src    *kadm.Client
 	tgt    *kadm.Client
 	tgtCl  *kgo.Client
@@ -69,9 +70,9 @@ type Syncer struct {
 	// without a new commit on the source (a target group deleted or
 	// reset by hand).
 	checkedAt time.Time
-	listed  []string
-	listAt  time.Time
-	syncAt  time.Time
+	listed    []string
+	listAt    time.Time
+	syncAt    time.Time
 	// tick is the round interval; a sync is due half a tick early, so that
 	// a ticker firing a little early does not skip it.
 	tick time.Duration
@@ -111,10 +112,10 @@ type Options struct {
 	Groups *config.Flow
 }
 
-// NewSyncer prepares a syncer; src and tgt are admin clients of the flow's
-// clusters, tgtCl writes the checkpoints, view translates the committed
-// offsets (the running flow).
-func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, view progress.View, logger *slog.Logger, opts Options) *Syncer {
+// NewSyncer prepares a syncer; srcCl and tgtCl are clients of the flow's
+// clusters (tgtCl also writes the checkpoints), view translates the
+// committed offsets (the running flow).
+func NewSyncer(f *config.Flow, srcCl, tgtCl *kgo.Client, view progress.View, logger *slog.Logger, opts Options) *Syncer {
 	metrics := opts.Metrics
 	if metrics == nil {
 		metrics = NewMetrics(nil)
@@ -124,7 +125,7 @@ func NewSyncer(f *config.Flow, src, tgt *kadm.Client, tgtCl *kgo.Client, view pr
 		groups = opts.Groups
 	}
 	return &Syncer{
-		cfg: f, src: src, tgt: tgt, tgtCl: tgtCl, view: view,
+		cfg: f, srcCl: srcCl, src: kadm.NewClient(srcCl), tgt: kadm.NewClient(tgtCl), tgtCl: tgtCl, view: view,
 		log:     logger.With("component", "checkpoint", "flow", f.Name()),
 		topic:   f.Replication.CheckpointsTopic(f.Source),
 		filter:  policy.Filter{Include: groups.Groups, Exclude: groups.GroupsExclude},
@@ -180,21 +181,21 @@ func (s *Syncer) Run(ctx context.Context) error {
 }
 
 // selected lists the source groups the flow follows, refreshed every
-// refresh.groups.interval.seconds.
-func (s *Syncer) selected(ctx context.Context) ([]string, error) {
+// refresh.groups.interval.seconds; listed says the list was read again.
+func (s *Syncer) selected(ctx context.Context) (groups []string, listed bool, err error) {
 	s.mu.Lock()
 	filter, relist := s.filter, s.relist
 	s.relist = false
 	s.mu.Unlock()
 	if !relist && s.listed != nil && (!s.cfg.RefreshGroups || time.Since(s.listAt) < s.cfg.RefreshGroupsInterval) {
-		return s.listed, nil
+		return s.listed, false, nil
 	}
 	out, err := discover.SelectGroups(ctx, s.src, s.cfg.Source, filter)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s.listed, s.listAt = out, time.Now()
-	return out, nil
+	return out, true, nil
 }
 
 // Round translates every selected group's committed offsets once, writes
@@ -204,7 +205,7 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 	defer func() {
 		s.metrics.round.WithLabelValues(s.cfg.Source, s.cfg.Target).Observe(time.Since(began).Seconds())
 	}()
-	groups, err := s.selected(ctx)
+	groups, listed, err := s.selected(ctx)
 	if err != nil {
 		return Stats{}, err
 	}
@@ -221,19 +222,18 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 		return st, nil
 	}
 	var errs []error
-	fetched := s.src.FetchManyOffsets(ctx, groups...)
+	fetched := cluster.CommittedOffsets(ctx, s.srcCl, groups)
+	// offsets are the translations to sync: those past what their target
+	// group is known to hold.
 	offsets := map[string][]groupOffset{}
 	var records []*kgo.Record
 	for _, g := range groups {
-		resp, ok := fetched[g]
-		if !ok || resp.Err != nil {
-			errs = append(errs, fmt.Errorf("fetch the offsets of group %q on %q: %v", g, s.cfg.Source, resp.Err))
+		resp := fetched[g]
+		if resp.Err != nil {
+			errs = append(errs, fmt.Errorf("fetch the offsets of group %q on %q: %w", g, s.cfg.Source, resp.Err))
 			continue
 		}
-		for _, o := range resp.Fetched.Sorted() {
-			if o.Err != nil || o.At < 0 {
-				continue
-			}
+		for _, o := range resp.Offsets {
 			tk := emitKey{g, o.Topic, o.Partition}
 			last, ok := s.translated[tk]
 			if !ok || last.at != o.At || !last.mirrored || last.tr.Result != offsetmap.Exact {
@@ -254,9 +254,11 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 				continue // not mirrored yet, or expired: nothing to sync
 			}
 			st.Translated++
-			offsets[g] = append(offsets[g], groupOffset{targetTopic: tr.Target, partition: o.Partition, translated: tr.Offset, metadata: o.Metadata})
-			rec := Record{Group: g, Topic: tr.Target, Partition: o.Partition, Upstream: o.At, Downstream: tr.Offset, Metadata: o.Metadata}
 			k := emitKey{g, tr.Target, o.Partition}
+			if at, ok := s.synced[k]; !ok || at < tr.Offset {
+				offsets[g] = append(offsets[g], groupOffset{targetTopic: tr.Target, partition: o.Partition, translated: tr.Offset, metadata: o.Metadata})
+			}
+			rec := Record{Group: g, Topic: tr.Target, Partition: o.Partition, Upstream: o.At, Downstream: tr.Offset, Metadata: o.Metadata}
 			if s.cfg.EmitCheckpoints && s.emitted[k] != rec {
 				// A record that cannot be encoded is remembered as
 				// emitted all the same: it would fail again, and the
@@ -270,16 +272,18 @@ func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 			}
 		}
 	}
-	// Forget what was emitted, translated and synced for groups no longer
-	// selected (deleted, or out of the selection), so that the caches do
-	// not grow forever.
-	selected := make(map[string]bool, len(groups))
-	for _, g := range groups {
-		selected[g] = true
+	// Once the groups are listed again, forget what was emitted,
+	// translated and synced for groups no longer selected (deleted, or
+	// out of the selection), so that the caches do not grow forever.
+	if listed {
+		selected := make(map[string]bool, len(groups))
+		for _, g := range groups {
+			selected[g] = true
+		}
+		forget(s.emitted, selected)
+		forget(s.translated, selected)
+		forget(s.synced, selected)
 	}
-	forget(s.emitted, selected)
-	forget(s.translated, selected)
-	forget(s.synced, selected)
 	if len(records) > 0 {
 		if err := s.tgtCl.ProduceSync(ctx, records...).FirstErr(); err != nil {
 			// Emit them again next round.
@@ -339,18 +343,9 @@ func (s *Syncer) readPrior(ctx context.Context) Checkpoints {
 // active members there, never moving a group backwards. It returns how
 // many group partitions it committed.
 func (s *Syncer) sync(ctx context.Context, offsets map[string][]groupOffset) (int, error) {
-	// Only the groups with a translation past what their target group is
-	// known to hold are looked at: a round where nothing moved asks the
-	// target nothing.
-	var names []string
-	for g, os := range offsets {
-		if slices.ContainsFunc(os, func(o groupOffset) bool {
-			at, ok := s.synced[emitKey{g, o.targetTopic, o.partition}]
-			return !ok || at < o.translated
-		}) {
-			names = append(names, g)
-		}
-	}
+	// offsets hold only the translations past what their target group is
+	// known to hold: a round where nothing moved asks the target nothing.
+	names := slices.Collect(maps.Keys(offsets))
 	if len(names) == 0 {
 		return 0, nil
 	}

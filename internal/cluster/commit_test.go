@@ -66,4 +66,17 @@ func TestCommitOffsets(t *testing.T) {
 	if got, _ := fetched.Lookup("orders", 0); got.Metadata != "m" {
 		t.Errorf("metadata %q, want m", got.Metadata)
 	}
+	read := CommittedOffsets(ctx, cl, []string{"g", "none"})
+	// A group with no commits has none; kfake also says it does not
+	// exist, as kadm reports it.
+	if len(read) != 2 || read["g"].Err != nil || len(read["none"].Offsets) != 0 {
+		t.Fatalf("read %+v, want g's offsets and none of group none", read)
+	}
+	got := map[int32]Committed{}
+	for _, c := range read["g"].Offsets {
+		got[c.Partition] = c
+	}
+	if len(got) != 2 || got[0] != (Committed{"orders", 0, 7, "m"}) || got[2] != (Committed{"orders", 2, 9, ""}) {
+		t.Fatalf("read g's offsets %+v, want orders[0] at 7 (m) and orders[2] at 9", read["g"].Offsets)
+	}
 }

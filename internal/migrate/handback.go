@@ -262,7 +262,7 @@ func (fl *handBackFlow) write(ctx context.Context, log *slog.Logger) (int, error
 	// when they run.
 	f := *fl.f
 	f.SyncGroupOffsets = false
-	st, err := checkpoint.NewSyncer(&f, kadm.NewClient(srcCl), adm, tgtCl, savedView{fl.snap, fl.f}, log, checkpoint.Options{}).Round(ctx)
+	st, err := checkpoint.NewSyncer(&f, srcCl, tgtCl, savedView{fl.snap, fl.f}, log, checkpoint.Options{}).Round(ctx)
 	if err != nil {
 		return st.Checkpoints, fmt.Errorf("write checkpoints: %w", err)
 	}
