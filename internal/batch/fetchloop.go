@@ -228,13 +228,6 @@ func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition
 	if len(tps) == 0 {
 		return nil, nil
 	}
-	slices.SortFunc(tps, func(a, b topicPartition) int {
-		return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
-	})
-	at := b.turn % len(tps)
-	b.turn++
-	tps = slices.Concat(tps[at:], tps[:at])
-
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID = -1
 	req.MaxWaitMillis = int32(f.o.MaxWait.Milliseconds())
@@ -254,12 +247,25 @@ func (f *Fetcher) request(b *brokerLoop) (*kmsg.FetchRequest, map[topicPartition
 	// still match to count: every partition of the session, named in the
 	// request or not.
 	sent := make(map[topicPartition]uint64, len(tps))
+	var named []topicPartition
 	for _, tp := range tps {
 		c := f.cursors[tp]
 		sent[tp] = c.gen
-		if at, ok := ss.offsets[tp]; ok && at == c.offset {
-			continue // the broker's session has it where it is
+		if at, ok := ss.offsets[tp]; !ok || at != c.offset {
+			named = append(named, tp)
 		}
+	}
+	// Only the partitions named are ordered: at rest, none.
+	slices.SortFunc(named, func(a, b topicPartition) int {
+		return cmp.Or(cmp.Compare(a.topic, b.topic), cmp.Compare(a.partition, b.partition))
+	})
+	if len(named) > 0 {
+		at := b.turn % len(named)
+		b.turn++
+		named = slices.Concat(named[at:], named[:at])
+	}
+	for _, tp := range named {
+		c := f.cursors[tp]
 		ss.offsets[tp] = c.offset
 		// Rotation may split a topic in two entries; brokers take that.
 		if n := len(req.Topics); n == 0 || req.Topics[n-1].Topic != tp.topic {
