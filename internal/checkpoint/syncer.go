@@ -91,6 +91,8 @@ type emitKey struct {
 	partition    int32
 }
 
+// translation is the translation of a group partition's committed
+// offset at.
 type translation struct {
 	at       int64
 	tr       progress.Translation
