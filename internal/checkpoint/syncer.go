@@ -200,8 +200,9 @@ func (s *Syncer) selected(ctx context.Context) (groups []string, listed bool, er
 	return out, true, nil
 }
 
-// Round translates every selected group's committed offsets once, writes
-// the checkpoints that changed, and syncs the target groups when due.
+// Round reads every selected group's committed offsets once, translates
+// those that moved (see translated), writes the checkpoints that changed,
+// and syncs the target groups when due.
 func (s *Syncer) Round(ctx context.Context) (Stats, error) {
 	began := time.Now()
 	defer func() {
