@@ -32,6 +32,8 @@ type bed struct {
 // Round.
 type bedOptions struct {
 	readCommitted, manualRounds bool
+	// tgtOpts are added to the syncer's target client.
+	tgtOpts []kgo.Opt
 }
 
 func startBed(t testing.TB, src, tgt *testbed.Cluster, mirrorLines string, opts bedOptions) *bed {
@@ -42,7 +44,7 @@ func startBed(t testing.TB, src, tgt *testbed.Cluster, mirrorLines string, opts 
 	log := testbed.Logger(t)
 	b := &bed{src: src, tgt: tgt, srcAdm: kadm.NewClient(src.Client(t)), tgtAdm: kadm.NewClient(tgt.Client(t))}
 	b.flow = mirror.NewFlow(f, cfg.Cluster(f.Source), cfg.Cluster(f.Target), nil, log, nil)
-	b.syncer = NewSyncer(f, src.Client(t), tgt.Client(t), b.flow.View(mirror.Own), log, Options{})
+	b.syncer = NewSyncer(f, src.Client(t), tgt.Client(t, opts.tgtOpts...), b.flow.View(mirror.Own), log, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)
