@@ -209,6 +209,14 @@ func joinInts(ns []int32) string {
 	return strings.Join(s, ",")
 }
 
+// rateText is a copy rate as a table shows it: "-" when not measured.
+func rateText(rate *float64) string {
+	if rate == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", *rate)
+}
+
 // printStatus writes every row of a report for people.
 func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
 	for i, f := range r.Flows {
@@ -220,11 +228,7 @@ func printStatus(w io.Writer, r status.Report, maxLag time.Duration) {
 		tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  TOPIC\tTARGET\tLAG RECORDS\tLAG SECONDS\tRECORDS/S\tCOPIED\tSTEP")
 		for _, t := range f.Topics {
-			rate := "-"
-			if t.RecordsPerSecond != nil {
-				rate = fmt.Sprintf("%.1f", *t.RecordsPerSecond)
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%s\t%d\t%s\n", t.Topic, t.Target, t.LagRecords, t.LagSeconds, rate, t.Copied, stepText(t.Step, false))
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%.1f\t%s\t%d\t%s\n", t.Topic, t.Target, t.LagRecords, t.LagSeconds, rateText(t.RecordsPerSecond), t.Copied, stepText(t.Step, false))
 			for _, p := range t.Partitions {
 				next := "-"
 				if p.Next != nil {

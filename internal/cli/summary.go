@@ -96,11 +96,7 @@ func printSummary(w io.Writer, f status.Flow, s status.FlowSummary, maxLag time.
 		tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "    TOPIC\tTARGET\tLAG RECORDS\tLAG SECONDS\tRECORDS/S\tPHASE")
 		for _, l := range worst.list {
-			rate := "-"
-			if l.RecordsPerSecond != nil {
-				rate = fmt.Sprintf("%.1f", *l.RecordsPerSecond)
-			}
-			fmt.Fprintf(tw, "    %s\t%s\t%d\t%.1f\t%s\t%s\n", l.Topic, l.Target, l.LagRecords, l.LagSeconds, rate, l.Phase)
+			fmt.Fprintf(tw, "    %s\t%s\t%d\t%.1f\t%s\t%s\n", l.Topic, l.Target, l.LagRecords, l.LagSeconds, rateText(l.RecordsPerSecond), l.Phase)
 		}
 		tw.Flush()
 		w.Write(table.Bytes())

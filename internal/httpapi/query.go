@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -49,13 +50,7 @@ func (e badQuery) Error() string { return e.msg }
 
 // known refuses a parameter that is not in allowed.
 func known(v url.Values, allowed []string) error {
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range v {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(v)) {
 		if !slices.Contains(allowed, k) {
 			return badQuery{fmt.Sprintf("unknown parameter %q: this endpoint takes %s", k, strings.Join(allowed, ", "))}
 		}
