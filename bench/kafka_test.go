@@ -92,3 +92,42 @@ func TestKafkaModeSmoke(t *testing.T) {
 	}
 	t.Log("\n" + rep.text())
 }
+
+// TestBrokersKafkaSmoke runs the default mode's table on Apache Kafka
+// brokers (-brokers-kafka) on a tiny workload when the test bed is there:
+// every figure measured, on the brokers the header names.
+func TestBrokersKafkaSmoke(t *testing.T) {
+	jars := testbed.KafkaJars()
+	if jars == "" {
+		t.Skipf("%s is not set: -brokers-kafka needs the Apache Kafka jars", testbed.KafkaEnv)
+	}
+	if testing.Short() {
+		t.Skip("starts Apache Kafka")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	o := options{
+		spec:         workload.Spec{Records: 5_000, Size: 512, Partitions: 4, Keys: workload.KeysNone},
+		tasks:        2,
+		runs:         1,
+		skipRaw:      true, // a bed fewer: the raw limit and kmirror
+		brokersKafka: jars,
+		logf:         t.Logf,
+	}
+	rep, err := run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.command = "TestBrokersKafkaSmoke"
+	if want := "Apache Kafka " + testbed.KafkaVersion(jars); !strings.Contains(rep.text(), want) {
+		t.Errorf("the header does not name %q:\n%s", want, rep.text())
+	}
+	for name, r := range rep.runs[0].rows {
+		if r.Records != int64(o.spec.Records) || r.Seconds <= 0 || r.CPUSeconds <= 0 || r.BrokerCPUSeconds <= 0 {
+			t.Errorf("%s: a figure is missing: %+v", name, r)
+		}
+	}
+	if _, ok := rep.runs[0].rows[rowMirror]; !ok {
+		t.Errorf("kmirror was not measured:\n%s", rep.text())
+	}
+}

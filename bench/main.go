@@ -12,6 +12,9 @@
 // at half of kmirror's maximum. Client work runs in separate processes
 // (bench/rawclient), so each row's CPU is its own.
 //
+// With -brokers-kafka 4, the same table is measured on Apache Kafka brokers
+// from the test bed, one node per cluster: kfake's costs are not Kafka's.
+//
 // With -kafka (go run ./bench -kafka 4), it compares MirrorMaker 2 and
 // kmirror instead, on Apache Kafka brokers from the test bed: catch-up
 // throughput, CPU and memory, latency under a steady load, group sync
@@ -53,8 +56,11 @@ type options struct {
 	logf       func(format string, args ...any)
 
 	// The real-Kafka mode (-kafka).
-	kafka        string // release line, version or jar directory; "" is the kfake mode
-	seedProducer bool   // the seed article's producer settings for both mirrors
+	kafka string // release line, version or jar directory; "" is the kfake mode
+	// brokersKafka runs the kfake mode's table on Apache Kafka brokers of
+	// this release line, version or jar directory instead of dev-clusters.
+	brokersKafka string
+	seedProducer bool // the seed article's producer settings for both mirrors
 	// sourceCompression is the codec the source is written with (the load
 	// and the steady load); "" is kmirror's producer codec, or with -kafka
 	// none.
@@ -135,6 +141,7 @@ func main() {
 	flag.StringVar(&o.out, "o", "", "also write the results as markdown to this file")
 	flag.BoolVar(&o.verbose, "v", false, "print progress")
 	flag.StringVar(&o.kafka, "kafka", "", "compare MirrorMaker 2 and kmirror on Apache Kafka brokers: a release line or version for internal/testbed/apache/fetch.sh (4, 3.9, 4.1.1) or a directory of its jars; empty runs the kfake mode")
+	flag.StringVar(&o.brokersKafka, "brokers-kafka", "", "measure the default mode's table (raw limits, the bare loop, kmirror) on Apache Kafka brokers of this release line, version or jar directory (as -kafka) instead of kfake dev-clusters")
 	flag.BoolVar(&o.seedProducer, "seed-producer", true, "-kafka: give both mirrors the seed article's producer settings (batch.size, buffer.memory, gzip, linger.ms 1500, max.request.size, request.timeout.ms)")
 	flag.BoolVar(&o.matrix, "matrix", false, "-kafka: run the matrix of docs/benchmarks.md instead of one configuration: the seed's settings and the defaults, sources in none, gzip and zstd, and 100 B and 10 KiB records (catch-up and latency only; 3 runs for two rows, 1 for the others; about 35 minutes on 2 CPUs)")
 	flag.IntVar(&o.syncSamples, "sync-samples", 20, "-kafka: group sync delay samples per mirror and run; -scale: per run")
@@ -153,6 +160,10 @@ func main() {
 				os.Exit(2)
 			}
 		})
+	}
+	if o.brokersKafka != "" && (o.kafka != "" || o.scale) {
+		fmt.Fprintln(os.Stderr, "bench: -brokers-kafka belongs to the default mode, not to -kafka or -scale")
+		os.Exit(2)
 	}
 	o.spec.Partitions = o.partitions.v[0]
 	if err := checkCodec(o.sourceCompression); err != nil {

@@ -22,6 +22,7 @@ type report struct {
 	machine            string
 	loadStart, loadEnd string
 	runs               []*runResult
+	brokers            string // what the brokers are
 }
 
 // row is one line of the table: the medians over the runs.
@@ -126,7 +127,7 @@ func (rep *report) header() []string {
 		"machine:   " + rep.machine,
 		fmt.Sprintf("load avg:  %s at start, %s at end (1, 5, 15 min)", rep.loadStart, rep.loadEnd),
 		fmt.Sprintf("workload:  %d records × %d B values, %d partitions, keys %s, %s; %s", s.Records, s.Size, s.Partitions, s.Keys, rep.opts.sourceCodec(), rep.settings()),
-		fmt.Sprintf("runs:      %d (figures are medians); brokers: kmirror dev-cluster (kfake), source and target, one process each", len(rep.runs)),
+		fmt.Sprintf("runs:      %d (figures are medians); brokers: %s", len(rep.runs), rep.brokers),
 	}
 	return lines
 }

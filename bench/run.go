@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/bench/internal/workload"
+	"github.com/kmirror/kmirror/internal/testbed"
 )
 
 // Topics of a run. The mirrored topic keeps its name (identity policy).
@@ -48,6 +50,8 @@ type runResult struct {
 // binaries are what a run executes.
 type binaries struct {
 	kmirror, client, prof string
+	// jars are Apache Kafka's, for -brokers-kafka; "" runs dev-clusters.
+	jars string
 }
 
 func run(ctx context.Context, o options) (*report, error) {
@@ -57,7 +61,8 @@ func run(ctx context.Context, o options) (*report, error) {
 	if o.runs < 1 {
 		o.runs = 1
 	}
-	rep := &report{opts: o, machine: describeMachine(), loadStart: loadAverage()}
+	rep := &report{opts: o, machine: describeMachine(), loadStart: loadAverage(),
+		brokers: "kmirror dev-cluster (kfake), source and target, one process each"}
 	dir, err := os.MkdirTemp("", "kmirror-bench-")
 	if err != nil {
 		return nil, err
@@ -67,6 +72,12 @@ func run(ctx context.Context, o options) (*report, error) {
 	bins, err := build(ctx, dir, o.cpuProfile != "")
 	if err != nil {
 		return nil, err
+	}
+	if o.brokersKafka != "" {
+		if bins.jars, err = kafkaJars(ctx, o.brokersKafka); err != nil {
+			return nil, err
+		}
+		rep.brokers = fmt.Sprintf("Apache Kafka %s, source and target, one node each (heap %s)", testbed.KafkaVersion(bins.jars), brokerHeap)
 	}
 	for i := range o.runs {
 		o.logf("run %d of %d", i+1, o.runs)
@@ -218,87 +229,214 @@ func client(ctx context.Context, bin string, args ...string) (workload.Result, e
 	return r, nil
 }
 
-func runOnce(ctx context.Context, o options, bins binaries, dir string, first bool) (rr *runResult, err error) {
+// bed is a fresh pair of dev-clusters, the source loaded with the run's
+// records. Each measurement that reads the loaded topic gets a bed of its
+// own: kfake brokers keep what they were given in memory, and a broker
+// that served or took earlier measurements works harder for the next
+// (at 1 000 partitions and 2 million records, half as fast again).
+type bed struct {
+	srcAddr, tgtAddr string
+	cfg              string // the kmirror configuration between them
+	// brokersCPU is the CPU time both clusters' processes have used.
+	brokersCPU func() time.Duration
+	stops      []func()
+	load       workload.Result
+	// mode runs the client process in a mode against the bed's clusters.
+	mode func(m string, extra ...string) (workload.Result, error)
+}
+
+// newBed starts a source cluster holding the mirrored topic and a target
+// cluster holding tgtTopics, writes their configuration under dir, and
+// loads the source.
+func newBed(ctx context.Context, o options, bins binaries, dir string, tgtTopics ...string) (b *bed, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	P := strconv.Itoa(o.spec.Partitions)
-	src, srcAddr, err := devCluster(ctx, bins.kmirror, "source", topicMirrored+":"+P)
+	b = &bed{}
+	defer func() {
+		if err != nil {
+			b.stop()
+		}
+	}()
+	if bins.jars != "" {
+		err = b.startKafka(ctx, bins.jars, o.spec.Partitions, tgtTopics)
+	} else {
+		err = b.startDevClusters(ctx, bins.kmirror, P, tgtTopics)
+	}
 	if err != nil {
-		return nil, err
+		return b, err
 	}
-	defer func() { _ = src.stop(10 * time.Second) }()
-	tgt, tgtAddr, err := devCluster(ctx, bins.kmirror, "target", topicProduce+":"+P, topicBoth+":"+P, topicBare+":"+P)
-	if err != nil {
-		return nil, err
+	b.cfg = filepath.Join(dir, "kmirror.yaml")
+	if err := writeConfig(b.cfg, b.srcAddr, b.tgtAddr, topicMirrored, o, ""); err != nil {
+		return b, err
 	}
-	defer func() { _ = tgt.stop(10 * time.Second) }()
-	cfg := filepath.Join(dir, "kmirror.yaml")
-	if err := writeConfig(cfg, srcAddr, tgtAddr, topicMirrored, o, ""); err != nil {
-		return nil, err
-	}
-	common := []string{"-c", cfg, "-records", strconv.Itoa(o.spec.Records), "-size", strconv.Itoa(o.spec.Size),
+	common := []string{"-c", b.cfg, "-records", strconv.Itoa(o.spec.Records), "-size", strconv.Itoa(o.spec.Size),
 		"-partitions", P, "-keys", o.spec.Keys}
-	brokers := brokerMeter{src, tgt}
-	mode := func(m string, extra ...string) (workload.Result, error) {
+	b.mode = func(m string, extra ...string) (workload.Result, error) {
 		o.logf("  %s %s", m, strings.Join(extra, " "))
-		b0 := brokers.cpu()
+		b0 := b.brokersCPU()
 		r, err := client(ctx, bins.client, append(append([]string{"-mode", m}, common...), extra...)...)
-		r.BrokerCPUSeconds = (brokers.cpu() - b0).Seconds()
+		r.BrokerCPUSeconds = (b.brokersCPU() - b0).Seconds()
 		if err == nil {
 			o.logf("    %.0f records/s, %.1f s, %.2f CPU-s, brokers %.2f CPU-s", float64(r.Records)/r.Seconds, r.Seconds, r.CPUSeconds, r.BrokerCPUSeconds)
 		}
 		return r, err
 	}
-	tadm, err := kgo.NewClient(kgo.SeedBrokers(tgtAddr))
+	// The same seed loads the same records into every bed.
+	if b.load, err = b.mode("produce", append([]string{"-to", topicMirrored, "-produce-to-source", "-seed", "1"}, o.sourceArgs()...)...); err != nil {
+		return b, fmt.Errorf("load the source: %w", err)
+	}
+	return b, nil
+}
+
+// startDevClusters starts the bed's clusters as kmirror dev-clusters,
+// the target holding tgtTopics, each of P partitions.
+func (b *bed) startDevClusters(ctx context.Context, kmirror, P string, tgtTopics []string) error {
+	src, srcAddr, err := devCluster(ctx, kmirror, "source", topicMirrored+":"+P)
+	if err != nil {
+		return err
+	}
+	b.stops = append(b.stops, func() { _ = src.stop(10 * time.Second) })
+	topics := make([]string, len(tgtTopics))
+	for i, t := range tgtTopics {
+		topics[i] = t + ":" + P
+	}
+	tgt, tgtAddr, err := devCluster(ctx, kmirror, "target", topics...)
+	if err != nil {
+		return err
+	}
+	b.stops = append(b.stops, func() { _ = tgt.stop(10 * time.Second) })
+	b.srcAddr, b.tgtAddr = srcAddr, tgtAddr
+	b.brokersCPU = func() time.Duration {
+		s, _ := src.usage()
+		t, _ := tgt.usage()
+		return s.CPU + t.CPU
+	}
+	return nil
+}
+
+// startKafka starts the bed's clusters as Apache Kafka nodes of the jars,
+// and creates the topics of partitions partitions.
+func (b *bed) startKafka(ctx context.Context, jars string, partitions int, tgtTopics []string) error {
+	var kb kafkaBed
+	b.stops = append(b.stops, kb.stop)
+	for _, side := range []**testbed.Kafka{&kb.src, &kb.tgt} {
+		k, err := testbed.LaunchKafka(testbed.KafkaOptions{Jars: jars, Heap: brokerHeap})
+		if err != nil {
+			return err
+		}
+		*side = k
+	}
+	for _, c := range []struct {
+		addr   string
+		topics []string
+	}{{kb.src.Addr, []string{topicMirrored}}, {kb.tgt.Addr, tgtTopics}} {
+		if err := createTopics(ctx, c.addr, int32(partitions), c.topics); err != nil {
+			return err
+		}
+	}
+	b.srcAddr, b.tgtAddr = kb.src.Addr, kb.tgt.Addr
+	b.brokersCPU = kb.brokersCPU
+	return nil
+}
+
+// createTopics creates topics of partitions partitions on the cluster at
+// addr.
+func createTopics(ctx context.Context, addr string, partitions int32, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	res, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, 1, nil, topics...)
+	if err == nil {
+		err = res.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("create %s on %s: %w", strings.Join(topics, ", "), addr, err)
+	}
+	return nil
+}
+
+func (b *bed) stop() {
+	for _, stop := range slices.Backward(b.stops) {
+		stop()
+	}
+	b.stops = nil
+}
+
+func runOnce(ctx context.Context, o options, bins binaries, dir string, first bool) (rr *runResult, err error) {
+	rr = &runResult{rows: map[string]workload.Result{}}
+	// The raw limits share a bed: each topic they write is deleted at
+	// once, and none of them is compared with kmirror's figures but the
+	// raw limit, which kmirror's table row divides by as a reference.
+	raw, err := newBed(ctx, o, bins, filepath.Join(dir, "raw"), topicProduce, topicBoth)
+	if err != nil {
+		return nil, err
+	}
+	defer raw.stop()
+	tadm, err := kgo.NewClient(kgo.SeedBrokers(raw.tgtAddr))
 	if err != nil {
 		return nil, err
 	}
 	defer tadm.Close()
-	adm := kadm.NewClient(tadm)
 	// A topic measured is deleted at once: the brokers keep records in
-	// memory, and four copies of a million records add up.
+	// memory.
 	drop := func(topic string) {
-		if _, err := adm.DeleteTopics(ctx, topic); err != nil {
+		if _, err := kadm.NewClient(tadm).DeleteTopics(ctx, topic); err != nil {
 			o.logf("  delete %s: %v", topic, err)
 		}
 	}
-
-	rr = &runResult{rows: map[string]workload.Result{}}
-	load, err := mode("produce", append([]string{"-to", topicMirrored, "-produce-to-source", "-seed", "1"}, o.sourceArgs()...)...)
-	if err != nil {
-		return nil, fmt.Errorf("load the source: %w", err)
-	}
 	if !o.skipRaw {
-		if rr.rows[rowProduce], err = mode("produce", "-to", topicProduce, "-seed", "2"); err != nil {
+		if rr.rows[rowProduce], err = raw.mode("produce", "-to", topicProduce, "-seed", "2"); err != nil {
 			return nil, err
 		}
 		drop(topicProduce)
-		if rr.rows[rowFetch], err = mode("fetch", "-from", topicMirrored); err != nil {
+		if rr.rows[rowFetch], err = raw.mode("fetch", "-from", topicMirrored); err != nil {
 			return nil, err
 		}
 	}
-	if rr.rows[rowRaw], err = mode("both", "-from", topicMirrored, "-to", topicBoth, "-seed", "3"); err != nil {
+	if rr.rows[rowRaw], err = raw.mode("both", "-from", topicMirrored, "-to", topicBoth, "-seed", "3"); err != nil {
 		return nil, err
 	}
-	drop(topicBoth)
+	raw.stop()
+
 	if !o.skipRaw {
-		if rr.rows[rowBare], err = mode("loop", "-from", topicMirrored, "-to", topicBare); err != nil {
+		loop, err := newBed(ctx, o, bins, filepath.Join(dir, "loop"), topicBare)
+		if err != nil {
 			return nil, err
 		}
-		drop(topicBare)
+		rr.rows[rowBare], err = loop.mode("loop", "-from", topicMirrored, "-to", topicBare)
+		loop.stop()
+		if err != nil {
+			return nil, err
+		}
 	}
 
-	sadm, err := kgo.NewClient(kgo.SeedBrokers(srcAddr))
+	mb, err := newBed(ctx, o, bins, filepath.Join(dir, "kmirror"))
+	if err != nil {
+		return nil, err
+	}
+	defer mb.stop()
+	sadm, err := kgo.NewClient(kgo.SeedBrokers(mb.srcAddr))
 	if err != nil {
 		return nil, err
 	}
 	defer sadm.Close()
-	check, err := newCopyCheck(ctx, topicMirrored, sadm.Opts(), tadm.Opts(), kadm.NewClient(sadm), adm)
+	madm, err := kgo.NewClient(kgo.SeedBrokers(mb.tgtAddr))
 	if err != nil {
 		return nil, err
 	}
-	m, err := mirror(ctx, o, bins, cfg, check, brokers, load.Bytes, maxRate(rr), first)
+	defer madm.Close()
+	check, err := newCopyCheck(ctx, topicMirrored, sadm.Opts(), madm.Opts(), kadm.NewClient(sadm), kadm.NewClient(madm))
+	if err != nil {
+		return nil, err
+	}
+	m, err := mirror(ctx, o, bins, mb.cfg, check, mb.brokersCPU, mb.load.Bytes, maxRate(rr), first)
 	if err != nil {
 		return nil, err
 	}
@@ -314,15 +452,6 @@ func maxRate(rr *runResult) float64 {
 		return float64(r.Records) / r.Seconds
 	}
 	return 0
-}
-
-// brokerMeter reads the CPU time of the two dev-cluster processes.
-type brokerMeter struct{ src, tgt *proc }
-
-func (b brokerMeter) cpu() time.Duration {
-	s, _ := b.src.usage()
-	t, _ := b.tgt.usage()
-	return s.CPU + t.CPU
 }
 
 // Bounds of the waits of a run: what a client process does (loading,
@@ -341,7 +470,7 @@ type mirrorResult struct {
 // mirror runs kmirror on the loaded topic: the catch-up, timed from its
 // "copying" line until the target holds every record, then the steady
 // load.
-func mirror(ctx context.Context, o options, bins binaries, cfg string, check *copyCheck, brokers brokerMeter, bytes int64, rawRate float64, first bool) (res mirrorResult, err error) {
+func mirror(ctx context.Context, o options, bins binaries, cfg string, check *copyCheck, brokersCPU func() time.Duration, bytes int64, rawRate float64, first bool) (res mirrorResult, err error) {
 	bin, env := bins.kmirror, []string(nil)
 	profiling := first && o.cpuProfile != ""
 	if profiling {
@@ -364,7 +493,7 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, check *co
 	if _, err := km.waitFor(ctx, "msg=copying", time.Minute); err != nil {
 		return res, err
 	}
-	t0, b0 := time.Now(), brokers.cpu()
+	t0, b0 := time.Now(), brokersCPU()
 	u0, live := km.usage()
 	want := int64(o.spec.Records)
 	caughtUp := wait{what: "whole catch-up", within: catchUpWithin, progress: check.progress, quit: km.exitErr}
@@ -373,7 +502,7 @@ func mirror(ctx context.Context, o options, bins binaries, cfg string, check *co
 	}
 	el := time.Since(t0)
 	u1, _ := km.usage()
-	bcpu := (brokers.cpu() - b0).Seconds()
+	bcpu := (brokersCPU() - b0).Seconds()
 	if profiling {
 		_ = km.cmd.Process.Signal(syscall.SIGUSR1)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/bench/internal/reqcount"
 	"github.com/kmirror/kmirror/bench/internal/workload"
 	"github.com/kmirror/kmirror/internal/cluster"
 )
@@ -46,6 +47,7 @@ func main() {
 	flag.IntVar(&spec.Partitions, "partitions", 1, "partitions")
 	flag.StringVar(&spec.Keys, "keys", workload.KeysNone, "key distribution: none, uniform, zipf")
 	flag.Parse()
+	reqs := reqcount.FromEnv()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := run(ctx, *mode, *cfgPath, *from, *to, *onSource, *srcCodec, spec, *seed, *rate, *duration)
@@ -53,6 +55,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rawclient:", err)
 		os.Exit(1)
 	}
+	reqs.Print(os.Stderr, "rawclient")
 	_ = json.NewEncoder(os.Stdout).Encode(res)
 }
 

@@ -16,6 +16,10 @@ import (
 	"github.com/kmirror/kmirror/internal/config"
 )
 
+// Hooks are given to every client Options makes. Only the benchmark's
+// profiling build (bench/kmirrorprof) sets them, to count requests.
+var Hooks []kgo.Hook
+
 // Options are the franz-go options that reach and authenticate to c. A nil
 // logger keeps franz-go quiet.
 func Options(c *config.Cluster, logger *slog.Logger) []kgo.Opt {
@@ -25,6 +29,9 @@ func Options(c *config.Cluster, logger *slog.Logger) []kgo.Opt {
 		// franz-go's default 5s between metadata refreshes would add up
 		// with the discovery interval.
 		kgo.MetadataMinAge(time.Second),
+	}
+	if len(Hooks) > 0 {
+		opts = append(opts, kgo.WithHooks(Hooks...))
 	}
 	if logger != nil {
 		opts = append(opts, kgo.WithLogger(clientLogger{kslog.New(logger.With("cluster", c.Alias))}))
