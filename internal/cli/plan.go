@@ -164,7 +164,7 @@ func plan(ctx context.Context, cfg *config.Config, f *config.Flow, conn cluster.
 	if _, err := cluster.CheckAll(ctx, []*config.Cluster{src, tgt}, conn); err != nil {
 		return planned{}, err
 	}
-	dp, err := discover.MakePlan(ctx, kadm.NewClient(srcCl), kadm.NewClient(tgtCl), f)
+	dp, err := discover.MakePlan(ctx, srcCl, kadm.NewClient(tgtCl), f)
 	if err != nil {
 		return planned{}, err
 	}

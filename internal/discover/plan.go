@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kmirror/kmirror/internal/config"
@@ -46,8 +47,9 @@ type Plan struct {
 
 // MakePlan connects to both clusters of a flow and works out what it would
 // copy and create, and which groups it would follow.
-func MakePlan(ctx context.Context, src, tgt *kadm.Client, f *config.Flow) (Plan, error) {
-	sel, err := Topics(ctx, src, f)
+func MakePlan(ctx context.Context, srcCl *kgo.Client, tgt *kadm.Client, f *config.Flow) (Plan, error) {
+	src := kadm.NewClient(srcCl)
+	sel, err := Topics(ctx, srcCl, f)
 	if err != nil {
 		return Plan{}, err
 	}

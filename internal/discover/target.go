@@ -7,8 +7,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 )
 
@@ -22,14 +24,19 @@ type Blocked struct {
 // SyncTargetTopics makes the target topics ready: it creates missing ones
 // and grows smaller ones when topic.creation.enable allows, and otherwise
 // reports them. It returns the topics ready to copy.
-func SyncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow, topics []Topic) ([]Topic, []Blocked, error) {
+func SyncTargetTopics(ctx context.Context, src *kadm.Client, tgtCl *kgo.Client, f *config.Flow, topics []Topic) ([]Topic, []Blocked, error) {
+	tgt := kadm.NewClient(tgtCl)
 	names := make([]string, len(topics))
 	for i, t := range topics {
 		names[i] = t.Target
 	}
-	existing, err := tgt.ListTopics(ctx, names...)
+	listed, err := cluster.ListTopics(ctx, tgtCl, names...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list topics of %q: %w", f.Target, err)
+	}
+	existing := make(map[string]cluster.TopicMeta, len(listed))
+	for _, d := range listed {
+		existing[d.Name] = d
 	}
 	var missing []Topic
 	var ready []Topic
@@ -44,7 +51,7 @@ func SyncTargetTopics(ctx context.Context, src, tgt *kadm.Client, f *config.Flow
 			blocked = append(blocked, Blocked{t.Source, fmt.Sprintf("target topic %q: %v", t.Target, d.Err)})
 			continue
 		}
-		have := int32(len(d.Partitions))
+		have := d.Partitions
 		if have >= t.Partitions {
 			ready = append(ready, t)
 			continue

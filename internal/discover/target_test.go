@@ -29,7 +29,9 @@ func TestSyncTargetTopics(t *testing.T) {
 		t.Run("creation "+tc.creation, func(t *testing.T) {
 			ctx := t.Context()
 			src, tgt := testbed.NewCluster(t), testbed.NewCluster(t)
-			srcAdm, tgtAdm := kadm.NewClient(src.Client(t)), kadm.NewClient(tgt.Client(t))
+			srcCl := src.Client(t)
+			tgtCl := tgt.Client(t)
+			srcAdm, tgtAdm := kadm.NewClient(srcCl), kadm.NewClient(tgtCl)
 			for name, parts := range map[string]int32{"app-a": 2, "app-b": 3} {
 				if _, err := srcAdm.CreateTopic(ctx, parts, -1, nil, name); err != nil {
 					t.Fatal(err)
@@ -43,11 +45,11 @@ func TestSyncTargetTopics(t *testing.T) {
       config:
         replication.policy.class: identity
         topic.creation.enable: `+tc.creation+"\n").Flows[0]
-			sel, err := Topics(ctx, srcAdm, f)
+			sel, err := Topics(ctx, srcCl, f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ready, blocked, err := SyncTargetTopics(ctx, srcAdm, tgtAdm, f, sel.Topics)
+			ready, blocked, err := SyncTargetTopics(ctx, srcAdm, tgtCl, f, sel.Topics)
 			if err != nil {
 				t.Fatal(err)
 			}

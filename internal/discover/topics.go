@@ -3,11 +3,10 @@ package discover
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
-	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/policy"
 )
@@ -18,6 +17,10 @@ type Topic struct {
 	Target     string
 	ID         [16]byte
 	Partitions int32
+	// Leaders are the source partitions' leaders when discovered, by
+	// partition number (-1 unknown); nil when the topic was not listed
+	// from the source's metadata.
+	Leaders []int32
 }
 
 // Skipped is a source topic discovery did not select, and why.
@@ -34,18 +37,19 @@ type Selection struct {
 
 // Topics lists the source topics and selects those the flow copies, as
 // SelectTopic says; a topic the source cannot describe is skipped.
-func Topics(ctx context.Context, source *kadm.Client, f *config.Flow) (Selection, error) {
-	details, err := source.ListTopics(ctx)
+func Topics(ctx context.Context, source *kgo.Client, f *config.Flow) (Selection, error) {
+	topics, err := cluster.ListTopics(ctx, source)
 	if err != nil {
 		return Selection{}, fmt.Errorf("list topics of %q: %w", f.Source, err)
 	}
-	return selectTopics(details, f), nil
+	return selectTopics(topics, f), nil
 }
 
-func selectTopics(details kadm.TopicDetails, f *config.Flow) Selection {
+// selectTopics selects among topics, in name order.
+func selectTopics(topics []cluster.TopicMeta, f *config.Flow) Selection {
 	var sel Selection
-	for _, name := range details.Names() {
-		d := details[name]
+	for _, d := range topics {
+		name := d.Name
 		if d.Err != nil {
 			sel.Skipped = append(sel.Skipped, Skipped{name, fmt.Sprintf("cannot describe: %v", d.Err)})
 			continue
@@ -61,10 +65,9 @@ func selectTopics(details kadm.TopicDetails, f *config.Flow) Selection {
 		}
 		sel.Topics = append(sel.Topics, Topic{
 			Source: name, Target: f.Replication.RemoteTopic(f.Source, name),
-			ID: d.ID, Partitions: int32(len(d.Partitions)),
+			ID: d.ID, Partitions: d.Partitions, Leaders: d.Leaders,
 		})
 	}
-	slices.SortFunc(sel.Topics, func(a, b Topic) int { return strings.Compare(a.Source, b.Source) })
 	return sel
 }
 

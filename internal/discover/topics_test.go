@@ -6,8 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/config"
 )
 
@@ -25,10 +24,10 @@ mirrors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	details := kadm.TopicDetails{}
-	for _, name := range []string{"orders", "orders-retry", "target.orders", "source.orders", "__consumer_offsets",
-		"mm2-offset-syncs.target.internal", "heartbeats", "kmirror-progress.source.internal"} {
-		details[name] = kadm.TopicDetail{Topic: name, Partitions: kadm.PartitionDetails{0: {}}}
+	var details []cluster.TopicMeta
+	for _, name := range []string{"__consumer_offsets", "heartbeats", "kmirror-progress.source.internal", "mm2-offset-syncs.target.internal",
+		"orders", "orders-retry", "source.orders", "target.orders"} {
+		details = append(details, cluster.TopicMeta{Name: name, Partitions: 1})
 	}
 	sel := selectTopics(details, cfg.Flows[0])
 	var selected []string

@@ -117,7 +117,7 @@ func NewDrainer(ctx context.Context, cfg *config.Config, topics []string, window
 			return nil, err
 		}
 		d.sources[f] = cl
-		sel, err := discover.Topics(ctx, kadm.NewClient(cl), f)
+		sel, err := discover.Topics(ctx, cl, f)
 		if err != nil {
 			d.Close()
 			return nil, err

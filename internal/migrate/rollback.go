@@ -175,7 +175,7 @@ func rollbackFlow(ctx context.Context, cfg *config.Config, f *config.Flow, group
 		fr.reasons = append(fr.reasons, fmt.Sprintf("flow %s: %d consumers are active on the source: records would be processed twice; stop them", f.Name(), fb.ActiveOnSource))
 	}
 
-	sel, err := discover.Topics(ctx, src, f)
+	sel, err := discover.Topics(ctx, srcCl, f)
 	if err != nil {
 		return fr, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/kmirror/kmirror/internal/cluster"
 	"github.com/kmirror/kmirror/internal/progress"
 )
 
@@ -55,11 +56,17 @@ func (r *run) truncate(ctx context.Context) error {
 	if len(byTopic) == 0 {
 		return nil
 	}
-	topics := make([]string, 0, len(byTopic))
-	for t := range byTopic {
-		topics = append(topics, t)
+	counts := make(map[string]int32, len(byTopic))
+	for t, ps := range byTopic {
+		for _, p := range ps {
+			counts[t] = max(counts[t], p.key.Partition+1)
+		}
 	}
-	starts, err := r.srcAdm.ListStartOffsets(ctx, topics...)
+	leaders := make(map[string][]int32, len(counts))
+	for t, n := range counts {
+		leaders[t] = cluster.UnknownLeaders(n)
+	}
+	starts, err := cluster.ListOffsets(ctx, r.srcCl, leaders, cluster.AtStart)
 	if err != nil {
 		return err
 	}

@@ -11,14 +11,14 @@ import (
 
 // refresh discovers topics and partitions and starts copying new ones.
 func (r *run) refresh(ctx context.Context) error {
-	sel, err := discover.Topics(ctx, r.srcAdm, r.cat.selection())
+	sel, err := discover.Topics(ctx, r.srcCl, r.cat.selection())
 	if err != nil {
 		return err
 	}
 	if err := r.releaseUnselected(ctx); err != nil {
 		return err
 	}
-	ready, blocked, err := discover.SyncTargetTopics(ctx, r.srcAdm, r.tgtAdm, r.cfg, sel.Topics)
+	ready, blocked, err := discover.SyncTargetTopics(ctx, r.srcAdm, r.tgtCl, r.cfg, sel.Topics)
 	if err != nil {
 		return err
 	}

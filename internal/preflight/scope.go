@@ -105,7 +105,7 @@ func (v *flowView) note(format string, args ...any) {
 // gets every row.
 func currentScope(ctx context.Context, f *config.Flow, src, tgt *kgo.Client) (*flowView, error) {
 	v := &flowView{target: map[string]topicState{}}
-	sel, err := discover.Topics(ctx, kadm.NewClient(src), f)
+	sel, err := discover.Topics(ctx, src, f)
 	if err != nil {
 		return nil, err
 	}

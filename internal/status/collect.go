@@ -183,12 +183,12 @@ func (c *Collector) flow(ctx context.Context, f *config.Flow) Flow {
 			return out
 		}
 	}
-	sel, err := discover.Topics(ctx, src, f)
+	sel, err := discover.Topics(ctx, c.clients[f.Source], f)
 	if err != nil {
 		fail(err)
 		return out
 	}
-	topics, moved, err := c.topics(ctx, f, src, sel.Topics, view)
+	topics, moved, err := c.topics(ctx, f, c.clients[f.Source], sel.Topics, view)
 	if err != nil {
 		fail(err)
 	}
@@ -269,20 +269,23 @@ func listed(names []string, n int) string {
 
 // topics computes the lag of every selected topic, and how its progress
 // moves.
-func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kadm.Client, sel []discover.Topic, view progress.View) ([]Topic, moved, error) {
+func (c *Collector) topics(ctx context.Context, f *config.Flow, src *kgo.Client, sel []discover.Topic, view progress.View) ([]Topic, moved, error) {
 	mv := moved{stalled: []string{}}
 	if len(sel) == 0 {
 		return []Topic{}, mv, nil
 	}
-	names := make([]string, len(sel))
-	for i, t := range sel {
-		names[i] = t.Source
+	leaders := make(map[string][]int32, len(sel))
+	for _, t := range sel {
+		leaders[t.Source] = t.Leaders
+		if int32(len(t.Leaders)) != t.Partitions {
+			leaders[t.Source] = cluster.UnknownLeaders(t.Partitions)
+		}
 	}
-	ends, err := src.ListEndOffsets(ctx, names...)
+	ends, err := cluster.ListOffsets(ctx, src, leaders, cluster.AtEnd)
 	if err != nil {
 		return []Topic{}, mv, fmt.Errorf("list end offsets of %q: %w", f.Source, err)
 	}
-	starts, err := src.ListStartOffsets(ctx, names...)
+	starts, err := cluster.ListOffsets(ctx, src, leaders, cluster.AtStart)
 	if err != nil {
 		return []Topic{}, mv, fmt.Errorf("list start offsets of %q: %w", f.Source, err)
 	}
