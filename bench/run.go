@@ -229,11 +229,12 @@ func client(ctx context.Context, bin string, args ...string) (workload.Result, e
 	return r, nil
 }
 
-// bed is a fresh pair of dev-clusters, the source loaded with the run's
-// records. Each measurement that reads the loaded topic gets a bed of its
-// own: kfake brokers keep what they were given in memory, and a broker
-// that served or took earlier measurements works harder for the next
-// (at 1 000 partitions and 2 million records, half as fast again).
+// bed is a fresh pair of clusters (dev-clusters, or Apache Kafka with
+// -brokers-kafka), the source loaded with the run's records. The bare loop
+// and kmirror each get a bed of their own, the raw rows share one: kfake
+// brokers keep what they were given in memory, and a broker that served or
+// took earlier measurements works harder for the next (at 1 000
+// partitions and 2 million records, half as much CPU again).
 type bed struct {
 	srcAddr, tgtAddr string
 	cfg              string // the kmirror configuration between them

@@ -21,6 +21,13 @@ import (
 	"github.com/kmirror/kmirror/internal/testbed"
 )
 
+// noConfigSync turns the topic config sync off for a case whose target
+// topic config makes run fail: the sync copies the source's configs to the
+// target (max.message.bytes) and removes those the source does not set
+// (cleanup.policy), so whether the first record or the sync came first,
+// run would fail or not (one run in two with -race, and on Kafka 4.3.1).
+const noConfigSync = "sync.topic.configs.enabled: false"
+
 // Each way run fails at start, or leaves a topic uncopied, on a cluster
 // that lets it connect: preflight names it first (exit 1, the setting and
 // topic on a "fails" row, and how to fix it), and run then fails on it
@@ -88,11 +95,7 @@ func TestPreflightNamesWhatRunFailsOn(t *testing.T) {
 				tgt.createTopic(t, topic, 1, nil)
 				produceBig(t, src, topic, big)
 			},
-			// Without the topic config sync, which would copy the
-			// source's max.message.bytes to the target: whether the
-			// first record or the sync came first, the run would fail
-			// or not (it failed one run in two with -race).
-			config: "producer.batch.size: 2000000\n        sync.topic.configs.enabled: false",
+			config: "producer.batch.size: 2000000\n        " + noConfigSync,
 			fails:  "max.message.bytes of topic:%[1]s", fix: "--add-config max.message.bytes=2000000",
 			run: "MESSAGE_TOO_LARGE"},
 		{name: "producer batches below the source's largest records",
@@ -130,7 +133,8 @@ func TestPreflightNamesWhatRunFailsOn(t *testing.T) {
 				tgt.createTopic(t, topic, 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")})
 				src.Produce(t, []*kgo.Record{{Topic: topic, Value: []byte("no key")}})
 			},
-			fails: "cleanup.policy of topic:%[1]s", fix: "--add-config cleanup.policy=delete",
+			config: noConfigSync,
+			fails:  "cleanup.policy of topic:%[1]s", fix: "--add-config cleanup.policy=delete",
 			run: "INVALID_RECORD"},
 		// Kafka 3.7 and later require min(min.insync.replicas, replicas)
 		// in sync (KAFKA-15583): no failure, and preflight says so.
