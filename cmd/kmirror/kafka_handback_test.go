@@ -216,11 +216,25 @@ func stopMM2(t *testing.T, m mirrorMaker, logFile string, tgt, src side) {
 	back := "MirrorHerder-" + tgt.alias + "->" + src.alias
 	lines := strings.Split(string(log), "\n")
 	for i, line := range lines {
-		if strings.Contains(line, " ERROR ") && !strings.Contains(line, back) {
+		if strings.Contains(line, " ERROR ") && !strings.Contains(line, back) && !closedCheckpointStores(lines[i:min(i+2, len(lines))]) {
 			// The exception and where it came from follow.
 			t.Errorf("MirrorMaker 2 logged an error: %s", strings.Join(lines[i:min(i+4, len(lines))], "\n"))
 		}
 	}
+}
+
+// closedCheckpointStores tells an error MM2 3.9 logs on its own: a
+// checkpoint task stopped by a task reconfiguration (its connector found
+// other groups) while its stores were still starting, in the background,
+// whose start then runs on the closed consumer ("starting checkpoint and
+// offset sync stores" … "This consumer has already been closed", 30 s
+// after the stop). It reads nothing kmirror wrote; it happened in every
+// run of TestMM2RoundTrip on 3.9.1 on 2026-12-08, at this session's start
+// (a5db513) too, and never on 4.3.1.
+func closedCheckpointStores(lines []string) bool {
+	text := strings.Join(lines, "\n")
+	return strings.Contains(text, "starting checkpoint and offset sync stores") &&
+		strings.Contains(text, "This consumer has already been closed")
 }
 
 // groupClients are a franz-go and a Java consumer, one per group, reading
