@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kmirror/kmirror/internal/config"
 	"github.com/kmirror/kmirror/internal/pki"
@@ -73,6 +74,21 @@ func startCluster(t *testing.T, opts ...kfake.Opt) []string {
 	}
 	t.Cleanup(c.Close)
 	return c.ListenAddrs()
+}
+
+// startClient starts a one-broker kfake cluster, and returns a client of
+// it and a context of a minute, both ended with the test.
+func startClient(t *testing.T) (context.Context, *kgo.Client) {
+	t.Helper()
+	addrs := startCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return ctx, cl
 }
 
 func TestCheck(t *testing.T) {

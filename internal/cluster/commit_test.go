@@ -1,27 +1,17 @@
 package cluster
 
 import (
-	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // CommitOffsets commits through the IDs it is given, as kadm's does
 // through the IDs it looks up, and fails a topic it has no ID of.
 func TestCommitOffsets(t *testing.T) {
-	addrs := startCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	ctx, cl := startClient(t)
 	adm := kadm.NewClient(cl)
 	if _, err := adm.CreateTopic(ctx, 3, 1, nil, "orders"); err != nil {
 		t.Fatal(err)

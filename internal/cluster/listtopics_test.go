@@ -1,11 +1,9 @@
 package cluster
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,14 +13,7 @@ import (
 // TestListTopics checks ListTopics against kadm's: the same topics, IDs
 // and partition counts, internal topics left out, in name order.
 func TestListTopics(t *testing.T) {
-	addrs := startCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	ctx, cl := startClient(t)
 	adm := kadm.NewClient(cl)
 	for name, parts := range map[string]int32{"orders": 3, "audit": 2, "zeta": 1} {
 		if _, err := adm.CreateTopic(ctx, parts, 1, nil, name); err != nil {
@@ -77,14 +68,7 @@ func TestListTopics(t *testing.T) {
 // ListEndOffsets, and that a topic the cluster does not know gives each
 // of its partitions an error rather than an offset.
 func TestListOffsets(t *testing.T) {
-	addrs := startCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	ctx, cl := startClient(t)
 	adm := kadm.NewClient(cl)
 	if _, err := adm.CreateTopic(ctx, 3, 1, nil, "orders"); err != nil {
 		t.Fatal(err)
